@@ -1,0 +1,124 @@
+// afterburn: the front door. `afterburn <verb> ...`; verbs that live in their own
+// programs (boot, build-linux) are executed from libexec/afterburn/.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "elf_image.h"
+#include "process.h"
+#include "scanner.h"
+
+using namespace afterburn;
+
+namespace {
+
+void usage(FILE *to)
+{
+    std::fputs("usage: afterburn <verb> [options]\n"
+               "\n"
+               "verbs:\n"
+               "  scan IMAGE [--json] [--all]   account for every sensitive instruction in an ELF\n"
+               "                                 image and check its annotation records\n"
+               "  build-linux -o DIR [...]      build Debian's Linux 6.1 with the afterburner toolchain\n"
+               "  boot --on native IMAGE [...]  boot an image under QEMU and wait for its verdict\n"
+               "  help [VERB]                   this text, or a verb's own help\n"
+               "\n"
+               "The toolchain itself is afterburn-cc (a gcc drop-in) and afterburn-as.\n",
+               to);
+}
+
+int scan_main(int argc, char **argv)
+{
+    bool json = false, all = false;
+    std::string image;
+    for (int i = 0; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--json") json = true;
+        else if (a == "--all") all = true;
+        else if (a == "-h" || a == "--help") {
+            std::puts("usage: afterburn scan IMAGE [--json] [--all]\n\n"
+                      "Disassembles every executable section of IMAGE (vmlinux, an object, a sample\n"
+                      "guest), finds every sensitive instruction, matches it to its annotation record\n"
+                      "and validates every record (points into code, lengths match the bytes, decoded\n"
+                      "operands match, padding is NOPs, no overlaps). Prints a per-class table, or with\n"
+                      "--json one object. Exit status: 0 clean, 1 unexplained sites or bad records,\n"
+                      "2 unusable input.");
+            return 0;
+        } else if (!a.empty() && a[0] == '-') {
+            std::fprintf(stderr, "afterburn scan: unknown option %s\n", a.c_str());
+            return 2;
+        } else if (image.empty()) image = a;
+        else {
+            std::fprintf(stderr, "afterburn scan: one image at a time (got %s and %s)\n", image.c_str(), a.c_str());
+            return 2;
+        }
+    }
+    if (image.empty()) {
+        std::fputs("afterburn scan: missing IMAGE (see afterburn scan --help)\n", stderr);
+        return 2;
+    }
+    std::string error;
+    auto img = elf_image::load(image, error);
+    if (!img) {
+        std::fprintf(stderr, "afterburn scan: %s\n", error.c_str());
+        return 2;
+    }
+    scan_report r = scan_image(*img);
+    std::string out = json ? format_json(r) : format_table(r, all ? ~0u : 40);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    if (json && !r.clean()) {
+        for (const auto &f : r.unexplained)
+            std::fprintf(stderr, "unexplained: 0x%llx %s: %s\n", static_cast<unsigned long long>(f.addr),
+                         f.where.c_str(), f.text.c_str());
+        for (const auto &b : r.bad) std::fprintf(stderr, "bad: %s\n", b.c_str());
+    }
+    return r.clean() ? 0 : 1;
+}
+
+int exec_helper(const std::string &verb, int argc, char **argv)
+{
+    std::string self = self_path();
+    std::string helper = self.substr(0, self.rfind('/')) + "/../libexec/afterburn/" + verb;
+    if (access(helper.c_str(), X_OK) != 0) {
+        std::fprintf(stderr, "afterburn: %s is not installed (%s missing)\n", verb.c_str(), helper.c_str());
+        return 2;
+    }
+    std::vector<std::string> args{helper};
+    for (int i = 0; i < argc; ++i) args.push_back(argv[i]);
+    exec_program(args);
+    std::perror(("afterburn: cannot run " + helper).c_str());
+    return 127;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    std::string verb = argv[1];
+    if (verb == "-h" || verb == "--help") {
+        usage(stdout);
+        return 0;
+    }
+    if (verb == "help") {
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        char help[] = "--help";
+        char *args[] = {help};
+        std::string sub = argv[2];
+        if (sub == "scan") return scan_main(1, args);
+        return exec_helper(sub, 1, args);
+    }
+    if (verb == "scan") return scan_main(argc - 2, argv + 2);
+    if (verb == "boot" || verb == "build-linux") return exec_helper(verb, argc - 2, argv + 2);
+    std::fprintf(stderr, "afterburn: unknown verb '%s'\n\n", verb.c_str());
+    usage(stderr);
+    return 2;
+}

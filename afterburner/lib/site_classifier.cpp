@@ -1,0 +1,369 @@
+#include "site_classifier.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include <llvm/MC/MCInstrDesc.h>
+
+namespace afterburn {
+
+namespace {
+
+using annotation::no_register;
+
+struct opcode_kind {
+    std::string_view name;
+    site_kind kind;
+};
+
+// LLVM 14 X86 opcode names of every sensitive instruction form we know, sorted by name.
+constexpr auto opcode_table = std::to_array<opcode_kind>({
+    {"CLAC", site_kind::clac}, {"CLI", site_kind::cli}, {"CLTS", site_kind::clts},
+    {"CPUID", site_kind::cpuid}, {"FARCALL16i", site_kind::lcall}, {"FARCALL16m", site_kind::lcall},
+    {"FARCALL32i", site_kind::lcall}, {"FARCALL32m", site_kind::lcall},
+    {"FARCALL64m", site_kind::lcall}, {"FARJMP16i", site_kind::ljmp}, {"FARJMP16m", site_kind::ljmp},
+    {"FARJMP32i", site_kind::ljmp}, {"FARJMP32m", site_kind::ljmp}, {"FARJMP64m", site_kind::ljmp},
+    {"HLT", site_kind::hlt}, {"IN16ri", site_kind::in}, {"IN16rr", site_kind::in},
+    {"IN32ri", site_kind::in}, {"IN32rr", site_kind::in}, {"IN8ri", site_kind::in},
+    {"IN8rr", site_kind::in}, {"INSB", site_kind::ins}, {"INSL", site_kind::ins},
+    {"INSW", site_kind::ins}, {"INT", site_kind::int_n}, {"INT1", site_kind::int1},
+    {"INT3", site_kind::int3}, {"INTO", site_kind::into}, {"INVD", site_kind::invd},
+    {"INVLPG", site_kind::invlpg}, {"INVPCID32", site_kind::invpcid},
+    {"INVPCID64", site_kind::invpcid}, {"IRET16", site_kind::iret}, {"IRET32", site_kind::iret},
+    {"IRET64", site_kind::iret}, {"LAR16rm", site_kind::lar}, {"LAR16rr", site_kind::lar},
+    {"LAR32rm", site_kind::lar}, {"LAR32rr", site_kind::lar}, {"LAR64rm", site_kind::lar},
+    {"LAR64rr", site_kind::lar}, {"LGDT16m", site_kind::lgdt}, {"LGDT32m", site_kind::lgdt},
+    {"LGDT64m", site_kind::lgdt}, {"LIDT16m", site_kind::lidt}, {"LIDT32m", site_kind::lidt},
+    {"LIDT64m", site_kind::lidt}, {"LLDT16m", site_kind::lldt}, {"LLDT16r", site_kind::lldt},
+    {"LMSW16m", site_kind::lmsw}, {"LMSW16r", site_kind::lmsw}, {"LRET16", site_kind::lret},
+    {"LRET32", site_kind::lret}, {"LRET64", site_kind::lret}, {"LRETI16", site_kind::lret},
+    {"LRETI32", site_kind::lret}, {"LRETI64", site_kind::lret}, {"LSL16rm", site_kind::lsl},
+    {"LSL16rr", site_kind::lsl}, {"LSL32rm", site_kind::lsl}, {"LSL32rr", site_kind::lsl},
+    {"LSL64rm", site_kind::lsl}, {"LSL64rr", site_kind::lsl}, {"LTRm", site_kind::ltr},
+    {"LTRr", site_kind::ltr}, {"MONITOR32rrr", site_kind::monitor},
+    {"MONITOR64rrr", site_kind::monitor}, {"MOV16ms", site_kind::mov_from_seg},
+    {"MOV16rs", site_kind::mov_from_seg}, {"MOV16sm", site_kind::mov_to_seg},
+    {"MOV16sr", site_kind::mov_to_seg}, {"MOV32cr", site_kind::mov_to_cr},
+    {"MOV32dr", site_kind::mov_to_dr}, {"MOV32rc", site_kind::mov_from_cr},
+    {"MOV32rd", site_kind::mov_from_dr}, {"MOV32rs", site_kind::mov_from_seg},
+    {"MOV32sr", site_kind::mov_to_seg}, {"MOV64cr", site_kind::mov_to_cr},
+    {"MOV64dr", site_kind::mov_to_dr}, {"MOV64rc", site_kind::mov_from_cr},
+    {"MOV64rd", site_kind::mov_from_dr}, {"MOV64rs", site_kind::mov_from_seg},
+    {"MOV64sr", site_kind::mov_to_seg}, {"MWAITrr", site_kind::mwait}, {"OUT16ir", site_kind::out},
+    {"OUT16rr", site_kind::out}, {"OUT32ir", site_kind::out}, {"OUT32rr", site_kind::out},
+    {"OUT8ir", site_kind::out}, {"OUT8rr", site_kind::out}, {"OUTSB", site_kind::outs},
+    {"OUTSL", site_kind::outs}, {"OUTSW", site_kind::outs}, {"POPDS16", site_kind::pop_seg},
+    {"POPDS32", site_kind::pop_seg}, {"POPES16", site_kind::pop_seg}, {"POPES32", site_kind::pop_seg},
+    {"POPF16", site_kind::popf}, {"POPF32", site_kind::popf}, {"POPF64", site_kind::popf},
+    {"POPFS16", site_kind::pop_seg}, {"POPFS32", site_kind::pop_seg}, {"POPFS64", site_kind::pop_seg},
+    {"POPGS16", site_kind::pop_seg}, {"POPGS32", site_kind::pop_seg}, {"POPGS64", site_kind::pop_seg},
+    {"POPSS16", site_kind::pop_seg}, {"POPSS32", site_kind::pop_seg},
+    {"PUSHCS16", site_kind::push_seg}, {"PUSHCS32", site_kind::push_seg},
+    {"PUSHDS16", site_kind::push_seg}, {"PUSHDS32", site_kind::push_seg},
+    {"PUSHES16", site_kind::push_seg}, {"PUSHES32", site_kind::push_seg},
+    {"PUSHF16", site_kind::pushf}, {"PUSHF32", site_kind::pushf}, {"PUSHF64", site_kind::pushf},
+    {"PUSHFS16", site_kind::push_seg}, {"PUSHFS32", site_kind::push_seg},
+    {"PUSHFS64", site_kind::push_seg}, {"PUSHGS16", site_kind::push_seg},
+    {"PUSHGS32", site_kind::push_seg}, {"PUSHGS64", site_kind::push_seg},
+    {"PUSHSS16", site_kind::push_seg}, {"PUSHSS32", site_kind::push_seg},
+    {"RDFSBASE", site_kind::rdfsbase}, {"RDFSBASE64", site_kind::rdfsbase},
+    {"RDGSBASE", site_kind::rdgsbase}, {"RDGSBASE64", site_kind::rdgsbase},
+    {"RDMSR", site_kind::rdmsr}, {"RDPID32", site_kind::rdpid}, {"RDPID64", site_kind::rdpid},
+    {"RDPKRUr", site_kind::rdpkru}, {"RDPMC", site_kind::rdpmc}, {"RDTSC", site_kind::rdtsc},
+    {"RDTSCP", site_kind::rdtscp}, {"SGDT16m", site_kind::sgdt}, {"SGDT32m", site_kind::sgdt},
+    {"SGDT64m", site_kind::sgdt}, {"SIDT16m", site_kind::sidt}, {"SIDT32m", site_kind::sidt},
+    {"SIDT64m", site_kind::sidt}, {"SLDT16m", site_kind::sldt}, {"SLDT16r", site_kind::sldt},
+    {"SLDT32r", site_kind::sldt}, {"SLDT64r", site_kind::sldt}, {"SMSW16m", site_kind::smsw},
+    {"SMSW16r", site_kind::smsw}, {"SMSW32r", site_kind::smsw}, {"SMSW64r", site_kind::smsw},
+    {"STAC", site_kind::stac}, {"STI", site_kind::sti}, {"STR16r", site_kind::str},
+    {"STR32r", site_kind::str}, {"STR64r", site_kind::str}, {"STRm", site_kind::str},
+    {"SWAPGS", site_kind::swapgs}, {"SYSENTER", site_kind::sysenter}, {"SYSEXIT", site_kind::sysexit},
+    {"SYSEXIT64", site_kind::sysexit}, {"SYSRET", site_kind::sysret}, {"SYSRET64", site_kind::sysret},
+    {"VERRm", site_kind::verr}, {"VERRr", site_kind::verr}, {"VERWm", site_kind::verw},
+    {"VERWr", site_kind::verw}, {"WBINVD", site_kind::wbinvd}, {"WRFSBASE", site_kind::wrfsbase},
+    {"WRFSBASE64", site_kind::wrfsbase}, {"WRGSBASE", site_kind::wrgsbase},
+    {"WRGSBASE64", site_kind::wrgsbase}, {"WRMSR", site_kind::wrmsr}, {"WRPKRUr", site_kind::wrpkru},
+    {"XGETBV", site_kind::xgetbv}, {"XRSTORS", site_kind::xrstors}, {"XRSTORS64", site_kind::xrstors},
+    {"XSAVES", site_kind::xsaves}, {"XSAVES64", site_kind::xsaves}, {"XSETBV", site_kind::xsetbv},
+});
+
+constexpr bool table_sorted()
+{
+    for (size_t i = 1; i < opcode_table.size(); ++i)
+        if (!(opcode_table[i - 1].name < opcode_table[i].name)) return false;
+    return true;
+}
+static_assert(table_sorted(), "opcode_table must stay sorted for binary search");
+
+// What an LLVM register is, as the record numbers it.
+enum class reg_class { none, gpr, control, debug, segment, rip, other };
+
+struct reg_info {
+    reg_class cls = reg_class::none;
+    uint8_t number = no_register;
+};
+
+reg_info classify_register(std::string_view n)
+{
+    if (n.empty()) return {};
+    if (n == "RIP" || n == "EIP") return {reg_class::rip, annotation::rip_base};
+    static constexpr std::string_view segs[] = {"ES", "CS", "SS", "DS", "FS", "GS"};
+    for (uint8_t i = 0; i < 6; ++i)
+        if (n == segs[i]) return {reg_class::segment, i};
+    auto numbered = [&](std::string_view prefix) -> int {
+        if (n.size() <= prefix.size() || n.substr(0, prefix.size()) != prefix) return -1;
+        int v = 0;
+        for (char c : n.substr(prefix.size())) {
+            if (c < '0' || c > '9') return -1;
+            v = v * 10 + (c - '0');
+        }
+        return v;
+    };
+    if (int v = numbered("CR"); v >= 0) return {reg_class::control, static_cast<uint8_t>(v)};
+    if (int v = numbered("DR"); v >= 0) return {reg_class::debug, static_cast<uint8_t>(v)};
+    // Legacy GPR names in all widths, in hardware encoding order.
+    static constexpr std::string_view legacy[8][4] = {
+        {"RAX", "EAX", "AX", "AL"}, {"RCX", "ECX", "CX", "CL"}, {"RDX", "EDX", "DX", "DL"},
+        {"RBX", "EBX", "BX", "BL"}, {"RSP", "ESP", "SP", "SPL"}, {"RBP", "EBP", "BP", "BPL"},
+        {"RSI", "ESI", "SI", "SIL"}, {"RDI", "EDI", "DI", "DIL"}};
+    for (uint8_t i = 0; i < 8; ++i)
+        for (auto w : legacy[i])
+            if (n == w) return {reg_class::gpr, i};
+    if (n.size() >= 2 && n[0] == 'R' && n[1] >= '0' && n[1] <= '9') {
+        size_t k = 1;
+        int v = 0;
+        while (k < n.size() && n[k] >= '0' && n[k] <= '9') v = v * 10 + (n[k++] - '0');
+        std::string_view suffix = n.substr(k);
+        if (v >= 8 && v <= 15 && (suffix.empty() || suffix == "D" || suffix == "W" || suffix == "B"))
+            return {reg_class::gpr, static_cast<uint8_t>(v)};
+    }
+    return {reg_class::other, no_register};
+}
+
+// Operand size from the opcode name's width digits or string-instruction suffix.
+uint8_t opsize_code(std::string_view name, site_kind kind)
+{
+    auto has = [&](std::string_view s) { return name.find(s) != std::string_view::npos; };
+    if (kind == site_kind::ins || kind == site_kind::outs) {
+        char c = name.back();
+        return c == 'B' ? 0 : c == 'W' ? 1 : 2;
+    }
+    if (has("64")) return 3;
+    if (has("32")) return 2;
+    if (has("16")) return 1;
+    if (kind == site_kind::in || kind == site_kind::out) return has("8") ? 0 : 2;
+    // Forms without a width in the name: pick the natural 64-bit-mode size.
+    switch (kind) {
+    case site_kind::sysret: case site_kind::sysexit: return 2;  // no REX.W: back to 32-bit code
+    case site_kind::wrfsbase: case site_kind::wrgsbase:
+    case site_kind::rdfsbase: case site_kind::rdgsbase: return 2;
+    case site_kind::xsaves: case site_kind::xrstors: return 2;
+    case site_kind::str: case site_kind::ltr: case site_kind::lldt:
+    case site_kind::verr: case site_kind::verw: return 1;
+    default: return 3;
+    }
+}
+
+// Finds the ModRM byte of a legacy-map instruction and sizes its displacement.
+struct modrm_layout {
+    bool found = false;
+    unsigned disp_offset = 0;
+    unsigned disp_size = 0;
+};
+
+modrm_layout locate_displacement(std::span<const uint8_t> b)
+{
+    size_t i = 0;
+    auto is_legacy_prefix = [](uint8_t c) {
+        return c == 0xf0 || c == 0xf2 || c == 0xf3 || c == 0x2e || c == 0x36 || c == 0x3e || c == 0x26 ||
+               c == 0x64 || c == 0x65 || c == 0x66 || c == 0x67;
+    };
+    while (i < b.size() && is_legacy_prefix(b[i])) ++i;
+    if (i < b.size() && (b[i] & 0xf0) == 0x40) ++i;  // REX
+    if (i >= b.size()) return {};
+    if (b[i] == 0x0f) {
+        ++i;
+        if (i < b.size() && (b[i] == 0x38 || b[i] == 0x3a)) ++i;
+    }
+    ++i;  // the opcode byte itself
+    if (i >= b.size()) return {};
+    uint8_t modrm = b[i];
+    unsigned mod = modrm >> 6, rm = modrm & 7;
+    if (mod == 3) return {};
+    size_t after = i + 1;
+    unsigned size = mod == 1 ? 1 : mod == 2 ? 4 : 0;
+    if (rm == 4) {
+        if (after >= b.size()) return {};
+        uint8_t sib = b[after++];
+        if (mod == 0 && (sib & 7) == 5) size = 4;
+    } else if (mod == 0 && rm == 5) {
+        size = 4;  // RIP-relative in 64-bit mode
+    }
+    return {true, static_cast<unsigned>(after), size};
+}
+
+} // namespace
+
+site_kind kind_of_opcode(std::string_view name)
+{
+    auto it = std::lower_bound(opcode_table.begin(), opcode_table.end(), name,
+                               [](const opcode_kind &e, std::string_view n) { return e.name < n; });
+    return it != opcode_table.end() && it->name == name ? it->kind : site_kind::none;
+}
+
+bool is_prefix_opcode(std::string_view n)
+{
+    return n == "REP_PREFIX" || n == "REPNE_PREFIX" || n == "LOCK_PREFIX" || n == "DATA16_PREFIX" ||
+           n == "DATA32_PREFIX" || n == "REX64_PREFIX" || n == "CS_PREFIX" || n == "DS_PREFIX" ||
+           n == "ES_PREFIX" || n == "FS_PREFIX" || n == "GS_PREFIX" || n == "SS_PREFIX" ||
+           n == "ADDR16_PREFIX" || n == "ADDR32_PREFIX";
+}
+
+bool is_nop_opcode(std::string_view n)
+{
+    return n.substr(0, 4) == "NOOP";
+}
+
+site_description describe_instruction(const llvm::MCInst &inst, std::span<const uint8_t> bytes,
+                                      const x86_toolkit &tk)
+{
+    site_description d;
+    std::string_view name = tk.opcode_name(inst);
+    d.kind = kind_of_opcode(name);
+    d.insn_len = static_cast<uint8_t>(bytes.size());
+    if (d.kind == site_kind::none) return d;
+
+    d.flags = opsize_code(name, d.kind);
+    // Prefixes from the bytes: they are what executes, whatever the source spelled.
+    // F3 is REP only on string instructions; elsewhere (wrfsbase, ...) it is part of the opcode.
+    bool string_op = d.kind == site_kind::ins || d.kind == site_kind::outs;
+    for (uint8_t c : bytes) {
+        if (c == 0xf3) d.flags |= string_op ? annotation::flag_rep : 0;
+        else if (c == 0xf0) d.flags |= annotation::flag_lock;
+        else if (c == 0x26) d.mem_seg = annotation::seg_es;
+        else if (c == 0x2e) d.mem_seg = annotation::seg_cs;
+        else if (c == 0x36) d.mem_seg = annotation::seg_ss;
+        else if (c == 0x3e) d.mem_seg = annotation::seg_ds;
+        else if (c == 0x64) d.mem_seg = annotation::seg_fs;
+        else if (c == 0x65) d.mem_seg = annotation::seg_gs;
+        else if (c == 0xf2 || c == 0x66 || c == 0x67 || (c & 0xf0) == 0x40) continue;
+        else break;
+    }
+    if (d.kind != site_kind::outs) {
+        // A segment prefix only matters to a memory operand (or outs' source).
+        const llvm::MCInstrDesc &desc = tk.instructions().get(inst.getOpcode());
+        bool has_memory = false;
+        for (unsigned i = 0; i < desc.getNumOperands(); ++i)
+            has_memory = has_memory || desc.OpInfo[i].OperandType == llvm::MCOI::OPERAND_MEMORY;
+        if (!has_memory) d.mem_seg = no_register;
+    }
+
+    const llvm::MCInstrDesc &desc = tk.instructions().get(inst.getOpcode());
+    unsigned n = inst.getNumOperands();
+    unsigned mem_first = n;
+    for (unsigned i = 0; i < desc.getNumOperands() && i < n; ++i)
+        if (desc.OpInfo[i].OperandType == llvm::MCOI::OPERAND_MEMORY) { mem_first = i; break; }
+
+    if (mem_first + 4 < n && d.kind != site_kind::ins && d.kind != site_kind::outs) {
+        // X86 memory operand: base, scale, index, displacement, segment.
+        d.flags |= annotation::flag_memory;
+        const auto &base = inst.getOperand(mem_first);
+        const auto &scale = inst.getOperand(mem_first + 1);
+        const auto &index = inst.getOperand(mem_first + 2);
+        const auto &seg = inst.getOperand(mem_first + 4);
+        if (base.isReg() && base.getReg()) d.mem_base = classify_register(tk.register_name(base.getReg())).number;
+        if (index.isReg() && index.getReg()) d.mem_index = classify_register(tk.register_name(index.getReg())).number;
+        d.mem_scale = scale.isImm() ? static_cast<uint8_t>(scale.getImm()) : 1;
+        if (seg.isReg() && seg.getReg()) d.mem_seg = classify_register(tk.register_name(seg.getReg())).number;
+        if (auto m = locate_displacement(bytes); m.found && m.disp_size) {
+            d.disp_offset = static_cast<uint8_t>(m.disp_offset);
+            d.disp_size = static_cast<uint8_t>(m.disp_size);
+        }
+    }
+
+    // Register and immediate operands outside the memory operand.
+    int gprs_seen = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        if (i >= mem_first && i < mem_first + 5) continue;
+        const auto &op = inst.getOperand(i);
+        if (op.isImm()) {
+            d.imm = static_cast<int32_t>(op.getImm());
+            continue;
+        }
+        if (!op.isReg() || !op.getReg()) continue;
+        reg_info r = classify_register(tk.register_name(op.getReg()));
+        switch (r.cls) {
+        case reg_class::gpr:
+            // in/out/ins/outs: the accumulator and %dx are implied by the kind and flags.
+            if (d.kind == site_kind::in || d.kind == site_kind::out || d.kind == site_kind::ins ||
+                d.kind == site_kind::outs) {
+                if (tk.register_name(op.getReg()) == "DX") d.flags |= annotation::flag_port_dx;
+                break;
+            }
+            if (d.kind == site_kind::monitor) break;  // implicit rax/ecx/edx
+            if (gprs_seen++ == 0) {
+                d.reg = r.number;
+                d.flags |= annotation::flag_register;
+            } else if (d.kind == site_kind::lar || d.kind == site_kind::lsl) {
+                // lar/lsl: reg is the destination, special the source selector register.
+                if (d.special == no_register) d.special = r.number;
+            }
+            break;
+        case reg_class::control:
+        case reg_class::debug:
+        case reg_class::segment: d.special = r.number; break;
+        default: break;
+        }
+    }
+    // "in %dx" forms list DX as an implicit use, not an operand: tell by the opcode.
+    if ((d.kind == site_kind::in || d.kind == site_kind::out) && name.substr(name.size() - 2) == "rr")
+        d.flags |= annotation::flag_port_dx;
+    if ((d.kind == site_kind::in || d.kind == site_kind::out) && (d.flags & annotation::flag_port_dx)) d.imm = 0;
+    if (d.kind == site_kind::in || d.kind == site_kind::out) d.imm &= 0xff;
+    if (d.kind == site_kind::int_n) d.imm &= 0xff;
+    // Segment pushes/pops name their register through the opcode.
+    if (d.kind == site_kind::push_seg || d.kind == site_kind::pop_seg) {
+        std::string_view s = name.substr(name.find_first_of("CDEFGS", 3), 2);
+        static constexpr std::string_view segs[] = {"ES", "CS", "SS", "DS", "FS", "GS"};
+        for (uint8_t i = 0; i < 6; ++i)
+            if (s == segs[i]) d.special = i;
+    }
+    return d;
+}
+
+void store_description(const site_description &d, annotation::site_record &r)
+{
+    r.kind = static_cast<uint8_t>(d.kind);
+    r.insn_len = d.insn_len;
+    r.flags = d.flags;
+    r.reg = d.reg;
+    r.special = d.special;
+    r.mem_base = d.mem_base;
+    r.mem_index = d.mem_index;
+    r.mem_scale = d.mem_scale;
+    r.mem_seg = d.mem_seg;
+    r.disp_offset = d.disp_offset;
+    r.disp_size = d.disp_size;
+    r.imm = d.imm;
+}
+
+const char *first_difference(const site_description &d, const annotation::site_record &r)
+{
+    if (r.kind != static_cast<uint8_t>(d.kind)) return "kind";
+    if (r.insn_len != d.insn_len) return "insn_len";
+    // The replacement flag depends on the section, not the bytes.
+    if ((r.flags & ~annotation::flag_replacement) != d.flags) return "flags";
+    if (r.reg != d.reg) return "reg";
+    if (r.special != d.special) return "special";
+    if (r.mem_base != d.mem_base) return "mem_base";
+    if (r.mem_index != d.mem_index) return "mem_index";
+    if (r.mem_scale != d.mem_scale) return "mem_scale";
+    if (r.mem_seg != d.mem_seg) return "mem_seg";
+    if (r.disp_offset != d.disp_offset) return "disp_offset";
+    if (r.disp_size != d.disp_size) return "disp_size";
+    if (r.imm != d.imm) return "imm";
+    return nullptr;
+}
+
+} // namespace afterburn

@@ -1,0 +1,53 @@
+// Which x86-64 instructions are sensitive, and the decoded operands an annotation record
+// carries for them. The single source of truth for afterburn-as and afterburn scan.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <llvm/MC/MCInst.h>
+
+#include "afterburn/annotation.h"
+#include "x86_toolkit.h"
+
+namespace afterburn {
+
+// The sensitive kind of an LLVM X86 opcode name ("CLI", "MOV64rc", ...), or none.
+site_kind kind_of_opcode(std::string_view opcode_name);
+
+// Instructions that only carry a prefix for the next one ("rep; outsb").
+bool is_prefix_opcode(std::string_view opcode_name);
+
+// Any form of NOP (what padding decodes to).
+bool is_nop_opcode(std::string_view opcode_name);
+
+// Everything a record says about a site except where it is and how long the padding is.
+struct site_description {
+    site_kind kind = site_kind::none;
+    uint8_t insn_len = 0;
+    uint8_t flags = 0;
+    uint8_t reg = annotation::no_register;
+    uint8_t special = annotation::no_register;
+    uint8_t mem_base = annotation::no_register;
+    uint8_t mem_index = annotation::no_register;
+    uint8_t mem_scale = 0;
+    uint8_t mem_seg = annotation::no_register;
+    uint8_t disp_offset = annotation::no_displacement;
+    uint8_t disp_size = 0;
+    int32_t imm = 0;
+};
+
+// Describes a decoded 64-bit instruction from the MCInst and its bytes. kind is none for
+// instructions that are not sensitive.
+site_description describe_instruction(const llvm::MCInst &inst, std::span<const uint8_t> bytes,
+                                      const x86_toolkit &tk);
+
+// Copies a description into a record (site and pad_len are left alone).
+void store_description(const site_description &d, annotation::site_record &r);
+
+// Compares the fields a description and a record share; returns the first differing field
+// name, or nullptr when they agree.
+const char *first_difference(const site_description &d, const annotation::site_record &r);
+
+} // namespace afterburn

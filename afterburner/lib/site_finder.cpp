@@ -1,0 +1,272 @@
+#include "site_finder.h"
+
+#include <memory>
+
+#include <llvm/BinaryFormat/ELF.h>
+#include <llvm/MC/MCAsmBackend.h>
+#include <llvm/MC/MCCodeEmitter.h>
+#include <llvm/MC/MCELFStreamer.h>
+#include <llvm/MC/MCObjectWriter.h>
+#include <llvm/MC/MCParser/MCAsmParser.h>
+#include <llvm/MC/MCParser/MCTargetAsmParser.h>
+#include <llvm/MC/MCSectionELF.h>
+#include <llvm/Support/SourceMgr.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "site_classifier.h"
+#include "x86_toolkit.h"
+
+namespace afterburn {
+
+namespace {
+
+// An ELF object streamer (so expressions, labels and fragments behave exactly as in a real
+// assembly) that watches what each source statement emits.
+class site_streamer final : public llvm::MCELFStreamer {
+public:
+    site_streamer(llvm::MCContext &ctx, std::unique_ptr<llvm::MCAsmBackend> backend,
+                  std::unique_ptr<llvm::MCObjectWriter> writer, std::unique_ptr<llvm::MCCodeEmitter> emitter,
+                  const x86_toolkit &tk, site_scan &out, const find_options &options)
+        : MCELFStreamer(ctx, std::move(backend), std::move(writer), std::move(emitter)), tk_(tk), out_(out),
+          encoder_(tk.target().createMCCodeEmitter(tk.instructions(), tk.registers(), ctx)),
+          mode_(options.bits32 ? code_mode::bits32 : code_mode::bits64), file_mode_(mode_), options_(options)
+    {
+    }
+
+    void emitDwarfLocDirective(unsigned file, unsigned line, unsigned column, unsigned flags, unsigned isa,
+                               unsigned discriminator, llvm::StringRef file_name) override
+    {
+        if (file != origin_file) return;  // the source's own .loc: not needed to classify
+        origin o{line, column};
+        if (o != current_) flush_data();
+        previous_ = current_;
+        current_ = o;
+    }
+
+    void emitInstruction(const llvm::MCInst &inst, const llvm::MCSubtargetInfo &sti) override
+    {
+        flush_data();
+        MCELFStreamer::emitInstruction(inst, sti);
+        if (!in_code_section()) return;
+        std::string_view name = tk_.opcode_name(inst);
+        unsigned length = encoded_length(inst, sti);
+        if (is_prefix_opcode(name)) {
+            pending_prefix_ = true;
+            prefix_origin_ = current_;
+            prefix_length_ = length;
+            return;
+        }
+        site_kind kind = kind_of_opcode(name);
+        bool had_prefix = pending_prefix_;
+        pending_prefix_ = false;
+        if (kind == site_kind::none) return;
+        if (mode_ != code_mode::bits64) {
+            out_.sensitive_in_narrow_code++;
+            if (!out_.regions.empty() && out_.regions.back().closed_by.line == 0) out_.regions.back().sensitive++;
+            return;
+        }
+        origin start = had_prefix ? prefix_origin_ : current_;
+        record(start, kind, length + (had_prefix ? prefix_length_ : 0), false);
+    }
+
+    void emitBytes(llvm::StringRef data) override
+    {
+        MCELFStreamer::emitBytes(data);
+        pending_prefix_ = false;
+        if (!in_code_section() || mode_ != code_mode::bits64) return;
+        data_.append(data.begin(), data.end());
+    }
+
+    void emitValueImpl(const llvm::MCExpr *value, unsigned size, llvm::SMLoc loc) override
+    {
+        int64_t v;
+        if (value->evaluateAsAbsolute(v)) {
+            // Constants become bytes via emitIntValue -> emitBytes.
+            MCELFStreamer::emitValueImpl(value, size, loc);
+            return;
+        }
+        flush_data();
+        data_broken_ = true;  // a relocated value: this statement is data, not an instruction
+        MCELFStreamer::emitValueImpl(value, size, loc);
+    }
+
+    void changeSection(llvm::MCSection *section, const llvm::MCExpr *subsection) override
+    {
+        flush_data();
+        pending_prefix_ = false;
+        MCELFStreamer::changeSection(section, subsection);
+        update_region();
+    }
+
+    void emitAssemblerFlag(llvm::MCAssemblerFlag flag) override
+    {
+        flush_data();
+        MCELFStreamer::emitAssemblerFlag(flag);
+        if (flag == llvm::MCAF_Code16) mode_ = code_mode::bits16;
+        else if (flag == llvm::MCAF_Code32) mode_ = code_mode::bits32;
+        else if (flag == llvm::MCAF_Code64) mode_ = code_mode::bits64;
+        update_region();
+    }
+
+    void finish_scan()
+    {
+        flush_data();
+        // A region still open at the end of the file closes there.
+    }
+
+private:
+    bool in_code_section() const
+    {
+        auto *sec = llvm::dyn_cast_or_null<llvm::MCSectionELF>(getCurrentSectionOnly());
+        return sec && (sec->getFlags() & llvm::ELF::SHF_EXECINSTR);
+    }
+
+    std::string section_name() const
+    {
+        auto *sec = llvm::dyn_cast_or_null<llvm::MCSectionELF>(getCurrentSectionOnly());
+        return sec ? sec->getName().str() : std::string();
+    }
+
+    unsigned encoded_length(const llvm::MCInst &inst, const llvm::MCSubtargetInfo &sti)
+    {
+        llvm::SmallString<32> buf;
+        llvm::raw_svector_ostream os(buf);
+        llvm::SmallVector<llvm::MCFixup, 4> fixups;
+        encoder_->encodeInstruction(inst, os, fixups, sti);
+        return static_cast<unsigned>(buf.size());
+    }
+
+    void record(origin start, site_kind kind, unsigned length, bool data)
+    {
+        if (options_.skip_lines.count(current_.line)) return;
+        auto [it, fresh] = out_.sites.try_emplace(current_);
+        found_site &s = it->second;
+        if (fresh) {
+            s.start = start;
+            s.end = current_;
+            s.kind = kind;
+            s.data_encoded = data;
+            s.in_replacement = section_name() == ".altinstr_replacement";
+        } else if (s.start != start) {
+            out_.warnings.push_back(std::to_string(current_.line) +
+                                    ": sensitive instruction is preceded by a prefix only in some expansions");
+        }
+        s.emissions++;
+        s.max_length = std::max(s.max_length, length);
+        unsigned want = site_kind_min_size(kind);
+        if (want > length) s.pad = std::max(s.pad, want - length);
+    }
+
+    // A statement's constant data in a code section may be a hand-encoded instruction
+    // (".byte 0x0f,0x01,0xca" is clac): decode it, and treat it as a site if it is
+    // exactly one sensitive instruction.
+    void flush_data()
+    {
+        if (!data_.empty() && !data_broken_) {
+            llvm::MCInst inst;
+            std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t *>(data_.data()), data_.size());
+            unsigned n = tk_.decode(bytes, code_mode::bits64, inst);
+            if (n == data_.size()) {
+                site_kind kind = kind_of_opcode(tk_.opcode_name(inst));
+                if (kind != site_kind::none) record(current_, kind, n, true);
+            }
+        }
+        data_.clear();
+        data_broken_ = false;
+    }
+
+    // Keeps the list of 16/32-bit regions in code sections up to date. Region bounds are
+    // placed at top-level statements only: a section switched inside a macro expansion
+    // (.pushsection/.popsection) comes back before the expansion ends.
+    void update_region()
+    {
+        if (file_mode_ != code_mode::bits64) return;  // whole file is narrow: nothing to mark
+        if (options_.macro_lines.count(current_.line)) return;
+        bool narrow = mode_ != code_mode::bits64 && in_code_section();
+        bool open = !out_.regions.empty() && out_.regions.back().closed_by.line == 0 && region_open_;
+        if (open) {
+            out_.regions.back().closed_by = current_;
+            region_open_ = false;
+        }
+        if (narrow) {
+            found_region r;
+            r.opened_by = current_;
+            r.bits16 = mode_ == code_mode::bits16;
+            out_.regions.push_back(r);
+            region_open_ = true;
+        }
+    }
+
+    const x86_toolkit &tk_;
+    site_scan &out_;
+    std::unique_ptr<llvm::MCCodeEmitter> encoder_;
+    code_mode mode_;
+    code_mode file_mode_;
+    origin current_{}, previous_{};
+    bool pending_prefix_ = false;
+    origin prefix_origin_{};
+    unsigned prefix_length_ = 0;
+    std::string data_;
+    bool data_broken_ = false;
+    bool region_open_ = false;
+    const find_options &options_;
+};
+
+struct diagnostics {
+    site_scan *out;
+    std::string file;
+};
+
+void on_diagnostic(const llvm::SMDiagnostic &d, void *context)
+{
+    auto *ctx = static_cast<diagnostics *>(context);
+    std::string text = ctx->file + ":" + std::to_string(d.getLineNo()) + ": " + d.getMessage().str();
+    if (d.getKind() == llvm::SourceMgr::DK_Error) ctx->out->errors.push_back(text);
+    else if (d.getKind() == llvm::SourceMgr::DK_Warning) ctx->out->warnings.push_back(text);
+}
+
+} // namespace
+
+site_scan find_sites(std::string_view text, const std::vector<asm_line> &lines, std::string_view file_name,
+                     const find_options &options)
+{
+    site_scan out;
+    const x86_toolkit &tk = x86_toolkit::get();
+    std::string instrumented = instrument_for_origins(text, lines);
+
+    llvm::SourceMgr sources;
+    diagnostics diag{&out, std::string(file_name)};
+    sources.setDiagHandler(on_diagnostic, &diag);
+    sources.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBuffer(instrumented, "input"), llvm::SMLoc());
+
+    const llvm::MCSubtargetInfo &sti = tk.subtarget(options.bits32 ? code_mode::bits32 : code_mode::bits64);
+    llvm::MCContext ctx(llvm::Triple(sti.getTargetTriple()), &tk.asm_info(), &tk.registers(), &sti, &sources,
+                        &tk.options());
+    std::unique_ptr<llvm::MCObjectFileInfo> mofi(tk.target().createMCObjectFileInfo(ctx, false));
+    ctx.setObjectFileInfo(mofi.get());
+    ctx.setDwarfVersion(4);
+
+    std::unique_ptr<llvm::MCAsmBackend> backend(tk.target().createMCAsmBackend(sti, tk.registers(), tk.options()));
+    llvm::raw_null_ostream sink;
+    auto writer = backend->createObjectWriter(sink);
+    std::unique_ptr<llvm::MCCodeEmitter> emitter(
+        tk.target().createMCCodeEmitter(tk.instructions(), tk.registers(), ctx));
+    site_streamer streamer(ctx, std::move(backend), std::move(writer), std::move(emitter), tk, out, options);
+    tk.target().createNullTargetStreamer(streamer);
+
+    std::unique_ptr<llvm::MCAsmParser> parser(llvm::createMCAsmParser(sources, ctx, streamer, tk.asm_info()));
+    std::unique_ptr<llvm::MCTargetAsmParser> target_parser(
+        tk.target().createMCAsmParser(sti, *parser, tk.instructions(), tk.options()));
+    if (!target_parser) {
+        out.errors.push_back(std::string(file_name) + ": LLVM has no x86 assembly parser");
+        return out;
+    }
+    parser->setTargetParser(*target_parser);
+    // NoFinalize: we only classify; the real object is GNU as's to write.
+    bool failed = parser->Run(/*NoInitialTextSection=*/false, /*NoFinalize=*/true);
+    streamer.finish_scan();
+    if (failed && out.errors.empty()) out.errors.push_back(std::string(file_name) + ": LLVM MC could not parse the file");
+    return out;
+}
+
+} // namespace afterburn
