@@ -185,6 +185,13 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (!scan.conflicts.empty()) {
+        for (const auto &c : scan.conflicts) std::fprintf(stderr, "%s:%s\n", display.c_str(), c.c_str());
+        std::fprintf(stderr, "afterburn-as: %s: cannot annotate; no object written\n", display.c_str());
+        unlink(inv.output.c_str());
+        return 1;
+    }
+
     if (inv.bits32) {
         int rc = assemble_original(inv, text);
         if (rc == 0)

@@ -49,7 +49,8 @@ object_annotation_result annotate_object(const std::string &object_path)
             continue;
         }
         uint64_t off = lr.site - sec->addr;
-        if (off + rec.insn_len + rec.pad_len > sec->data.size()) {
+        uint64_t before = (rec.flags & annotation::flag_pad_before) ? rec.pad_len : 0;
+        if (off < before || off + rec.insn_len + rec.pad_len - before > sec->data.size()) {
             res.errors.push_back(object_path + ": record " + where + " runs past the end of " + sec->name);
             continue;
         }
@@ -68,8 +69,15 @@ object_annotation_result annotate_object(const std::string &object_path)
             d = describe_instruction(inst, bytes, tk);
         }
         uint8_t replacement = rec.flags & annotation::flag_replacement;
+        bool padded_before = rec.flags & annotation::flag_pad_before;
         store_description(d, rec);
         rec.flags |= replacement;
+        if (padded_before != bool(rec.flags & annotation::flag_pad_before)) {
+            res.errors.push_back(object_path + ": record " + where + ": padding placed " +
+                                 (padded_before ? "before" : "after") + " an instruction that needs it " +
+                                 (padded_before ? "after" : "before"));
+            continue;
+        }
         if (d.kind == site_kind::none) res.not_sensitive++;
         else {
             res.sites++;

@@ -39,7 +39,8 @@ std::string check_record(const elf_image &img, const located_record &lr, const x
             return "region length " + std::to_string(rec.imm) + " runs past the end of " + sec->name;
         return {};
     }
-    if (off + rec.insn_len + rec.pad_len > sec->data.size())
+    uint64_t before = (rec.flags & annotation::flag_pad_before) ? rec.pad_len : 0;
+    if (off < before || off + rec.insn_len + rec.pad_len - before > sec->data.size())
         return "site and padding run past the end of " + sec->name;
     llvm::MCInst inst;
     if (rec.insn_len) {
@@ -59,7 +60,8 @@ std::string check_record(const elf_image &img, const located_record &lr, const x
         return "zero-length instruction site";
     }
     // The padding must be exactly NOPs.
-    uint64_t p = off + rec.insn_len, end = off + rec.insn_len + rec.pad_len;
+    uint64_t p = before ? off - before : off + rec.insn_len;
+    uint64_t end = before ? off : off + rec.insn_len + rec.pad_len;
     while (p < end) {
         std::span<const uint8_t> bytes(sec->data.data() + p, end - p);
         unsigned n = tk.decode(bytes, code_mode::bits64, inst);
@@ -102,7 +104,8 @@ scan_report scan_image(const elf_image &img)
             r.regions++;
             continue;
         }
-        spans.push_back({lr.site, lr.site + lr.record.insn_len + lr.record.pad_len});
+        uint64_t before = (lr.record.flags & annotation::flag_pad_before) ? lr.record.pad_len : 0;
+        spans.push_back({lr.site - before, lr.site - before + lr.record.insn_len + lr.record.pad_len});
         if (!by_site.emplace(lr.site, &lr).second) {
             r.bad.push_back("record " + name + ": a second record for site " + img.describe(lr.site));
             r.bad_records++;

@@ -27,8 +27,8 @@ constexpr auto opcode_table = std::to_array<opcode_kind>({
     {"HLT", site_kind::hlt}, {"IN16ri", site_kind::in}, {"IN16rr", site_kind::in},
     {"IN32ri", site_kind::in}, {"IN32rr", site_kind::in}, {"IN8ri", site_kind::in},
     {"IN8rr", site_kind::in}, {"INSB", site_kind::ins}, {"INSL", site_kind::ins},
-    {"INSW", site_kind::ins}, {"INT", site_kind::int_n}, {"INT1", site_kind::int1},
-    {"INT3", site_kind::int3}, {"INTO", site_kind::into}, {"INVD", site_kind::invd},
+    {"INSW", site_kind::ins}, {"INT", site_kind::int_n},
+    {"INVD", site_kind::invd},
     {"INVLPG", site_kind::invlpg}, {"INVPCID32", site_kind::invpcid},
     {"INVPCID64", site_kind::invpcid}, {"IRET16", site_kind::iret}, {"IRET32", site_kind::iret},
     {"IRET64", site_kind::iret}, {"LAR16rm", site_kind::lar}, {"LAR16rr", site_kind::lar},
@@ -220,6 +220,12 @@ bool is_prefix_opcode(std::string_view n)
            n == "ADDR16_PREFIX" || n == "ADDR32_PREFIX";
 }
 
+bool has_interrupt_shadow(site_kind kind, uint8_t special)
+{
+    return kind == site_kind::sti ||
+           ((kind == site_kind::mov_to_seg || kind == site_kind::pop_seg) && special == annotation::seg_ss);
+}
+
 bool is_nop_opcode(std::string_view n)
 {
     return n.substr(0, 4) == "NOOP";
@@ -240,7 +246,6 @@ site_description describe_instruction(const llvm::MCInst &inst, std::span<const 
     bool string_op = d.kind == site_kind::ins || d.kind == site_kind::outs;
     for (uint8_t c : bytes) {
         if (c == 0xf3) d.flags |= string_op ? annotation::flag_rep : 0;
-        else if (c == 0xf0) d.flags |= annotation::flag_lock;
         else if (c == 0x26) d.mem_seg = annotation::seg_es;
         else if (c == 0x2e) d.mem_seg = annotation::seg_cs;
         else if (c == 0x36) d.mem_seg = annotation::seg_ss;
@@ -329,6 +334,7 @@ site_description describe_instruction(const llvm::MCInst &inst, std::span<const 
         for (uint8_t i = 0; i < 6; ++i)
             if (s == segs[i]) d.special = i;
     }
+    if (has_interrupt_shadow(d.kind, d.special)) d.flags |= annotation::flag_pad_before;
     return d;
 }
 

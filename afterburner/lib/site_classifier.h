@@ -19,6 +19,10 @@ site_kind kind_of_opcode(std::string_view opcode_name);
 // Instructions that only carry a prefix for the next one ("rep; outsb").
 bool is_prefix_opcode(std::string_view opcode_name);
 
+// sti and mov/pop to %ss delay interrupts until after the next instruction, so their
+// padding must come before them (annotation::flag_pad_before).
+bool has_interrupt_shadow(site_kind kind, uint8_t special);
+
 // Any form of NOP (what padding decodes to).
 bool is_nop_opcode(std::string_view opcode_name);
 

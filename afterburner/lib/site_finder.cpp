@@ -66,7 +66,7 @@ public:
             return;
         }
         origin start = had_prefix ? prefix_origin_ : current_;
-        record(start, kind, length + (had_prefix ? prefix_length_ : 0), false);
+        record(start, kind, length + (had_prefix ? prefix_length_ : 0), false, shadows_interrupts(inst, kind));
     }
 
     void emitBytes(llvm::StringRef data) override
@@ -136,7 +136,17 @@ private:
         return static_cast<unsigned>(buf.size());
     }
 
-    void record(origin start, site_kind kind, unsigned length, bool data)
+    // Does this instruction (sti, mov/pop to %ss) hold off interrupts for one more instruction?
+    bool shadows_interrupts(const llvm::MCInst &inst, site_kind kind) const
+    {
+        if (kind == site_kind::sti) return true;
+        if (kind != site_kind::mov_to_seg && kind != site_kind::pop_seg) return false;
+        if (tk_.opcode_name(inst).substr(0, 5) == "POPSS") return true;
+        return inst.getNumOperands() && inst.getOperand(0).isReg() &&
+               tk_.register_name(inst.getOperand(0).getReg()) == "SS";
+    }
+
+    void record(origin start, site_kind kind, unsigned length, bool data, bool pad_before = false)
     {
         if (options_.skip_lines.count(current_.line)) return;
         auto [it, fresh] = out_.sites.try_emplace(current_);
@@ -147,6 +157,12 @@ private:
             s.kind = kind;
             s.data_encoded = data;
             s.in_replacement = section_name() == ".altinstr_replacement";
+            s.pad_before = pad_before;
+        } else if (s.pad_before != pad_before) {
+            out_.conflicts.push_back(std::to_string(current_.line) +
+                                     ": this statement assembles to an interrupt-shadow instruction (sti, mov to "
+                                     "%ss) in some expansions and to another sensitive instruction in others; its "
+                                     "padding cannot go both before and after it");
         } else if (s.start != start) {
             out_.warnings.push_back(std::to_string(current_.line) +
                                     ": sensitive instruction is preceded by a prefix only in some expansions");
@@ -154,6 +170,9 @@ private:
         s.emissions++;
         s.max_length = std::max(s.max_length, length);
         unsigned want = site_kind_min_size(kind);
+        // Padding in front is emitted before gas has encoded the instruction, so size it
+        // for the shortest encoding of the kind (sti: 1 byte, mov to %ss: 2).
+        if (pad_before) length = kind == site_kind::sti ? 1 : 2;
         if (want > length) s.pad = std::max(s.pad, want - length);
     }
 
@@ -168,7 +187,7 @@ private:
             unsigned n = tk_.decode(bytes, code_mode::bits64, inst);
             if (n == data_.size()) {
                 site_kind kind = kind_of_opcode(tk_.opcode_name(inst));
-                if (kind != site_kind::none) record(current_, kind, n, true);
+                if (kind != site_kind::none) record(current_, kind, n, true, kind == site_kind::sti);
             }
         }
         data_.clear();

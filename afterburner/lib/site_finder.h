@@ -32,6 +32,7 @@ struct found_site {
     unsigned emissions = 0;     // how many times the statement was assembled
     bool data_encoded = false;  // spelled as .byte/.word data
     bool in_replacement = false;
+    bool pad_before = false;    // interrupt-shadow instruction: padding goes in front
 };
 
 // A run of 16- or 32-bit code inside a 64-bit file (.code16/.code32).
@@ -47,6 +48,7 @@ struct site_scan {
     std::vector<found_region> regions;
     unsigned sensitive_in_narrow_code = 0;  // in .code16/.code32 regions
     std::vector<std::string> errors;      // "LINE: message", parse errors
+    std::vector<std::string> conflicts;   // statements that cannot be padded one way for all expansions
     std::vector<std::string> warnings;
 };
 

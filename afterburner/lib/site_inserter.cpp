@@ -36,13 +36,29 @@ std::string insert_annotations(std::string_view text, const std::vector<asm_line
     };
     std::vector<insertion> ins;
     for (const auto &[key, s] : scan.sites) {
+        unsigned flags = s.in_replacement ? annotation::flag_replacement : 0;
+        if (s.pad_before) {
+            // Padding, then the instruction: nothing may come between an interrupt-shadow
+            // instruction and the one it protects. Its length is fixed, so LLVM's count is gas's.
+            flags |= annotation::flag_pad_before;
+            ins.push_back({stmt(s.start).begin, 1,
+                           std::string(label_site_begin) + ": .nops " + std::to_string(s.pad) + "; " +
+                               label_site_end + ": "});
+            std::string after = std::string("; ") + label_pad_end + ":; .pushsection " + annotation::section_name +
+                                ", 1; .long " + label_site_end + "b - .; .byte " +
+                                std::to_string(static_cast<unsigned>(s.kind)) + ", " + label_pad_end + "b - " +
+                                label_site_end + "b, " + label_site_end + "b - " + label_site_begin + "b, " +
+                                std::to_string(flags) +
+                                "; .byte 0xff, 0xff, 0xff, 0xff, 0, 0xff, 0xff, 0; .long 0; .popsection";
+            ins.push_back({stmt(s.end).end, 2, after});
+            continue;
+        }
         ins.push_back({stmt(s.start).begin, 1, std::string(label_site_begin) + ": "});
         // gas sizes the padding from the bytes it really emitted, in every expansion.
         std::string want = std::to_string(site_kind_min_size(s.kind));
         std::string len = std::string("(") + label_site_end + "b - " + label_site_begin + "b)";
         std::string after = std::string("; ") + label_site_end + ": .nops -((" + want + " - " + len + ") > 0) * (" +
                             want + " - " + len + "); " + label_pad_end + ":";
-        unsigned flags = s.in_replacement ? annotation::flag_replacement : 0;
         after += record_text(static_cast<unsigned>(s.kind), flags);
         ins.push_back({stmt(s.end).end, 2, after});
     }

@@ -24,6 +24,7 @@ constexpr uint8_t ND = no_displacement;
 enum : uint8_t { rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15 };
 constexpr uint8_t o8 = 0, o16 = 1, o32 = 2, o64 = 3;
 constexpr uint8_t MEM = flag_memory, REG = flag_register, DX = flag_port_dx, REP = flag_rep;
+constexpr uint8_t SHADOW = flag_pad_before;
 
 struct expect {
     const char *text;  // one statement
@@ -37,7 +38,7 @@ struct expect {
 
 const std::vector<expect> cases = {
     {"cli", site_kind::cli, o64},
-    {"sti", site_kind::sti, o64},
+    {"sti", site_kind::sti, o64 | SHADOW},
     {"pushfq", site_kind::pushf, o64},
     {"pushfw", site_kind::pushf, o16},
     {"popfq", site_kind::popf, o64},
@@ -109,7 +110,7 @@ const std::vector<expect> cases = {
     {"verw %cx", site_kind::verw, o16 | REG, rcx},
     {"verw 8(%rsp)", site_kind::verw, o16 | MEM, N, N, rsp, N, 1, N, 4, 1},
     {"mov %eax, %ds", site_kind::mov_to_seg, o32 | REG, rax, seg_ds},
-    {"mov %rax, %ss", site_kind::mov_to_seg, o32 | REG, rax, seg_ss},  // likewise
+    {"mov %rax, %ss", site_kind::mov_to_seg, o32 | REG | SHADOW, rax, seg_ss},  // likewise
     {"mov (%rax), %fs", site_kind::mov_to_seg, o16 | MEM, N, seg_fs, rax, N, 1},
     {"mov %ds, %ax", site_kind::mov_from_seg, o16 | REG, rax, seg_ds},
     {"mov %es, %eax", site_kind::mov_from_seg, o32 | REG, rax, seg_es},
@@ -140,7 +141,6 @@ const std::vector<expect> cases = {
     {"sysexitq", site_kind::sysexit, o64},
     {"sysenter", site_kind::sysenter, o64},
     {"int $0x80", site_kind::int_n, o64, N, N, N, N, 0, N, ND, 0, 0x80},
-    {"int3", site_kind::int3, o64},
     {"lretq", site_kind::lret, o64},
     {"lret", site_kind::lret, o32},
     {"lret $8", site_kind::lret, o32, N, N, N, N, 0, N, ND, 0, 8},
@@ -221,9 +221,39 @@ TEST_CASE("every sensitive class is annotated with exact operands", "[afterburn-
     }
 }
 
+TEST_CASE("sti keeps its interrupt shadow: the padding goes before it", "[afterburn-as]")
+{
+    auto obj = test::assemble("shadow", "\t.text\n1:\tsti; hlt\n\tmovl %eax, %ss\n\tnop\n\tjmp 1b\n");
+    INFO(obj.log);
+    REQUIRE(obj.status == 0);
+    std::string error;
+    auto img = elf_image::load(obj.object, error);
+    REQUIRE(img);
+    const elf_section *text = nullptr;
+    for (const auto &s : img->sections())
+        if (s.name == ".text") text = &s;
+    REQUIRE(text);
+    auto tables = read_annotation_tables(*img);
+    REQUIRE(tables.records.size() == 3);
+    for (const auto &lr : tables.records) {
+        uint64_t off = lr.site - text->addr;
+        if (lr.record.kind == static_cast<uint8_t>(site_kind::sti)) {
+            CHECK((lr.record.flags & flag_pad_before));
+            CHECK(text->data[off] == 0xfb);
+            CHECK(text->data[off + 1] == 0xf4);  // hlt right after sti, in its shadow
+            CHECK(off == lr.record.pad_len);     // the label `1:` and the padding come first
+        }
+        if (lr.record.kind == static_cast<uint8_t>(site_kind::mov_to_seg)) {
+            CHECK((lr.record.flags & flag_pad_before));
+            CHECK(text->data[off + lr.record.insn_len] == 0x90);  // the nop follows directly
+        }
+    }
+    CHECK(scan_image(*img).clean());
+}
+
 TEST_CASE("a statement that is sensitive only in some expansions pads only those", "[afterburn-as]")
 {
-    auto obj = test::assemble("irp", "\t.text\n\t.irp insn, nop, cli, lfence, sti\n\t\\insn\n\t.endr\n\tret\n");
+    auto obj = test::assemble("irp", "\t.text\n\t.irp insn, nop, cli, lfence, hlt\n\t\\insn\n\t.endr\n\tret\n");
     INFO(obj.log);
     REQUIRE(obj.status == 0);
     std::string error;
@@ -232,7 +262,14 @@ TEST_CASE("a statement that is sensitive only in some expansions pads only those
     auto rep = scan_image(*img);
     CHECK(rep.clean());
     CHECK(rep.classes[static_cast<unsigned>(site_kind::cli)].annotated == 1);
-    CHECK(rep.classes[static_cast<unsigned>(site_kind::sti)].annotated == 1);
+    CHECK(rep.classes[static_cast<unsigned>(site_kind::hlt)].annotated == 1);
+}
+
+TEST_CASE("a statement that is sti in one expansion and cli in another is refused clearly", "[afterburn-as][errors]")
+{
+    auto obj = test::assemble("mixed", "\t.text\n\t.irp insn, cli, sti\n\t\\insn\n\t.endr\n");
+    CHECK(obj.status == 1);
+    CHECK(obj.log.find("mixed.s:3: this statement assembles to an interrupt-shadow") != std::string::npos);
 }
 
 TEST_CASE("16- and 32-bit regions are left unannotated and explained", "[afterburn-as][regions]")

@@ -36,12 +36,17 @@ inline constexpr uint8_t flag_rep = 0x04;          // REP/REPE prefix (ins/outs)
 inline constexpr uint8_t flag_port_dx = 0x08;      // in/out port is %dx (else imm)
 inline constexpr uint8_t flag_memory = 0x10;       // the operand described by mem_* is used
 inline constexpr uint8_t flag_register = 0x20;     // `reg` holds a general-purpose register
-inline constexpr uint8_t flag_lock = 0x40;         // LOCK prefix
+inline constexpr uint8_t flag_pad_before = 0x40;   // padding precedes the instruction (see below)
 inline constexpr uint8_t flag_replacement = 0x80;  // site lies in .altinstr_replacement
+
+// Instructions with an interrupt shadow (sti, mov/pop to %ss) must stay immediately
+// before the instruction they protect ("sti; hlt"), so their padding goes in front:
+// [site - pad_len, site) are NOPs, then the instruction. All other sites are followed by
+// their padding: [site + insn_len, site + insn_len + pad_len).
 
 // One record per site, 20 bytes, 4-byte aligned, position independent.
 struct site_record {
-    int32_t site;          // address of the site minus the address of this field
+    int32_t site;          // address of the instruction minus the address of this field
     uint8_t kind;          // site_kind
     uint8_t insn_len;      // length of the original instruction (prefixes included)
     uint8_t pad_len;       // padding bytes (NOPs) that follow it

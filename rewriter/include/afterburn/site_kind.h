@@ -6,6 +6,8 @@ namespace afterburn {
 
 // X-macro: kind identifier, the class name used in reports and JSON, minimum site size
 // (instruction + padding, in bytes; see docs/annotation-format.md for why each size).
+// int3/int1/into are not here: they raise an exception through the guest's IDT like any
+// fault, which every backend already delivers; int3 is also the compiler's padding byte.
 #define AFTERBURN_SITE_KINDS(X)         \
     X(none,          "none",          0) \
     X(cli,           "cli",           8) \
@@ -68,9 +70,6 @@ namespace afterburn {
     X(sysexit,       "sysexit",       8) \
     X(sysenter,      "sysenter",      8) \
     X(int_n,         "int",           8) \
-    X(int3,          "int3",          8) \
-    X(int1,          "int1",          8) \
-    X(into,          "into",          8) \
     X(lret,          "lret",          8) \
     X(ljmp,          "ljmp",          8) \
     X(lcall,         "lcall",         8) \
