@@ -1,0 +1,53 @@
+// Timers: periodic PIT interrupts through the 8259, periodic local APIC timer interrupts,
+// and hlt waking on the next interrupt (a one-shot APIC timer is the fallback wake-up).
+#include "checks.h"
+#include "kernel.h"
+
+namespace {
+volatile u64 pit_ticks, apic_ticks, watchdog;
+void pit_handler(TrapFrame*) { pit_ticks = pit_ticks + 1; pic::eoi(0); }
+void apic_handler(TrapFrame*) { apic_ticks = apic_ticks + 1; lapic::eoi(); }
+void watchdog_handler(TrapFrame*) { watchdog = watchdog + 1; lapic::eoi(); }
+}  // namespace
+
+void check_timer_pit() {
+    traps_set_handler(VEC_PIC_BASE + 0, pit_handler);
+    pit_ticks = 0;
+    pic::pit_periodic(1000);
+    pic::mask(0, broken());                          // break: IRQ0 stays masked
+    x86::sti();
+    bool ok = wait_until(&pit_ticks, 10);
+    x86::cli();
+    if (!ok) fail("%lu PIT ticks (IRQ0 via the 8259), want 10", pit_ticks);
+}
+
+void check_timer_lapic() {
+    traps_set_handler(VEC_LAPIC_TIMER, apic_handler);
+    apic_ticks = 0;
+    lapic::timer(VEC_LAPIC_TIMER, 20000, true);
+    if (broken()) lapic::write(lapic::LVT_TIMER, lapic::read(lapic::LVT_TIMER) | 1u << 16);  // break: mask
+    u32 c1 = lapic::read(lapic::TIMER_CUR);
+    x86::sti();
+    bool ok = wait_until(&apic_ticks, 10);
+    x86::cli();
+    u32 c2 = lapic::read(lapic::TIMER_CUR);
+    lapic::timer(0, 0, false);
+    if (!ok) return fail("%lu local APIC timer ticks (%s), want 10", apic_ticks, lapic::x2apic() ? "x2APIC" : "xAPIC");
+    if (c1 == c2) fail("APIC timer current count did not move (0x%x)", c1);
+}
+
+void check_hlt() {
+    traps_set_handler(VEC_PIC_BASE + 0, pit_handler);
+    traps_set_handler(VEC_WATCHDOG, watchdog_handler);
+    pic::pit_periodic(200);
+    pic::mask(0, broken());                          // break: no PIT interrupt to wake hlt
+    for (int i = 0; i < 3; i++) {
+        watchdog = 0;
+        lapic::timer(VEC_WATCHDOG, 0x1000000, false);   // ~270 ms at a 1 GHz APIC clock
+        u64 before = pit_ticks;
+        asm volatile("sti; hlt; cli" ::: "memory");
+        lapic::timer(0, 0, false);
+        if (pit_ticks == before)
+            return fail("hlt %d did not end with a PIT interrupt (watchdog fired: %lu)", i, watchdog);
+    }
+}

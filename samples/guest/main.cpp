@@ -1,0 +1,148 @@
+// kmain: bring the machine up, run every check, print the verdict and report it
+// through QEMU's isa-debug-exit port (0xf4): 0 = success (QEMU rc 1), 1 = failure (rc 3).
+#include "checks.h"
+#include "kernel.h"
+
+namespace {
+struct Check { const char* name; void (*fn)(); };
+#define GUEST_ENTRY(name, fn) {name, fn},
+const Check checks[] = {GUEST_CHECKS(GUEST_ENTRY)};
+#undef GUEST_ENTRY
+
+const char* cur_name;
+u64 boot_cr0, boot_cr4;
+bool cur_failed, cur_skipped, in_check;
+char cur_msg[200];
+JmpBuf check_jb;
+
+const char* vector_name(u64 v) {
+    static const char* const names[] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
+                                        "#DF", "?",   "#TS", "#NP", "#SS", "#GP", "#PF", "?",
+                                        "#MF", "#AC", "#MC", "#XM"};
+    return v < sizeof names / sizeof names[0] ? names[v] : "interrupt";
+}
+
+[[noreturn]] void finish(bool ok) {
+    kprintf("%s\n", ok ? "AFTERBURN-SUCCESS" : "AFTERBURN-FAILURE");
+    x86::outb(0xf4, ok ? 0 : 1);        // isa-debug-exit; a no-op on a real machine
+    for (;;) {
+        x86::cli();
+        x86::hlt();
+    }
+}
+
+// Put back what checks may have changed, so one failing check cannot break the next.
+void reset_machine() {
+    x86::cli();
+    traps_reset();
+    gdt_load();
+    idt_reset();
+    if (x86::str() != TSS_SEL) tss_reload();
+    x86::lldt(0);
+    x86::write_cr0(boot_cr0);
+    x86::write_cr4(boot_cr4);
+    x86::write_cr3(kernel_cr3());
+    x86::write_cr8(0);
+    lapic::timer(0, 0, false);
+    pic::pit_stop();
+    for (u8 irq = 0; irq < 16; irq++) pic::mask(irq, irq != 2);
+    // Drain interrupts a failed check left pending (the stray path acknowledges them).
+    x86::sti();
+    for (int i = 0; i < 1000; i++) x86::pause();
+    x86::cli();
+}
+}  // namespace
+
+void fail(const char* fmt, ...) {
+    if (cur_failed) return;            // keep the first reason
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(cur_msg, sizeof cur_msg, fmt, ap);
+    va_end(ap);
+    cur_failed = true;
+}
+
+void skip(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(cur_msg, sizeof cur_msg, fmt, ap);
+    va_end(ap);
+    cur_skipped = true;
+}
+
+bool broken() { return cmdline_break(cur_name); }
+bool check_failed() { return cur_failed; }
+
+bool expect_eq(const char* what, u64 got, u64 want) {
+    if (got != want) fail("%s: got 0x%lx, want 0x%lx", what, got, want);
+    return got == want;
+}
+
+bool wait_until(const volatile u64* v, u64 target, u64 max_spins) {
+    for (u64 i = 0; i < max_spins; i++) {
+        if (*v >= target) return true;
+        x86::pause();
+    }
+    return *v >= target;
+}
+
+[[noreturn]] void check_abandon(const TrapFrame* f) {
+    u64 cr2 = x86::read_cr2();
+    if (in_check) {
+        fail("unexpected %s (vector %lu, error 0x%lx) at rip 0x%lx cs 0x%lx, cr2 0x%lx",
+             vector_name(f->vector), f->vector, f->error, f->rip, f->cs, cr2);
+        in_check = false;
+        guest_longjmp(&check_jb, 1);
+    }
+    kprintf("guest: unexpected %s (vector %lu, error 0x%lx) at rip 0x%lx, cr2 0x%lx\n",
+            vector_name(f->vector), f->vector, f->error, f->rip, cr2);
+    finish(false);
+}
+
+extern "C" void kmain(u64 boot_params_pa) {
+    console_init();
+    boot_parse(boot_params_pa);
+    desc_init();
+    paging_init();
+    pic::init();
+    lapic::init();
+    user_init();
+    boot_cr0 = x86::read_cr0();
+    boot_cr4 = x86::read_cr4();
+
+    x86::Cpuid v = x86::cpuid(0);
+    char vendor[13];
+    memcpy(vendor, &v.b, 4);
+    memcpy(vendor + 4, &v.d, 4);
+    memcpy(vendor + 8, &v.c, 4);
+    vendor[12] = 0;
+    kprintf("\nafterburn sample guest: %s, %s, %u e820 entries, cmdline \"%s\"\n", vendor,
+            lapic::x2apic() ? "x2APIC" : "xAPIC", g_boot.e820_count, g_boot.cmdline);
+
+    unsigned passed = 0, failed = 0, skipped = 0;
+    for (const Check& c : checks) {
+        cur_name = c.name;
+        cur_failed = cur_skipped = false;
+        cur_msg[0] = 0;
+        reset_machine();
+        if (guest_setjmp(&check_jb) == 0) {
+            in_check = true;
+            c.fn();
+        }
+        in_check = false;
+        reset_machine();
+        if (cur_failed) {
+            failed++;
+            kprintf("FAIL %s: %s\n", c.name, cur_msg);
+        } else if (cur_skipped) {
+            skipped++;
+            kprintf("SKIP %s: %s\n", c.name, cur_msg);
+        } else {
+            passed++;
+            kprintf("PASS %s\n", c.name);
+        }
+    }
+    if (skipped) kprintf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
+    else kprintf("%u passed, %u failed\n", passed, failed);
+    finish(failed == 0);
+}

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Boot the sample guest once and compare its check lines with expected.txt.
+#   run-checks.sh --expected FILE --log FILE [--qemu CPU [--append ARGS]] -- COMMAND...
+# With --qemu, COMMAND is the guest image and QEMU (TCG) is run directly with that CPU
+# model; otherwise COMMAND is run as given (e.g. `afterburn boot ... --log FILE`) and is
+# expected to exit 0 on success and to write the full console to the --log file.
+set -u
+expected= log= cpu= append=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --expected) expected=$2; shift 2 ;;
+    --log) log=$2; shift 2 ;;
+    --qemu) cpu=$2; shift 2 ;;
+    --append) append=$2; shift 2 ;;
+    --) shift; break ;;
+    *) echo "run-checks.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+[ -n "$expected" ] && [ -n "$log" ] && [ $# -gt 0 ] || { echo "usage: run-checks.sh --expected FILE --log FILE [--qemu CPU] -- COMMAND..." >&2; exit 2; }
+rm -f "$log"
+start=$(date +%s.%N)
+if [ -n "$cpu" ]; then
+    timeout 60 qemu-system-x86_64 -accel tcg -cpu "$cpu" -m 256 -display none -no-reboot \
+        -serial stdio -monitor none -device isa-debug-exit,iobase=0xf4,iosize=4 \
+        -kernel "$1" -append "$append" </dev/null >"$log" 2>&1
+    rc=$?
+    # isa-debug-exit: guest writes 0 -> QEMU exits (0 << 1) | 1 = 1
+    [ $rc -eq 1 ] && rc=0
+else
+    if [ ! -x "$1" ]; then echo "run-checks.sh: $1 not built yet" >&2; exit 1; fi
+    "$@" </dev/null
+    rc=$?
+fi
+end=$(date +%s.%N)
+echo "boot took $(awk "BEGIN { printf \"%.2f\", $end - $start }") s, exit status $rc"
+if [ ! -f "$log" ]; then echo "no console log at $log" >&2; exit 1; fi
+grep -E '^(FAIL|SKIP) ' "$log" | tr -d '\r'
+tr -d '\r' <"$log" | grep -E '^[0-9]+ passed'
+status=0
+[ $rc -eq 0 ] || { echo "guest run failed (exit status $rc)"; status=1; }
+tr -d '\r' <"$log" | grep -qx AFTERBURN-SUCCESS || { echo "no AFTERBURN-SUCCESS on the console"; status=1; }
+tr -d '\r' <"$log" | awk '
+    NR == FNR { if ($0 ~ /^#/ || NF == 0) next; n++; want[n] = $2; opt[n] = ($3 == "?"); next }
+    /^(PASS|FAIL|SKIP) / { m++; v[m] = $1; name = $2; sub(/:$/, "", name); got[m] = name; line[m] = $0 }
+    END {
+        bad = 0; last = n > m ? n : m
+        for (i = 1; i <= last; i++) {
+            if (i > n) { print "unexpected check line: " line[i]; bad++; continue }
+            if (i > m) { print "missing: PASS " want[i]; bad++; continue }
+            if (got[i] != want[i] || !(v[i] == "PASS" || (opt[i] && v[i] == "SKIP"))) {
+                print "check " i ": want PASS " want[i] (opt[i] ? " (or SKIP)" : "") ", got: " line[i]; bad++
+            }
+        }
+        if (bad) print bad " mismatch(es) against expected.txt"; else print "transcript matches expected.txt (" n " checks)"
+        exit bad > 0
+    }' "$expected" - || status=1
+exit $status
