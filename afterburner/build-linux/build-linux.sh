@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# afterburn build-linux: build the sample Linux 6.1 guest, plain or through the afterburn toolchain.
+#
+# Installed (by CMake) as build/libexec/afterburn/build-linux and run as `afterburn build-linux`.
+# Stages: check dependencies -> unpack Debian's linux-source tarball into a cache (reused) ->
+# configure out of tree (tinyconfig + samples/linux/afterburn.config [+ --config fragments]) ->
+# make vmlinux bzImage (CC=afterburn-cc unless --plain) -> initramfs -> verify -> summary.
+set -euo pipefail
+
+readonly PROG="afterburn build-linux"
+readonly DEFAULT_TARBALL=/usr/src/linux-source-6.1.tar.xz
+
+usage() {
+    cat <<EOF
+Usage: afterburn build-linux -o DIR [--plain] [--config FRAGMENT]... [--jobs N] [--source TARBALL]
+       afterburn build-linux --unpack-only [--source TARBALL]
+
+Builds the sample Linux guest (vmlinux + bzImage) and its busybox initramfs.
+
+  -o, --output DIR     output directory (created); the kernel is built in DIR/obj
+      --plain          build with the stock compiler (no afterburn-cc), e.g. as a baseline
+      --config FILE    extra Kconfig fragment applied after samples/linux/afterburn.config
+                       (may be repeated)
+  -j, --jobs N         parallel make jobs (default: number of CPUs)
+      --source TARBALL kernel source tarball (default: $DEFAULT_TARBALL,
+                       from the Debian package linux-source-6.1)
+      --unpack-only    only unpack the source into the cache and print its path
+  -h, --help           this text
+
+DIR receives: vmlinux, bzImage, initramfs.cpio.gz, config, build.log, build-time (wall seconds
+of configure + compile) and, for toolchain builds, annotate.log (AFTERBURN_REPORT: one line per
+object written by afterburn-as).
+The unpacked source is cached in \$AFTERBURN_LINUX_CACHE (default: <build>/linux-src).
+Missing Debian packages are installed with apt-get when run as root.
+
+Boot the result with:
+  afterburn boot --on native DIR/vmlinux --initrd DIR/initramfs.cpio.gz
+EOF
+}
+
+die() { echo "$PROG: error: $*" >&2; exit 1; }
+note() { printf '%s: [%6.1fs] %s\n' "$PROG" "$(elapsed "$T_START")" "$*"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+T_START=$(now)
+
+# --- locations ----------------------------------------------------------------------------
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+# CMake substitutes these; when run straight from the source tree they stay unexpanded.
+SOURCE_DIR="@AFTERBURN_SOURCE_DIR@"
+BINARY_DIR="@AFTERBURN_BINARY_DIR@"
+if [[ $SOURCE_DIR == @*@ ]]; then SOURCE_DIR=$(cd "$SCRIPT_DIR/../.." && pwd); fi
+if [[ $BINARY_DIR == @*@ ]]; then BINARY_DIR=$SOURCE_DIR/build; fi
+readonly BASE_FRAGMENT=$SOURCE_DIR/samples/linux/afterburn.config
+readonly INIT_SCRIPT=$SOURCE_DIR/samples/linux/initramfs/init
+readonly AFTERBURN_CC=$SCRIPT_DIR/../../bin/afterburn-cc
+CACHE_DIR=${AFTERBURN_LINUX_CACHE:-$BINARY_DIR/linux-src}
+
+# --- arguments ----------------------------------------------------------------------------
+OUT="" PLAIN=0 JOBS=$(nproc) TARBALL=$DEFAULT_TARBALL UNPACK_ONLY=0
+EXTRA_FRAGMENTS=()
+need_arg() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs an argument (see --help)"; }
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        -h|--help) usage; exit 0 ;;
+        -o|--output) need_arg "$@"; OUT=$2; shift 2 ;;
+        --plain) PLAIN=1; shift ;;
+        --unpack-only) UNPACK_ONLY=1; PLAIN=1; shift ;;
+        --config) need_arg "$@"; EXTRA_FRAGMENTS+=("$2"); shift 2 ;;
+        -j|--jobs) need_arg "$@"; JOBS=$2; shift 2 ;;
+        -j*) JOBS=${1#-j}; shift ;;
+        --jobs=*) JOBS=${1#--jobs=}; shift ;;
+        --source) need_arg "$@"; TARBALL=$2; shift 2 ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+    esac
+done
+[[ -n $OUT || $UNPACK_ONLY -eq 1 ]] || die "missing -o DIR (see --help)"
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "--jobs wants a positive number, got '$JOBS'"
+[[ -f $BASE_FRAGMENT ]] || die "base Kconfig fragment not found: $BASE_FRAGMENT"
+[[ -f $INIT_SCRIPT ]] || die "initramfs /init not found: $INIT_SCRIPT"
+FRAGMENTS=("$BASE_FRAGMENT")
+for f in "${EXTRA_FRAGMENTS[@]}"; do
+    [[ -f $f ]] || die "--config fragment not found: $f"
+    FRAGMENTS+=("$(realpath "$f")")
+done
+if [[ $PLAIN -eq 0 ]]; then
+    [[ -x $AFTERBURN_CC ]] || die "toolchain driver not found: $(realpath -m "$AFTERBURN_CC")
+  build it first (cmake --build build --target afterburn-cc), or use --plain for a stock build"
+    AFTERBURN_CC_ABS=$(realpath "$AFTERBURN_CC")
+fi
+
+if [[ $UNPACK_ONLY -eq 1 ]]; then
+    LOG=/dev/null
+else
+    mkdir -p "$OUT" || die "cannot create output directory $OUT"
+    OUT=$(realpath "$OUT")
+    OBJ=$OUT/obj
+    LOG=$OUT/build.log
+    : >"$LOG"
+fi
+
+# --- dependencies ---------------------------------------------------------------------------
+# A missing tool maps to the Debian package that provides it; install what is missing (root only).
+missing=()
+for pair in gcc:gcc make:make flex:flex bison:bison bc:bc cpio:cpio gzip:gzip xz:xz-utils \
+            perl:perl objdump:binutils; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+[[ -f /usr/include/gelf.h ]] || missing+=(libelf-dev)          # objtool
+[[ -f /usr/include/openssl/ssl.h ]] || missing+=(libssl-dev)   # scripts/ host tools
+# The initramfs runs /bin/busybox without a libc, so it must be the static build.
+if [[ ! -x /bin/busybox ]] || ! file -L /bin/busybox 2>/dev/null | grep 'statically linked' >/dev/null; then
+    missing+=(busybox-static)
+fi
+if [[ $TARBALL == "$DEFAULT_TARBALL" && ! -f $TARBALL ]]; then missing+=(linux-source-6.1); fi
+if ! command -v file >/dev/null 2>&1; then missing+=(file); fi
+if [[ ${#missing[@]} -gt 0 ]]; then
+    if [[ $(id -u) -ne 0 ]]; then
+        die "missing Debian packages: ${missing[*]}
+  install them as root: apt-get install ${missing[*]}"
+    fi
+    note "installing missing packages: ${missing[*]}"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >>"$LOG" 2>&1; then
+        apt-get update >>"$LOG" 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >>"$LOG" 2>&1 ||
+            die "apt-get install ${missing[*]} failed; see $LOG"
+    fi
+fi
+[[ -f $TARBALL ]] || die "kernel source tarball not found: $TARBALL"
+TARBALL=$(realpath "$TARBALL")
+
+# --- unpack (cached) ------------------------------------------------------------------------
+# The cache key is the tarball's path, size and mtime, so a new Debian upload re-unpacks.
+stem=$(basename "$TARBALL"); stem=${stem%.tar.*}
+SRC=$CACHE_DIR/$stem
+stamp_want="$TARBALL $(stat -c '%s %Y' "$TARBALL")"
+mkdir -p "$CACHE_DIR"
+exec 9>"$CACHE_DIR/.lock"
+flock 9   # two concurrent builds must not unpack into the same cache at once
+if [[ -f $SRC/.afterburn-unpacked && $(cat "$SRC/.afterburn-unpacked") == "$stamp_want" ]]; then
+    note "source: reusing $SRC"
+else
+    note "source: unpacking $TARBALL into $CACHE_DIR"
+    rm -rf "$SRC" "$SRC.tmp"
+    mkdir -p "$SRC.tmp"
+    tar -xf "$TARBALL" -C "$SRC.tmp" || die "cannot unpack $TARBALL"
+    top=("$SRC.tmp"/*)
+    [[ ${#top[@]} -eq 1 && -d ${top[0]} ]] || die "$TARBALL does not hold a single top-level directory"
+    mv "${top[0]}" "$SRC"
+    rmdir "$SRC.tmp"
+    echo "$stamp_want" >"$SRC/.afterburn-unpacked"
+fi
+flock -u 9
+[[ -f $SRC/Makefile && -f $SRC/arch/x86/Kconfig && -x $SRC/scripts/kconfig/merge_config.sh ]] ||
+    die "$SRC does not look like a Linux source tree (delete it to force a fresh unpack)"
+# An in-tree configuration would make out-of-tree builds refuse to run.
+[[ ! -f $SRC/.config ]] || die "$SRC has an in-tree .config; delete $SRC to re-unpack"
+KVER=$(make -s -C "$SRC" kernelversion 2>>"$LOG") || die "cannot read the kernel version of $SRC"
+note "source: Linux $KVER"
+if [[ $UNPACK_ONLY -eq 1 ]]; then echo "$SRC"; exit 0; fi
+
+# --- configure ------------------------------------------------------------------------------
+# CC is passed to every make call: Kconfig records the compiler, and a change re-runs config.
+MAKE_ARGS=(-C "$SRC" O="$OBJ" ARCH=x86_64)
+if [[ $PLAIN -eq 1 ]]; then
+    MODE=plain
+    unset AFTERBURN_REPORT
+    rm -f "$OUT/annotate.log"
+else
+    MODE=afterburn
+    MAKE_ARGS+=(CC="$AFTERBURN_CC_ABS")
+    export AFTERBURN_REPORT=$OUT/annotate.log
+    : >"$AFTERBURN_REPORT"
+fi
+note "mode: $MODE (jobs: $JOBS; output: $OUT; log: $LOG)"
+
+T_BUILD=$(now)
+mkdir -p "$OBJ"
+{
+    echo "### tinyconfig"
+    make "${MAKE_ARGS[@]}" tinyconfig
+    echo "### merge ${FRAGMENTS[*]}"
+    "$SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" "$OBJ/.config" "${FRAGMENTS[@]}"
+    echo "### olddefconfig"
+    make "${MAKE_ARGS[@]}" olddefconfig
+} >>"$LOG" 2>&1 || die "configuration failed; see $LOG"
+
+# Kconfig silently drops values whose dependencies are unmet: check every requested line stuck.
+bad=0
+while IFS= read -r line; do
+    if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]]; then
+        sym=${BASH_REMATCH[1]}; want="$line"
+    elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set$ ]]; then
+        sym=${BASH_REMATCH[1]}; want=""
+    else
+        continue
+    fi
+    got=$(grep -E "^($sym=|# $sym is not set)" "$OBJ/.config" || true)
+    if [[ -z $want ]]; then
+        [[ -z $got || $got == "# $sym is not set" ]] && continue
+    else
+        [[ $got == "$want" ]] && continue
+    fi
+    echo "$PROG: config: requested '${want:-# $sym is not set}', got '${got:-(absent)}'" >&2
+    bad=1
+done < <(cat "${FRAGMENTS[@]}")
+[[ $bad -eq 0 ]] || die "the configuration does not match the fragments (dependencies unmet?)"
+note "configured: tinyconfig + ${#FRAGMENTS[@]} fragment(s), $(grep -c '=y$' "$OBJ/.config") options =y"
+
+# --- compile --------------------------------------------------------------------------------
+# make runs in its own session so a signal to us can take down the whole make tree.
+MAKE_PID=""
+cleanup() {
+    if [[ -n $MAKE_PID ]] && kill -0 "$MAKE_PID" 2>/dev/null; then
+        kill -TERM -- "-$MAKE_PID" 2>/dev/null || true
+        sleep 1
+        kill -KILL -- "-$MAKE_PID" 2>/dev/null || true
+    fi
+}
+trap 'cleanup; echo "$PROG: interrupted" >&2; exit 130' INT TERM
+trap cleanup EXIT
+
+# An earlier build in the same DIR makes this one incremental: build-time and annotate.log then
+# cover only what was rebuilt.
+INCREMENTAL=0
+[[ -f $OBJ/vmlinux ]] && INCREMENTAL=1
+echo "### make vmlinux bzImage" >>"$LOG"
+setsid make "${MAKE_ARGS[@]}" -j"$JOBS" vmlinux bzImage >>"$LOG" 2>&1 &
+MAKE_PID=$!
+count_objects() { grep -cE '^  (CC|AS)  ' "$LOG" || true; }
+last_report=$(date +%s)
+while kill -0 "$MAKE_PID" 2>/dev/null; do
+    sleep 1
+    if (( $(date +%s) - last_report >= 15 )); then
+        last_report=$(date +%s)
+        last=$(grep -E '^  [A-Z]+ ' "$LOG" | tail -n 1 | sed -E 's/^ +//') || true
+        note "compiling: $(count_objects) objects so far (last: ${last:-none})"
+    fi
+done
+set +e
+wait "$MAKE_PID"
+rc=$?
+set -e
+MAKE_PID=""
+if [[ $rc -ne 0 ]]; then
+    echo "$PROG: error: make failed (exit $rc) after $(elapsed "$T_BUILD")s, $(count_objects) objects compiled" >&2
+    # make's "*** [file:line: target] Error N" lines name the failing targets, innermost first;
+    # keep the files (objects, images), not the directories that failed because of them.
+    targets=$(grep -oE '\*\*\* \[.*\] Error [0-9]+' "$LOG" | sed -E 's/^\*\*\* \[.*: ([^]]+)\] Error.*/\1/' |
+              grep -E '\.[A-Za-z0-9_]+$' | grep -vE '^(\.|.*/\.)$' | awk '!seen[$0]++' || true)
+    if [[ -n $targets ]]; then
+        echo "failing file(s):" >&2
+        sed 's/^/  /' <<<"$targets" >&2
+    fi
+    # The diagnostics: compiler/assembler "error:" lines, and whatever the failing tool printed
+    # just before make's first "***" line (not every tool says "error").
+    echo "errors:" >&2
+    awk '
+        /^### / { n = 0; next }                                      # a new stage of build.log
+        /^#/ || /^[ \t]*$/ { next }
+        /^make(\[[0-9]+\])?: \*\*\* / { if (!shown) for (i = 1; i <= n; i++) print ctx[i]; shown = 1; next }
+        /error:|Error:|[Ff]atal/ && !shown { if (!(($0) in had)) { had[$0] = 1; ctx[++n] = $0 }; next }
+        /^  [A-Z0-9_]+ +[^ ]/ || /^make(\[[0-9]+\])?: / { next }   # progress and directory chatter
+        !shown { ctx[++n] = $0 }
+        n > 12 { for (i = 1; i < n; i++) ctx[i] = ctx[i + 1]; n-- }
+    ' "$LOG" | sed 's/^/  /' >&2 || true
+    echo "full log: $LOG" >&2
+    exit 1
+fi
+BUILD_SECONDS=$(elapsed "$T_BUILD")
+echo "$BUILD_SECONDS" >"$OUT/build-time"
+note "compiled: $(count_objects) objects in ${BUILD_SECONDS}s"
+
+cp "$OBJ/vmlinux" "$OUT/vmlinux"
+cp "$OBJ/arch/x86/boot/bzImage" "$OUT/bzImage"
+cp "$OBJ/.config" "$OUT/config"
+
+# --- initramfs ------------------------------------------------------------------------------
+STAGE=$(mktemp -d)
+trap 'cleanup; rm -rf "$STAGE"' EXIT
+mkdir -p "$STAGE"/{bin,dev,proc,sys,root,tmp}
+cp /bin/busybox "$STAGE/bin/busybox"
+install -m 0755 "$INIT_SCRIPT" "$STAGE/init"
+# Fixed timestamps and owners: the same inputs give a byte-identical archive.
+find "$STAGE" -exec touch -h -d @0 {} +
+(cd "$STAGE" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+    cpio --null -o -H newc --owner=0:0 --reproducible --quiet) | gzip -9 -n >"$OUT/initramfs.cpio.gz" ||
+    die "cannot build the initramfs"
+note "initramfs: busybox $(/bin/busybox 2>&1 | head -n 1 | awk '{print $2}') + /init"
+
+# --- verify ---------------------------------------------------------------------------------
+[[ $(head -c 4 "$OUT/vmlinux" | od -An -c | tr -d ' ') == '177ELF' ]] || die "vmlinux is not an ELF file"
+# PVH entry (XEN_ELFNOTE_PHYS32_ENTRY, type 18) is what lets QEMU -kernel load the ELF.
+readelf -nW "$OUT/vmlinux" | grep -E '^ *Xen[[:space:]]+0x[0-9a-f]+[[:space:]]+(Unknown note type: \(0x00000012\)|[A-Z_]*PHYS32_ENTRY)' >/dev/null ||
+    die "vmlinux has no PVH (Xen PHYS32_ENTRY) note; check CONFIG_PVH"
+[[ $(dd if="$OUT/bzImage" bs=1 skip=514 count=4 status=none) == HdrS ]] || die "bzImage lacks the HdrS boot header"
+gzip -t "$OUT/initramfs.cpio.gz" || die "initramfs.cpio.gz is not a valid gzip file"
+listing=$(gzip -dc "$OUT/initramfs.cpio.gz" | cpio -it --quiet)
+grep -qx init <<<"$listing" && grep -qx bin/busybox <<<"$listing" || die "initramfs lacks init or bin/busybox"
+if [[ $MODE == afterburn ]]; then
+    [[ -s $AFTERBURN_REPORT ]] || echo "$PROG: warning: $AFTERBURN_REPORT is empty: afterburn-as reported no objects" >&2
+fi
+
+# --- summary --------------------------------------------------------------------------------
+text_size=$(size -A "$OUT/vmlinux" | awk '$1 == ".text" { print $2 }')
+echo
+echo "afterburn build-linux: Linux $KVER ($MODE) built in ${BUILD_SECONDS}s (total $(elapsed "$T_START")s)"
+printf '  %-18s %10s bytes  (.text %s bytes)\n' vmlinux "$(stat -c %s "$OUT/vmlinux")" "$text_size"
+printf '  %-18s %10s bytes\n' bzImage "$(stat -c %s "$OUT/bzImage")"
+printf '  %-18s %10s bytes\n' initramfs.cpio.gz "$(stat -c %s "$OUT/initramfs.cpio.gz")"
+if [[ $MODE == afterburn ]]; then
+    # afterburn-as writes "... sites=N ..." per object; sum them when the field is there.
+    sites=$(grep -oE '(^|[[:space:]])sites=[0-9]+' "$AFTERBURN_REPORT" | awk -F= '{ s += $2 } END { print s + 0 }')
+    printf '  %-18s %10s lines (objects), %s annotated sites\n' annotate.log "$(wc -l <"$AFTERBURN_REPORT")" "$sites"
+fi
+echo "  config, build.log, build-time in $OUT"
+if [[ $INCREMENTAL -eq 1 ]]; then
+    echo "  note: incremental build (DIR/obj existed): build-time and annotate.log cover only the rebuilt part;"
+    echo "        remove $OBJ for a full build"
+fi
+echo "  boot: afterburn boot --on native $OUT/vmlinux --initrd $OUT/initramfs.cpio.gz"

@@ -1,0 +1,27 @@
+// Backends that `afterburn boot --on NAME` can dispatch to. Each takes the validated options and
+// the probed image and returns the process exit status (see usage_text()).
+#pragma once
+
+#include "cli.hpp"
+#include "image.hpp"
+
+#include <string_view>
+
+namespace afterburn::launcher {
+
+enum ExitCode : int {
+    exit_success = 0,
+    exit_guest_failed = 1, // failure marker, crash, QEMU exited first, timeout
+    exit_usage = 2,        // bad command line or input file, unavailable backend
+    exit_start_failed = 3, // the VMM (QEMU) could not be started
+};
+
+using BackendFn = int (*)(const BootOptions&, const ImageInfo&);
+
+// nullptr when NAME is not (yet) a backend.
+BackendFn find_backend(std::string_view name);
+
+// Native: QEMU TCG, no hypervisor underneath.
+int boot_native(const BootOptions& options, const ImageInfo& image);
+
+} // namespace afterburn::launcher

@@ -1,0 +1,21 @@
+// The table behind `--on NAME`.
+#include "backend.hpp"
+
+#include <array>
+#include <utility>
+
+namespace afterburn::launcher {
+
+// One entry per backend; xen, kvm and l4 join here as they land.
+BackendFn find_backend(std::string_view name)
+{
+    static constexpr std::array<std::pair<std::string_view, BackendFn>, 1> backends = {{
+        {"native", boot_native},
+    }};
+    for (const auto& [n, fn] : backends)
+        if (n == name)
+            return fn;
+    return nullptr;
+}
+
+} // namespace afterburn::launcher

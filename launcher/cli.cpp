@@ -1,0 +1,142 @@
+#include "cli.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace afterburn::launcher {
+
+std::string usage_text()
+{
+    return R"(Usage: afterburn boot --on BACKEND IMAGE [options]
+
+Boots IMAGE and watches its serial console. Exits 0 only when a console line starts
+with the success marker; a line starting with AFTERBURN-FAILURE, a kernel panic, QEMU
+exiting first, or the timeout make it fail with a one-line reason and the last console lines.
+
+  --on BACKEND      where to run: native (QEMU TCG, no hypervisor)
+  IMAGE             an ELF with a PVH entry note (Linux vmlinux built with CONFIG_PVH,
+                    the sample guest) or a multiboot header, or a Linux bzImage
+  --initrd FILE     initial ramdisk (e.g. the initramfs.cpio.gz of `afterburn build-linux`)
+  --append ARGS     kernel command line; default for Linux images: console=ttyS0,
+                    none for other images
+  --timeout S       give up after S seconds (default 120)
+  --cpu MODEL       QEMU CPU model (default max)
+  --memory MB       guest memory (default 256)
+  --marker TEXT     success marker (default AFTERBURN-SUCCESS)
+  --qemu-arg ARG    extra QEMU argument, may be repeated (appended after ours)
+  --log FILE        also write the raw console output to FILE
+  -q, --quiet       do not stream the console to stdout
+  -h, --help        this text
+
+Exit status: 0 success, 1 the guest failed or timed out, 2 bad usage or input,
+3 QEMU could not be started. QEMU is taken from $AFTERBURN_QEMU, else qemu-system-x86_64.
+)";
+}
+
+namespace {
+
+bool parse_unsigned(const std::string& text, unsigned& out)
+{
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size();
+}
+
+bool parse_seconds(const std::string& text, double& out)
+{
+    try {
+        std::size_t used = 0;
+        out = std::stod(text, &used);
+        return used == text.size() && std::isfinite(out) && out > 0;
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+} // namespace
+
+ParseResult parse_command_line(const std::vector<std::string>& args)
+{
+    ParseResult result;
+    BootOptions& o = result.options;
+    auto fail = [&](std::string message) {
+        result.status = ParseResult::Status::error;
+        result.error = std::move(message);
+        return result;
+    };
+
+    bool have_image = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        // Options taking a value accept both "--opt VALUE" and "--opt=VALUE".
+        std::string name = arg;
+        std::optional<std::string> inline_value;
+        if (arg.starts_with("--")) {
+            if (auto eq = arg.find('='); eq != std::string::npos) {
+                name = arg.substr(0, eq);
+                inline_value = arg.substr(eq + 1);
+            }
+        }
+        auto value = [&](std::string& out) -> bool {
+            if (inline_value) {
+                out = *inline_value;
+                return true;
+            }
+            if (i + 1 >= args.size())
+                return false;
+            out = args[++i];
+            return true;
+        };
+
+        std::string v;
+        if (name == "-h" || name == "--help") {
+            result.status = ParseResult::Status::help;
+            return result;
+        } else if (name == "-q" || name == "--quiet") {
+            o.quiet = true;
+        } else if (name == "--on" || name == "--initrd" || name == "--append" || name == "--timeout" ||
+                   name == "--cpu" || name == "--memory" || name == "--marker" || name == "--qemu-arg" ||
+                   name == "--log") {
+            if (!value(v))
+                return fail("option " + name + " needs a value");
+            if (name == "--on") {
+                o.backend = v;
+            } else if (name == "--initrd") {
+                o.initrd = v;
+            } else if (name == "--append") {
+                o.append = v;
+            } else if (name == "--timeout") {
+                if (!parse_seconds(v, o.timeout_s))
+                    return fail("--timeout wants a positive number of seconds, got '" + v + "'");
+            } else if (name == "--cpu") {
+                if (v.empty())
+                    return fail("--cpu wants a CPU model name");
+                o.cpu = v;
+            } else if (name == "--memory") {
+                if (!parse_unsigned(v, o.memory_mb) || o.memory_mb < 16)
+                    return fail("--memory wants a size in MiB (at least 16), got '" + v + "'");
+            } else if (name == "--marker") {
+                if (v.empty())
+                    return fail("--marker must not be empty");
+                o.marker = v;
+            } else if (name == "--qemu-arg") {
+                o.qemu_args.push_back(v);
+            } else if (name == "--log") {
+                o.log = v;
+            }
+        } else if (arg.starts_with("-") && arg != "-") {
+            return fail("unknown option '" + arg + "'");
+        } else if (have_image) {
+            return fail("more than one IMAGE given ('" + o.image.string() + "' and '" + arg + "')");
+        } else {
+            o.image = arg;
+            have_image = true;
+        }
+    }
+    if (o.backend.empty())
+        return fail("missing --on BACKEND (available: native)");
+    if (!have_image)
+        return fail("missing IMAGE");
+    return result;
+}
+
+} // namespace afterburn::launcher

@@ -1,0 +1,34 @@
+// Command line of `afterburn boot`: parsed into BootOptions, validated before anything runs.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace afterburn::launcher {
+
+struct BootOptions {
+    std::string backend;                      // --on: only "native" (QEMU TCG) so far
+    std::filesystem::path image;              // kernel: PVH/multiboot ELF or bzImage
+    std::optional<std::filesystem::path> initrd;
+    std::optional<std::string> append;        // unset: the image kind picks a default
+    double timeout_s = 120;
+    std::string cpu = "max";
+    unsigned memory_mb = 256;
+    std::string marker = "AFTERBURN-SUCCESS";
+    std::vector<std::string> qemu_args;       // passed through verbatim, after ours
+    std::optional<std::filesystem::path> log; // raw console copy
+    bool quiet = false;
+};
+
+struct ParseResult {
+    enum class Status { ok, help, error } status = Status::ok;
+    BootOptions options;
+    std::string error;                        // set when status == error
+};
+
+ParseResult parse_command_line(const std::vector<std::string>& args);
+std::string usage_text();
+
+} // namespace afterburn::launcher

@@ -1,0 +1,50 @@
+// Watches a guest's console byte stream line by line for the outcome of a boot.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace afterburn::launcher {
+
+class ConsoleWatcher {
+public:
+    enum class Verdict {
+        pending,  // nothing decisive yet
+        success,  // a line starts with the success marker
+        failure,  // a line starts with AFTERBURN-FAILURE
+        crashed,  // kernel panic / oops / triple-fault text
+    };
+
+    static constexpr std::string_view failure_marker = "AFTERBURN-FAILURE";
+
+    explicit ConsoleWatcher(std::string success_marker, std::size_t keep_lines = 20);
+
+    // Feeds raw console bytes; returns the first decisive verdict seen so far (sticky).
+    Verdict feed(std::string_view bytes);
+    // End of stream: a trailing line without newline still counts.
+    Verdict finish();
+
+    Verdict verdict() const { return verdict_; }
+    const std::string& decisive_line() const { return decisive_line_; }
+    // The last lines seen (oldest first), including an unterminated one.
+    std::vector<std::string> last_lines() const;
+
+    // Exposed for tests: does this console line count as the marker?
+    static bool line_has_marker(std::string_view line, std::string_view marker);
+    static bool line_shows_crash(std::string_view line);
+
+private:
+    void complete_line(std::string line);
+
+    std::string success_marker_;
+    std::size_t keep_lines_;
+    std::string partial_;
+    std::deque<std::string> recent_;
+    Verdict verdict_ = Verdict::pending;
+    std::string decisive_line_;
+};
+
+} // namespace afterburn::launcher

@@ -1,0 +1,24 @@
+// What kind of kernel image a file is, checked before QEMU sees it so errors are ours and clear.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <variant>
+
+namespace afterburn::launcher {
+
+struct ImageInfo {
+    enum class Kind { elf_pvh, elf_multiboot, bzimage } kind;
+    bool is_linux = false;     // Linux images get console=ttyS0 unless --append says otherwise
+    std::string description;   // for messages, e.g. "ELF64 with PVH entry note (Linux)"
+};
+
+struct ImageError {
+    std::string message;
+};
+
+// Accepts what QEMU's -kernel loader accepts on x86: a Linux boot-protocol image (bzImage),
+// an ELF with a Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY), or a multiboot (v1) kernel.
+std::variant<ImageInfo, ImageError> probe_image(const std::filesystem::path& path);
+
+} // namespace afterburn::launcher

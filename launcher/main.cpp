@@ -1,0 +1,45 @@
+// afterburn boot: boot a guest image on a backend and report whether it reached its marker.
+#include "backend.hpp"
+#include "cli.hpp"
+#include "image.hpp"
+#include "process.hpp"
+
+#include <iostream>
+
+int main(int argc, char** argv)
+{
+    using namespace afterburn::launcher;
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    ParseResult parsed = parse_command_line(args);
+    if (parsed.status == ParseResult::Status::help) {
+        std::cout << usage_text();
+        return exit_success;
+    }
+    if (parsed.status == ParseResult::Status::error) {
+        std::cerr << "afterburn boot: error: " << parsed.error << "\n(see afterburn boot --help)\n";
+        return exit_usage;
+    }
+    const BootOptions& options = parsed.options;
+
+    BackendFn backend = find_backend(options.backend);
+    if (!backend) {
+        std::cerr << "afterburn boot: error: backend " << options.backend
+                  << " not available yet (available: native)\n";
+        return exit_usage;
+    }
+    auto probed = probe_image(options.image);
+    if (auto* err = std::get_if<ImageError>(&probed)) {
+        std::cerr << "afterburn boot: error: " << err->message << "\n";
+        return exit_usage;
+    }
+    if (options.initrd) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(*options.initrd, ec)) {
+            std::cerr << "afterburn boot: error: initrd '" << options.initrd->string()
+                      << "' does not exist or is not a regular file\n";
+            return exit_usage;
+        }
+    }
+    install_signal_handlers();
+    return backend(options, std::get<ImageInfo>(probed));
+}

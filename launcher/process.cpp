@@ -1,0 +1,173 @@
+#include "process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <stdexcept>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace afterburn::launcher {
+
+namespace {
+
+// The process group to kill from a signal handler (0: none). One child at a time.
+volatile sig_atomic_t g_child_pgid = 0;
+
+void on_fatal_signal(int sig)
+{
+    if (g_child_pgid > 0)
+        ::kill(-static_cast<pid_t>(g_child_pgid), SIGKILL);
+    // Die by the same signal so our parent sees why.
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+}
+
+void make_pipe(int fds[2])
+{
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+        throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+}
+
+void close_fd(int& fd)
+{
+    if (fd >= 0)
+        ::close(fd);
+    fd = -1;
+}
+
+} // namespace
+
+std::string ExitStatus::describe() const
+{
+    if (exited)
+        return "exit status " + std::to_string(code);
+    return std::string("killed by signal ") + std::to_string(signal) + " (" + ::strsignal(signal) + ")";
+}
+
+void install_signal_handlers()
+{
+    struct sigaction sa {};
+    sa.sa_handler = on_fatal_signal;
+    ::sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP})
+        ::sigaction(sig, &sa, nullptr);
+    ::signal(SIGPIPE, SIG_IGN); // a closed stdout must not kill us before we kill QEMU
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv)
+{
+    if (argv.empty())
+        throw std::runtime_error("empty command");
+    int in[2], out[2], err[2], status[2];
+    make_pipe(in);
+    make_pipe(out);
+    make_pipe(err);
+    make_pipe(status);
+
+    std::vector<char*> cargv;
+    for (const auto& a : argv)
+        cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    pid_t parent = ::getpid();
+
+    pid_t pid = ::fork();
+    if (pid < 0)
+        throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        // Child: only async-signal-safe calls until exec.
+        ::setpgid(0, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL); // if the launcher dies hard, so does QEMU
+        if (::getppid() != parent)
+            ::_exit(127);
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
+            ::sigaction(sig, &dfl, nullptr);
+        ::dup2(in[0], STDIN_FILENO);
+        ::dup2(out[1], STDOUT_FILENO);
+        ::dup2(err[1], STDERR_FILENO);
+        ::execvp(cargv[0], cargv.data());
+        int e = errno;
+        (void)!::write(status[1], &e, sizeof e);
+        ::_exit(127);
+    }
+    // Parent: set the group here too, so a signal right after fork finds it.
+    ::setpgid(pid, pid);
+    pid_ = pid;
+    g_child_pgid = pid;
+    ::close(in[0]);
+    ::close(out[1]);
+    ::close(err[1]);
+    ::close(status[1]);
+    in_fd_ = in[1];
+    out_fd_ = out[0];
+    err_fd_ = err[0];
+
+    int child_errno = 0;
+    ssize_t n;
+    do {
+        n = ::read(status[0], &child_errno, sizeof child_errno);
+    } while (n < 0 && errno == EINTR);
+    ::close(status[0]);
+    if (n == sizeof child_errno) {
+        kill_and_reap();
+        throw std::runtime_error("cannot run '" + argv[0] + "': " + std::strerror(child_errno));
+    }
+}
+
+ChildProcess::~ChildProcess()
+{
+    if (!status_)
+        kill_and_reap();
+    close_fd(in_fd_);
+    close_fd(out_fd_);
+    close_fd(err_fd_);
+}
+
+void ChildProcess::close_stdout() { close_fd(out_fd_); }
+void ChildProcess::close_stderr() { close_fd(err_fd_); }
+
+static ExitStatus decode(int wstatus)
+{
+    ExitStatus s;
+    if (WIFEXITED(wstatus)) {
+        s.exited = true;
+        s.code = WEXITSTATUS(wstatus);
+    } else if (WIFSIGNALED(wstatus)) {
+        s.signal = WTERMSIG(wstatus);
+    }
+    return s;
+}
+
+std::optional<ExitStatus> ChildProcess::poll_exit()
+{
+    if (status_ || pid_ < 0)
+        return status_;
+    int wstatus = 0;
+    pid_t r = ::waitpid(pid_, &wstatus, WNOHANG);
+    if (r == pid_) {
+        status_ = decode(wstatus);
+        // The leader is gone; anything it left in the group goes too.
+        ::kill(-pid_, SIGKILL);
+        g_child_pgid = 0;
+    }
+    return status_;
+}
+
+ExitStatus ChildProcess::kill_and_reap()
+{
+    if (status_)
+        return *status_;
+    ::kill(-pid_, SIGKILL);
+    int wstatus = 0;
+    while (::waitpid(pid_, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+    status_ = decode(wstatus);
+    g_child_pgid = 0;
+    return *status_;
+}
+
+} // namespace afterburn::launcher

@@ -1,0 +1,52 @@
+// A child process in its own process group, with its stdout and stderr on pipes.
+// The group is killed when the object dies and when we are killed by SIGINT/SIGTERM/SIGHUP,
+// and the child gets SIGKILL if we die any other way: a launcher must never leave QEMU behind.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace afterburn::launcher {
+
+struct ExitStatus {
+    bool exited = false; // normal exit (code valid) vs. killed by a signal
+    int code = 0;
+    int signal = 0;
+    std::string describe() const;
+};
+
+class ChildProcess {
+public:
+    // Starts argv[0] (searched in PATH). On failure (e.g. exec error) throws std::runtime_error
+    // with the reason; the child's exec errno comes back over a close-on-exec pipe.
+    explicit ChildProcess(const std::vector<std::string>& argv);
+    ~ChildProcess();
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+
+    int stdout_fd() const { return out_fd_; }
+    int stderr_fd() const { return err_fd_; }
+    void close_stdout();
+    void close_stderr();
+
+    // Non-blocking reap; returns the status once the child has exited.
+    std::optional<ExitStatus> poll_exit();
+    // SIGKILL to the whole group, then reap.
+    ExitStatus kill_and_reap();
+    pid_t pid() const { return pid_; }
+
+private:
+    pid_t pid_ = -1;
+    int in_fd_ = -1;  // held open so the child's stdin never sees EOF or a terminal
+    int out_fd_ = -1;
+    int err_fd_ = -1;
+    std::optional<ExitStatus> status_;
+};
+
+// Installs the SIGINT/SIGTERM/SIGHUP handlers that kill the current child group; ignores SIGPIPE.
+void install_signal_handlers();
+
+} // namespace afterburn::launcher

@@ -1,0 +1,76 @@
+#include "qemu_command.hpp"
+
+#include <cstdlib>
+
+namespace afterburn::launcher {
+
+// isa-debug-exit at 0xf4: a guest `out` of value v there ends QEMU with status (v << 1) | 1.
+constexpr const char* debug_exit_device = "isa-debug-exit,iobase=0xf4,iosize=4";
+
+std::string qemu_binary()
+{
+    const char* override_path = std::getenv("AFTERBURN_QEMU");
+    return override_path && *override_path ? override_path : "qemu-system-x86_64";
+}
+
+std::optional<std::string> effective_append(const BootOptions& options, const ImageInfo& image)
+{
+    if (options.append)
+        return options.append;
+    if (image.is_linux)
+        return std::string("console=ttyS0"); // the only console our QEMU setup wires up
+    return std::nullopt;
+}
+
+std::vector<std::string> native_qemu_argv(const BootOptions& options, const ImageInfo& image)
+{
+    // These machines have no usable hardware virtualization: TCG only.
+    std::vector<std::string> argv = {
+        qemu_binary(),
+        "-accel", "tcg",
+        "-cpu", options.cpu,
+        "-m", std::to_string(options.memory_mb),
+        "-nographic",
+        "-no-reboot",                 // a guest reset ends the run instead of looping
+        "-serial", "stdio",           // COM1 is the console we watch
+        "-monitor", "none",           // keep the monitor off stdio
+        "-kernel", options.image.string(),
+        "-device", debug_exit_device,
+    };
+    if (options.initrd) {
+        argv.push_back("-initrd");
+        argv.push_back(options.initrd->string());
+    }
+    if (auto append = effective_append(options, image)) {
+        argv.push_back("-append");
+        argv.push_back(*append);
+    }
+    argv.insert(argv.end(), options.qemu_args.begin(), options.qemu_args.end());
+    return argv;
+}
+
+std::string shell_quote_join(const std::vector<std::string>& argv)
+{
+    std::string out;
+    for (const auto& arg : argv) {
+        if (!out.empty())
+            out += ' ';
+        bool plain = !arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                           "0123456789-_=,./:+@%") == std::string::npos;
+        if (plain) {
+            out += arg;
+            continue;
+        }
+        out += '\'';
+        for (char c : arg) {
+            if (c == '\'')
+                out += "'\\''";
+            else
+                out += c;
+        }
+        out += '\'';
+    }
+    return out;
+}
+
+} // namespace afterburn::launcher

@@ -1,0 +1,107 @@
+// Unit tests of the launcher's pure parts: command line, console watching, QEMU argv.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
+
+#include "cli.hpp"
+#include "console_watcher.hpp"
+#include "qemu_command.hpp"
+
+using namespace afterburn::launcher;
+using V = ConsoleWatcher::Verdict;
+
+TEST_CASE("command line: defaults and every option")
+{
+    auto r = parse_command_line({"--on", "native", "vmlinux"});
+    REQUIRE(r.status == ParseResult::Status::ok);
+    CHECK(r.options.backend == "native");
+    CHECK(r.options.image == "vmlinux");
+    CHECK(r.options.timeout_s == 120);
+    CHECK(r.options.cpu == "max");
+    CHECK(r.options.memory_mb == 256);
+    CHECK(r.options.marker == "AFTERBURN-SUCCESS");
+    CHECK_FALSE(r.options.append);
+    CHECK_FALSE(r.options.quiet);
+
+    r = parse_command_line({"-q", "--on=native", "img", "--initrd", "rd", "--append", "a b", "--timeout",
+                            "2.5", "--cpu", "qemu64", "--memory=512", "--marker", "OK", "--qemu-arg",
+                            "-smp", "--qemu-arg=2", "--log", "l"});
+    REQUIRE(r.status == ParseResult::Status::ok);
+    CHECK(r.options.quiet);
+    CHECK(*r.options.initrd == "rd");
+    CHECK(*r.options.append == "a b");
+    CHECK(r.options.timeout_s == 2.5);
+    CHECK(r.options.cpu == "qemu64");
+    CHECK(r.options.memory_mb == 512);
+    CHECK(r.options.marker == "OK");
+    CHECK(r.options.qemu_args == std::vector<std::string>{"-smp", "2"});
+    CHECK(*r.options.log == "l");
+}
+
+TEST_CASE("command line: errors")
+{
+    CHECK(parse_command_line({"--help"}).status == ParseResult::Status::help);
+    for (auto args : std::vector<std::vector<std::string>>{
+             {"img"}, {"--on", "native"}, {"--on", "native", "a", "b"}, {"--on", "native", "a", "--timeout", "0"},
+             {"--on", "native", "a", "--timeout", "1x"}, {"--on", "native", "a", "--memory", "12"},
+             {"--on", "native", "a", "--bogus"}, {"--on", "native", "a", "--log"}}) {
+        INFO(args.back());
+        CHECK(parse_command_line(args).status == ParseResult::Status::error);
+    }
+}
+
+TEST_CASE("console: marker must start a line")
+{
+    CHECK(ConsoleWatcher::line_has_marker("AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
+    CHECK(ConsoleWatcher::line_has_marker("  AFTERBURN-SUCCESS: 12 tests", "AFTERBURN-SUCCESS"));
+    CHECK(ConsoleWatcher::line_has_marker("[    0.912345] AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
+    CHECK_FALSE(ConsoleWatcher::line_has_marker("echo AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
+    CHECK_FALSE(ConsoleWatcher::line_has_marker("AFTERBURN-SUCCESSOR", "AFTERBURN-SUCCESS"));
+    CHECK_FALSE(ConsoleWatcher::line_has_marker("AFTERBURN-SUCCESS-NOT", "AFTERBURN-SUCCESS"));
+    CHECK_FALSE(ConsoleWatcher::line_has_marker("[abc] AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
+    CHECK_FALSE(ConsoleWatcher::line_has_marker("", "AFTERBURN-SUCCESS"));
+}
+
+TEST_CASE("console: verdicts from a byte stream split anywhere")
+{
+    const std::string stream = "boot\r\nAFTERBURN-START\r\nAFTERBURN-SUCCESS\r\nKernel panic - not syncing\r\n";
+    for (std::size_t split = 0; split <= stream.size(); ++split) {
+        ConsoleWatcher w("AFTERBURN-SUCCESS", 3);
+        w.feed(std::string_view(stream).substr(0, split));
+        w.feed(std::string_view(stream).substr(split));
+        REQUIRE(w.verdict() == V::success); // the first decisive line wins
+        CHECK(w.decisive_line() == "AFTERBURN-SUCCESS");
+        CHECK(w.last_lines() ==
+              std::vector<std::string>{"AFTERBURN-START", "AFTERBURN-SUCCESS", "Kernel panic - not syncing"});
+    }
+    ConsoleWatcher fail("AFTERBURN-SUCCESS");
+    CHECK(fail.feed("x\nAFTERBURN-FAILURE: bad\nAFTERBURN-SUCCESS\n") == V::failure);
+    CHECK(fail.decisive_line() == "AFTERBURN-FAILURE: bad");
+    ConsoleWatcher crash("AFTERBURN-SUCCESS");
+    CHECK(crash.feed("[ 1.0] Kernel panic - not syncing: Attempted to kill init!\n") == V::crashed);
+    ConsoleWatcher tail("AFTERBURN-SUCCESS");
+    CHECK(tail.feed("AFTERBURN-SUCCESS") == V::pending); // not a line yet
+    CHECK(tail.last_lines() == std::vector<std::string>{"AFTERBURN-SUCCESS"});
+    CHECK(tail.finish() == V::success);
+}
+
+TEST_CASE("qemu argv: fixed setup, Linux default console, passthrough last")
+{
+    BootOptions o;
+    o.image = "k.elf";
+    ImageInfo linux_image{ImageInfo::Kind::elf_pvh, true, ""};
+    ImageInfo other{ImageInfo::Kind::elf_pvh, false, ""};
+    auto argv = native_qemu_argv(o, linux_image);
+    std::vector<std::string> tail(argv.begin() + 1, argv.end());
+    CHECK(tail == std::vector<std::string>{"-accel", "tcg", "-cpu", "max", "-m", "256", "-nographic",
+                                           "-no-reboot", "-serial", "stdio", "-monitor", "none", "-kernel",
+                                           "k.elf", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+                                           "-append", "console=ttyS0"});
+    CHECK(native_qemu_argv(o, other).size() == argv.size() - 2); // no -append for non-Linux
+    o.append = "";
+    o.qemu_args = {"-smp", "2"};
+    argv = native_qemu_argv(o, other);
+    CHECK(argv[argv.size() - 4] == "-append");
+    CHECK(argv[argv.size() - 3] == "");
+    CHECK(argv.back() == "2");
+    CHECK(shell_quote_join({"a", "b c", "it's", ""}) == "a 'b c' 'it'\\''s' ''");
+}
