@@ -31,6 +31,8 @@ std::string check_record(const elf_image &img, const located_record &lr, const x
     const auto &rec = lr.record;
     if (rec.kind >= site_kind_count) return "unknown site kind " + std::to_string(rec.kind);
     auto kind = static_cast<site_kind>(rec.kind);
+    // An empty region (a .code32 directly followed by a section switch) covers nothing.
+    if ((kind == site_kind::code16_region || kind == site_kind::code32_region) && rec.imm == 0) return {};
     const elf_section *sec = img.section_at(lr.site);
     if (!sec || !sec->executable()) return "site " + hex(lr.site) + " is not inside an executable section";
     uint64_t off = lr.site - sec->addr;

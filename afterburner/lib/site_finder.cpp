@@ -95,6 +95,8 @@ public:
         flush_data();
         pending_prefix_ = false;
         MCELFStreamer::changeSection(section, subsection);
+        // MCStreamer records the new section only after changeSection returns.
+        section_ = llvm::dyn_cast_or_null<llvm::MCSectionELF>(section);
         update_region();
     }
 
@@ -115,17 +117,9 @@ public:
     }
 
 private:
-    bool in_code_section() const
-    {
-        auto *sec = llvm::dyn_cast_or_null<llvm::MCSectionELF>(getCurrentSectionOnly());
-        return sec && (sec->getFlags() & llvm::ELF::SHF_EXECINSTR);
-    }
+    bool in_code_section() const { return section_ && (section_->getFlags() & llvm::ELF::SHF_EXECINSTR); }
 
-    std::string section_name() const
-    {
-        auto *sec = llvm::dyn_cast_or_null<llvm::MCSectionELF>(getCurrentSectionOnly());
-        return sec ? sec->getName().str() : std::string();
-    }
+    std::string section_name() const { return section_ ? section_->getName().str() : std::string(); }
 
     unsigned encoded_length(const llvm::MCInst &inst, const llvm::MCSubtargetInfo &sti)
     {
@@ -229,6 +223,7 @@ private:
     bool data_broken_ = false;
     bool region_open_ = false;
     const find_options &options_;
+    const llvm::MCSectionELF *section_ = nullptr;  // the section being assembled into
 };
 
 struct diagnostics {

@@ -288,6 +288,24 @@ TEST_CASE("16- and 32-bit regions are left unannotated and explained", "[afterbu
     CHECK(rep.all.explained >= 3);
 }
 
+TEST_CASE("regions follow section switches", "[afterburn-as][regions]")
+{
+    // .code32 set while in a data section takes effect when code follows in .text.
+    auto obj = test::assemble("regions2", "\t.code32\n\t.text\n\tcli\n\t.section .head.text,\"ax\"\n\tnop\n"
+                                          "\t.code32\n\tcli\n\t.code64\n\tcli\n\t.section .rodata,\"a\"\n"
+                                          "\t.code32\n\t.text\n\tsti\n\t.data\n\t.long 0\n");
+    INFO(obj.log);
+    REQUIRE(obj.status == 0);
+    CHECK(obj.log.find("warning") == std::string::npos);
+    std::string error;
+    auto img = elf_image::load(obj.object, error);
+    REQUIRE(img);
+    auto rep = scan_image(*img);
+    CHECK(rep.clean());
+    CHECK(rep.all.annotated == 1);  // the 64-bit cli in .head.text
+    CHECK(rep.all.explained == 3);
+}
+
 TEST_CASE("malformed assembly reports GNU as's own error with file and line", "[afterburn-as][errors]")
 {
     auto obj = test::assemble("broken", "\t.text\n\tcli\n\tmovq %rax, %cr99\n");
