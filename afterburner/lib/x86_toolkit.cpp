@@ -31,7 +31,6 @@ x86_toolkit::x86_toolkit() : triple_("x86_64-unknown-linux-gnu")
     LLVMInitializeX86TargetMC();
     LLVMInitializeX86AsmParser();
     LLVMInitializeX86Disassembler();
-    LLVMInitializeX86AsmPrinter();
 
     std::string err;
     target_ = llvm::TargetRegistry::lookupTarget(triple_, err);
