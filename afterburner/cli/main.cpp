@@ -6,7 +6,11 @@
 #include <unistd.h>
 #include <vector>
 
+#include <fstream>
+#include <iterator>
+
 #include "elf_image.h"
+#include "image_rewriter.h"
 #include "process.h"
 #include "scanner.h"
 
@@ -21,6 +25,9 @@ void usage(FILE *to)
                "verbs:\n"
                "  scan IMAGE [--json] [--all]   account for every sensitive instruction in an ELF\n"
                "                                 image and check its annotation records\n"
+               "  rewrite IMAGE --backend B -o OUT\n"
+               "                                 rewrite every annotated site for backend B (xen, kvm,\n"
+               "                                 l4) as the wedge will at load time, for inspection\n"
                "  build-linux -o DIR [...]      build Debian's Linux 6.1 with the afterburner toolchain\n"
                "  boot --on native IMAGE [...]  boot an image under QEMU and wait for its verdict\n"
                "  help [VERB]                   this text, or a verb's own help\n"
@@ -77,6 +84,65 @@ int scan_main(int argc, char **argv)
     return r.clean() ? 0 : 1;
 }
 
+int rewrite_main(int argc, char **argv)
+{
+    std::string image, backend, out;
+    for (int i = 0; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "-h" || a == "--help") {
+            std::puts("usage: afterburn rewrite IMAGE --backend xen|kvm|l4 -o OUT\n\n"
+                      "Rewrites every annotated site of IMAGE the way the wedge does at load time\n"
+                      "(docs/wedge-abi.md): cli becomes a store to the vCPU's virtual IF, other kinds a\n"
+                      "call into the wedge's entry window, sites in .altinstr_replacement an indirect\n"
+                      "call through the wedge's slot table. Writes the result to OUT. A site that cannot\n"
+                      "be fitted is named and makes the exit status 1; nothing is skipped silently.\n"
+                      "The output runs only under a wedge.");
+            return 0;
+        }
+        if ((a == "--backend" || a == "-o") && i + 1 < argc) {
+            (a == "-o" ? out : backend) = argv[++i];
+        } else if (!a.empty() && a[0] == '-') {
+            std::fprintf(stderr, "afterburn rewrite: unknown option %s\n", a.c_str());
+            return 2;
+        } else if (image.empty()) {
+            image = a;
+        } else {
+            std::fprintf(stderr, "afterburn rewrite: one image at a time\n");
+            return 2;
+        }
+    }
+    if (image.empty() || backend.empty() || out.empty()) {
+        std::fputs("afterburn rewrite: need IMAGE, --backend and -o (see afterburn rewrite --help)\n", stderr);
+        return 2;
+    }
+    rewriter::plan plan;
+    if (!plan_for_backend(backend, plan)) {
+        std::fprintf(stderr, "afterburn rewrite: unknown backend '%s' (xen, kvm, l4)\n", backend.c_str());
+        return 2;
+    }
+    std::string error;
+    auto img = elf_image::load(image, error);
+    if (!img) {
+        std::fprintf(stderr, "afterburn rewrite: %s\n", error.c_str());
+        return 2;
+    }
+    std::ifstream in(image, std::ios::binary);
+    std::vector<uint8_t> file{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    rewrite_report r = rewrite_image(*img, file, plan);
+    std::printf("afterburn rewrite: %s for %s: %u sites rewritten, %u left alone, %zu failed\n", image.c_str(),
+                backend.c_str(), r.rewritten, r.left_alone, r.failures.size());
+    for (unsigned k = 0; k < site_kind_count; ++k)
+        if (r.by_kind[k]) std::printf("  %-14s %u\n", site_kind_name(static_cast<site_kind>(k)), r.by_kind[k]);
+    for (const auto &f : r.failures) std::fprintf(stderr, "  cannot rewrite %s\n", f.c_str());
+    std::ofstream o(out, std::ios::binary);
+    o.write(reinterpret_cast<const char *>(file.data()), static_cast<std::streamsize>(file.size()));
+    if (!o) {
+        std::fprintf(stderr, "afterburn rewrite: cannot write %s\n", out.c_str());
+        return 2;
+    }
+    return r.failures.empty() ? 0 : 1;
+}
+
 int exec_helper(const std::string &verb, int argc, char **argv)
 {
     std::string self = self_path();
@@ -114,9 +180,11 @@ int main(int argc, char **argv)
         char *args[] = {help};
         std::string sub = argv[2];
         if (sub == "scan") return scan_main(1, args);
+        if (sub == "rewrite") return rewrite_main(1, args);
         return exec_helper(sub, 1, args);
     }
     if (verb == "scan") return scan_main(argc - 2, argv + 2);
+    if (verb == "rewrite") return rewrite_main(argc - 2, argv + 2);
     if (verb == "boot" || verb == "build-linux") return exec_helper(verb, argc - 2, argv + 2);
     std::fprintf(stderr, "afterburn: unknown verb '%s'\n\n", verb.c_str());
     usage(stderr);

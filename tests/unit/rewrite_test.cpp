@@ -1,0 +1,91 @@
+// The load-time rewriter on real assembled sites: what each strategy leaves in the bytes.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <iterator>
+
+#include "afterburn/site_rewriter.h"
+#include "afterburn/wedge_abi.h"
+#include "annotation_tables.h"
+#include "assemble.h"
+#include "image_rewriter.h"
+
+using namespace afterburn;
+
+namespace {
+
+std::vector<uint8_t> read_file(const std::string &p)
+{
+    std::ifstream f(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+int32_t rel32(const uint8_t *p) { return static_cast<int32_t>(p[0] | p[1] << 8 | p[2] << 16 | p[3] << 24); }
+
+} // namespace
+
+TEST_CASE("sites are rewritten into the wedge's entry window", "[rewriter]")
+{
+    auto obj = test::assemble("rw", "\t.text\n\tcli\n\tmov %rax, %cr3\n\tsti; hlt\n"
+                                    "\t.pushsection .altinstr_replacement, \"ax\"\n\tclac\n\t.popsection\n\tret\n");
+    REQUIRE(obj.status == 0);
+    std::string error;
+    auto img = elf_image::load(obj.object, error);
+    REQUIRE(img);
+    auto file = read_file(obj.object);
+    auto report = rewrite_image(*img, file, default_plan());
+    CHECK(report.failures.empty());
+    CHECK(report.rewritten == 5);
+
+    auto tables = read_annotation_tables(*img);
+    for (const auto &lr : tables.records) {
+        auto span = rewriter::span_of(lr.record, lr.site);
+        const elf_section *sec = img->section_at(span.start);
+        REQUIRE(sec);
+        const uint8_t *b = file.data() + sec->file_offset + (span.start - sec->addr);
+        auto kind = static_cast<site_kind>(lr.record.kind);
+        INFO(site_kind_name(kind));
+        if (kind == site_kind::cli) {
+            // movb $0, vcpu_virtual_if
+            CHECK(b[0] == 0xc6);
+            CHECK(b[1] == 0x04);
+            CHECK(b[2] == 0x25);
+            CHECK(static_cast<uint64_t>(static_cast<int64_t>(rel32(b + 3))) == wedge_abi::vcpu_virtual_if);
+            CHECK(b[7] == 0);
+        } else if (kind == site_kind::clac) {
+            // .altinstr_replacement: call *slot(clac), position independent
+            CHECK(b[0] == 0xff);
+            CHECK(b[1] == 0x14);
+            CHECK(static_cast<uint64_t>(static_cast<int64_t>(rel32(b + 3))) == wedge_abi::slot(kind));
+        } else {
+            REQUIRE(b[0] == 0xe8);
+            CHECK(span.start + 5 + rel32(b + 1) == wedge_abi::entry(kind));
+        }
+        if (kind == site_kind::sti) {
+            // Padding in front became the call; the sti byte itself stays a boundary (int3),
+            // and the hlt site (itself rewritten to a call) still follows it directly.
+            uint64_t at = lr.site - sec->addr + sec->file_offset;
+            CHECK(file[at] == 0xcc);
+            CHECK(file[at + 1] == 0xe8);
+        }
+    }
+}
+
+TEST_CASE("a site too small for its replacement is reported, never skipped", "[rewriter]")
+{
+    annotation::site_record rec{};
+    rec.kind = static_cast<uint8_t>(site_kind::hlt);
+    rec.insn_len = 1;
+    rec.pad_len = 2;  // 3 bytes: no room for a 5-byte call
+    rewriter::plan p = default_plan();
+    uint8_t bytes[3] = {0xf4, 0x66, 0x90};
+    auto span = rewriter::span_of(rec, 0xffffffff81000000ull);
+    CHECK(rewriter::rewrite_site(bytes, span, rec, p) == rewriter::outcome::too_small);
+    CHECK(bytes[0] == 0xf4);  // untouched
+
+    rec.pad_len = 7;
+    uint8_t far[8] = {0xf4, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90};
+    auto low = rewriter::span_of(rec, 0x100000000ull);  // 4 GiB below the window: no rel32 reaches
+    CHECK(rewriter::rewrite_site(far, low, rec, p) == rewriter::outcome::out_of_reach);
+    CHECK(far[0] == 0xf4);
+}

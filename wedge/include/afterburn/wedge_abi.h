@@ -1,0 +1,35 @@
+// Where the wedge meets a rewritten guest: the fixed addresses rewritten sites refer to.
+// Freestanding; shared by the load-time rewriter, the host tool `afterburn rewrite` and the
+// wedge itself. Specified in docs/wedge-abi.md.
+#pragma once
+
+#include <stdint.h>
+
+#include "afterburn/site_kind.h"
+
+namespace afterburn::wedge_abi {
+
+// The entry window: the top 2 MiB of the address space, which Linux x86-64 leaves unused
+// (Documentation/x86/x86_64/mm.rst: "unused hole" above the vsyscall page) and which lies
+// within +-2 GiB of kernel text (-mcmodel=kernel), so a `call rel32` from any site reaches it
+// and a sign-extended 32-bit absolute address names it.
+inline constexpr uint64_t window_base = 0xffffffffffe00000ull;
+inline constexpr uint64_t window_size = 0x200000;
+
+// One 64-byte entry stub per site kind: a rewritten site calls entry(kind). The stub finds
+// the site's record from its return address and emulates it.
+inline constexpr uint64_t entry_stride = 64;
+constexpr uint64_t entry(site_kind k) { return window_base + entry_stride * static_cast<uint64_t>(k); }
+
+// A table of 8-byte pointers to the same entries, for position-independent indirect calls
+// (`call *slot(kind)`) in .altinstr_replacement, whose bytes Linux copies elsewhere.
+inline constexpr uint64_t slot_table = window_base + 0x10000;
+constexpr uint64_t slot(site_kind k) { return slot_table + 8 * static_cast<uint64_t>(k); }
+
+// The running vCPU's virtual interrupt flag: one byte, 0 = interrupts masked, 1 = enabled.
+// Each vCPU maps its own state page here, so inline `cli` is a single store.
+inline constexpr uint64_t vcpu_page = window_base + 0x20000;
+inline constexpr uint64_t vcpu_virtual_if = vcpu_page + 0;
+inline constexpr uint64_t vcpu_pending = vcpu_page + 1;  // nonzero: a virtual interrupt waits
+
+} // namespace afterburn::wedge_abi
