@@ -1,0 +1,113 @@
+/*
+ * Exception and event entry stubs.
+ *
+ * A 64-bit PV kernel gets exceptions on a "bounce frame" that Xen builds on the guest kernel
+ * stack: the hardware iret frame (ss, rsp, rflags, cs, rip), the error code for vectors that
+ * have one, and on top of that %r11 and %rcx, which Xen needed for its own return path
+ * (SYSRET clobbers them). The event upcall gets the same frame without an error code. Each
+ * stub pops rcx/r11 back into their registers (leaving a hardware-shaped frame), pushes a
+ * dummy error code where the CPU would not, the vector, and all GPRs: struct TrapFrame in
+ * traps.h. The way back is HYPERVISOR_iret, whose argument block sits on the stack
+ * (struct iret_context in xen/arch-x86/xen-x86_64.h): rax, r11, rcx, flags above the same
+ * five-word iret frame; the hypercall page's iret stub pushes the first three. (xen-x86_64.h allows a plain `iretq` for kernel-to-kernel returns,
+ * but only HYPERVISOR_iret restores the event mask from the saved IF atomically with the
+ * return, which the event upcall needs.)
+ */
+#include <xen/xen.h>
+
+#define EVENT_VECTOR 256	/* not a CPU vector: marks the event upcall in TrapFrame */
+
+.macro ENTRY_STUB name, vector, has_error
+	.globl \name
+	.type \name, @function
+\name:
+	popq	%rcx
+	popq	%r11
+	.if \has_error == 0
+	pushq	$0
+	.endif
+	pushq	$\vector
+	jmp	trap_common
+	.size \name, . - \name
+.endm
+
+	.text
+	ENTRY_STUB trap_de,   0, 0
+	ENTRY_STUB trap_db,   1, 0
+	ENTRY_STUB trap_bp,   3, 0
+	ENTRY_STUB trap_of,   4, 0
+	ENTRY_STUB trap_br,   5, 0
+	ENTRY_STUB trap_ud,   6, 0
+	ENTRY_STUB trap_nm,   7, 0
+	ENTRY_STUB trap_ts,  10, 1
+	ENTRY_STUB trap_np,  11, 1
+	ENTRY_STUB trap_ss,  12, 1
+	ENTRY_STUB trap_gp,  13, 1
+	ENTRY_STUB trap_pf,  14, 1
+	ENTRY_STUB trap_mf,  16, 0
+	ENTRY_STUB trap_ac,  17, 1
+	ENTRY_STUB trap_mc,  18, 0
+	ENTRY_STUB trap_xm,  19, 0
+	ENTRY_STUB event_upcall, EVENT_VECTOR, 0
+
+trap_common:
+	pushq	%rax
+	pushq	%rbx
+	pushq	%rcx
+	pushq	%rdx
+	pushq	%rsi
+	pushq	%rdi
+	pushq	%rbp
+	pushq	%r8
+	pushq	%r9
+	pushq	%r10
+	pushq	%r11
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	cld
+	movq	%rsp, %rdi		/* TrapFrame * */
+	movq	%rsp, %rbx		/* callee-saved: the frame, for after the call */
+	andq	$-16, %rsp		/* the SysV ABI wants a 16-byte aligned call */
+	call	trap_dispatch
+	movq	%rbx, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%r11
+	popq	%r10
+	popq	%r9
+	popq	%r8
+	popq	%rbp
+	popq	%rdi
+	popq	%rsi
+	popq	%rdx
+	popq	%rcx
+	popq	%rbx
+	popq	%rax
+	addq	$16, %rsp		/* vector and error code */
+	/*
+	 * The iret stub in the hypercall page is jumped to, not called: it pushes rcx, r11
+	 * and rax itself, completing struct iret_context, then enters Xen. We supply only
+	 * `flags` on top of the iret frame.
+	 */
+	pushq	$0			/* iret_context.flags: not returning from a syscall */
+	jmp	hypercall_page + __HYPERVISOR_iret * 32
+
+/*
+ * The failsafe callback: Xen calls it when it cannot return to us (it failed to load a
+ * segment register from the frame we gave HYPERVISOR_iret). Its frame is rcx, r11, ds, es,
+ * fs, gs, then the iret frame. There is nothing sane to return to: report and exit.
+ */
+	.globl failsafe_callback
+	.type failsafe_callback, @function
+failsafe_callback:
+	cld
+	movq	%rsp, %rdi
+	andq	$-16, %rsp
+	call	failsafe_report		/* does not return */
+1:	ud2
+	jmp	1b
+	.size failsafe_callback, . - failsafe_callback

@@ -1,0 +1,28 @@
+// Exceptions and the event upcall: the trap table Xen delivers through, and the frame the
+// entry stubs in traps.S build.
+#pragma once
+
+#include <stdint.h>
+
+namespace xw {
+
+// Layout fixed by traps.S: GPRs in reverse push order, then what the stub pushed, then the
+// hardware-shaped frame left after popping Xen's rcx/r11.
+struct TrapFrame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector; // CPU vector, or kEventVector for the event upcall
+    uint64_t error;  // error code, 0 for vectors without one
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+static_assert(sizeof(TrapFrame) == 22 * 8, "traps.S pushes 22 words");
+
+constexpr uint64_t kEventVector = 256;
+
+// Registers the trap table (HYPERVISOR_set_trap_table) and the event/failsafe callbacks
+// (HYPERVISOR_set_callbacks). Returns false, having said why, if Xen refused.
+bool install_traps();
+
+// How many int3 traps were taken and resumed (the self-test counts them).
+unsigned breakpoints_taken();
+
+} // namespace xw
