@@ -3,7 +3,7 @@
 AFTERBURN_PACKAGES=(
   build-essential cmake g++ python3 xz-utils cpio bc flex bison libelf-dev libssl-dev
   llvm-14-dev binutils-dev gcc-12-plugin-dev catch2
-  qemu-system-x86 busybox-static linux-source-6.1
+  qemu-system-x86 busybox-static linux-source-6.1 xen-hypervisor-4.17-amd64 libxen-dev
 )
 
 afterburn_install_deps() {
