@@ -16,13 +16,60 @@ struct insertion {
     size_t replaces = 0;  // bytes of the original text this insertion replaces
 };
 
-std::string record_text(unsigned kind, unsigned flags)
+std::string label_diff(const char *to, const char *from)
 {
-    // site, kind, insn_len, pad_len, flags; operands are filled in from the assembled bytes.
-    return std::string("; .pushsection ") + annotation::section_name + ", 1; .long " + label_site_begin +
-           "b - .; .byte " + std::to_string(kind) + ", " + label_site_end + "b - " + label_site_begin + "b, " +
-           label_pad_end + "b - " + label_site_end + "b, " + std::to_string(flags) +
-           "; .byte 0xff, 0xff, 0xff, 0xff, 0, 0xff, 0xff, 0; .long 0; .popsection";
+    return std::string(to) + "b - " + from + "b";
+}
+
+// One record in subsection 1 of the note. Operand bytes are placeholders: afterburn-as fills
+// them in from the assembled instruction (object_annotator.cpp).
+std::string record_text(const char *site_label, unsigned kind, const std::string &insn_len,
+                        const std::string &pad_len, unsigned flags, const std::string &imm = "0")
+{
+    return std::string(".pushsection ") + annotation::section_name + ", 1; .long " + site_label + "b - .; .byte " +
+           std::to_string(kind) + ", " + insn_len + ", " + pad_len + ", " + std::to_string(flags) +
+           "; .byte 0xff, 0xff, 0xff, 0xff, 0, 0xff, 0xff, 0; .long " + imm + "; .popsection";
+}
+
+// Site labels: [begin, end) is the instruction, then [end, pad_end) its padding; with the
+// padding in front, [begin, end) is the padding and [end, pad_end) the instruction.
+void add_site(std::vector<insertion> &ins, const found_site &s, const asm_statement &start, const asm_statement &end)
+{
+    unsigned flags = s.in_replacement ? annotation::flag_replacement : 0;
+    auto kind = static_cast<unsigned>(s.kind);
+    if (s.pad_before) {
+        // Nothing may come between an interrupt-shadow instruction and the one it protects.
+        flags |= annotation::flag_pad_before;
+        ins.push_back({start.begin, 1,
+                       std::string(label_site_begin) + ": .nops " + std::to_string(s.pad) + "; " + label_site_end +
+                           ": "});
+        ins.push_back({end.end, 2,
+                       std::string("; ") + label_pad_end + ":; " +
+                           record_text(label_site_end, kind, label_diff(label_pad_end, label_site_end),
+                                       label_diff(label_site_end, label_site_begin), flags)});
+        return;
+    }
+    ins.push_back({start.begin, 1, std::string(label_site_begin) + ": "});
+    // gas sizes the padding from the bytes it really emitted, in every expansion.
+    std::string want = std::to_string(site_kind_min_size(s.kind));
+    std::string len = "(" + label_diff(label_site_end, label_site_begin) + ")";
+    ins.push_back({end.end, 2,
+                   std::string("; ") + label_site_end + ": .nops -((" + want + " - " + len + ") > 0) * (" + want +
+                       " - " + len + "); " + label_pad_end + ":; " +
+                       record_text(label_site_begin, kind, label_diff(label_site_end, label_site_begin),
+                                   label_diff(label_pad_end, label_site_end), flags)});
+}
+
+void add_region(std::vector<insertion> &ins, const found_region &r, const asm_statement *opened,
+                const asm_statement *closed, size_t text_end)
+{
+    ins.push_back({opened->end, 3, std::string("; ") + label_region_begin + ":"});
+    auto kind = static_cast<unsigned>(r.bits16 ? site_kind::code16_region : site_kind::code32_region);
+    std::string end = std::string(label_region_end) + ": " +
+                      record_text(label_region_begin, kind, "0", "0", 0,
+                                  label_diff(label_region_end, label_region_begin));
+    if (closed) ins.push_back({closed->begin, 0, end + "; "});
+    else ins.push_back({text_end, 9, "\n" + end + "\n"});
 }
 
 } // namespace
@@ -35,43 +82,9 @@ std::string insert_annotations(std::string_view text, const std::vector<asm_line
         return lines.at(o.line - 1).statements.at(o.index);
     };
     std::vector<insertion> ins;
-    for (const auto &[key, s] : scan.sites) {
-        unsigned flags = s.in_replacement ? annotation::flag_replacement : 0;
-        if (s.pad_before) {
-            // Padding, then the instruction: nothing may come between an interrupt-shadow
-            // instruction and the one it protects. Its length is fixed, so LLVM's count is gas's.
-            flags |= annotation::flag_pad_before;
-            ins.push_back({stmt(s.start).begin, 1,
-                           std::string(label_site_begin) + ": .nops " + std::to_string(s.pad) + "; " +
-                               label_site_end + ": "});
-            std::string after = std::string("; ") + label_pad_end + ":; .pushsection " + annotation::section_name +
-                                ", 1; .long " + label_site_end + "b - .; .byte " +
-                                std::to_string(static_cast<unsigned>(s.kind)) + ", " + label_pad_end + "b - " +
-                                label_site_end + "b, " + label_site_end + "b - " + label_site_begin + "b, " +
-                                std::to_string(flags) +
-                                "; .byte 0xff, 0xff, 0xff, 0xff, 0, 0xff, 0xff, 0; .long 0; .popsection";
-            ins.push_back({stmt(s.end).end, 2, after});
-            continue;
-        }
-        ins.push_back({stmt(s.start).begin, 1, std::string(label_site_begin) + ": "});
-        // gas sizes the padding from the bytes it really emitted, in every expansion.
-        std::string want = std::to_string(site_kind_min_size(s.kind));
-        std::string len = std::string("(") + label_site_end + "b - " + label_site_begin + "b)";
-        std::string after = std::string("; ") + label_site_end + ": .nops -((" + want + " - " + len + ") > 0) * (" +
-                            want + " - " + len + "); " + label_pad_end + ":";
-        after += record_text(static_cast<unsigned>(s.kind), flags);
-        ins.push_back({stmt(s.end).end, 2, after});
-    }
-    for (const auto &r : scan.regions) {
-        ins.push_back({stmt(r.opened_by).end, 3, std::string("; ") + label_region_begin + ":"});
-        unsigned kind = static_cast<unsigned>(r.bits16 ? site_kind::code16_region : site_kind::code32_region);
-        std::string end = std::string(label_region_end) + ": .pushsection " + annotation::section_name +
-                          ", 1; .long " + label_region_begin + "b - .; .byte " + std::to_string(kind) +
-                          ", 0, 0, 0; .byte 0xff, 0xff, 0xff, 0xff, 0, 0xff, 0xff, 0; .long " + label_region_end +
-                          "b - " + label_region_begin + "b; .popsection";
-        if (r.closed_by.line == 0) ins.push_back({text.size(), 9, "\n" + end + "\n"});
-        else ins.push_back({stmt(r.closed_by).begin, 0, end + "; "});
-    }
+    for (const auto &[key, s] : scan.sites) add_site(ins, s, stmt(s.start), stmt(s.end));
+    for (const auto &r : scan.regions)
+        add_region(ins, r, &stmt(r.opened_by), r.closed_by.line ? &stmt(r.closed_by) : nullptr, text.size());
     for (const auto &e : edits) ins.push_back({e.begin, 5, e.replacement, e.end - e.begin});
     std::stable_sort(ins.begin(), ins.end(), [](const insertion &a, const insertion &b) {
         return a.at != b.at ? a.at < b.at : a.order < b.order;
@@ -79,25 +92,17 @@ std::string insert_annotations(std::string_view text, const std::vector<asm_line
 
     std::string out;
     out.reserve(text.size() + ins.size() * 200 + 512);
-    if (!with_header) {
-        size_t copied = 0;
-        for (const auto &i : ins) {
-            out.append(text.substr(copied, i.at - copied));
-            out += i.text;
-            copied = i.at + i.replaces;
-        }
-        out.append(text.substr(copied));
-        return out;
+    if (with_header) {
+        // Header of this object's note; its descriptor ends at a label emitted last
+        // (subsection 2), so the records (subsection 1) from anywhere in the file fall between.
+        out += std::string("\t.pushsection ") + annotation::section_name +
+               ", 0, \"a\", @note; .balign 4; .long 10, .Lafterburn_desc_end - .Lafterburn_desc_begin, " +
+               std::to_string(annotation::note_type_sites) +
+               "; .asciz \"Afterburn\"; .balign 4; .Lafterburn_desc_begin: .short " +
+               std::to_string(annotation::format_version) + ", " + std::to_string(sizeof(annotation::site_record)) +
+               "; .long 0; .popsection\n";
+        out += "# 1 \"" + std::string(display_name) + "\"\n";
     }
-    // Header of this object's note; its descriptor ends at a label emitted last (subsection 2),
-    // so the records (subsection 1) from anywhere in the file fall in between.
-    out += std::string("\t.pushsection ") + annotation::section_name +
-           ", 0, \"a\", @note; .balign 4; .long 10, .Lafterburn_desc_end - .Lafterburn_desc_begin, " +
-           std::to_string(annotation::note_type_sites) +
-           "; .asciz \"Afterburn\"; .balign 4; .Lafterburn_desc_begin: .short " +
-           std::to_string(annotation::format_version) + ", " + std::to_string(sizeof(annotation::site_record)) +
-           "; .long 0; .popsection\n";
-    out += "# 1 \"" + std::string(display_name) + "\"\n";
     size_t copied = 0;
     for (const auto &i : ins) {
         out.append(text.substr(copied, i.at - copied));
@@ -105,7 +110,9 @@ std::string insert_annotations(std::string_view text, const std::vector<asm_line
         copied = i.at + i.replaces;
     }
     out.append(text.substr(copied));
-    out += std::string("\n\t.pushsection ") + annotation::section_name + ", 2; .Lafterburn_desc_end: .popsection\n";
+    if (with_header)
+        out += std::string("\n\t.pushsection ") + annotation::section_name +
+               ", 2; .Lafterburn_desc_end: .popsection\n";
     return out;
 }
 
