@@ -312,6 +312,18 @@ if [[ $MODE == afterburn ]]; then
     # afterburn-as writes "... sites=N ..." per object; sum them when the field is there.
     sites=$(grep -oE '(^|[[:space:]])sites=[0-9]+' "$AFTERBURN_REPORT" | awk -F= '{ s += $2 } END { print s + 0 }')
     printf '  %-18s %10s lines (objects), %s annotated sites\n' annotate.log "$(wc -l <"$AFTERBURN_REPORT")" "$sites"
+    # 16/32-bit code (boot, realmode) is assembled unannotated: say how much there is.
+    awk -F'\t' '
+        { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
+        f["bits"] == 32 { objs32++; s32 += f["narrow_sensitive"] }
+        f["bits"] == 64 && f["narrow_sensitive"] > 0 { objs64++; s64 += f["narrow_sensitive"] }
+        f["unannotated"] > 0 { missed += f["unannotated"]; missed_objs++ }
+        { delete f }
+        END {
+            printf "  %-18s %d objects with %d sensitive instructions, left unannotated\n", "16/32-bit objects", objs32, s32
+            printf "  %-18s %d objects with %d sensitive instructions, marked as regions\n", ".code16/.code32", objs64, s64
+            if (missed) printf "  WARNING: %d sensitive instructions in %d objects were not annotated (see build.log)\n", missed, missed_objs
+        }' "$AFTERBURN_REPORT"
 fi
 echo "  config, build.log, build-time in $OUT"
 if [[ $INCREMENTAL -eq 1 ]]; then
