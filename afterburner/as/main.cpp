@@ -184,6 +184,11 @@ int main(int argc, char **argv)
     auto macros = find_macros(text, lines);
     find_options options;
     options.bits32 = inv.bits32;
+    for (size_t i = 0; i < inv.options.size(); ++i) {
+        const auto &o = inv.options[i];
+        if (o == "-I" && i + 1 < inv.options.size()) options.include_dirs.push_back(inv.options[i + 1]);
+        else if (o.rfind("-I", 0) == 0 && o.size() > 2) options.include_dirs.push_back(o.substr(2));
+    }
     for (const auto &m : macros) {
         options.skip_lines.insert(m.spliced_lines.begin(), m.spliced_lines.end());
         for (unsigned l = m.first_line; l <= m.last_line; ++l) options.macro_lines.insert(l);

@@ -26,10 +26,12 @@ class site_streamer final : public llvm::MCELFStreamer {
 public:
     site_streamer(llvm::MCContext &ctx, std::unique_ptr<llvm::MCAsmBackend> backend,
                   std::unique_ptr<llvm::MCObjectWriter> writer, std::unique_ptr<llvm::MCCodeEmitter> emitter,
-                  const x86_toolkit &tk, site_scan &out, const find_options &options)
+                  const x86_toolkit &tk, site_scan &out, const find_options &options,
+                  const std::set<origin> &include_origins)
         : MCELFStreamer(ctx, std::move(backend), std::move(writer), std::move(emitter)), tk_(tk), out_(out),
           encoder_(tk.target().createMCCodeEmitter(tk.instructions(), tk.registers(), ctx)),
-          mode_(options.bits32 ? code_mode::bits32 : code_mode::bits64), file_mode_(mode_), options_(options)
+          mode_(options.bits32 ? code_mode::bits32 : code_mode::bits64), file_mode_(mode_), options_(options),
+          include_origins_(include_origins)
     {
     }
 
@@ -60,6 +62,14 @@ public:
         bool had_prefix = pending_prefix_;
         pending_prefix_ = false;
         if (kind == site_kind::none) return;
+        if (include_origins_.count(current_)) {
+            // Included files carry no origin markers, so their code is attributed to the
+            // .include statement; only the file being assembled can be padded.
+            out_.conflicts.push_back(std::to_string(current_.line) + ": sensitive instruction (" +
+                                     std::string(name) + ") comes from an .include'd file; afterburn-as can "
+                                     "only pad the file it assembles");
+            return;
+        }
         if (mode_ != code_mode::bits64) {
             out_.sensitive_in_narrow_code++;
             if (!out_.regions.empty() && out_.regions.back().closed_by.line == 0) out_.regions.back().sensitive++;
@@ -224,6 +234,7 @@ private:
     bool region_open_ = false;
     const find_options &options_;
     const llvm::MCSectionELF *section_ = nullptr;  // the section being assembled into
+    const std::set<origin> &include_origins_;  // .include statements of the main file
 };
 
 struct diagnostics {
@@ -252,6 +263,7 @@ site_scan find_sites(std::string_view text, const std::vector<asm_line> &lines, 
     diagnostics diag{&out, std::string(file_name)};
     sources.setDiagHandler(on_diagnostic, &diag);
     sources.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBuffer(instrumented, "input"), llvm::SMLoc());
+    sources.setIncludeDirs(options.include_dirs);
 
     const llvm::MCSubtargetInfo &sti = tk.subtarget(options.bits32 ? code_mode::bits32 : code_mode::bits64);
     llvm::MCContext ctx(llvm::Triple(sti.getTargetTriple()), &tk.asm_info(), &tk.registers(), &sti, &sources,
@@ -265,7 +277,15 @@ site_scan find_sites(std::string_view text, const std::vector<asm_line> &lines, 
     auto writer = backend->createObjectWriter(sink);
     std::unique_ptr<llvm::MCCodeEmitter> emitter(
         tk.target().createMCCodeEmitter(tk.instructions(), tk.registers(), ctx));
-    site_streamer streamer(ctx, std::move(backend), std::move(writer), std::move(emitter), tk, out, options);
+    std::set<origin> include_origins;
+    for (size_t l = 0; l < lines.size(); ++l)
+        for (size_t k = 0; k < lines[l].statements.size(); ++k) {
+            const auto &st = lines[l].statements[k];
+            if (text.substr(st.begin, st.end - st.begin).substr(0, 8) == ".include")
+                include_origins.insert({unsigned(l + 1), unsigned(k)});
+        }
+    site_streamer streamer(ctx, std::move(backend), std::move(writer), std::move(emitter), tk, out, options,
+                           include_origins);
     tk.target().createNullTargetStreamer(streamer);
 
     std::unique_ptr<llvm::MCAsmParser> parser(llvm::createMCAsmParser(sources, ctx, streamer, tk.asm_info()));

@@ -59,6 +59,7 @@ struct find_options {
     std::set<unsigned> skip_lines;     // macro body lines that splice in an argument: those
                                        // sites are annotated in the argument (macro_arguments.h)
     std::set<unsigned> macro_lines;    // lines inside .macro definitions
+    std::vector<std::string> include_dirs;  // -I directories, for .include and .incbin
 };
 
 site_scan find_sites(std::string_view text, const std::vector<asm_line> &lines, std::string_view file_name,

@@ -306,6 +306,20 @@ TEST_CASE("regions follow section switches", "[afterburn-as][regions]")
     CHECK(rep.all.explained == 3);
 }
 
+TEST_CASE("a sensitive instruction in an .include'd file is refused clearly", "[afterburn-as][errors]")
+{
+    auto dir = test::scratch_dir();
+    std::ofstream(dir / "inc_part.s") << "\tcli\n";
+    auto obj = test::assemble("inc_main", "\t.text\n\tnop\n\t.include \"" + (dir / "inc_part.s").string() + "\"\n\tret\n");
+    CHECK(obj.status == 1);
+    CHECK(obj.log.find("inc_main.s:3: sensitive instruction (CLI) comes from an .include'd file") != std::string::npos);
+    // A plain .include without sensitive instructions is fine.
+    std::ofstream(dir / "inc_plain.s") << "\tnop\n";
+    auto ok = test::assemble("inc_ok", "\t.text\n\tcli\n\t.include \"" + (dir / "inc_plain.s").string() + "\"\n");
+    INFO(ok.log);
+    CHECK(ok.status == 0);
+}
+
 TEST_CASE("malformed assembly reports GNU as's own error with file and line", "[afterburn-as][errors]")
 {
     auto obj = test::assemble("broken", "\t.text\n\tcli\n\tmovq %rax, %cr99\n");
