@@ -50,10 +50,13 @@ void init() {
     if (use_x2) base |= 1u << 10;
     x86::wrmsr(x86::MSR_APIC_BASE, base);
     mmio = static_cast<volatile u32*>(phys_to_virt(base & 0xfffff000));
+    // Software-enable first: while the APIC is disabled the architecture forces every LVT
+    // mask bit on, so LVT writes before this would leave LINT0 masked (KVM enforces it; QEMU
+    // TCG does not, which hid the bug natively).
+    write(SVR, 0x100 | VEC_SPURIOUS);
     write(TPR, 0);
     write(LVT_TIMER, 1u << 16);
     write(LVT_LINT0, 0x700);                             // ExtINT: the 8259 (virtual wire)
     write(LVT_LINT1, 0x400);                             // NMI
-    write(SVR, 0x100 | VEC_SPURIOUS);                    // software enable
 }
 }  // namespace lapic
