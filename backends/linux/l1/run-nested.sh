@@ -1,0 +1,71 @@
+#!/bin/bash
+# run-nested.sh GUEST [LAUNCHER-ARGS...]: run GUEST under afterburn-kvm inside an L1
+# Debian kernel that QEMU TCG (-cpu max, i.e. with an emulated SVM CPU) boots, using
+# the L1's nested KVM (kvm_amd nested=1). Prints the L1 console, then a summary.
+# Exit status: the launcher's (for the sample guest: 1 = AFTERBURN-SUCCESS, 3 = FAILURE;
+# see docs/kvm-backend-notes.md), 77 when nested KVM cannot be had (the reason is
+# printed, "SKIP: ..."), 1 when the L1 did not report a result.
+# Environment: AFTERBURN_KVM (launcher; default build/libexec/afterburn/afterburn-kvm),
+#   AFTERBURN_KVM_L1_CACHE (default build/kvm-l1), NESTED_TIMEOUT (s, default 600),
+#   NESTED_LOG (console log, default $AFTERBURN_KVM_L1_CACHE/run.log), NESTED_QEMU_CPU
+#   (default max; e.g. max,-svm shows the SKIP path).
+set -u
+[ $# -ge 1 ] || { echo "usage: run-nested.sh GUEST [LAUNCHER-ARGS...]" >&2; exit 2; }
+guest=$1; shift
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+launcher=${AFTERBURN_KVM:-$repo/build/libexec/afterburn/afterburn-kvm}
+cache=${AFTERBURN_KVM_L1_CACHE:-$repo/build/kvm-l1}
+timeout_s=${NESTED_TIMEOUT:-600}
+cpu=${NESTED_QEMU_CPU:-max}
+log=${NESTED_LOG:-$cache/run.log}
+skip() { echo "SKIP: $*"; exit 77; }
+
+[ -f "$guest" ] || { echo "run-nested.sh: no guest image $guest" >&2; exit 2; }
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+"$here/build-l1.sh" "$cache" "$launcher"
+rc=$?
+[ $rc -eq 77 ] && skip "the L1 system cannot be built (see build-l1.sh above)"
+[ $rc -eq 0 ] || { echo "run-nested.sh: build-l1.sh failed ($rc)" >&2; exit 1; }
+
+# The guest archive, appended to the base one (the kernel unpacks both).
+g=$(mktemp -d)
+trap 'rm -rf "$g"' EXIT
+mkdir -p "$g/guest"
+cp "$guest" "$g/guest/guest.elf"
+# Default launcher arguments: exit table, enough memory, a watchdog well inside ours.
+args=(--stats --memory 128 --timeout 300 "$@")
+printf '%s\n' "${args[@]}" >"$g/guest/args"
+(cd "$g" && find guest | cpio -o -H newc --owner=0:0 --quiet) | gzip -1 >"$g/guest.cpio.gz"
+cat "$cache/l1-base.cpio.gz" "$g/guest.cpio.gz" >"$cache/l1.cpio.gz"
+
+echo "run-nested.sh: QEMU TCG -cpu $cpu, L1 $(basename "$(readlink -f "$cache/vmlinuz")") + $(basename "$cache/l1.cpio.gz"), guest $guest ${args[*]}"
+start=$EPOCHREALTIME
+# Each console line gets the host time it arrived, so L1 boot and guest run can be timed.
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu "$cpu" -m 1024 -nographic -no-reboot \
+    -serial stdio -monitor none -kernel "$cache/vmlinuz" -initrd "$cache/l1.cpio.gz" \
+    -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off" \
+    -device isa-debug-exit,iobase=0xf4,iosize=4 </dev/null 2>&1 |
+    while IFS= read -r line; do
+        line=${line//$'\r'/}
+        printf '%s\n' "$line"
+        printf '%s %s\n' "$EPOCHREALTIME" "$line" >&3
+    done 3>"$log"
+qemu_rc=${PIPESTATUS[0]}
+end=$EPOCHREALTIME
+
+at() { awk -v m="$1" -v s="$start" 'index($0, m) { printf "%.2f", $1 - s; exit }' "$log"; }
+t_init=$(at AFTERBURN-L1-INIT) t_kvm=$(at AFTERBURN-L1-KVM) t_res=$(at AFTERBURN-L1-RESULT)
+total=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
+echo "run-nested.sh: host wall time: L1 /init at ${t_init:-?} s, KVM ready at ${t_kvm:-?} s," \
+     "result at ${t_res:-?} s, QEMU exited at $total s (status $qemu_rc)"
+reason=$(sed -n 's/^[0-9.]* AFTERBURN-L1-SKIP: //p' "$log" | head -n1)
+[ -n "$reason" ] && skip "nested KVM is not available in the L1: $reason"
+result=$(sed -n 's/^[0-9.]* AFTERBURN-L1-RESULT status=\([0-9]*\) .*/\1/p' "$log" | head -n1)
+if [ -z "$result" ]; then
+    [ "$qemu_rc" -eq 124 ] && echo "run-nested.sh: QEMU timed out after $timeout_s s" >&2
+    echo "run-nested.sh: the L1 gave no result (QEMU status $qemu_rc); console log: $log" >&2
+    exit 1
+fi
+echo "run-nested.sh: launcher status $result"
+exit "$result"

@@ -1,0 +1,22 @@
+// Command line of afterburn-kvm.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace afterburn::kvm {
+
+struct Options {
+    std::string image;            // guest ELF (empty with --probe)
+    uint64_t memory_mib = 128;    // --memory MB
+    std::string append;           // --append: the guest's command line
+    double timeout_s = 60;        // --timeout S (0: none)
+    bool stats = false;           // --stats: exit table on stderr at the end
+    bool probe = false;           // --probe: run a 5-byte built-in guest to test /dev/kvm
+    std::string kvm_device = "/dev/kvm";
+};
+
+// Parses argv; throws Error(kUsage) on bad input. Returns false if --help was printed.
+bool parse_cli(int argc, char** argv, Options& out);
+const char* usage_text();
+
+}  // namespace afterburn::kvm

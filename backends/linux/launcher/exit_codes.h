@@ -1,0 +1,33 @@
+// The launcher's exit status ABI (docs/kvm-backend-notes.md, "Exit status").
+// Odd statuses come from the guest: a write of v to the isa-debug-exit port gives
+// (v << 1) | 1, as QEMU's isa-debug-exit does. Even statuses belong to the launcher.
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace afterburn::kvm {
+
+enum ExitStatus : int {
+    kUsage = 2,            // bad command line
+    kBadImage = 4,         // missing/malformed ELF, or it does not fit in guest memory
+    kKvmUnavailable = 6,   // no /dev/kvm, or this KVM cannot run an ordinary guest
+    kGuestCrash = 8,       // shutdown (triple fault), failed entry, internal error, unknown exit
+    kGuestHalted = 10,     // KVM_EXIT_HLT (only without an in-kernel local APIC)
+    kTimeout = 124,        // --timeout expired (same value as timeout(1))
+};
+
+// Exit status for a verdict v written to the debug-exit port.
+inline int verdict_status(uint32_t v) { return static_cast<int>(((v << 1) | 1) & 0xff); }
+
+// An error that ends the launcher with a given exit status and a one-line message.
+class Error : public std::runtime_error {
+public:
+    Error(int status, const std::string& msg) : std::runtime_error(msg), status_(status) {}
+    int status() const { return status_; }
+
+private:
+    int status_;
+};
+
+}  // namespace afterburn::kvm

@@ -1,0 +1,83 @@
+#include "io_devices.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+namespace afterburn::kvm {
+
+namespace {
+enum : uint16_t { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
+constexpr uint8_t LCR_DLAB = 0x80;
+constexpr uint8_t LSR_THRE = 0x20, LSR_TEMT = 0x40;
+constexpr uint8_t IIR_NO_INT = 0x01, IIR_FIFO = 0xc0;
+constexpr uint8_t MSR_CTS = 0x10, MSR_DSR = 0x20, MSR_DCD = 0x80;
+}  // namespace
+
+void Uart8250::write(uint16_t port, uint8_t v) {
+    switch (port - kBase) {
+    case RBR_THR:
+        if (lcr_ & LCR_DLAB) { dll_ = v; break; }
+        pending_.push_back(static_cast<char>(v));
+        if (v == '\n' || pending_.size() >= 4096) flush();
+        break;
+    case IER:
+        if (lcr_ & LCR_DLAB) dlm_ = v; else ier_ = v & 0x0f;
+        break;
+    case IIR_FCR: fcr_ = v; break;
+    case LCR: lcr_ = v; break;
+    case MCR: mcr_ = v & 0x1f; break;
+    case SCR: scr_ = v; break;
+    default: break;   // LSR, MSR: read-only
+    }
+}
+
+uint8_t Uart8250::read(uint16_t port) {
+    switch (port - kBase) {
+    case RBR_THR: return (lcr_ & LCR_DLAB) ? dll_ : 0;
+    case IER: return (lcr_ & LCR_DLAB) ? dlm_ : ier_;
+    case IIR_FCR: return IIR_NO_INT | ((fcr_ & 1) ? IIR_FIFO : 0);
+    case LCR: return lcr_;
+    case MCR: return mcr_;
+    case LSR: return LSR_THRE | LSR_TEMT;
+    case MSR: return MSR_CTS | MSR_DSR | MSR_DCD;
+    case SCR: return scr_;
+    }
+    return 0xff;
+}
+
+void Uart8250::flush() {
+    size_t done = 0;
+    while (done < pending_.size()) {
+        ssize_t n = ::write(out_fd_, pending_.data() + done, pending_.size() - done);
+        if (n <= 0) break;   // stdout gone: drop the output, keep the guest running
+        done += static_cast<size_t>(n);
+    }
+    pending_.clear();
+}
+
+bool IoBus::io(bool is_out, uint16_t port, uint8_t* data, unsigned size) {
+    if (uart_.claims(port)) {
+        // Byte registers; a wider access touches consecutive registers.
+        for (unsigned i = 0; i < size; i++) {
+            uint16_t p = static_cast<uint16_t>(port + i);
+            if (!uart_.claims(p)) { if (!is_out) data[i] = 0xff; continue; }
+            if (is_out) uart_.write(p, data[i]); else data[i] = uart_.read(p);
+        }
+        return true;
+    }
+    if (debug_exit_.claims(port)) {
+        if (is_out) {
+            uint32_t v = 0;
+            std::memcpy(&v, data, size);
+            debug_exit_.write(v);
+        } else {
+            std::memset(data, 0, size);
+        }
+        return true;
+    }
+    if (!is_out) std::memset(data, 0xff, size);
+    return false;
+}
+
+}  // namespace afterburn::kvm

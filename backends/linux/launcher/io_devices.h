@@ -1,0 +1,55 @@
+// The port I/O and MMIO the launcher emulates in user space (everything else is in the
+// kernel: PICs, PIT, IOAPIC, LAPIC):
+//   0x3f8..0x3ff  8250 UART: THR bytes go to stdout; LSR always reports the transmitter
+//                 empty (THRE | TEMT) and no received data.
+//   0xf4..0xf7    isa-debug-exit: a write of v ends the run with status (v << 1) | 1.
+//   anything else reads as all ones; writes are dropped (and counted, see ExitStats).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace afterburn::kvm {
+
+class Uart8250 {
+public:
+    static constexpr uint16_t kBase = 0x3f8;
+    explicit Uart8250(int out_fd) : out_fd_(out_fd) {}
+    ~Uart8250() { flush(); }
+    bool claims(uint16_t port) const { return port >= kBase && port < kBase + 8; }
+    void write(uint16_t port, uint8_t v);
+    uint8_t read(uint16_t port);
+    void flush();
+
+private:
+    int out_fd_;
+    std::string pending_;
+    uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scr_ = 0, dll_ = 0x0c, dlm_ = 0, fcr_ = 0;
+};
+
+class DebugExit {
+public:
+    static constexpr uint16_t kBase = 0xf4;
+    bool claims(uint16_t port) const { return port >= kBase && port < kBase + 4; }
+    void write(uint32_t v) { verdict_ = v; }
+    std::optional<uint32_t> verdict() const { return verdict_; }
+
+private:
+    std::optional<uint32_t> verdict_;
+};
+
+// Routes one KVM_EXIT_IO data item (size 1, 2 or 4 bytes) to a device.
+class IoBus {
+public:
+    explicit IoBus(int out_fd) : uart_(out_fd) {}
+    // in: fills `data` (size bytes); out: consumes it. Returns false if no device claimed it.
+    bool io(bool is_out, uint16_t port, uint8_t* data, unsigned size);
+    Uart8250& uart() { return uart_; }
+    const DebugExit& debug_exit() const { return debug_exit_; }
+
+private:
+    Uart8250 uart_;
+    DebugExit debug_exit_;
+};
+
+}  // namespace afterburn::kvm

@@ -1,0 +1,21 @@
+// The CPU state the 64-bit boot protocol asks for: long mode, paging with low memory
+// identity-mapped, a flat GDT with __BOOT_CS = 0x10 and __BOOT_DS = 0x18, interrupts
+// off, RIP = entry, RSI = boot_params.
+#pragma once
+#include <linux/kvm.h>
+
+#include <cstdint>
+
+#include "guest_memory.h"
+
+namespace afterburn::kvm {
+
+// Writes the GDT, TSS and identity page tables (0..4 GiB, 2 MiB pages) to guest memory.
+void write_long_mode_tables(GuestMemory& mem);
+// Fills in the segment, control and descriptor-table registers (other fields of
+// `sregs`, e.g. the APIC base, are left as KVM reported them).
+void set_long_mode_sregs(kvm_sregs& sregs);
+// General registers at entry.
+kvm_regs entry_regs(uint64_t entry, uint64_t boot_params);
+
+}  // namespace afterburn::kvm

@@ -1,0 +1,231 @@
+// afterburn-kvm: boots a 64-bit ELF kernel in a KVM VM through the Linux x86-64 64-bit
+// boot protocol and runs its one vCPU until the guest gives a verdict on port 0xf4,
+// crashes, halts, or the --timeout expires. See docs/kvm-backend-notes.md.
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+
+#include "boot_layout.h"
+#include "boot_params.h"
+#include "cli.h"
+#include "elf_image.h"
+#include "exit_codes.h"
+#include "exit_stats.h"
+#include "guest_memory.h"
+#include "io_devices.h"
+#include "kvm_vcpu.h"
+#include "kvm_vm.h"
+#include "long_mode.h"
+#include "watchdog.h"
+
+using namespace afterburn::kvm;
+
+namespace {
+
+uint64_t now_ns() {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
+}
+
+// --probe: `mov $0, %al; out %al, $0xf4; 1: hlt; jmp 1b` at 1 MiB. It passes only if a
+// long-mode guest really runs and its port write reaches us.
+constexpr uint8_t kProbeCode[] = {0xb0, 0x00, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd};
+constexpr uint64_t kProbeEntry = 0x100000;
+
+// Appended to errors that come from KVM itself, when the loaded modules explain them.
+std::string kvm_hint() {
+    std::string mods = Vm::describe_kvm_modules();
+    if (mods.find("kvm_pvm") != std::string::npos)
+        return " [this /dev/kvm is provided by the kvm_pvm module (PVM: the guest kernel is run "
+               "de-privileged and its privileged instructions are emulated in software; an ordinary "
+               "guest runs only as far as that emulator goes; for real KVM use nested KVM, "
+               "backends/linux/l1/run-nested.sh)]";
+    if (mods.empty()) return " [no kvm_amd/kvm_intel module is loaded]";
+    return "";
+}
+
+void dump_state(const Vcpu& vcpu) {
+    try {
+        kvm_regs r = vcpu.get_regs();
+        kvm_sregs s = vcpu.get_sregs();
+        std::fprintf(stderr,
+                     "  rip %016llx rsp %016llx rflags %08llx\n"
+                     "  cr0 %016llx cr2 %016llx cr3 %016llx cr4 %016llx efer %llx\n",
+                     (unsigned long long)r.rip, (unsigned long long)r.rsp, (unsigned long long)r.rflags,
+                     (unsigned long long)s.cr0, (unsigned long long)s.cr2, (unsigned long long)s.cr3,
+                     (unsigned long long)s.cr4, (unsigned long long)s.efer);
+    } catch (const Error&) {
+        std::fprintf(stderr, "  (registers unavailable)\n");
+    }
+}
+
+struct RunResult {
+    int status;
+    std::string message;
+};
+
+RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s) {
+    Watchdog watchdog(timeout_s, vcpu.state());
+    kvm_run* run = vcpu.state();
+    for (;;) {
+        uint64_t t = now_ns();
+        int rc = vcpu.run();
+        stats.add_run_ns(now_ns() - t);
+        if (watchdog.fired()) {
+            dump_state(vcpu);
+            char m[96];
+            std::snprintf(m, sizeof m, "timeout: the guest gave no verdict within %g s", timeout_s);
+            return {kTimeout, m};
+        }
+        if (rc == -EINTR || rc == -EAGAIN) {
+            stats.count_exit(KVM_EXIT_INTR);
+            continue;
+        }
+        if (rc < 0) {
+            errno = -rc;
+            return {kKvmUnavailable, std::string("KVM_RUN failed: ") + std::strerror(-rc) + kvm_hint()};
+        }
+        stats.count_exit(run->exit_reason);
+        switch (run->exit_reason) {
+        case KVM_EXIT_IO: {
+            bool out = run->io.direction == KVM_EXIT_IO_OUT;
+            uint8_t* data = reinterpret_cast<uint8_t*>(run) + run->io.data_offset;
+            bool claimed = false;
+            for (uint32_t i = 0; i < run->io.count; i++)
+                claimed = bus.io(out, run->io.port, data + i * run->io.size, run->io.size);
+            stats.count_port(run->io.port, out, claimed, run->io.count);
+            if (auto v = bus.debug_exit().verdict()) {
+                char m[96];
+                std::snprintf(m, sizeof m, "guest wrote %" PRIu32 " to port 0xf4: exit status %d", *v,
+                              verdict_status(*v));
+                return {verdict_status(*v), m};
+            }
+            break;
+        }
+        case KVM_EXIT_MMIO:
+            if (!run->mmio.is_write) std::memset(run->mmio.data, 0xff, sizeof run->mmio.data);
+            stats.count_mmio(run->mmio.phys_addr);
+            break;
+        case KVM_EXIT_HLT:
+            dump_state(vcpu);
+            return {kGuestHalted, "guest halted (KVM_EXIT_HLT) without a verdict"};
+        case KVM_EXIT_SHUTDOWN:
+            dump_state(vcpu);
+            return {kGuestCrash, "guest shut down (triple fault, or a shutdown KVM could not handle)" + kvm_hint()};
+        case KVM_EXIT_FAIL_ENTRY: {
+            dump_state(vcpu);
+            char m[128];
+            std::snprintf(m, sizeof m, "VM entry failed: hardware reason 0x%llx",
+                          (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+            return {kGuestCrash, m + kvm_hint()};
+        }
+        case KVM_EXIT_INTERNAL_ERROR: {
+            dump_state(vcpu);
+            std::string m = "KVM internal error, suberror " + std::to_string(run->internal.suberror);
+            if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) m += " (instruction emulation failed)";
+            for (uint32_t i = 0; i < run->internal.ndata && i < 16; i++) {
+                char b[24];
+                std::snprintf(b, sizeof b, " %llx", (unsigned long long)run->internal.data[i]);
+                m += i == 0 ? std::string(", data") + b : std::string(b);
+            }
+            return {kGuestCrash, m + kvm_hint()};
+        }
+        case KVM_EXIT_SYSTEM_EVENT:
+            return {kGuestCrash, "guest requested a system event (type " +
+                                     std::to_string(run->system_event.type) + ": shutdown/reset/crash)"};
+        default:
+            dump_state(vcpu);
+            return {kGuestCrash, std::string("unhandled exit reason ") + std::to_string(run->exit_reason) + " (" +
+                                     ExitStats::reason_name(run->exit_reason) + ")"};
+        }
+    }
+}
+
+int launch(const Options& o) {
+    std::optional<ElfImage> image;
+    if (!o.probe) {
+        image = ElfImage::load_file(o.image);
+        if (image->min_memory_mib() > o.memory_mib)
+            throw Error(kBadImage, o.image + ": the image ends at " + std::to_string(image->min_memory_mib()) +
+                                       " MiB but the guest has --memory " + std::to_string(o.memory_mib) +
+                                       ": the guest needs at least --memory " + std::to_string(image->min_memory_mib()));
+    }
+    uint64_t t_setup = now_ns();
+    GuestMemory mem(o.memory_mib << 20);
+    uint64_t entry = kProbeEntry;
+    if (image) {
+        image->load_into(mem, layout::kReservedEnd);
+        entry = image->entry();
+    } else {
+        std::memcpy(mem.at(kProbeEntry, sizeof kProbeCode), kProbeCode, sizeof kProbeCode);
+    }
+    write_boot_params(mem, build_e820(mem), o.append);
+    write_long_mode_tables(mem);
+
+    Vm vm(o.kvm_device);
+    Vcpu* vcpu_ptr = nullptr;
+    std::optional<Vcpu> vcpu;
+    try {
+        vm.add_memory(mem);
+        vm.create_irqchip_and_pit();
+        vcpu.emplace(vm, 0);
+        vcpu_ptr = &*vcpu;
+        vcpu_ptr->set_supported_cpuid(vm);
+        kvm_sregs sregs = vcpu_ptr->get_sregs();
+        set_long_mode_sregs(sregs);
+        vcpu_ptr->set_sregs(sregs);
+        vcpu_ptr->set_regs(entry_regs(entry, layout::kBootParams));
+    } catch (const Error& e) {
+        throw Error(e.status(), e.what() + kvm_hint());
+    }
+
+    IoBus bus(STDOUT_FILENO);
+    ExitStats stats;
+    uint64_t t_run = now_ns();
+    RunResult r = run_vcpu(*vcpu_ptr, bus, stats, o.timeout_s);
+    uint64_t t_end = now_ns();
+    bus.uart().flush();
+    if (o.stats) {
+        std::fprintf(stderr, "afterburn-kvm: setup %.1f ms\n", (t_run - t_setup) / 1e6);
+        stats.print(stderr, t_end - t_run);
+        std::fprintf(stderr, "  in-kernel devices at the end: %s; %s\n", vm.describe_pic_pit().c_str(),
+                     vcpu_ptr->describe_lapic().c_str());
+    }
+    if (o.probe) {
+        if (r.status == verdict_status(0)) {
+            std::string mods = Vm::describe_kvm_modules();
+            std::fprintf(stderr, "afterburn-kvm: probe: %s runs an ordinary long-mode guest (%.1f ms; modules: %s)%s\n",
+                         o.kvm_device.c_str(), (t_end - t_setup) / 1e6, mods.empty() ? "none seen" : mods.c_str(),
+                         mods.find("kvm_pvm") != std::string::npos ? kvm_hint().c_str() : "");
+            return 0;
+        }
+        std::fprintf(stderr, "afterburn-kvm: probe: %s cannot run an ordinary long-mode guest: %s\n",
+                     o.kvm_device.c_str(), r.message.c_str());
+        return r.status == kTimeout ? kTimeout : kKvmUnavailable;
+    }
+    std::fprintf(stderr, "afterburn-kvm: %s\n", r.message.c_str());
+    return r.status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        Options o;
+        if (!parse_cli(argc, argv, o)) return 0;
+        return launch(o);
+    } catch (const Error& e) {
+        std::fprintf(stderr, "afterburn-kvm: %s\n", e.what());
+        if (e.status() == kUsage) std::fputs(usage_text(), stderr);
+        return e.status();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "afterburn-kvm: internal error: %s\n", e.what());
+        return kGuestCrash;
+    }
+}

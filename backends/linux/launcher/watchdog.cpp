@@ -1,0 +1,55 @@
+#include "watchdog.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "exit_codes.h"
+
+namespace afterburn::kvm {
+
+namespace {
+constexpr int kKickSignal = SIGUSR1;
+void on_kick(int) {}   // only there to interrupt KVM_RUN with EINTR
+}  // namespace
+
+Watchdog::Watchdog(double seconds, kvm_run* run)
+    : seconds_(seconds), run_(run), vcpu_thread_(pthread_self()) {
+    struct sigaction sa {};
+    sa.sa_handler = on_kick;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;   // no SA_RESTART: KVM_RUN must return
+    sigaction(kKickSignal, &sa, nullptr);
+    if (seconds_ > 0) thread_ = std::thread([this] { body(); });
+}
+
+Watchdog::~Watchdog() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void Watchdog::body() {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds_);
+    if (cv_.wait_until(lock, deadline, [this] { return stop_; })) return;
+    fired_ = true;
+    __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    pthread_kill(vcpu_thread_, kKickSignal);
+    // Give the vCPU thread a second to notice, kicking it again in case the signal
+    // arrived before it entered KVM_RUN; then end the process.
+    for (int i = 0; i < 10; i++) {
+        if (cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; })) return;
+        pthread_kill(vcpu_thread_, kKickSignal);
+    }
+    std::fprintf(stderr, "afterburn-kvm: timeout after %g s, and the vCPU did not stop: killing the launcher\n",
+                 seconds_);
+    _exit(kTimeout);
+}
+
+}  // namespace afterburn::kvm

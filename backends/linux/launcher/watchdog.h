@@ -1,0 +1,35 @@
+// --timeout: a thread that, when the time is up, kicks the vCPU thread out of KVM_RUN
+// (immediate_exit + a signal) and, if it still has not stopped a second later, ends
+// the whole process with kTimeout. So a guest can never hang the launcher.
+#pragma once
+#include <linux/kvm.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace afterburn::kvm {
+
+class Watchdog {
+public:
+    // Arms for `seconds` (0: never fires) against the calling thread, whose KVM_RUN
+    // uses `run`.
+    Watchdog(double seconds, kvm_run* run);
+    ~Watchdog();   // disarms
+    bool fired() const { return fired_.load(); }
+
+private:
+    void body();
+    double seconds_;
+    kvm_run* run_;
+    pthread_t vcpu_thread_;
+    std::atomic<bool> fired_{false};
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+}  // namespace afterburn::kvm
