@@ -137,6 +137,12 @@ scan_report scan_image(const elf_image &img)
                 if (!n) { ++a; continue; }
                 site_kind kind = kind_of_opcode(tk.opcode_name(inst));
                 if (kind != site_kind::none) {
+                    // The wedge's own decoder must see exactly what LLVM sees.
+                    site_description d = describe_instruction(inst, bytes.first(n), tk);
+                    r.decoder_checked++;
+                    if (const char *field = decoder_disagreement(d, bytes.first(n)))
+                        r.decoder_disagreements.push_back(img.describe(a) + ": " + tk.print(inst, code_mode::bits64) +
+                                                          ": field " + field);
                     auto &c = r.classes[static_cast<unsigned>(kind)];
                     c.total++;
                     r.all.total++;
@@ -206,6 +212,12 @@ std::string format_table(const scan_report &r, unsigned max_listed)
             o << line << f.where << ": " << f.text << " (" << f.reason << ")\n";
         }
     }
+    if (!r.decoder_disagreements.empty()) {
+        o << "\nthe wedge's decoder disagrees with LLVM:\n";
+        unsigned shown = 0;
+        for (const auto &b : r.decoder_disagreements)
+            if (shown++ < max_listed) o << "  " << b << "\n";
+    }
     if (!r.bad.empty()) {
         o << "\nbad records:\n";
         unsigned shown = 0;
@@ -217,9 +229,12 @@ std::string format_table(const scan_report &r, unsigned max_listed)
             o << "  " << b << "\n";
         }
     }
+    o << "\nwedge decoder cross-check: " << r.decoder_checked << " instructions, "
+      << r.decoder_disagreements.size() << " disagreements\n";
     o << "\n" << (r.clean() ? "OK: every sensitive instruction is annotated or explained\n"
                             : "FAILED: " + std::to_string(r.all.unexplained) + " unexplained sites, " +
-                                  std::to_string(r.bad_records) + " bad records\n");
+                                  std::to_string(r.bad_records) + " bad records, " +
+                                  std::to_string(r.decoder_disagreements.size()) + " decoder disagreements\n");
     return o.str();
 }
 
@@ -232,7 +247,8 @@ std::string format_json(const scan_report &r)
     };
     o << "{\"total\": " << r.all.total << ", \"annotated\": " << r.all.annotated << ", \"explained\": "
       << r.all.explained << ", \"unexplained\": " << r.all.unexplained << ", \"bad_records\": " << r.bad_records
-      << ", \"records\": " << r.records << ", \"regions\": " << r.regions << ", \"classes\": {";
+      << ", \"records\": " << r.records << ", \"regions\": " << r.regions
+      << ", \"decoder_disagreements\": " << r.decoder_disagreements.size() << ", \"classes\": {";
     bool first = true;
     for (unsigned k = 0; k < site_kind_count; ++k) {
         auto kind = static_cast<site_kind>(k);

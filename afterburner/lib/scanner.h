@@ -30,11 +30,13 @@ struct scan_report {
     std::array<class_counts, site_kind_count> classes{};
     class_counts all;
     unsigned tables = 0, records = 0, regions = 0, bad_records = 0;
+    unsigned decoder_checked = 0;                       // sites the wedge's decoder re-decoded
+    std::vector<std::string> decoder_disagreements;     // where it differs from LLVM
     std::vector<scan_finding> unexplained;
     std::vector<std::string> bad;                       // one message per bad record / table
     std::map<std::string, unsigned> explained_reasons;  // reason -> count
 
-    bool clean() const { return all.unexplained == 0 && bad_records == 0; }
+    bool clean() const { return all.unexplained == 0 && bad_records == 0 && decoder_disagreements.empty(); }
 };
 
 scan_report scan_image(const elf_image &img);

@@ -6,6 +6,8 @@
 
 #include <llvm/MC/MCInstrDesc.h>
 
+#include "afterburn/sensitive_decoder.h"
+
 namespace afterburn {
 
 namespace {
@@ -352,6 +354,25 @@ void store_description(const site_description &d, annotation::site_record &r)
     r.disp_offset = d.disp_offset;
     r.disp_size = d.disp_size;
     r.imm = d.imm;
+}
+
+const char *decoder_disagreement(const site_description &d, std::span<const uint8_t> bytes)
+{
+    decoder::decoded w;
+    if (!decoder::decode_sensitive(bytes.data(), bytes.size(), w)) return "kind (not recognised)";
+    if (w.kind != d.kind) return "kind";
+    if (w.length != d.insn_len) return "length";
+    if (w.flags != d.flags) return "flags";
+    if (w.reg != d.reg) return "reg";
+    if (w.special != d.special) return "special";
+    if (w.mem_base != d.mem_base) return "mem_base";
+    if (w.mem_index != d.mem_index) return "mem_index";
+    if (w.mem_scale != d.mem_scale) return "mem_scale";
+    if (w.mem_seg != d.mem_seg) return "mem_seg";
+    if (w.disp_offset != d.disp_offset) return "disp_offset";
+    if (w.disp_size != d.disp_size) return "disp_size";
+    if (w.imm != d.imm) return "imm";
+    return nullptr;
 }
 
 const char *first_difference(const site_description &d, const annotation::site_record &r)

@@ -50,6 +50,10 @@ site_description describe_instruction(const llvm::MCInst &inst, std::span<const 
 // Copies a description into a record (site and pad_len are left alone).
 void store_description(const site_description &d, annotation::site_record &r);
 
+// Decodes the same bytes with the wedge's freestanding decoder (rewriter/sensitive_decoder)
+// and returns the first field on which it disagrees with d, or nullptr.
+const char *decoder_disagreement(const site_description &d, std::span<const uint8_t> bytes);
+
 // Compares the fields a description and a record share; returns the first differing field
 // name, or nullptr when they agree.
 const char *first_difference(const site_description &d, const annotation::site_record &r);

@@ -1,0 +1,33 @@
+// A freestanding decoder for the sensitive x86-64 instructions only. The wedge needs it for
+// sites that reach it without an annotation (trap-and-emulate fallback); it yields exactly
+// the fields an annotation record carries, and `afterburn scan` cross-checks it against
+// LLVM's decoder on every record it validates.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "annotation.h"
+
+namespace afterburn::decoder {
+
+struct decoded {
+    site_kind kind = site_kind::none;
+    uint8_t length = 0;
+    uint8_t flags = 0;
+    uint8_t reg = annotation::no_register;
+    uint8_t special = annotation::no_register;
+    uint8_t mem_base = annotation::no_register;
+    uint8_t mem_index = annotation::no_register;
+    uint8_t mem_scale = 0;
+    uint8_t mem_seg = annotation::no_register;
+    uint8_t disp_offset = annotation::no_displacement;
+    uint8_t disp_size = 0;
+    int32_t imm = 0;
+};
+
+// Decodes the 64-bit-mode instruction at bytes[0..avail). Returns true and fills `out` when
+// it is a sensitive instruction; false for anything else (then `out` is unspecified).
+bool decode_sensitive(const uint8_t *bytes, size_t avail, decoded &out);
+
+} // namespace afterburn::decoder
