@@ -29,7 +29,6 @@ public:
                   const x86_toolkit &tk, site_scan &out, const find_options &options,
                   const std::set<origin> &include_origins)
         : MCELFStreamer(ctx, std::move(backend), std::move(writer), std::move(emitter)), tk_(tk), out_(out),
-          encoder_(tk.target().createMCCodeEmitter(tk.instructions(), tk.registers(), ctx)),
           mode_(options.bits32 ? code_mode::bits32 : code_mode::bits64), file_mode_(mode_), options_(options),
           include_origins_(include_origins)
     {
@@ -41,7 +40,6 @@ public:
         if (file != origin_file) return;  // the source's own .loc: not needed to classify
         origin o{line, column};
         if (o != current_) flush_data();
-        previous_ = current_;
         current_ = o;
     }
 
@@ -51,11 +49,9 @@ public:
         MCELFStreamer::emitInstruction(inst, sti);
         if (!in_code_section()) return;
         std::string_view name = tk_.opcode_name(inst);
-        unsigned length = encoded_length(inst, sti);
         if (is_prefix_opcode(name)) {
             pending_prefix_ = true;
             prefix_origin_ = current_;
-            prefix_length_ = length;
             return;
         }
         site_kind kind = kind_of_opcode(name);
@@ -76,7 +72,7 @@ public:
             return;
         }
         origin start = had_prefix ? prefix_origin_ : current_;
-        record(start, kind, length + (had_prefix ? prefix_length_ : 0), false, shadows_interrupts(inst, kind));
+        record(start, kind, shadows_interrupts(inst, kind));
     }
 
     void emitBytes(llvm::StringRef data) override
@@ -120,25 +116,13 @@ public:
         update_region();
     }
 
-    void finish_scan()
-    {
-        flush_data();
-        // A region still open at the end of the file closes there.
-    }
+    // The last statement's data has no next statement to flush it.
+    void finish_scan() { flush_data(); }
 
 private:
     bool in_code_section() const { return section_ && (section_->getFlags() & llvm::ELF::SHF_EXECINSTR); }
 
     std::string section_name() const { return section_ ? section_->getName().str() : std::string(); }
-
-    unsigned encoded_length(const llvm::MCInst &inst, const llvm::MCSubtargetInfo &sti)
-    {
-        llvm::SmallString<32> buf;
-        llvm::raw_svector_ostream os(buf);
-        llvm::SmallVector<llvm::MCFixup, 4> fixups;
-        encoder_->encodeInstruction(inst, os, fixups, sti);
-        return static_cast<unsigned>(buf.size());
-    }
 
     // Does this instruction (sti, mov/pop to %ss) hold off interrupts for one more instruction?
     bool shadows_interrupts(const llvm::MCInst &inst, site_kind kind) const
@@ -150,7 +134,7 @@ private:
                tk_.register_name(inst.getOperand(0).getReg()) == "SS";
     }
 
-    void record(origin start, site_kind kind, unsigned length, bool data, bool pad_before = false)
+    void record(origin start, site_kind kind, bool pad_before)
     {
         if (options_.skip_lines.count(current_.line)) return;
         auto [it, fresh] = out_.sites.try_emplace(current_);
@@ -159,7 +143,6 @@ private:
             s.start = start;
             s.end = current_;
             s.kind = kind;
-            s.data_encoded = data;
             s.in_replacement = section_name() == ".altinstr_replacement";
             s.pad_before = pad_before;
         } else if (s.pad_before != pad_before) {
@@ -171,13 +154,10 @@ private:
             out_.warnings.push_back(std::to_string(current_.line) +
                                     ": sensitive instruction is preceded by a prefix only in some expansions");
         }
-        s.emissions++;
-        s.max_length = std::max(s.max_length, length);
-        unsigned want = site_kind_min_size(kind);
-        // Padding in front is emitted before gas has encoded the instruction, so size it
-        // for the shortest encoding of the kind (sti: 1 byte, mov to %ss: 2).
-        if (pad_before) length = kind == site_kind::sti ? 1 : 2;
-        if (want > length) s.pad = std::max(s.pad, want - length);
+        // Padding after an instruction is sized by gas from the bytes it emits. Padding in
+        // front is emitted before gas has encoded the instruction, so it is sized for the
+        // shortest encoding of the kind (sti: 1 byte, mov to %ss: 2).
+        if (pad_before) s.pad = std::max(s.pad, site_kind_min_size(kind) - (kind == site_kind::sti ? 1u : 2u));
     }
 
     // A statement's constant data in a code section may be a hand-encoded instruction
@@ -191,7 +171,7 @@ private:
             unsigned n = tk_.decode(bytes, code_mode::bits64, inst);
             if (n == data_.size()) {
                 site_kind kind = kind_of_opcode(tk_.opcode_name(inst));
-                if (kind != site_kind::none) record(current_, kind, n, true, kind == site_kind::sti);
+                if (kind != site_kind::none) record(current_, kind, kind == site_kind::sti);
             }
         }
         data_.clear();
@@ -222,13 +202,11 @@ private:
 
     const x86_toolkit &tk_;
     site_scan &out_;
-    std::unique_ptr<llvm::MCCodeEmitter> encoder_;
     code_mode mode_;
     code_mode file_mode_;
-    origin current_{}, previous_{};
+    origin current_{};
     bool pending_prefix_ = false;
     origin prefix_origin_{};
-    unsigned prefix_length_ = 0;
     std::string data_;
     bool data_broken_ = false;
     bool region_open_ = false;

@@ -27,10 +27,7 @@ struct found_site {
     origin start;               // where the site begins (a prefix statement, if any)
     origin end;                 // the statement that emits the instruction
     site_kind kind = site_kind::none;  // first kind seen (expansions may differ)
-    unsigned max_length = 0;    // longest encoding seen, prefix included
-    unsigned pad = 0;           // NOP bytes to append after the statement
-    unsigned emissions = 0;     // how many times the statement was assembled
-    bool data_encoded = false;  // spelled as .byte/.word data
+    unsigned pad = 0;           // padding in front (pad_before only; gas sizes the rest)
     bool in_replacement = false;
     bool pad_before = false;    // interrupt-shadow instruction: padding goes in front
 };
