@@ -1,0 +1,26 @@
+// What a backend's entry stub calls for a rewritten site (or a trapped one it resolved to
+// its record): emulate the instruction, deliver the exception it raised, and then open the
+// interrupt window — strict virtualization delivers a pending interrupt on the way out of
+// every emulation path, so sti/popf/iret never leave one waiting.
+#pragma once
+
+#include <stdint.h>
+
+#include "afterburn/annotation.h"
+#include "wedge/backend.h"
+#include "wedge/frame.h"
+#include "wedge/vcpu.h"
+
+namespace afterburn::wedge {
+
+enum class site_exit : uint8_t {
+    resume,      // return to the guest with the frame as it is now
+    halted,      // hlt/mwait with nothing deliverable: block until an event, then call
+                 // deliver_pending() and resume
+    shutdown,    // triple fault
+    bad_record,  // the record is not emulatable: a loader bug, the backend reports it
+};
+
+site_exit run_site(vcpu &cpu, frame &f, const annotation::site_record &rec, uint64_t site_addr, backend &be);
+
+} // namespace afterburn::wedge

@@ -1,0 +1,218 @@
+#include "wedge/interrupts.h"
+
+#include "wedge/descriptor.h"
+#include "wedge/devices/local_apic.h"
+#include "wedge/guest_memory.h"
+#include "wedge/interrupt_controller.h"
+
+namespace afterburn::wedge {
+
+namespace {
+
+enum class fault_class : uint8_t { benign, contributory, page_fault };
+
+fault_class class_of(const event &ev)
+{
+    if (ev.type != event_type::exception) return fault_class::benign;
+    switch (ev.vector) {
+    case vec::de:
+    case vec::ts:
+    case vec::np:
+    case vec::ss:
+    case vec::gp: return fault_class::contributory;
+    case vec::pf: return fault_class::page_fault;
+    default: return fault_class::benign;
+    }
+}
+
+// Error code for a fault caused by the IDT entry itself (IDT bit 1, EXT bit 0).
+uint32_t idt_error(uint8_t vector, uint32_t ext) { return vector * 8u + 2u + ext; }
+
+// Reads TSS.RSP0..2 (index 0..2) or IST1..7 (index 3 + n - 1) from the guest's TSS.
+bool tss_stack(const vcpu &cpu, guest_memory &mem, unsigned offset, uint32_t ext, uint64_t &rsp, event &fault)
+{
+    if (!cpu.tr.usable || offset + 7 > cpu.tr.limit) {
+        fault = event::fault(vec::ts, selector_error(cpu.tr.selector) | ext);
+        return false;
+    }
+    return mem.read_system(cpu.tr.base + offset, &rsp, 8, fault);
+}
+
+bool try_deliver(vcpu &cpu, frame &f, const event &ev, guest_memory &mem, event &fault)
+{
+    const uint32_t ext = ev.type == event_type::external ? 1 : 0;
+    const uint8_t v = ev.vector;
+    if (ev.type == event_type::exception && v == vec::pf) cpu.cr2 = ev.cr2;
+
+    if (v * 16u + 15u > cpu.idtr.limit) {
+        fault = event::fault(vec::gp, idt_error(v, ext));
+        return false;
+    }
+    uint64_t gate[2];
+    if (!mem.read_system(cpu.idtr.base + v * 16u, gate, 16, fault)) return false;
+    unsigned type = (gate[0] >> 40) & 0xf;
+    unsigned gate_dpl = (gate[0] >> 45) & 3;
+    if (type != system_type::interrupt_gate && type != system_type::trap_gate) {
+        fault = event::fault(vec::gp, idt_error(v, ext));
+        return false;
+    }
+    if (ev.type == event_type::software && gate_dpl < cpu.cpl) {
+        fault = event::fault(vec::gp, idt_error(v, 0));
+        return false;
+    }
+    if (!((gate[0] >> 47) & 1)) {
+        fault = event::fault(vec::np, idt_error(v, ext));
+        return false;
+    }
+    uint64_t target = (gate[0] & 0xffff) | (((gate[0] >> 48) & 0xffff) << 16) | ((gate[1] & 0xffffffffull) << 32);
+    uint16_t cs = static_cast<uint16_t>(gate[0] >> 16);
+    unsigned ist = (gate[0] >> 32) & 7;
+
+    if ((cs & 0xfffc) == 0) {
+        fault = event::fault(vec::gp, ext);
+        return false;
+    }
+    segment_descriptor code;
+    switch (read_descriptor(cpu, mem, cs, false, code, fault)) {
+    case descriptor_lookup::fault: return false;
+    case descriptor_lookup::outside_table: fault = event::fault(vec::gp, selector_error(cs) | ext); return false;
+    case descriptor_lookup::ok: break;
+    }
+    if (!code.code() || !code.long_mode() || code.big() || code.dpl() > cpu.cpl) {
+        fault = event::fault(vec::gp, selector_error(cs) | ext);
+        return false;
+    }
+    if (!code.present()) {
+        fault = event::fault(vec::np, selector_error(cs) | ext);
+        return false;
+    }
+    uint8_t new_cpl = code.conforming() ? cpu.cpl : static_cast<uint8_t>(code.dpl());
+
+    uint64_t rsp = f.gpr[gpr::rsp];
+    if (ist) {
+        if (!tss_stack(cpu, mem, 0x24 + 8 * (ist - 1), ext, rsp, fault)) return false;
+    } else if (new_cpl < cpu.cpl) {
+        if (!tss_stack(cpu, mem, 4 + 8 * new_cpl, ext, rsp, fault)) return false;
+    }
+    rsp &= ~0xfull;
+    if (!is_canonical(rsp)) {
+        fault = event::fault(vec::ss, ext);
+        return false;
+    }
+
+    // SS, RSP, RFLAGS, CS, RIP, [error code], highest address first.
+    uint64_t image[6];
+    unsigned n = 0;
+    if (ev.has_error_code) image[n++] = ev.error_code;
+    image[n++] = ev.type == event_type::software ? ev.return_rip : f.rip;
+    image[n++] = cpu.cs();
+    image[n++] = visible_rflags(cpu, f);
+    image[n++] = f.gpr[gpr::rsp];
+    image[n++] = cpu.ss();
+    uint64_t new_rsp = rsp - 8ull * n;
+    if (!mem.write_system(new_rsp, image, 8ull * n, fault)) return false;
+    if (!is_canonical(target)) {
+        fault = event::fault(vec::gp, ext);
+        return false;
+    }
+
+    bool privilege_changed = new_cpl != cpu.cpl;
+    f.gpr[gpr::rsp] = new_rsp;
+    f.rip = target;
+    f.rflags &= ~(flags::tf | flags::nt | flags::rf);
+    cpu.selector[annotation::seg_cs] = static_cast<uint16_t>((cs & 0xfffc) | new_cpl);
+    if (privilege_changed) cpu.selector[annotation::seg_ss] = new_cpl;  // null SS, RPL = new CPL
+    cpu.cpl = new_cpl;
+    if (type == system_type::interrupt_gate) cpu.set_virtual_if(false);
+    cpu.halted = false;
+    cpu.interrupt_shadow = false;
+    if (privilege_changed) mem.host().state_changed(cpu, state_change::privilege);
+    return true;
+}
+
+int pick_vector(vcpu &cpu, interrupt_controller *&from)
+{
+    if (cpu.extint) {
+        int v = cpu.extint->pending_vector();
+        if (v >= 0) return from = cpu.extint, v;
+    }
+    if (cpu.apic) {
+        int v = cpu.apic->pending_vector();
+        if (v >= 0) return from = cpu.apic, v;
+        return -1;
+    }
+    from = nullptr;
+    return cpu.pending.highest();
+}
+
+} // namespace
+
+uint64_t visible_rflags(const vcpu &cpu, const frame &f)
+{
+    uint64_t r = (f.rflags & flags::real) | flags::fixed1;
+    if (cpu.virtual_if()) r |= flags::if_;
+    r |= static_cast<uint64_t>(cpu.iopl & 3) << flags::iopl_shift;
+    return r;
+}
+
+delivery deliver(vcpu &cpu, frame &f, const event &ev, backend &be)
+{
+    guest_memory mem(cpu, be);
+    event current = ev;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        event fault;
+        if (try_deliver(cpu, f, current, mem, fault)) return delivery::delivered;
+        // The CPU writes CR2 when it detects a page fault, even one that becomes #DF.
+        if (fault.vector == vec::pf) cpu.cr2 = fault.cr2;
+        fault_class first = class_of(current), second = class_of(fault);
+        if (current.type == event_type::exception && current.vector == vec::df && second != fault_class::benign)
+            return delivery::shutdown;
+        if ((first == fault_class::contributory && second == fault_class::contributory) ||
+            (first == fault_class::page_fault && second != fault_class::benign))
+            current = event::fault(vec::df, 0);
+        else
+            current = fault;  // benign: the second one is delivered instead, at the same rip
+    }
+    return delivery::shutdown;
+}
+
+bool refresh_pending_hint(vcpu &cpu)
+{
+    bool any;
+    if (cpu.extint && cpu.extint->pending_vector() >= 0)
+        any = true;
+    else if (cpu.apic)
+        any = cpu.apic->pending_vector() >= 0;
+    else
+        any = !cpu.pending.empty();
+    cpu.page.pending = any ? 1 : 0;
+    return any;
+}
+
+unsigned deliver_pending(vcpu &cpu, frame &f, backend &be, bool *dead)
+{
+    unsigned delivered = 0;
+    // Bounded: each delivery through a trap gate may open the window again.
+    while (delivered < 16 && cpu.virtual_if()) {
+        if (cpu.interrupt_shadow) {
+            if (f.rip == cpu.shadow_rip) break;  // the shadowed instruction has not run yet
+            cpu.interrupt_shadow = false;
+        }
+        interrupt_controller *from = nullptr;
+        int v = pick_vector(cpu, from);
+        if (v < 0) break;
+        if (from)
+            from->acknowledge(static_cast<uint8_t>(v));
+        else
+            cpu.pending.clear(static_cast<uint8_t>(v));
+        ++delivered;
+        if (deliver(cpu, f, event::interrupt(static_cast<uint8_t>(v)), be) == delivery::shutdown) {
+            if (dead) *dead = true;
+            break;
+        }
+    }
+    refresh_pending_hint(cpu);
+    return delivered;
+}
+
+} // namespace afterburn::wedge

@@ -1,0 +1,40 @@
+// Interrupt and exception delivery through the guest's IDT, as a 64-bit CPU does it, and
+// strict virtual interrupts: deliver_pending() runs at every point the guest may have
+// opened an interrupt window (after sti's shadow, popf, iretq, and on leaving every
+// emulation path), so a pending interrupt is never held back longer than on hardware.
+#pragma once
+
+#include <stdint.h>
+
+#include "wedge/backend.h"
+#include "wedge/event.h"
+#include "wedge/frame.h"
+#include "wedge/vcpu.h"
+
+namespace afterburn::wedge {
+
+enum class delivery : uint8_t {
+    delivered,  // the frame now runs the handler (possibly of a #DF or a nested fault)
+    shutdown,   // triple fault: the guest is dead; the backend stops or resets it
+};
+
+// Delivers one event. For exceptions frame.rip is the faulting instruction (what is pushed);
+// for software interrupts `ev.return_rip` is pushed; for external interrupts frame.rip.
+// A fault while delivering (bad gate, #PF on the stack) is delivered instead, combined into
+// #DF by the architectural rules; a fault while delivering #DF is a shutdown.
+delivery deliver(vcpu &cpu, frame &f, const event &ev, backend &be);
+
+// Delivers pending interrupts while the virtual IF allows it and no interrupt shadow
+// covers frame.rip (a trap gate leaves IF set, so a second one may nest at once). Returns
+// how many were delivered; on a shutdown, `*dead` is set.
+unsigned deliver_pending(vcpu &cpu, frame &f, backend &be, bool *dead = nullptr);
+
+// The RFLAGS the guest sees (pushf, interrupt frames): its real arithmetic flags with the
+// virtual IF and IOPL; RF and VM are never shown.
+uint64_t visible_rflags(const vcpu &cpu, const frame &f);
+
+// Whether any interrupt is requested at all (ignoring IF); refreshes the ABI page's
+// `pending` byte with the answer.
+bool refresh_pending_hint(vcpu &cpu);
+
+} // namespace afterburn::wedge
