@@ -5,19 +5,21 @@
 # order, each PASS (or SKIP where EXPECTED marks it optional), printed
 # AFTERBURN-SUCCESS, and the launcher exited with the guest's verdict 0 (status 1).
 # Exits 77 (ctest: skipped) with the reason when nested KVM cannot be had.
+# Environment (for test-nested-wedge.sh): TEST_NAME, NESTED_LOG, NESTED_WEDGE (run-nested.sh).
 set -u
 launcher=$1 guest=$2 expected=$3 cache=$4
 here=$(cd "$(dirname "$0")" && pwd)
 [ -f "$guest" ] || { echo "no guest image at $guest (cmake --build build --target sample-guest)"; exit 1; }
 mkdir -p "$cache"
-log=$cache/nested-guest.log
+name=${TEST_NAME:-kvm.nested.guest}
+log=${NESTED_LOG:-$cache/nested-guest.log}
 AFTERBURN_KVM=$launcher AFTERBURN_KVM_L1_CACHE=$cache NESTED_LOG=$log NESTED_TIMEOUT=600 \
     "$here/run-nested.sh" "$guest"
 rc=$?
-[ $rc -eq 77 ] && { echo "kvm.nested.guest: skipped (see SKIP above)"; exit 77; }
+[ $rc -eq 77 ] && { echo "$name: skipped (see SKIP above)"; exit 77; }
 status=0
-[ $rc -eq 1 ] || { echo "kvm.nested.guest: launcher status $rc, want 1 (guest verdict 0)"; status=1; }
-sed 's/^[0-9.]* //' "$log" | grep -qx AFTERBURN-SUCCESS || { echo "kvm.nested.guest: no AFTERBURN-SUCCESS"; status=1; }
+[ $rc -eq 1 ] || { echo "$name: launcher status $rc, want 1 (guest verdict 0)"; status=1; }
+sed 's/^[0-9.]* //' "$log" | grep -qx AFTERBURN-SUCCESS || { echo "$name: no AFTERBURN-SUCCESS"; status=1; }
 sed 's/^[0-9.]* //' "$log" | awk '
     NR == FNR { if ($0 ~ /^#/ || NF == 0) next; n++; want[n] = $2; opt[n] = ($3 == "?"); next }
     /^(PASS|FAIL|SKIP) / { m++; v[m] = $1; name = $2; sub(/:$/, "", name); got[m] = name; line[m] = $0 }

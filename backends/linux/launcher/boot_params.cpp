@@ -1,5 +1,6 @@
 #include "boot_params.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "boot_layout.h"
@@ -39,6 +40,20 @@ std::vector<E820Entry> build_e820(const GuestMemory& mem) {
         }
     }
     return map;
+}
+
+void reserve_e820(std::vector<E820Entry>& map, uint64_t addr, uint64_t size) {
+    std::vector<E820Entry> out;
+    uint64_t end = addr + size;
+    for (const E820Entry& e : map) {
+        uint64_t e_end = e.addr + e.size;
+        if (e.type != 1 || e_end <= addr || e.addr >= end) { out.push_back(e); continue; }
+        if (e.addr < addr) out.push_back({e.addr, addr - e.addr, 1});
+        if (e_end > end) out.push_back({end, e_end - end, 1});
+    }
+    out.push_back({addr, size, 2});
+    std::sort(out.begin(), out.end(), [](const E820Entry& a, const E820Entry& b) { return a.addr < b.addr; });
+    map = out;
 }
 
 void write_boot_params(GuestMemory& mem, const std::vector<E820Entry>& e820, const std::string& cmdline) {

@@ -19,6 +19,8 @@ struct E820Entry {
 // The PC memory map for `mem`: RAM [0, 640 KiB), reserved 640 KiB..1 MiB (VGA/BIOS
 // area, as on a PC), RAM from 1 MiB, and the RAM above 4 GiB.
 std::vector<E820Entry> build_e820(const GuestMemory& mem);
+// Marks [addr, addr + size) reserved (type 2), splitting the RAM entries it overlaps.
+void reserve_e820(std::vector<E820Entry>& map, uint64_t addr, uint64_t size);
 
 // Writes boot_params at layout::kBootParams and the command line at layout::kCmdline.
 // Throws Error(kUsage) if the command line is too long.

@@ -12,11 +12,12 @@ namespace afterburn::kvm {
 
 const char* usage_text() {
     return "usage: afterburn-kvm [--memory MB] [--append CMDLINE] [--timeout S] [--stats]\n"
-           "                     [--kvm DEVICE] GUEST.elf\n"
+           "                     [--kvm DEVICE] [--wedge kvm-wedge.elf] GUEST.elf\n"
            "       afterburn-kvm --probe [--timeout S] [--kvm DEVICE]\n"
            "Boots a 64-bit ELF kernel (Linux x86-64 64-bit boot protocol) in a KVM VM.\n"
            "Exit status: (v << 1) | 1 when the guest writes v to port 0xf4; 2 usage,\n"
-           "4 bad guest image, 6 KVM unusable, 8 guest crash, 10 guest halted, 124 timeout.\n";
+           "4 bad guest image, 6 KVM unusable, 8 guest crash, 10 guest halted, 12 wedge error,\n"
+           "124 timeout.\n";
 }
 
 namespace {
@@ -54,6 +55,8 @@ bool parse_cli(int argc, char** argv, Options& o) {
             o.stats = true;
         } else if (a == "--probe") {
             o.probe = true;
+        } else if (a == "--wedge") {
+            o.wedge = value();
         } else if (a == "--kvm") {
             o.kvm_device = value();
         } else if (a == "-h" || a == "--help") {
@@ -68,6 +71,7 @@ bool parse_cli(int argc, char** argv, Options& o) {
         }
     }
     if (o.probe && !o.image.empty()) throw Error(kUsage, "--probe takes no guest image");
+    if (o.probe && !o.wedge.empty()) throw Error(kUsage, "--probe takes no --wedge");
     if (!o.probe && o.image.empty()) throw Error(kUsage, "no guest image given");
     return true;
 }

@@ -13,6 +13,7 @@ struct Options {
     bool stats = false;           // --stats: exit table on stderr at the end
     bool probe = false;           // --probe: run a 5-byte built-in guest to test /dev/kvm
     std::string kvm_device = "/dev/kvm";
+    std::string wedge;            // --wedge PATH: kvm-wedge.elf, loaded into the entry window
 };
 
 // Parses argv; throws Error(kUsage) on bad input. Returns false if --help was printed.

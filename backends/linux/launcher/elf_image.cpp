@@ -55,6 +55,7 @@ ElfImage ElfImage::parse(std::vector<uint8_t> bytes, const std::string& name) {
     for (unsigned i = 0; i < eh.e_phnum; i++) {
         Elf64_Phdr ph;
         std::memcpy(&ph, bytes.data() + eh.e_phoff + i * sizeof ph, sizeof ph);
+        if (ph.p_type == PT_NOTE && ph.p_filesz) img.notes_.push_back({ph.p_vaddr, ph.p_filesz});
         if (ph.p_type != PT_LOAD) continue;
         std::string seg = "PT_LOAD " + std::to_string(i);
         if (ph.p_filesz > ph.p_memsz) throw bad(seg + ": p_filesz > p_memsz");
@@ -63,7 +64,7 @@ ElfImage ElfImage::parse(std::vector<uint8_t> bytes, const std::string& name) {
                       ") lies beyond the end of the file (" + std::to_string(bytes.size()) + " bytes; truncated?)");
         if (ph.p_paddr + ph.p_memsz < ph.p_paddr) throw bad(seg + ": physical range wraps around");
         if (ph.p_memsz == 0) continue;
-        img.segments_.push_back({ph.p_paddr, ph.p_filesz, ph.p_memsz, ph.p_offset});
+        img.segments_.push_back({ph.p_paddr, ph.p_filesz, ph.p_memsz, ph.p_offset, ph.p_vaddr});
         if (eh.e_entry >= ph.p_paddr && eh.e_entry - ph.p_paddr < ph.p_filesz) entry_ok = true;
     }
     if (img.segments_.empty()) throw bad("no PT_LOAD segment");
@@ -73,6 +74,38 @@ ElfImage ElfImage::parse(std::vector<uint8_t> bytes, const std::string& name) {
                   "enters e_entry as a physical address)");
     img.bytes_ = std::move(bytes);
     return img;
+}
+
+uint64_t ElfImage::entry_vaddr() const {
+    for (const LoadSegment& s : segments_)
+        if (entry_ >= s.paddr && entry_ - s.paddr < s.filesz) return entry_ - s.paddr + s.vaddr;
+    return entry_;
+}
+
+std::vector<VirtRange> ElfImage::sections_named(const std::string& want) const {
+    std::vector<VirtRange> out;
+    Elf64_Ehdr eh;
+    std::memcpy(&eh, bytes_.data(), sizeof eh);
+    if (eh.e_shoff == 0 || eh.e_shnum == 0 || eh.e_shentsize != sizeof(Elf64_Shdr)) return out;
+    if (eh.e_shoff > bytes_.size() || uint64_t(eh.e_shnum) * sizeof(Elf64_Shdr) > bytes_.size() - eh.e_shoff)
+        return out;
+    auto shdr = [&](unsigned i) {
+        Elf64_Shdr sh;
+        std::memcpy(&sh, bytes_.data() + eh.e_shoff + i * sizeof sh, sizeof sh);
+        return sh;
+    };
+    if (eh.e_shstrndx >= eh.e_shnum) return out;
+    Elf64_Shdr strtab = shdr(eh.e_shstrndx);
+    if (strtab.sh_offset > bytes_.size() || strtab.sh_size > bytes_.size() - strtab.sh_offset) return out;
+    for (unsigned i = 0; i < eh.e_shnum; i++) {
+        Elf64_Shdr sh = shdr(i);
+        if (!(sh.sh_flags & SHF_ALLOC) || sh.sh_size == 0 || sh.sh_name >= strtab.sh_size) continue;
+        const char* name = reinterpret_cast<const char*>(bytes_.data() + strtab.sh_offset + sh.sh_name);
+        size_t max = strtab.sh_size - sh.sh_name;
+        if (strnlen(name, max) == max) continue;
+        if (want == name) out.push_back({sh.sh_addr, sh.sh_size});
+    }
+    return out;
 }
 
 uint64_t ElfImage::min_memory_mib() const {
@@ -99,6 +132,18 @@ void ElfImage::load_into(GuestMemory& mem, uint64_t reserved_end) const {
             throw Error(kBadImage, name_ + ": segment " + range + " is not in RAM (" + have +
                                    "; RAM is [0, 3 GiB) and 4 GiB up, the 3..4 GiB hole is MMIO)");
         }
+        std::memcpy(dst, bytes_.data() + s.offset, s.filesz);
+        std::memset(dst + s.filesz, 0, s.memsz - s.filesz);
+    }
+}
+
+void ElfImage::load_relocated(GuestMemory& mem, uint64_t vbase, uint64_t pbase, uint64_t size) const {
+    for (const LoadSegment& s : segments_) {
+        if (s.vaddr < vbase || s.vaddr - vbase > size || s.memsz > size - (s.vaddr - vbase))
+            throw Error(kBadImage, name_ + ": segment at " + hex(s.vaddr) + " (+" + hex(s.memsz) +
+                                   ") lies outside [" + hex(vbase) + ", +" + hex(size) + ")");
+        uint8_t* dst = mem.at(pbase + (s.vaddr - vbase), s.memsz);
+        if (!dst) throw Error(kBadImage, name_ + ": no guest RAM at " + hex(pbase + (s.vaddr - vbase)));
         std::memcpy(dst, bytes_.data() + s.offset, s.filesz);
         std::memset(dst + s.filesz, 0, s.memsz - s.filesz);
     }

@@ -14,6 +14,7 @@ enum ExitStatus : int {
     kKvmUnavailable = 6,   // no /dev/kvm, or this KVM cannot run an ordinary guest
     kGuestCrash = 8,       // shutdown (triple fault), failed entry, internal error, unknown exit
     kGuestHalted = 10,     // KVM_EXIT_HLT (only without an in-kernel local APIC)
+    kWedgeError = 12,      // --wedge: the wedge reported a fatal error (hypercall `fatal`)
     kTimeout = 124,        // --timeout expired (same value as timeout(1))
 };
 

@@ -20,6 +20,8 @@ public:
     void write(uint16_t port, uint8_t v);
     uint8_t read(uint16_t port);
     void flush();
+    // Bytes the KVM wedge's in-place UART collected (one hypercall per line): written out now.
+    void write_text(const std::string& s) { pending_ += s; flush(); }
 
 private:
     int out_fd_;

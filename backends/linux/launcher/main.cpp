@@ -22,6 +22,7 @@
 #include "kvm_vm.h"
 #include "long_mode.h"
 #include "watchdog.h"
+#include "wedge_link.h"
 
 using namespace afterburn::kvm;
 
@@ -70,7 +71,8 @@ struct RunResult {
     std::string message;
 };
 
-RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s) {
+RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, WedgeLink* wedge,
+                   const GuestMemory& mem) {
     Watchdog watchdog(timeout_s, vcpu.state());
     kvm_run* run = vcpu.state();
     for (;;) {
@@ -96,6 +98,18 @@ RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s) {
         case KVM_EXIT_IO: {
             bool out = run->io.direction == KVM_EXIT_IO_OUT;
             uint8_t* data = reinterpret_cast<uint8_t*>(run) + run->io.data_offset;
+            if (wedge && wedge->claims(run->io.port)) {
+                stats.count_port(run->io.port, out, true, run->io.count);
+                if (!out || run->io.size != 4 || run->io.count != 1)
+                    return {kWedgeError, "wedge hypercall port used with a wrong access (want one 32-bit out)"};
+                uint32_t gpa;
+                std::memcpy(&gpa, data, 4);
+                if (auto fatal = wedge->hypercall(gpa, mem, bus.uart())) {
+                    dump_state(vcpu);
+                    return {kWedgeError, *fatal};
+                }
+                break;
+            }
             bool claimed = false;
             for (uint32_t i = 0; i < run->io.count; i++)
                 claimed = bus.io(out, run->io.port, data + i * run->io.size, run->io.size);
@@ -156,17 +170,31 @@ int launch(const Options& o) {
                                        " MiB but the guest has --memory " + std::to_string(o.memory_mib) +
                                        ": the guest needs at least --memory " + std::to_string(image->min_memory_mib()));
     }
+    std::optional<ElfImage> wedge_image;
+    if (!o.wedge.empty()) wedge_image = ElfImage::load_file(o.wedge);
     uint64_t t_setup = now_ns();
     GuestMemory mem(o.memory_mib << 20);
     uint64_t entry = kProbeEntry;
+    std::optional<WedgeLink> wedge;
+    std::vector<E820Entry> e820 = build_e820(mem);
     if (image) {
         image->load_into(mem, layout::kReservedEnd);
         entry = image->entry();
+        if (wedge_image) {
+            wedge.emplace(*wedge_image, *image, mem);
+            wedge->load(mem, e820);
+        }
     } else {
         std::memcpy(mem.at(kProbeEntry, sizeof kProbeCode), kProbeCode, sizeof kProbeCode);
     }
-    write_boot_params(mem, build_e820(mem), o.append);
+    write_boot_params(mem, e820, o.append);
     write_long_mode_tables(mem);
+    if (wedge) {
+        entry = wedge->install(mem, layout::kBootParams, layout::kStackTop);
+        std::fprintf(stderr, "afterburn-kvm: wedge %s at guest-physical 0x%llx, mapped at 0x%llx; guest entry 0x%llx\n",
+                     o.wedge.c_str(), (unsigned long long)wedge->pa(), (unsigned long long)WedgeLink::kWindow,
+                     (unsigned long long)image->entry_vaddr());
+    }
 
     Vm vm(o.kvm_device);
     Vcpu* vcpu_ptr = nullptr;
@@ -180,7 +208,9 @@ int launch(const Options& o) {
         kvm_sregs sregs = vcpu_ptr->get_sregs();
         set_long_mode_sregs(sregs);
         vcpu_ptr->set_sregs(sregs);
-        vcpu_ptr->set_regs(entry_regs(entry, layout::kBootParams));
+        kvm_regs regs = entry_regs(entry, layout::kBootParams);
+        if (wedge) regs.rdi = layout::kWedgeHandoff;
+        vcpu_ptr->set_regs(regs);
     } catch (const Error& e) {
         throw Error(e.status(), e.what() + kvm_hint());
     }
@@ -188,12 +218,14 @@ int launch(const Options& o) {
     IoBus bus(STDOUT_FILENO);
     ExitStats stats;
     uint64_t t_run = now_ns();
-    RunResult r = run_vcpu(*vcpu_ptr, bus, stats, o.timeout_s);
+    RunResult r = run_vcpu(*vcpu_ptr, bus, stats, o.timeout_s, wedge ? &*wedge : nullptr, mem);
     uint64_t t_end = now_ns();
+    if (wedge) wedge->drain(mem, bus.uart());
     bus.uart().flush();
     if (o.stats) {
         std::fprintf(stderr, "afterburn-kvm: setup %.1f ms\n", (t_run - t_setup) / 1e6);
         stats.print(stderr, t_end - t_run);
+        if (wedge) wedge->print_stats(stderr);
         std::fprintf(stderr, "  in-kernel devices at the end: %s; %s\n", vm.describe_pic_pit().c_str(),
                      vcpu_ptr->describe_lapic().c_str());
     }

@@ -3,9 +3,9 @@
 # the documented non-zero status, before touching KVM, and never hang. Then --probe
 # reports whether this host's /dev/kvm can run an ordinary guest (it may not: e.g. a
 # PVM /dev/kvm); either answer is fine, but it must be clear.
-#   test-bad-input.sh AFTERBURN_KVM GUEST_ELF
+#   test-bad-input.sh AFTERBURN_KVM GUEST_ELF [KVM_WEDGE_ELF]
 set -u
-kvm=$1 guest=$2
+kvm=$1 guest=$2 wedge=${3:-}
 [ -x "$kvm" ] || { echo "no launcher at $kvm"; exit 1; }
 [ -f "$guest" ] || { echo "no guest image at $guest (cmake --build build --target sample-guest)"; exit 1; }
 tmp=$(mktemp -d)
@@ -65,6 +65,13 @@ expect 4 'needs at least --memory 17' --memory 16 "$guest"
 f=$(variant high); patch "$f" $data_paddr $((0x8000000)) 8; expect 4 'needs at least --memory 129' --memory 64 "$f"
 f=$(variant hole); patch "$f" $data_paddr $((0xc0100000)) 8; expect 4 'is not in RAM' --memory 3200 "$f"
 f=$(variant low); patch "$f" $data_paddr $((0x8000)) 8; expect 4 'overlaps the launcher.s boot data' "$f"
+# --wedge: a bad wedge image, or no room for the wedge's 2 MiB below the guest's end.
+expect 2 '--probe takes no --wedge' --probe --wedge "$guest"
+expect 4 'cannot open: No such file' --wedge "$tmp/missing.elf" "$guest"
+expect 4 'entry point 0x[0-9a-f]* is not in the window' --wedge "$guest" "$guest"
+if [ -n "$wedge" ]; then
+    expect 4 'overlaps the wedge.s 2 MiB at 0x1000000' --memory 18 --wedge "$wedge" "$guest"
+fi
 
 # The host's /dev/kvm: it either runs the built-in probe guest (0) or says clearly why
 # not (6); it must not hang (status 124 from timeout(1) would be a failure).

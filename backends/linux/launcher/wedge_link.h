@@ -1,0 +1,51 @@
+// --wedge: the launcher's side of the KVM wedge (docs/kvm-backend-notes.md, "The KVM wedge").
+// Places kvm-wedge.elf in 2 MiB of guest RAM reserved in the e820 map, maps it at the entry
+// window, hands it the guest (struct kvm_wedge::handoff), and serves its hypercalls.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "boot_params.h"
+#include "elf_image.h"
+#include "guest_memory.h"
+#include "io_devices.h"
+
+namespace afterburn::kvm {
+
+class WedgeLink {
+public:
+    static constexpr uint64_t kWindow = 0xffffffffffe00000ull;   // wedge_abi::window_base
+    static constexpr uint64_t kWindowSize = 2ull << 20;
+
+    // Chooses the wedge's guest-physical home: the top 2 MiB of RAM below 3 GiB. Throws
+    // Error(kBadImage) if the guest's segments reach into it (more --memory helps).
+    WedgeLink(const ElfImage& wedge, const ElfImage& guest, const GuestMemory& mem);
+    uint64_t pa() const { return pa_; }
+    // Copies the wedge into guest RAM and reserves it in `e820`.
+    void load(GuestMemory& mem, std::vector<E820Entry>& e820) const;
+    // After write_long_mode_tables: maps the guest's PT_LOADs at their p_vaddr and the
+    // window (one 2 MiB page), writes the handoff. Returns the wedge's entry (RIP; RDI =
+    // layout::kWedgeHandoff).
+    uint64_t install(GuestMemory& mem, uint64_t boot_params, uint64_t guest_rsp) const;
+
+    bool claims(uint16_t port) const;
+    // One hypercall (the 32-bit value written to the port). Returns a message when the wedge
+    // reports a fatal error (the run ends).
+    std::optional<std::string> hypercall(uint32_t request_gpa, const GuestMemory& mem, Uart8250& uart);
+    // At the end of the run: console bytes the wedge buffered but did not send yet.
+    void drain(const GuestMemory& mem, Uart8250& uart) const;
+    void print_stats(std::FILE* f) const;
+
+private:
+    const ElfImage& wedge_;
+    const ElfImage& guest_;
+    uint64_t pa_ = 0;
+    uint64_t console_gpa_ = 0;
+    std::map<uint32_t, uint64_t> calls_;
+    uint64_t console_bytes_ = 0;
+};
+
+}  // namespace afterburn::kvm

@@ -1,0 +1,577 @@
+// kvm-wedge: the in-place VMM for the KVM backend (docs/kvm-backend-notes.md, "The KVM wedge").
+// Under KVM the guest kernel runs in ring 0: its privileged instructions are safe and run
+// natively. What the wedge buys is fewer exits: it rewrites the guest's port I/O sites into
+// calls to itself and emulates the console UART in place, sending the launcher one hypercall
+// per line instead of one exit per byte. It also rewrites `mov to %cr3` so that every page
+// table the guest loads keeps the wedge's window mapped.
+//
+// Freestanding C++20: no libc, no exceptions, no RTTI, no FPU/SSE (-mgeneral-regs-only).
+#include <stddef.h>
+#include <stdint.h>
+
+#include "afterburn/annotation.h"
+#include "afterburn/annotation_reader.h"
+#include "afterburn/site_rewriter.h"
+#include "afterburn/wedge_abi.h"
+#include "kvm_wedge_abi.h"
+
+using namespace afterburn;
+namespace abi = afterburn::kvm_wedge;
+namespace ann = afterburn::annotation;
+
+static_assert(site_kind_count == 69, "entry.S KIND_COUNT must match site_kind_count");
+
+extern "C" {
+// Freestanding: the compiler may still emit calls to these for struct copies and loops.
+void *memcpy(void *d, const void *s, size_t n)
+{
+    auto *dp = static_cast<uint8_t *>(d);
+    auto *sp = static_cast<const uint8_t *>(s);
+    for (size_t i = 0; i < n; ++i) dp[i] = sp[i];
+    return d;
+}
+void *memset(void *d, int c, size_t n)
+{
+    auto *dp = static_cast<uint8_t *>(d);
+    for (size_t i = 0; i < n; ++i) dp[i] = static_cast<uint8_t>(c);
+    return d;
+}
+int memcmp(const void *a, const void *b, size_t n)
+{
+    auto *x = static_cast<const uint8_t *>(a);
+    auto *y = static_cast<const uint8_t *>(b);
+    for (size_t i = 0; i < n; ++i)
+        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+// Shared with entry.S.
+uint64_t wedge_guest_entry, wedge_guest_boot_params, wedge_guest_rsp;
+extern uint8_t wedge_entries[], wedge_slots[], wedge_end[];
+}
+
+namespace {
+
+// ---- ports and control registers ---------------------------------------------------------
+inline void outb(uint16_t p, uint8_t v) { asm volatile("outb %0, %1" ::"a"(v), "Nd"(p)); }
+inline void outw(uint16_t p, uint16_t v) { asm volatile("outw %0, %1" ::"a"(v), "Nd"(p)); }
+inline void outl(uint16_t p, uint32_t v) { asm volatile("outl %0, %1" ::"a"(v), "Nd"(p)); }
+inline uint8_t inb(uint16_t p) { uint8_t v; asm volatile("inb %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+inline uint16_t inw(uint16_t p) { uint16_t v; asm volatile("inw %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+inline uint32_t inl(uint16_t p) { uint32_t v; asm volatile("inl %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+inline uint64_t read_cr3() { uint64_t v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
+inline void write_cr3(uint64_t v) { asm volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
+inline void invlpg(uint64_t va) { asm volatile("invlpg (%0)" ::"r"(va) : "memory"); }
+[[noreturn]] inline void halt_forever() { for (;;) asm volatile("cli; hlt"); }
+
+// ---- state --------------------------------------------------------------------------------
+abi::handoff g_handoff;
+constexpr uint64_t window = wedge_abi::window_base;
+constexpr uint64_t temp_va = window + wedge_abi::window_size - 4096;  // temporary mapping slot
+constexpr uint64_t pte_p = 1, pte_rw = 2, pte_ps = 0x80;
+constexpr uint64_t pte_addr = 0x000ffffffffff000ull;
+
+// The wedge's own page tables (4 KiB pages for the window): pt_l1[0..510] map the wedge's
+// 2 MiB, pt_l1[511] is the temporary mapping slot. pt_l2/pt_l3 are spliced into guest tables
+// that lack the upper levels.
+alignas(4096) uint64_t pt_l1[512];
+alignas(4096) uint64_t pt_l2[512];
+alignas(4096) uint64_t pt_l3[512];
+
+alignas(4096) abi::console_buffer g_console;
+abi::request g_request;
+char g_msg[256];
+
+uint64_t pa_of(const void *p) { return g_handoff.wedge_pa + (reinterpret_cast<uint64_t>(p) - window); }
+
+// ---- hypercalls ---------------------------------------------------------------------------
+void hypercall(abi::op op, uint64_t gpa, uint32_t len)
+{
+    g_request.op = static_cast<uint32_t>(op);
+    g_request.len = len;
+    g_request.gpa = gpa;
+    asm volatile("" ::: "memory");
+    outl(g_handoff.hypercall_port, static_cast<uint32_t>(pa_of(&g_request)));
+}
+
+// A tiny formatter: %s, %u, %x (64-bit arguments only).
+struct fmt_out {
+    char *p;
+    char *end;
+    void put(char c) { if (p < end) *p++ = c; }
+    void str(const char *s) { while (*s) put(*s++); }
+    void num(uint64_t v, unsigned base)
+    {
+        char b[24];
+        int n = 0;
+        do { b[n++] = "0123456789abcdef"[v % base]; v /= base; } while (v);
+        while (n) put(b[--n]);
+    }
+};
+
+inline uint64_t fmt_arg(const char *s) { return reinterpret_cast<uint64_t>(s); }
+template <class T> uint64_t fmt_arg(T v) { return static_cast<uint64_t>(v); }
+
+template <class... A> uint32_t format(const char *f, A... args)
+{
+    uint64_t vals[] = {fmt_arg(args)..., 0};
+    fmt_out o{g_msg, g_msg + sizeof g_msg};
+    unsigned i = 0;
+    for (; *f; ++f) {
+        if (*f != '%') { o.put(*f); continue; }
+        ++f;
+        if (*f == 'u') o.num(vals[i++], 10);
+        else if (*f == 'x') o.num(vals[i++], 16);
+        else if (*f == 's') o.str(reinterpret_cast<const char *>(vals[i++]));
+        else o.put(*f);
+    }
+    return static_cast<uint32_t>(o.p - g_msg);
+}
+
+template <class... A> void log(const char *f, A... args)
+{
+    uint32_t n = format(f, args...);
+    hypercall(abi::op::log, pa_of(g_msg), n);
+}
+
+void console_flush();
+
+template <class... A> [[noreturn]] void fatal(const char *f, A... args)
+{
+    console_flush();
+    uint32_t n = format(f, args...);
+    hypercall(abi::op::fatal, pa_of(g_msg), n);
+    halt_forever();  // the launcher ends the run on `fatal`; never resume the guest
+}
+
+// ---- the console UART (8250 at 0x3f8), emulated in place -----------------------------------
+// Same register model as the launcher's (launcher/io_devices.cpp): THR bytes are buffered and
+// sent with ONE console_write hypercall per line, when the buffer is full, and before any
+// write to the debug-exit port; LSR always says "transmitter empty".
+constexpr uint16_t uart_base = 0x3f8;
+enum : uint16_t { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
+struct uart_state {
+    uint8_t ier = 0, lcr = 0, mcr = 0, scr = 0, dll = 0x0c, dlm = 0, fcr = 0;
+} g_uart;
+uint64_t g_uart_accesses, g_console_flushes;
+
+void console_flush()
+{
+    if (!g_console.len) return;
+    hypercall(abi::op::console_write, pa_of(g_console.data), g_console.len);
+    g_console.len = 0;
+    ++g_console_flushes;
+}
+
+void uart_write(uint16_t port, uint8_t v)
+{
+    ++g_uart_accesses;
+    switch (port - uart_base) {
+    case RBR_THR:
+        if (g_uart.lcr & 0x80) { g_uart.dll = v; break; }
+        g_console.data[g_console.len++] = v;
+        if (v == '\n' || g_console.len == abi::console_capacity) console_flush();
+        break;
+    case IER:
+        if (g_uart.lcr & 0x80) g_uart.dlm = v; else g_uart.ier = v & 0x0f;
+        break;
+    case IIR_FCR: g_uart.fcr = v; break;
+    case LCR: g_uart.lcr = v; break;
+    case MCR: g_uart.mcr = v & 0x1f; break;
+    case SCR: g_uart.scr = v; break;
+    default: break;  // LSR, MSR: read-only
+    }
+}
+
+uint8_t uart_read(uint16_t port)
+{
+    ++g_uart_accesses;
+    switch (port - uart_base) {
+    case RBR_THR: return (g_uart.lcr & 0x80) ? g_uart.dll : 0;
+    case IER: return (g_uart.lcr & 0x80) ? g_uart.dlm : g_uart.ier;
+    case IIR_FCR: return 0x01 | ((g_uart.fcr & 1) ? 0xc0 : 0);
+    case LCR: return g_uart.lcr;
+    case MCR: return g_uart.mcr;
+    case LSR: return 0x60;  // THRE | TEMT, no data received
+    case MSR: return 0xb0;  // CTS | DSR | DCD
+    case SCR: return g_uart.scr;
+    }
+    return 0xff;
+}
+
+bool is_uart(uint16_t port) { return port >= uart_base && port < uart_base + 8; }
+bool is_debug_exit(uint16_t port) { return port >= 0xf4 && port < 0xf8; }
+
+// One port access of `bytes` (1, 2, 4). The UART is byte-wide: a wider access touches
+// consecutive registers (as in the launcher). Any other port: the real instruction, executed
+// here in ring 0; that is the exit the fallback path takes too.
+uint32_t port_in(uint16_t port, unsigned bytes)
+{
+    if (is_uart(port)) {
+        uint32_t v = 0;
+        for (unsigned i = 0; i < bytes; ++i) {
+            uint16_t p = static_cast<uint16_t>(port + i);
+            v |= static_cast<uint32_t>(is_uart(p) ? uart_read(p) : 0xff) << (8 * i);
+        }
+        return v;
+    }
+    switch (bytes) {
+    case 1: return inb(port);
+    case 2: return inw(port);
+    default: return inl(port);
+    }
+}
+
+void port_out(uint16_t port, unsigned bytes, uint32_t v)
+{
+    if (is_uart(port)) {
+        for (unsigned i = 0; i < bytes; ++i) {
+            uint16_t p = static_cast<uint16_t>(port + i);
+            if (is_uart(p)) uart_write(p, static_cast<uint8_t>(v >> (8 * i)));
+        }
+        return;
+    }
+    if (is_debug_exit(port) || (port < 0xf8 && port + bytes > 0xf4)) console_flush();  // the verdict ends the run
+    switch (bytes) {
+    case 1: outb(port, static_cast<uint8_t>(v)); break;
+    case 2: outw(port, static_cast<uint16_t>(v)); break;
+    default: outl(port, v); break;
+    }
+}
+
+// ---- the site table -----------------------------------------------------------------------
+struct site {
+    uint64_t start;  // span start (where the call sits)
+    uint64_t end;    // span end: where an entry returns
+    ann::site_record rec;
+    bool rewritten;
+};
+constexpr uint32_t max_sites = 8192;
+site g_sites[max_sites];
+uint32_t g_site_count;
+
+const site *find_site(uint64_t ret)
+{
+    // The call that brought us here ends at `ret`, inside the span: the last span starting
+    // before it.
+    uint32_t lo = 0, hi = g_site_count;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (g_sites[mid].start < ret) lo = mid + 1; else hi = mid;
+    }
+    if (lo == 0) return nullptr;
+    const site *s = &g_sites[lo - 1];
+    return ret <= s->end && s->rewritten ? s : nullptr;
+}
+
+// ---- page tables: keep the window mapped in every address space the guest loads -----------
+// Guest tables hold guest-physical addresses; the wedge reaches any of them through its
+// temporary mapping slot (pt_l1[511], the last page of the window).
+volatile uint64_t *map_table(uint64_t pa)
+{
+    pt_l1[511] = (pa & pte_addr) | pte_p | pte_rw;
+    invlpg(temp_va);
+    return reinterpret_cast<volatile uint64_t *>(temp_va);
+}
+
+uint64_t g_splices;
+
+// Makes the tables rooted at `cr3` map the window at L4[511] -> L3[511] -> L2[511] -> pt_l1.
+// Fills in only empty entries; a conflicting one is fatal (never a silent corruption).
+void ensure_window(uint64_t cr3)
+{
+    uint64_t pml4 = cr3 & pte_addr;
+    uint64_t want_l3 = pa_of(pt_l3), want_l2 = pa_of(pt_l2), want_l1 = pa_of(pt_l1);
+    volatile uint64_t *t = map_table(pml4);
+    uint64_t e4 = t[511];
+    if (!(e4 & pte_p)) {
+        t[511] = want_l3 | pte_p | pte_rw;
+        ++g_splices;
+        log("CR3 %x: PML4[511] was empty: installed the wedge's PDPT", cr3);
+        return;
+    }
+    if ((e4 & pte_addr) == want_l3) return;
+    t = map_table(e4 & pte_addr);
+    uint64_t e3 = t[511];
+    if (!(e3 & pte_p)) {
+        t[511] = want_l2 | pte_p | pte_rw;
+        if (!g_splices++)
+            log("CR3 %x: PDPT[511] (table %x) was empty: installed the wedge's page directory (later splices "
+                "are not logged)", cr3, e4 & pte_addr);
+        return;
+    }
+    if (e3 & pte_ps)
+        fatal("CR3 %x: the guest maps a 1 GiB page at PML4[511]/PDPT[511] (entry %x): that covers the wedge "
+              "window 0xffffffffffe00000; refusing to load these tables", cr3, e3);
+    if ((e3 & pte_addr) == want_l2) return;
+    uint64_t l2 = e3 & pte_addr;
+    t = map_table(l2);
+    uint64_t e2 = t[511];
+    if (!(e2 & pte_p)) {
+        t[511] = want_l1 | pte_p | pte_rw;
+        ++g_splices;
+        log("CR3 %x: PDPT[511] is the guest's (page directory %x): installed the wedge in its PD[511]", cr3, l2);
+        return;
+    }
+    if (!(e2 & pte_ps) && (e2 & pte_addr) == want_l1) return;
+    fatal("CR3 %x: the guest's PD[511] at %x maps %x over the wedge window 0xffffffffffe00000; "
+          "refusing to load these tables", cr3, l2, e2);
+}
+
+// ---- entries ------------------------------------------------------------------------------
+struct frame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
+    uint64_t kind, rflags, ret;
+};
+
+uint64_t &gpr(frame *f, uint8_t n, uint64_t &rsp_scratch)
+{
+    switch (n) {
+    case 0: return f->rax;
+    case 1: return f->rcx;
+    case 2: return f->rdx;
+    case 3: return f->rbx;
+    case 4: rsp_scratch = reinterpret_cast<uint64_t>(&f->ret) + 8; return rsp_scratch;  // the guest's RSP at the site
+    case 5: return f->rbp;
+    case 6: return f->rsi;
+    case 7: return f->rdi;
+    case 8: return f->r8;
+    case 9: return f->r9;
+    case 10: return f->r10;
+    case 11: return f->r11;
+    case 12: return f->r12;
+    case 13: return f->r13;
+    case 14: return f->r14;
+    default: return f->r15;
+    }
+}
+
+uint64_t g_entries[site_kind_count];
+
+uint16_t port_of(const frame *f, const ann::site_record &r)
+{
+    return (r.flags & ann::flag_port_dx) ? static_cast<uint16_t>(f->rdx) : static_cast<uint16_t>(r.imm);
+}
+
+unsigned width(const ann::site_record &r) { return 1u << (r.flags & ann::flag_opsize_mask); }
+
+void emulate_in(frame *f, const ann::site_record &r)
+{
+    unsigned w = width(r);
+    uint32_t v = port_in(port_of(f, r), w);
+    if (w == 1) f->rax = (f->rax & ~0xffull) | v;
+    else if (w == 2) f->rax = (f->rax & ~0xffffull) | v;
+    else f->rax = v;  // a 32-bit destination zero-extends
+}
+
+void emulate_out(frame *f, const ann::site_record &r)
+{
+    port_out(port_of(f, r), width(r), static_cast<uint32_t>(f->rax));
+}
+
+// ins/outs: the guest runs in ring 0 in this very address space, so the wedge reads and
+// writes the buffer directly. 64-bit addressing, DS (outs) / ES (ins) with base 0.
+void emulate_string(frame *f, const ann::site_record &r, bool out)
+{
+    if (r.mem_seg != ann::no_register && r.mem_seg != ann::seg_ds && r.mem_seg != ann::seg_es)
+        fatal("outs at %x with a %u segment override is not supported", f->ret, static_cast<uint64_t>(r.mem_seg));
+    unsigned w = width(r);
+    uint16_t port = static_cast<uint16_t>(f->rdx);
+    uint64_t count = (r.flags & ann::flag_rep) ? f->rcx : 1;
+    int64_t step = (f->rflags & 0x400) ? -static_cast<int64_t>(w) : static_cast<int64_t>(w);
+    uint64_t &ptr = out ? f->rsi : f->rdi;
+    for (; count; --count) {
+        if (out) {
+            uint32_t v = 0;
+            memcpy(&v, reinterpret_cast<const void *>(ptr), w);
+            port_out(port, w, v);
+        } else {
+            uint32_t v = port_in(port, w);
+            memcpy(reinterpret_cast<void *>(ptr), &v, w);
+        }
+        ptr += step;
+        if (r.flags & ann::flag_rep) --f->rcx;
+    }
+}
+
+void emulate_mov_to_cr(frame *f, const ann::site_record &r)
+{
+    uint64_t scratch;
+    uint64_t v = gpr(f, r.reg, scratch);
+    if (r.special != 3) fatal("mov to %%cr%u at %x reached the wedge; only CR3 sites are rewritten", r.special, f->ret);
+    ensure_window(v);
+    write_cr3(v);
+}
+
+} // namespace
+
+extern "C" void wedge_dispatch(frame *f)
+{
+    const site *s = find_site(f->ret);
+    if (!s) fatal("entry(%u) called from %x, which is not a rewritten site", f->kind, f->ret);
+    if (s->rec.kind != f->kind)
+        fatal("entry(%u) called from the site at %x of kind %u", f->kind, s->start, static_cast<uint64_t>(s->rec.kind));
+    ++g_entries[s->rec.kind];
+    switch (static_cast<site_kind>(s->rec.kind)) {
+    case site_kind::in: emulate_in(f, s->rec); break;
+    case site_kind::out: emulate_out(f, s->rec); break;
+    case site_kind::ins: emulate_string(f, s->rec, false); break;
+    case site_kind::outs: emulate_string(f, s->rec, true); break;
+    case site_kind::mov_to_cr: emulate_mov_to_cr(f, s->rec); break;
+    default: fatal("entry(%u) has no handler", f->kind);
+    }
+    f->ret = s->end;
+}
+
+namespace {
+
+bool in_user_code(uint64_t start, uint64_t end)
+{
+    for (uint32_t i = 0; i < g_handoff.user_count && i < abi::max_user_ranges; ++i) {
+        const abi::va_range &u = g_handoff.user_code[i];
+        if (start < u.va + u.size && end > u.va) return true;
+    }
+    return false;
+}
+
+// Which records the wedge rewrites (ring 0 under KVM: everything else runs natively).
+bool wanted(const ann::site_record &r)
+{
+    switch (static_cast<site_kind>(r.kind)) {
+    case site_kind::in:
+    case site_kind::out:
+    case site_kind::ins:
+    case site_kind::outs: return true;
+    case site_kind::mov_to_cr: return r.special == 3 && (r.flags & ann::flag_register);
+    default: return false;
+    }
+}
+
+void collect_sites(uint32_t &tables, uint32_t &records)
+{
+    for (uint32_t n = 0; n < g_handoff.note_count && n < abi::max_note_ranges; ++n) {
+        auto *begin = reinterpret_cast<const uint8_t *>(g_handoff.notes[n].va);
+        auto res = ann::walk_tables(begin, begin + g_handoff.notes[n].size, [&](const ann::table_view &t) {
+            for (uint32_t i = 0; i < t.count; ++i) {
+                const ann::site_record &r = ann::table_record(t, i);
+                if (!site_kind_is_instruction(static_cast<site_kind>(r.kind))) continue;
+                if (g_site_count == max_sites) fatal("more than %u annotated sites: raise max_sites", max_sites);
+                uint64_t addr = reinterpret_cast<uint64_t>(&r.site) + static_cast<int64_t>(r.site);
+                rewriter::site_span sp = rewriter::span_of(r, addr);
+                site &s = g_sites[g_site_count++];
+                s.start = sp.start;
+                s.end = sp.start + sp.size;
+                s.rec = r;
+                s.rewritten = false;
+            }
+        });
+        if (res.error != ann::table_error::ok)
+            fatal("PT_NOTE %u at %x: malformed notes at offset %x: %s", n, g_handoff.notes[n].va,
+                  res.error_offset, ann::table_error_text(res.error));
+        tables += res.tables;
+        records += res.records;
+    }
+    // Insertion sort by span start (a few hundred to a few thousand records, once).
+    for (uint32_t i = 1; i < g_site_count; ++i) {
+        site s = g_sites[i];
+        uint32_t j = i;
+        for (; j && g_sites[j - 1].start > s.start; --j) g_sites[j] = g_sites[j - 1];
+        g_sites[j] = s;
+    }
+    for (uint32_t i = 1; i < g_site_count; ++i)
+        if (g_sites[i].start < g_sites[i - 1].end)
+            fatal("annotated sites overlap: [%x, %x) and [%x, %x)", g_sites[i - 1].start, g_sites[i - 1].end,
+                  g_sites[i].start, g_sites[i].end);
+}
+
+void rewrite_sites()
+{
+    rewriter::plan plan;
+    for (unsigned k = 0; k < site_kind_count; ++k) {
+        plan.kinds[k].how = rewriter::strategy::call;
+        plan.kinds[k].target = wedge_abi::entry(static_cast<site_kind>(k));
+        plan.kinds[k].slot = wedge_abi::slot(static_cast<site_kind>(k));
+    }
+    uint32_t rewritten = 0, native = 0, user = 0, replacement = 0, failed = 0;
+    uint32_t per_kind[site_kind_count] = {};
+    for (uint32_t i = 0; i < g_site_count; ++i) {
+        site &s = g_sites[i];
+        if (!wanted(s.rec)) { ++native; continue; }
+        if (in_user_code(s.start, s.end)) { ++user; continue; }
+        // Linux copies .altinstr_replacement bytes over other sites: a call from the copy
+        // would return to an address the table does not know. In ring 0 they run natively.
+        if (s.rec.flags & ann::flag_replacement) { ++replacement; continue; }
+        rewriter::site_span sp{s.start, s.start, static_cast<uint32_t>(s.end - s.start)};
+        sp.insn = (s.rec.flags & ann::flag_pad_before) ? s.start + s.rec.pad_len : s.start;
+        auto o = rewriter::rewrite_site(reinterpret_cast<uint8_t *>(s.start), sp, s.rec, plan);
+        if (o == rewriter::outcome::rewritten) {
+            s.rewritten = true;
+            ++rewritten;
+            ++per_kind[s.rec.kind];
+        } else {
+            ++failed;
+            log("site %x (%s): not rewritten: %s; it traps to the launcher instead", s.start,
+                site_kind_name(static_cast<site_kind>(s.rec.kind)), rewriter::outcome_text(o));
+        }
+    }
+    log("%u sites: rewrote %u (in %u, out %u, ins %u, outs %u, mov_to_cr3 %u), %u run natively in ring 0, "
+        "%u left in ring-3 code, %u left in .altinstr_replacement, %u could not be rewritten",
+        g_site_count, rewritten, per_kind[static_cast<unsigned>(site_kind::in)],
+        per_kind[static_cast<unsigned>(site_kind::out)], per_kind[static_cast<unsigned>(site_kind::ins)],
+        per_kind[static_cast<unsigned>(site_kind::outs)], per_kind[static_cast<unsigned>(site_kind::mov_to_cr)],
+        native, user, replacement, failed);
+}
+
+// The layout entry.S and the linker script promise (docs/wedge-abi.md), checked in the image.
+void check_window_layout()
+{
+    for (unsigned k = 0; k < site_kind_count; ++k) {
+        const uint8_t *e = wedge_entries + wedge_abi::entry_stride * k;
+        uint64_t slot;
+        memcpy(&slot, wedge_slots + 8 * k, 8);
+        if (reinterpret_cast<uint64_t>(e) != wedge_abi::entry(static_cast<site_kind>(k)) ||
+            slot != wedge_abi::entry(static_cast<site_kind>(k)) ||
+            e[0] != 0x9c || e[1] != 0xfa || e[2] != 0x6a || e[3] != k)
+            fatal("entry window layout is wrong at kind %u", k);
+    }
+    if (reinterpret_cast<uint64_t>(wedge_slots) != wedge_abi::slot_table) fatal("slot table misplaced");
+}
+
+// Switch the window from the launcher's one 2 MiB page to pt_l1 (4 KiB pages plus the
+// temporary slot). At this point the launcher's tables identity-map low memory.
+void take_over_window()
+{
+    for (unsigned i = 0; i < 511; ++i) pt_l1[i] = (g_handoff.wedge_pa + 4096ull * i) | pte_p | pte_rw;
+    pt_l1[511] = 0;
+    pt_l2[511] = pa_of(pt_l1) | pte_p | pte_rw;
+    pt_l3[511] = pa_of(pt_l2) | pte_p | pte_rw;
+    uint64_t cr3 = read_cr3();
+    auto *l4 = reinterpret_cast<uint64_t *>(cr3 & pte_addr);
+    uint64_t e4 = l4[511];
+    if (!(e4 & pte_p) || (e4 & pte_ps)) halt_forever();
+    auto *l3 = reinterpret_cast<uint64_t *>(e4 & pte_addr);
+    uint64_t e3 = l3[511];
+    if (!(e3 & pte_p) || (e3 & pte_ps)) halt_forever();
+    auto *l2 = reinterpret_cast<uint64_t *>(e3 & pte_addr);
+    l2[511] = pa_of(pt_l1) | pte_p | pte_rw;  // was: wedge_pa | PS
+    write_cr3(cr3);
+}
+
+} // namespace
+
+extern "C" void wedge_main(const abi::handoff *h)
+{
+    if (h->magic != abi::handoff_magic || h->version != abi::handoff_version) halt_forever();
+    g_handoff = *h;
+    take_over_window();
+    hypercall(abi::op::register_console, pa_of(&g_console), sizeof g_console);
+    check_window_layout();
+    uint32_t tables = 0, records = 0;
+    collect_sites(tables, records);
+    log("%u Afterburn tables, %u records in %u PT_NOTE segments", tables, records, g_handoff.note_count);
+    rewrite_sites();
+    wedge_guest_entry = g_handoff.guest_entry;
+    wedge_guest_boot_params = g_handoff.boot_params;
+    wedge_guest_rsp = g_handoff.guest_rsp;
+    log("entering the guest at %x (boot_params %x)", wedge_guest_entry, wedge_guest_boot_params);
+}
