@@ -14,6 +14,7 @@ enum ExitCode : int {
     exit_guest_failed = 1, // failure marker, crash, QEMU exited first, timeout
     exit_usage = 2,        // bad command line or input file, unavailable backend
     exit_start_failed = 3, // the VMM (QEMU) could not be started
+    exit_unavailable = 4,  // the backend cannot run on this machine (e.g. no KVM at all): skipped
 };
 
 using BackendFn = int (*)(const BootOptions&, const ImageInfo&);
@@ -23,5 +24,9 @@ BackendFn find_backend(std::string_view name);
 
 // Native: QEMU TCG, no hypervisor underneath.
 int boot_native(const BootOptions& options, const ImageInfo& image);
+
+// KVM: the guest and the KVM wedge under afterburn-kvm, on this host's /dev/kvm when it can
+// run ordinary guests, else nested in an L1 Linux under QEMU TCG.
+int boot_kvm(const BootOptions& options, const ImageInfo& image);
 
 } // namespace afterburn::launcher

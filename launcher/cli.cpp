@@ -13,7 +13,9 @@ Boots IMAGE and watches its serial console. Exits 0 only when a console line sta
 with the success marker; a line starting with AFTERBURN-FAILURE, a kernel panic, QEMU
 exiting first, or the timeout make it fail with a one-line reason and the last console lines.
 
-  --on BACKEND      where to run: native (QEMU TCG, no hypervisor)
+  --on BACKEND      where to run: native (QEMU TCG, no hypervisor), or kvm (the KVM wedge
+                    under afterburn-kvm: this host's /dev/kvm if it can run guests, else nested
+                    in an L1 Linux under QEMU TCG; exit status 4 when neither is possible)
   IMAGE             an ELF with a PVH entry note (Linux vmlinux built with CONFIG_PVH,
                     the sample guest) or a multiboot header, or a Linux bzImage
   --initrd FILE     initial ramdisk (e.g. the initramfs.cpio.gz of `afterburn build-linux`)
@@ -29,7 +31,7 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
   -h, --help        this text
 
 Exit status: 0 success, 1 the guest failed or timed out, 2 bad usage or input,
-3 QEMU could not be started. QEMU is taken from $AFTERBURN_QEMU, else qemu-system-x86_64.
+3 QEMU could not be started, 4 the backend is not available on this machine. QEMU is taken from $AFTERBURN_QEMU, else qemu-system-x86_64.
 )";
 }
 
@@ -133,7 +135,7 @@ ParseResult parse_command_line(const std::vector<std::string>& args)
         }
     }
     if (o.backend.empty())
-        return fail("missing --on BACKEND (available: native)");
+        return fail("missing --on BACKEND (available: native, kvm)");
     if (!have_image)
         return fail("missing IMAGE");
     return result;

@@ -1,0 +1,79 @@
+// The KVM backend: afterburn-kvm runs the guest with the KVM wedge. These machines' /dev/kvm
+// is usually a software module that cannot run ordinary guests, so the usual path is nested:
+// an L1 Debian kernel under QEMU TCG with kvm_amd nested=1 (backends/linux/l1/run-nested.sh).
+#include "backend.hpp"
+#include "vmm_session.hpp"
+
+#include <filesystem>
+#include <iostream>
+#include <unistd.h>
+
+namespace afterburn::launcher {
+
+namespace {
+
+// Why this host's /dev/kvm cannot be used directly, or "" when it can.
+std::string direct_kvm_unusable()
+{
+    if (::access("/dev/kvm", R_OK | W_OK) != 0)
+        return "no usable /dev/kvm";
+    if (std::filesystem::exists("/sys/module/kvm_pvm"))
+        return "/dev/kvm is kvm_pvm, which cannot run ordinary guests";
+    if (!std::filesystem::exists("/sys/module/kvm_intel") && !std::filesystem::exists("/sys/module/kvm_amd"))
+        return "/dev/kvm is not backed by kvm_intel or kvm_amd";
+    return {};
+}
+
+std::string describe_runner_exit(const ExitStatus& st)
+{
+    if (!st.exited)
+        return "the KVM runner " + st.describe();
+    // afterburn-kvm mirrors QEMU's isa-debug-exit convention: (v << 1) | 1.
+    if (st.code & 1)
+        return "afterburn-kvm exited with status " + std::to_string(st.code) + " (debug-exit value " +
+               std::to_string(st.code >> 1) + ")";
+    return "afterburn-kvm exited with status " + std::to_string(st.code) + " (see docs/kvm-backend-notes.md)";
+}
+
+} // namespace
+
+int boot_kvm(const BootOptions& options, const ImageInfo&)
+{
+    if (options.initrd) {
+        std::cerr << "afterburn boot: error: the kvm backend does not take --initrd yet" << std::endl;
+        return exit_usage;
+    }
+    const std::string launcher = AFTERBURN_KVM_LAUNCHER, wedge = AFTERBURN_KVM_WEDGE;
+    for (const auto& p : {launcher, wedge})
+        if (!std::filesystem::exists(p)) {
+            std::cerr << "afterburn boot: error: " << p << " is missing: build the project first" << std::endl;
+            return exit_usage;
+        }
+    std::vector<std::string> launcher_args{"--stats", "--memory", std::to_string(std::max(options.memory_mb, 128u))};
+    if (options.append)
+        launcher_args.insert(launcher_args.end(), {"--append", *options.append});
+
+    if (std::string why = direct_kvm_unusable(); !why.empty()) {
+        if (!options.quiet)
+            std::cerr << "afterburn boot: " << why << ": running nested, in an L1 Linux under QEMU TCG"
+                      << std::endl;
+        // run-nested.sh reads its settings from the environment.
+        ::setenv("NESTED_WEDGE", wedge.c_str(), 1);
+        ::setenv("AFTERBURN_KVM", launcher.c_str(), 1);
+        ::setenv("NESTED_TIMEOUT", std::to_string(static_cast<int>(options.timeout_s) + 30).c_str(), 1);
+        std::vector<std::string> argv{AFTERBURN_RUN_NESTED, options.image.string()};
+        argv.insert(argv.end(), launcher_args.begin(), launcher_args.end());
+        BootOptions nested = options;
+        nested.timeout_s += 60;  // the L1 system boots first
+        return run_vmm(argv, nested, {"nested KVM runner", describe_runner_exit, 77});
+    }
+    if (!options.quiet)
+        std::cerr << "afterburn boot: using this host's /dev/kvm directly" << std::endl;
+    std::vector<std::string> argv{launcher, "--wedge", wedge, "--timeout",
+                                  std::to_string(static_cast<int>(options.timeout_s))};
+    argv.insert(argv.end(), launcher_args.begin(), launcher_args.end());
+    argv.push_back(options.image.string());
+    return run_vmm(argv, options, {"afterburn-kvm", describe_runner_exit, std::nullopt});
+}
+
+} // namespace afterburn::launcher

@@ -1,0 +1,270 @@
+// A VMM session: run the program that hosts the guest (QEMU, or the nested KVM runner),
+// stream and watch the guest's console, decide the outcome. Shared by every backend.
+#include "vmm_session.hpp"
+#include "backend.hpp"
+#include "console_watcher.hpp"
+#include "process.hpp"
+#include "qemu_command.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <poll.h>
+#include <sstream>
+#include <unistd.h>
+
+namespace afterburn::launcher {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// After the success marker the guest normally ends QEMU itself (reboot under -no-reboot, or a
+// debug-exit write); give it this long before we kill QEMU. After a panic, collect the trace.
+constexpr auto success_grace = std::chrono::seconds(5);
+constexpr auto crash_grace = std::chrono::seconds(2);
+constexpr std::size_t max_stderr_kept = 16 * 1024;
+
+void write_all(int fd, const char* data, std::size_t n, bool& broken)
+{
+    while (n > 0 && !broken) {
+        ssize_t w = ::write(fd, data, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            broken = true; // e.g. stdout piped into `head`: keep watching, stop echoing
+            return;
+        }
+        data += w;
+        n -= static_cast<std::size_t>(w);
+    }
+}
+
+double seconds_since(Clock::time_point t)
+{
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string format_seconds(double s)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+    return buf;
+}
+
+} // namespace
+
+std::string describe_qemu_exit(const ExitStatus& st)
+{
+    std::string text = "QEMU " + (st.exited ? "exited with status " + std::to_string(st.code)
+                                            : st.describe());
+    if (!st.exited)
+        return text;
+    if (st.code == 0)
+        return text + " (guest reset or powered off)";
+    if (st.code == 1)
+        return text + " (QEMU error, or isa-debug-exit value 0)";
+    if (st.code & 1)
+        return text + " (isa-debug-exit value " + std::to_string(st.code >> 1) + ")";
+    return text;
+}
+
+namespace {
+
+std::string first_line(const std::string& text)
+{
+    std::string line = text.substr(0, text.find('\n'));
+    return line.empty() ? "(no message)" : line;
+}
+
+} // namespace
+
+int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, const VmmKind& vmm)
+{
+    if (!options.quiet)
+        std::cerr << "afterburn boot: " << shell_quote_join(argv) << std::endl;
+
+    std::ofstream log;
+    if (options.log) {
+        log.open(*options.log, std::ios::binary | std::ios::trunc);
+        if (!log) {
+            std::cerr << "afterburn boot: error: cannot write log file '" << options.log->string()
+                      << "'" << std::endl;
+            return exit_usage;
+        }
+    }
+
+    const auto start = Clock::now();
+    const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(options.timeout_s));
+    std::optional<ChildProcess> qemu;
+    try {
+        qemu.emplace(argv);
+    } catch (const std::exception& e) {
+        std::cerr << "afterburn boot: " << vmm.name << " failed to start: " << e.what() << std::endl;
+        return exit_start_failed;
+    }
+
+    ConsoleWatcher watcher(options.marker);
+    std::string qemu_stderr;
+    std::size_t console_bytes = 0;
+    bool stdout_broken = false, stderr_broken = false;
+    std::optional<Clock::time_point> grace_end;
+    std::optional<ExitStatus> exit_status;
+    bool timed_out = false;
+    double verdict_at = 0;
+
+    // Reads whatever is available on one of QEMU's pipes; false at EOF.
+    auto pump = [&](int fd, bool is_console) {
+        char buf[8192];
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            return true;
+        if (n <= 0)
+            return false;
+        auto len = static_cast<std::size_t>(n);
+        if (is_console) {
+            console_bytes += len;
+            if (!options.quiet)
+                write_all(STDOUT_FILENO, buf, len, stdout_broken);
+            if (log)
+                log.write(buf, n).flush();
+            auto before = watcher.verdict();
+            watcher.feed(std::string_view(buf, len));
+            if (before == ConsoleWatcher::Verdict::pending && watcher.verdict() != before)
+                verdict_at = seconds_since(start);
+        } else {
+            if (qemu_stderr.size() < max_stderr_kept)
+                qemu_stderr.append(buf, std::min(len, max_stderr_kept - qemu_stderr.size()));
+            if (!options.quiet)
+                write_all(STDERR_FILENO, buf, len, stderr_broken);
+        }
+        return true;
+    };
+
+    // Event loop: short poll timeouts so the deadlines are checked even when the guest is silent.
+    while (true) {
+        pollfd fds[2];
+        int nfds = 0;
+        if (qemu->stdout_fd() >= 0)
+            fds[nfds++] = {qemu->stdout_fd(), POLLIN, 0};
+        if (qemu->stderr_fd() >= 0)
+            fds[nfds++] = {qemu->stderr_fd(), POLLIN, 0};
+        if (nfds > 0) {
+            int r = ::poll(fds, static_cast<nfds_t>(nfds), 100);
+            if (r < 0 && errno != EINTR) {
+                std::cerr << "afterburn boot: poll: " << std::strerror(errno) << std::endl;
+                break;
+            }
+            for (int i = 0; i < nfds && r > 0; ++i) {
+                if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                    continue;
+                bool is_console = fds[i].fd == qemu->stdout_fd();
+                if (!pump(fds[i].fd, is_console)) {
+                    if (is_console)
+                        qemu->close_stdout();
+                    else
+                        qemu->close_stderr();
+                }
+            }
+        } else {
+            ::usleep(20000); // both pipes closed; wait for the exit status below
+        }
+
+        auto verdict = watcher.verdict();
+        if (verdict == ConsoleWatcher::Verdict::failure)
+            break; // the guest said it failed: no reason to wait
+        if (!grace_end && verdict == ConsoleWatcher::Verdict::success)
+            grace_end = Clock::now() + success_grace;
+        if (!grace_end && verdict == ConsoleWatcher::Verdict::crashed)
+            grace_end = Clock::now() + crash_grace;
+
+        // QEMU's exit: only final once its pipes are drained, so no console text is lost.
+        if (qemu->stdout_fd() < 0 && qemu->stderr_fd() < 0) {
+            if ((exit_status = qemu->poll_exit()))
+                break;
+        } else if (!grace_end && qemu->poll_exit()) {
+            // Exited but a pipe is still open (inherited elsewhere?): drain briefly, then stop.
+            grace_end = Clock::now() + std::chrono::milliseconds(500);
+        }
+        if (grace_end && Clock::now() >= *grace_end)
+            break;
+        if (!grace_end && Clock::now() >= deadline) {
+            timed_out = true;
+            break;
+        }
+    }
+    bool exited_by_itself = qemu->poll_exit().has_value();
+    ExitStatus st = qemu->kill_and_reap();
+    watcher.finish();
+    const double elapsed = seconds_since(start);
+
+    // --- verdict ------------------------------------------------------------------------------
+    using V = ConsoleWatcher::Verdict;
+    if (watcher.verdict() != V::success && vmm.unavailable_status && exited_by_itself && st.exited &&
+        st.code == *vmm.unavailable_status) {
+        // The VMM cannot run here (e.g. no nested KVM; whatever its own system printed on the
+        // way out): say why, and do not call it a failure.
+        std::string why;
+        for (const auto& l : watcher.last_lines())
+            if (l.rfind("SKIP:", 0) == 0)
+                why = l;
+        std::cerr << "afterburn boot: " << vmm.name << " not available on this machine: "
+                  << (why.empty() ? "(no reason given)" : why) << std::endl;
+        return exit_unavailable;
+    }
+    std::string reason;
+    int code = exit_guest_failed;
+    switch (watcher.verdict()) {
+    case V::success: {
+        std::string how = exited_by_itself ? vmm.describe_exit(st)
+                                           : vmm.name + " stopped after " + format_seconds(
+                                                 std::chrono::duration<double>(success_grace).count());
+        std::cerr << "afterburn boot: success: '" << options.marker << "' after "
+                  << format_seconds(verdict_at) << " (" << how << ")" << std::endl;
+        return exit_success;
+    }
+    case V::failure:
+        reason = "guest reported failure after " + format_seconds(verdict_at) + ": " +
+                 watcher.decisive_line();
+        break;
+    case V::crashed:
+        reason = "guest crashed after " + format_seconds(verdict_at) + ": " + watcher.decisive_line();
+        break;
+    case V::pending:
+        if (timed_out) {
+            reason = "timeout: no '" + options.marker + "' after " + format_seconds(options.timeout_s);
+        } else if (exited_by_itself && console_bytes == 0 && st.exited && st.code == 1 &&
+                   !qemu_stderr.empty()) {
+            reason = vmm.name + " failed to start: " + first_line(qemu_stderr);
+            code = exit_start_failed;
+        } else {
+            reason = vmm.describe_exit(st) + " after " + format_seconds(elapsed) +
+                     " without '" + options.marker + "'";
+        }
+        break;
+    }
+    std::cerr << "afterburn boot: FAILED: " << reason << std::endl;
+    auto lines = watcher.last_lines();
+    if (lines.empty()) {
+        std::cerr << "afterburn boot: (no console output)" << std::endl;
+    } else {
+        std::cerr << "afterburn boot: last " << lines.size() << " console lines:" << std::endl;
+        for (const auto& l : lines)
+            std::cerr << "  | " << l << '\n';
+    }
+    if (!qemu_stderr.empty() && options.quiet) {
+        std::istringstream in(qemu_stderr);
+        std::cerr << "afterburn boot: " << vmm.name << " stderr:" << '\n';
+        for (std::string l; std::getline(in, l);)
+            std::cerr << "  ! " << l << '\n';
+    }
+    std::cerr.flush();
+    return code;
+}
+
+} // namespace afterburn::launcher
