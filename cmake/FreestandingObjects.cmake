@@ -12,6 +12,7 @@ function(afterburn_freestanding_objects out_var)
   set(objects)
   foreach(f IN LISTS A_SOURCES)
     set(obj ${A_OBJECT_DIR}/${f}.o)
+    get_filename_component(obj_dir ${obj} DIRECTORY)  # sources may sit in subdirectories
     if(f MATCHES "\\.S$")
       set(flags ${A_ASM_FLAGS})
     else()
@@ -19,7 +20,7 @@ function(afterburn_freestanding_objects out_var)
     endif()
     add_custom_command(
       OUTPUT ${obj}
-      COMMAND ${CMAKE_COMMAND} -E make_directory ${A_OBJECT_DIR}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${obj_dir}
       COMMAND ${A_COMPILER} ${flags} -MD -MF ${obj}.d -c ${A_SOURCE_DIR}/${f} -o ${obj}
       DEPENDS ${A_SOURCE_DIR}/${f} ${A_DEPENDS}
       DEPFILE ${obj}.d

@@ -14,6 +14,10 @@
 #include "afterburn/site_rewriter.h"
 #include "afterburn/wedge_abi.h"
 #include "kvm_wedge_abi.h"
+#include "wedge/devices/io_bus.h"
+#include "wedge/devices/uart_8250.h"
+#include "wedge/emulate.h"
+#include "wedge/vcpu.h"
 
 using namespace afterburn;
 namespace abi = afterburn::kvm_wedge;
@@ -144,16 +148,14 @@ template <class... A> [[noreturn]] void fatal(const char *f, A... args)
     halt_forever();  // the launcher ends the run on `fatal`; never resume the guest
 }
 
-// ---- the console UART (8250 at 0x3f8), emulated in place -----------------------------------
-// Same register model as the launcher's (launcher/io_devices.cpp): THR bytes are buffered and
-// sent with ONE console_write hypercall per line, when the buffer is full, and before any
-// write to the debug-exit port; LSR always says "transmitter empty".
-constexpr uint16_t uart_base = 0x3f8;
-enum : uint16_t { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
-struct uart_state {
-    uint8_t ier = 0, lcr = 0, mcr = 0, scr = 0, dll = 0x0c, dlm = 0, fcr = 0;
-} g_uart;
-uint64_t g_uart_accesses, g_console_flushes;
+// ---- the wedge core's view of this machine ---------------------------------------------------
+// The guest runs in ring 0 here; only the sites the wedge rewrites (port I/O, CR3 loads) reach
+// the core, which emulates them against the vCPU and the devices it hosts in place. This
+// backend makes the result real: console bytes go to the launcher one line per exit, other
+// ports and CR3 loads go to the (KVM-virtualized) hardware.
+uint64_t g_console_flushes;
+
+void ensure_window(uint64_t cr3);
 
 void console_flush()
 {
@@ -163,81 +165,67 @@ void console_flush()
     ++g_console_flushes;
 }
 
-void uart_write(uint16_t port, uint8_t v)
-{
-    ++g_uart_accesses;
-    switch (port - uart_base) {
-    case RBR_THR:
-        if (g_uart.lcr & 0x80) { g_uart.dll = v; break; }
-        g_console.data[g_console.len++] = v;
-        if (v == '\n' || g_console.len == abi::console_capacity) console_flush();
-        break;
-    case IER:
-        if (g_uart.lcr & 0x80) g_uart.dlm = v; else g_uart.ier = v & 0x0f;
-        break;
-    case IIR_FCR: g_uart.fcr = v; break;
-    case LCR: g_uart.lcr = v; break;
-    case MCR: g_uart.mcr = v & 0x1f; break;
-    case SCR: g_uart.scr = v; break;
-    default: break;  // LSR, MSR: read-only
+class kvm_backend final : public wedge::backend {
+public:
+    // Same address space, ring 0: guest memory is simply memory.
+    bool read(uint64_t va, void *dst, size_t len, wedge::access_mode, wedge::page_fault &) override
+    {
+        memcpy(dst, reinterpret_cast<const void *>(va), len);
+        return true;
     }
-}
-
-uint8_t uart_read(uint16_t port)
-{
-    ++g_uart_accesses;
-    switch (port - uart_base) {
-    case RBR_THR: return (g_uart.lcr & 0x80) ? g_uart.dll : 0;
-    case IER: return (g_uart.lcr & 0x80) ? g_uart.dlm : g_uart.ier;
-    case IIR_FCR: return 0x01 | ((g_uart.fcr & 1) ? 0xc0 : 0);
-    case LCR: return g_uart.lcr;
-    case MCR: return g_uart.mcr;
-    case LSR: return 0x60;  // THRE | TEMT, no data received
-    case MSR: return 0xb0;  // CTS | DSR | DCD
-    case SCR: return g_uart.scr;
+    bool write(uint64_t va, const void *src, size_t len, wedge::access_mode, wedge::page_fault &) override
+    {
+        memcpy(reinterpret_cast<void *>(va), src, len);
+        return true;
     }
-    return 0xff;
-}
-
-bool is_uart(uint16_t port) { return port >= uart_base && port < uart_base + 8; }
-bool is_debug_exit(uint16_t port) { return port >= 0xf4 && port < 0xf8; }
-
-// One port access of `bytes` (1, 2, 4). The UART is byte-wide: a wider access touches
-// consecutive registers (as in the launcher). Any other port: the real instruction, executed
-// here in ring 0; that is the exit the fallback path takes too.
-uint32_t port_in(uint16_t port, unsigned bytes)
-{
-    if (is_uart(port)) {
-        uint32_t v = 0;
-        for (unsigned i = 0; i < bytes; ++i) {
-            uint16_t p = static_cast<uint16_t>(port + i);
-            v |= static_cast<uint32_t>(is_uart(p) ? uart_read(p) : 0xff) << (8 * i);
+    uint64_t read_tsc() override
+    {
+        uint32_t lo, hi;
+        asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+        return static_cast<uint64_t>(hi) << 32 | lo;
+    }
+    void load_cr3(uint64_t cr3) override
+    {
+        ensure_window(cr3);  // the new tables must map the wedge before the switch
+        write_cr3(cr3);
+    }
+    void flush_tlb(bool) override { write_cr3(read_cr3()); }
+    void invalidate_page(uint64_t linear) override { invlpg(linear); }
+    // Only port I/O and CR3 loads reach the core here; all other state is the real CPU's.
+    void state_changed(const wedge::vcpu &, wedge::state_change) override {}
+    void console_write(const char *text, size_t len) override
+    {
+        for (size_t i = 0; i < len; ++i) {
+            g_console.data[g_console.len++] = static_cast<uint8_t>(text[i]);
+            if (text[i] == '\n' || g_console.len == abi::console_capacity) console_flush();
         }
-        return v;
     }
-    switch (bytes) {
-    case 1: return inb(port);
-    case 2: return inw(port);
-    default: return inl(port);
-    }
-}
+    uint64_t now_ns() override { return read_tsc(); }  // no timer device is hosted here
+};
 
-void port_out(uint16_t port, unsigned bytes, uint32_t v)
-{
-    if (is_uart(port)) {
-        for (unsigned i = 0; i < bytes; ++i) {
-            uint16_t p = static_cast<uint16_t>(port + i);
-            if (is_uart(p)) uart_write(p, static_cast<uint8_t>(v >> (8 * i)));
+// Ports the wedge does not emulate: the real instruction, executed here in ring 0 (KVM's
+// in-kernel PIC/PIT, port 0x80, the launcher's debug-exit port). That exit is the one the
+// fallback path takes too.
+class hardware_ports final : public wedge::io_device {
+public:
+    uint32_t io_read(uint16_t port, unsigned size) override
+    {
+        switch (size) {
+        case 1: return inb(port);
+        case 2: return inw(port);
+        default: return inl(port);
         }
-        return;
     }
-    if (is_debug_exit(port) || (port < 0xf8 && port + bytes > 0xf4)) console_flush();  // the verdict ends the run
-    switch (bytes) {
-    case 1: outb(port, static_cast<uint8_t>(v)); break;
-    case 2: outw(port, static_cast<uint16_t>(v)); break;
-    default: outl(port, v); break;
+    void io_write(uint16_t port, unsigned size, uint32_t v) override
+    {
+        if (port < 0xf8 && port + size > 0xf4) console_flush();  // the verdict ends the run
+        switch (size) {
+        case 1: outb(port, static_cast<uint8_t>(v)); break;
+        case 2: outw(port, static_cast<uint16_t>(v)); break;
+        default: outl(port, v); break;
+        }
     }
-}
+};
 
 // ---- the site table -----------------------------------------------------------------------
 struct site {
@@ -324,87 +312,24 @@ struct frame {
     uint64_t kind, rflags, ret;
 };
 
-uint64_t &gpr(frame *f, uint8_t n, uint64_t &rsp_scratch)
-{
-    switch (n) {
-    case 0: return f->rax;
-    case 1: return f->rcx;
-    case 2: return f->rdx;
-    case 3: return f->rbx;
-    case 4: rsp_scratch = reinterpret_cast<uint64_t>(&f->ret) + 8; return rsp_scratch;  // the guest's RSP at the site
-    case 5: return f->rbp;
-    case 6: return f->rsi;
-    case 7: return f->rdi;
-    case 8: return f->r8;
-    case 9: return f->r9;
-    case 10: return f->r10;
-    case 11: return f->r11;
-    case 12: return f->r12;
-    case 13: return f->r13;
-    case 14: return f->r14;
-    default: return f->r15;
-    }
-}
-
+kvm_backend g_backend;
+hardware_ports g_hardware;
+wedge::uart_8250 g_uart(g_backend);
+wedge::io_bus g_bus;
+wedge::vcpu g_cpu;
 uint64_t g_entries[site_kind_count];
 
-uint16_t port_of(const frame *f, const ann::site_record &r)
+void attach_devices()
 {
-    return (r.flags & ann::flag_port_dx) ? static_cast<uint16_t>(f->rdx) : static_cast<uint16_t>(r.imm);
-}
-
-unsigned width(const ann::site_record &r) { return 1u << (r.flags & ann::flag_opsize_mask); }
-
-void emulate_in(frame *f, const ann::site_record &r)
-{
-    unsigned w = width(r);
-    uint32_t v = port_in(port_of(f, r), w);
-    if (w == 1) f->rax = (f->rax & ~0xffull) | v;
-    else if (w == 2) f->rax = (f->rax & ~0xffffull) | v;
-    else f->rax = v;  // a 32-bit destination zero-extends
-}
-
-void emulate_out(frame *f, const ann::site_record &r)
-{
-    port_out(port_of(f, r), width(r), static_cast<uint32_t>(f->rax));
-}
-
-// ins/outs: the guest runs in ring 0 in this very address space, so the wedge reads and
-// writes the buffer directly. 64-bit addressing, DS (outs) / ES (ins) with base 0.
-void emulate_string(frame *f, const ann::site_record &r, bool out)
-{
-    if (r.mem_seg != ann::no_register && r.mem_seg != ann::seg_ds && r.mem_seg != ann::seg_es)
-        fatal("outs at %x with a %u segment override is not supported", f->ret, static_cast<uint64_t>(r.mem_seg));
-    unsigned w = width(r);
-    uint16_t port = static_cast<uint16_t>(f->rdx);
-    uint64_t count = (r.flags & ann::flag_rep) ? f->rcx : 1;
-    int64_t step = (f->rflags & 0x400) ? -static_cast<int64_t>(w) : static_cast<int64_t>(w);
-    uint64_t &ptr = out ? f->rsi : f->rdi;
-    for (; count; --count) {
-        if (out) {
-            uint32_t v = 0;
-            memcpy(&v, reinterpret_cast<const void *>(ptr), w);
-            port_out(port, w, v);
-        } else {
-            uint32_t v = port_in(port, w);
-            memcpy(reinterpret_cast<void *>(ptr), &v, w);
-        }
-        ptr += step;
-        if (r.flags & ann::flag_rep) --f->rcx;
-    }
-}
-
-void emulate_mov_to_cr(frame *f, const ann::site_record &r)
-{
-    uint64_t scratch;
-    uint64_t v = gpr(f, r.reg, scratch);
-    if (r.special != 3) fatal("mov to %%cr%u at %x reached the wedge; only CR3 sites are rewritten", r.special, f->ret);
-    ensure_window(v);
-    write_cr3(v);
+    bool ok = g_bus.attach(wedge::uart_8250::com1, 8, g_uart) && g_bus.attach(0, wedge::uart_8250::com1, g_hardware) &&
+              g_bus.attach(wedge::uart_8250::com1 + 8, 0x10000 - (wedge::uart_8250::com1 + 8), g_hardware);
+    if (!ok) fatal("cannot lay out the I/O port space");
+    g_cpu.io = &g_bus;
 }
 
 } // namespace
 
+// The guest's registers as entry.S saved them, in the core's frame and back.
 extern "C" void wedge_dispatch(frame *f)
 {
     const site *s = find_site(f->ret);
@@ -412,14 +337,22 @@ extern "C" void wedge_dispatch(frame *f)
     if (s->rec.kind != f->kind)
         fatal("entry(%u) called from the site at %x of kind %u", f->kind, s->start, static_cast<uint64_t>(s->rec.kind));
     ++g_entries[s->rec.kind];
-    switch (static_cast<site_kind>(s->rec.kind)) {
-    case site_kind::in: emulate_in(f, s->rec); break;
-    case site_kind::out: emulate_out(f, s->rec); break;
-    case site_kind::ins: emulate_string(f, s->rec, false); break;
-    case site_kind::outs: emulate_string(f, s->rec, true); break;
-    case site_kind::mov_to_cr: emulate_mov_to_cr(f, s->rec); break;
-    default: fatal("entry(%u) has no handler", f->kind);
-    }
+    uint64_t *regs[16] = {&f->rax, &f->rcx, &f->rdx, &f->rbx, nullptr, &f->rbp, &f->rsi, &f->rdi,
+                          &f->r8,  &f->r9,  &f->r10, &f->r11, &f->r12, &f->r13, &f->r14, &f->r15};
+    wedge::frame wf{};
+    for (unsigned i = 0; i < 16; ++i) wf.gpr[i] = regs[i] ? *regs[i] : 0;
+    wf.gpr[wedge::rsp] = reinterpret_cast<uint64_t>(&f->ret) + 8;  // the guest's RSP at the site
+    wf.rflags = f->rflags;
+    uint64_t insn = s->start + ((s->rec.flags & ann::flag_pad_before) ? s->rec.pad_len : 0);
+    wf.rip = insn;
+    auto result = wedge::emulate(g_cpu, wf, s->rec, insn, g_backend);
+    if (result.what != wedge::action::resume)
+        fatal("the wedge core did not resume the %u site at %x (action %u, vector %u)",
+              static_cast<uint64_t>(s->rec.kind), insn, static_cast<uint64_t>(result.what),
+              static_cast<uint64_t>(result.ev.vector));
+    for (unsigned i = 0; i < 16; ++i)
+        if (regs[i]) *regs[i] = wf.gpr[i];
+    f->rflags = (f->rflags & ~wedge::flags::real) | (wf.rflags & wedge::flags::real);
     f->ret = s->end;
 }
 
@@ -559,13 +492,18 @@ void take_over_window()
 
 } // namespace
 
+// Static constructors (the wedge core's devices are objects wired to the backend).
+extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
+
 extern "C" void wedge_main(const abi::handoff *h)
 {
+    for (auto *ctor = __init_array_start; ctor != __init_array_end; ++ctor) (*ctor)();
     if (h->magic != abi::handoff_magic || h->version != abi::handoff_version) halt_forever();
     g_handoff = *h;
     take_over_window();
     hypercall(abi::op::register_console, pa_of(&g_console), sizeof g_console);
     check_window_layout();
+    attach_devices();
     uint32_t tables = 0, records = 0;
     collect_sites(tables, records);
     log("%u Afterburn tables, %u records in %u PT_NOTE segments", tables, records, g_handoff.note_count);
