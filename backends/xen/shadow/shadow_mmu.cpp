@@ -1,0 +1,510 @@
+// The shadow MMU: on-demand machine page tables from the guest's tables. See shadow_mmu.h
+// and docs/xen-shadow-paging.md.
+#include "shadow_mmu.h"
+
+namespace afterburn::xen_shadow {
+namespace {
+
+constexpr uint64_t sign_extend48(uint64_t a)
+{
+    return static_cast<uint64_t>(static_cast<int64_t>(a << 16) >> 16);
+}
+
+constexpr unsigned shift_of(unsigned level) { return 12 + 9 * (level - 1); }
+
+// The first address an entry covers: base + index * span, sign-extended at the top level.
+constexpr uint64_t entry_base(unsigned level, uint64_t base, unsigned i)
+{
+    const uint64_t a = base + (static_cast<uint64_t>(i) << shift_of(level));
+    return level == 4 ? sign_extend48(a) : a;
+}
+
+constexpr uint64_t entry_last(unsigned level, uint64_t first) { return first + ((1ull << shift_of(level)) - 1); }
+
+// Intermediate shadow entries grant everything; every restriction is in the leaf. Then a
+// shadow link never carries a stale restriction, and a guest change to an upper-level
+// entry shows up in the next fill of any address below it.
+constexpr uint64_t link_bits = pte::present | pte::write | pte::user | pte::accessed;
+
+constexpr uint64_t range_last(uint64_t end) { return end - 1; }  // end 0 -> ~0
+
+} // namespace
+
+// ---- the pool ----------------------------------------------------------------------------
+
+int shadow_mmu::lookup(uint64_t maddr) const
+{
+    const uint64_t mfn = maddr >> 12;
+    size_t lo = 0, hi = frame_count_;
+    while (lo < hi) {
+        const size_t mid = (lo + hi) / 2;
+        const uint64_t m = frames_[by_mfn_[mid]].mfn;
+        if (m == mfn)
+            return by_mfn_[mid];
+        if (m < mfn)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+int shadow_mmu::alloc_table(unsigned level)
+{
+    if (free_count_ == 0)
+        return -1;
+    const int idx = free_[--free_count_];
+    frames_[idx].level = static_cast<uint8_t>(level);
+    frames_[idx].flags = 0;
+    ++stats_.tables_allocated;
+    ++stats_.tables_in_use;
+    return idx;
+}
+
+bool shadow_mmu::write(int table, unsigned index, uint64_t value)
+{
+    ++stats_.entries_written;
+    return hv_.write_entry(frames_[table].mfn, index, value);
+}
+
+// Zero every entry (children first, so each table is still linked, i.e. still a validated
+// page table for the hypervisor, while it is cleared) and return the frame to the pool.
+// Free frames are always zero.
+void shadow_mmu::free_subtree(int idx)
+{
+    frame_meta &f = frames_[idx];
+    for (unsigned i = 0; i < 512; ++i) {
+        const uint64_t e = f.table[i];
+        if (!(e & pte::present))
+            continue;
+        if (f.level > 1) {
+            const int child = lookup(e & pte::addr_mask);
+            if (child >= 0)
+                free_subtree(child);
+        }
+        write(idx, i, 0);
+    }
+    f.level = 0;
+    f.flags = 0;
+    free_[free_count_++] = static_cast<uint16_t>(idx);
+    --stats_.tables_in_use;
+}
+
+bool shadow_mmu::table_empty(int idx) const
+{
+    for (unsigned i = 0; i < 512; ++i)
+        if (frames_[idx].table[i] & pte::present)
+            return false;
+    return true;
+}
+
+// ---- protected ranges --------------------------------------------------------------------
+
+bool shadow_mmu::protected_overlap(uint64_t first, uint64_t last, bool &fully) const
+{
+    bool any = false;
+    fully = false;
+    auto check = [&](uint64_t s, uint64_t l) {
+        if (s <= last && first <= l) {
+            any = true;
+            if (s <= first && last <= l)
+                fully = true;
+        }
+    };
+    for (size_t i = 0; i < wedge_count_; ++i)
+        check(wedge_[i].start, range_last(wedge_[i].end));
+    for (size_t i = 0; i < reserved_count_; ++i)
+        check(reserved_[i].start, range_last(reserved_[i].end));
+    return any;
+}
+
+bool shadow_mmu::is_protected(uint64_t va) const
+{
+    bool fully = false;
+    return protected_overlap(va, va, fully);
+}
+
+// ---- init ----------------------------------------------------------------------------------
+
+init_status shadow_mmu::init(const shadow_setup &s, const paging_config &cfg)
+{
+    ready_ = false;
+    cfg_ = cfg;
+    if (s.frame_count < 2 || s.frame_count > max_frames || !s.frames)
+        return init_status::bad_pool;
+    if (s.wedge_count > max_wedge_ranges || s.reserved_count > max_reserved_ranges)
+        return init_status::bad_range;
+    frame_count_ = s.frame_count;
+    for (size_t i = 0; i < frame_count_; ++i) {
+        if (!s.frames[i].table)
+            return init_status::bad_pool;
+        frames_[i] = frame_meta{s.frames[i].mfn, s.frames[i].table, 0, 0};
+        by_mfn_[i] = static_cast<uint16_t>(i);
+    }
+    // Shell sort of the mfn index (no libc qsort in the wedge).
+    for (size_t gap = frame_count_ / 2; gap > 0; gap /= 2)
+        for (size_t i = gap; i < frame_count_; ++i)
+            for (size_t j = i; j >= gap && frames_[by_mfn_[j - gap]].mfn > frames_[by_mfn_[j]].mfn; j -= gap) {
+                const uint16_t t = by_mfn_[j];
+                by_mfn_[j] = by_mfn_[j - gap];
+                by_mfn_[j - gap] = t;
+            }
+    for (size_t i = 1; i < frame_count_; ++i)
+        if (frames_[by_mfn_[i]].mfn == frames_[by_mfn_[i - 1]].mfn)
+            return init_status::bad_pool;
+    free_count_ = 0;
+    for (size_t i = frame_count_; i-- > 0;)
+        free_[free_count_++] = static_cast<uint16_t>(i);
+    for (size_t i = 0; i < frame_count_; ++i)
+        if (!table_empty(static_cast<int>(i)))
+            return init_status::bad_pool;
+
+    wedge_count_ = s.wedge_count;
+    for (size_t i = 0; i < wedge_count_; ++i) {
+        const wedge_range &r = s.wedge[i];
+        if (((r.start | r.end) & (page_2m - 1)) || (r.end != 0 && r.end <= r.start) || !r.l1_mfns)
+            return init_status::bad_range;
+        wedge_[i] = r;
+    }
+    reserved_count_ = s.reserved_count;
+    for (size_t i = 0; i < reserved_count_; ++i) {
+        const va_range &r = s.reserved[i];
+        if (((r.start | r.end) & (page_4k - 1)) || (r.end != 0 && r.end <= r.start))
+            return init_status::bad_range;
+        reserved_[i] = r;
+    }
+
+    stats_ = shadow_stats{};
+    roots_[0] = alloc_table(4);
+    roots_[1] = alloc_table(4);
+    // Pinned first: every later entry write is then validated against a typed L4.
+    if (!hv_.pin_root(frames_[roots_[0]].mfn) || !hv_.pin_root(frames_[roots_[1]].mfn))
+        return init_status::hypervisor_refused;
+    for (size_t i = 0; i < wedge_count_; ++i) {
+        init_status st = link_wedge(roots_[0], wedge_[i]);
+        if (st == init_status::ok && wedge_[i].in_user_root)
+            st = link_wedge(roots_[1], wedge_[i]);
+        if (st != init_status::ok)
+            return st;
+    }
+    ready_ = true;
+    return init_status::ok;
+}
+
+// The path to each 2 MiB of a wedge range, ending in an L2 entry that links the
+// backend's own L1 table. These tables lie on a protected path and are never freed.
+init_status shadow_mmu::link_wedge(int root, const wedge_range &r)
+{
+    size_t k = 0;
+    for (uint64_t va = r.start; va != r.end; va += page_2m, ++k) {
+        int table = root;
+        for (unsigned level = 4; level > 2; --level) {
+            const unsigned i = (va >> shift_of(level)) & 511;
+            const uint64_t e = frames_[table].table[i];
+            int child;
+            if (e & pte::present) {
+                child = lookup(e & pte::addr_mask);
+            } else {
+                child = alloc_table(level - 1);
+                if (child < 0)
+                    return init_status::pool_too_small;
+                if (!write(table, i, (frames_[child].mfn << 12) | link_bits))
+                    return init_status::hypervisor_refused;
+            }
+            if (child < 0)
+                return init_status::bad_range;  // overlaps another range's foreign table
+            table = child;
+        }
+        if (!write(table, (va >> shift_of(2)) & 511, (r.l1_mfns[k] << 12) | link_bits))
+            return init_status::hypervisor_refused;
+    }
+    return init_status::ok;
+}
+
+bool shadow_mmu::activate()
+{
+    return ready_ && hv_.set_roots(frames_[roots_[0]].mfn, frames_[roots_[1]].mfn);
+}
+
+uint64_t shadow_mmu::kernel_root_mfn() const { return roots_[0] >= 0 ? frames_[roots_[0]].mfn : 0; }
+uint64_t shadow_mmu::user_root_mfn() const { return roots_[1] >= 0 ? frames_[roots_[1]].mfn : 0; }
+
+// ---- dropping shadow entries -----------------------------------------------------------
+
+// Clear every guest-derived entry of `table` (covering addresses from `base`) that lies in
+// [lo, hi]; protected parts are kept. Tables emptied on the way are freed. Returns true if
+// anything was removed.
+bool shadow_mmu::clear_range(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi)
+{
+    bool changed = false;
+    for (unsigned i = 0; i < 512; ++i) {
+        const uint64_t e = frames_[table].table[i];
+        if (!(e & pte::present))
+            continue;
+        const uint64_t first = entry_base(level, base, i), last = entry_last(level, first);
+        if (last < lo || first > hi)
+            continue;
+        bool fully = false;
+        const bool prot = protected_overlap(first, last, fully);
+        if (prot && fully)
+            continue;
+        const int child = level > 1 ? lookup(e & pte::addr_mask) : -1;
+        if (!prot && lo <= first && last <= hi) {
+            if (child >= 0)
+                free_subtree(child);
+            write(table, i, 0);
+            changed = true;
+            continue;
+        }
+        if (child >= 0) {
+            changed |= clear_range(child, level - 1, first, lo, hi);
+            if (!prot && table_empty(child)) {
+                write(table, i, 0);
+                free_subtree(child);
+            }
+        }
+    }
+    return changed;
+}
+
+void shadow_mmu::drop_range(uint64_t lo, uint64_t hi)
+{
+    bool changed = false;
+    for (int r : roots_)
+        changed |= clear_range(r, 4, 0, lo, hi);
+    if (!changed)
+        return;
+    if (hi - lo == page_4k - 1)
+        hv_.invalidate_page(lo);
+    else
+        hv_.flush_all();
+}
+
+// How much the shadow of `va` must drop so that a guest large page goes as a whole: the
+// size of the guest page the covering shadow table was splintered from.
+uint64_t shadow_mmu::splinter_span(int root, uint64_t va) const
+{
+    int table = root;
+    uint64_t span = page_4k;
+    for (unsigned level = 4; level > 1; --level) {
+        const uint64_t e = frames_[table].table[(va >> shift_of(level)) & 511];
+        if (!(e & pte::present))
+            break;
+        const int child = lookup(e & pte::addr_mask);
+        if (child < 0)
+            break;
+        if (frames_[child].flags & splinter) {
+            const uint64_t s = level == 3 ? page_1g : page_2m;
+            if (s > span)
+                span = s;
+        }
+        table = child;
+    }
+    return span;
+}
+
+collision_report shadow_mmu::invalidate_page(uint64_t va)
+{
+    collision_report rep;
+    if (!ready_)
+        return rep;
+    const uint64_t page = va & ~(page_4k - 1);
+    if (is_protected(va)) {
+        scan_range(page, page + page_4k - 1, rep);
+        stats_.collisions += rep.count;
+        return rep;
+    }
+    // invlpg drops every TLB entry for the page containing va, and a large page is one
+    // page: the whole splintered range goes, both as the shadow cached it and as the
+    // guest maps it now. Dropping more than needed is always allowed.
+    uint64_t span = page_4k;
+    for (int r : roots_) {
+        const uint64_t s = splinter_span(r, va);
+        if (s > span)
+            span = s;
+    }
+    const walk_result w = walk(mem_, cfg_, guest_cr3_, va, access_type{});
+    if (w.status == walk_status::ok && w.t.page_size > span)
+        span = w.t.page_size;
+    const uint64_t lo = va & ~(span - 1);
+    drop_range(lo, lo + span - 1);
+    return rep;
+}
+
+void shadow_mmu::flush()
+{
+    if (!ready_)
+        return;
+    ++stats_.flushes;
+    drop_range(0, ~0ull);
+}
+
+collision_report shadow_mmu::load_cr3(uint64_t cr3)
+{
+    guest_cr3_ = cr3;
+    flush();
+    return scan_collisions();
+}
+
+void shadow_mmu::set_config(const paging_config &cfg)
+{
+    const bool same = cfg.nxe == cfg_.nxe && cfg.wp == cfg_.wp && cfg.gb_pages == cfg_.gb_pages &&
+                      cfg.maxphyaddr == cfg_.maxphyaddr;
+    cfg_ = cfg;
+    if (!same)
+        flush();
+}
+
+// ---- filling --------------------------------------------------------------------------------
+
+fault_outcome shadow_mmu::install(bool user_root, uint64_t va, const translation &t, uint64_t mfn)
+{
+    int table = roots_[user_root ? 1 : 0];
+    for (unsigned level = 4; level > 1; --level) {
+        const unsigned i = (va >> shift_of(level)) & 511;
+        const uint64_t e = frames_[table].table[i];
+        int child;
+        if (e & pte::present) {
+            child = lookup(e & pte::addr_mask);
+            if (child < 0)
+                return fault_outcome::hypervisor_refused;  // a foreign table off the wedge paths
+        } else {
+            child = alloc_table(level - 1);
+            if (child < 0)
+                return fault_outcome::out_of_memory;
+            if (!write(table, i, (frames_[child].mfn << 12) | link_bits)) {
+                free_subtree(child);
+                return fault_outcome::hypervisor_refused;
+            }
+        }
+        // Mark tables holding pieces of a guest large page (see splinter_span).
+        if ((level - 1 == 2 && t.page_size == page_1g) || (level - 1 == 1 && t.page_size > page_4k))
+            frames_[child].flags |= splinter;
+        table = child;
+    }
+
+    // Writable only once the guest's Dirty bit is set: the first write faults and sets it.
+    const bool dirty = t.leaf & pte::dirty;
+    const bool writable = dirty && (t.writable || (!user_root && !cfg_.wp));
+    const uint64_t pat = t.page_size == page_4k ? (t.leaf & pte::pat_4k) : ((t.leaf & pte::pat_large) ? pte::pat_4k : 0);
+    const uint64_t leaf = (mfn << 12) | pte::present | pte::user | pte::accessed |
+                          (writable ? pte::write | pte::dirty : 0) | (t.nx ? pte::nx : 0) |
+                          (t.leaf & (pte::pwt | pte::pcd)) | pat;
+    const unsigned i = (va >> 12) & 511;
+    const uint64_t old = frames_[table].table[i];
+    if (old == leaf)
+        return fault_outcome::fixed;  // spurious: the CPU re-walked already
+    if (!write(table, i, leaf))
+        return fault_outcome::hypervisor_refused;
+    // A present entry replaced by another frame or stricter rights: the real TLB may hold
+    // the old one. Loosening needs nothing (a fault re-walks).
+    if ((old & pte::present) &&
+        (((old ^ leaf) & pte::addr_mask) || ((old & pte::write) && !(leaf & pte::write)) ||
+         (!(old & pte::nx) && (leaf & pte::nx))))
+        hv_.invalidate_page(va);
+    return fault_outcome::fixed;
+}
+
+fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
+{
+    fault_result r;
+    r.address = va;
+    if (!ready_) {
+        r.outcome = fault_outcome::hypervisor_refused;
+        return r;
+    }
+    const bool prot = is_protected(va);
+    // A protected address is never shadowed from the guest's tables: look without side
+    // effects (no A/D for a mapping we will not honour).
+    const walk_result w = prot ? walk(mem_, cfg_, guest_cr3_, va, acc) : translate(mem_, cfg_, guest_cr3_, va, acc);
+    if (w.status == walk_status::table_unreadable) {
+        r.outcome = fault_outcome::table_unreadable;
+        r.gpa = w.bad_gpa;
+        return r;
+    }
+    if (w.status == walk_status::page_fault) {
+        // A #PF also drops whatever the TLB held for the address.
+        if (!prot)
+            drop_range(va & ~(page_4k - 1), (va & ~(page_4k - 1)) + page_4k - 1);
+        ++stats_.faults_injected;
+        r.outcome = fault_outcome::inject_pf;
+        r.error_code = w.error_code;
+        return r;
+    }
+    r.gpa = w.t.gpa;
+    if (prot) {
+        ++stats_.collisions;
+        r.outcome = fault_outcome::collision;
+        return r;
+    }
+    uint64_t mfn = 0;
+    if (!mem_.gfn_to_mfn(w.t.gpa >> 12, mfn)) {
+        r.outcome = fault_outcome::no_machine_frame;
+        return r;
+    }
+    r.outcome = install(acc.user, va, w.t, mfn);
+    if (r.outcome == fault_outcome::out_of_memory) {
+        // The pool is full: forget everything (a TLB may always do that) and retry once.
+        ++stats_.pool_reclaims;
+        flush();
+        r.outcome = install(acc.user, va, w.t, mfn);
+    }
+    if (r.outcome == fault_outcome::fixed)
+        ++stats_.faults_fixed;
+    return r;
+}
+
+// ---- collisions -------------------------------------------------------------------------
+
+void shadow_mmu::scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_t lo, uint64_t hi,
+                      collision_report &rep)
+{
+    for (unsigned i = 0; i < 512; ++i) {
+        const uint64_t first = entry_base(level, base, i), last = entry_last(level, first);
+        if (last < lo || first > hi)
+            continue;
+        uint64_t e = 0;
+        if (!mem_.read_u64(table_gpa + i * 8, e) || !(e & pte::present))
+            continue;
+        if (level == 1 || (level < 4 && (e & pte::page_size))) {
+            if (rep.count++ == 0)
+                rep.first_va = first > lo ? first : lo;
+            continue;
+        }
+        scan(e & pte::addr_mask, level - 1, first, lo, hi, rep);
+    }
+}
+
+void shadow_mmu::scan_range(uint64_t lo, uint64_t hi, collision_report &rep)
+{
+    scan(guest_cr3_ & pte::addr_mask, 4, 0, lo, hi, rep);
+}
+
+collision_report shadow_mmu::scan_collisions()
+{
+    collision_report rep;
+    for (size_t i = 0; i < wedge_count_; ++i)
+        scan_range(wedge_[i].start, range_last(wedge_[i].end), rep);
+    for (size_t i = 0; i < reserved_count_; ++i)
+        scan_range(reserved_[i].start, range_last(reserved_[i].end), rep);
+    stats_.collisions += rep.count;
+    return rep;
+}
+
+uint64_t shadow_mmu::shadow_leaf(bool user_root, uint64_t va) const
+{
+    int table = roots_[user_root ? 1 : 0];
+    if (table < 0)
+        return 0;
+    for (unsigned level = 4; level > 1; --level) {
+        const uint64_t e = frames_[table].table[(va >> shift_of(level)) & 511];
+        if (!(e & pte::present))
+            return 0;
+        table = lookup(e & pte::addr_mask);
+        if (table < 0)
+            return 0;  // the backend's own table (wedge range)
+    }
+    return frames_[table].table[(va >> 12) & 511];
+}
+
+} // namespace afterburn::xen_shadow

@@ -1,0 +1,178 @@
+// The shadow MMU of one vCPU: machine page tables the hypervisor runs, built on demand from
+// the guest's own page tables (which hold guest-physical frames and which Xen never sees).
+// See docs/xen-shadow-paging.md for the design and its invariants.
+//
+// Freestanding: no heap, no exceptions, no RTTI; every table lives in a pool of frames the
+// backend hands over at init; all bookkeeping is in fixed arrays inside this object.
+//
+// The shadow behaves as the vCPU's TLB. It caches guest translations and drops them exactly
+// where x86 lets a TLB forget: invlpg, a CR3 load, a flush (CR0/CR4 paging bits), and a
+// #PF at that address. Between those points a shadow entry may be stale, as a TLB entry may.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guest_paging.h"
+#include "shadow_interfaces.h"
+
+namespace afterburn::xen_shadow {
+
+// A frame the core may use as a shadow page table: its machine frame number and a
+// read-only view of its contents (Xen: the wedge maps pool frames read-only, which Xen
+// requires of page-table frames; all writes go through hypervisor_mmu::write_entry).
+// Pool frames must be zero when handed over and must not be guest RAM (not in the p2m).
+struct pool_frame {
+    const volatile uint64_t *table = nullptr;
+    uint64_t mfn = 0;
+};
+
+// A range of the address space the wedge owns (its image, the entry window with the
+// per-vCPU page). Start and end are 2 MiB aligned; `l1_mfns[k]` is a machine L1 table the
+// backend built for the k-th 2 MiB of the range, linked into every shadow root's L2 (the
+// user root only if `in_user_root`). The guest's mappings of these addresses are never
+// shadowed: they are reported as collisions.
+struct wedge_range {
+    uint64_t start = 0, end = 0;
+    const uint64_t *l1_mfns = nullptr;
+    bool in_user_root = false;
+};
+
+// A range the hypervisor owns (Xen PV x86-64: 0xffff800000000000-0xffff87ffffffffff, L4
+// slots 256-271, which Xen fills in every L4 it validates). Never written by the core;
+// guest mappings there are reported as collisions. L4-slot aligned.
+struct va_range {
+    uint64_t start = 0, end = 0;  // [start, end); end 0 means the top of the address space
+};
+
+struct shadow_setup {
+    const pool_frame *frames = nullptr;
+    size_t frame_count = 0;
+    const wedge_range *wedge = nullptr;
+    size_t wedge_count = 0;
+    const va_range *reserved = nullptr;
+    size_t reserved_count = 0;
+};
+
+enum class init_status : uint8_t { ok, bad_pool, bad_range, pool_too_small, hypervisor_refused };
+
+enum class fault_outcome : uint8_t {
+    fixed,              // a shadow entry now allows the access: resume the guest
+    inject_pf,          // the guest's tables forbid it: deliver #PF(error_code), CR2 = address
+    collision,          // the guest maps an address the wedge or hypervisor owns: not shadowed
+    no_machine_frame,   // the guest maps a gpa that is not RAM (MMIO, e.g. the xAPIC): `gpa`
+    table_unreadable,   // a guest page-table entry lies outside guest RAM: `gpa`
+    out_of_memory,      // the pool is too small even after a full flush
+    hypervisor_refused  // write_entry failed (a core or pool-setup bug)
+};
+
+struct fault_result {
+    fault_outcome outcome = fault_outcome::fixed;
+    uint32_t error_code = 0;
+    uint64_t address = 0;
+    uint64_t gpa = 0;
+};
+
+// Guest mappings of protected addresses (wedge or hypervisor ranges) found by a scan.
+struct collision_report {
+    uint32_t count = 0;        // leaf mappings (a large page counts once)
+    uint64_t first_va = 0;
+};
+
+struct shadow_stats {
+    uint64_t faults_fixed = 0, faults_injected = 0, collisions = 0;
+    uint64_t entries_written = 0, tables_allocated = 0, flushes = 0, pool_reclaims = 0;
+    uint32_t tables_in_use = 0;
+};
+
+class shadow_mmu {
+public:
+    static constexpr size_t max_frames = 4096;
+    static constexpr size_t max_wedge_ranges = 8;
+    static constexpr size_t max_reserved_ranges = 4;
+
+    shadow_mmu(guest_physical &mem, hypervisor_mmu &hv) : mem_(mem), hv_(hv) {}
+    shadow_mmu(const shadow_mmu &) = delete;
+    shadow_mmu &operator=(const shadow_mmu &) = delete;
+
+    // Builds the kernel and user roots with the wedge's mappings and pins them. Does not
+    // load them: call activate() (once, and again after a backend switched elsewhere).
+    init_status init(const shadow_setup &setup, const paging_config &cfg);
+    bool activate();
+
+    uint64_t kernel_root_mfn() const;
+    uint64_t user_root_mfn() const;
+    uint64_t guest_cr3() const { return guest_cr3_; }
+    const paging_config &config() const { return cfg_; }
+
+    // --- the sync points (x86 TLB semantics) -------------------------------------------
+    // mov to CR3: every non-global translation is forgotten, the new tables are used.
+    // Returns the guest's mappings of protected ranges in the new tables (not shadowed).
+    collision_report load_cr3(uint64_t cr3);
+    // invlpg: forget the translation of the page containing `va` (all of a guest large
+    // page, and every cached root). A protected `va` is only checked for collisions.
+    collision_report invalidate_page(uint64_t va);
+    // CR0.PG/WP, CR4.PGE toggles, invpcid all: forget everything guest-derived.
+    void flush();
+    // The guest changed CR0.WP, EFER.NXE, ...: the new rules apply after a full flush.
+    void set_config(const paging_config &cfg);
+
+    // --- the hypervisor reported a page fault the guest took at `va` -------------------
+    // `acc.user` is the guest's virtual CPL 3 (then the user root was running).
+    fault_result handle_fault(uint64_t va, const access_type &acc);
+
+    // Guest mappings of protected ranges in the current guest tables.
+    collision_report scan_collisions();
+
+    const shadow_stats &stats() const { return stats_; }
+
+    // The shadow leaf entry for `va` in a root (0 if none): for tests and diagnostics.
+    uint64_t shadow_leaf(bool user_root, uint64_t va) const;
+
+private:
+    static constexpr uint16_t none = 0xffff;
+    enum frame_flags : uint8_t { splinter = 1 };  // entries came from a guest large page
+    struct frame_meta {
+        uint64_t mfn = 0;
+        const volatile uint64_t *table = nullptr;
+        uint8_t level = 0;  // 0 = free, 1..4 = a shadow table of that level
+        uint8_t flags = 0;
+    };
+
+    int lookup(uint64_t mfn) const;
+    int alloc_table(unsigned level);
+    void free_subtree(int idx);
+    bool table_empty(int idx) const;
+    bool write(int table, unsigned index, uint64_t value);
+    bool protected_overlap(uint64_t first, uint64_t last, bool &fully) const;
+    bool is_protected(uint64_t va) const;
+    bool clear_range(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi);
+    void drop_range(uint64_t lo, uint64_t hi);
+    fault_outcome install(bool user_root, uint64_t va, const translation &t, uint64_t mfn);
+    init_status link_wedge(int root, const wedge_range &r);
+    void scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_t lo, uint64_t hi,
+              collision_report &rep);
+    void scan_range(uint64_t lo, uint64_t hi, collision_report &rep);
+    uint64_t splinter_span(int root, uint64_t va) const;
+
+    guest_physical &mem_;
+    hypervisor_mmu &hv_;
+    paging_config cfg_{};
+    uint64_t guest_cr3_ = 0;
+    bool ready_ = false;
+
+    frame_meta frames_[max_frames];
+    uint16_t by_mfn_[max_frames];     // frame indices sorted by mfn
+    uint16_t free_[max_frames];       // stack of free frame indices
+    size_t frame_count_ = 0, free_count_ = 0;
+    int roots_[2] = {-1, -1};         // kernel, user
+
+    wedge_range wedge_[max_wedge_ranges];
+    size_t wedge_count_ = 0;
+    va_range reserved_[max_reserved_ranges];
+    size_t reserved_count_ = 0;
+
+    shadow_stats stats_;
+};
+
+} // namespace afterburn::xen_shadow

@@ -1,0 +1,504 @@
+// The shadow MMU driven through the fake machine: every access is first tried on the
+// machine tables the fake walks, exactly as the hardware would under Xen.
+#include <catch2/catch.hpp>
+
+#include "rig.h"
+
+using namespace afterburn::xen_shadow;
+using namespace afterburn::xen_shadow::test;
+
+namespace {
+constexpr uint64_t high = 0xffffffff81000000ull;  // Linux's kernel text
+constexpr uint64_t low = 0x400000;
+constexpr uint64_t user_va = 0x0000000000800000ull;
+
+// The #PF error code the guest received, or ~0 if the access did not end in a #PF.
+uint32_t pf_of(const cpu_outcome &o) { return o.outcome == fault_outcome::inject_pf ? o.error_code : ~0u; }
+} // namespace
+
+TEST_CASE("shadow: identity and high mapping reach the p2m's machine frames", "[shadow]")
+{
+    rig r;
+    REQUIRE(r.status == init_status::ok);
+    // Identity-map gpa 0x10000-0x13fff and map the same frames high.
+    for (uint64_t off = 0; off < 0x4000; off += 0x1000) {
+        r.gt.map(r.cr3, 0x10000 + off, 0x10000 + off, P | W);
+        r.gt.map(r.cr3, high + off, 0x10000 + off, P | W);
+    }
+    for (uint64_t off = 0; off < 0x4000; off += 0x1000) {
+        const cpu_outcome a = r.read(0x10000 + off + 0x18);
+        const cpu_outcome b = r.read(high + off + 0x18);
+        REQUIRE(a.ok);
+        REQUIRE(b.ok);
+        CHECK(a.maddr == r.maddr_of(0x10000 + off + 0x18));
+        CHECK(b.maddr == a.maddr);
+    }
+    // The p2m is descending: consecutive guest frames are not consecutive machine frames.
+    CHECK(r.maddr_of(0x11000) != r.maddr_of(0x10000) + 0x1000);
+    // A store through one mapping is seen through the other.
+    const cpu_outcome w = r.write(high + 0x2008);
+    REQUIRE(w.ok);
+    r.machine_word(w.maddr) = 0x1234;
+    CHECK(r.machine_word(r.read(0x12008).maddr) == 0x1234);
+    CHECK(r.m.refused == 0);
+    CHECK(r.sh->stats().faults_fixed >= 8);
+}
+
+TEST_CASE("shadow: #PF error codes and CR2 the guest receives", "[shadow]")
+{
+    rig r;
+    r.gt.map(r.cr3, low, 0x5000, P);                     // supervisor read-only
+    r.gt.map(r.cr3, user_va, 0x6000, P | W | U | NX);    // user data, no execute
+
+    cpu_outcome o = r.read(low + 0x1000 + 0x10);         // not present
+    CHECK(o.outcome == fault_outcome::inject_pf);
+    CHECK(pf_of(o) == 0);
+    CHECK(o.cr2 == low + 0x1010);
+    o = r.write(low + 0x1000, true);
+    CHECK(pf_of(o) == (pf_error::write | pf_error::user));
+
+    REQUIRE(r.read(low).ok);
+    o = r.write(low + 8);                                 // write to read-only
+    CHECK(o.outcome == fault_outcome::inject_pf);
+    CHECK(pf_of(o) == 3);
+    CHECK(o.cr2 == low + 8);
+
+    o = r.read(low, true);                                // user to supervisor
+    CHECK(o.outcome == fault_outcome::inject_pf);
+    CHECK(pf_of(o) == 5);
+
+    REQUIRE(r.write(user_va, true).ok);
+    // The shadow entry the fake CPU walks carries NX itself.
+    CHECK((r.sh->shadow_leaf(true, user_va) & pte::nx) != 0);
+    o = r.fetch(user_va + 0x40, true);                    // NX
+    CHECK(o.outcome == fault_outcome::inject_pf);
+    CHECK(pf_of(o) == 0x15);
+    CHECK(o.cr2 == user_va + 0x40);
+    o = r.fetch(user_va, false);
+    CHECK(pf_of(o) == 0x11);
+    // A #PF drops what the TLB held for the address.
+    CHECK(r.sh->shadow_leaf(true, user_va) == 0);
+    CHECK(r.sh->stats().faults_injected == 6);
+}
+
+TEST_CASE("shadow: A and D are set in the guest PTE exactly when the CPU would", "[shadow]")
+{
+    rig r;
+    r.gt.map(r.cr3, low, 0x5000, P | W);
+    auto pte1 = [&] { return r.gt.entry(r.cr3, low, 1); };
+    CHECK((pte1() & (A | D)) == 0);
+
+    // A read sets A only, and the shadow entry stays read-only.
+    cpu_outcome o = r.read(low);
+    REQUIRE(o.ok);
+    CHECK(o.faults == 1);
+    CHECK((pte1() & (A | D)) == A);
+    for (int level = 4; level >= 2; --level)
+        CHECK((r.gt.entry(r.cr3, low, level) & A) == A);
+    CHECK((r.sh->shadow_leaf(false, low) & pte::write) == 0);
+    // More reads: no fault, no change.
+    o = r.read(low + 0x100);
+    CHECK(o.faults == 0);
+    CHECK((pte1() & (A | D)) == A);
+
+    // The first write faults again (shadow read-only until D), and sets D.
+    o = r.write(low + 0x100);
+    REQUIRE(o.ok);
+    CHECK(o.faults == 1);
+    CHECK((pte1() & (A | D)) == (A | D));
+    CHECK((r.sh->shadow_leaf(false, low) & pte::write) != 0);
+    o = r.write(low + 0x200);
+    CHECK(o.faults == 0);
+
+    // A first access that writes sets A and D with one fault.
+    r.gt.map(r.cr3, low + 0x1000, 0x6000, P | W);
+    o = r.write(low + 0x1000);
+    CHECK(o.faults == 1);
+    CHECK((r.gt.entry(r.cr3, low + 0x1000, 1) & (A | D)) == (A | D));
+
+    // The guest clears D (and A) and invalidates: the next read sets A, the next write D.
+    r.gt.set_entry(r.cr3, low, 1, pte1() & ~(A | D));
+    r.sh->invalidate_page(low);
+    REQUIRE(r.read(low).ok);
+    CHECK((pte1() & (A | D)) == A);
+    o = r.write(low);
+    CHECK(o.faults == 1);
+    CHECK((pte1() & (A | D)) == (A | D));
+
+    // Cleared without invlpg: the cached writable translation is used, D is not set again
+    // (a TLB entry caches the dirty state too).
+    r.gt.set_entry(r.cr3, low, 1, pte1() & ~D);
+    o = r.write(low);
+    CHECK(o.faults == 0);
+    CHECK((pte1() & D) == 0);
+
+    // A write to a read-only page sets neither.
+    r.gt.map(r.cr3, low + 0x2000, 0x7000, P);
+    CHECK(r.write(low + 0x2000).outcome == fault_outcome::inject_pf);
+    CHECK((r.gt.entry(r.cr3, low + 0x2000, 1) & (A | D)) == 0);
+}
+
+TEST_CASE("shadow: invlpg makes a changed mapping visible and without it the stale one stays", "[shadow]")
+{
+    rig r;
+    r.gt.map(r.cr3, low, 0x5000, P | W);
+    r.gt.map(r.cr3, low + 0x1000, 0x8000, P | W);
+    REQUIRE(r.read(low).maddr == r.maddr_of(0x5000));
+    REQUIRE(r.read(low + 0x1000).maddr == r.maddr_of(0x8000));
+
+    // Retarget both PTEs without invlpg: the stale translations persist (TLB semantics).
+    r.gt.set_entry(r.cr3, low, 1, 0x6000 | P | W);
+    r.gt.set_entry(r.cr3, low + 0x1000, 1, 0x9000 | P | W);
+    CHECK(r.read(low).maddr == r.maddr_of(0x5000));
+    CHECK(r.read(low + 0x1000).maddr == r.maddr_of(0x8000));
+
+    // invlpg of one page: that page shows the new frame, the other is still stale.
+    const size_t inv = r.m.invalidated.size();
+    r.sh->invalidate_page(low + 0x123);
+    CHECK(r.m.invalidated.size() == inv + 1);  // the real TLB was told
+    CHECK(r.read(low).maddr == r.maddr_of(0x6000));
+    CHECK(r.read(low + 0x1000).maddr == r.maddr_of(0x8000));
+
+    // A CR3 load (even of the same value) forgets everything.
+    r.sh->load_cr3(r.cr3);
+    CHECK(r.read(low + 0x1000).maddr == r.maddr_of(0x9000));
+
+    // Unmapped without invlpg: still readable; after invlpg: #PF.
+    REQUIRE(r.read(low).maddr == r.maddr_of(0x6000));
+    r.gt.set_entry(r.cr3, low, 1, 0);
+    CHECK(r.read(low).ok);
+    r.sh->invalidate_page(low);
+    CHECK(pf_of(r.read(low)) == 0);
+
+    // A full flush has the same effect as the CR3 load.
+    r.gt.set_entry(r.cr3, low + 0x1000, 1, 0x5000 | P | W);
+    CHECK(r.read(low + 0x1000).maddr == r.maddr_of(0x9000));
+    r.sh->flush();
+    CHECK(r.read(low + 0x1000).maddr == r.maddr_of(0x5000));
+
+    // A write through a clean cached entry faults (the shadow is read-only until D) and
+    // re-walks, as the CPU does to set D: then the retargeted PTE is seen.
+    r.gt.set_entry(r.cr3, low + 0x1000, 1, 0x5000 | P | W | U);
+    r.sh->invalidate_page(low + 0x1000);
+    REQUIRE(r.read(low + 0x1000, true).ok);
+    r.gt.set_entry(r.cr3, low + 0x1000, 1, 0x7000 | P | W | U);
+    CHECK(r.read(low + 0x1000, true).maddr == r.maddr_of(0x5000));  // stale, as in a TLB
+    CHECK(r.write(low + 0x1000, true).maddr == r.maddr_of(0x7000));  // the write faulted (D) and re-walked
+}
+
+TEST_CASE("shadow: two guest address spaces switched by CR3", "[shadow]")
+{
+    rig r;
+    const uint64_t cr3_a = r.cr3, cr3_b = r.gt.new_table();
+    constexpr uint64_t shared_va = 0xffffca0000000000ull;  // the sample guest's CR3 check page
+    r.gt.map(cr3_a, shared_va, 0x5000, P | W);
+    r.gt.map(cr3_b, shared_va, 0x6000, P | W);
+    r.gt.map(cr3_a, high, 0x7000, P | W);  // only in A
+
+    REQUIRE(r.read(shared_va).maddr == r.maddr_of(0x5000));
+    REQUIRE(r.read(high).ok);
+    r.sh->load_cr3(cr3_b);
+    CHECK(r.sh->guest_cr3() == cr3_b);
+    CHECK(r.read(shared_va).maddr == r.maddr_of(0x6000));
+    CHECK(pf_of(r.read(high)) == 0);  // not mapped in B: #PF, not A's translation
+    r.sh->load_cr3(cr3_a);
+    CHECK(r.read(shared_va).maddr == r.maddr_of(0x5000));
+    CHECK(r.read(high).ok);
+    for (int i = 0; i < 20; ++i) {
+        r.sh->load_cr3(i % 2 ? cr3_a : cr3_b);
+        REQUIRE(r.write(shared_va + 8).maddr == r.maddr_of(i % 2 ? 0x5008 : 0x6008));
+    }
+    // Switching frees what the previous space shadowed: only the wedge paths and what the
+    // current space touched stay in the pool.
+    const uint32_t in_use = r.sh->stats().tables_in_use;
+    r.sh->load_cr3(cr3_b);
+    CHECK(r.sh->stats().tables_in_use < in_use);
+    CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
+    CHECK(r.m.refused == 0);
+}
+
+TEST_CASE("shadow: 2M guest pages are splintered into 4K shadow entries", "[shadow][large]")
+{
+    rig r;
+    r.m.add_ram(0x400, 0x400);  // gpa 0x400000-0x7fffff: two 2 MiB frames
+    constexpr uint64_t big = 0xffff888000000000ull;  // Linux's direct map
+    r.gt.map(r.cr3, big, 0x400000, P | W, page_2m);
+    for (uint64_t off : {0x0ull, 0x1000ull, 0x1ff000ull, 0x123456ull}) {
+        const cpu_outcome o = r.read(big + off);
+        REQUIRE(o.ok);
+        CHECK(o.maddr == r.maddr_of(0x400000 + off));  // each 4K its own machine frame
+    }
+    // Only 4K leaves in the machine tables (the fake refuses PS; its walk would fail).
+    for (auto &[va, e] : r.m.leaves(r.m.kernel_root()))
+        if (va >= big && va < big + page_2m)
+            CHECK((e & pte::page_size) == 0);
+    // D lives in the PDE: the first write anywhere sets it, and then every piece is
+    // writable on its next fault.
+    CHECK((r.gt.entry(r.cr3, big, 2) & (A | D)) == A);
+    CHECK(r.write(big + 0x1000).faults == 1);
+    CHECK((r.gt.entry(r.cr3, big, 2) & (A | D)) == (A | D));
+    CHECK(r.write(big + 0x3000).ok);
+
+    // The guest moves the 2M page and invalidates ONE address in it: the whole large page
+    // goes, as invlpg drops the TLB entry of the page containing the address.
+    r.gt.set_entry(r.cr3, big, 2, 0x600000 | P | W | pte::page_size);
+    CHECK(r.read(big + 0x1ff000).maddr == r.maddr_of(0x5ff000));  // stale before invlpg
+    r.sh->invalidate_page(big + 0x1000);
+    CHECK(r.read(big + 0x1ff000).maddr == r.maddr_of(0x7ff000));
+    CHECK(r.read(big).maddr == r.maddr_of(0x600000));
+
+    // The guest replaces 4K mappings by a 2M page: invlpg of one address drops every
+    // shadow entry inside the new large page.
+    constexpr uint64_t v2 = 0xffff888000400000ull;
+    r.gt.map(r.cr3, v2, 0x400000, P | W);
+    r.gt.map(r.cr3, v2 + 0x5000, 0x405000, P | W);
+    REQUIRE(r.read(v2 + 0x5000).maddr == r.maddr_of(0x405000));
+    r.gt.set_entry(r.cr3, v2, 2, 0x600000 | P | W | pte::page_size);
+    r.sh->invalidate_page(v2);
+    CHECK(r.read(v2 + 0x5000).maddr == r.maddr_of(0x605000));
+
+    // PAT of a large leaf (bit 12) becomes the 4K PAT bit (7); PCD/PWT are kept.
+    constexpr uint64_t v3 = 0xffff888000800000ull;
+    r.gt.map(r.cr3, v3, 0x400000 | pte::pat_large, P | W | pte::pcd, page_2m);
+    REQUIRE(r.read(v3).ok);
+    const uint64_t leaf = r.sh->shadow_leaf(false, v3);
+    CHECK((leaf & pte::pat_4k) != 0);
+    CHECK((leaf & pte::pcd) != 0);
+    CHECK((leaf & pte::addr_mask) == r.maddr_of(0x400000));
+}
+
+TEST_CASE("shadow: 1G guest pages, with and without 1 GiB pages in CPUID", "[shadow][large]")
+{
+    paging_config cfg;
+    cfg.gb_pages = true;
+    rig r(256, cfg);
+    constexpr uint64_t gpa = 0x80000000;  // 2 GiB: only a few frames are RAM
+    r.m.add_ram(gpa >> 12, 4);
+    r.m.add_ram((gpa + 0x3ff00000) >> 12, 1);
+    constexpr uint64_t big = 0xffff888040000000ull;
+    r.gt.map(r.cr3, big, gpa, P | W | U, page_1g);
+    CHECK(r.read(big + 0x2010, true).maddr == r.maddr_of(gpa + 0x2010));
+    CHECK(r.read(big + 0x3ff00008).maddr == r.maddr_of(gpa + 0x3ff00008));
+    // A piece of the 1G page that is not RAM is reported, not mapped.
+    const fault_result nf = r.sh->handle_fault(big + 0x10000000, access_type::read_at(false));
+    CHECK(nf.outcome == fault_outcome::no_machine_frame);
+    CHECK(nf.gpa == gpa + 0x10000000);
+    // invlpg anywhere in it drops all of it.
+    r.gt.set_entry(r.cr3, big, 3, 0 /* unmapped */);
+    CHECK(r.read(big + 0x3ff00008).ok);
+    r.sh->invalidate_page(big + 0x2000);
+    CHECK(pf_of(r.read(big + 0x3ff00008)) == 0);
+    CHECK(pf_of(r.read(big + 0x2010, true)) == pf_error::user);
+
+    // The same tables with 1 GiB pages hidden: PS in the PDPTE is reserved.
+    r.gt.map(r.cr3, big, gpa, P | W | U, page_1g);
+    paging_config no_gb;
+    r.sh->set_config(no_gb);
+    const cpu_outcome o = r.read(big + 0x2010, true);
+    CHECK(o.outcome == fault_outcome::inject_pf);
+    CHECK(pf_of(o) == (pf_error::present | pf_error::reserved | pf_error::user));
+}
+
+TEST_CASE("shadow: the user root holds only the guest's user mappings", "[shadow][user]")
+{
+    rig r;
+    r.gt.map(r.cr3, user_va, 0x5000, P | W | U);
+    r.gt.map(r.cr3, user_va + 0x1000, 0x6000, P | W);   // supervisor page in user range
+    r.gt.map(r.cr3, high, 0x7000, P | W);               // kernel
+    r.gt.map(r.cr3, high + 0x1000, 0x8000, P | W | U);  // "user" leaf under...
+    r.gt.set_entry(r.cr3, high, 2, r.gt.entry(r.cr3, high, 2) & ~U);  // ...a supervisor PDE
+
+    // The kernel touches everything (it may read user pages: SMAP is hidden).
+    for (uint64_t va : {user_va, user_va + 0x1000, high, high + 0x1000})
+        REQUIRE(r.write(va).ok);
+    // The kernel root has all four plus the wedge's pages.
+    auto kernel_guest_leaves = [&] {
+        size_t n = 0;
+        for (auto &[va, e] : r.m.leaves(r.m.kernel_root()))
+            n += va < window && !(va >= wedge_image && va < wedge_image + page_2m);
+        return n;
+    };
+    CHECK(kernel_guest_leaves() == 4);
+    CHECK(r.m.leaves(r.m.user_root()).empty());
+    // User mode: its own page works; supervisor pages #PF(U|P) although the kernel root
+    // maps them.
+    CHECK(r.write(user_va, true).maddr == r.maddr_of(0x5000));
+    for (uint64_t va : {user_va + 0x1000, high, high + 0x1000}) {
+        const cpu_outcome o = r.read(va, true);
+        CHECK(o.outcome == fault_outcome::inject_pf);
+        CHECK(pf_of(o) == (pf_error::present | pf_error::user));
+    }
+    // The user root's leaves: exactly the user page, nothing of the wedge either.
+    const auto user_leaves = r.m.leaves(r.m.user_root());
+    REQUIRE(user_leaves.size() == 1);
+    CHECK(user_leaves[0].first == user_va);
+    CHECK((user_leaves[0].second & pte::addr_mask) == r.maddr_of(0x5000));
+    CHECK(r.m.translate(vcpu_page_va, access_type::read_at(true)).ok == false);
+    // Each #PF dropped its address from both roots (one TLB serves both modes).
+    CHECK(kernel_guest_leaves() == 1);
+    // After CR3 loads and flushes the user root stays user-only.
+    r.sh->load_cr3(r.cr3);
+    CHECK(r.m.leaves(r.m.user_root()).empty());
+}
+
+TEST_CASE("shadow: CR0.WP=0 lets the kernel write read-only pages, never user mode", "[shadow][user]")
+{
+    rig r;
+    r.gt.map(r.cr3, user_va, 0x5000, P | U);
+    CHECK(pf_of(r.write(user_va)) == 3);
+    paging_config cfg;
+    cfg.wp = false;
+    r.sh->set_config(cfg);
+    CHECK(r.write(user_va).maddr == r.maddr_of(0x5000));
+    CHECK((r.gt.entry(r.cr3, user_va, 1) & D) != 0);  // the CPU sets D on that write
+    // The user root maps the same dirty page read-only.
+    REQUIRE(r.read(user_va, true).ok);
+    CHECK((r.sh->shadow_leaf(true, user_va) & (pte::present | pte::write)) == pte::present);
+    CHECK((r.sh->shadow_leaf(false, user_va) & pte::write) != 0);
+    CHECK(pf_of(r.write(user_va, true)) == 7);
+    // WP back on: the writable kernel shadow must not survive.
+    r.sh->set_config(paging_config{});
+    CHECK(pf_of(r.write(user_va)) == 3);
+}
+
+TEST_CASE("shadow: the wedge's mappings are in every root and never overwritten", "[shadow][wedge]")
+{
+    rig r;
+    auto wedge_ok = [&] {
+        const machine_result v = r.m.translate(vcpu_page_va + 8, access_type::write_at(false));
+        const machine_result s = r.m.translate(window, access_type::read_at(false));
+        const machine_result i = r.m.translate(wedge_image, access_type::read_at(false));
+        return v.ok && v.maddr == (((wedge_data_mfn + 1) << 12) | 8) && s.ok && s.maddr == (wedge_data_mfn << 12) &&
+               i.ok && i.maddr == ((wedge_data_mfn + 2) << 12);
+    };
+    REQUIRE(wedge_ok());
+    // The wedge's entry stubs are read-only to everyone, the guest included.
+    CHECK_FALSE(r.m.translate(window, access_type::write_at(false)).ok);
+
+    // A guest that maps the window and its image's range (Linux's early high map does map
+    // 0xffffffff80000000): reported at CR3 load, never shadowed.
+    const uint64_t cr3_b = r.gt.new_table();
+    r.gt.map(cr3_b, vcpu_page_va, 0x5000, P | W);
+    r.gt.map(cr3_b, wedge_image, 0, P | W, page_2m);
+    r.gt.map(cr3_b, low, 0x6000, P | W);
+    const collision_report rep = r.sh->load_cr3(cr3_b);
+    CHECK(rep.count == 2);
+    CHECK(rep.first_va == vcpu_page_va);
+    CHECK(wedge_ok());
+    CHECK(r.read(low).ok);
+
+    // A fault the guest takes in the wedge range (a write to the read-only stubs) where
+    // the guest maps nothing: the guest's own view, #PF not-present.
+    CHECK(pf_of(r.write(window + 0x40)) == pf_error::write);
+    // Where the guest maps it: a collision, the wedge's page stays.
+    r.gt.map(cr3_b, window, 0x7000, P | W);
+    const fault_result f = r.sh->handle_fault(window, access_type::write_at(false));
+    CHECK(f.outcome == fault_outcome::collision);
+    CHECK(f.gpa == 0x7000);
+    CHECK((r.gt.entry(cr3_b, window, 1) & (A | D)) == 0);  // no A/D for an unhonoured mapping
+    CHECK(wedge_ok());
+    // invlpg of a wedge address: checked, reported, nothing dropped.
+    CHECK(r.sh->invalidate_page(window).count == 1);
+    CHECK(r.sh->invalidate_page(vcpu_page_va).count == 1);
+    CHECK(wedge_ok());
+    // Flushes keep the wedge too, and free everything else: 2 roots + 3 wedge path tables.
+    r.sh->flush();
+    CHECK(wedge_ok());
+    CHECK(r.sh->stats().tables_in_use == 5);
+    CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
+    r.sh->load_cr3(r.cr3);
+    CHECK(wedge_ok());
+    CHECK(r.sh->scan_collisions().count == 0);
+    CHECK(r.m.refused == 0);
+}
+
+TEST_CASE("shadow: the wedge ranges can be put in the user root too", "[shadow][wedge]")
+{
+    rig r(256, paging_config{}, true);
+    CHECK(r.m.translate(vcpu_page_va, access_type::read_at(true)).ok);
+    r.sh->flush();
+    CHECK(r.m.translate(vcpu_page_va, access_type::read_at(true)).ok);
+}
+
+TEST_CASE("shadow: Xen's reserved slots are never written and guest mappings there collide", "[shadow][wedge]")
+{
+    rig r;
+    constexpr uint64_t in_hole = xen_hole + 0x1000;
+    r.gt.map(r.cr3, in_hole, 0x5000, P | W);
+    CHECK(r.sh->scan_collisions().count == 1);
+    CHECK(r.sh->handle_fault(in_hole, access_type::read_at(false)).outcome == fault_outcome::collision);
+    CHECK(r.m.refused == 0);  // the fake refuses any write to L4 slots 256-271
+    // Right above the hole is the guest's (Linux's direct map).
+    r.gt.map(r.cr3, xen_hole_end, 0x6000, P | W);
+    CHECK(r.read(xen_hole_end).maddr == r.maddr_of(0x6000));
+}
+
+TEST_CASE("shadow: a small pool is reclaimed by flushing and stays correct", "[shadow][pool]")
+{
+    rig r(12);  // 2 roots + 3 wedge path tables + 7 for the guest
+    REQUIRE(r.status == init_status::ok);
+    // 16 pages in 16 different 1 GiB regions: each needs its own L3..L1 chain.
+    for (uint64_t i = 0; i < 16; ++i)
+        r.gt.map(r.cr3, (i + 1) << 30, (0x10 + i) << 12, P | W);
+    for (int round = 0; round < 3; ++round)
+        for (uint64_t i = 0; i < 16; ++i) {
+            const cpu_outcome o = r.read(((i + 1) << 30) + 8 * i);
+            REQUIRE(o.ok);
+            CHECK(o.maddr == r.maddr_of(((0x10 + i) << 12) + 8 * i));
+        }
+    CHECK(r.sh->stats().pool_reclaims > 0);
+    CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
+    CHECK(r.m.refused == 0);
+    // The wedge survives reclaims.
+    CHECK(r.m.translate(vcpu_page_va, access_type::read_at(false)).ok);
+
+    // A pool too small for the wedge's own paths is refused at init.
+    rig tiny(4);
+    CHECK(tiny.status == init_status::pool_too_small);
+}
+
+TEST_CASE("shadow: guest memory that is not RAM", "[shadow]")
+{
+    rig r;
+    r.gt.map(r.cr3, low, 0xfee00000, P | W | pte::pcd);  // the xAPIC page
+    const fault_result f = r.sh->handle_fault(low + 0x300, access_type::write_at(false));
+    CHECK(f.outcome == fault_outcome::no_machine_frame);
+    CHECK(f.gpa == 0xfee00300);
+    r.gt.set_entry(r.cr3, low, 2, 0x7ff00000 | P | W);
+    const fault_result t = r.sh->handle_fault(low, access_type::read_at(false));
+    CHECK(t.outcome == fault_outcome::table_unreadable);
+}
+
+TEST_CASE("shadow: init validates the pool and the ranges", "[shadow]")
+{
+    fake_machine m;
+    std::vector<pool_frame> pool;
+    for (uint64_t i = 0; i < 8; ++i) {
+        m.add_pool_frame(pool_base_mfn + i);
+        pool.push_back(pool_frame{m.frame(pool_base_mfn + i).data(), pool_base_mfn + i});
+    }
+    auto sh = std::make_unique<shadow_mmu>(m, m);
+    shadow_setup s;
+    s.frames = pool.data();
+    s.frame_count = pool.size();
+    CHECK(sh->init(s, paging_config{}) == init_status::ok);
+    CHECK(sh->activate());
+
+    auto dup = pool;
+    dup[3].mfn = dup[5].mfn;
+    s.frames = dup.data();
+    CHECK(sh->init(s, paging_config{}) == init_status::bad_pool);
+
+    s.frames = pool.data();
+    m.frame(pool_base_mfn + 7)[3] = 1;  // not zero
+    auto sh2 = std::make_unique<shadow_mmu>(m, m);
+    CHECK(sh2->init(s, paging_config{}) == init_status::bad_pool);
+    m.frame(pool_base_mfn + 7)[3] = 0;
+
+    uint64_t l1[1] = {0};
+    wedge_range bad{window + 0x1000, 0, l1, false};
+    s.wedge = &bad;
+    s.wedge_count = 1;
+    auto sh3 = std::make_unique<shadow_mmu>(m, m);
+    CHECK(sh3->init(s, paging_config{}) == init_status::bad_range);
+}
