@@ -73,3 +73,17 @@ inline long update_va_mapping(unsigned long va, uint64_t pte, unsigned long flag
 }
 
 } // namespace xw
+
+namespace xw {
+
+inline long mmu_update(const mmu_update_t *reqs, unsigned count, unsigned *done) {
+    return hypercall<__HYPERVISOR_mmu_update>(reinterpret_cast<unsigned long>(reqs), count,
+                                              reinterpret_cast<unsigned long>(done), DOMID_SELF);
+}
+
+inline long mmuext_op(const mmuext_op_t *ops, unsigned count, unsigned *done) {
+    return hypercall<__HYPERVISOR_mmuext_op>(reinterpret_cast<unsigned long>(ops), count,
+                                             reinterpret_cast<unsigned long>(done), DOMID_SELF);
+}
+
+} // namespace xw

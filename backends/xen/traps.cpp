@@ -7,6 +7,7 @@
 #include "events.h"
 #include "exit.h"
 #include "hypercall.h"
+#include "pv_shadow.h"
 #include "shared_info.h"
 
 extern "C" {
@@ -126,6 +127,8 @@ extern "C" void trap_dispatch(xw::TrapFrame *frame) {
     }
     if (frame->vector == kEventVector) {
         handle_events(frame->rip);
+    } else if (frame->vector == 14 && this_vcpu() && shadow_fix_wedge_fault(this_vcpu()->arch.cr2, frame->error)) {
+        // The wedge touched guest memory through the shadow (kernel root): filled, retry.
     } else if (frame->vector == 3) {
         ++breakpoints; // int3 is a trap: rip already points past it, so just resume
     } else {

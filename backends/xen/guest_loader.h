@@ -1,0 +1,40 @@
+// Loading the annotated guest (the boot module, an ELF64 x86-64 kernel such as the sample
+// guest or a Linux vmlinux) into guest-physical RAM, for the Linux 64-bit boot protocol:
+// PT_LOADs at their p_paddr, a boot_params ("zero page") with an e820 map of guest RAM and
+// the command line. See docs/xen-backend.md, "Loading the guest".
+#pragma once
+
+#include <stdint.h>
+
+#include "start_info.h"
+
+namespace xw {
+
+struct GuestNotes {
+    uint64_t vaddr;           // guest-virtual address of the PT_NOTE contents
+    const uint8_t *bytes;     // the same bytes in the boot module
+    uint64_t size;
+};
+
+struct LoadedGuest {
+    static constexpr unsigned kMaxNotes = 8;
+    static constexpr unsigned kMaxLoads = 8;
+    uint64_t entry_phys;      // e_entry (physical, as in vmlinux)
+    uint64_t entry_virt;      // the same instruction at its link address
+    uint64_t boot_params;     // guest-physical
+    uint64_t image_lo, image_hi;           // guest-physical extent of all PT_LOADs
+    uint64_t virt_lo, virt_hi;             // guest-virtual extent of all PT_LOADs
+    uint64_t virt_minus_phys;              // p_vaddr - p_paddr (the same for every PT_LOAD)
+    unsigned note_count;
+    GuestNotes notes[kMaxNotes];
+    unsigned load_count;
+    struct { uint64_t vaddr, paddr, filesz, memsz, file_offset; uint32_t flags; } loads[kMaxLoads];
+    BootModule module;
+    uint32_t tables, records;
+};
+
+// Loads the module; prints what it did; false (with a reason printed) if the module is not a
+// loadable guest or does not fit.
+bool load_guest(const BootModule &m, const char *cmdline, LoadedGuest &g);
+
+} // namespace xw

@@ -1,0 +1,138 @@
+// Dom0's memory split into wedge scratch and guest RAM (pv_memory.h).
+#include "pv_memory.h"
+
+#include "console.h"
+#include "hypercall.h"
+
+extern "C" char _image_start[];
+
+namespace xw {
+
+namespace {
+
+constexpr uint64_t kVirtBase = 0xffffffff80000000ull;  // xen-wedge.ld WEDGE_VIRT_BASE
+constexpr uint64_t k4M = 4ull << 20, k2M = 2ull << 20;
+
+const xen_pfn_t *g_p2m;
+uint64_t g_nr_pages;
+uint64_t g_scratch_next, g_scratch_end;  // dom0 pfns
+uint64_t g_guest_base, g_guest_pages;    // dom0 pfn of guest-physical 0, guest RAM pages
+uint64_t g_temp_va;                      // the one-page temporary mapping
+uint64_t g_temp_gfn = ~0ull;             // what it maps now
+
+// Maps guest frame gfn at the temporary slot (one update_va_mapping when it changes).
+volatile uint8_t *map_gfn(uint64_t gfn) {
+    if (gfn == g_temp_gfn) return reinterpret_cast<volatile uint8_t *>(g_temp_va);
+    uint64_t mfn;
+    if (!gfn_to_mfn(gfn, mfn)) return nullptr;
+    long rc = update_va_mapping(g_temp_va, mfn << 12 | kPteP | kPteRw | kPteA | kPteD, UVMF_INVLPG);
+    if (rc) {
+        print("xen-wedge: mapping guest frame 0x%lx (mfn 0x%lx) failed: %ld\n", gfn, mfn, rc);
+        g_temp_gfn = ~0ull;
+        return nullptr;
+    }
+    g_temp_gfn = gfn;
+    return reinterpret_cast<volatile uint8_t *>(g_temp_va);
+}
+
+template <class F> bool each_chunk(uint64_t gpa, size_t len, F &&f) {
+    if (gpa > guest_ram_bytes() || len > guest_ram_bytes() - gpa) return false;
+    size_t done = 0;
+    while (done < len) {
+        uint64_t a = gpa + done;
+        size_t off = a & (kPageSize - 1);
+        size_t n = kPageSize - off;
+        if (n > len - done) n = len - done;
+        volatile uint8_t *p = map_gfn(a >> 12);
+        if (!p) return false;
+        f(p + off, done, n);
+        done += n;
+    }
+    return true;
+}
+
+} // namespace
+
+bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp) {
+    g_p2m = reinterpret_cast<const xen_pfn_t *>(si->mfn_list);
+    g_nr_pages = si->nr_pages;
+    // Xen's initial mapping ends at the 4 MiB boundary at or above its bootstrap stack's top
+    // (docs/xen-pv-notes.md: 0x35000 -> 0x400000, 0x1350000 -> 0x1400000). Rounding the stack
+    // top up is the conservative reading: everything below it is mapped.
+    uint64_t rsp_off = xen_rsp - kVirtBase;
+    uint64_t init_end = (rsp_off + k4M - 1) & ~(k4M - 1);
+    g_scratch_next = (rsp_off + kPageSize - 1) >> 12;
+    g_scratch_end = (init_end >> 12) - 1;  // the last page is the temporary slot
+    g_temp_va = kVirtBase + (g_scratch_end << 12);
+    g_guest_base = init_end >> 12;
+    if (g_guest_base >= g_nr_pages) {
+        print("xen-wedge: no dom0 pages left for guest RAM (nr_pages %lu, initial mapping %lu)\n",
+              g_nr_pages, g_guest_base);
+        return false;
+    }
+    g_guest_pages = (g_nr_pages - g_guest_base) & ~((k2M >> 12) - 1);
+    print("xen-wedge: memory: scratch dom0 pfns 0x%lx-0x%lx (%lu pages), temp slot 0x%lx\n",
+          g_scratch_next, g_scratch_end, g_scratch_end - g_scratch_next, g_temp_va);
+    print("xen-wedge: memory: guest RAM %lu MiB = dom0 pfns 0x%lx-0x%lx (guest-physical 0x0-0x%lx)\n",
+          g_guest_pages >> 8, g_guest_base, g_guest_base + g_guest_pages, g_guest_pages << 12);
+    return g_guest_pages != 0;
+}
+
+uint64_t mfn_of_pfn(uint64_t pfn) { return pfn < g_nr_pages ? g_p2m[pfn] : ~0ull; }
+
+bool scratch_alloc(ScratchPage &out) {
+    if (g_scratch_next >= g_scratch_end) return false;
+    uint64_t pfn = g_scratch_next++;
+    out.pfn = pfn;
+    out.mfn = mfn_of_pfn(pfn);
+    out.va = reinterpret_cast<void *>(kVirtBase + (pfn << 12));
+    auto *q = static_cast<volatile uint64_t *>(out.va);
+    for (unsigned i = 0; i < kPageSize / 8; ++i) q[i] = 0;
+    return true;
+}
+
+unsigned long scratch_free_pages() { return g_scratch_end - g_scratch_next; }
+
+bool scratch_make_readonly(const ScratchPage &p) {
+    long rc = update_va_mapping(reinterpret_cast<unsigned long>(p.va), p.mfn << 12 | kPteP | kPteA,
+                                UVMF_INVLPG);
+    if (rc) print("xen-wedge: making scratch pfn 0x%lx read-only failed: %ld\n", p.pfn, rc);
+    return rc == 0;
+}
+
+uint64_t guest_ram_bytes() { return g_guest_pages << 12; }
+uint64_t guest_base_pfn() { return g_guest_base; }
+
+bool gfn_to_mfn(uint64_t gfn, uint64_t &mfn) {
+    if (gfn >= g_guest_pages) return false;
+    mfn = mfn_of_pfn(g_guest_base + gfn);
+    return true;
+}
+
+bool guest_phys_write(uint64_t gpa, const void *src, size_t len) {
+    auto *s = static_cast<const uint8_t *>(src);
+    return each_chunk(gpa, len, [&](volatile uint8_t *p, size_t done, size_t n) {
+        for (size_t i = 0; i < n; ++i) p[i] = s[done + i];
+    });
+}
+
+bool guest_phys_read(uint64_t gpa, void *dst, size_t len) {
+    auto *d = static_cast<uint8_t *>(dst);
+    return each_chunk(gpa, len, [&](volatile uint8_t *p, size_t done, size_t n) {
+        for (size_t i = 0; i < n; ++i) d[done + i] = p[i];
+    });
+}
+
+bool guest_phys_zero(uint64_t gpa, size_t len) {
+    return each_chunk(gpa, len, [&](volatile uint8_t *p, size_t, size_t n) {
+        for (size_t i = 0; i < n; ++i) p[i] = 0;
+    });
+}
+
+volatile uint64_t *guest_phys_u64(uint64_t gpa) {
+    if ((gpa & 7) || gpa >= guest_ram_bytes()) return nullptr;
+    volatile uint8_t *p = map_gfn(gpa >> 12);
+    return p ? reinterpret_cast<volatile uint64_t *>(p + (gpa & (kPageSize - 1))) : nullptr;
+}
+
+} // namespace xw

@@ -1,0 +1,51 @@
+// Dom0's memory as the wedge divides it: scratch pages for the wedge (inside Xen's initial
+// mapping) and guest-physical RAM (dom0 pseudo-physical frames above it), reached through a
+// one-page temporary mapping. See docs/xen-backend.md, "Memory".
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xen_public.h"
+
+namespace xw {
+
+constexpr uint64_t kPageSize = 4096;
+// x86 PTE bits.
+constexpr uint64_t kPteP = 0x1, kPteRw = 0x2, kPteU = 0x4, kPteA = 0x20, kPteD = 0x40;
+constexpr uint64_t kPteAddr = 0x000ffffffffff000ull;
+
+// Splits dom0's pages: [0, init_end) is Xen's initial mapping at VIRT_BASE (wedge image, boot
+// module, p2m list, start_info, page tables, bootstrap stack, padding); the free tail of it
+// (above Xen's bootstrap stack) is the wedge's scratch pool; [init_end, nr_pages) rounded
+// down to 2 MiB is the guest's RAM, guest-physical 0 = dom0 pfn init_end.
+bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp);
+
+// Machine frame of a dom0 pseudo-physical frame (the p2m list); ~0 if out of range.
+uint64_t mfn_of_pfn(uint64_t pfn);
+
+// A zeroed, page-aligned scratch page mapped writable in the wedge (nullptr when exhausted),
+// its dom0 pfn and machine frame.
+struct ScratchPage {
+    void *va;
+    uint64_t pfn;
+    uint64_t mfn;
+};
+bool scratch_alloc(ScratchPage &out);
+unsigned long scratch_free_pages();
+// Makes the wedge's own mapping of a scratch page read-only (Xen refuses a page-table frame
+// that is mapped writable anywhere).
+bool scratch_make_readonly(const ScratchPage &p);
+
+// Guest-physical RAM.
+uint64_t guest_ram_bytes();
+uint64_t guest_base_pfn();
+bool gfn_to_mfn(uint64_t gfn, uint64_t &mfn);
+// Copies to/from guest-physical memory; false if any byte lies outside guest RAM.
+bool guest_phys_write(uint64_t gpa, const void *src, size_t len);
+bool guest_phys_read(uint64_t gpa, void *dst, size_t len);
+bool guest_phys_zero(uint64_t gpa, size_t len);
+// The 8-byte-aligned u64 at gpa, mapped (valid until the next guest_phys_* call).
+volatile uint64_t *guest_phys_u64(uint64_t gpa);
+
+} // namespace xw

@@ -1,0 +1,35 @@
+// The shadow-paging core (backends/xen/shadow) driven by real Xen hypercalls: the
+// guest_physical and hypervisor_mmu implementations, the pool, the wedge's ranges (its image
+// through Xen's own initial L1 tables, and the entry window), and the guest's initial
+// page tables. See docs/xen-backend.md, "Memory".
+#pragma once
+
+#include <stdint.h>
+
+#include "guest_loader.h"
+#include "shadow_mmu.h"
+#include "start_info.h"
+
+namespace xw {
+
+namespace xs = afterburn::xen_shadow;
+
+// Builds the pool, the window's L1 table and the shadow roots; switches to them.
+bool shadow_start(const start_info_t *si, const LoadedGuest &g);
+
+// Writes the guest's boot page tables (identity map of low memory + the image at its link
+// address, as the 64-bit boot protocol implies) into guest RAM and loads them as the guest's
+// CR3. Returns that CR3.
+bool shadow_boot_tables(const LoadedGuest &g, uint64_t &cr3);
+
+xs::shadow_mmu &shadow();
+bool shadow_active();
+
+// The wedge's ranges, for the #PF path.
+bool is_wedge_address(uint64_t va);
+
+// Called from trap_dispatch for a #PF the wedge itself took in kernel mode at `va`: true if
+// the shadow now maps it (retry the access).
+bool shadow_fix_wedge_fault(uint64_t va, uint64_t error_code);
+
+} // namespace xw
