@@ -314,7 +314,7 @@ bool decode_sensitive(const uint8_t *bytes, size_t avail, decoded &out)
     if (d.kind == site_kind::sti ||
         ((d.kind == site_kind::mov_to_seg || d.kind == site_kind::pop_seg) && d.special == annotation::seg_ss))
         d.flags |= annotation::flag_pad_before;
-    d.length = static_cast<uint8_t>(c.at);
+    d.insn_len = static_cast<uint8_t>(c.at);
     out = d;
     return true;
 }

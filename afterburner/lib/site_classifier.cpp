@@ -356,41 +356,52 @@ void store_description(const site_description &d, annotation::site_record &r)
     r.imm = d.imm;
 }
 
+namespace {
+
+// The first field two descriptions differ in, or nullptr.
+const char *first_field_difference(const site_description &a, const site_description &b)
+{
+    if (a.kind != b.kind) return "kind";
+    if (a.insn_len != b.insn_len) return "insn_len";
+    if (a.flags != b.flags) return "flags";
+    if (a.reg != b.reg) return "reg";
+    if (a.special != b.special) return "special";
+    if (a.mem_base != b.mem_base) return "mem_base";
+    if (a.mem_index != b.mem_index) return "mem_index";
+    if (a.mem_scale != b.mem_scale) return "mem_scale";
+    if (a.mem_seg != b.mem_seg) return "mem_seg";
+    if (a.disp_offset != b.disp_offset) return "disp_offset";
+    if (a.disp_size != b.disp_size) return "disp_size";
+    if (a.imm != b.imm) return "imm";
+    return nullptr;
+}
+
+} // namespace
+
 const char *decoder_disagreement(const site_description &d, std::span<const uint8_t> bytes)
 {
     decoder::decoded w;
     if (!decoder::decode_sensitive(bytes.data(), bytes.size(), w)) return "kind (not recognised)";
-    if (w.kind != d.kind) return "kind";
-    if (w.length != d.insn_len) return "length";
-    if (w.flags != d.flags) return "flags";
-    if (w.reg != d.reg) return "reg";
-    if (w.special != d.special) return "special";
-    if (w.mem_base != d.mem_base) return "mem_base";
-    if (w.mem_index != d.mem_index) return "mem_index";
-    if (w.mem_scale != d.mem_scale) return "mem_scale";
-    if (w.mem_seg != d.mem_seg) return "mem_seg";
-    if (w.disp_offset != d.disp_offset) return "disp_offset";
-    if (w.disp_size != d.disp_size) return "disp_size";
-    if (w.imm != d.imm) return "imm";
-    return nullptr;
+    return first_field_difference(w, d);
 }
 
 const char *first_difference(const site_description &d, const annotation::site_record &r)
 {
-    if (r.kind != static_cast<uint8_t>(d.kind)) return "kind";
-    if (r.insn_len != d.insn_len) return "insn_len";
+    site_description recorded;
+    recorded.kind = static_cast<site_kind>(r.kind);
+    recorded.insn_len = r.insn_len;
     // The replacement flag depends on the section, not the bytes.
-    if ((r.flags & ~annotation::flag_replacement) != d.flags) return "flags";
-    if (r.reg != d.reg) return "reg";
-    if (r.special != d.special) return "special";
-    if (r.mem_base != d.mem_base) return "mem_base";
-    if (r.mem_index != d.mem_index) return "mem_index";
-    if (r.mem_scale != d.mem_scale) return "mem_scale";
-    if (r.mem_seg != d.mem_seg) return "mem_seg";
-    if (r.disp_offset != d.disp_offset) return "disp_offset";
-    if (r.disp_size != d.disp_size) return "disp_size";
-    if (r.imm != d.imm) return "imm";
-    return nullptr;
+    recorded.flags = static_cast<uint8_t>(r.flags & ~annotation::flag_replacement);
+    recorded.reg = r.reg;
+    recorded.special = r.special;
+    recorded.mem_base = r.mem_base;
+    recorded.mem_index = r.mem_index;
+    recorded.mem_scale = r.mem_scale;
+    recorded.mem_seg = r.mem_seg;
+    recorded.disp_offset = r.disp_offset;
+    recorded.disp_size = r.disp_size;
+    recorded.imm = r.imm;
+    return first_field_difference(recorded, d);
 }
 
 } // namespace afterburn

@@ -9,6 +9,7 @@
 #include <llvm/MC/MCInst.h>
 
 #include "afterburn/annotation.h"
+#include "afterburn/sensitive_decoder.h"
 #include "x86_toolkit.h"
 
 namespace afterburn {
@@ -26,21 +27,9 @@ bool has_interrupt_shadow(site_kind kind, uint8_t special);
 // Any form of NOP (what padding decodes to).
 bool is_nop_opcode(std::string_view opcode_name);
 
-// Everything a record says about a site except where it is and how long the padding is.
-struct site_description {
-    site_kind kind = site_kind::none;
-    uint8_t insn_len = 0;
-    uint8_t flags = 0;
-    uint8_t reg = annotation::no_register;
-    uint8_t special = annotation::no_register;
-    uint8_t mem_base = annotation::no_register;
-    uint8_t mem_index = annotation::no_register;
-    uint8_t mem_scale = 0;
-    uint8_t mem_seg = annotation::no_register;
-    uint8_t disp_offset = annotation::no_displacement;
-    uint8_t disp_size = 0;
-    int32_t imm = 0;
-};
+// Everything a record says about a site except where it is and how long the padding is:
+// the same fields the wedge's own decoder produces.
+using site_description = decoder::decoded;
 
 // Describes a decoded 64-bit instruction from the MCInst and its bytes. kind is none for
 // instructions that are not sensitive.

@@ -11,9 +11,11 @@
 
 namespace afterburn::decoder {
 
+// Everything a record says about a site except where it is and its padding. The host tools
+// use the same struct for what LLVM decodes (afterburner/lib/site_classifier.h).
 struct decoded {
     site_kind kind = site_kind::none;
-    uint8_t length = 0;
+    uint8_t insn_len = 0;
     uint8_t flags = 0;
     uint8_t reg = annotation::no_register;
     uint8_t special = annotation::no_register;
