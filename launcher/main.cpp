@@ -4,11 +4,19 @@
 #include "image.hpp"
 #include "process.hpp"
 
+#include <fcntl.h>
 #include <iostream>
+#include <unistd.h>
 
 int main(int argc, char** argv)
 {
     using namespace afterburn::launcher;
+    // CI may start us with standard input closed; a pipe created then would land on fd 0 and
+    // lose it at exec (close-on-exec survives a dup2 onto itself), leaving QEMU's -serial stdio
+    // without a descriptor. Keep 0-2 occupied.
+    for (int fd = 0; fd <= 2; ++fd)
+        if (::fcntl(fd, F_GETFD) == -1)
+            ::open("/dev/null", O_RDWR);
     const std::vector<std::string> args(argv + 1, argv + argc);
     ParseResult parsed = parse_command_line(args);
     if (parsed.status == ParseResult::Status::help) {
@@ -24,7 +32,7 @@ int main(int argc, char** argv)
     BackendFn backend = find_backend(options.backend);
     if (!backend) {
         std::cerr << "afterburn boot: error: backend " << options.backend
-                  << " not available yet (available: native)\n";
+                  << " not available yet (available: native, kvm)\n";
         return exit_usage;
     }
     auto probed = probe_image(options.image);
