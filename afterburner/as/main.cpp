@@ -162,6 +162,7 @@ void print_help()
 
 int main(int argc, char **argv)
 {
+    ensure_standard_fds();
     for (int i = 1; i < argc; ++i)
         if (std::string(argv[i]) == "--afterburn-help") {
             print_help();

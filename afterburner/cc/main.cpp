@@ -10,6 +10,7 @@
 
 int main(int argc, char **argv)
 {
+    afterburn::ensure_standard_fds();
     std::string self = afterburn::self_path();
     std::string bindir = self.substr(0, self.rfind('/'));
     // afterburn-as is installed as `as` in a directory of its own; gcc -B searches it first.

@@ -162,6 +162,7 @@ int exec_helper(const std::string &verb, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    ensure_standard_fds();
     if (argc < 2) {
         usage(stderr);
         return 2;

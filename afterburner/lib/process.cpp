@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,7 +30,7 @@ int run_program(const std::vector<std::string> &argv, const std::string *stdin_t
     if (pid == 0) {
         if (stdin_text) {
             dup2(pipefd[0], 0);
-            close(pipefd[0]);
+            if (pipefd[0] != 0) close(pipefd[0]);
             close(pipefd[1]);
         }
         auto v = c_argv(argv);
@@ -60,6 +61,12 @@ void exec_program(const std::vector<std::string> &argv)
 {
     auto v = c_argv(argv);
     execvp(v[0], v.data());
+}
+
+void ensure_standard_fds()
+{
+    for (int fd = 0; fd <= 2; ++fd)
+        if (fcntl(fd, F_GETFD) == -1) open("/dev/null", O_RDWR);
 }
 
 std::string real_path(const std::string &p)

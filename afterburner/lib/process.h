@@ -21,4 +21,8 @@ std::string find_in_path(const std::string &name, const std::string &skip_realpa
 
 std::string real_path(const std::string &p);
 
+// Opens /dev/null on any of fds 0-2 that is closed, so pipes and files opened later never
+// land there (CI may start a build with standard input closed).
+void ensure_standard_fds();
+
 } // namespace afterburn
