@@ -3,7 +3,12 @@
 # (docs/xen-backend.md, "Milestones"). Boots xen-wedge.elf with `guest` and the guest ELF as
 # the boot module and checks the milestone lines: the loader's record count equals what
 # `afterburn scan` finds on the host, the PT_LOAD byte sums equal the file's, the shadow
-# (real mmu_update/mmuext_op) serves the guest's boot tables and the entry window.
+# (real mmu_update/mmuext_op) serves the guest's boot tables and the entry window, every
+# site is rewritten; then the guest's own check lines: they must be, in order, the first
+# lines of samples/guest/expected.txt (PASS, or SKIP where it allows), at least MIN_PASS of
+# them, and the run must stop exactly where milestone 4 stops today (STOP below: the first
+# iretq to ring 3). A FAIL line, a line out of order, fewer lines or another way of stopping
+# fails the test. Raise MIN_PASS and move STOP as the backend gets further.
 #
 #   check-guest-progress.sh AFTERBURN RUN_UNDER_XEN_ARGS... -- WEDGE GUEST LOG
 set -u
@@ -13,6 +18,9 @@ while [ "$1" != "--" ]; do run="$run $1"; shift; done
 shift
 wedge=$1 guest=$2 log=$3
 here=$(cd "$(dirname "$0")" && pwd)
+expected=$here/../../samples/guest/expected.txt
+MIN_PASS=12
+STOP='^xen-wedge: guest: the guest entered ring 3: user mode is not implemented yet'
 
 counts=$("$afterburn" scan "$guest" | sed -n 's/^ *\([0-9]*\) annotation tables, \([0-9]*\) records.*/\1 \2/p')
 [ -n "$counts" ] || { echo "check-guest-progress.sh: afterburn scan gave no record count" >&2; exit 2; }
@@ -27,11 +35,37 @@ expects=
 for s in $sums; do expects="$expects --expect ^xen-wedge:.guest:.PT_LOAD.*byte.sum.0x$s\$"; done
 
 # shellcheck disable=SC2086
-exec sh "$here/check-run.sh" --verdict 0 --log "$log" \
+sh "$here/check-run.sh" --verdict 1 --log "$log" \
     --expect "^xen-wedge: guest: $tables Afterburn tables, $records records in [0-9]+ PT_NOTE segments$" \
     $expects \
     --expect "^xen-wedge: guest: boot_params at 0x[0-9a-f]+: 2 e820 entries" \
     --expect "^xen-wedge: shadow: running on shadow roots kernel mfn 0x[0-9a-f]+ user mfn 0x[0-9a-f]+" \
     --expect "^xen-wedge: shadow: guest view: entry bytes match at 0xffffffff810001a7, boot_params magic 0x53726448 at 0x7202, identity write seen at link address: yes, [1-9][0-9]* faults filled$" \
     --expect "^xen-wedge: shadow: entry window: 69 entries and slots ok, vCPU page alias ok$" \
+    --expect "^xen-wedge: guest: [0-9]+ sites: rewrote [0-9]+ \([0-9]+ cli as inline stores\), [0-9]+ left in ring-3 code, 0 outside the image, 0 could not be rewritten$" \
+    --expect "^xen-wedge: guest: entering at 0xffffffff810001a7 \(boot_params 0x7000\), virtual IF 0$" \
+    --expect "^afterburn sample guest: " \
+    --expect "$STOP" \
     -- $run --log "$log" --xen-args "dom0_mem=128M,max:128M" --wedge-args guest "$wedge" "$guest" console=ttyS0
+status=$?
+[ $status = 0 ] || exit $status
+
+# The guest's check lines against the head of expected.txt.
+tr -d '\r' <"$log" | sed 's/^\[ *[0-9.]*\] //' | grep -E '^(PASS|FAIL|SKIP) ' >"$log.checks"
+grep -v '^#' "$expected" | grep -v '^$' >"$log.expected"
+awk -v min="$MIN_PASS" '
+    NR == FNR { want[NR] = $2; optional[NR] = ($3 == "?"); n = NR; next }
+    {
+        i++
+        if (i > n) { printf "FAIL: extra check line: %s\n", $0; bad = 1; exit }
+        name = $2; sub(/:$/, "", name)
+        if (name != want[i]) { printf "FAIL: line %d is \"%s\", expected check %s\n", i, $0, want[i]; bad = 1; exit }
+        if ($1 == "FAIL" || ($1 == "SKIP" && !optional[i])) { printf "FAIL: %s\n", $0; bad = 1; exit }
+        printf "ok: %s\n", $0
+    }
+    END {
+        if (bad) exit 1
+        if (i < n) printf "first check not reached: %s (%d of %d checks ran)\n", want[i + 1], i, n
+        if (i < min) { printf "FAIL: only %d check lines, expected at least %d\n", i, min; exit 1 }
+        printf "PASS: %d check lines match the head of expected.txt\n", i
+    }' "$log.expected" "$log.checks"

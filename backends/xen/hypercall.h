@@ -67,6 +67,16 @@ inline long xen_version(int cmd, void *arg) {
                                                reinterpret_cast<unsigned long>(arg));
 }
 
+// FS base, or the kernel/user GS base (SEGBASE_*, xen-x86_64.h).
+inline long set_segment_base(unsigned which, uint64_t base) {
+    return hypercall<__HYPERVISOR_set_segment_base>(which, base);
+}
+
+// CR0.TS: 1 sets it (the next FPU instruction raises #NM), 0 clears it.
+inline long fpu_taskswitch(int set) {
+    return hypercall<__HYPERVISOR_fpu_taskswitch>(static_cast<unsigned long>(set));
+}
+
 // Replace the PTE that maps `va` (in the current page tables) with `pte`, a *machine* PTE.
 inline long update_va_mapping(unsigned long va, uint64_t pte, unsigned long flags) {
     return hypercall<__HYPERVISOR_update_va_mapping>(va, pte, flags);

@@ -6,6 +6,7 @@
 #include "events.h"
 #include "exit.h"
 #include "guest_loader.h"
+#include "guest_run.h"
 #include "hypercall.h"
 #include "pv_memory.h"
 #include "pv_shadow.h"
@@ -142,7 +143,8 @@ extern "C" [[noreturn]] void wedge_main(const start_info_t *si, unsigned long xe
         uint64_t cr3 = 0;
         if (!shadow_start(si, g) || !shadow_boot_tables(g, cr3) || !check_guest_view(g) || !check_window())
             exit_with(kFail);
-        print("xen-wedge: guest: site dispatch is not implemented yet; stopping before entering the guest\n");
+        if (!guest_prepare(g, cr3)) exit_with(kFail);
+        guest_enter(g);
     }
 
     print("xen-wedge: bring-up complete\n");

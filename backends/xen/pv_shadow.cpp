@@ -223,6 +223,7 @@ bool shadow_boot_tables(const LoadedGuest &g, uint64_t &cr3) {
 
 xs::shadow_mmu &shadow() { return *g_shadow_ptr; }
 bool shadow_active() { return g_active; }
+xs::guest_physical &shadow_guest_memory() { return g_phys; }
 
 bool is_wedge_address(uint64_t va) {
     return (va >= kVirtBase && va < kImageRangeEnd) || va >= kWindow;
@@ -237,8 +238,3 @@ bool shadow_fix_wedge_fault(uint64_t va, uint64_t error_code) {
 
 } // namespace xw
 
-// window.S: a rewritten site called entry(kind); the core is not wired in yet.
-extern "C" [[noreturn]] void site_entry_unwired(uint64_t kind, uint64_t ret) {
-    xw::print("xen-wedge: entry(%lu) called from 0x%lx: site dispatch is not implemented yet\n", kind, ret);
-    xw::exit_with(xw::kFail);
-}

@@ -24,6 +24,9 @@ bool shadow_boot_tables(const LoadedGuest &g, uint64_t &cr3);
 
 xs::shadow_mmu &shadow();
 bool shadow_active();
+// Guest-physical memory as the shadow core reads it (for translate(): the wedge core's
+// backend::read/write).
+xs::guest_physical &shadow_guest_memory();
 
 // The wedge's ranges, for the #PF path.
 bool is_wedge_address(uint64_t va);

@@ -6,6 +6,7 @@
 #include "console.h"
 #include "events.h"
 #include "exit.h"
+#include "guest_run.h"
 #include "hypercall.h"
 #include "pv_shadow.h"
 #include "shared_info.h"
@@ -124,6 +125,13 @@ extern "C" void trap_dispatch(xw::TrapFrame *frame) {
         static const char msg[] = "xen-wedge: nested trap\n";
         write(msg, sizeof msg - 1);
         exit_with(kUnexpectedTrap);
+    }
+    if (frame->vector != kEventVector && guest_running() && !is_wedge_address(frame->rip)) {
+        // The guest's exception (docs/xen-backend.md, milestone 4): filled in the shadow and
+        // retried, or delivered through the guest's IDT (then guest_trap does not return).
+        --depth;
+        guest_trap(frame);
+        return;
     }
     if (frame->vector == kEventVector) {
         handle_events(frame->rip);

@@ -2,9 +2,9 @@
  * image (xen-wedge.ld: .window); pv_shadow.cpp aliases its pages into the window's L1:
  *   window + 64*k     entry(k): pushq $k; jmp wedge_site_entry
  *   window + 0x10000  slot table: slot(k) = &entry(k)
- *   window + 0x20000  vCPU page (wedge_vcpu_page below, aliased writable)
- * wedge_site_entry (in .text) is where a rewritten site lands; see docs/xen-backend.md for
- * what is and is not done yet. */
+ *   window + 0x20000  vCPU page (wedge_vcpu_page, the first page of the wedge::vcpu object in
+ *                     guest_run.cpp, aliased writable)
+ * wedge_site_entry (in .text) is where a rewritten site lands (docs/xen-backend.md). */
         .set WINDOW, 0xffffffffffe00000
         .set KIND_COUNT, 69                 /* site_kind_count */
 
@@ -29,21 +29,82 @@ wedge_slots:
         .endr
 
         .text
-        /* Stack: kind, return address (inside the site span). Not wired to the core yet:
-         * report and stop with a failing verdict rather than run on wrongly. */
+        /* A rewritten site called entry(k): the guest's stack holds k and the return address
+         * (inside the site span). The guest runs in the same PV kernel mode as the wedge, on
+         * its own stack, which the emulated instruction may write (pushf, an interrupt frame),
+         * so the wedge switches to its own stack first: the guest's registers are saved there
+         * (struct SiteFrame in guest_run.cpp) and site_dispatch() never returns here; it
+         * leaves through wedge_resume with the frame the core produced. Events stay masked
+         * while the guest runs (milestone 5), so nothing re-enters this path. */
         .globl wedge_site_entry
 wedge_site_entry:
-        movq (%rsp), %rdi                  /* kind */
-        movq 8(%rsp), %rsi                 /* return address */
-        andq $-16, %rsp
-        call site_entry_unwired            /* does not return */
+        movq %rsp, wedge_site_guest_rsp(%rip)
+        leaq wedge_site_stack_top(%rip), %rsp
+        pushfq
+        pushq %rax
+        pushq %rcx
+        pushq %rdx
+        pushq %rbx
+        pushq %rbp
+        pushq %rsi
+        pushq %rdi
+        pushq %r8
+        pushq %r9
+        pushq %r10
+        pushq %r11
+        pushq %r12
+        pushq %r13
+        pushq %r14
+        pushq %r15
+        movq %rsp, %rdi
+        cld
+        call site_dispatch                 /* does not return */
 1:      ud2
         jmp 1b
 
-        .section .bss.vcpu, "aw", @nobits
-        .balign 4096
-        .globl wedge_vcpu_page
-wedge_vcpu_page:
-        .skip 4096
+        /* wedge_resume(const afterburn::wedge::frame *f): continue the guest with every GPR,
+         * rip and the real RFLAGS bits from *f (gpr[] by hardware number, then rip, rflags).
+         * The new rsp and rip go through two wedge globals so that nothing is written to the
+         * guest's stack. IF and IOPL in RFLAGS are not the guest's (they are virtual); popfq
+         * in PV kernel mode (ring 3) cannot change them anyway. */
+        .globl wedge_resume
+wedge_resume:
+        movq 4*8(%rdi), %rax               /* rsp */
+        movq %rax, wedge_resume_rsp(%rip)
+        movq 16*8(%rdi), %rax              /* rip */
+        movq %rax, wedge_resume_rip(%rip)
+        pushq 17*8(%rdi)                   /* rflags */
+        popfq
+        movq 0*8(%rdi), %rax
+        movq 1*8(%rdi), %rcx
+        movq 2*8(%rdi), %rdx
+        movq 3*8(%rdi), %rbx
+        movq 5*8(%rdi), %rbp
+        movq 6*8(%rdi), %rsi
+        movq 8*8(%rdi), %r8
+        movq 9*8(%rdi), %r9
+        movq 10*8(%rdi), %r10
+        movq 11*8(%rdi), %r11
+        movq 12*8(%rdi), %r12
+        movq 13*8(%rdi), %r13
+        movq 14*8(%rdi), %r14
+        movq 15*8(%rdi), %r15
+        movq 7*8(%rdi), %rdi
+        movq wedge_resume_rsp(%rip), %rsp
+        jmp *wedge_resume_rip(%rip)
+
+        .bss
+        .balign 16
+        .globl wedge_site_guest_rsp
+wedge_site_guest_rsp:
+        .skip 8
+wedge_resume_rsp:
+        .skip 8
+wedge_resume_rip:
+        .skip 8
+        .balign 16
+wedge_site_stack:
+        .skip 16384
+wedge_site_stack_top:
 
         .section .note.GNU-stack, "", @progbits
