@@ -6,9 +6,10 @@
 # (real mmu_update/mmuext_op) serves the guest's boot tables and the entry window, every
 # site is rewritten; then the guest's own check lines: they must be, in order, the first
 # lines of samples/guest/expected.txt (PASS, or SKIP where it allows), at least MIN_PASS of
-# them, and the run must stop exactly where milestone 4 stops today (STOP below: the first
-# iretq to ring 3). A FAIL line, a line out of order, fewer lines or another way of stopping
-# fails the test. Raise MIN_PASS and move STOP as the backend gets further.
+# them, and the run must stop exactly the way it stops today (STOP below, with VERDICT: since
+# milestones 4-5 the guest runs all 49 checks and writes verdict 0 to port 0xf4). A FAIL
+# line, a line out of order, fewer lines or another way of stopping fails the test. Raise
+# MIN_PASS and move STOP as the backend gets further.
 #
 #   check-guest-progress.sh AFTERBURN RUN_UNDER_XEN_ARGS... -- WEDGE GUEST LOG
 set -u
@@ -19,8 +20,9 @@ shift
 wedge=$1 guest=$2 log=$3
 here=$(cd "$(dirname "$0")" && pwd)
 expected=$here/../../samples/guest/expected.txt
-MIN_PASS=12
-STOP='^xen-wedge: guest: the guest entered ring 3: user mode is not implemented yet'
+MIN_PASS=49
+STOP='^xen-wedge: guest: verdict 0 written to port 0xf4 after [0-9]+ console lines$'
+VERDICT=0
 
 counts=$("$afterburn" scan "$guest" | sed -n 's/^ *\([0-9]*\) annotation tables, \([0-9]*\) records.*/\1 \2/p')
 [ -n "$counts" ] || { echo "check-guest-progress.sh: afterburn scan gave no record count" >&2; exit 2; }
@@ -35,16 +37,17 @@ expects=
 for s in $sums; do expects="$expects --expect ^xen-wedge:.guest:.PT_LOAD.*byte.sum.0x$s\$"; done
 
 # shellcheck disable=SC2086
-sh "$here/check-run.sh" --verdict 1 --log "$log" \
+sh "$here/check-run.sh" --verdict $VERDICT --log "$log" \
     --expect "^xen-wedge: guest: $tables Afterburn tables, $records records in [0-9]+ PT_NOTE segments$" \
     $expects \
     --expect "^xen-wedge: guest: boot_params at 0x[0-9a-f]+: 2 e820 entries" \
     --expect "^xen-wedge: shadow: running on shadow roots kernel mfn 0x[0-9a-f]+ user mfn 0x[0-9a-f]+" \
     --expect "^xen-wedge: shadow: guest view: entry bytes match at 0xffffffff810001a7, boot_params magic 0x53726448 at 0x7202, identity write seen at link address: yes, [1-9][0-9]* faults filled$" \
     --expect "^xen-wedge: shadow: entry window: 69 entries and slots ok, vCPU page alias ok$" \
-    --expect "^xen-wedge: guest: [0-9]+ sites: rewrote [0-9]+ \([0-9]+ cli as inline stores\), [0-9]+ left in ring-3 code, 0 outside the image, 0 could not be rewritten$" \
+    --expect "^xen-wedge: guest: [0-9]+ sites: rewrote [0-9]+ \([0-9]+ cli as inline stores\), [0-9]+ int n left to trap, [0-9]+ left in ring-3 code \([0-9]+ of them trap with int3\), 0 outside the image, 0 could not be rewritten$" \
     --expect "^xen-wedge: guest: entering at 0xffffffff810001a7 \(boot_params 0x7000\), virtual IF 0$" \
     --expect "^afterburn sample guest: " \
+    --expect "^xen-wedge: guest: [0-9]+ site entries, [0-9]+ exceptions delivered, [1-9][0-9]* returns to user mode, [1-9][0-9]* timer upcalls" \
     --expect "$STOP" \
     -- $run --log "$log" --xen-args "dom0_mem=128M,max:128M" --wedge-args guest "$wedge" "$guest" console=ttyS0
 status=$?

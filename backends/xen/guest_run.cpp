@@ -14,6 +14,7 @@
 #include "afterburn/site_rewriter.h"
 #include "afterburn/wedge_abi.h"
 #include "console.h"
+#include "events.h"
 #include "exit.h"
 #include "hypercall.h"
 #include "pv_memory.h"
@@ -49,6 +50,9 @@ extern "C" {
 alignas(4096) unsigned char wedge_vcpu_page[(sizeof(wedge::vcpu) + 4095) & ~size_t(4095)];
 extern uint64_t wedge_site_guest_rsp;  // window.S: the guest's rsp at the entry stub
 [[noreturn]] void wedge_resume(const wedge::frame *f);
+// window.S: HYPERVISOR_iret into the guest with this cs/ss (RPL 3: Xen's user mode).
+[[noreturn]] void wedge_iret(const wedge::frame *f, uint64_t cs, uint64_t ss);
+extern char wedge_user_trap_stack_top[];                       // window.S: Xen's kernel_sp
 [[noreturn]] void site_dispatch(struct SiteFrame *f);
 }
 
@@ -77,6 +81,9 @@ void console_flush() {
 }
 
 uint64_t g_last_site, g_last_kind, g_entries_seen, g_last_vector = ~0ull, g_last_trap_rip;
+// Run statistics, printed with the verdict.
+uint64_t g_entries, g_traps_delivered, g_user_entries, g_steps;
+uint64_t g_upcalls, g_upcalls_in_wedge, g_upcall_deliveries;
 
 [[noreturn]] void fail_run(const char *what) {
     console_flush();
@@ -98,6 +105,7 @@ struct Site {
     uint64_t insn;        // the instruction (start + pad_len with pad_before)
     ann::site_record rec;
     bool rewritten;
+    bool user_trap;        // ring-3 site whose first byte is now int3 (trap_user_site)
     uint8_t original[32];  // the span's bytes before rewriting (see overlay_original)
 };
 constexpr uint32_t kMaxSites = 4096;
@@ -127,7 +135,7 @@ void overlay_original(uint64_t va, uint8_t *buf, size_t len) {
     for (uint32_t i = lo; i-- > 0;) {
         const Site &s = g_sites[i];
         if (s.end <= va) break;
-        if (!s.rewritten) continue;
+        if (!s.rewritten && !s.user_trap) continue;
         for (uint64_t a = s.start > va ? s.start : va; a < s.end && a < va + len; ++a)
             buf[a - va] = s.original[a - s.start];
     }
@@ -155,6 +163,21 @@ const LoadedGuest *g_guest;
 
 void prefill(uint64_t va) { shadow().handle_fault(va, xs::access_type{true, false, false}); }
 
+// The guest kernel switches to a *user* stack without a site too: Linux and the sample
+// guest load the user rsp and then run the sysretq/iretq site, whose call pushes there in
+// kernel mode. So the pages under the user rsp seen at each user↔kernel switch are kept
+// filled in the kernel root as well (the last few distinct ones).
+uint64_t g_user_stack_pages[4] = {~0ull, ~0ull, ~0ull, ~0ull};
+unsigned g_user_stack_next;
+
+void note_user_stack(uint64_t rsp) {
+    uint64_t page = (rsp - 8) & ~0xfffull;
+    for (uint64_t p : g_user_stack_pages)
+        if (p == page) return;
+    g_user_stack_pages[g_user_stack_next++ % 4] = page;
+    prefill(page);
+}
+
 void ensure_stack_mapped(uint64_t rsp) {
     if (g_filled_generation != g_generation) {
         for (unsigned i = 0; i < g_guest->load_count; ++i) {
@@ -162,6 +185,8 @@ void ensure_stack_mapped(uint64_t rsp) {
             if (!(l.flags & 2)) continue;
             for (uint64_t va = l.vaddr & ~0xfffull; va < l.vaddr + l.memsz; va += 0x1000) prefill(va);
         }
+        for (uint64_t p : g_user_stack_pages)
+            if (p != ~0ull) prefill(p);
         g_filled_generation = g_generation;
         g_filled_stack = ~0ull;
     }
@@ -170,6 +195,36 @@ void ensure_stack_mapped(uint64_t rsp) {
     prefill(lo);
     if (hi != lo) prefill(hi);
     g_filled_stack = lo;
+}
+
+// ---- guest user mode (virtual CPL 3) runs in Xen's user mode -----------------------------
+// Xen keeps one GS base per mode (SEGBASE_GS_KERNEL / SEGBASE_GS_USER) and swaps them when
+// it toggles modes; the guest has one active GS base (vcpu.gs_base, the other is its
+// KERNEL_GS_BASE, virtual). So the active base goes to the slot of the mode the guest runs
+// in, written only when it differs from what Xen holds there.
+uint64_t g_xen_gs[2] = {~0ull, ~0ull};  // [0] kernel, [1] user: what Xen holds
+
+void sync_gs(const wedge::vcpu &c) {
+    unsigned user = c.cpl == 3;
+    if (g_xen_gs[user] == c.gs_base) return;
+    set_segment_base(user ? SEGBASE_GS_USER : SEGBASE_GS_KERNEL, c.gs_base);
+    g_xen_gs[user] = c.gs_base;
+}
+
+// CR4.TSD is virtual in the vCPU; the guest kernel's rdtsc are sites. Only the guest's
+// ring-3 rdtsc (unrewritten .user code) needs the real bit: a PV kernel may set TSD in its
+// CR4 (Xen emulates mov to/from %cr4 for it and keeps TSD per vCPU), so the real TSD is set
+// while the guest runs in user mode with virtual TSD set, and cleared at every way back into
+// the wedge from user mode before anything else runs (the wedge's own rdtsc would trap).
+bool g_real_tsd;
+
+void set_real_tsd(bool on) {
+    if (on == g_real_tsd) return;
+    uint64_t v;
+    asm volatile("mov %%cr4, %0" : "=r"(v));
+    v = on ? v | wedge::cr4::tsd : v & ~wedge::cr4::tsd;
+    asm volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+    g_real_tsd = on;
 }
 
 class XenBackend final : public wedge::backend {
@@ -202,9 +257,9 @@ public:
     void state_changed(const wedge::vcpu &c, wedge::state_change what) override {
         switch (what) {
         case wedge::state_change::fs_base: set_segment_base(SEGBASE_FS, c.fs_base); break;
-        // The guest kernel runs in Xen's kernel mode: its active GS base is Xen's kernel one.
-        // (KERNEL_GS_BASE becomes real only when the guest goes to user mode: milestone 4+.)
-        case wedge::state_change::gs_base: set_segment_base(SEGBASE_GS_KERNEL, c.gs_base); break;
+        // The active GS base goes to the slot of the mode the guest runs in (sync_gs); a
+        // change of CPL is applied on the way back into the guest (resume).
+        case wedge::state_change::gs_base: sync_gs(c); break;
         case wedge::state_change::cr0_ts: fpu_taskswitch((c.cr0 & wedge::cr0::ts) ? 1 : 0); break;
         default: break;
         }
@@ -283,6 +338,10 @@ public:
     uint32_t io_read(uint16_t, unsigned) override { return 0xffffffffu; }
     void io_write(uint16_t, unsigned, uint32_t value) override {
         console_flush();
+        print("xen-wedge: guest: %lu site entries, %lu exceptions delivered, %lu returns to user mode, "
+              "%lu timer upcalls (%lu in the wedge, %lu delivered an interrupt), %lu shadow single steps\n",
+              g_entries, g_traps_delivered, g_user_entries, g_upcalls, g_upcalls_in_wedge, g_upcall_deliveries,
+              g_steps);
         print("xen-wedge: guest: verdict %u written to port 0xf4 after %lu console lines\n", value, g_lines);
         exit_with(value == 0 ? kPass : kFail);
     }
@@ -304,7 +363,6 @@ alignas(Platform) unsigned char g_platform_storage[sizeof(Platform)];
 Platform *g_p;
 bool g_running;
 wedge::frame g_frame;  // the guest's registers between an entry and wedge_resume
-uint64_t g_entries, g_traps_delivered;
 xs::fault_result g_pf;
 
 wedge::cpuid_regs real_cpuid(uint32_t leaf, uint32_t subleaf, void *) {
@@ -319,6 +377,66 @@ wedge::cpuid_regs real_cpuid(uint32_t leaf, uint32_t subleaf, void *) {
 void poll_devices() {
     g_p->pit.poll();
     g_p->apic.poll();
+}
+
+// ---- time: Xen's one-shot timer follows the emulated timers' next deadline ----------------
+// The guest spins in loops without sites while it waits for a tick, so the wedge must get
+// control on its own: VIRQ_TIMER is bound to an event channel, set_timer_op is armed at the
+// earliest deadline of the PIT and the local APIC timer, and events are unmasked whenever
+// the guest runs (its IF is virtual: an upcall that finds the virtual IF closed just
+// returns). See docs/xen-backend.md, "Time and interrupts".
+uint32_t g_timer_port = ~0u;
+uint64_t g_armed_ns;  // what set_timer_op was last given (0: none)
+bool g_blocking;      // in wait_halted's SCHEDOP_block
+
+uint64_t next_deadline() {
+    uint64_t a = g_p->pit.next_deadline_ns(), b = g_p->apic.next_deadline_ns();
+    if (!a) return b;
+    if (!b) return a;
+    return a < b ? a : b;
+}
+
+void arm_timer() {
+    uint64_t d = next_deadline();
+    if (d == g_armed_ns) return;
+    set_timer_op(d);
+    g_armed_ns = d;
+}
+
+void arm_timer_at(uint64_t ns) {
+    set_timer_op(ns);
+    g_armed_ns = ns;
+}
+
+void mask_events() { this_vcpu()->evtchn_upcall_mask = 1; }
+
+// Into the guest with events open: an event that became pending while they were masked
+// would wait for Xen's next entry, so a hypercall makes Xen deliver it now (the upcall then
+// strikes the wedge here, and guest_event retries a moment later).
+void unmask_events() {
+    vcpu_info_t *v = this_vcpu();
+    __atomic_store_n(&v->evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&v->evtchn_upcall_pending, __ATOMIC_SEQ_CST)) xen_version(XENVER_version, nullptr);
+}
+
+bool bind_timer() {
+    evtchn_bind_virq bind{};
+    bind.virq = VIRQ_TIMER;
+    bind.vcpu = 0;
+    long rc = event_channel_op(EVTCHNOP_bind_virq, &bind);
+    if (rc) {
+        print("xen-wedge: guest: EVTCHNOP_bind_virq(VIRQ_TIMER) failed: %ld\n", rc);
+        return false;
+    }
+    evtchn_unmask unmask{};
+    unmask.port = bind.port;
+    rc = event_channel_op(EVTCHNOP_unmask, &unmask);
+    if (rc) {
+        print("xen-wedge: guest: EVTCHNOP_unmask(%u) failed: %ld\n", bind.port, rc);
+        return false;
+    }
+    g_timer_port = bind.port;
+    return true;
 }
 
 // ---- the site table from the notes, and rewriting ------------------------------------------
@@ -383,6 +501,7 @@ bool collect_sites(const LoadedGuest &g) {
                 s.insn = sp.insn;
                 s.rec = r;
                 s.rewritten = false;
+                s.user_trap = false;
             }
         });
         if (full) {
@@ -405,6 +524,24 @@ bool collect_sites(const LoadedGuest &g) {
     return true;
 }
 
+// Ring-3 (.user) sites are not rewritten into calls: user mode cannot reach the entry window
+// (it is not in the shadow's user root). Most of them fault by themselves in Xen's user mode
+// as they do natively (cli, out, hlt, wbinvd: #GP; rdtsc with the real TSD; int $n: #GP(IDT),
+// syscall: Xen's syscall callback). The ones that would *succeed* with the wrong answer,
+// because they read state Xen owns (the segment selectors are Xen's flat ones, the
+// descriptor tables Xen's), get an int3 on their first byte; the #BP (DPL 3 in the trap
+// table) is resolved to the record and emulated at virtual CPL 3 (trap_user_site).
+bool user_site_must_trap(site_kind k) {
+    switch (k) {
+    case site_kind::mov_from_seg: case site_kind::push_seg: case site_kind::sgdt: case site_kind::sidt:
+    case site_kind::sldt: case site_kind::str: case site_kind::smsw: case site_kind::lar:
+    case site_kind::lsl: case site_kind::verr: case site_kind::verw:
+        return true;
+    default:
+        return false;
+    }
+}
+
 bool rewrite_sites(const LoadedGuest &g) {
     rw::plan plan;
     for (unsigned k = 0; k < site_kind_count; ++k) {
@@ -417,10 +554,25 @@ bool rewrite_sites(const LoadedGuest &g) {
     cli.how = rw::strategy::inline_store;
     cli.target = wedge_abi::vcpu_virtual_if;
     cli.value = 0;
-    uint32_t rewritten = 0, user = 0, failed = 0, outside = 0, inlined = 0;
+    uint32_t rewritten = 0, user = 0, failed = 0, outside = 0, inlined = 0, trapping = 0, user_traps = 0;
     for (uint32_t i = 0; i < g_site_count; ++i) {
         Site &s = g_sites[i];
-        if (in_user(s.start, s.end)) { ++user; continue; }
+        if (in_user(s.start, s.end)) {
+            ++user;
+            if (user_site_must_trap(static_cast<site_kind>(s.rec.kind)) && s.end - s.start <= sizeof s.original) {
+                for (uint64_t b = 0; b < s.end - s.start; ++b)
+                    s.original[b] = reinterpret_cast<const volatile uint8_t *>(s.start)[b];
+                *reinterpret_cast<volatile uint8_t *>(s.insn) = 0xcc;
+                s.user_trap = true;
+                ++user_traps;
+            }
+            continue;
+        }
+        // int $n is left as it is: under Xen PV it traps as #GP(IDT) (the wedge's trap table
+        // has no DPL-3 gate for it) and guest_trap delivers it with the return address right
+        // after the 2-byte instruction, as the CPU pushes it. A rewritten call could only
+        // push the end of the padded span (the core's rule), which the guest can see.
+        if (s.rec.kind == static_cast<uint8_t>(site_kind::int_n)) { ++trapping; continue; }
         if (s.start < g.virt_lo || s.end > g.virt_hi) { ++outside; continue; }
         rw::site_span sp{s.start, s.insn, static_cast<uint32_t>(s.end - s.start)};
         if (sp.size > sizeof s.original) {
@@ -442,41 +594,147 @@ bool rewrite_sites(const LoadedGuest &g) {
                   afterburn::site_kind_name(static_cast<site_kind>(s.rec.kind)), rw::outcome_text(o));
         }
     }
-    print("xen-wedge: guest: %u sites: rewrote %u (%u cli as inline stores), %u left in ring-3 code, "
-          "%u outside the image, %u could not be rewritten\n",
-          g_site_count, rewritten, inlined, user, outside, failed);
+    print("xen-wedge: guest: %u sites: rewrote %u (%u cli as inline stores), %u int n left to trap, "
+          "%u left in ring-3 code (%u of them trap with int3), %u outside the image, %u could not be rewritten\n",
+          g_site_count, rewritten, inlined, trapping, user, user_traps, outside, failed);
     return rewritten > 0;
 }
 
+
+// The interrupt shadow (sti, mov/pop ss) holds a deliverable interrupt back for exactly one
+// instruction. The guest's next instructions may contain no site (a spin loop), so nothing
+// would bring the wedge back: the wedge returns with the real TF set and takes the
+// single-step #DB after that one instruction (wherever it lands: guest code, or the entry
+// window if the instruction was a rewritten site), then delivers.
+bool g_stepping;
+
+bool want_step(wedge::vcpu &c) {
+    return c.interrupt_shadow && c.shadow_rip == g_frame.rip && c.virtual_if() && wedge::refresh_pending_hint(c);
+}
+
+// Back into the guest: virtual CPL 0 → a plain jump in Xen's kernel mode (wedge_resume);
+// virtual CPL 3 → HYPERVISOR_iret into Xen's user mode on the shadow's user root.
 [[noreturn]] void resume() {
+    wedge::vcpu &c = cpu();
+    sync_gs(c);
+    if (c.cpl == 3) {
+        ++g_user_entries;
+        note_user_stack(g_frame.gpr[wedge::rsp]);
+        arm_timer();
+        set_real_tsd((c.cr4 & wedge::cr4::tsd) != 0);
+        // IF in the iret frame is the event mask Xen restores: events open in user mode.
+        static wedge::frame out;
+        out = g_frame;
+        out.rflags |= wedge::flags::if_;
+        wedge_iret(&out, 0xe033, 0xe02b);  // FLAT_USER_CS, FLAT_USER_SS: Xen's user mode
+    }
+    set_real_tsd(false);
     ensure_stack_mapped(g_frame.gpr[wedge::rsp]);
+    arm_timer();
+    bool guest_tf = (g_frame.rflags & wedge::flags::tf) != 0;  // the guest single-steps itself
+    if (guest_tf || (!g_stepping && want_step(c))) {
+        // popfq in wedge_resume would trap on the wedge's own next instruction: return
+        // through HYPERVISOR_iret, which sets TF with the jump into the guest. The guest's
+        // own TF: its #DB then arrives at guest code and is reflected (guest_trap).
+        if (!guest_tf) {
+            g_stepping = true;
+            ++g_steps;
+        }
+        g_frame.rflags |= wedge::flags::tf;
+        static wedge::frame out;
+        out = g_frame;
+        out.rflags |= wedge::flags::if_;  // events open (Xen restores the mask from IF)
+        wedge_iret(&out, 0xe030, 0xe02b);  // FLAT_KERNEL_CS with RPL 0 (kernel mode), FLAT_KERNEL_SS
+    }
+    unmask_events();
     wedge_resume(&g_frame);
 }
 
-// After the core ran: the shadow follows CR0.WP/EFER.NXE; a change of privilege to ring 3
-// needs Xen's user mode (not yet).
-void after_core() {
-    g_p->be.sync_paging();
-    if (cpu().cpl != 0) fail_run("the guest entered ring 3: user mode is not implemented yet (milestone 4+)");
+// After the core ran: the shadow follows CR0.WP/EFER.NXE.
+void after_core() { g_p->be.sync_paging(); }
+
+void frame_from_trap(const TrapFrame *f) {
+    uint64_t regs[16] = {f->rax, f->rcx, f->rdx, f->rbx, f->rsp, f->rbp, f->rsi, f->rdi,
+                         f->r8,  f->r9,  f->r10, f->r11, f->r12, f->r13, f->r14, f->r15};
+    for (unsigned i = 0; i < 16; ++i) g_frame.gpr[i] = regs[i];
+    g_frame.rip = f->rip;
+    g_frame.rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
 }
 
-// hlt with nothing deliverable: no Xen timer yet (milestone 5), so poll the emulated timers
-// until one fires, bounded.
+// The ring-3 site whose instruction is at link address `insn` (with `int3_only`: only one
+// that carries an int3), or null.
+const Site *find_user_site(uint64_t insn, bool int3_only) {
+    uint32_t lo = 0, hi = g_site_count;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (g_sites[mid].start <= insn) lo = mid + 1; else hi = mid;
+    }
+    if (lo == 0) return nullptr;
+    const Site *s = &g_sites[lo - 1];
+    if (s->insn != insn || s->rewritten || (int3_only && !s->user_trap)) return nullptr;
+    return in_user(s->start, s->end) ? s : nullptr;
+}
+
+// user-mode address → the image's link address of the same byte (the guest maps its .user
+// pages a second time for ring 3), through the guest's tables.
+bool user_to_link(uint64_t va, uint64_t &link) {
+    auto r = xs::translate(shadow_guest_memory(), shadow().config(), shadow().guest_cr3(), va,
+                           xs::access_type{false, true, true});
+    if (r.status != xs::walk_status::ok) return false;
+    if (r.t.gpa < g_guest->image_lo || r.t.gpa >= g_guest->image_hi) return false;
+    link = r.t.gpa + g_guest->virt_minus_phys;
+    return true;
+}
+
+[[noreturn]] void run_site_and_resume(const Site &s, uint64_t site_addr);
+
+[[noreturn]] void deliver_and_resume(const wedge::event &ev) {
+    wedge::vcpu &c = cpu();
+    if (wedge::deliver(c, g_frame, ev, g_p->be) == wedge::delivery::shutdown)
+        fail_run("triple fault while delivering an exception");
+    poll_devices();
+    wedge::deliver_pending(c, g_frame, g_p->be);
+    after_core();
+    resume();
+}
+
+// hlt with nothing deliverable: block in Xen until the next emulated-timer deadline (or any
+// other event), poll, deliver; bounded to 5 s without an interrupt.
 void wait_halted() {
     uint64_t start = g_p->be.now_ns();
+    g_blocking = true;
     while (cpu().halted) {
         poll_devices();
         if (wedge::deliver_pending(cpu(), g_frame, g_p->be)) break;
-        if (g_p->be.now_ns() - start > 5000000000ull)
-            fail_run("hlt: no interrupt within 5 s (Xen timer events are milestone 5)");
-        asm volatile("pause");
+        uint64_t now = g_p->be.now_ns();
+        if (now - start > 5000000000ull) fail_run("hlt: no interrupt within 5 s");
+        uint64_t d = next_deadline();
+        if (!d || d > start + 5000000000ull) d = start + 5000000001ull;
+        arm_timer_at(d);
+        sched_op(SCHEDOP_block, nullptr);  // unmasks events; their upcall strikes the wedge
+        mask_events();
     }
+    g_blocking = false;
     cpu().halted = false;
 }
 
 } // namespace
 
 bool guest_running() { return g_running; }
+
+bool guest_single_step(TrapFrame *f) {
+    if (!g_stepping || f->vector != 1) return false;
+    g_stepping = false;
+    f->rflags &= ~wedge::flags::tf;
+    // Inside the wedge (the step landed in the entry window): the site's own exit delivers.
+    if (is_wedge_address(f->rip)) return true;
+    frame_from_trap(f);
+    wedge::vcpu &c = cpu();
+    poll_devices();
+    wedge::deliver_pending(c, g_frame, g_p->be);
+    after_core();
+    resume();
+}
 
 bool guest_prepare(const LoadedGuest &g, uint64_t cr3) {
     wedge::vcpu &c = *new (wedge_vcpu_page) wedge::vcpu();
@@ -500,14 +758,22 @@ bool guest_prepare(const LoadedGuest &g, uint64_t cr3) {
         return false;
     }
     g_guest = &g;
+    // Traps, events and syscalls from guest user mode land on a wedge stack (never on guest
+    // memory); kernel-mode traps still use the current stack.
+    long rc = stack_switch(FLAT_KERNEL_SS, reinterpret_cast<unsigned long>(wedge_user_trap_stack_top));
+    if (rc) {
+        print("xen-wedge: guest: HYPERVISOR_stack_switch failed: %ld\n", rc);
+        return false;
+    }
     find_user_sections(g.module);
     if (!collect_sites(g) || !rewrite_sites(g)) return false;
+    if (!bind_timer()) return false;
     return true;
 }
 
 void guest_enter(const LoadedGuest &g) {
-    // Events stay masked while the guest runs: the upcall would land on the guest's stack
-    // and nothing routes Xen events to the vCPU yet (milestone 5).
+    // Events are masked while the wedge runs and opened on every way into the guest
+    // (resume): the upcall lands where the guest runs (guest_event).
     if (vcpu_info_t *v = this_vcpu()) v->evtchn_upcall_mask = 1;
     g_frame = {};
     g_frame.gpr[wedge::rsi] = g.boot_params;
@@ -521,11 +787,19 @@ void guest_enter(const LoadedGuest &g) {
 
 void guest_trap(TrapFrame *f) {
     wedge::vcpu &c = cpu();
+    bool from_user = (f->cs & 3) == 3;  // Xen's bounce frame: RPL 3 = guest user mode
+    if (from_user) {
+        set_real_tsd(false);
+        note_user_stack(f->rsp);
+    }
     if (f->vector == 14) {
         uint64_t cr2 = this_vcpu()->arch.cr2;
         xs::access_type acc{(f->error & 2) != 0, (f->error & 16) != 0, c.cpl == 3};
         auto r = shadow().handle_fault(cr2, acc);
-        if (r.outcome == xs::fault_outcome::fixed) return;  // retry through HYPERVISOR_iret
+        if (r.outcome == xs::fault_outcome::fixed) {  // retry through HYPERVISOR_iret
+            if (from_user) set_real_tsd((c.cr4 & wedge::cr4::tsd) != 0);
+            return;
+        }
         g_pf = r;  // inject_pf: the error code the guest's own tables give
         if (r.outcome != xs::fault_outcome::inject_pf) {
             console_flush();
@@ -537,14 +811,49 @@ void guest_trap(TrapFrame *f) {
     // Reflect into the guest's IDT. The trap frame lies on the guest's stack right where the
     // guest's own interrupt frame goes: copy it out first, then deliver and leave through
     // wedge_resume (not back through the trap frame).
-    uint64_t regs[16] = {f->rax, f->rcx, f->rdx, f->rbx, f->rsp, f->rbp, f->rsi, f->rdi,
-                         f->r8,  f->r9,  f->r10, f->r11, f->r12, f->r13, f->r14, f->r15};
-    for (unsigned i = 0; i < 16; ++i) g_frame.gpr[i] = regs[i];
-    g_frame.rip = f->rip;
-    g_frame.rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
+    frame_from_trap(f);
+    if (f->vector == 3 && from_user && c.cpl == 3) {
+        uint64_t link;
+        if (user_to_link(f->rip - 1, link))
+            if (const Site *s = find_user_site(link, true)) {
+                g_frame.rip = f->rip - 1;
+                run_site_and_resume(*s, f->rip - 1);
+            }
+    }
     wedge::event ev;
-    if (f->vector == 14) {
+    uint8_t insn[2] = {};
+    wedge::page_fault pf;
+    if (f->vector == 13 && from_user && c.cpl == 3 && (f->error & 3) != 2) {
+        // A ring-3 site that faulted in Xen's user mode (cli, sti, in/out, hlt, rdtsc with
+        // TSD, rdpmc, wbinvd...): Xen's verdict is made with the real IOPL 0 and Xen's CR4,
+        // the guest's may differ (user.gp's break: IOPL 3 allows cli and out). The core
+        // emulates the record at virtual CPL 3 and raises #GP itself where the CPU would.
+        uint64_t link;
+        if (user_to_link(f->rip, link))
+            if (const Site *s = find_user_site(link, false)) run_site_and_resume(*s, f->rip);
+    }
+    if (f->vector == 3) {
+        // int3 (or `int $3`) through the trap table's DPL-3 gate: Xen reports it as a trap
+        // (rip after it). Deliver it as the software interrupt it is, from the instruction,
+        // so that a fault while delivering (a not-present gate) is reported there, as the CPU
+        // does, and the guest gate's DPL is checked against the virtual CPL.
+        auto mode = from_user ? wedge::access_mode::user : wedge::access_mode::supervisor;
+        uint64_t len = 1;
+        if (g_p->be.read(f->rip - 2, insn, 2, mode, pf) && insn[0] == 0xcd && insn[1] == 3) len = 2;
+        g_frame.rip = f->rip - len;
+        ev = wedge::event::software_interrupt(3, f->rip);
+    } else if (f->vector == 14) {
         ev = wedge::event::page_fault(g_pf.error_code, g_pf.address);
+    } else if (f->vector == 13 && (f->error & 3) == 2 &&
+               g_p->be.read(f->rip, insn, 2, from_user ? wedge::access_mode::user : wedge::access_mode::supervisor, pf) &&
+               insn[0] == 0xcd) {
+        // `int $n` (guest kernel or user mode: both run in ring 3 under Xen PV): Xen's trap
+        // table has no DPL-3 gate for n, so it reported #GP(IDT). The guest's IDT decides,
+        // as the CPU would: the core checks the gate's DPL against the virtual CPL (a DPL-0
+        // gate from user mode gives #GP(n*8+2) in the guest). The vector comes from the
+        // instruction, not the error code: QEMU TCG reports n*16+2, which Xen reads as
+        // vector 2n (mod 256).
+        ev = wedge::event::software_interrupt(insn[1], f->rip + 2);
     } else if (wedge::pushes_error_code(static_cast<uint8_t>(f->vector))) {
         ev = wedge::event::fault(static_cast<uint8_t>(f->vector), static_cast<uint32_t>(f->error));
     } else {
@@ -553,8 +862,68 @@ void guest_trap(TrapFrame *f) {
     ++g_traps_delivered;
     g_last_vector = f->vector;
     g_last_trap_rip = f->rip;
-    if (wedge::deliver(c, g_frame, ev, g_p->be) == wedge::delivery::shutdown)
-        fail_run("triple fault while delivering an exception");
+    deliver_and_resume(ev);
+}
+
+void guest_event(TrapFrame *f) {
+    ++g_upcalls;
+    handle_events(f->rip);  // acknowledge every pending port (only VIRQ_TIMER is bound)
+    if (is_wedge_address(f->rip)) {
+        // The wedge was running (a site, a resume, SCHEDOP_block): it polls the timers on
+        // its own way out, except in the short stretch after that; look again shortly.
+        ++g_upcalls_in_wedge;
+        if (!g_blocking) arm_timer_at(g_p->be.now_ns() + 50000);
+        return;
+    }
+    wedge::vcpu &c = cpu();
+    bool from_user = (f->cs & 3) == 3;
+    if (from_user) {
+        set_real_tsd(false);
+        note_user_stack(f->rsp);
+    }
+    poll_devices();
+    if (c.virtual_if() && wedge::refresh_pending_hint(c)) {
+        frame_from_trap(f);
+        if (wedge::deliver_pending(c, g_frame, g_p->be)) {
+            ++g_upcall_deliveries;
+            after_core();
+            resume();
+        }
+    }
+    arm_timer();
+    if (from_user) set_real_tsd((c.cr4 & wedge::cr4::tsd) != 0);
+    // Back through the frame: HYPERVISOR_iret restores the interrupted event mask (open).
+}
+
+// `syscall` in guest user mode reached Xen's syscall callback (on the wedge's kernel_sp):
+// do what the CPU does with the guest's (virtual) MSRs: RCX = the return rip, R11 = RFLAGS,
+// CS/SS from STAR[47:32], RFLAGS &= ~FMASK (IF and IOPL are virtual), rip = LSTAR, CPL 0.
+// No swapgs and no stack switch, as on the CPU. EFER.SCE clear: #UD at the instruction.
+void guest_syscall(TrapFrame *f) {
+    mask_events();
+    wedge::vcpu &c = cpu();
+    set_real_tsd(false);
+    note_user_stack(f->rsp);
+    frame_from_trap(f);
+    g_last_vector = kSyscallVector;
+    g_last_trap_rip = f->rip;
+    if (c.cpl != 3) fail_run("syscall callback while the guest is not in user mode");
+    if (!(c.efer & wedge::efer::sce)) {
+        g_frame.rip = f->rip - 2;
+        deliver_and_resume(wedge::event::fault(wedge::vec::ud));
+    }
+    g_frame.gpr[wedge::rcx] = f->rip;
+    g_frame.gpr[wedge::r11] = wedge::visible_rflags(c, g_frame) & ~wedge::flags::rf;
+    uint16_t cs = static_cast<uint16_t>(c.star >> 32) & 0xfffc;
+    c.selector[1] = cs;
+    c.selector[2] = static_cast<uint16_t>(cs + 8);
+    c.cpl = 0;
+    g_frame.rflags &= ~(c.fmask & wedge::flags::real);
+    g_frame.rflags |= wedge::flags::fixed1;
+    if (c.fmask & wedge::flags::if_) c.set_virtual_if(false);
+    if (c.fmask & wedge::flags::iopl) c.iopl = static_cast<uint8_t>(c.iopl & ~((c.fmask & wedge::flags::iopl) >> wedge::flags::iopl_shift));
+    g_frame.rip = c.lstar;
+    g_p->be.state_changed(c, wedge::state_change::privilege);
     poll_devices();
     wedge::deliver_pending(c, g_frame, g_p->be);
     after_core();
@@ -564,8 +933,8 @@ void guest_trap(TrapFrame *f) {
 } // namespace xw
 
 extern "C" void site_dispatch(SiteFrame *f) {
+    xw::mask_events();  // events were open in the guest (resume)
     using namespace xw;
-    wedge::vcpu &c = cpu();
     auto *stack = reinterpret_cast<const uint64_t *>(wedge_site_guest_rsp);
     uint64_t kind = stack[0], ret = stack[1];
     const Site *s = find_site(ret);
@@ -584,16 +953,26 @@ extern "C" void site_dispatch(SiteFrame *f) {
     for (unsigned i = 0; i < 16; ++i) g_frame.gpr[i] = regs[i];
     g_frame.rip = s->insn;
     g_frame.rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
+    run_site_and_resume(*s, s->insn);
+}
+
+// Runs the site's instruction at `site_addr` (its link address, or for a ring-3 site its
+// user-mode address: the core's end-of-span rip follows it) and continues the guest.
+namespace xw {
+namespace {
+[[noreturn]] void run_site_and_resume(const Site &site, uint64_t site_addr) {
+    wedge::vcpu &c = cpu();
+    const Site *s = &site;
     poll_devices();
     const wedge::frame before = g_frame;
-    switch (wedge::run_site(c, g_frame, s->rec, s->insn, g_p->be)) {
+    switch (wedge::run_site(c, g_frame, s->rec, site_addr, g_p->be)) {
     case wedge::site_exit::resume: break;
     case wedge::site_exit::halted: wait_halted(); break;
     case wedge::site_exit::shutdown: {
         // Say which event could not be delivered: emulate the site again on a copy (a raise
         // leaves the vCPU as it was).
         wedge::frame again = before;
-        auto r = wedge::emulate(c, again, s->rec, s->insn, g_p->be);
+        auto r = wedge::emulate(c, again, s->rec, site_addr, g_p->be);
         console_flush();
         print("xen-wedge: guest: the %s site at 0x%lx: action %u, vector %u error 0x%x (IDTR base 0x%lx limit 0x%x)\n",
               afterburn::site_kind_name(static_cast<site_kind>(s->rec.kind)), s->insn, static_cast<unsigned>(r.what),
@@ -610,3 +989,5 @@ extern "C" void site_dispatch(SiteFrame *f) {
     after_core();
     resume();
 }
+} // namespace
+} // namespace xw

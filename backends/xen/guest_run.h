@@ -23,9 +23,20 @@ bool guest_prepare(const LoadedGuest &g, uint64_t cr3);
 // True once the guest runs: traps at non-wedge addresses are the guest's.
 bool guest_running();
 
+// The wedge's own single step (the interrupt shadow, guest_run.cpp): true if it was (TF is
+// cleared in the frame; return through it); otherwise the #DB is the guest's.
+bool guest_single_step(TrapFrame *frame);
+
 // trap_dispatch hands over an exception Xen delivered while the guest ran (frame->rip outside
 // the wedge). Returns to retry the instruction (a shadow fill); otherwise it delivers the
 // exception into the guest through the core and does not return.
 void guest_trap(TrapFrame *frame);
+
+// The event upcall while the guest runs (VIRQ_TIMER): polls the emulated timers and
+// delivers what the virtual IF allows, or returns (through the frame) if nothing is.
+void guest_event(TrapFrame *frame);
+
+// A `syscall` in guest user mode (Xen's syscall callback): emulated into the guest kernel.
+[[noreturn]] void guest_syscall(TrapFrame *frame);
 
 } // namespace xw

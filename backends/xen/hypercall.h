@@ -72,6 +72,16 @@ inline long set_segment_base(unsigned which, uint64_t base) {
     return hypercall<__HYPERVISOR_set_segment_base>(which, base);
 }
 
+// The kernel stack Xen switches to on a trap, event or syscall from guest user mode.
+inline long stack_switch(unsigned long ss, unsigned long sp) {
+    return hypercall<__HYPERVISOR_stack_switch>(ss, sp);
+}
+
+// One-shot timer: VIRQ_TIMER fires at this Xen system time (ns); 0 cancels.
+inline long set_timer_op(uint64_t deadline_ns) {
+    return hypercall<__HYPERVISOR_set_timer_op>(deadline_ns);
+}
+
 // CR0.TS: 1 sets it (the next FPU instruction raises #NM), 0 clears it.
 inline long fpu_taskswitch(int set) {
     return hypercall<__HYPERVISOR_fpu_taskswitch>(static_cast<unsigned long>(set));

@@ -16,6 +16,7 @@
 #include <xen/xen.h>
 
 #define EVENT_VECTOR 256	/* not a CPU vector: marks the event upcall in TrapFrame */
+#define SYSCALL_VECTOR 257	/* nor this: Xen's syscall callback (guest user mode) */
 
 .macro ENTRY_STUB name, vector, has_error
 	.globl \name
@@ -49,6 +50,10 @@
 	ENTRY_STUB trap_mc,  18, 0
 	ENTRY_STUB trap_xm,  19, 0
 	ENTRY_STUB event_upcall, EVENT_VECTOR, 0
+	/* Xen's syscall callback (a `syscall` in guest user mode): the same frame as the
+	 * upcall, rcx/r11 (the values the syscall left: return rip, user rflags) on top of an
+	 * iret frame whose rip is the return address. */
+	ENTRY_STUB syscall_entry, SYSCALL_VECTOR, 0
 
 trap_common:
 	pushq	%rax

@@ -30,6 +30,7 @@ void trap_ac();
 void trap_mc();
 void trap_xm();
 void event_upcall();
+void syscall_entry();
 void failsafe_callback();
 
 void trap_dispatch(xw::TrapFrame *frame);
@@ -53,12 +54,14 @@ trap_info entry(uint8_t vector, void (*handler)(), uint8_t dpl = 0) {
 // Built at run time: a function address is not a C++ constant expression, and a dynamic
 // initializer would need constructor support we do not have (xen-wedge.ld forbids it).
 // Vector 2 (NMI) would come through CALLBACKTYPE_nmi and #DF is Xen's own; int3 and into
-// get DPL 3 so that `int3` from our (ring 3) kernel reaches them. Ends with a zero entry.
+// gets DPL 3 so that `int3` from our (ring 3) kernel reaches it. `into` (invalid in 64-bit
+// mode) keeps DPL 0: QEMU TCG reports a refused `int $0x82` as #GP(0x822), which Xen reads
+// as vector 4 and would otherwise deliver there as if the int had been allowed. Ends with a zero entry.
 trap_info trap_table[17];
 
 void build_trap_table() {
     const trap_info entries[] = {
-        entry(0, trap_de),  entry(1, trap_db),  entry(3, trap_bp, 3), entry(4, trap_of, 3),
+        entry(0, trap_de),  entry(1, trap_db),  entry(3, trap_bp, 3), entry(4, trap_of),
         entry(5, trap_br),  entry(6, trap_ud),  entry(7, trap_nm),    entry(10, trap_ts),
         entry(11, trap_np), entry(12, trap_ss), entry(13, trap_gp),   entry(14, trap_pf),
         entry(16, trap_mf), entry(17, trap_ac), entry(18, trap_mc),   entry(19, trap_xm),
@@ -105,8 +108,8 @@ bool install_traps() {
         print("xen-wedge: HYPERVISOR_set_trap_table failed: %ld\n", rc);
         return false;
     }
-    // No syscall entry: nothing runs in guest user mode yet.
-    rc = set_callbacks(event_upcall, failsafe_callback, nullptr);
+    // The syscall entry is Xen's way in for a `syscall` in guest user mode (guest_syscall).
+    rc = set_callbacks(event_upcall, failsafe_callback, syscall_entry);
     if (rc) {
         print("xen-wedge: HYPERVISOR_set_callbacks failed: %ld\n", rc);
         return false;
@@ -124,13 +127,30 @@ extern "C" void trap_dispatch(xw::TrapFrame *frame) {
         // Printing may be what faulted; keep it to one plain write and leave.
         static const char msg[] = "xen-wedge: nested trap\n";
         write(msg, sizeof msg - 1);
+        print("xen-wedge: nested: vector %lu at rip 0x%lx\n", frame->vector, frame->rip);
         exit_with(kUnexpectedTrap);
+    }
+    if (frame->vector == kSyscallVector && guest_running()) {
+        --depth;
+        guest_syscall(frame);  // does not return
+    }
+    if (frame->vector == 1 && guest_running()) {
+        // The wedge's own single step over an interrupt shadow: cleared and resumed, or
+        // the pending interrupt delivered (then guest_single_step does not return).
+        --depth;
+        if (guest_single_step(frame)) return;
+        ++depth;
     }
     if (frame->vector != kEventVector && guest_running() && !is_wedge_address(frame->rip)) {
         // The guest's exception (docs/xen-backend.md, milestone 4): filled in the shadow and
         // retried, or delivered through the guest's IDT (then guest_trap does not return).
         --depth;
         guest_trap(frame);
+        return;
+    }
+    if (frame->vector == kEventVector && guest_running()) {
+        --depth;
+        guest_event(frame);  // returns, or delivers into the guest and does not
         return;
     }
     if (frame->vector == kEventVector) {

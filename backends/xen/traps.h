@@ -17,6 +17,7 @@ struct TrapFrame {
 static_assert(sizeof(TrapFrame) == 22 * 8, "traps.S pushes 22 words");
 
 constexpr uint64_t kEventVector = 256;
+constexpr uint64_t kSyscallVector = 257;  // Xen's syscall callback: `syscall` in guest user mode
 
 // Registers the trap table (HYPERVISOR_set_trap_table) and the event/failsafe callbacks
 // (HYPERVISOR_set_callbacks). Returns false, having said why, if Xen refused.

@@ -34,8 +34,10 @@ wedge_slots:
          * its own stack, which the emulated instruction may write (pushf, an interrupt frame),
          * so the wedge switches to its own stack first: the guest's registers are saved there
          * (struct SiteFrame in guest_run.cpp) and site_dispatch() never returns here; it
-         * leaves through wedge_resume with the frame the core produced. Events stay masked
-         * while the guest runs (milestone 5), so nothing re-enters this path. */
+         * leaves through wedge_resume with the frame the core produced. Events are open
+         * while the guest runs (docs/xen-backend.md, "Time and interrupts"): an upcall
+         * striking here only acknowledges and re-arms the timer (guest_event), and
+         * site_dispatch masks them first thing; nothing re-enters this path. */
         .globl wedge_site_entry
 wedge_site_entry:
         movq %rsp, wedge_site_guest_rsp(%rip)
@@ -93,7 +95,49 @@ wedge_resume:
         movq wedge_resume_rsp(%rip), %rsp
         jmp *wedge_resume_rip(%rip)
 
+        /* wedge_iret(const afterburn::wedge::frame *f, cs, ss): continue the guest with every
+         * GPR, rip, rsp and the real RFLAGS bits from *f through HYPERVISOR_iret. With cs
+         * FLAT_USER_CS (RPL 3) Xen switches to guest user mode and the shadow's user root
+         * (virtual CPL 3); with RPL 0 it stays in kernel mode (used to set TF atomically). struct iret_context is built on a wedge
+         * stack: ss, rsp, rflags, cs, rip, flags(0) here; the hypercall page's iret stub
+         * pushes rcx, r11 and rax. IF in the frame is the event mask for user mode (the
+         * guest's IF is virtual: events reach the vCPU through the wedge). */
+        .globl wedge_iret
+wedge_iret:
+        leaq wedge_user_iret_top(%rip), %rsp
+        pushq %rdx                         /* ss */
+        pushq 4*8(%rdi)                    /* rsp */
+        pushq 17*8(%rdi)                   /* rflags */
+        pushq %rsi                         /* cs */
+        pushq 16*8(%rdi)                   /* rip */
+        pushq $0                           /* iret_context.flags: not VGCF_in_syscall */
+        movq 0*8(%rdi), %rax
+        movq 1*8(%rdi), %rcx
+        movq 2*8(%rdi), %rdx
+        movq 3*8(%rdi), %rbx
+        movq 5*8(%rdi), %rbp
+        movq 6*8(%rdi), %rsi
+        movq 8*8(%rdi), %r8
+        movq 9*8(%rdi), %r9
+        movq 10*8(%rdi), %r10
+        movq 11*8(%rdi), %r11
+        movq 12*8(%rdi), %r12
+        movq 13*8(%rdi), %r13
+        movq 14*8(%rdi), %r14
+        movq 15*8(%rdi), %r15
+        movq 7*8(%rdi), %rdi
+        jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
+
         .bss
+        .balign 16
+wedge_user_iret_stack:
+        .skip 256
+wedge_user_iret_top:
+        .balign 16
+        .globl wedge_user_trap_stack_top
+wedge_user_trap_stack:                     /* stack_switch: Xen's kernel_sp for user mode */
+        .skip 16384
+wedge_user_trap_stack_top:
         .balign 16
         .globl wedge_site_guest_rsp
 wedge_site_guest_rsp:
