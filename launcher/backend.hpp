@@ -29,4 +29,7 @@ int boot_native(const BootOptions& options, const ImageInfo& image);
 // run ordinary guests, else nested in an L1 Linux under QEMU TCG.
 int boot_kvm(const BootOptions& options, const ImageInfo& image);
 
+// Xen: Xen 4.17 under QEMU TCG boots the Xen wedge as PV dom0; the guest is its boot module.
+int boot_xen(const BootOptions& options, const ImageInfo& image);
+
 } // namespace afterburn::launcher

@@ -9,9 +9,10 @@ namespace afterburn::launcher {
 // One entry per backend; xen, kvm and l4 join here as they land.
 BackendFn find_backend(std::string_view name)
 {
-    static constexpr std::array<std::pair<std::string_view, BackendFn>, 2> backends = {{
+    static constexpr std::array<std::pair<std::string_view, BackendFn>, 3> backends = {{
         {"native", boot_native},
         {"kvm", boot_kvm},
+        {"xen", boot_xen},
     }};
     for (const auto& [n, fn] : backends)
         if (n == name)
