@@ -14,6 +14,7 @@
 #   --log FILE          also write the whole console to FILE
 #   --timestamps        prefix each console line with host seconds since QEMU started
 #   --cache DIR         where the gunzipped hypervisor is kept
+#   (environment) AFTERBURN_XEN_QEMU_ARGS: extra QEMU arguments, e.g. "-icount shift=0"
 #                       (default: $AFTERBURN_XEN_CACHE, else <script dir>/../../build/xen-cache)
 #
 # Exit status: the wedge's verdict V (it writes V to QEMU's isa-debug-exit port, QEMU exits
@@ -93,7 +94,8 @@ start=$(date +%s.%N)
     timeout -k 5 "$timeout" \
         qemu-system-x86_64 -accel tcg -cpu max -m 512 -nographic -no-reboot \
             -serial stdio -monitor none -device isa-debug-exit,iobase=0xf4,iosize=4 \
-            -kernel "$xen" -append "$XEN_CMDLINE $xen_args" -initrd "$initrd" </dev/null 2>&1
+            -kernel "$xen" -append "$XEN_CMDLINE $xen_args" -initrd "$initrd" ${AFTERBURN_XEN_QEMU_ARGS:-} \
+            </dev/null 2>&1
     echo $? >"$rcfile"
 } | if [ "$stamps" = 1 ]; then
         T0=$start perl -MTime::HiRes=time -e '$| = 1; while (<STDIN>) { printf "[%7.3f] %s", time - $ENV{T0}, $_ }'

@@ -36,6 +36,8 @@ extern "C" u64 syscall_dispatch(SyscallFrame* f) {
     case 2:   // exit to the check, still on the kernel GS
         sc2 = *f;
         guest_longjmp(&sys_jb, 1);
+    case 3:   // benchmark: return at once
+        return 0;
     default:
         return ~0ul;
     }

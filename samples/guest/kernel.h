@@ -33,6 +33,7 @@ struct BootInfo {
 extern BootInfo g_boot;
 void boot_parse(u64 boot_params_pa);
 bool cmdline_has(const char* word);          // exact word, e.g. "nox2apic"
+void run_benchmarks();                       // `bench`: BENCH <kind> <ticks per op> lines
 bool cmdline_break(const char* check_name);  // break=<check_name> present
 
 // ---- setjmp.S ------------------------------------------------------------------------------

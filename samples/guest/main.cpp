@@ -142,6 +142,11 @@ extern "C" void kmain(u64 boot_params_pa) {
             kprintf("PASS %s\n", c.name);
         }
     }
+    if (cmdline_has("bench")) {
+        reset_machine();
+        run_benchmarks();
+        reset_machine();
+    }
     if (skipped) kprintf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
     else kprintf("%u passed, %u failed\n", passed, failed);
     finish(failed == 0);

@@ -82,3 +82,23 @@ user_syscall_ret:
         movl $2, %eax
         syscall
         ud2
+
+        /* bench: RDI syscalls in a loop (syscall 3 returns at once), then back via int $0x80.
+         * The count lives in RBX: the kernel's C dispatcher may clobber RDI. */
+        .globl user_bench_syscall
+user_bench_syscall:
+        movq %rdi, %rbx
+1:      movl $3, %eax
+        syscall
+        decq %rbx
+        jnz 1b
+        int $VEC_SYSCALL_INT
+        ud2
+
+        .text
+        /* bench: one load that faults; the #PF handler resumes at bench_pf_resume */
+        .globl bench_pf_touch, bench_pf_resume
+bench_pf_touch:
+        movq (%rdi), %rax
+bench_pf_resume:
+        ret
