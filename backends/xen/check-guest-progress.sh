@@ -48,6 +48,8 @@ sh "$here/check-run.sh" --verdict $VERDICT --log "$log" \
     --expect "^xen-wedge: guest: entering at 0xffffffff810001a7 \(boot_params 0x7000\), virtual IF 0$" \
     --expect "^afterburn sample guest: " \
     --expect "^xen-wedge: guest: [0-9]+ site entries, [0-9]+ exceptions delivered, [1-9][0-9]* returns to user mode, [1-9][0-9]* timer upcalls" \
+    --expect "^xen-wedge: guest: site entries by kind: .*lgdt [1-9]" \
+    --expect "^xen-wedge: guest: fallback 0 \(" \
     --expect "$STOP" \
     -- $run --log "$log" --xen-args "dom0_mem=128M,max:128M" --wedge-args guest "$wedge" "$guest" console=ttyS0
 status=$?

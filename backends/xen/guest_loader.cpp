@@ -109,7 +109,9 @@ bool load_guest(const BootModule &m, const char *cmdline, LoadedGuest &g) {
         const Elf64Phdr &p = ph[i];
         if (p.type != kPtLoad && p.type != kPtNote) continue;
         if (p.offset > m.len || p.filesz > m.len - p.offset || p.filesz > p.memsz) {
-            print("xen-wedge: guest: program header %u lies outside the module\n", i);
+            print("xen-wedge: guest: the boot module is truncated or corrupt: program header %u (type %u, "
+                  "file offset 0x%lx, 0x%lx bytes) lies outside the module (%lu bytes)\n",
+                  i, p.type, p.offset, p.filesz, m.len);
             return false;
         }
         if (p.type == kPtNote) {
@@ -121,8 +123,8 @@ bool load_guest(const BootModule &m, const char *cmdline, LoadedGuest &g) {
             continue;
         }
         if (p.paddr > guest_ram_bytes() || p.memsz > guest_ram_bytes() - p.paddr) {
-            print("xen-wedge: guest: PT_LOAD %u [0x%lx, +0x%lx) does not fit guest RAM (0x%lx)\n", i,
-                  p.paddr, p.memsz, guest_ram_bytes());
+            print("xen-wedge: guest: PT_LOAD %u [0x%lx, +0x%lx) does not fit guest RAM (0x%lx): the guest needs "
+                  "more memory than the domain has\n", i, p.paddr, p.memsz, guest_ram_bytes());
             return false;
         }
         if (have_offset && p.vaddr - p.paddr != g.virt_minus_phys) {

@@ -11,6 +11,7 @@
 
 #include "afterburn/annotation.h"
 #include "afterburn/annotation_reader.h"
+#include "afterburn/sensitive_decoder.h"
 #include "afterburn/site_rewriter.h"
 #include "afterburn/wedge_abi.h"
 #include "console.h"
@@ -85,11 +86,57 @@ uint64_t g_last_site, g_last_kind, g_entries_seen, g_last_vector = ~0ull, g_last
 uint64_t g_entries, g_traps_delivered, g_user_entries, g_steps;
 uint64_t g_upcalls, g_upcalls_in_wedge, g_upcall_deliveries;
 
+// Per-kind counters: entries of annotated sites (rewritten calls, ring-3 traps) and
+// trap-and-emulate fallbacks (sensitive instructions that reached the wedge without a record).
+uint64_t g_kind_entries[site_kind_count], g_kind_fallback[site_kind_count];
+uint64_t g_fallback, g_fallback_roomy, g_fallback_user, g_xapic_accesses;
+uint64_t g_trace_fallbacks;  // the wedge option fallback-trace=N: report the first N
+
+// Appends "name count" pairs to lines of at most ~200 characters (print's line buffer is 256).
+void print_kind_counts(const char *title, const uint64_t *counts) {
+    char line[224];
+    unsigned len = 0, n = 0;
+    auto flush = [&](bool last) {
+        line[len] = 0;
+        if (len || last) print("xen-wedge: guest: %s:%s%s\n", title, len ? line : " none", last ? "" : " ...");
+        len = 0;
+    };
+    for (unsigned k = 0; k < site_kind_count; ++k) {
+        if (!counts[k]) continue;
+        char num[24];
+        unsigned nl = 0;
+        for (uint64_t v = counts[k]; v || !nl; v /= 10) num[nl++] = static_cast<char>('0' + v % 10);
+        const char *name = afterburn::site_kind_name(static_cast<site_kind>(k));
+        unsigned need = 1;
+        for (const char *q = name; *q; ++q) ++need;
+        need += 1 + nl;
+        if (len + need >= sizeof line - 1) flush(false);
+        line[len++] = ' ';
+        for (const char *q = name; *q; ++q) line[len++] = *q;
+        line[len++] = ' ';
+        while (nl) line[len++] = num[--nl];
+        ++n;
+    }
+    flush(true);
+}
+
+// The end-of-run statistics: per-kind site entries and the fallback counter ("fallback N"
+// is what xen.guest.progress / xen.guest.stripped check).
+void print_stats() {
+    print_kind_counts("site entries by kind", g_kind_entries);
+    print("xen-wedge: guest: fallback %lu (trap-and-emulate of unannotated sensitive instructions: %lu in "
+          "user mode, %lu long enough to rewrite in place)\n",
+          g_fallback, g_fallback_user, g_fallback_roomy);
+    if (g_fallback) print_kind_counts("fallback by kind", g_kind_fallback);
+    if (g_xapic_accesses) print("xen-wedge: guest: %lu xAPIC MMIO accesses emulated\n", g_xapic_accesses);
+}
+
 [[noreturn]] void fail_run(const char *what) {
     console_flush();
     print("xen-wedge: guest: %s\n", what);
     print("xen-wedge: guest: after %lu site entries (last: kind %lu at 0x%lx), last exception vector %ld at 0x%lx\n",
           g_entries_seen, g_last_kind, g_last_site, static_cast<long>(g_last_vector), g_last_trap_rip);
+    print_stats();
     exit_with(kFail);
 }
 
@@ -342,6 +389,7 @@ public:
               "%lu timer upcalls (%lu in the wedge, %lu delivered an interrupt), %lu shadow single steps\n",
               g_entries, g_traps_delivered, g_user_entries, g_upcalls, g_upcalls_in_wedge, g_upcall_deliveries,
               g_steps);
+        print_stats();
         print("xen-wedge: guest: verdict %u written to port 0xf4 after %lu console lines\n", value, g_lines);
         exit_with(value == 0 ? kPass : kFail);
     }
@@ -597,7 +645,10 @@ bool rewrite_sites(const LoadedGuest &g) {
     print("xen-wedge: guest: %u sites: rewrote %u (%u cli as inline stores), %u int n left to trap, "
           "%u left in ring-3 code (%u of them trap with int3), %u outside the image, %u could not be rewritten\n",
           g_site_count, rewritten, inlined, trapping, user, user_traps, outside, failed);
-    return rewritten > 0;
+    if (!g_site_count)
+        print("xen-wedge: guest: no annotation records: every sensitive instruction that traps goes through "
+              "the fallback\n");
+    return rewritten > 0 || g_site_count == 0;
 }
 
 
@@ -686,7 +737,119 @@ bool user_to_link(uint64_t va, uint64_t &link) {
     return true;
 }
 
-[[noreturn]] void run_site_and_resume(const Site &s, uint64_t site_addr);
+[[noreturn]] void run_site_and_resume(const Site &s, uint64_t site_addr, bool fallback = false);
+
+// Trap-and-emulate fallback (docs/xen-backend.md, "Unannotated instructions"): a #GP/#UD in
+// guest code at an instruction that has no record. Under Xen PV the guest kernel runs in
+// ring 3, so a privileged instruction Xen does not emulate for us faults here; the wedge
+// decodes it with the rewriter's sensitive_decoder (the fields of a record), builds the
+// record and runs it through the core exactly like an annotated site: the guest continues
+// right after the instruction (there is no padding). Returns if it is not a sensitive
+// instruction (then the exception is the guest's own and is delivered).
+// The xAPIC page (a guest that sees no x2APIC in CPUID, e.g. one whose `cpuid` is not
+// annotated: it runs natively and reports the host's, TCG's has none). The shadow cannot map
+// it (no machine frame); the plain 32-bit moves a guest uses on APIC registers are decoded
+// here (mov r32 to/from memory, mov imm32 to memory) and routed to the core's local APIC.
+// Anything else is left to the caller's report. Moves f->rip past the instruction.
+bool xapic_mmio(TrapFrame *f, uint64_t cr2, uint64_t gpa) {
+    wedge::vcpu &c = cpu();
+    if ((gpa & ~0xfffull) != (c.apic_base & ~0xfffull) || (f->cs & 3) == 3 || c.cpl != 0) return false;
+    uint8_t b[16];
+    wedge::page_fault pf;
+    if (!g_p->be.read(f->rip, b, sizeof b, wedge::access_mode::supervisor, pf)) return false;
+    unsigned i = 0, rex = 0;
+    if ((b[i] & 0xf0) == 0x40) rex = b[i++];
+    if (rex & 8) return false;  // 64-bit access to a 32-bit register
+    uint8_t op = b[i++];
+    if (op != 0x89 && op != 0x8b && op != 0xc7) return false;
+    uint8_t modrm = b[i++];
+    unsigned mod = modrm >> 6, reg = ((modrm >> 3) & 7) | ((rex & 4) << 1), rm = modrm & 7;
+    if (mod == 3 || (op == 0xc7 && (reg & 7) != 0)) return false;
+    if (rm == 4) {
+        uint8_t sib = b[i++];
+        if (mod == 0 && (sib & 7) == 5) i += 4;
+    } else if (mod == 0 && rm == 5) {
+        i += 4;
+    }
+    i += mod == 1 ? 1 : mod == 2 ? 4 : 0;
+    uint32_t offset = static_cast<uint32_t>(cr2 & 0xfff);
+    if (offset & 3) return false;
+    uint64_t *gpr[16] = {&f->rax, &f->rcx, &f->rdx, &f->rbx, &f->rsp, &f->rbp, &f->rsi, &f->rdi,
+                         &f->r8,  &f->r9,  &f->r10, &f->r11, &f->r12, &f->r13, &f->r14, &f->r15};
+    if (op == 0x8b) {
+        *gpr[reg] = g_p->apic.read(offset);  // a 32-bit load zero-extends
+    } else {
+        uint32_t v;
+        if (op == 0xc7) { __builtin_memcpy(&v, b + i, 4); i += 4; } else { v = static_cast<uint32_t>(*gpr[reg]); }
+        g_p->apic.write(offset, v);
+    }
+    f->rip += i;
+    ++g_xapic_accesses;
+    return true;
+}
+
+const struct Site *g_fallback_site;
+alignas(16) uint8_t g_fallback_stack[16384];
+[[noreturn]] void fallback_on_wedge_stack() { run_site_and_resume(*g_fallback_site, g_fallback_site->insn, true); }
+
+void try_fallback(const TrapFrame *f, bool from_user) {
+    wedge::vcpu &c = cpu();
+    if (from_user != (c.cpl == 3)) return;
+    auto mode = from_user ? wedge::access_mode::user : wedge::access_mode::supervisor;
+    uint8_t bytes[15];
+    size_t avail = sizeof bytes;
+    wedge::page_fault pf;
+    if (!g_p->be.read(f->rip, bytes, avail, mode, pf)) {
+        // The instruction may end just before an unmapped page: try up to the page's end.
+        avail = 0x1000 - (f->rip & 0xfff);
+        if (avail >= sizeof bytes || !g_p->be.read(f->rip, bytes, avail, mode, pf)) return;
+    }
+    afterburn::decoder::decoded d;
+    if (!afterburn::decoder::decode_sensitive(bytes, avail, d)) return;
+    if (d.kind == site_kind::int_n || static_cast<unsigned>(d.kind) >= site_kind_count) return;
+    static Site fb;
+    fb = Site{};
+    fb.start = fb.insn = f->rip;
+    fb.end = f->rip + d.insn_len;
+    ann::site_record &r = fb.rec;
+    r.site = 0;  // unused: run_site gets the address
+    r.kind = static_cast<uint8_t>(d.kind);
+    r.insn_len = d.insn_len;
+    r.pad_len = 0;
+    r.flags = d.flags;
+    r.reg = d.reg;
+    r.special = d.special;
+    r.mem_base = d.mem_base;
+    r.mem_index = d.mem_index;
+    r.mem_scale = d.mem_scale;
+    r.mem_seg = d.mem_seg;
+    r.disp_offset = d.disp_offset;
+    r.disp_size = d.disp_size;
+    r.imm = d.imm;
+    unsigned k = static_cast<unsigned>(d.kind);
+    ++g_fallback;
+    ++g_kind_fallback[k];
+    if (from_user) ++g_fallback_user;
+    // Rewriting would need 5 bytes (call rel32) inside the instruction itself: the code is
+    // not padded, and the bytes after it belong to other instructions. Only counted.
+    if (d.insn_len >= 5) ++g_fallback_roomy;
+    g_last_site = f->rip;
+    g_last_kind = k;
+    if (g_fallback <= g_trace_fallbacks) {
+        console_flush();
+        print("xen-wedge: guest: fallback #%lu: %s (%u bytes) at 0x%lx, vector %lu error 0x%lx, %s mode\n", g_fallback,
+              afterburn::site_kind_name(d.kind), d.insn_len, f->rip, f->vector, f->error, from_user ? "user" : "kernel");
+    }
+    g_fallback_site = &fb;
+    // A kernel-mode trap runs on the guest's stack (Xen's bounce frame), and the emulated
+    // instruction may flush the shadow (mov to %cr3/%cr0/%cr4, invlpg, wrmsr EFER): the
+    // wedge would lose its own stack. Everything is in globals now (g_frame, fb): switch to
+    // a wedge stack and never come back.
+    asm volatile("mov %0, %%rsp\n\tcall *%1\n\tud2"
+                 : : "r"(g_fallback_stack + sizeof g_fallback_stack), "r"(&fallback_on_wedge_stack)
+                 : "memory");
+    __builtin_unreachable();
+}
 
 [[noreturn]] void deliver_and_resume(const wedge::event &ev) {
     wedge::vcpu &c = cpu();
@@ -721,6 +884,8 @@ void wait_halted() {
 } // namespace
 
 bool guest_running() { return g_running; }
+
+void guest_trace_fallbacks(uint64_t n) { g_trace_fallbacks = n; }
 
 bool guest_single_step(TrapFrame *f) {
     if (!g_stepping || f->vector != 1) return false;
@@ -796,11 +961,24 @@ void guest_trap(TrapFrame *f) {
         uint64_t cr2 = this_vcpu()->arch.cr2;
         xs::access_type acc{(f->error & 2) != 0, (f->error & 16) != 0, c.cpl == 3};
         auto r = shadow().handle_fault(cr2, acc);
+        if (r.outcome == xs::fault_outcome::fixed && (f->error & 1) && !(f->error & 16)) {
+            // A protection fault on a page the guest may access: under Xen the CPU checks a
+            // privileged instruction's own accesses (lretq's pops to an RPL-0 CS, seen under
+            // QEMU TCG with Xen's SMAP) against the real ring 3, and retrying would fault
+            // forever. An unannotated sensitive instruction there is emulated (fallback).
+            frame_from_trap(f);
+            try_fallback(f, from_user);
+        }
         if (r.outcome == xs::fault_outcome::fixed) {  // retry through HYPERVISOR_iret
             if (from_user) set_real_tsd((c.cr4 & wedge::cr4::tsd) != 0);
             return;
         }
         g_pf = r;  // inject_pf: the error code the guest's own tables give
+        if (r.outcome == xs::fault_outcome::no_machine_frame && xapic_mmio(f, cr2, r.gpa)) {
+            frame_from_trap(f);
+            g_frame.rip = f->rip;  // xapic_mmio moved it past the access
+            resume();
+        }
         if (r.outcome != xs::fault_outcome::inject_pf) {
             console_flush();
             print("xen-wedge: guest: #PF at 0x%lx (rip 0x%lx, error 0x%lx): shadow outcome %u, gpa 0x%lx\n", cr2,
@@ -832,6 +1010,7 @@ void guest_trap(TrapFrame *f) {
         if (user_to_link(f->rip, link))
             if (const Site *s = find_user_site(link, false)) run_site_and_resume(*s, f->rip);
     }
+    if (f->vector == 6 || (f->vector == 13 && (f->error & 3) != 2)) try_fallback(f, from_user);
     if (f->vector == 3) {
         // int3 (or `int $3`) through the trap table's DPL-3 gate: Xen reports it as a trap
         // (rip after it). Deliver it as the software interrupt it is, from the instruction,
@@ -960,9 +1139,10 @@ extern "C" void site_dispatch(SiteFrame *f) {
 // user-mode address: the core's end-of-span rip follows it) and continues the guest.
 namespace xw {
 namespace {
-[[noreturn]] void run_site_and_resume(const Site &site, uint64_t site_addr) {
+[[noreturn]] void run_site_and_resume(const Site &site, uint64_t site_addr, bool fallback) {
     wedge::vcpu &c = cpu();
     const Site *s = &site;
+    if (!fallback && s->rec.kind < site_kind_count) ++g_kind_entries[s->rec.kind];
     poll_devices();
     const wedge::frame before = g_frame;
     switch (wedge::run_site(c, g_frame, s->rec, site_addr, g_p->be)) {

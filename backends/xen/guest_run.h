@@ -16,6 +16,9 @@ namespace xw {
 // guest's current CR3 (the boot tables). Prints what it did; false (with why) on failure.
 bool guest_prepare(const LoadedGuest &g, uint64_t cr3);
 
+// The wedge option fallback-trace=N: report the first N trap-and-emulate fallbacks.
+void guest_trace_fallbacks(uint64_t n);
+
 // Enters the guest at its 64-bit entry (link address), RSI = boot_params. Does not return:
 // the run ends with the guest's verdict (port 0xf4) or a wedge failure.
 [[noreturn]] void guest_enter(const LoadedGuest &g);
