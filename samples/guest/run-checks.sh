@@ -40,20 +40,5 @@ grep -E '^(FAIL|SKIP) ' "$log" | tr -d '\r'
 tr -d '\r' <"$log" | grep -E '^[0-9]+ passed'
 status=0
 [ $rc -eq 0 ] || { echo "guest run failed (exit status $rc)"; status=1; }
-tr -d '\r' <"$log" | grep -qx AFTERBURN-SUCCESS || { echo "no AFTERBURN-SUCCESS on the console"; status=1; }
-tr -d '\r' <"$log" | awk '
-    NR == FNR { if ($0 ~ /^#/ || NF == 0) next; n++; want[n] = $2; opt[n] = ($3 == "?"); next }
-    /^(PASS|FAIL|SKIP) / { m++; v[m] = $1; name = $2; sub(/:$/, "", name); got[m] = name; line[m] = $0 }
-    END {
-        bad = 0; last = n > m ? n : m
-        for (i = 1; i <= last; i++) {
-            if (i > n) { print "unexpected check line: " line[i]; bad++; continue }
-            if (i > m) { print "missing: PASS " want[i]; bad++; continue }
-            if (got[i] != want[i] || !(v[i] == "PASS" || (opt[i] && v[i] == "SKIP"))) {
-                print "check " i ": want PASS " want[i] (opt[i] ? " (or SKIP)" : "") ", got: " line[i]; bad++
-            }
-        }
-        if (bad) print bad " mismatch(es) against expected.txt"; else print "transcript matches expected.txt (" n " checks)"
-        exit bad > 0
-    }' "$expected" - || status=1
+sh "$(dirname "$0")/compare-transcript.sh" "$expected" "$log" || status=1
 exit $status

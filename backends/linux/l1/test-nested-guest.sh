@@ -19,20 +19,6 @@ rc=$?
 [ $rc -eq 77 ] && { echo "$name: skipped (see SKIP above)"; exit 77; }
 status=0
 [ $rc -eq 1 ] || { echo "$name: launcher status $rc, want 1 (guest verdict 0)"; status=1; }
-sed 's/^[0-9.]* //' "$log" | grep -qx AFTERBURN-SUCCESS || { echo "$name: no AFTERBURN-SUCCESS"; status=1; }
-sed 's/^[0-9.]* //' "$log" | awk '
-    NR == FNR { if ($0 ~ /^#/ || NF == 0) next; n++; want[n] = $2; opt[n] = ($3 == "?"); next }
-    /^(PASS|FAIL|SKIP) / { m++; v[m] = $1; name = $2; sub(/:$/, "", name); got[m] = name; line[m] = $0 }
-    END {
-        bad = 0; last = n > m ? n : m
-        for (i = 1; i <= last; i++) {
-            if (i > n) { print "unexpected check line: " line[i]; bad++; continue }
-            if (i > m) { print "missing: " want[i]; bad++; continue }
-            if (got[i] != want[i] || !(v[i] == "PASS" || (opt[i] && v[i] == "SKIP"))) {
-                print "check " i ": want PASS " want[i] (opt[i] ? " (or SKIP)" : "") ", got: " line[i]; bad++
-            }
-        }
-        if (bad) print bad " mismatch(es) against expected.txt"; else print "transcript matches expected.txt (" n " checks)"
-        exit bad > 0
-    }' "$expected" - || status=1
+# The same transcript comparison as every other backend's test.
+sh "$here/../../../samples/guest/compare-transcript.sh" "$expected" "$log" || status=1
 exit $status
