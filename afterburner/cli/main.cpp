@@ -49,9 +49,10 @@ int scan_main(int argc, char **argv)
                       "Disassembles every executable section of IMAGE (vmlinux, an object, a sample\n"
                       "guest), finds every sensitive instruction, matches it to its annotation record\n"
                       "and validates every record (points into code, lengths match the bytes, decoded\n"
-                      "operands match, padding is NOPs, no overlaps). Prints a per-class table, or with\n"
-                      "--json one object. Exit status: 0 clean, 1 unexplained sites or bad records,\n"
-                      "2 unusable input.");
+                      "operands match, padding is NOPs, no overlaps). Every sensitive instruction is also\n"
+                      "re-decoded with the wedge's own decoder, which must agree with LLVM. Prints a\n"
+                      "per-class table, or with --json one object. Exit status: 0 clean, 1 unexplained\n"
+                      "sites, bad records or decoder disagreements, 2 unusable input.");
             return 0;
         } else if (!a.empty() && a[0] == '-') {
             std::fprintf(stderr, "afterburn scan: unknown option %s\n", a.c_str());
