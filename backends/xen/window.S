@@ -5,6 +5,7 @@
  *   window + 0x20000  vCPU page (wedge_vcpu_page, the first page of the wedge::vcpu object in
  *                     guest_run.cpp, aliased writable)
  * wedge_site_entry (in .text) is where a rewritten site lands (docs/xen-backend.md). */
+#include "afterburn/gpr_sequences.S.h"
         .set WINDOW, 0xffffffffffe00000
         .set KIND_COUNT, 69                 /* site_kind_count */
 
@@ -43,21 +44,7 @@ wedge_site_entry:
         movq %rsp, wedge_site_guest_rsp(%rip)
         leaq wedge_site_stack_top(%rip), %rsp
         pushfq
-        pushq %rax
-        pushq %rcx
-        pushq %rdx
-        pushq %rbx
-        pushq %rbp
-        pushq %rsi
-        pushq %rdi
-        pushq %r8
-        pushq %r9
-        pushq %r10
-        pushq %r11
-        pushq %r12
-        pushq %r13
-        pushq %r14
-        pushq %r15
+        WEDGE_PUSH_GPRS
         movq %rsp, %rdi
         cld
         call site_dispatch                 /* does not return */
@@ -77,21 +64,7 @@ wedge_resume:
         movq %rax, wedge_resume_rip(%rip)
         pushq 17*8(%rdi)                   /* rflags */
         popfq
-        movq 0*8(%rdi), %rax
-        movq 1*8(%rdi), %rcx
-        movq 2*8(%rdi), %rdx
-        movq 3*8(%rdi), %rbx
-        movq 5*8(%rdi), %rbp
-        movq 6*8(%rdi), %rsi
-        movq 8*8(%rdi), %r8
-        movq 9*8(%rdi), %r9
-        movq 10*8(%rdi), %r10
-        movq 11*8(%rdi), %r11
-        movq 12*8(%rdi), %r12
-        movq 13*8(%rdi), %r13
-        movq 14*8(%rdi), %r14
-        movq 15*8(%rdi), %r15
-        movq 7*8(%rdi), %rdi
+        WEDGE_LOAD_FRAME_GPRS
         movq wedge_resume_rsp(%rip), %rsp
         jmp *wedge_resume_rip(%rip)
 
@@ -111,21 +84,7 @@ wedge_iret:
         pushq %rsi                         /* cs */
         pushq 16*8(%rdi)                   /* rip */
         pushq $0                           /* iret_context.flags: not VGCF_in_syscall */
-        movq 0*8(%rdi), %rax
-        movq 1*8(%rdi), %rcx
-        movq 2*8(%rdi), %rdx
-        movq 3*8(%rdi), %rbx
-        movq 5*8(%rdi), %rbp
-        movq 6*8(%rdi), %rsi
-        movq 8*8(%rdi), %r8
-        movq 9*8(%rdi), %r9
-        movq 10*8(%rdi), %r10
-        movq 11*8(%rdi), %r11
-        movq 12*8(%rdi), %r12
-        movq 13*8(%rdi), %r13
-        movq 14*8(%rdi), %r14
-        movq 15*8(%rdi), %r15
-        movq 7*8(%rdi), %rdi
+        WEDGE_LOAD_FRAME_GPRS
         jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
 
         .bss

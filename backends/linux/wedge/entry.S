@@ -9,6 +9,7 @@
  * returns there. The guest is built -mno-red-zone (kernel code), so the call a site became
  * may push below RSP. */
 
+#include "afterburn/gpr_sequences.S.h"
         .set WINDOW, 0xffffffffffe00000
         .set KIND_COUNT, 69                 /* site_kind_count (static_assert in kvm_wedge.cpp) */
 
@@ -28,42 +29,14 @@ wedge_entries:
         .text
 wedge_common:
         /* frame (low to high): r15 .. r8, rdi, rsi, rbp, rbx, rdx, rcx, rax, kind, rflags, ret */
-        pushq %rax
-        pushq %rcx
-        pushq %rdx
-        pushq %rbx
-        pushq %rbp
-        pushq %rsi
-        pushq %rdi
-        pushq %r8
-        pushq %r9
-        pushq %r10
-        pushq %r11
-        pushq %r12
-        pushq %r13
-        pushq %r14
-        pushq %r15
+        WEDGE_PUSH_GPRS
         movq %rsp, %rdi
         movq %rsp, %rbx
         andq $-16, %rsp
         cld
         call wedge_dispatch
         movq %rbx, %rsp
-        popq %r15
-        popq %r14
-        popq %r13
-        popq %r12
-        popq %r11
-        popq %r10
-        popq %r9
-        popq %r8
-        popq %rdi
-        popq %rsi
-        popq %rbp
-        popq %rbx
-        popq %rdx
-        popq %rcx
-        popq %rax
+        WEDGE_POP_GPRS
         addq $8, %rsp                      /* kind */
         popfq
         ret                                /* to the end of the site span (frame->ret) */
