@@ -6,7 +6,7 @@
 #include "console.h"
 #include "events.h"
 #include "exit.h"
-#include "guest_run.h"
+#include "guest.h"
 #include "hypercall.h"
 #include "pv_shadow.h"
 #include "shared_info.h"

@@ -11,12 +11,14 @@
 
 #include "afterburn/annotation.h"
 #include "afterburn/annotation_reader.h"
-#include "afterburn/site_rewriter.h"
 #include "afterburn/wedge_abi.h"
 #include "kvm_wedge_abi.h"
 #include "wedge/devices/io_bus.h"
 #include "wedge/devices/uart_8250.h"
 #include "wedge/emulate.h"
+#include "wedge/rewrite_plan.h"
+#include "wedge/site_rewrite.h"
+#include "wedge/site_table.h"
 #include "wedge/vcpu.h"
 
 using namespace afterburn;
@@ -155,6 +157,9 @@ template <class... A> [[noreturn]] void fatal(const char *f, A... args)
 // ports and CR3 loads go to the (KVM-virtualized) hardware.
 uint64_t g_console_flushes;
 
+// The site table (wedge/site_table.h), rewritten with the KVM plan (wedge/rewrite_plan.h).
+constinit wedge::site_table_of<8192> g_sites;
+
 void ensure_window(uint64_t cr3);
 
 void console_flush()
@@ -171,6 +176,7 @@ public:
     bool read(uint64_t va, void *dst, size_t len, wedge::access_mode, wedge::page_fault &) override
     {
         memcpy(dst, reinterpret_cast<const void *>(va), len);
+        g_sites.overlay_original(va, static_cast<uint8_t *>(dst), len);
         return true;
     }
     bool write(uint64_t va, const void *src, size_t len, wedge::access_mode, wedge::page_fault &) override
@@ -226,31 +232,6 @@ public:
         }
     }
 };
-
-// ---- the site table -----------------------------------------------------------------------
-struct site {
-    uint64_t start;  // span start (where the call sits)
-    uint64_t end;    // span end: where an entry returns
-    ann::site_record rec;
-    bool rewritten;
-};
-constexpr uint32_t max_sites = 8192;
-site g_sites[max_sites];
-uint32_t g_site_count;
-
-const site *find_site(uint64_t ret)
-{
-    // The call that brought us here ends at `ret`, inside the span: the last span starting
-    // before it.
-    uint32_t lo = 0, hi = g_site_count;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (g_sites[mid].start < ret) lo = mid + 1; else hi = mid;
-    }
-    if (lo == 0) return nullptr;
-    const site *s = &g_sites[lo - 1];
-    return ret <= s->end && s->rewritten ? s : nullptr;
-}
 
 // ---- page tables: keep the window mapped in every address space the guest loads -----------
 // Guest tables hold guest-physical addresses; the wedge reaches any of them through its
@@ -332,7 +313,7 @@ void attach_devices()
 // The guest's registers as entry.S saved them, in the core's frame and back.
 extern "C" void wedge_dispatch(frame *f)
 {
-    const site *s = find_site(f->ret);
+    const wedge::site *s = g_sites.find_by_return(f->ret);
     if (!s) fatal("entry(%u) called from %x, which is not a rewritten site", f->kind, f->ret);
     if (s->rec.kind != f->kind)
         fatal("entry(%u) called from the site at %x of kind %u", f->kind, s->start, static_cast<uint64_t>(s->rec.kind));
@@ -343,7 +324,7 @@ extern "C" void wedge_dispatch(frame *f)
     for (unsigned i = 0; i < 16; ++i) wf.gpr[i] = regs[i] ? *regs[i] : 0;
     wf.gpr[wedge::rsp] = reinterpret_cast<uint64_t>(&f->ret) + 8;  // the guest's RSP at the site
     wf.rflags = f->rflags;
-    uint64_t insn = s->start + ((s->rec.flags & ann::flag_pad_before) ? s->rec.pad_len : 0);
+    uint64_t insn = s->insn;
     wf.rip = insn;
     auto result = wedge::emulate(g_cpu, wf, s->rec, insn, g_backend);
     if (result.what != wedge::action::resume)
@@ -358,28 +339,6 @@ extern "C" void wedge_dispatch(frame *f)
 
 namespace {
 
-bool in_user_code(uint64_t start, uint64_t end)
-{
-    for (uint32_t i = 0; i < g_handoff.user_count && i < abi::max_user_ranges; ++i) {
-        const abi::va_range &u = g_handoff.user_code[i];
-        if (start < u.va + u.size && end > u.va) return true;
-    }
-    return false;
-}
-
-// Which records the wedge rewrites (ring 0 under KVM: everything else runs natively).
-bool wanted(const ann::site_record &r)
-{
-    switch (static_cast<site_kind>(r.kind)) {
-    case site_kind::in:
-    case site_kind::out:
-    case site_kind::ins:
-    case site_kind::outs: return true;
-    case site_kind::mov_to_cr: return r.special == 3 && (r.flags & ann::flag_register);
-    default: return false;
-    }
-}
-
 void collect_sites(uint32_t &tables, uint32_t &records)
 {
     for (uint32_t n = 0; n < g_handoff.note_count && n < abi::max_note_ranges; ++n) {
@@ -387,15 +346,11 @@ void collect_sites(uint32_t &tables, uint32_t &records)
         auto res = ann::walk_tables(begin, begin + g_handoff.notes[n].size, [&](const ann::table_view &t) {
             for (uint32_t i = 0; i < t.count; ++i) {
                 const ann::site_record &r = ann::table_record(t, i);
-                if (!site_kind_is_instruction(static_cast<site_kind>(r.kind))) continue;
-                if (g_site_count == max_sites) fatal("more than %u annotated sites: raise max_sites", max_sites);
                 uint64_t addr = reinterpret_cast<uint64_t>(&r.site) + static_cast<int64_t>(r.site);
-                rewriter::site_span sp = rewriter::span_of(r, addr);
-                site &s = g_sites[g_site_count++];
-                s.start = sp.start;
-                s.end = sp.start + sp.size;
-                s.rec = r;
-                s.rewritten = false;
+                wedge::admit_result a = g_sites.add(r, addr);
+                if (a.what == wedge::admission::refused || a.what == wedge::admission::full)
+                    fatal("PT_NOTE %u at %x: record %u (kind %u, site %x): %s", n, g_handoff.notes[n].va, i,
+                          static_cast<uint64_t>(r.kind), addr, a.why);
             }
         });
         if (res.error != ann::table_error::ok)
@@ -404,55 +359,36 @@ void collect_sites(uint32_t &tables, uint32_t &records)
         tables += res.tables;
         records += res.records;
     }
-    // Insertion sort by span start (a few hundred to a few thousand records, once).
-    for (uint32_t i = 1; i < g_site_count; ++i) {
-        site s = g_sites[i];
-        uint32_t j = i;
-        for (; j && g_sites[j - 1].start > s.start; --j) g_sites[j] = g_sites[j - 1];
-        g_sites[j] = s;
-    }
-    for (uint32_t i = 1; i < g_site_count; ++i)
-        if (g_sites[i].start < g_sites[i - 1].end)
-            fatal("annotated sites overlap: [%x, %x) and [%x, %x)", g_sites[i - 1].start, g_sites[i - 1].end,
-                  g_sites[i].start, g_sites[i].end);
+    wedge::site_conflict c;
+    if (!g_sites.seal(c))
+        fatal("annotated sites overlap: [%x, %x) and [%x, %x)", c.first->start, c.first->end, c.second->start,
+              c.second->end);
+    for (uint32_t i = 0; i < g_handoff.user_count && i < abi::max_user_ranges; ++i)
+        g_sites.mark_user_code(g_handoff.user_code[i].va, g_handoff.user_code[i].va + g_handoff.user_code[i].size);
 }
+
+// The guest's text, in this address space at its link address.
+class guest_text final : public wedge::site_bytes {
+public:
+    uint8_t *span(uint64_t start, uint32_t) override { return reinterpret_cast<uint8_t *>(start); }
+    void cannot_rewrite(const wedge::site &s, rewriter::outcome why) override
+    {
+        log("site %x (%s): not rewritten: %s; it traps to the launcher instead", s.start,
+            site_kind_name(static_cast<site_kind>(s.rec.kind)), rewriter::outcome_text(why));
+    }
+};
 
 void rewrite_sites()
 {
-    rewriter::plan plan;
-    for (unsigned k = 0; k < site_kind_count; ++k) {
-        plan.kinds[k].how = rewriter::strategy::call;
-        plan.kinds[k].target = wedge_abi::entry(static_cast<site_kind>(k));
-        plan.kinds[k].slot = wedge_abi::slot(static_cast<site_kind>(k));
-    }
-    uint32_t rewritten = 0, native = 0, user = 0, replacement = 0, failed = 0;
-    uint32_t per_kind[site_kind_count] = {};
-    for (uint32_t i = 0; i < g_site_count; ++i) {
-        site &s = g_sites[i];
-        if (!wanted(s.rec)) { ++native; continue; }
-        if (in_user_code(s.start, s.end)) { ++user; continue; }
-        // Linux copies .altinstr_replacement bytes over other sites: a call from the copy
-        // would return to an address the table does not know. In ring 0 they run natively.
-        if (s.rec.flags & ann::flag_replacement) { ++replacement; continue; }
-        rewriter::site_span sp{s.start, s.start, static_cast<uint32_t>(s.end - s.start)};
-        sp.insn = (s.rec.flags & ann::flag_pad_before) ? s.start + s.rec.pad_len : s.start;
-        auto o = rewriter::rewrite_site(reinterpret_cast<uint8_t *>(s.start), sp, s.rec, plan);
-        if (o == rewriter::outcome::rewritten) {
-            s.rewritten = true;
-            ++rewritten;
-            ++per_kind[s.rec.kind];
-        } else {
-            ++failed;
-            log("site %x (%s): not rewritten: %s; it traps to the launcher instead", s.start,
-                site_kind_name(static_cast<site_kind>(s.rec.kind)), rewriter::outcome_text(o));
-        }
-    }
+    guest_text text;
+    wedge::rewrite_counts c = wedge::apply_plan(g_sites, wedge::plan_for(wedge::backend_id::kvm), text);
+    const uint32_t *k = c.by_kind;
     log("%u sites: rewrote %u (in %u, out %u, ins %u, outs %u, mov_to_cr3 %u), %u run natively in ring 0, "
         "%u left in ring-3 code, %u left in .altinstr_replacement, %u could not be rewritten",
-        g_site_count, rewritten, per_kind[static_cast<unsigned>(site_kind::in)],
-        per_kind[static_cast<unsigned>(site_kind::out)], per_kind[static_cast<unsigned>(site_kind::ins)],
-        per_kind[static_cast<unsigned>(site_kind::outs)], per_kind[static_cast<unsigned>(site_kind::mov_to_cr)],
-        native, user, replacement, failed);
+        g_sites.count(), c.rewritten, k[static_cast<unsigned>(site_kind::in)], k[static_cast<unsigned>(site_kind::out)],
+        k[static_cast<unsigned>(site_kind::ins)], k[static_cast<unsigned>(site_kind::outs)],
+        k[static_cast<unsigned>(site_kind::mov_to_cr)], c.by_plan, c.user, c.replacement, c.failed);
+    log("sites digest %x (fnv1a64 over %u sites)", wedge::sites_digest(g_sites, text), g_sites.count());
 }
 
 // The layout entry.S and the linker script promise (docs/wedge-abi.md), checked in the image.
