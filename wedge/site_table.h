@@ -84,7 +84,8 @@ private:
     uint32_t count_ = 0;
 };
 
-// A table with its own storage of N sites.
+// A table with its own storage of N sites. (A wedge keeps a large table's storage in a
+// separate array: an object that also holds the pointer to it lands in .data, not .bss.)
 template <uint32_t N>
 class site_table_of : public site_table {
 public:

@@ -13,7 +13,9 @@ using afterburn::site_kind;
 
 namespace {
 
-constinit wedge::site_table_of<4096> g_sites;
+// Storage apart from the table, so that it stays in .bss (zero) and out of the image file.
+constinit wedge::site g_site_storage[4096];
+constinit wedge::site_table g_sites(g_site_storage, 4096);
 
 // The ring-3 snippets (.user and .user.* sections): their sites are not rewritten into calls
 // (user mode cannot reach the entry window); the plan says which get an int3.
@@ -54,12 +56,13 @@ bool collect_sites(const LoadedGuest &g) {
                 const ann::site_record &r = ann::table_record(t, i);
                 // The record is read from the module's copy of the note: the site is relative
                 // to where the note's `site` field sits in *guest* memory.
-                uint64_t field = gn.vaddr + static_cast<uint64_t>(reinterpret_cast<const uint8_t *>(&r.site) - gn.bytes);
+                auto offset = static_cast<uint64_t>(reinterpret_cast<const uint8_t *>(&r.site) - gn.bytes);
+                uint64_t field = gn.vaddr + offset;
                 uint64_t addr = field + static_cast<int64_t>(r.site);
                 wedge::admit_result a = g_sites.add(r, addr);
                 if (a.what == wedge::admission::refused || a.what == wedge::admission::full) {
-                    print("xen-wedge: guest: PT_NOTE %u at 0x%lx: record %u (kind %u, site 0x%lx): %s\n", n, gn.vaddr, i,
-                          r.kind, addr, a.why);
+                    print("xen-wedge: guest: PT_NOTE %u at 0x%lx: record %u (kind %u, site 0x%lx): %s\n", n,
+                          gn.vaddr, i, r.kind, addr, a.why);
                     ok = false;
                 }
             }

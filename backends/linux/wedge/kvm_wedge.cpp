@@ -158,7 +158,9 @@ template <class... A> [[noreturn]] void fatal(const char *f, A... args)
 uint64_t g_console_flushes;
 
 // The site table (wedge/site_table.h), rewritten with the KVM plan (wedge/rewrite_plan.h).
-constinit wedge::site_table_of<8192> g_sites;
+// Storage apart from the table, so that it stays in .bss (zero) and out of the image file.
+constinit wedge::site g_site_storage[8192];
+constinit wedge::site_table g_sites(g_site_storage, 8192);
 
 void ensure_window(uint64_t cr3);
 
