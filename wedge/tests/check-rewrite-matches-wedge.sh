@@ -46,4 +46,12 @@ echo "$name: afterburn rewrite: $host_sites sites, digest $host_digest"
 echo "$name: $backend wedge:      $wedge_sites sites, digest $wedge_digest"
 [ "$host_sites" = "$wedge_sites" ] || { echo "$name: FAIL: different site counts"; exit 1; }
 [ "$host_digest" = "$wedge_digest" ] || { echo "$name: FAIL: the rewritten bytes differ"; exit 1; }
+# The digest tells plans apart: the other backend's rewrite of the same guest must differ.
+other=xen
+[ "$backend" = xen ] && other=kvm
+"$afterburn" rewrite "$guest" --backend $other -o "$work/guest.$other.check.elf" >"$work/rewrite.$other.check.txt" || {
+    echo "$name: afterburn rewrite --backend $other failed"; exit 1; }
+other_digest=$(sed -n 's/^afterburn rewrite: sites digest 0x\([0-9a-f]*\) .*/\1/p' "$work/rewrite.$other.check.txt")
+[ -n "$other_digest" ] && [ "$(strip "$other_digest")" != "$wedge_digest" ] || {
+    echo "$name: FAIL: the $other plan gives the same digest ($other_digest): the comparison proves nothing"; exit 1; }
 echo "$name: PASS: afterburn rewrite --backend $backend leaves the bytes the $backend wedge runs"
