@@ -33,11 +33,17 @@ rewrite_report rewrite_image(const elf_image &img, std::vector<uint8_t> &file, c
     auto tables = read_annotation_tables(img);
     for (const auto &e : tables.errors) r.failures.push_back("annotation table " + e);
     for (const auto &lr : tables.records) {
+        // The same validation as `afterburn scan`: a record it refuses is never rewritten
+        // nor skipped silently.
+        if (std::string problem = record_problem(img, lr); !problem.empty()) {
+            r.failures.push_back(record_name(img, lr) + ": " + problem);
+            continue;
+        }
         auto kind = static_cast<site_kind>(lr.record.kind);
         if (!site_kind_is_instruction(kind)) continue;
         auto span = rewriter::span_of(lr.record, lr.site);
         const elf_section *sec = img.section_at(span.start);
-        std::string where = img.describe(lr.site);
+        std::string where = record_name(img, lr);
         if (!sec || !sec->executable() || span.start + span.size > sec->addr + sec->size) {
             r.failures.push_back(where + ": site is not inside one executable section");
             continue;
@@ -54,7 +60,7 @@ rewrite_report rewrite_image(const elf_image &img, std::vector<uint8_t> &file, c
         } else if (o == rewriter::outcome::left_alone) {
             r.left_alone++;
         } else {
-            r.failures.push_back(where + " (" + site_kind_name(kind) + "): " + rewriter::outcome_text(o));
+            r.failures.push_back(where + " " + site_kind_name(kind) + ": " + rewriter::outcome_text(o));
         }
     }
     return r;
