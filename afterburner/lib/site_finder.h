@@ -62,8 +62,8 @@ struct find_options {
 
 // Statements LLVM MC may parse for one file, counting every repetition and expansion: nested
 // .rept/.irp/.macro expansions that go beyond it are refused (limits) instead of running for
-// hours. Linux's largest assembly file parses about 10^4 statements.
-inline constexpr unsigned long max_parsed_statements = 1ul << 23;
+// hours.
+inline constexpr unsigned long max_parsed_statements = 1ul << 20;
 
 site_scan find_sites(std::string_view text, const std::vector<asm_line> &lines, std::string_view file_name,
                      const find_options &options = {});

@@ -61,7 +61,7 @@ TEST_CASE("a huge .rept is refused at once with FILE:LINE", "[as][inputs]")
 
 TEST_CASE("nested repetitions beyond the statement budget are refused", "[as][inputs]")
 {
-    auto obj = test::assemble("nested", "\t.text\n\t.rept 1<<20\n\t.rept 1<<20\n\tnop\n\t.endr\n\t.endr\n");
+    auto obj = test::assemble("nested", "\t.text\n\t.rept 1<<16\n\t.rept 1<<16\n\tnop\n\t.endr\n\t.endr\n");
     INFO(obj.log);
     CHECK(obj.status == 1);
     CHECK(obj.log.find("nested.s:") != std::string::npos);
