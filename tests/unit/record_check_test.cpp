@@ -2,7 +2,6 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "afterburn/annotation_reader.h"
@@ -174,18 +173,24 @@ TEST_CASE("the format document's kind table matches site_kind.h", "[record][doc]
 {
     std::ifstream doc(AFTERBURN_SOURCE_DIR "/docs/annotation-format.md");
     REQUIRE(doc);
-    std::regex row(R"(^\| (\d+) \| `(\w+)` \| (\d+) \|$)");
     std::string line;
     unsigned rows = 0;
     while (std::getline(doc, line)) {
-        std::smatch m;
-        if (!std::regex_match(line, m, row)) continue;
-        unsigned number = std::stoul(m[1]);
+        // Rows of the kind table: "| 12 | `lldt` | 8 |" (std::regex draws GCC 12 false
+        // warnings under the sanitizers, so the row is split by hand).
+        std::istringstream in(line);
+        std::string bar1, number_text, bar2, name, bar3, size_text, bar4;
+        if (!(in >> bar1 >> number_text >> bar2 >> name >> bar3 >> size_text >> bar4)) continue;
+        if (bar1 != "|" || bar2 != "|" || bar3 != "|" || bar4 != "|" || name.size() < 3 || name.front() != '`' ||
+            name.back() != '`' || number_text.find_first_not_of("0123456789") != std::string::npos ||
+            size_text.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        unsigned number = std::stoul(number_text);
         INFO(line);
         REQUIRE(number == rows);  // numbered 0, 1, 2, ... with no gap
         REQUIRE(number < site_kind_count);
-        CHECK(m[2].str() == site_kind_name(static_cast<site_kind>(number)));
-        CHECK(std::stoul(m[3]) == site_kind_min_size(static_cast<site_kind>(number)));
+        CHECK(name.substr(1, name.size() - 2) == site_kind_name(static_cast<site_kind>(number)));
+        CHECK(std::stoul(size_text) == site_kind_min_size(static_cast<site_kind>(number)));
         rows++;
     }
     CHECK(rows == site_kind_count);
