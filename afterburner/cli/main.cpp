@@ -48,11 +48,13 @@ int scan_main(int argc, char **argv)
             std::puts("usage: afterburn scan IMAGE [--json] [--all]\n\n"
                       "Disassembles every executable section of IMAGE (vmlinux, an object, a sample\n"
                       "guest), finds every sensitive instruction, matches it to its annotation record\n"
-                      "and validates every record (points into code, lengths match the bytes, decoded\n"
-                      "operands match, padding is NOPs, no overlaps). Every sensitive instruction is also\n"
-                      "re-decoded with the wedge's own decoder, which must agree with LLVM. Prints a\n"
-                      "per-class table, or with --json one object. Exit status: 0 clean, 1 unexplained\n"
-                      "sites, bad records or decoder disagreements, 2 unusable input.");
+                      "and validates every record (the field rules of docs/annotation-format.md, points\n"
+                      "into code, lengths match the bytes, decoded operands match, padding is NOPs, no\n"
+                      "overlaps); a bad record is named as .notes+0xOFF (site SYMBOL+0xOFF). Every\n"
+                      "sensitive instruction is also re-decoded with the wedge's own decoder, which must\n"
+                      "agree with LLVM. Prints a per-class table, or with --json one object.\n"
+                      "Exit status: 0 clean, 1 unexplained sites, bad records or decoder disagreements,\n"
+                      "2 unusable input.");
             return 0;
         } else if (!a.empty() && a[0] == '-') {
             std::fprintf(stderr, "afterburn scan: unknown option %s\n", a.c_str());
@@ -96,7 +98,8 @@ int rewrite_main(int argc, char **argv)
                       "(docs/wedge-abi.md): cli becomes a store to the vCPU's virtual IF, other kinds a\n"
                       "call into the wedge's entry window, sites in .altinstr_replacement an indirect\n"
                       "call through the wedge's slot table. Writes the result to OUT. A site that cannot\n"
-                      "be fitted is named and makes the exit status 1; nothing is skipped silently.\n"
+                      "be fitted, and a record `afterburn scan` would refuse, is named and makes the exit\n"
+                      "status 1; nothing is skipped silently.\n"
                       "The output runs only under a wedge.");
             return 0;
         }

@@ -146,14 +146,16 @@ std::optional<elf_image> elf_image::parse(std::string_view view, const std::stri
             return std::nullopt;
         }
         if (img.relocatable_ && (s.flags & llvm::ELF::SHF_ALLOC)) {
-            uint64_t align = sh.sh_addralign ? sh.sh_addralign : 1;
-            // A synthetic layout that would leave the address space is a corrupt object.
-            if (align > (uint64_t(1) << 40) || s.size > (uint64_t(1) << 48)) {
+            uint64_t align = sh.sh_addralign;
+            if (align == 0) align = 1;
+            // A synthetic layout that would leave the address space is a corrupt object
+            // (found by tests/fuzz: an alignment of 2^48 once ended in a division by zero).
+            if (align > (uint64_t(1) << 40) || (align & (align - 1)) || s.size > (uint64_t(1) << 48)) {
                 error = path + ": section " + s.name + ": alignment or size too large for an object (" +
                         hex(align) + ", " + hex(s.size) + ")";
                 return std::nullopt;
             }
-            next_addr = (next_addr + align - 1) / align * align;
+            next_addr = (next_addr + align - 1) & ~(align - 1);
             s.addr = next_addr;
             next_addr += std::max<uint64_t>(s.size, 1);
         }
