@@ -48,11 +48,13 @@ int scan_main(int argc, char **argv)
             std::puts("usage: afterburn scan IMAGE [--json] [--all]\n\n"
                       "Disassembles every executable section of IMAGE (vmlinux, an object, a sample\n"
                       "guest), finds every sensitive instruction, matches it to its annotation record\n"
-                      "and validates every record (points into code, lengths match the bytes, decoded\n"
-                      "operands match, padding is NOPs, no overlaps). Every sensitive instruction is also\n"
-                      "re-decoded with the wedge's own decoder, which must agree with LLVM. Prints a\n"
-                      "per-class table, or with --json one object. Exit status: 0 clean, 1 unexplained\n"
-                      "sites, bad records or decoder disagreements, 2 unusable input.");
+                      "and validates every record (the field rules of docs/annotation-format.md, points\n"
+                      "into code, lengths match the bytes, decoded operands match, padding is NOPs, no\n"
+                      "overlaps); a bad record is named as .notes+0xOFF (site SYMBOL+0xOFF). Every\n"
+                      "sensitive instruction is also re-decoded with the wedge's own decoder, which must\n"
+                      "agree with LLVM. Prints a per-class table, or with --json one object.\n"
+                      "Exit status: 0 clean, 1 unexplained sites, bad records or decoder disagreements,\n"
+                      "2 unusable input.");
             return 0;
         } else if (!a.empty() && a[0] == '-') {
             std::fprintf(stderr, "afterburn scan: unknown option %s\n", a.c_str());
@@ -101,9 +103,9 @@ int rewrite_main(int argc, char **argv)
                       "           Xen's selectors or descriptor tables\n"
                       "  kvm      port I/O (in, out, ins, outs) and CR3 loads only\n"
                       "Writes the result to OUT and prints the digest of the sites' bytes that the\n"
-                      "wedge prints after rewriting. A record the wedge would refuse or a site that\n"
-                      "cannot be fitted is named and makes the exit status 1; nothing is skipped\n"
-                      "silently. The output runs only under that wedge.");
+                      "wedge prints after rewriting. A record the wedge or `afterburn scan` would\n"
+                      "refuse, or a site that cannot be fitted, is named and makes the exit status 1;\n"
+                      "nothing is skipped silently. The output runs only under that wedge.");
             return 0;
         }
         if ((a == "--backend" || a == "-o") && i + 1 < argc) {

@@ -54,10 +54,15 @@ rewrite_report rewrite_image(const elf_image &img, std::vector<uint8_t> &file, c
     std::vector<wedge::site> storage(tables.records.size());
     wedge::site_table t(storage.data(), static_cast<uint32_t>(storage.size()));
     for (const auto &lr : tables.records) {
+        // The same validation as `afterburn scan`: a record it refuses is never rewritten
+        // nor skipped silently.
+        if (std::string problem = record_problem(img, lr); !problem.empty()) {
+            r.failures.push_back(record_name(img, lr) + ": " + problem);
+            continue;
+        }
         wedge::admit_result a = t.add(lr.record, lr.site);
         if (a.what == wedge::admission::refused || a.what == wedge::admission::full)
-            r.failures.push_back(img.describe(lr.site) + " (record kind " + std::to_string(lr.record.kind) +
-                                 "): " + a.why);
+            r.failures.push_back(record_name(img, lr) + ": " + a.why);
     }
     wedge::site_conflict c;
     if (!t.seal(c)) {
