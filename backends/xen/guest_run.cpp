@@ -274,6 +274,13 @@ void set_real_tsd(bool on) {
     g_real_tsd = on;
 }
 
+// The guest's TSC is the real one plus the vCPU's offset (its wrmsr to IA32_TSC moved it;
+// the core adds the offset at every kernel rdtsc site). A ring-3 rdtsc runs on the real CPU
+// and would read the real TSC, ahead of or behind the kernel's clock. So user mode also runs
+// with the real TSD set while the offset is not zero: its rdtsc/rdtscp trap, and the core
+// emulates them with the offset (or raises #GP when the guest's own TSD is set).
+bool user_rdtsc_traps(const wedge::vcpu &c) { return (c.cr4 & wedge::cr4::tsd) || c.tsc_offset != 0; }
+
 class XenBackend final : public wedge::backend {
 public:
     // Guest virtual memory through the guest's own tables (translate: x86 permission checks
@@ -672,7 +679,7 @@ bool want_step(wedge::vcpu &c) {
         ++g_user_entries;
         note_user_stack(g_frame.gpr[wedge::rsp]);
         arm_timer();
-        set_real_tsd((c.cr4 & wedge::cr4::tsd) != 0);
+        set_real_tsd(user_rdtsc_traps(c));
         // IF in the iret frame is the event mask Xen restores: events open in user mode.
         static wedge::frame out;
         out = g_frame;
@@ -970,7 +977,7 @@ void guest_trap(TrapFrame *f) {
             try_fallback(f, from_user);
         }
         if (r.outcome == xs::fault_outcome::fixed) {  // retry through HYPERVISOR_iret
-            if (from_user) set_real_tsd((c.cr4 & wedge::cr4::tsd) != 0);
+            if (from_user) set_real_tsd(user_rdtsc_traps(c));
             return;
         }
         g_pf = r;  // inject_pf: the error code the guest's own tables give
@@ -1070,7 +1077,7 @@ void guest_event(TrapFrame *f) {
         }
     }
     arm_timer();
-    if (from_user) set_real_tsd((c.cr4 & wedge::cr4::tsd) != 0);
+    if (from_user) set_real_tsd(user_rdtsc_traps(c));
     // Back through the frame: HYPERVISOR_iret restores the interrupted event mask (open).
 }
 
