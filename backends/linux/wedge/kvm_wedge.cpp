@@ -421,6 +421,28 @@ void msr_site(frame *f, site &s)
     f->ret = s.end;
 }
 
+// ---- mov to %cr8 --------------------------------------------------------------------------
+// QEMU 7.2's TCG (the L0 of a nested run) aborts when a nested guest writes CR8 while the L1
+// has a virtual interrupt requested (helper_write_crN raises CPU_INTERRUPT_VIRQ without the
+// iothread lock: "tcg_handle_interrupt: assertion failed: (qemu_mutex_iothread_locked())").
+// KVM requests one whenever an interrupt waits for the guest's IF, so a kernel that writes
+// CR8 with interrupts pending (the sample guest between checks) killed about one run in two.
+// CR8 is TPR[7:4]: the wedge writes the TPR instead, through x2APIC MSR 0x808 or the xAPIC
+// page (mapped through the temporary slot), which KVM handles as the same priority change.
+uint64_t wedge_rsp_of(const frame *f) { return reinterpret_cast<uint64_t>(&f->ret) + 8; }
+
+void write_tpr(uint32_t tpr)
+{
+    constexpr uint64_t x2apic_enabled = 1ull << 10;
+    uint64_t base = rdmsr(0x1b);
+    if (base & x2apic_enabled) {
+        wrmsr(0x808, tpr);
+        return;
+    }
+    volatile uint64_t *page = map_table(base & pte_addr);
+    reinterpret_cast<volatile uint32_t *>(const_cast<uint64_t *>(page))[0x80 / 4] = tpr;
+}
+
 } // namespace
 
 // The guest's registers as entry.S saved them, in the core's frame and back.
@@ -435,6 +457,11 @@ extern "C" void wedge_dispatch(frame *f)
         return msr_site(f, *const_cast<site *>(s));
     uint64_t *regs[16] = {&f->rax, &f->rcx, &f->rdx, &f->rbx, nullptr, &f->rbp, &f->rsi, &f->rdi,
                           &f->r8,  &f->r9,  &f->r10, &f->r11, &f->r12, &f->r13, &f->r14, &f->r15};
+    if (s->rec.kind == static_cast<uint8_t>(site_kind::mov_to_cr) && s->rec.special == 8) {
+        write_tpr(static_cast<uint32_t>((regs[s->rec.reg & 15] ? *regs[s->rec.reg & 15] : wedge_rsp_of(f)) & 0xf) << 4);
+        f->ret = s->end;
+        return;
+    }
     wedge::frame wf{};
     for (unsigned i = 0; i < 16; ++i) wf.gpr[i] = regs[i] ? *regs[i] : 0;
     wf.gpr[wedge::rsp] = reinterpret_cast<uint64_t>(&f->ret) + 8;  // the guest's RSP at the site
@@ -471,7 +498,7 @@ bool wanted(const ann::site_record &r)
     case site_kind::out:
     case site_kind::ins:
     case site_kind::outs: return true;
-    case site_kind::mov_to_cr: return r.special == 3 && (r.flags & ann::flag_register);
+    case site_kind::mov_to_cr: return (r.special == 3 || r.special == 8) && (r.flags & ann::flag_register);
     case site_kind::rdmsr:
     case site_kind::wrmsr: return g_bus_per_tsc_q32 != 0;  // msr_site: the APIC timer's count
     default: return false;
@@ -547,7 +574,7 @@ void rewrite_sites()
                 site_kind_name(static_cast<site_kind>(s.rec.kind)), rewriter::outcome_text(o));
         }
     }
-    log("%u sites: rewrote %u (in %u, out %u, ins %u, outs %u, mov_to_cr3 %u, rdmsr %u, wrmsr %u), %u run natively in ring 0, "
+    log("%u sites: rewrote %u (in %u, out %u, ins %u, outs %u, mov to cr3/cr8 %u, rdmsr %u, wrmsr %u), %u run natively in ring 0, "
         "%u left in ring-3 code, %u left in .altinstr_replacement, %u could not be rewritten",
         g_site_count, rewritten, per_kind[static_cast<unsigned>(site_kind::in)],
         per_kind[static_cast<unsigned>(site_kind::out)], per_kind[static_cast<unsigned>(site_kind::ins)],
