@@ -375,9 +375,13 @@ private:
             bool ok = i < 2 && (is_write ? guest_phys_write(gpas[i], buf + done, chunk)
                                          : guest_phys_read(gpas[i], buf + done, chunk));
             if (!ok) {
-                fault.error_code = 1 | (is_write ? 2u : 0u) | (user ? 4u : 0u);
-                fault.address = a;
-                return false;
+                // The guest's tables lead outside its RAM. The CPU would reach MMIO or nothing
+                // there; behind an emulated operand (a descriptor table, a memory operand) the
+                // wedge has neither. Refuse, and say where (docs/wedge-core.md, "Isolation").
+                print("xen-wedge: guest: refused: a %s of guest-virtual 0x%lx through the wedge reaches "
+                      "guest-physical 0x%lx, outside the guest's RAM (0x%lx bytes)\n",
+                      is_write ? "write" : "read", a, i < 2 ? gpas[i] : 0, guest_ram_bytes());
+                fail_run("an address outside guest RAM was refused");
             }
             done += chunk;
         }
