@@ -52,12 +52,14 @@ void mark_user_int3(rewrite_plan &p)
 }
 
 // KVM: the guest kernel runs in ring 0, its privileged instructions run natively. The wedge
-// takes port I/O (one exit per console line instead of per byte) and CR3 loads (every page
-// table the guest loads must keep the wedge's window mapped).
+// takes port I/O (one exit per console line instead of per byte), CR3 loads (every page
+// table the guest loads must keep the wedge's window mapped), CR8 writes (QEMU's nested TCG
+// aborts on them; the wedge writes the TPR) and rdmsr/wrmsr (the x2APIC timer's count; any
+// other MSR puts the site back to native on its first run).
 bool kvm_takes(const ann::site_record &r)
 {
     if (r.kind != static_cast<uint8_t>(site_kind::mov_to_cr)) return true;
-    return r.special == 3 && (r.flags & ann::flag_register);
+    return (r.special == 3 || r.special == 8) && (r.flags & ann::flag_register);
 }
 
 rewrite_plan kvm_plan()
@@ -65,7 +67,7 @@ rewrite_plan kvm_plan()
     rewrite_plan p;
     rewriter::plan all = all_kinds();
     static constexpr site_kind taken[] = {site_kind::in, site_kind::out, site_kind::ins, site_kind::outs,
-                                          site_kind::mov_to_cr};
+                                          site_kind::mov_to_cr, site_kind::rdmsr, site_kind::wrmsr};
     for (site_kind k : taken)
         p.kinds.kinds[static_cast<unsigned>(k)] = all.kinds[static_cast<unsigned>(k)];
     p.takes = kvm_takes;

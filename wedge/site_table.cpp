@@ -1,26 +1,23 @@
 #include "wedge/site_table.h"
 
+#include "afterburn/record_check.h"
 #include "afterburn/site_kind.h"
 
 namespace afterburn::wedge {
 
 namespace ann = annotation;
 
-// The single gate for records. A strict check of every field (annotation::check_record)
-// belongs here, in front of the kind checks below.
+// The single gate for records.
 admit_result site_table::admit(const ann::site_record &rec)
 {
-    if (rec.kind >= site_kind_count) return {admission::refused, "unknown site kind"};
+    // The one record check every reader shares (afterburn scan and rewrite, every wedge):
+    // a record they refuse is refused here with the same words.
+    ann::record_error e = ann::check_record(rec);
+    if (e != ann::record_error::ok) return {admission::refused, ann::record_error_text(e)};
     auto kind = static_cast<site_kind>(rec.kind);
-    if (kind == site_kind::none) return {admission::not_site, ""};
-    if (kind == site_kind::code16_region || kind == site_kind::code32_region) {
-        // A region names a stretch of 16/32-bit code by its start and length (imm); it has
-        // no instruction of its own.
-        if (rec.insn_len || rec.pad_len) return {admission::refused, "a code region record with an instruction length"};
-        if (rec.imm < 0) return {admission::refused, "a code region of negative length"};
+    // none and the 16/32-bit code regions name no instruction of their own.
+    if (kind == site_kind::none || kind == site_kind::code16_region || kind == site_kind::code32_region)
         return {admission::not_site, ""};
-    }
-    if (rec.insn_len == 0 || rec.insn_len > 15) return {admission::refused, "instruction length not 1..15"};
     if (static_cast<uint32_t>(rec.insn_len) + rec.pad_len > site::max_span)
         return {admission::refused, "instruction and padding longer than 32 bytes"};
     return {admission::site, ""};

@@ -101,7 +101,7 @@ int rewrite_main(int argc, char **argv)
                       "           .altinstr_replacement an indirect call through its slot table);\n"
                       "           xen also puts int3 on the ring-3 (.user) sites that read\n"
                       "           Xen's selectors or descriptor tables\n"
-                      "  kvm      port I/O (in, out, ins, outs) and CR3 loads only\n"
+                      "  kvm      port I/O (in, out, ins, outs), CR3 loads, CR8 writes, rdmsr/wrmsr\n"
                       "Writes the result to OUT and prints the digest of the sites' bytes that the\n"
                       "wedge prints after rewriting. A record the wedge or `afterburn scan` would\n"
                       "refuse, or a site that cannot be fitted, is named and makes the exit status 1;\n"

@@ -18,7 +18,7 @@ shift
 wedge=$1 guest=$2 log=$3
 here=$(cd "$(dirname "$0")" && pwd)
 expected=$here/../../samples/guest/expected.txt
-MIN_PASS=49
+MIN_PASS=50
 STOP='^xen-wedge: guest: verdict 0 written to port 0xf4 after [0-9]+ console lines$'
 VERDICT=0
 

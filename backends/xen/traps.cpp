@@ -115,6 +115,15 @@ bool install_traps() {
         print("xen-wedge: HYPERVISOR_set_callbacks failed: %ld\n", rc);
         return false;
     }
+    // set_callbacks registers the syscall callback without CALLBACKF_mask_events: Xen then
+    // enters it with events as they were in user mode (open), and an upcall could strike
+    // syscall_entry/trap_dispatch before the wedge masks them ("nested trap: vector 256").
+    // Like every trap_table entry (kMaskEvents), the callback must start with events masked.
+    rc = register_callback(CALLBACKTYPE_syscall, syscall_entry, CALLBACKF_mask_events);
+    if (rc) {
+        print("xen-wedge: CALLBACKOP_register(syscall, mask_events) failed: %ld\n", rc);
+        return false;
+    }
     return true;
 }
 

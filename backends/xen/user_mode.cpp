@@ -43,7 +43,14 @@ void left_user_mode(uint64_t user_rsp) {
     note_user_stack(user_rsp);
 }
 
-void returning_to_user_mode(const wedge::vcpu &c) { set_real_tsd((c.cr4 & wedge::cr4::tsd) != 0); }
+// The guest's TSC is the real one plus the vCPU's offset (its wrmsr to IA32_TSC moved it;
+// the core adds the offset at every kernel rdtsc site). A ring-3 rdtsc runs on the real CPU
+// and would read the real TSC, ahead of or behind the kernel's clock. So user mode also runs
+// with the real TSD set while the offset is not zero: its rdtsc/rdtscp trap, and the core
+// emulates them with the offset (or raises #GP when the guest's own TSD is set).
+void returning_to_user_mode(const wedge::vcpu &c) {
+    set_real_tsd((c.cr4 & wedge::cr4::tsd) != 0 || c.tsc_offset != 0);
+}
 
 // `syscall` in guest user mode reached Xen's syscall callback (on the wedge's kernel_sp): do
 // what the CPU does with the guest's (virtual) MSRs: RCX = the return rip, R11 = RFLAGS,

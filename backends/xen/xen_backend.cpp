@@ -1,5 +1,6 @@
 #include "xen_backend.h"
 
+#include "console.h"
 #include "console_line.h"
 #include "guest_platform.h"
 #include "guest_sites.h"
@@ -7,6 +8,7 @@
 #include "hypercall.h"
 #include "pv_memory.h"
 #include "pv_shadow.h"
+#include "run_stats.h"
 #include "shared_info.h"
 #include "user_mode.h"
 #include "wedge/event.h"
@@ -123,9 +125,13 @@ bool XenBackend::access(uint64_t va, uint8_t *buf, size_t len, wedge::access_mod
         bool ok = i < 2 && (is_write ? guest_phys_write(gpas[i], buf + done, chunk)
                                      : guest_phys_read(gpas[i], buf + done, chunk));
         if (!ok) {
-            fault.error_code = wedge::pf_error::present | denied;
-            fault.address = a;
-            return false;
+            // The guest's tables lead outside its RAM. The CPU would reach MMIO or nothing
+            // there; behind an emulated operand (a descriptor table, a memory operand) the
+            // wedge has neither. Refuse, and say where (docs/wedge-core.md, "Isolation").
+            print("xen-wedge: guest: refused: a %s of guest-virtual 0x%lx through the wedge reaches "
+                  "guest-physical 0x%lx, outside the guest's RAM (0x%lx bytes)\n",
+                  is_write ? "write" : "read", a, i < 2 ? gpas[i] : 0, guest_ram_bytes());
+            fail_run("an address outside guest RAM was refused");
         }
         done += chunk;
     }

@@ -27,6 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (const auto &lr : tables.records) (void)record_problem(*img, lr);
     scan_report r = scan_image(*img);
     (void)format_table(r, 10);
-    rewrite_image(*img, file, default_plan());
+    for (auto b : {wedge::backend_id::xen, wedge::backend_id::kvm}) {
+        std::vector<uint8_t> copy = file;
+        rewrite_image(*img, copy, wedge::plan_for(b));
+    }
     return 0;
 }

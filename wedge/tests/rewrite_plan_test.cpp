@@ -72,15 +72,16 @@ TEST_CASE("xen rewrites every kernel site but int n, and traps the ring-3 sites 
     CHECK(action_for(p, at(record(site_kind::cli), true)) == site_action::leave_user);
 }
 
-TEST_CASE("kvm rewrites only port I/O and CR3 loads", "[rewrite_plan]")
+TEST_CASE("kvm rewrites port I/O, CR3 loads, CR8 writes and MSR accesses only", "[rewrite_plan]")
 {
     rewrite_plan p = plan_for(backend_id::kvm);
     unsigned rewritten_kinds = 0;
     for (unsigned k = 0; k < site_kind_count; ++k) rewritten_kinds += p.kinds.kinds[k].how != rewriter::strategy::leave;
-    CHECK(rewritten_kinds == 5);
-    for (site_kind k : {site_kind::in, site_kind::out, site_kind::ins, site_kind::outs})
+    CHECK(rewritten_kinds == 7);
+    for (site_kind k : {site_kind::in, site_kind::out, site_kind::ins, site_kind::outs, site_kind::rdmsr, site_kind::wrmsr})
         CHECK(action_for(p, at(record(k))) == site_action::rewrite);
     CHECK(action_for(p, at(record(site_kind::mov_to_cr, annotation::flag_register, 3))) == site_action::rewrite);
+    CHECK(action_for(p, at(record(site_kind::mov_to_cr, annotation::flag_register, 8))) == site_action::rewrite);
     CHECK(action_for(p, at(record(site_kind::mov_to_cr, annotation::flag_register, 4))) == site_action::leave_by_plan);
     CHECK(action_for(p, at(record(site_kind::mov_to_cr, 0, 3))) == site_action::leave_by_plan);
     CHECK(action_for(p, at(record(site_kind::cli))) == site_action::leave_by_plan);
