@@ -26,6 +26,6 @@ status=0
 "$afterburn" rewrite "$bad" --backend xen -o "$work/out.elf" >"$work/out.txt" 2>"$work/err.txt" || status=$?
 cat "$work/err.txt"
 [ "$status" = 1 ] || { echo "rewrite.bad_record: exit status $status, expected 1"; exit 1; }
-grep -Eq '^  cannot rewrite .*\(record kind 200\): unknown site kind$' "$work/err.txt" || {
+grep -Eq '^  cannot rewrite record \.notes\+0x[0-9a-f]+ \(site [^)]+\): unknown site kind 200$' "$work/err.txt" || {
     echo "rewrite.bad_record: the refused record is not named"; exit 1; }
 echo "rewrite.bad_record: PASS"

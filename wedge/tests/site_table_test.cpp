@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "afterburn/record_check.h"
 #include "wedge/site_table.h"
 
 using namespace afterburn;
@@ -18,6 +19,9 @@ annotation::site_record record(site_kind k, uint8_t insn_len = 1, uint8_t pad_le
     r.insn_len = insn_len;
     r.pad_len = pad_len;
     r.flags = flags;
+    // Operand fields as afterburn-as writes them for an operandless instruction or a region.
+    r.reg = r.special = r.mem_base = r.mem_index = r.mem_seg = annotation::no_register;
+    r.disp_offset = annotation::no_displacement;
     return r;
 }
 
@@ -39,6 +43,9 @@ TEST_CASE("the table admits instruction records and refuses malformed ones by na
     admit_result r = t.add(unknown, text + 0x300);
     CHECK(r.what == admission::refused);
     CHECK(std::strcmp(r.why, "unknown site kind") == 0);
+    annotation::site_record stray_reg = record(site_kind::cli);
+    stray_reg.reg = 3;  // check_record: a register without the register flag
+    CHECK(std::strcmp(t.add(stray_reg, text + 0x400).why, annotation::record_error_text(annotation::record_error::bad_reg)) == 0);
     CHECK(t.add(record(site_kind::code32_region, 3, 0), text).what == admission::refused);
     region.imm = -1;
     CHECK(t.add(region, text).what == admission::refused);
