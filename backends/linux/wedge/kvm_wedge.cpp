@@ -312,9 +312,17 @@ struct frame {
     uint64_t kind, rflags, ret;
 };
 
+// The emulated UART's THRE interrupt (Linux's tty output waits for it): the line level goes to
+// the launcher, which drives the VM's in-kernel PIC. One hypercall per level change.
+class launcher_irq final : public wedge::irq_sink {
+public:
+    void set_irq(unsigned line, bool level) override { hypercall(abi::op::set_irq, level ? 1 : 0, line); }
+};
+
 kvm_backend g_backend;
 hardware_ports g_hardware;
-wedge::uart_8250 g_uart(g_backend);
+launcher_irq g_irq;
+wedge::uart_8250 g_uart(g_backend, &g_irq);
 wedge::io_bus g_bus;
 wedge::vcpu g_cpu;
 uint64_t g_entries[site_kind_count];

@@ -54,6 +54,7 @@ enum class op : uint32_t {
     log = 2,              // [gpa, gpa + len): a wedge message -> stderr, "kvm-wedge: " prefixed
     fatal = 3,            // [gpa, gpa + len): the wedge cannot go on; the launcher ends the run (status 12)
     register_console = 4, // gpa = a console_buffer the launcher drains when the run ends (halt, crash, timeout)
+    set_irq = 5,          // len = ISA interrupt line, gpa = level (0/1): the emulated UART's IRQ4 (KVM_IRQ_LINE)
 };
 
 struct request {
