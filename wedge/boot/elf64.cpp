@@ -195,3 +195,50 @@ unsigned sections_named(const elf64_image &img, const char *want, virt_range *ou
 }
 
 } // namespace afterburn::boot
+
+namespace afterburn::boot {
+
+bool symbol_value(const elf64_image &img, const char *want, uint64_t &value, uint64_t *size_out)
+{
+    const uint8_t *b = img.bytes;
+    uint64_t shoff = get<uint64_t>(b + 40);
+    uint16_t shentsize = get<uint16_t>(b + 58), shnum = get<uint16_t>(b + 60);
+    if (!shoff || !shnum || shentsize != shdr_size || !fits(shoff, uint64_t(shnum) * shdr_size, img.size)) return false;
+    constexpr uint32_t sht_symtab = 2;
+    constexpr uint64_t sym_size = 24;
+    for (unsigned i = 0; i < shnum; ++i) {
+        const uint8_t *sh = b + shoff + i * shdr_size;
+        if (get<uint32_t>(sh + 4) != sht_symtab) continue;
+        uint64_t off = get<uint64_t>(sh + 24), size = get<uint64_t>(sh + 32);
+        uint32_t link = get<uint32_t>(sh + 40);
+        if (!fits(off, size, img.size) || link >= shnum) return false;
+        const uint8_t *strsh = b + shoff + link * shdr_size;
+        uint64_t str_off = get<uint64_t>(strsh + 24), str_size = get<uint64_t>(strsh + 32);
+        if (!fits(str_off, str_size, img.size)) return false;
+        for (uint64_t at = off; at + sym_size <= off + size; at += sym_size) {
+            uint32_t name = get<uint32_t>(b + at);
+            if (name >= str_size) continue;
+            const char *n = reinterpret_cast<const char *>(b + str_off + name);
+            uint64_t room = str_size - name, k = 0;
+            while (k < room && want[k] && n[k] == want[k]) ++k;
+            if (k < room && !want[k] && !n[k]) {
+                value = get<uint64_t>(b + at + 8);
+                if (size_out) *size_out = get<uint64_t>(b + at + 16);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+bool virt_to_phys(const elf64_image &img, uint64_t vaddr, uint64_t &paddr)
+{
+    for (unsigned i = 0; i < img.load_count; ++i)
+        if (vaddr >= img.loads[i].vaddr && vaddr - img.loads[i].vaddr < img.loads[i].memsz) {
+            paddr = vaddr - img.loads[i].vaddr + img.loads[i].paddr;
+            return true;
+        }
+    return false;
+}
+
+} // namespace afterburn::boot

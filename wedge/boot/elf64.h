@@ -60,6 +60,12 @@ bool parse_elf64(const uint8_t *bytes, uint64_t size, const char *name, bool ent
 // Allocated sections called `name`; returns how many were found (at most `max` stored).
 unsigned sections_named(const elf64_image &img, const char *name, virt_range *out, unsigned max);
 
+// The value of the symbol `name` in the image's symbol table (.symtab); false if there is
+// none (stripped images) or no such symbol.
+bool symbol_value(const elf64_image &img, const char *name, uint64_t &value, uint64_t *size = nullptr);
+// A virtual address inside a PT_LOAD translated to its physical one; false if none holds it.
+bool virt_to_phys(const elf64_image &img, uint64_t vaddr, uint64_t &paddr);
+
 // Message helper (freestanding snprintf subset): appends to st.text and sets st.code.
 // Format: %s string, %x hex with 0x, %u unsigned decimal (all arguments 64-bit or char*).
 class message {

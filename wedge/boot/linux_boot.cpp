@@ -123,7 +123,9 @@ bool build_e820(const guest_ram &ram, const boot_request &req, boot_result &out,
 bool load_linux(const boot_request &req, const guest_ram &ram, boot_result &out, status &st)
 {
     out = boot_result{};
-    if (!parse_elf64(req.kernel, req.kernel_size, "kernel", true, out.kernel, st)) return false;
+    const char *name = req.kernel_name ? req.kernel_name : "kernel";
+    const char *initrd_name = req.initrd_name ? req.initrd_name : "initrd";
+    if (!parse_elf64(req.kernel, req.kernel_size, name, true, out.kernel, st)) return false;
     const elf64_image &k = out.kernel;
     if (req.reserved_count > boot_request::max_reserved) {
         message(st, error::too_many).s("more than ").u(boot_request::max_reserved).s(" reserved ranges");
@@ -134,22 +136,26 @@ bool load_linux(const boot_request &req, const guest_ram &ram, boot_result &out,
     for (unsigned i = 0; i < k.load_count; ++i) {
         const load_segment &s = k.loads[i];
         if (s.paddr < req.kernel_min_gpa) {
-            message(st, error::overlaps).s("kernel: segment [").x(s.paddr).s(", ").x(s.paddr + s.memsz)
-                .s(") overlaps the loader's boot data below ").x(req.kernel_min_gpa).s(" (load kernels at 1 MiB or above)");
+            message(st, error::overlaps).s(name).s(": segment [").x(s.paddr).s(", ").x(s.paddr + s.memsz)
+                .s(") overlaps the launcher's boot data below ").x(req.kernel_min_gpa).s(" (load kernels at 1 MiB or above)");
             return false;
         }
         for (unsigned r = 0; r < req.reserved_count; ++r)
             if (overlaps(s.paddr, s.memsz, req.reserved[r].gpa, req.reserved[r].size)) {
-                message(st, error::overlaps).s("kernel: segment [").x(s.paddr).s(", ").x(s.paddr + s.memsz)
+                message(st, error::overlaps).s(name).s(": segment [").x(s.paddr).s(", ").x(s.paddr + s.memsz)
                     .s(") overlaps the reserved range [").x(req.reserved[r].gpa).s(", ")
                     .x(req.reserved[r].gpa + req.reserved[r].size).s(") (more memory moves it)");
                 return false;
             }
         uint8_t *dst = ram.at(s.paddr, s.memsz);
         if (!dst) {
-            message(st, error::outside_ram).s("kernel: segment [").x(s.paddr).s(", ").x(s.paddr + s.memsz)
-                .s(") is not in guest RAM (").u(ram.total() / mib).s(" MiB); it needs at least ")
-                .u(min_ram_bytes(k, 0) / mib).s(" MiB");
+            message m(st, error::outside_ram);
+            m.s(name).s(": segment [").x(s.paddr).s(", ").x(s.paddr + s.memsz).s(") is not in RAM (").u(ram.total() / mib)
+                .s(" MiB");
+            if (min_ram_bytes(k, 0) > ram.total())
+                m.s("); it needs at least ").u(min_ram_bytes(k, 0) / mib).s(" MiB");
+            else
+                m.s(" in ").u(ram.count).s(" ranges): it lies in a gap between them (e.g. the 3..4 GiB MMIO hole)");
             return false;
         }
         __builtin_memcpy(dst, k.bytes + s.offset, s.filesz);
@@ -164,7 +170,7 @@ bool load_linux(const boot_request &req, const guest_ram &ram, boot_result &out,
         uint64_t floor = round_up(k.phys_end(), page);
         uint64_t a = place_high(out, req.initrd_size, floor, initrd_limit);
         if (!a) {
-            message(st, error::no_room_for_initrd).s("initrd: ").u(req.initrd_size).s(" bytes do not fit in guest RAM (")
+            message(st, error::no_room_for_initrd).s(initrd_name).s(": ").u(req.initrd_size).s(" bytes do not fit in guest RAM (")
                 .u(ram.total() / mib).s(" MiB) above the kernel (which ends at ").x(k.phys_end())
                 .s("); it needs at least ").u(min_ram_bytes(k, req.initrd_size) / mib + (req.reserved_count ? 2 : 0))
                 .s(" MiB");
@@ -181,7 +187,7 @@ bool load_linux(const boot_request &req, const guest_ram &ram, boot_result &out,
     uint64_t cl_len = 0;
     while (cl[cl_len]) ++cl_len;
     if (cl_len + 1 > req.cmdline_max) {
-        message(st, error::cmdline_too_long).s("command line: ").u(cl_len).s(" bytes, the limit is ").u(req.cmdline_max - 1);
+        message(st, error::cmdline_too_long).s("command line is ").u(cl_len).s(" bytes, the limit is ").u(req.cmdline_max - 1);
         return false;
     }
     uint8_t *bp = ram.at(req.boot_params_gpa, boot_params_size);

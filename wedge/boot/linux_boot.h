@@ -40,8 +40,10 @@ inline constexpr uint32_t e820_ram = 1, e820_reserved = 2;
 // Where the loader may put things, and what it must leave alone.
 struct boot_request {
     const uint8_t *kernel;        // the ELF file
+    const char *kernel_name;      // for messages (nullptr: "kernel")
     uint64_t kernel_size;
     const uint8_t *initrd;        // nullptr: none
+    const char *initrd_name;      // for messages (nullptr: "initrd")
     uint64_t initrd_size;
     const char *cmdline;          // NUL-terminated (nullptr: empty)
     uint64_t boot_params_gpa;     // 4 KiB for the zero page

@@ -60,6 +60,23 @@ uint64_t WedgeLink::install(GuestMemory& mem, uint64_t boot_params, uint64_t gue
     h.version = abi::handoff_version;
     h.boot_params = boot_params;
     h.guest_entry = guest_.entry_virt();
+    // Linux: enter startup_64 at its physical address (its __startup_64 derives the load
+    // address from RIP), and have the wedge map its window in level2_fixmap_pgt, the page
+    // directory the kernel's own tables use for the top 2 GiB (docs/kvm-backend-notes.md).
+    uint64_t fixmap_va = 0, fixmap_pa = 0;
+    if (boot::symbol_value(guest_, "level2_fixmap_pgt", fixmap_va)) {
+        if (!boot::virt_to_phys(guest_, fixmap_va, fixmap_pa))
+            throw Error(kBadImage, "--wedge: level2_fixmap_pgt at " + hex(fixmap_va) + " is not in a PT_LOAD");
+        h.splice_pd = fixmap_pa;
+        h.guest_entry = guest_.entry;
+        // The code that runs at physical addresses (.head.text, merged into .text in vmlinux:
+        // startup_64 .. the end of startup_64_setup_env) keeps its sites as they are.
+        uint64_t head = 0, env = 0, env_size = 0;
+        if (!boot::symbol_value(guest_, "startup_64", head) ||
+            !boot::symbol_value(guest_, "startup_64_setup_env", env, &env_size) || env < head)
+            throw Error(kBadImage, "--wedge: a Linux image (level2_fixmap_pgt) without startup_64/startup_64_setup_env symbols");
+        h.user_code[h.user_count++] = {head, env + env_size - head};
+    }
     h.guest_rsp = guest_rsp;
     h.wedge_pa = pa_;
     h.wedge_size = kWindowSize;
@@ -67,10 +84,12 @@ uint64_t WedgeLink::install(GuestMemory& mem, uint64_t boot_params, uint64_t gue
     if (guest_.note_count > abi::max_note_ranges)
         throw Error(kBadImage, "--wedge: the guest has more than " + std::to_string(abi::max_note_ranges) + " PT_NOTE segments");
     for (unsigned i = 0; i < guest_.note_count; i++) h.notes[h.note_count++] = {guest_.notes[i].vaddr, guest_.notes[i].size};
-    boot::virt_range user[abi::max_user_ranges];
-    unsigned n = boot::sections_named(guest_, ".user", user, abi::max_user_ranges);
-    if (n > abi::max_user_ranges) throw Error(kBadImage, "--wedge: too many .user sections");
-    for (unsigned i = 0; i < n; i++) h.user_code[h.user_count++] = {user[i].vaddr, user[i].size};
+    for (const char* name : {".user", ".head.text"}) {
+        boot::virt_range r[abi::max_user_ranges];
+        unsigned n = boot::sections_named(guest_, name, r, abi::max_user_ranges);
+        if (h.user_count + n > abi::max_user_ranges) throw Error(kBadImage, "--wedge: too many .user/.head.text sections");
+        for (unsigned i = 0; i < n; i++) h.user_code[h.user_count++] = {r[i].vaddr, r[i].size};
+    }
     uint8_t* dst = mem.at(layout::kWedgeHandoff, sizeof h);
     if (!dst) throw Error(kBadImage, "--wedge: no RAM for the handoff");
     std::memcpy(dst, &h, sizeof h);

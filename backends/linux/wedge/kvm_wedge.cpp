@@ -516,6 +516,14 @@ extern "C" void wedge_main(const abi::handoff *h)
     collect_sites(tables, records);
     log("%u Afterburn tables, %u records in %u PT_NOTE segments", tables, records, g_handoff.note_count);
     rewrite_sites();
+    if (g_handoff.splice_pd) {  // Linux: its static kernel tables get the window in advance
+        volatile uint64_t *pd = map_table(g_handoff.splice_pd);
+        if (pd[511] & pte_p)
+            fatal("the guest's page directory %x already maps %x at entry 511 (the wedge window)", g_handoff.splice_pd,
+                  pd[511]);
+        pd[511] = pa_of(pt_l1) | pte_p | pte_rw;
+        log("installed the wedge window in the guest's page directory %x (entry 511)", g_handoff.splice_pd);
+    }
     wedge_guest_entry = g_handoff.guest_entry;
     wedge_guest_boot_params = g_handoff.boot_params;
     wedge_guest_rsp = g_handoff.guest_rsp;
