@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
 
 namespace afterburn::kvm {
 
@@ -77,7 +78,36 @@ void Uart8250::flush() {
     pending_.clear();
 }
 
+uint8_t CmosRtc::read(uint16_t port) const {
+    if (port == 0x70) return index_;
+    std::time_t now = std::time(nullptr);
+    std::tm t{};
+    gmtime_r(&now, &t);
+    auto bcd = [](int v) { return static_cast<uint8_t>(((v / 10) << 4) | (v % 10)); };
+    switch (index_) {
+    case 0x00: return bcd(t.tm_sec);
+    case 0x02: return bcd(t.tm_min);
+    case 0x04: return bcd(t.tm_hour);
+    case 0x06: return bcd(t.tm_wday + 1);
+    case 0x07: return bcd(t.tm_mday);
+    case 0x08: return bcd(t.tm_mon + 1);
+    case 0x09: return bcd(t.tm_year % 100);
+    case 0x32: return bcd(19 + t.tm_year / 100);   // century
+    case 0x0a: return 0x26;   // 32.768 kHz base, 1024 Hz rate, UIP clear
+    case 0x0b: return 0x02;   // 24-hour, BCD, no interrupts
+    case 0x0c: return 0x00;   // no interrupt flags
+    case 0x0d: return 0x80;   // valid RAM and time
+    default: return 0x00;
+    }
+}
+
 bool IoBus::io(bool is_out, uint16_t port, uint8_t* data, unsigned size) {
+    if (rtc_.claims(port)) {
+        for (unsigned i = 0; i < size; i++) {
+            if (is_out) rtc_.write(port, data[i]); else data[i] = rtc_.read(port);
+        }
+        return true;
+    }
     if (uart_.claims(port)) {
         // Byte registers; a wider access touches consecutive registers.
         for (unsigned i = 0; i < size; i++) {

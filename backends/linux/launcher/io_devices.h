@@ -5,6 +5,7 @@
 //                 With IER.THRI and MCR.OUT2 set it raises IRQ4 (THR empty), as Linux's
 //                 8250 driver needs for tty output; reading IIR acknowledges it.
 //   0xf4..0xf7    isa-debug-exit: a write of v ends the run with status (v << 1) | 1.
+//   0x70/0x71     CMOS RTC (time of day, read-only).
 //   0x64 (0xfe), 0xcf9 (bit 2): reset, i.e. Linux's reboot: ends the run (status 14).
 //   anything else reads as all ones; writes are dropped (and counted, see ExitStats).
 #pragma once
@@ -38,6 +39,19 @@ private:
     std::function<void(bool)> set_irq_;
 };
 
+// The MC146818 CMOS RTC at 0x70/0x71, read-only: the host's UTC time in BCD, 24-hour mode,
+// never "update in progress" (Linux polls UIP before it reads the time: without an RTC every
+// poll is an exit and it gives up after 2 x 10,000 of them). Writes to the time are ignored.
+class CmosRtc {
+public:
+    bool claims(uint16_t port) const { return port == 0x70 || port == 0x71; }
+    void write(uint16_t port, uint8_t v) { if (port == 0x70) index_ = v & 0x7f; }
+    uint8_t read(uint16_t port) const;
+
+private:
+    uint8_t index_ = 0;
+};
+
 class DebugExit {
 public:
     static constexpr uint16_t kBase = 0xf4;
@@ -63,6 +77,7 @@ public:
 private:
     bool reset_ = false;
     Uart8250 uart_;
+    CmosRtc rtc_;
     DebugExit debug_exit_;
 };
 
