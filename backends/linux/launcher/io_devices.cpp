@@ -130,7 +130,9 @@ bool IoBus::io(bool is_out, uint16_t port, uint8_t* data, unsigned size) {
     // Reset: the keyboard controller's pulse-reset command, or the PCI reset control register.
     if (port == 0x64) {
         if (is_out && data[0] == 0xfe) reset_ = true;
-        if (!is_out) data[0] = 0;   // status: input buffer empty, so kb_wait() does not spin
+        // Status 0x01 (output full, input empty): kb_wait() in Linux's reboot does not spin, and
+        // the i8042 probe reads 0xff data until its buffer limit and finds no controller.
+        if (!is_out) data[0] = 0x01;
         return true;
     }
     if (port == 0xcf9 && is_out && size == 1 && (data[0] & 0x04)) {
