@@ -32,14 +32,17 @@ for f in "$WEDGE" "$AFTERBURN_KVM" "$OUT/initramfs.cpio.gz"; do [ -f "$f" ] || {
 work=$AFTERBURN_KVM_L1_CACHE/bench-linux-kvm-exits   # each run's console (+ --stats table) is kept here
 rm -rf "$work" && mkdir -p "$work"
 export NESTED_INITRD=$OUT/initramfs.cpio.gz NESTED_TIMEOUT=1200
+# What `afterburn boot --on kvm` gives Linux (launcher/kvm_backend.cpp).
+APPEND="console=ttyS0 panic=-1 lpj=2000000 noapictimer"
+KICK=(--kick-ms 10)
 
 declare -A total secs verdict reasons ports
 run() {   # run NAME VMLINUX [wedge]
     local name=$1 kernel=$2 log=$work/$1.log rc=0
     if [ "${3:-}" = wedge ]; then
-        NESTED_WEDGE=$WEDGE NESTED_LOG=$log "$RUN" "$kernel" --memory 256 --timeout 900 --append "console=ttyS0 panic=-1" >"$work/$name.out" 2>&1 || rc=$?
+        NESTED_WEDGE=$WEDGE NESTED_LOG=$log "$RUN" "$kernel" --memory 256 --timeout 900 "${KICK[@]}" --append "$APPEND" >"$work/$name.out" 2>&1 || rc=$?
     else
-        NESTED_WEDGE= NESTED_LOG=$log "$RUN" "$kernel" --memory 256 --timeout 900 --append "console=ttyS0 panic=-1" >"$work/$name.out" 2>&1 || rc=$?
+        NESTED_WEDGE= NESTED_LOG=$log "$RUN" "$kernel" --memory 256 --timeout 900 "${KICK[@]}" --append "$APPEND" >"$work/$name.out" 2>&1 || rc=$?
     fi
     if [ $rc -eq 77 ]; then grep -m1 '^SKIP' "$work/$name.out"; exit 77; fi
     total[$name]=$(awk '$1 == "total" { print $2; exit }' "$work/$name.out")

@@ -59,13 +59,16 @@ int boot_kvm(const BootOptions& options, const ImageInfo& image)
         std::cerr << "afterburn boot: error: --initrd " << options.initrd->string() << ": no such file" << std::endl;
         return exit_usage;
     }
-    std::vector<std::string> launcher_args{"--stats", "--memory", std::to_string(options.memory_mb)};
+    // --kick-ms: nested, a pending interrupt may not reach a guest that never exits; a kick
+    // every 10 ms makes KVM look again (docs/kvm-backend-notes.md, "Linux").
+    std::vector<std::string> launcher_args{"--stats", "--kick-ms", "10", "--memory", std::to_string(options.memory_mb)};
     // Linux: the console is ttyS0, and a panic reboots at once (the launcher ends the run on
     // the reset) instead of hanging until the timeout. lpj: nested, Linux's calibrate_delay()
-    // busy-waits for a timer tick that is never delivered (docs/kvm-backend-notes.md, "Linux").
+    // and the local APIC timer calibration busy-wait for timer ticks that nested KVM may not deliver
+    // to a guest that never exits (docs/kvm-backend-notes.md, "Linux"): preset lpj, noapictimer.
     std::optional<std::string> append = effective_append(options, image);
     if (!options.append && image.is_linux)
-        append = *append + " panic=-1 lpj=2000000";
+        append = *append + " panic=-1 lpj=2000000 noapictimer";
     if (append)
         launcher_args.insert(launcher_args.end(), {"--append", *append});
 

@@ -12,7 +12,7 @@ namespace afterburn::kvm {
 
 const char* usage_text() {
     return "usage: afterburn-kvm [--memory MB] [--initrd FILE] [--append CMDLINE] [--timeout S] [--stats]\n"
-           "                     [--kvm DEVICE] [--wedge kvm-wedge.elf] GUEST.elf\n"
+           "                     [--kick-ms N] [--kvm DEVICE] [--wedge kvm-wedge.elf] GUEST.elf\n"
            "       afterburn-kvm --probe [--timeout S] [--kvm DEVICE]\n"
            "Boots a 64-bit ELF kernel (Linux x86-64 64-bit boot protocol) in a KVM VM.\n"
            "Exit status: (v << 1) | 1 when the guest writes v to port 0xf4; 2 usage,\n"
@@ -53,6 +53,10 @@ bool parse_cli(int argc, char** argv, Options& o) {
             o.timeout_s = std::strtod(s, &end);
             if (end == s || *end || !std::isfinite(o.timeout_s) || o.timeout_s < 0)
                 throw Error(kUsage, std::string("--timeout: not a non-negative number: '") + s + "'");
+        } else if (a == "--kick-ms") {
+            uint64_t v = parse_u64("--kick-ms", value());
+            if (v > 60000) throw Error(kUsage, "--kick-ms: " + std::to_string(v) + " is above 60000");
+            o.kick_ms = static_cast<unsigned>(v);
         } else if (a == "--stats") {
             o.stats = true;
         } else if (a == "--probe") {

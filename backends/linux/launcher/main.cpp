@@ -77,9 +77,9 @@ struct RunResult {
     std::string message;
 };
 
-RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, WedgeLink* wedge,
+RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, unsigned kick_ms, WedgeLink* wedge,
                    const GuestMemory& mem) {
-    Watchdog watchdog(timeout_s, vcpu.state());
+    Watchdog watchdog(timeout_s, vcpu.state(), kick_ms);
     kvm_run* run = vcpu.state();
     for (;;) {
         uint64_t t = now_ns();
@@ -93,6 +93,10 @@ RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, W
         }
         if (rc == -EINTR || rc == -EAGAIN) {
             stats.count_exit(KVM_EXIT_INTR);
+            // --kick-ms: writing the registers back makes KVM check for pending interrupts at
+            // the next entry (KVM_REQ_EVENT). Nested under QEMU's emulated SVM, an interrupt that
+            // arrived while the guest had IF=0 is otherwise not injected until the guest exits.
+            if (kick_ms) vcpu.set_regs(vcpu.get_regs());
             continue;
         }
         if (rc < 0) {
@@ -271,7 +275,7 @@ int launch(const Options& o) {
     if (wedge) wedge->connect_irq([&vm](unsigned line, bool level) { vm.set_irq_line(line, level); });
     ExitStats stats;
     uint64_t t_run = now_ns();
-    RunResult r = run_vcpu(*vcpu_ptr, bus, stats, o.timeout_s, wedge ? &*wedge : nullptr, mem);
+    RunResult r = run_vcpu(*vcpu_ptr, bus, stats, o.timeout_s, o.kick_ms, wedge ? &*wedge : nullptr, mem);
     uint64_t t_end = now_ns();
     if (wedge) wedge->drain(mem, bus.uart());
     bus.uart().flush();
