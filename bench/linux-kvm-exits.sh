@@ -36,7 +36,7 @@ export NESTED_INITRD=$OUT/initramfs.cpio.gz NESTED_TIMEOUT=1200
 APPEND="console=ttyS0 panic=-1 lpj=2000000 noapictimer"
 KICK=(--kick-ms 10)
 
-declare -A total secs verdict reasons ports
+declare -A total io secs verdict reasons ports
 run() {   # run NAME VMLINUX [wedge]
     local name=$1 kernel=$2 log=$work/$1.log rc=0
     if [ "${3:-}" = wedge ]; then
@@ -46,6 +46,7 @@ run() {   # run NAME VMLINUX [wedge]
     fi
     if [ $rc -eq 77 ]; then grep -m1 '^SKIP' "$work/$name.out"; exit 77; fi
     total[$name]=$(awk '$1 == "total" { print $2; exit }' "$work/$name.out")
+    io[$name]=$(awk '$1 == "IO" { print $2; exit }' "$work/$name.out")
     secs[$name]=$(sed -n 's/.*guest run time \([0-9.]*\) s.*/\1/p' "$work/$name.out" | head -n1)
     verdict[$name]=$(grep -m1 -o 'AFTERBURN-SUCCESS\|AFTERBURN-FAILURE' "$work/$name.out" || echo "no marker (status $rc)")
     reasons[$name]=$(sed -n '/exits to user space by reason/,/total/p' "$work/$name.out" | awk 'NR > 2 && $1 != "total" { printf "%s%s %s", sep, $1, $2; sep = ", " }')
@@ -64,3 +65,5 @@ echo "(each run's console and --stats table: $work)"
 awk -v n="${total[nowedge]:-0}" -v w="${total[wedge]:-0}" -v p="${total[plain]:-0}" 'BEGIN {
     if (w > 0) printf "exits: nowedge/wedge = %.1fx (the wedge removes %.1f%%)\n", n / w, 100 * (n - w) / n
     if (w > 0 && p > 0) printf "exits: plain/wedge = %.1fx\n", p / w }'
+awk -v n="${io[nowedge]:-0}" -v w="${io[wedge]:-0}" 'BEGIN {
+    if (w > 0) printf "I/O exits only (without the launcher'"'"'s 10 ms kicks, INTR): nowedge/wedge = %.1fx\n", n / w }'
