@@ -60,7 +60,7 @@ bad_input)
         elif ! printf '%s\n' "$o" | grep -qE -- "$pattern"; then
             echo "FAIL [$*]: no /$pattern/ in:"; printf '%s\n' "$o" | tail -n 8; failures=$((failures + 1))
         else
-            echo "ok   [${*:0:8}...] -> $rc: $(printf '%s\n' "$o" | grep -E -- "$pattern" | head -n1 | cut -c1-220)"
+            echo "ok   [${*:4:4}...] -> $rc: $(printf '%s\n' "$o" | grep -E -- "$pattern" | head -n1 | cut -c1-220)"
         fi
     }
     # The launcher itself, before any KVM: missing/empty initrd, too little memory.
@@ -69,7 +69,7 @@ bad_input)
     expect 4 'initrd .*empty' 20 "$kvm" --initrd "$tmp/empty" "$vmlinux"
     expect 4 'needs at least --memory [0-9]+' 20 "$kvm" --memory 16 --initrd "$initrd" "$vmlinux"
     # The front door.
-    expect 2 'initrd .*no such file' 20 "$ab" boot --on kvm "$vmlinux" --initrd "$tmp/missing.cpio.gz"
+    expect 2 'initrd .*(no such file|does not exist)' 20 "$ab" boot --on kvm "$vmlinux" --initrd "$tmp/missing.cpio.gz"
     # A kernel without annotations: the Afterburn notes' owner renamed in place (they share the
     # .notes section with the PVH entry note, which must stay for the image to be bootable).
     python3 - "$vmlinux" "$tmp/unannotated" <<'PY' || fail "cannot make an unannotated copy"
