@@ -196,6 +196,14 @@ int main(int argc, char **argv)
     }
     site_scan scan = find_sites(text, lines, display, options);
 
+    if (!scan.limits.empty()) {
+        // Beyond what afterburn-as will expand (e.g. `.rept 1<<40`): GNU as would fail with no
+        // line, or run for hours; name the statement instead.
+        for (const auto &l : scan.limits) std::fprintf(stderr, "%s\n", l.c_str());
+        std::fprintf(stderr, "afterburn-as: %s: no object written\n", display.c_str());
+        unlink(inv.output.c_str());
+        return 1;
+    }
     if (!scan.errors.empty()) {
         // Malformed input: GNU as's own diagnostics (file and line) are what the user needs.
         int rc = assemble_original(inv, text);

@@ -26,8 +26,8 @@ void usage(FILE *to)
                "  scan IMAGE [--json] [--all]   account for every sensitive instruction in an ELF\n"
                "                                 image and check its annotation records\n"
                "  rewrite IMAGE --backend B -o OUT\n"
-               "                                 rewrite every annotated site for backend B (xen, kvm,\n"
-               "                                 l4) as the wedge will at load time, for inspection\n"
+               "                                 rewrite the annotated sites as backend B's wedge (xen,\n"
+               "                                 kvm, l4) does at load time, for inspection\n"
                "  build-linux -o DIR [...]      build Debian's Linux 6.1 with the afterburner toolchain\n"
                "  boot --on native IMAGE [...]  boot an image under QEMU and wait for its verdict\n"
                "  help [VERB]                   this text, or a verb's own help\n"
@@ -48,11 +48,13 @@ int scan_main(int argc, char **argv)
             std::puts("usage: afterburn scan IMAGE [--json] [--all]\n\n"
                       "Disassembles every executable section of IMAGE (vmlinux, an object, a sample\n"
                       "guest), finds every sensitive instruction, matches it to its annotation record\n"
-                      "and validates every record (points into code, lengths match the bytes, decoded\n"
-                      "operands match, padding is NOPs, no overlaps). Every sensitive instruction is also\n"
-                      "re-decoded with the wedge's own decoder, which must agree with LLVM. Prints a\n"
-                      "per-class table, or with --json one object. Exit status: 0 clean, 1 unexplained\n"
-                      "sites, bad records or decoder disagreements, 2 unusable input.");
+                      "and validates every record (the field rules of docs/annotation-format.md, points\n"
+                      "into code, lengths match the bytes, decoded operands match, padding is NOPs, no\n"
+                      "overlaps); a bad record is named as .notes+0xOFF (site SYMBOL+0xOFF). Every\n"
+                      "sensitive instruction is also re-decoded with the wedge's own decoder, which must\n"
+                      "agree with LLVM. Prints a per-class table, or with --json one object.\n"
+                      "Exit status: 0 clean, 1 unexplained sites, bad records or decoder disagreements,\n"
+                      "2 unusable input.");
             return 0;
         } else if (!a.empty() && a[0] == '-') {
             std::fprintf(stderr, "afterburn scan: unknown option %s\n", a.c_str());
@@ -92,12 +94,18 @@ int rewrite_main(int argc, char **argv)
         std::string a = argv[i];
         if (a == "-h" || a == "--help") {
             std::puts("usage: afterburn rewrite IMAGE --backend xen|kvm|l4 -o OUT\n\n"
-                      "Rewrites every annotated site of IMAGE the way the wedge does at load time\n"
-                      "(docs/wedge-abi.md): cli becomes a store to the vCPU's virtual IF, other kinds a\n"
-                      "call into the wedge's entry window, sites in .altinstr_replacement an indirect\n"
-                      "call through the wedge's slot table. Writes the result to OUT. A site that cannot\n"
-                      "be fitted is named and makes the exit status 1; nothing is skipped silently.\n"
-                      "The output runs only under a wedge.");
+                      "Rewrites the annotated sites of IMAGE exactly as backend B's wedge does at load\n"
+                      "time, with the wedge's own site table and rewrite plan (docs/wedge-abi.md):\n"
+                      "  xen, l4  every kind but int $n: cli becomes a store to the vCPU's virtual IF,\n"
+                      "           the others a call into the wedge's entry window (sites in\n"
+                      "           .altinstr_replacement an indirect call through its slot table);\n"
+                      "           xen also puts int3 on the ring-3 (.user) sites that read\n"
+                      "           Xen's selectors or descriptor tables\n"
+                      "  kvm      port I/O (in, out, ins, outs), CR3 loads, CR8 writes, rdmsr/wrmsr\n"
+                      "Writes the result to OUT and prints the digest of the sites' bytes that the\n"
+                      "wedge prints after rewriting. A record the wedge or `afterburn scan` would\n"
+                      "refuse, or a site that cannot be fitted, is named and makes the exit status 1;\n"
+                      "nothing is skipped silently. The output runs only under that wedge.");
             return 0;
         }
         if ((a == "--backend" || a == "-o") && i + 1 < argc) {
@@ -116,8 +124,8 @@ int rewrite_main(int argc, char **argv)
         std::fputs("afterburn rewrite: need IMAGE, --backend and -o (see afterburn rewrite --help)\n", stderr);
         return 2;
     }
-    rewriter::plan plan;
-    if (!plan_for_backend(backend, plan)) {
+    wedge::backend_id id;
+    if (!wedge::backend_by_name(backend.c_str(), id)) {
         std::fprintf(stderr, "afterburn rewrite: unknown backend '%s' (xen, kvm, l4)\n", backend.c_str());
         return 2;
     }
@@ -129,11 +137,16 @@ int rewrite_main(int argc, char **argv)
     }
     std::ifstream in(image, std::ios::binary);
     std::vector<uint8_t> file{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    rewrite_report r = rewrite_image(*img, file, plan);
-    std::printf("afterburn rewrite: %s for %s: %u sites rewritten, %u left alone, %zu failed\n", image.c_str(),
-                backend.c_str(), r.rewritten, r.left_alone, r.failures.size());
+    rewrite_report r = rewrite_image(*img, file, wedge::plan_for(id));
+    const wedge::rewrite_counts &c = r.counts;
+    std::printf("afterburn rewrite: %s for %s: %u sites: %u rewritten, %u left by the plan, %u left in ring-3 code "
+                "(%u of them trap with int3), %u left in .altinstr_replacement, %zu failed\n",
+                image.c_str(), backend.c_str(), r.sites, c.rewritten, c.by_plan, c.user, c.user_int3, c.replacement,
+                r.failures.size());
     for (unsigned k = 0; k < site_kind_count; ++k)
-        if (r.by_kind[k]) std::printf("  %-14s %u\n", site_kind_name(static_cast<site_kind>(k)), r.by_kind[k]);
+        if (c.by_kind[k]) std::printf("  %-14s %u\n", site_kind_name(static_cast<site_kind>(k)), c.by_kind[k]);
+    std::printf("afterburn rewrite: sites digest 0x%016llx (fnv1a64 over %u sites)\n",
+                static_cast<unsigned long long>(r.digest), r.sites);
     for (const auto &f : r.failures) std::fprintf(stderr, "  cannot rewrite %s\n", f.c_str());
     std::ofstream o(out, std::ios::binary);
     o.write(reinterpret_cast<const char *>(file.data()), static_cast<std::streamsize>(file.size()));

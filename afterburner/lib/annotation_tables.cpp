@@ -1,8 +1,10 @@
 #include "annotation_tables.h"
 
+#include <cstdio>
 #include <cstring>
 
 #include "afterburn/annotation_reader.h"
+#include "afterburn/record_check.h"
 
 namespace afterburn {
 
@@ -32,6 +34,28 @@ annotation_tables read_annotation_tables(const elf_image &img)
         }
     }
     return out;
+}
+
+std::string record_name(const elf_image &img, const located_record &lr)
+{
+    char off[32];
+    std::snprintf(off, sizeof off, "+0x%llx", static_cast<unsigned long long>(lr.note_offset));
+    return "record " + lr.note->name + off + " (site " + img.describe(lr.site) + ")";
+}
+
+std::string record_problem(const elf_image &img, const located_record &lr)
+{
+    auto e = annotation::check_record(lr.record);
+    if (e != annotation::record_error::ok) {
+        std::string text = annotation::record_error_text(e);
+        if (e == annotation::record_error::unknown_kind) text += " " + std::to_string(lr.record.kind);
+        return text;
+    }
+    if (const elf_section *sec = img.section_at(lr.site)) {
+        auto p = annotation::check_placement(lr.record, sec->name == ".altinstr_replacement");
+        if (p != annotation::placement_error::ok) return annotation::placement_error_text(p);
+    }
+    return {};
 }
 
 } // namespace afterburn

@@ -26,4 +26,12 @@ struct annotation_tables {
 
 annotation_tables read_annotation_tables(const elf_image &img);
 
+// "record .notes+0x1a4 (site foo+0x3)": how scan, rewrite and afterburn-as name a record.
+std::string record_name(const elf_image &img, const located_record &lr);
+
+// What is wrong with a record on its own (annotation::check_record) or with where its site
+// lies (annotation::check_placement); empty when nothing is. Scan and rewrite refuse the
+// same records with these words.
+std::string record_problem(const elf_image &img, const located_record &lr);
+
 } // namespace afterburn

@@ -79,6 +79,26 @@ bool is_debug_line_directive(std::string_view s)
 }
 } // namespace
 
+namespace {
+// `.rept EXPR` (or `.rep`) -> the count of the repetition, or an empty view.
+std::string_view rept_count(std::string_view s)
+{
+    for (std::string_view d : {std::string_view(".rept"), std::string_view(".rep")})
+        if (s.substr(0, d.size()) == d && s.size() > d.size() && (s[d.size()] == ' ' || s[d.size()] == '\t'))
+            return s.substr(d.size() + 1);
+    return {};
+}
+
+// The same repetition, guarded: an error naming the line when the count is above
+// max_rept_count, and then a count of -1, which LLVM refuses before expanding anything.
+std::string guarded_rept(std::string_view count)
+{
+    std::string e = "(" + std::string(count) + ")", limit = std::to_string(max_rept_count);
+    return ".if " + e + " > " + limit + "; .error \"" + limit_diagnostic_prefix + ".rept count above " + limit +
+           "\"; .endif; .rept " + e + " | (" + e + " > " + limit + ")";
+}
+} // namespace
+
 std::string instrument_for_origins(std::string_view text, const std::vector<asm_line> &lines)
 {
     std::string out;
@@ -93,8 +113,12 @@ std::string instrument_for_origins(std::string_view text, const std::vector<asm_
             out += ".loc " + std::to_string(origin_file) + " " + std::to_string(l + 1) + " " + std::to_string(k) + "; ";
             copied = at;
             const auto &st = line.statements[k];
-            if (is_debug_line_directive(text.substr(st.begin, st.end - st.begin))) {
+            std::string_view statement = text.substr(st.begin, st.end - st.begin);
+            if (is_debug_line_directive(statement)) {
                 out.append(st.end - st.begin, ' ');
+                copied = st.end;
+            } else if (std::string_view count = rept_count(statement); !count.empty()) {
+                out += guarded_rept(count);
                 copied = st.end;
             }
         }

@@ -28,6 +28,13 @@ std::vector<asm_line> split_statements(std::string_view text);
 // which line of a macro body, each instruction came from. Line numbers are unchanged.
 // The source's own numbered .file and .loc directives (debug info) are blanked in this copy.
 inline constexpr unsigned origin_file = 1;
+
+// The most repetitions one `.rept` may ask for. LLVM MC expands a .rept into text before
+// parsing it, so `.rept 1<<40` would grow without end (GNU as fails at once with "out of
+// memory", naming no line). Larger counts are refused with FILE:LINE by afterburn-as.
+inline constexpr unsigned long max_rept_count = 1ul << 16;
+// Diagnostics that start with this come from afterburn-as's own limits, not from a parse error.
+inline constexpr char limit_diagnostic_prefix[] = "afterburn-as limit: ";
 std::string instrument_for_origins(std::string_view text, const std::vector<asm_line> &lines);
 
 } // namespace afterburn

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace afterburn {
@@ -37,6 +38,8 @@ class elf_image {
 public:
     // Loads and checks the file; on failure returns nullopt with a message naming the problem.
     static std::optional<elf_image> load(const std::string &path, std::string &error);
+    // The same from bytes in memory (the fuzzers); `path` only names the image in messages.
+    static std::optional<elf_image> parse(std::string_view bytes, const std::string &path, std::string &error);
 
     const std::string &path() const { return path_; }
     bool relocatable() const { return relocatable_; }

@@ -1,62 +1,82 @@
 #include "image_rewriter.h"
 
-#include "afterburn/wedge_abi.h"
 #include "annotation_tables.h"
+#include "wedge/site_table.h"
 
 namespace afterburn {
 
-rewriter::plan default_plan()
-{
-    rewriter::plan p;
-    for (unsigned k = 0; k < site_kind_count; ++k) {
-        auto kind = static_cast<site_kind>(k);
-        if (!site_kind_is_instruction(kind)) continue;
-        p.kinds[k] = {rewriter::strategy::call, wedge_abi::entry(kind), wedge_abi::slot(kind), 0};
+namespace {
+
+// The file's bytes of a span inside one executable section.
+class image_bytes final : public wedge::site_bytes {
+public:
+    image_bytes(const elf_image &img, std::vector<uint8_t> &file, std::vector<std::string> &failures)
+        : img_(img), file_(file), failures_(failures)
+    {
     }
-    p.kinds[static_cast<unsigned>(site_kind::cli)] = {rewriter::strategy::inline_store, wedge_abi::vcpu_virtual_if,
-                                                      0, 0};
-    return p;
-}
+    uint8_t *span(uint64_t start, uint32_t size) override
+    {
+        const elf_section *sec = img_.section_at(start);
+        const char *why = nullptr;
+        if (!sec || !sec->executable() || start + size > sec->addr + sec->size)
+            why = "site is not inside one executable section";
+        else if (sec->file_offset + (start - sec->addr) + size > file_.size())
+            why = "site lies outside the file";
+        if (!why) return file_.data() + sec->file_offset + (start - sec->addr);
+        if (reporting_) failures_.push_back(img_.describe(start) + ": " + why);
+        return nullptr;
+    }
+    void cannot_rewrite(const wedge::site &s, rewriter::outcome why) override
+    {
+        failures_.push_back(img_.describe(s.insn) + " (" + site_kind_name(static_cast<site_kind>(s.rec.kind)) +
+                            "): " + rewriter::outcome_text(why));
+    }
+    bool reporting_ = true;
 
-bool plan_for_backend(const std::string &backend, rewriter::plan &out)
+private:
+    const elf_image &img_;
+    std::vector<uint8_t> &file_;
+    std::vector<std::string> &failures_;
+};
+
+bool is_user_section(const std::string &name)
 {
-    // All three backends share the wedge's entry window today; a backend that handles a
-    // kind differently (e.g. leaves it to trap) changes its row here.
-    if (backend != "xen" && backend != "kvm" && backend != "l4") return false;
-    out = default_plan();
-    return true;
+    return name == ".user" || name.rfind(".user.", 0) == 0;
 }
 
-rewrite_report rewrite_image(const elf_image &img, std::vector<uint8_t> &file, const rewriter::plan &p)
+} // namespace
+
+rewrite_report rewrite_image(const elf_image &img, std::vector<uint8_t> &file, const wedge::rewrite_plan &p)
 {
     rewrite_report r;
     auto tables = read_annotation_tables(img);
     for (const auto &e : tables.errors) r.failures.push_back("annotation table " + e);
+    std::vector<wedge::site> storage(tables.records.size());
+    wedge::site_table t(storage.data(), static_cast<uint32_t>(storage.size()));
     for (const auto &lr : tables.records) {
-        auto kind = static_cast<site_kind>(lr.record.kind);
-        if (!site_kind_is_instruction(kind)) continue;
-        auto span = rewriter::span_of(lr.record, lr.site);
-        const elf_section *sec = img.section_at(span.start);
-        std::string where = img.describe(lr.site);
-        if (!sec || !sec->executable() || span.start + span.size > sec->addr + sec->size) {
-            r.failures.push_back(where + ": site is not inside one executable section");
+        // The same validation as `afterburn scan`: a record it refuses is never rewritten
+        // nor skipped silently.
+        if (std::string problem = record_problem(img, lr); !problem.empty()) {
+            r.failures.push_back(record_name(img, lr) + ": " + problem);
             continue;
         }
-        uint64_t off = sec->file_offset + (span.start - sec->addr);
-        if (off + span.size > file.size()) {
-            r.failures.push_back(where + ": site lies outside the file");
-            continue;
-        }
-        auto o = rewriter::rewrite_site(file.data() + off, span, lr.record, p);
-        if (o == rewriter::outcome::rewritten) {
-            r.rewritten++;
-            r.by_kind[lr.record.kind]++;
-        } else if (o == rewriter::outcome::left_alone) {
-            r.left_alone++;
-        } else {
-            r.failures.push_back(where + " (" + site_kind_name(kind) + "): " + rewriter::outcome_text(o));
-        }
+        wedge::admit_result a = t.add(lr.record, lr.site);
+        if (a.what == wedge::admission::refused || a.what == wedge::admission::full)
+            r.failures.push_back(record_name(img, lr) + ": " + a.why);
     }
+    wedge::site_conflict c;
+    if (!t.seal(c)) {
+        r.failures.push_back(img.describe(c.second->start) + ": overlaps the site at " + img.describe(c.first->start));
+        return r;
+    }
+    // The guest's ring-3 code, as the wedges find it.
+    for (const auto &sec : img.sections())
+        if (is_user_section(sec.name) && sec.addr) t.mark_user_code(sec.addr, sec.addr + sec.size);
+    image_bytes bytes(img, file, r.failures);
+    r.counts = wedge::apply_plan(t, p, bytes);
+    bytes.reporting_ = false;
+    r.sites = t.count();
+    r.digest = wedge::sites_digest(t, bytes);
     return r;
 }
 

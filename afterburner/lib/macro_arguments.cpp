@@ -143,6 +143,7 @@ std::vector<macro_definition> find_macros(std::string_view text, const std::vect
                     size_t b = i;
                     while (i < rest.size() && ident_char(rest[i])) ++i;
                     if (i > b) m.params.emplace_back(rest.substr(b, i - b));
+                    if (i > b && rest.substr(i, 7) == ":vararg") m.varargs.insert(m.params.back());
                     // Skip qualifier/default up to the next separator.
                     if (i < rest.size() && (rest[i] == ':' || rest[i] == '=')) {
                         if (rest[i] == '=' && i + 1 < rest.size() && rest[i + 1] == '"') {
@@ -171,8 +172,11 @@ std::vector<macro_definition> find_macros(std::string_view text, const std::vect
                 std::string_view name = s.substr(1);
                 if (name.size() >= 2 && name.substr(name.size() - 2) == "\\(") name.remove_suffix(2);
                 auto &m = macros[open.back()];
+                // A vararg argument is the rest of the invocation line, commas included:
+                // it cannot carry our quoted annotation, so its body line is padded
+                // (every use of the macro) like any other sensitive body line.
                 for (const auto &p : m.params)
-                    if (p == name) {
+                    if (p == name && !m.varargs.count(p)) {
                         m.spliced.insert(p);
                         m.spliced_lines.insert(static_cast<unsigned>(l + 1));
                     }

@@ -19,6 +19,7 @@ struct macro_definition {
     std::vector<std::string> params;
     unsigned first_line = 0;  // the .macro line
     unsigned last_line = 0;   // the .endm line
+    std::set<std::string> varargs;        // params declared `name:vararg`
     std::set<std::string> spliced;        // params used as a whole body line
     std::set<unsigned> spliced_lines;     // those body lines
 };

@@ -29,7 +29,7 @@ struct region_span {
 std::string check_record(const elf_image &img, const located_record &lr, const x86_toolkit &tk)
 {
     const auto &rec = lr.record;
-    if (rec.kind >= site_kind_count) return "unknown site kind " + std::to_string(rec.kind);
+    if (std::string problem = record_problem(img, lr); !problem.empty()) return problem;
     auto kind = static_cast<site_kind>(rec.kind);
     // An empty region (a .code32 directly followed by a section switch) covers nothing.
     if ((kind == site_kind::code16_region || kind == site_kind::code32_region) && rec.imm == 0) return {};
@@ -96,7 +96,7 @@ scan_report scan_image(const elf_image &img)
         std::string problem = check_record(img, lr, tk);
         std::string name = lr.note->name + "+" + hex(lr.note_offset);
         if (!problem.empty()) {
-            r.bad.push_back("record " + name + " (site " + img.describe(lr.site) + "): " + problem);
+            r.bad.push_back(record_name(img, lr) + ": " + problem);
             r.bad_records++;
             continue;
         }

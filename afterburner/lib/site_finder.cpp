@@ -20,6 +20,11 @@ namespace afterburn {
 
 namespace {
 
+// Thrown out of the parse when the input expands beyond max_parsed_statements.
+struct statement_budget_exceeded {
+    unsigned line;
+};
+
 // An ELF object streamer (so expressions, labels and fragments behave exactly as in a real
 // assembly) that watches what each source statement emits.
 class site_streamer final : public llvm::MCELFStreamer {
@@ -38,6 +43,7 @@ public:
                                unsigned discriminator, llvm::StringRef file_name) override
     {
         if (file != origin_file) return;  // the source's own .loc: not needed to classify
+        if (++statements_ > max_parsed_statements) throw statement_budget_exceeded{line};
         origin o{line, column};
         if (o != current_) flush_data();
         current_ = o;
@@ -213,6 +219,7 @@ private:
     const find_options &options_;
     const llvm::MCSectionELF *section_ = nullptr;  // the section being assembled into
     const std::set<origin> &include_origins_;  // .include statements of the main file
+    unsigned long statements_ = 0;
 };
 
 struct diagnostics {
@@ -224,6 +231,9 @@ void on_diagnostic(const llvm::SMDiagnostic &d, void *context)
 {
     auto *ctx = static_cast<diagnostics *>(context);
     std::string text = ctx->file + ":" + std::to_string(d.getLineNo()) + ": " + d.getMessage().str();
+    if (d.getMessage().startswith(limit_diagnostic_prefix))
+        ctx->out->limits.push_back(ctx->file + ":" + std::to_string(d.getLineNo()) + ": error: " +
+                                   d.getMessage().drop_front(sizeof limit_diagnostic_prefix - 1).str());
     if (d.getKind() == llvm::SourceMgr::DK_Error) ctx->out->errors.push_back(text);
     else if (d.getKind() == llvm::SourceMgr::DK_Warning) ctx->out->warnings.push_back(text);
 }
@@ -275,7 +285,16 @@ site_scan find_sites(std::string_view text, const std::vector<asm_line> &lines, 
     }
     parser->setTargetParser(*target_parser);
     // NoFinalize: we only classify; the real object is GNU as's to write.
-    bool failed = parser->Run(/*NoInitialTextSection=*/false, /*NoFinalize=*/true);
+    bool failed = false;
+    try {
+        failed = parser->Run(/*NoInitialTextSection=*/false, /*NoFinalize=*/true);
+    } catch (const statement_budget_exceeded &e) {
+        out.limits.push_back(std::string(file_name) + ":" + std::to_string(e.line) + ": error: more than " +
+                             std::to_string(max_parsed_statements) +
+                             " statements after expanding .rept/.irp/.macro; afterburn-as refuses the file");
+        out.errors.push_back(out.limits.back());
+        return out;
+    }
     streamer.finish_scan();
     if (failed && out.errors.empty()) out.errors.push_back(std::string(file_name) + ": LLVM MC could not parse the file");
     return out;

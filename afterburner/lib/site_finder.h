@@ -45,6 +45,7 @@ struct site_scan {
     std::vector<found_region> regions;
     unsigned sensitive_in_narrow_code = 0;  // in .code16/.code32 regions
     std::vector<std::string> errors;      // "LINE: message", parse errors
+    std::vector<std::string> limits;      // "FILE:LINE: message": input beyond afterburn-as's limits
     std::vector<std::string> conflicts;   // statements that cannot be padded one way for all expansions
     std::vector<std::string> warnings;
 };
@@ -58,6 +59,11 @@ struct find_options {
     std::set<unsigned> macro_lines;    // lines inside .macro definitions
     std::vector<std::string> include_dirs;  // -I directories, for .include and .incbin
 };
+
+// Statements LLVM MC may parse for one file, counting every repetition and expansion: nested
+// .rept/.irp/.macro expansions that go beyond it are refused (limits) instead of running for
+// hours.
+inline constexpr unsigned long max_parsed_statements = 1ul << 20;
 
 site_scan find_sites(std::string_view text, const std::vector<asm_line> &lines, std::string_view file_name,
                      const find_options &options = {});

@@ -81,10 +81,20 @@ std::string insert_annotations(std::string_view text, const std::vector<asm_line
     auto stmt = [&](const origin &o) -> const asm_statement & {
         return lines.at(o.line - 1).statements.at(o.index);
     };
+    // `.end` stops GNU as: everything we append (the region close, the note's end label)
+    // must come before it, or the note refers to a label that was never assembled.
+    size_t input_end = text.size();
+    for (const auto &line : lines)
+        for (const auto &st : line.statements) {
+            std::string_view s = text.substr(st.begin, st.end - st.begin);
+            if (input_end == text.size() && s.substr(0, 4) == ".end" &&
+                (s.size() == 4 || s[4] == ' ' || s[4] == '\t'))
+                input_end = st.begin;
+        }
     std::vector<insertion> ins;
     for (const auto &[key, s] : scan.sites) add_site(ins, s, stmt(s.start), stmt(s.end));
     for (const auto &r : scan.regions)
-        add_region(ins, r, &stmt(r.opened_by), r.closed_by.line ? &stmt(r.closed_by) : nullptr, text.size());
+        add_region(ins, r, &stmt(r.opened_by), r.closed_by.line ? &stmt(r.closed_by) : nullptr, input_end);
     for (const auto &e : edits) ins.push_back({e.begin, 5, e.replacement, e.end - e.begin});
     std::stable_sort(ins.begin(), ins.end(), [](const insertion &a, const insertion &b) {
         return a.at != b.at ? a.at < b.at : a.order < b.order;
@@ -109,10 +119,17 @@ std::string insert_annotations(std::string_view text, const std::vector<asm_line
         out += i.text;
         copied = i.at + i.replaces;
     }
-    out.append(text.substr(copied));
-    if (with_header)
-        out += std::string("\n\t.pushsection ") + annotation::section_name +
-               ", 2; .Lafterburn_desc_end: .popsection\n";
+    std::string trailer = with_header ? std::string("\n\t.pushsection ") + annotation::section_name +
+                                            ", 2; .Lafterburn_desc_end: .popsection\n"
+                                      : std::string();
+    if (input_end < text.size() && copied <= input_end) {
+        out.append(text.substr(copied, input_end - copied));
+        out += trailer;
+        out.append(text.substr(input_end));
+    } else {
+        out.append(text.substr(copied));
+        out += trailer;
+    }
     return out;
 }
 

@@ -8,6 +8,8 @@
 # MODE: truncated  the first 3000 bytes of the guest ELF (headers, no segment contents)
 #       notes      one Afterburn note's descsz set past the end of the note segment
 #       recsize    one Afterburn table's record_size set to 4 (< 20)
+#       kind       the first record of one Afterburn table given kind 200 (no such kind): the
+#                  site table refuses it, naming the record
 #       memory     the writable PT_LOAD's p_memsz raised to 256 MiB (the domain gives the
 #                  guest 124 MiB): the guest needs more memory than the domain has
 set -u
@@ -24,7 +26,7 @@ truncated)
     head -c 3000 "$guest" >"$bad"
     expect='^xen-wedge: guest: the boot module is truncated or corrupt: program header [0-9]+ \(type 1, file offset 0x[0-9a-f]+, 0x[0-9a-f]+ bytes\) lies outside the module \(3000 bytes\)$'
     ;;
-notes|recsize)
+notes|recsize|kind)
     python3 - "$guest" "$bad" "$mode" <<'PY' || exit 1
 import struct, sys
 src, dst, mode = sys.argv[1:4]
@@ -40,6 +42,8 @@ if i < 0:
     sys.exit('no Afterburn note in ' + src)
 if mode == 'notes':
     struct.pack_into('<I', b, i - 8, 0x00fffff0)        # descsz: far past the segment
+elif mode == 'kind':
+    b[i + 12 + 8 + 4] = 200                             # first record's kind (after table_header, site)
 else:
     struct.pack_into('<H', b, i + 12 + 2, 4)             # table_header.record_size
 open(dst, 'wb').write(b)
@@ -47,6 +51,8 @@ print('corrupted the Afterburn note at file offset 0x%x (%s)' % (i - 12, mode))
 PY
     if [ "$mode" = notes ]; then
         expect='^xen-wedge: guest: PT_NOTE at 0x[0-9a-f]+: malformed notes at offset 0x[0-9a-f]+: .*'
+    elif [ "$mode" = kind ]; then
+        expect='^xen-wedge: guest: PT_NOTE [0-9]+ at 0x[0-9a-f]+: record 0 \(kind 200, site 0x[0-9a-f]+\): unknown site kind$'
     else
         expect='^xen-wedge: guest: PT_NOTE at 0x[0-9a-f]+: malformed notes at offset 0x[0-9a-f]+: .*record'
     fi

@@ -47,6 +47,13 @@ inline long set_callbacks(void (*event)(), void (*failsafe)(), void (*syscall)()
                                                  reinterpret_cast<unsigned long>(syscall));
 }
 
+// CALLBACKOP_register: one callback with flags (CALLBACKF_mask_events), which the older
+// set_callbacks cannot pass.
+inline long register_callback(uint16_t type, void (*address)(), uint16_t flags) {
+    callback_register reg{type, flags, reinterpret_cast<xen_callback_t>(address)};
+    return hypercall<__HYPERVISOR_callback_op>(CALLBACKOP_register, reinterpret_cast<unsigned long>(&reg));
+}
+
 inline long sched_op(int cmd, void *arg) {
     return hypercall<__HYPERVISOR_sched_op>(static_cast<unsigned long>(cmd),
                                             reinterpret_cast<unsigned long>(arg));

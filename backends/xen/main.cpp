@@ -6,7 +6,7 @@
 #include "events.h"
 #include "exit.h"
 #include "guest_loader.h"
-#include "guest_run.h"
+#include "guest.h"
 #include "hypercall.h"
 #include "pv_memory.h"
 #include "pv_shadow.h"

@@ -6,10 +6,11 @@
 #include "console.h"
 #include "events.h"
 #include "exit.h"
-#include "guest_run.h"
+#include "guest.h"
 #include "hypercall.h"
 #include "pv_shadow.h"
 #include "shared_info.h"
+#include "wedge/event.h"
 
 extern "C" {
 // Entry stubs, traps.S.
@@ -84,7 +85,7 @@ unsigned depth; // >1: we faulted while handling a fault
 [[noreturn]] void report_and_exit(const TrapFrame &f) {
     print("xen-wedge: TRAP %s (vector %lu) error 0x%lx at rip=0x%016lx\n", vector_name(f.vector),
           f.vector, f.error, f.rip);
-    if (f.vector == 14) {
+    if (f.vector == afterburn::wedge::vec::pf) {
         // A PV guest cannot read %cr2; Xen stores the faulting address in vcpu_info.
         if (const vcpu_info *v = this_vcpu())
             print("xen-wedge:   cr2=0x%016lx\n", v->arch.cr2);
@@ -114,6 +115,15 @@ bool install_traps() {
         print("xen-wedge: HYPERVISOR_set_callbacks failed: %ld\n", rc);
         return false;
     }
+    // set_callbacks registers the syscall callback without CALLBACKF_mask_events: Xen then
+    // enters it with events as they were in user mode (open), and an upcall could strike
+    // syscall_entry/trap_dispatch before the wedge masks them ("nested trap: vector 256").
+    // Like every trap_table entry (kMaskEvents), the callback must start with events masked.
+    rc = register_callback(CALLBACKTYPE_syscall, syscall_entry, CALLBACKF_mask_events);
+    if (rc) {
+        print("xen-wedge: CALLBACKOP_register(syscall, mask_events) failed: %ld\n", rc);
+        return false;
+    }
     return true;
 }
 
@@ -134,7 +144,7 @@ extern "C" void trap_dispatch(xw::TrapFrame *frame) {
         --depth;
         guest_syscall(frame);  // does not return
     }
-    if (frame->vector == 1 && guest_running()) {
+    if (frame->vector == afterburn::wedge::vec::db && guest_running()) {
         // The wedge's own single step over an interrupt shadow: cleared and resumed, or
         // the pending interrupt delivered (then guest_single_step does not return).
         --depth;
@@ -142,7 +152,7 @@ extern "C" void trap_dispatch(xw::TrapFrame *frame) {
         ++depth;
     }
     if (frame->vector != kEventVector && guest_running() && !is_wedge_address(frame->rip)) {
-        // The guest's exception (docs/xen-backend.md, milestone 4): filled in the shadow and
+        // The guest's exception (guest_traps.cpp): filled in the shadow and
         // retried, or delivered through the guest's IDT (then guest_trap does not return).
         --depth;
         guest_trap(frame);
@@ -155,9 +165,10 @@ extern "C" void trap_dispatch(xw::TrapFrame *frame) {
     }
     if (frame->vector == kEventVector) {
         handle_events(frame->rip);
-    } else if (frame->vector == 14 && this_vcpu() && shadow_fix_wedge_fault(this_vcpu()->arch.cr2, frame->error)) {
+    } else if (frame->vector == afterburn::wedge::vec::pf && this_vcpu() &&
+               shadow_fix_wedge_fault(this_vcpu()->arch.cr2, frame->error)) {
         // The wedge touched guest memory through the shadow (kernel root): filled, retry.
-    } else if (frame->vector == 3) {
+    } else if (frame->vector == afterburn::wedge::vec::bp) {
         ++breakpoints; // int3 is a trap: rip already points past it, so just resume
     } else {
         report_and_exit(*frame);

@@ -3,7 +3,7 @@
  *   window + 64*k     entry(k): pushq $k; jmp wedge_site_entry
  *   window + 0x10000  slot table: slot(k) = &entry(k)
  *   window + 0x20000  vCPU page (wedge_vcpu_page, the first page of the wedge::vcpu object in
- *                     guest_run.cpp, aliased writable)
+ *                     guest_platform.cpp, aliased writable)
  * wedge_site_entry (in .text) is where a rewritten site lands (docs/xen-backend.md). */
 #include "afterburn/gpr_sequences.S.h"
         .set WINDOW, 0xffffffffffe00000
@@ -34,7 +34,7 @@ wedge_slots:
          * (inside the site span). The guest runs in the same PV kernel mode as the wedge, on
          * its own stack, which the emulated instruction may write (pushf, an interrupt frame),
          * so the wedge switches to its own stack first: the guest's registers are saved there
-         * (struct SiteFrame in guest_run.cpp) and site_dispatch() never returns here; it
+         * (struct SiteFrame in site_entry.cpp) and site_dispatch() never returns here; it
          * leaves through wedge_resume with the frame the core produced. Events are open
          * while the guest runs (docs/xen-backend.md, "Time and interrupts"): an upcall
          * striking here only acknowledges and re-arms the timer (guest_event), and

@@ -47,6 +47,7 @@
     X("user.sysret", check_user_sysret)          \
     X("user.gp", check_user_gp)                  \
     X("user.pf", check_user_pf)                  \
+    X("user.isolation", check_user_isolation)    \
     X("rdtsc", check_rdtsc)                      \
     X("xsave", check_xsave)                      \
     X("wbinvd", check_wbinvd)                    \

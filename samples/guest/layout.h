@@ -30,6 +30,10 @@
 #define USER_STACK_VA   0x800000        /* two pages of user stack below USER_STACK_TOP */
 #define USER_STACK_TOP  0x802000
 #define TEST_VA         0xffffc90000000000  /* 4 KiB test window (Linux's vmalloc area) */
+/* The top 2 MiB, which this guest never maps: under a wedge its entry window (entry points,
+ * slot table at +0x10000, vCPU page at +0x20000; docs/wedge-abi.md) lives there, and ring 3
+ * must find nothing (user.isolation). */
+#define WEDGE_WINDOW_VA 0xffffffffffe00000
 
 /* Interrupt vectors. */
 #define VEC_PIC_BASE    0x20   /* 8259 IRQ0..15 -> 0x20..0x2f */

@@ -33,9 +33,9 @@ TEST_CASE("sites are rewritten into the wedge's entry window", "[rewriter]")
     auto img = elf_image::load(obj.object, error);
     REQUIRE(img);
     auto file = read_file(obj.object);
-    auto report = rewrite_image(*img, file, default_plan());
+    auto report = rewrite_image(*img, file, wedge::plan_for(wedge::backend_id::xen));
     CHECK(report.failures.empty());
-    CHECK(report.rewritten == 5);
+    CHECK(report.counts.rewritten == 5);
 
     auto tables = read_annotation_tables(*img);
     for (const auto &lr : tables.records) {
@@ -77,7 +77,7 @@ TEST_CASE("a site too small for its replacement is reported, never skipped", "[r
     rec.kind = static_cast<uint8_t>(site_kind::hlt);
     rec.insn_len = 1;
     rec.pad_len = 2;  // 3 bytes: no room for a 5-byte call
-    rewriter::plan p = default_plan();
+    rewriter::plan p = wedge::plan_for(wedge::backend_id::xen).kinds;
     uint8_t bytes[3] = {0xf4, 0x66, 0x90};
     auto span = rewriter::span_of(rec, 0xffffffff81000000ull);
     CHECK(rewriter::rewrite_site(bytes, span, rec, p) == rewriter::outcome::too_small);

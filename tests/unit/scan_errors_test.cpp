@@ -124,3 +124,13 @@ TEST_CASE("a file that is not ELF is refused with a reason", "[scan][errors]")
     CHECK(!elf_image::load(p, error));
     CHECK(!error.empty());
 }
+
+TEST_CASE("fuzz finding: a relocatable section aligned to 2^48 is refused, not divided by", "[scan][errors][fuzz]")
+{
+    // tests/fuzz/regressions/elf/finding-1-addralign-2e48.o: found by bench/fuzz.sh (fuzz-elf);
+    // `afterburn scan` died with SIGFPE while laying out the object's sections.
+    std::string error;
+    auto img = elf_image::load(AFTERBURN_SOURCE_DIR "/tests/fuzz/regressions/elf/finding-1-addralign-2e48.o", error);
+    CHECK(!img);
+    CHECK(error.find("section .text: alignment or size too large") != std::string::npos);
+}

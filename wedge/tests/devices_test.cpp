@@ -4,6 +4,7 @@
 
 #include "fake_backend.h"
 #include "machine.h"
+#include "wedge/devices/apic_timer_count.h"
 #include "wedge/devices/cmos_rtc.h"
 #include "wedge/devices/io_bus.h"
 #include "wedge/devices/local_apic.h"
@@ -512,4 +513,28 @@ TEST_CASE("LAPIC as the vCPU's interrupt controller: TPR holds delivery back", "
     m.cpu.apic_base |= apic_base_msr::enable;
     CHECK(deliver_pending(m.cpu, m.f, m.be) == 1);
     CHECK(apic.in_service_highest() == 0x45);
+}
+
+TEST_CASE("APIC timer count: periodic reloads, one-shot stops, divide, stopped and TSC-deadline", "[devices][apic]")
+{
+    wedge::apic_timer_count t;
+    CHECK(t.read(123) == 0);                          // no initial count yet
+    t.write_divide(0x3);                              // divide by 16
+    t.write_lvt(0x30 | wedge::apic_timer_count::lvt_periodic);
+    t.write_initial(1000, 5000);
+    CHECK(t.read(5000) == 1000);
+    CHECK(t.read(5000 + 16 * 250) == 750);
+    CHECK(t.read(5000 + 16 * 1000) == 1000);          // reloaded, never resting at 0
+    CHECK(t.read(5000 + 16 * 2999) == 1);
+    t.write_lvt(0x30);                                // one-shot: counts down to 0 and stays
+    t.write_divide(0xb);                              // divide by 1
+    t.write_initial(100, 0);
+    CHECK(t.read(40) == 60);
+    CHECK(t.read(100) == 0);
+    CHECK(t.read(10000) == 0);
+    t.write_lvt(0x30 | 2u << 17);                     // TSC-deadline: the count reads 0
+    CHECK(t.read(40) == 0);
+    t.write_lvt(0x30);
+    t.write_initial(0, 0);                            // a zero initial count stops it
+    CHECK(t.read(40) == 0);
 }

@@ -11,12 +11,15 @@
 
 #include "afterburn/annotation.h"
 #include "afterburn/annotation_reader.h"
-#include "afterburn/site_rewriter.h"
 #include "afterburn/wedge_abi.h"
 #include "kvm_wedge_abi.h"
+#include "wedge/devices/apic_timer_count.h"
 #include "wedge/devices/io_bus.h"
 #include "wedge/devices/uart_8250.h"
 #include "wedge/emulate.h"
+#include "wedge/rewrite_plan.h"
+#include "wedge/site_rewrite.h"
+#include "wedge/site_table.h"
 #include "wedge/vcpu.h"
 
 using namespace afterburn;
@@ -66,6 +69,9 @@ inline uint32_t inl(uint16_t p) { uint32_t v; asm volatile("inl %1, %0" : "=a"(v
 inline uint64_t read_cr3() { uint64_t v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
 inline void write_cr3(uint64_t v) { asm volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
 inline void invlpg(uint64_t va) { asm volatile("invlpg (%0)" ::"r"(va) : "memory"); }
+inline uint64_t rdtsc() { uint32_t lo, hi; asm volatile("rdtsc" : "=a"(lo), "=d"(hi)); return uint64_t{hi} << 32 | lo; }
+inline uint64_t rdmsr(uint32_t m) { uint32_t lo, hi; asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(m)); return uint64_t{hi} << 32 | lo; }
+inline void wrmsr(uint32_t m, uint64_t v) { asm volatile("wrmsr" ::"c"(m), "a"(uint32_t(v)), "d"(uint32_t(v >> 32)) : "memory"); }
 [[noreturn]] inline void halt_forever() { for (;;) asm volatile("cli; hlt"); }
 
 // ---- state --------------------------------------------------------------------------------
@@ -149,11 +155,16 @@ template <class... A> [[noreturn]] void fatal(const char *f, A... args)
 }
 
 // ---- the wedge core's view of this machine ---------------------------------------------------
-// The guest runs in ring 0 here; only the sites the wedge rewrites (port I/O, CR3 loads) reach
+// The guest runs in ring 0 here; only the sites the wedge rewrites (port I/O, CR3/CR8, MSRs) reach
 // the core, which emulates them against the vCPU and the devices it hosts in place. This
 // backend makes the result real: console bytes go to the launcher one line per exit, other
 // ports and CR3 loads go to the (KVM-virtualized) hardware.
 uint64_t g_console_flushes;
+
+// The site table (wedge/site_table.h), rewritten with the KVM plan (wedge/rewrite_plan.h).
+// Storage apart from the table, so that it stays in .bss (zero) and out of the image file.
+constinit wedge::site g_site_storage[8192];
+constinit wedge::site_table g_sites(g_site_storage, 8192);
 
 void ensure_window(uint64_t cr3);
 
@@ -171,6 +182,7 @@ public:
     bool read(uint64_t va, void *dst, size_t len, wedge::access_mode, wedge::page_fault &) override
     {
         memcpy(dst, reinterpret_cast<const void *>(va), len);
+        g_sites.overlay_original(va, static_cast<uint8_t *>(dst), len);
         return true;
     }
     bool write(uint64_t va, const void *src, size_t len, wedge::access_mode, wedge::page_fault &) override
@@ -191,7 +203,7 @@ public:
     }
     void flush_tlb(bool) override { write_cr3(read_cr3()); }
     void invalidate_page(uint64_t linear) override { invlpg(linear); }
-    // Only port I/O and CR3 loads reach the core here; all other state is the real CPU's.
+    // Only port I/O and CR3 loads reach the core here (CR8 and MSRs are handled above); all other state is the real CPU's.
     void state_changed(const wedge::vcpu &, wedge::state_change) override {}
     void console_write(const char *text, size_t len) override
     {
@@ -226,31 +238,6 @@ public:
         }
     }
 };
-
-// ---- the site table -----------------------------------------------------------------------
-struct site {
-    uint64_t start;  // span start (where the call sits)
-    uint64_t end;    // span end: where an entry returns
-    ann::site_record rec;
-    bool rewritten;
-};
-constexpr uint32_t max_sites = 8192;
-site g_sites[max_sites];
-uint32_t g_site_count;
-
-const site *find_site(uint64_t ret)
-{
-    // The call that brought us here ends at `ret`, inside the span: the last span starting
-    // before it.
-    uint32_t lo = 0, hi = g_site_count;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (g_sites[mid].start < ret) lo = mid + 1; else hi = mid;
-    }
-    if (lo == 0) return nullptr;
-    const site *s = &g_sites[lo - 1];
-    return ret <= s->end && s->rewritten ? s : nullptr;
-}
 
 // ---- page tables: keep the window mapped in every address space the guest loads -----------
 // Guest tables hold guest-physical addresses; the wedge reaches any of them through its
@@ -335,23 +322,141 @@ void attach_devices()
     g_cpu.io = &g_bus;
 }
 
+// ---- the local APIC timer's current count (wedge/devices/apic_timer_count.h) ----------------
+// KVM's in-kernel LAPIC reads the current count as 0 whenever its host timer is overdue; in
+// an L1 under QEMU TCG one exit takes longer than a short timer period, so a periodic timer
+// reads 0 nearly always. The wedge mirrors the guest's x2APIC timer writes and answers the
+// current-count reads from the APIC bus clock, derived from the TSC with a ratio measured
+// against KVM's own count at start (a one-shot count far from expiry reads correctly).
+wedge::apic_timer_count g_apic_timer;
+uint64_t g_bus_per_tsc_q32;  // APIC bus ticks per TSC tick, 32.32 fixed point; 0: not measured
+
+uint64_t apic_bus_now() { return static_cast<uint64_t>((static_cast<unsigned __int128>(rdtsc()) * g_bus_per_tsc_q32) >> 32); }
+
+// Measured through the xAPIC page (the launcher's identity map covers it; the guest has not
+// run yet, so the LAPIC is in its reset state and is put back there).
+void measure_apic_bus()
+{
+    auto reg = [](uint32_t off) -> volatile uint32_t & { return *reinterpret_cast<volatile uint32_t *>(0xfee00000ull + off); };
+    constexpr uint64_t window_ticks = 20000000;  // 20 ms of a 1 GHz bus
+    uint32_t svr = reg(0xf0), lvt = reg(0x320), div = reg(0x3e0);
+    reg(0xf0) = svr | 0x100;
+    reg(0x320) = 1u << 16;  // masked one-shot: never fires during the measurement
+    reg(0x3e0) = 0xb;       // divide by 1
+    reg(0x380) = 0xffffffffu;
+    auto sample = [&](uint64_t &tsc, uint32_t &count) {  // the TSC bracketing the read
+        uint64_t a = rdtsc();
+        count = reg(0x390);
+        tsc = a + (rdtsc() - a) / 2;
+    };
+    uint64_t t0, t1 = 0;
+    uint32_t c0, c1 = 0;
+    sample(t0, c0);
+    for (uint32_t i = 0; i < 10000000; ++i) {
+        sample(t1, c1);
+        if (c1 == 0 || c0 - c1 >= window_ticks) break;
+    }
+    reg(0x380) = 0;
+    reg(0x3e0) = div;
+    reg(0x320) = lvt;
+    reg(0xf0) = svr;
+    if (c1 == 0 || c1 >= c0 || t1 <= t0 || c0 - c1 < window_ticks) {
+        log("APIC timer: could not measure the bus clock (count %x -> %x): current-count reads go to KVM", c0, c1);
+        return;
+    }
+    g_bus_per_tsc_q32 = (static_cast<uint64_t>(c0 - c1) << 32) / (t1 - t0);
+    log("APIC timer: bus clock %u ticks per 1000 TSC ticks: the wedge answers current-count reads",
+        (g_bus_per_tsc_q32 * 1000) >> 32);
+}
+
+// A rewritten rdmsr/wrmsr site gets its original bytes back (restore_site): the guest then
+// runs the instruction natively at its own address, so a fault on an MSR the CPU refuses is
+// reported where the guest's exception fixups expect it. CR0.WP is lifted for the write: the
+// guest may map its text read-only.
+void restore_site(wedge::site &s)
+{
+    uint64_t cr0;
+    asm volatile("mov %%cr0, %0" : "=r"(cr0));
+    asm volatile("mov %0, %%cr0" ::"r"(cr0 & ~(1ull << 16)) : "memory");
+    for (uint32_t i = 0; i < s.size(); ++i) reinterpret_cast<volatile uint8_t *>(s.start)[i] = s.original[i];
+    asm volatile("mov %0, %%cr0" ::"r"(cr0) : "memory");
+    s.rewritten = false;
+}
+
+// rdmsr/wrmsr: x2APIC registers (0x800-0x8ff) are accessed here for real, the timer's writes
+// mirrored and its current count (0x839) answered from apic_bus_now(); any other MSR, or any
+// MSR when the bus clock could not be measured, sends the site back to native execution. The real access comes first, so it faults exactly when the
+// CPU would (then, at the wedge's address: only for a guest using x2APIC MSRs out of x2APIC mode).
+void msr_site(frame *f, wedge::site &s)
+{
+    uint32_t msr = static_cast<uint32_t>(f->rcx);
+    if (msr < 0x800 || msr > 0x8ff || !g_bus_per_tsc_q32) {
+        restore_site(s);
+        f->ret = s.start;
+        return;
+    }
+    if (s.rec.kind == static_cast<uint8_t>(site_kind::rdmsr)) {
+        uint64_t v = rdmsr(msr);
+        if (msr == 0x839) v = g_apic_timer.read(apic_bus_now());
+        f->rax = static_cast<uint32_t>(v);
+        f->rdx = v >> 32;
+    } else {
+        uint64_t v = (f->rdx << 32) | static_cast<uint32_t>(f->rax);
+        uint64_t now = apic_bus_now();
+        wrmsr(msr, v);
+        if (msr == 0x832) g_apic_timer.write_lvt(static_cast<uint32_t>(v));
+        if (msr == 0x83e) g_apic_timer.write_divide(static_cast<uint32_t>(v));
+        if (msr == 0x838) g_apic_timer.write_initial(static_cast<uint32_t>(v), now);
+    }
+    f->ret = s.end;
+}
+
+// ---- mov to %cr8 --------------------------------------------------------------------------
+// QEMU 7.2's TCG (the L0 of a nested run) aborts when a nested guest writes CR8 while the L1
+// has a virtual interrupt requested (helper_write_crN raises CPU_INTERRUPT_VIRQ without the
+// iothread lock: "tcg_handle_interrupt: assertion failed: (qemu_mutex_iothread_locked())").
+// KVM requests one whenever an interrupt waits for the guest's IF, so a kernel that writes
+// CR8 with interrupts pending (the sample guest between checks) killed about one run in two.
+// CR8 is TPR[7:4]: the wedge writes the TPR instead, through x2APIC MSR 0x808 or the xAPIC
+// page (mapped through the temporary slot), which KVM handles as the same priority change.
+uint64_t wedge_rsp_of(const frame *f) { return reinterpret_cast<uint64_t>(&f->ret) + 8; }
+
+void write_tpr(uint32_t tpr)
+{
+    constexpr uint64_t x2apic_enabled = 1ull << 10;
+    uint64_t base = rdmsr(0x1b);
+    if (base & x2apic_enabled) {
+        wrmsr(0x808, tpr);
+        return;
+    }
+    volatile uint64_t *page = map_table(base & pte_addr);
+    reinterpret_cast<volatile uint32_t *>(const_cast<uint64_t *>(page))[0x80 / 4] = tpr;
+}
+
 } // namespace
 
 // The guest's registers as entry.S saved them, in the core's frame and back.
 extern "C" void wedge_dispatch(frame *f)
 {
-    const site *s = find_site(f->ret);
+    const wedge::site *s = g_sites.find_by_return(f->ret);
     if (!s) fatal("entry(%u) called from %x, which is not a rewritten site", f->kind, f->ret);
     if (s->rec.kind != f->kind)
         fatal("entry(%u) called from the site at %x of kind %u", f->kind, s->start, static_cast<uint64_t>(s->rec.kind));
     ++g_entries[s->rec.kind];
+    if (s->rec.kind == static_cast<uint8_t>(site_kind::rdmsr) || s->rec.kind == static_cast<uint8_t>(site_kind::wrmsr))
+        return msr_site(f, *const_cast<wedge::site *>(s));
     uint64_t *regs[16] = {&f->rax, &f->rcx, &f->rdx, &f->rbx, nullptr, &f->rbp, &f->rsi, &f->rdi,
                           &f->r8,  &f->r9,  &f->r10, &f->r11, &f->r12, &f->r13, &f->r14, &f->r15};
+    if (s->rec.kind == static_cast<uint8_t>(site_kind::mov_to_cr) && s->rec.special == 8) {
+        write_tpr(static_cast<uint32_t>((regs[s->rec.reg & 15] ? *regs[s->rec.reg & 15] : wedge_rsp_of(f)) & 0xf) << 4);
+        f->ret = s->end;
+        return;
+    }
     wedge::frame wf{};
     for (unsigned i = 0; i < 16; ++i) wf.gpr[i] = regs[i] ? *regs[i] : 0;
     wf.gpr[wedge::rsp] = reinterpret_cast<uint64_t>(&f->ret) + 8;  // the guest's RSP at the site
     wf.rflags = f->rflags;
-    uint64_t insn = s->start + ((s->rec.flags & ann::flag_pad_before) ? s->rec.pad_len : 0);
+    uint64_t insn = s->insn;
     wf.rip = insn;
     auto result = wedge::emulate(g_cpu, wf, s->rec, insn, g_backend);
     if (result.what != wedge::action::resume)
@@ -366,28 +471,6 @@ extern "C" void wedge_dispatch(frame *f)
 
 namespace {
 
-bool in_user_code(uint64_t start, uint64_t end)
-{
-    for (uint32_t i = 0; i < g_handoff.user_count && i < abi::max_user_ranges; ++i) {
-        const abi::va_range &u = g_handoff.user_code[i];
-        if (start < u.va + u.size && end > u.va) return true;
-    }
-    return false;
-}
-
-// Which records the wedge rewrites (ring 0 under KVM: everything else runs natively).
-bool wanted(const ann::site_record &r)
-{
-    switch (static_cast<site_kind>(r.kind)) {
-    case site_kind::in:
-    case site_kind::out:
-    case site_kind::ins:
-    case site_kind::outs: return true;
-    case site_kind::mov_to_cr: return r.special == 3 && (r.flags & ann::flag_register);
-    default: return false;
-    }
-}
-
 void collect_sites(uint32_t &tables, uint32_t &records)
 {
     for (uint32_t n = 0; n < g_handoff.note_count && n < abi::max_note_ranges; ++n) {
@@ -395,15 +478,11 @@ void collect_sites(uint32_t &tables, uint32_t &records)
         auto res = ann::walk_tables(begin, begin + g_handoff.notes[n].size, [&](const ann::table_view &t) {
             for (uint32_t i = 0; i < t.count; ++i) {
                 const ann::site_record &r = ann::table_record(t, i);
-                if (!site_kind_is_instruction(static_cast<site_kind>(r.kind))) continue;
-                if (g_site_count == max_sites) fatal("more than %u annotated sites: raise max_sites", max_sites);
                 uint64_t addr = reinterpret_cast<uint64_t>(&r.site) + static_cast<int64_t>(r.site);
-                rewriter::site_span sp = rewriter::span_of(r, addr);
-                site &s = g_sites[g_site_count++];
-                s.start = sp.start;
-                s.end = sp.start + sp.size;
-                s.rec = r;
-                s.rewritten = false;
+                wedge::admit_result a = g_sites.add(r, addr);
+                if (a.what == wedge::admission::refused || a.what == wedge::admission::full)
+                    fatal("PT_NOTE %u at %x: record %u (kind %u, site %x): %s", n, g_handoff.notes[n].va, i,
+                          static_cast<uint64_t>(r.kind), addr, a.why);
             }
         });
         if (res.error != ann::table_error::ok)
@@ -412,55 +491,37 @@ void collect_sites(uint32_t &tables, uint32_t &records)
         tables += res.tables;
         records += res.records;
     }
-    // Insertion sort by span start (a few hundred to a few thousand records, once).
-    for (uint32_t i = 1; i < g_site_count; ++i) {
-        site s = g_sites[i];
-        uint32_t j = i;
-        for (; j && g_sites[j - 1].start > s.start; --j) g_sites[j] = g_sites[j - 1];
-        g_sites[j] = s;
-    }
-    for (uint32_t i = 1; i < g_site_count; ++i)
-        if (g_sites[i].start < g_sites[i - 1].end)
-            fatal("annotated sites overlap: [%x, %x) and [%x, %x)", g_sites[i - 1].start, g_sites[i - 1].end,
-                  g_sites[i].start, g_sites[i].end);
+    wedge::site_conflict c;
+    if (!g_sites.seal(c))
+        fatal("annotated sites overlap: [%x, %x) and [%x, %x)", c.first->start, c.first->end, c.second->start,
+              c.second->end);
+    for (uint32_t i = 0; i < g_handoff.user_count && i < abi::max_user_ranges; ++i)
+        g_sites.mark_user_code(g_handoff.user_code[i].va, g_handoff.user_code[i].va + g_handoff.user_code[i].size);
 }
+
+// The guest's text, in this address space at its link address.
+class guest_text final : public wedge::site_bytes {
+public:
+    uint8_t *span(uint64_t start, uint32_t) override { return reinterpret_cast<uint8_t *>(start); }
+    void cannot_rewrite(const wedge::site &s, rewriter::outcome why) override
+    {
+        log("site %x (%s): not rewritten: %s; it traps to the launcher instead", s.start,
+            site_kind_name(static_cast<site_kind>(s.rec.kind)), rewriter::outcome_text(why));
+    }
+};
 
 void rewrite_sites()
 {
-    rewriter::plan plan;
-    for (unsigned k = 0; k < site_kind_count; ++k) {
-        plan.kinds[k].how = rewriter::strategy::call;
-        plan.kinds[k].target = wedge_abi::entry(static_cast<site_kind>(k));
-        plan.kinds[k].slot = wedge_abi::slot(static_cast<site_kind>(k));
-    }
-    uint32_t rewritten = 0, native = 0, user = 0, replacement = 0, failed = 0;
-    uint32_t per_kind[site_kind_count] = {};
-    for (uint32_t i = 0; i < g_site_count; ++i) {
-        site &s = g_sites[i];
-        if (!wanted(s.rec)) { ++native; continue; }
-        if (in_user_code(s.start, s.end)) { ++user; continue; }
-        // Linux copies .altinstr_replacement bytes over other sites: a call from the copy
-        // would return to an address the table does not know. In ring 0 they run natively.
-        if (s.rec.flags & ann::flag_replacement) { ++replacement; continue; }
-        rewriter::site_span sp{s.start, s.start, static_cast<uint32_t>(s.end - s.start)};
-        sp.insn = (s.rec.flags & ann::flag_pad_before) ? s.start + s.rec.pad_len : s.start;
-        auto o = rewriter::rewrite_site(reinterpret_cast<uint8_t *>(s.start), sp, s.rec, plan);
-        if (o == rewriter::outcome::rewritten) {
-            s.rewritten = true;
-            ++rewritten;
-            ++per_kind[s.rec.kind];
-        } else {
-            ++failed;
-            log("site %x (%s): not rewritten: %s; it traps to the launcher instead", s.start,
-                site_kind_name(static_cast<site_kind>(s.rec.kind)), rewriter::outcome_text(o));
-        }
-    }
-    log("%u sites: rewrote %u (in %u, out %u, ins %u, outs %u, mov_to_cr3 %u), %u run natively in ring 0, "
+    guest_text text;
+    wedge::rewrite_counts c = wedge::apply_plan(g_sites, wedge::plan_for(wedge::backend_id::kvm), text);
+    const uint32_t *k = c.by_kind;
+    log("%u sites: rewrote %u (in %u, out %u, ins %u, outs %u, mov to cr3/cr8 %u, rdmsr %u, wrmsr %u), %u run natively in ring 0, "
         "%u left in ring-3 code, %u left in .altinstr_replacement, %u could not be rewritten",
-        g_site_count, rewritten, per_kind[static_cast<unsigned>(site_kind::in)],
-        per_kind[static_cast<unsigned>(site_kind::out)], per_kind[static_cast<unsigned>(site_kind::ins)],
-        per_kind[static_cast<unsigned>(site_kind::outs)], per_kind[static_cast<unsigned>(site_kind::mov_to_cr)],
-        native, user, replacement, failed);
+        g_sites.count(), c.rewritten, k[static_cast<unsigned>(site_kind::in)], k[static_cast<unsigned>(site_kind::out)],
+        k[static_cast<unsigned>(site_kind::ins)], k[static_cast<unsigned>(site_kind::outs)],
+        k[static_cast<unsigned>(site_kind::mov_to_cr)], k[static_cast<unsigned>(site_kind::rdmsr)],
+        k[static_cast<unsigned>(site_kind::wrmsr)], c.by_plan, c.user, c.replacement, c.failed);
+    log("sites digest %x (fnv1a64 over %u sites)", wedge::sites_digest(g_sites, text), g_sites.count());
 }
 
 // The layout entry.S and the linker script promise (docs/wedge-abi.md), checked in the image.
@@ -515,6 +576,7 @@ extern "C" void wedge_main(const abi::handoff *h)
     uint32_t tables = 0, records = 0;
     collect_sites(tables, records);
     log("%u Afterburn tables, %u records in %u PT_NOTE segments", tables, records, g_handoff.note_count);
+    measure_apic_bus();
     rewrite_sites();
     if (g_handoff.splice_pd) {  // Linux: its static kernel tables get the window in advance
         volatile uint64_t *pd = map_table(g_handoff.splice_pd);

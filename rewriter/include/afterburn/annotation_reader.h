@@ -16,6 +16,7 @@ enum class table_error : uint8_t {
     bad_version,         // table_header.version is not one we understand
     bad_record_size,     // record_size smaller than site_record
     ragged_table,        // descriptor is not header + a whole number of records
+    reserved_nonzero,    // table_header.reserved is not zero
 };
 
 const char *table_error_text(table_error e);
@@ -38,7 +39,8 @@ struct walk_result {
 inline uint32_t align4(uint32_t v) { return (v + 3u) & ~3u; }
 
 // Calls visit(const table_view&) for each Afterburn note in [begin, end). Other notes
-// (build-id, Xen, PVH, ...) are skipped. Stops at the first malformed note.
+// (build-id, Xen, PVH, ...) are skipped. Stops at the first malformed note. Checks the
+// note and table headers only; each record is checked with check_record() (record_check.h).
 template <class Visit>
 walk_result walk_tables(const uint8_t *begin, const uint8_t *end, Visit &&visit)
 {
@@ -79,6 +81,7 @@ walk_result walk_tables(const uint8_t *begin, const uint8_t *end, Visit &&visit)
             if (h.version != format_version) e = table_error::bad_version;
             else if (h.record_size < sizeof(site_record) || h.record_size % 4) e = table_error::bad_record_size;
             else if ((descsz - sizeof h) % h.record_size) e = table_error::ragged_table;
+            else if (h.reserved != 0) e = table_error::reserved_nonzero;
             if (e != table_error::ok) {
                 r.error = e;
                 r.error_offset = p - begin;

@@ -1,8 +1,9 @@
-// Running the loaded guest through the wedge core (docs/xen-backend.md, milestones 3-4): the
-// vCPU in the vCPU page, the platform devices on the core's I/O bus, the site table built
-// from the guest's notes, the sites rewritten in guest memory, the entry stubs' dispatch into
-// run_site(), and the guest's exceptions (delivered by Xen to the wedge's trap table)
-// reflected into the guest's IDT through the core's deliver().
+// The guest through the wedge core on Xen (docs/xen-backend.md): what main.cpp and the trap
+// table (traps.cpp) call. The guest kernel runs in the PV kernel mode the wedge itself runs
+// in, on the shadow page tables (pv_shadow.cpp), in the same address space as the wedge. Its
+// rewritten sites call the entry window (site_entry.cpp); the exceptions it takes reach the
+// wedge's trap table (guest_traps.cpp); the timer upcall polls the emulated timers
+// (guest_time.cpp); its user mode runs in Xen's user mode (user_mode.cpp).
 #pragma once
 
 #include <stdint.h>
@@ -26,13 +27,13 @@ void guest_trace_fallbacks(uint64_t n);
 // True once the guest runs: traps at non-wedge addresses are the guest's.
 bool guest_running();
 
-// The wedge's own single step (the interrupt shadow, guest_run.cpp): true if it was (TF is
-// cleared in the frame; return through it); otherwise the #DB is the guest's.
+// The wedge's own single step (the interrupt shadow, guest_resume.cpp): true if it was (TF
+// is cleared in the frame; return through it); otherwise the #DB is the guest's.
 bool guest_single_step(TrapFrame *frame);
 
-// trap_dispatch hands over an exception Xen delivered while the guest ran (frame->rip outside
-// the wedge). Returns to retry the instruction (a shadow fill); otherwise it delivers the
-// exception into the guest through the core and does not return.
+// An exception Xen delivered while the guest ran (frame->rip outside the wedge). Returns to
+// retry the instruction (a shadow fill); otherwise it delivers the exception into the guest
+// through the core and does not return.
 void guest_trap(TrapFrame *frame);
 
 // The event upcall while the guest runs (VIRQ_TIMER): polls the emulated timers and

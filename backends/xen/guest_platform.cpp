@@ -1,0 +1,80 @@
+#include "guest_platform.h"
+
+#include "afterburn/wedge_abi.h"
+#include "console.h"
+#include "console_line.h"
+#include "exit.h"
+#include "run_stats.h"
+
+// Placement new (no <new> in a -nostdinc build).
+inline void *operator new(size_t, void *p) noexcept { return p; }
+
+extern "C" {
+// The vCPU object; its first page (the ABI page: virtual IF, pending) is what pv_shadow.cpp
+// aliases at wedge_abi::vcpu_page, so an inline `cli` stores to the byte the core reads.
+alignas(4096) unsigned char wedge_vcpu_page[(sizeof(afterburn::wedge::vcpu) + 4095) & ~size_t(4095)];
+}
+
+namespace xw {
+
+constinit GuestRun guest_run{};
+
+namespace {
+
+alignas(Platform) unsigned char g_platform_storage[sizeof(Platform)];
+Platform *g_platform;
+
+wedge::cpuid_regs real_cpuid(uint32_t leaf, uint32_t subleaf, void *) {
+    wedge::cpuid_regs r{};
+    asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
+    // The wedge emulates an x2APIC whatever the host has (QEMU TCG has none, and the
+    // xAPIC's MMIO page reaches the core only through the fallback: xapic_mmio.cpp).
+    if (leaf == 1) r.ecx |= 1u << 21;
+    return r;
+}
+
+} // namespace
+
+wedge::vcpu &cpu() { return *reinterpret_cast<wedge::vcpu *>(wedge_vcpu_page); }
+Platform &platform() { return *g_platform; }
+
+void DebugExit::io_write(uint16_t, unsigned, uint32_t value) {
+    const RunStats &s = run_stats;
+    console_flush();
+    print("xen-wedge: guest: %lu site entries, %lu exceptions delivered, %lu returns to user mode, "
+          "%lu timer upcalls (%lu in the wedge, %lu delivered an interrupt), %lu shadow single steps\n",
+          s.entries, s.traps_delivered, s.user_entries, s.upcalls, s.upcalls_in_wedge, s.upcall_deliveries,
+          s.steps);
+    print_stats();
+    print("xen-wedge: guest: verdict %u written to port 0xf4 after %lu console lines\n", value, console_lines());
+    exit_with(value == 0 ? kPass : kFail);
+}
+
+bool platform_init(uint64_t cr3) {
+    wedge::vcpu &c = *new (wedge_vcpu_page) wedge::vcpu();
+    g_platform = new (g_platform_storage) Platform(c);
+    Platform &p = *g_platform;
+    c.cpuid.build(real_cpuid, nullptr);
+    c.cr3 = cr3;
+    // The 64-bit boot protocol's state: __BOOT_CS / __BOOT_DS, IF 0.
+    c.selector[1] = 0x10;
+    c.selector[0] = c.selector[2] = c.selector[3] = 0x18;
+    c.set_virtual_if(false);
+    c.io = &p.bus;
+    c.apic = &p.apic;
+    c.extint = &p.pic;
+    bool ok = p.bus.attach(wedge::uart_8250::com1, 8, p.uart) &&
+              p.bus.attach(wedge::pic_pair::master_port, 2, p.pic) &&
+              p.bus.attach(wedge::pic_pair::slave_port, 2, p.pic) && p.bus.attach(0x40, 4, p.pit) &&
+              p.bus.attach(0x61, 1, p.pit) && p.bus.attach(0x70, 2, p.rtc) &&
+              p.bus.attach(DebugExit::port, 4, p.debug_exit);
+    if (!ok) print("xen-wedge: guest: cannot lay out the I/O port space\n");
+    return ok;
+}
+
+void poll_devices() {
+    g_platform->pit.poll();
+    g_platform->apic.poll();
+}
+
+} // namespace xw

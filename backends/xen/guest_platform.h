@@ -1,0 +1,65 @@
+// What the wedge core is wired to on Xen, and the one run of the guest: the vCPU (in the
+// vCPU page that the entry window aliases), the Xen backend, the devices on the core's I/O
+// bus, and the guest's registers between a way into the wedge and the way back.
+#pragma once
+
+#include <stdint.h>
+
+#include "guest_loader.h"
+#include "wedge/devices/cmos_rtc.h"
+#include "wedge/devices/io_bus.h"
+#include "wedge/devices/local_apic.h"
+#include "wedge/devices/pic_8259.h"
+#include "wedge/devices/pit_8254.h"
+#include "wedge/devices/uart_8250.h"
+#include "wedge/frame.h"
+#include "wedge/vcpu.h"
+#include "xen_backend.h"
+
+namespace xw {
+
+namespace wedge = afterburn::wedge;
+
+// Port 0xf4: the guest's verdict (QEMU's isa-debug-exit natively). The wedge reports it with
+// the run's statistics and leaves with the same verdict through its own exit path.
+class DebugExit final : public wedge::io_device {
+public:
+    static constexpr uint16_t port = 0xf4;
+    uint32_t io_read(uint16_t, unsigned) override { return 0xffffffffu; }
+    void io_write(uint16_t, unsigned, uint32_t value) override;
+};
+
+// Everything the core is wired to, constructed at run time (xen-wedge.ld forbids global
+// constructors).
+struct Platform {
+    XenBackend be;
+    DebugExit debug_exit;
+    wedge::pic_pair pic;
+    wedge::uart_8250 uart{be, &pic};
+    wedge::pit_8254 pit{be, &pic, 0};
+    wedge::cmos_rtc rtc{be, 0};
+    wedge::io_bus bus;
+    wedge::local_apic apic;
+    explicit Platform(wedge::vcpu &c) : pic(&c), apic(c, be) {}
+};
+
+// The guest's run: what it is, and its registers between an entry (site, trap, upcall,
+// syscall) and the return into it (resume).
+struct GuestRun {
+    const LoadedGuest *guest;
+    wedge::frame frame;
+    bool running;
+};
+extern GuestRun guest_run;
+
+wedge::vcpu &cpu();
+Platform &platform();
+
+// Constructs the vCPU (boot-protocol state, CR3 = `cr3`) and the platform, and lays out the
+// I/O ports. False (with why) on failure.
+bool platform_init(uint64_t cr3);
+
+// The emulated timers catch up with the clock (they raise their interrupt lines).
+void poll_devices();
+
+} // namespace xw

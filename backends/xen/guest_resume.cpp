@@ -1,0 +1,149 @@
+#include "guest_resume.h"
+
+#include "console.h"
+#include "console_line.h"
+#include "exit.h"
+#include "guest.h"
+#include "guest_platform.h"
+#include "guest_stacks.h"
+#include "guest_time.h"
+#include "pv_shadow.h"
+#include "run_stats.h"
+#include "user_mode.h"
+#include "wedge/dispatch.h"
+#include "wedge/emulate.h"
+#include "wedge/interrupts.h"
+
+extern "C" {
+[[noreturn]] void wedge_resume(const afterburn::wedge::frame *f);
+// window.S: HYPERVISOR_iret into the guest with this cs/ss.
+[[noreturn]] void wedge_iret(const afterburn::wedge::frame *f, uint64_t cs, uint64_t ss);
+}
+
+namespace xw {
+
+using afterburn::site_kind;
+
+namespace {
+
+// Xen's flat selectors: user mode (RPL 3), and kernel mode (FLAT_KERNEL_CS with RPL 0).
+constexpr uint64_t kFlatUserCs = 0xe033, kFlatUserSs = 0xe02b, kFlatKernelCsRpl0 = 0xe030, kFlatKernelSs = 0xe02b;
+
+// The interrupt shadow (sti, mov/pop ss) holds a deliverable interrupt back for exactly one
+// instruction. The guest's next instructions may contain no site (a spin loop), so nothing
+// would bring the wedge back: the wedge returns with the real TF set and takes the
+// single-step #DB after that one instruction (wherever it lands: guest code, or the entry
+// window if the instruction was a rewritten site), then delivers.
+bool g_stepping;
+
+bool want_step(wedge::vcpu &c) {
+    return c.interrupt_shadow && c.shadow_rip == guest_run.frame.rip && c.virtual_if() &&
+           wedge::refresh_pending_hint(c);
+}
+
+// Through HYPERVISOR_iret; IF in the iret frame is the event mask Xen restores: events open.
+[[noreturn]] void iret_to_guest(uint64_t cs, uint64_t ss) {
+    static wedge::frame out;
+    out = guest_run.frame;
+    out.rflags |= wedge::flags::if_;
+    wedge_iret(&out, cs, ss);
+}
+
+} // namespace
+
+void frame_from_trap(const TrapFrame *f) {
+    uint64_t regs[16] = {f->rax, f->rcx, f->rdx, f->rbx, f->rsp, f->rbp, f->rsi, f->rdi,
+                         f->r8,  f->r9,  f->r10, f->r11, f->r12, f->r13, f->r14, f->r15};
+    wedge::frame &fr = guest_run.frame;
+    for (unsigned i = 0; i < 16; ++i) fr.gpr[i] = regs[i];
+    fr.rip = f->rip;
+    fr.rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
+}
+
+void after_core() { platform().be.sync_paging(); }
+
+void resume() {
+    wedge::vcpu &c = cpu();
+    wedge::frame &fr = guest_run.frame;
+    sync_gs(c);
+    if (c.cpl == 3) {
+        ++run_stats.user_entries;
+        note_user_stack(fr.gpr[wedge::rsp]);
+        arm_timer();
+        returning_to_user_mode(c);
+        iret_to_guest(kFlatUserCs, kFlatUserSs);
+    }
+    set_real_tsd(false);
+    ensure_stack_mapped(fr.gpr[wedge::rsp]);
+    arm_timer();
+    bool guest_tf = (fr.rflags & wedge::flags::tf) != 0;  // the guest single-steps itself
+    if (guest_tf || (!g_stepping && want_step(c))) {
+        // popfq in wedge_resume would trap on the wedge's own next instruction: return
+        // through HYPERVISOR_iret, which sets TF with the jump into the guest. The guest's own
+        // TF: its #DB then arrives at guest code and is reflected (guest_trap).
+        if (!guest_tf) {
+            g_stepping = true;
+            ++run_stats.steps;
+        }
+        fr.rflags |= wedge::flags::tf;
+        iret_to_guest(kFlatKernelCsRpl0, kFlatKernelSs);
+    }
+    unmask_events();
+    wedge_resume(&fr);
+}
+
+void deliver_pending_and_resume() {
+    poll_devices();
+    wedge::deliver_pending(cpu(), guest_run.frame, platform().be);
+    after_core();
+    resume();
+}
+
+void deliver_and_resume(const wedge::event &ev) {
+    if (wedge::deliver(cpu(), guest_run.frame, ev, platform().be) == wedge::delivery::shutdown)
+        fail_run("triple fault while delivering an exception");
+    deliver_pending_and_resume();
+}
+
+bool guest_single_step(TrapFrame *f) {
+    if (!g_stepping || f->vector != wedge::vec::db) return false;
+    g_stepping = false;
+    f->rflags &= ~wedge::flags::tf;
+    // Inside the wedge (the step landed in the entry window): the site's own exit delivers.
+    if (is_wedge_address(f->rip)) return true;
+    frame_from_trap(f);
+    deliver_pending_and_resume();
+}
+
+void run_site_and_resume(const wedge::site &s, uint64_t site_addr, bool fallback) {
+    wedge::vcpu &c = cpu();
+    XenBackend &be = platform().be;
+    if (!fallback) ++run_stats.kind_entries[s.rec.kind];
+    poll_devices();
+    const wedge::frame before = guest_run.frame;
+    switch (wedge::run_site(c, guest_run.frame, s.rec, site_addr, be)) {
+    case wedge::site_exit::resume: break;
+    case wedge::site_exit::halted: wait_halted(); break;
+    case wedge::site_exit::shutdown: {
+        // Say which event could not be delivered: emulate the site again on a copy (a raise
+        // leaves the vCPU as it was).
+        wedge::frame again = before;
+        auto r = wedge::emulate(c, again, s.rec, site_addr, be);
+        console_flush();
+        print("xen-wedge: guest: the %s site at 0x%lx: action %u, vector %u error 0x%x (IDTR base 0x%lx limit 0x%x)\n",
+              afterburn::site_kind_name(static_cast<site_kind>(s.rec.kind)), s.insn, static_cast<unsigned>(r.what),
+              r.ev.vector, r.ev.error_code, c.idtr.base, c.idtr.limit);
+        fail_run("triple fault (shutdown)");
+    }
+    case wedge::site_exit::bad_record: {
+        console_flush();
+        print("xen-wedge: guest: the core cannot emulate the %s site at 0x%lx\n",
+              afterburn::site_kind_name(static_cast<site_kind>(s.rec.kind)), s.insn);
+        exit_with(kFail);
+    }
+    }
+    after_core();
+    resume();
+}
+
+} // namespace xw

@@ -1,0 +1,34 @@
+// The ways back into the guest: from the core's frame (guest_run.frame) into Xen's kernel
+// mode (virtual CPL 0: a plain jump) or user mode (virtual CPL 3: HYPERVISOR_iret), with the
+// wedge's own single step when an interrupt waits behind an interrupt shadow.
+#pragma once
+
+#include <stdint.h>
+
+#include "traps.h"
+#include "wedge/event.h"
+#include "wedge/site_table.h"
+
+namespace xw {
+
+// The trap frame's registers into guest_run.frame.
+void frame_from_trap(const TrapFrame *f);
+
+// After the core ran: the shadow follows CR0.WP/EFER.NXE.
+void after_core();
+
+// Into the guest from guest_run.frame.
+[[noreturn]] void resume();
+
+// Polls the devices, delivers what is pending and deliverable, resumes.
+[[noreturn]] void deliver_pending_and_resume();
+
+// Delivers `ev` through the guest's IDT, then as deliver_pending_and_resume.
+[[noreturn]] void deliver_and_resume(const afterburn::wedge::event &ev);
+
+// Runs the site's instruction at `site_addr` (its link address, or for a ring-3 site its
+// user-mode address: the core's end-of-span rip follows it) and continues the guest.
+// `fallback`: a record decoded at a trap, not counted as a site entry.
+[[noreturn]] void run_site_and_resume(const afterburn::wedge::site &s, uint64_t site_addr, bool fallback = false);
+
+} // namespace xw

@@ -1,0 +1,125 @@
+#include "guest_sites.h"
+
+#include "afterburn/annotation_reader.h"
+#include "console.h"
+#include "wedge/rewrite_plan.h"
+#include "wedge/site_rewrite.h"
+
+namespace xw {
+
+namespace wedge = afterburn::wedge;
+namespace ann = afterburn::annotation;
+using afterburn::site_kind;
+
+namespace {
+
+// Storage apart from the table, so that it stays in .bss (zero) and out of the image file.
+constinit wedge::site g_site_storage[4096];
+constinit wedge::site_table g_sites(g_site_storage, 4096);
+
+// The ring-3 snippets (.user and .user.* sections): their sites are not rewritten into calls
+// (user mode cannot reach the entry window); the plan says which get an int3.
+void mark_user_sections(const BootModule &m) {
+    struct Shdr {
+        uint32_t name, type;
+        uint64_t flags, addr, offset, size;
+        uint32_t link, info;
+        uint64_t align, entsize;
+    };
+    static_assert(sizeof(Shdr) == 64);
+    const uint8_t *d = m.data;
+    uint64_t shoff, shnum = 0, shstrndx = 0, shentsize = 0;
+    __builtin_memcpy(&shoff, d + 0x28, 8);
+    shentsize = d[0x3a] | d[0x3b] << 8;
+    shnum = d[0x3c] | d[0x3d] << 8;
+    shstrndx = d[0x3e] | d[0x3f] << 8;
+    if (!shoff || shentsize != sizeof(Shdr) || shoff + shnum * sizeof(Shdr) > m.len || shstrndx >= shnum) return;
+    Shdr strtab;
+    __builtin_memcpy(&strtab, d + shoff + shstrndx * sizeof(Shdr), sizeof strtab);
+    for (uint64_t i = 0; i < shnum; ++i) {
+        Shdr s;
+        __builtin_memcpy(&s, d + shoff + i * sizeof(Shdr), sizeof s);
+        if (strtab.offset + s.name + 5 >= m.len) continue;
+        const char *name = reinterpret_cast<const char *>(d + strtab.offset + s.name);
+        if (name[0] == '.' && name[1] == 'u' && name[2] == 's' && name[3] == 'e' && name[4] == 'r' &&
+            (name[5] == 0 || name[5] == '.') && s.addr)
+            g_sites.mark_user_code(s.addr, s.addr + s.size);
+    }
+}
+
+bool collect_sites(const LoadedGuest &g) {
+    for (unsigned n = 0; n < g.note_count; ++n) {
+        const GuestNotes &gn = g.notes[n];
+        bool ok = true;
+        ann::walk_tables(gn.bytes, gn.bytes + gn.size, [&](const ann::table_view &t) {
+            for (uint32_t i = 0; i < t.count && ok; ++i) {
+                const ann::site_record &r = ann::table_record(t, i);
+                // The record is read from the module's copy of the note: the site is relative
+                // to where the note's `site` field sits in *guest* memory.
+                auto offset = static_cast<uint64_t>(reinterpret_cast<const uint8_t *>(&r.site) - gn.bytes);
+                uint64_t field = gn.vaddr + offset;
+                uint64_t addr = field + static_cast<int64_t>(r.site);
+                wedge::admit_result a = g_sites.add(r, addr);
+                if (a.what == wedge::admission::refused || a.what == wedge::admission::full) {
+                    print("xen-wedge: guest: PT_NOTE %u at 0x%lx: record %u (kind %u, site 0x%lx): %s\n", n,
+                          gn.vaddr, i, r.kind, addr, a.why);
+                    ok = false;
+                }
+            }
+        });
+        if (!ok) return false;
+    }
+    wedge::site_conflict c;
+    if (!g_sites.seal(c)) {
+        print("xen-wedge: guest: sites overlap: [0x%lx, 0x%lx) and [0x%lx, 0x%lx)\n", c.first->start, c.first->end,
+              c.second->start, c.second->end);
+        return false;
+    }
+    return true;
+}
+
+// The guest's text through its own mapping of it (the boot tables map the link address; the
+// shadow fills on the wedge's faults), inside the image only.
+class GuestText final : public wedge::site_bytes {
+public:
+    explicit GuestText(const LoadedGuest &g) : g_(g) {}
+    uint8_t *span(uint64_t start, uint32_t size) override {
+        if (start < g_.virt_lo || start + size > g_.virt_hi) return nullptr;
+        return reinterpret_cast<uint8_t *>(start);
+    }
+    void cannot_rewrite(const wedge::site &s, afterburn::rewriter::outcome why) override {
+        print("xen-wedge: guest: site 0x%lx (%s) not rewritten: %s\n", s.start,
+              afterburn::site_kind_name(static_cast<site_kind>(s.rec.kind)), afterburn::rewriter::outcome_text(why));
+    }
+
+private:
+    const LoadedGuest &g_;
+};
+
+} // namespace
+
+const wedge::site_table &guest_sites() { return g_sites; }
+
+bool prepare_sites(const LoadedGuest &g) {
+    if (!collect_sites(g)) return false;
+    mark_user_sections(g.module);
+    GuestText text(g);
+    wedge::rewrite_counts c = wedge::apply_plan(g_sites, wedge::plan_for(wedge::backend_id::xen), text);
+    print("xen-wedge: guest: %u sites: rewrote %u (%u cli as inline stores), %u int n left to trap, "
+          "%u left in ring-3 code (%u of them trap with int3), %u outside the image, %u could not be rewritten\n",
+          g_sites.count(), c.rewritten, c.inline_stores, c.by_plan, c.user, c.user_int3, c.outside, c.failed);
+    print("xen-wedge: guest: sites digest 0x%016lx (fnv1a64 over %u sites)\n", wedge::sites_digest(g_sites, text),
+          g_sites.count());
+    if (!g_sites.count())
+        print("xen-wedge: guest: no annotation records: every sensitive instruction that traps goes through "
+              "the fallback\n");
+    return c.rewritten > 0 || g_sites.count() == 0;
+}
+
+const wedge::site *find_user_site(uint64_t insn, bool int3_only) {
+    const wedge::site *s = g_sites.find_by_insn(insn);
+    if (!s || !s->user_code || s->rewritten || (int3_only && !s->trapping)) return nullptr;
+    return s;
+}
+
+} // namespace xw

@@ -1,0 +1,24 @@
+// The guest's site table on Xen: built from the loaded guest's Afterburn notes and its .user
+// sections, rewritten with the Xen plan (wedge/rewrite_plan.h), looked up by the entry
+// window and the trap paths.
+#pragma once
+
+#include <stdint.h>
+
+#include "guest_loader.h"
+#include "wedge/site_table.h"
+
+namespace xw {
+
+const afterburn::wedge::site_table &guest_sites();
+
+// Collects, checks and rewrites the sites; prints the counts and the digest of the sites'
+// bytes (the one `afterburn rewrite --backend xen --digest` prints). False (with why) on a
+// bad record, overlapping sites, or a failed rewrite.
+bool prepare_sites(const LoadedGuest &g);
+
+// The ring-3 site whose instruction is at link address `insn`, not rewritten (with
+// `int3_only`: only one that carries an int3), or null.
+const afterburn::wedge::site *find_user_site(uint64_t insn, bool int3_only);
+
+} // namespace xw

@@ -1,0 +1,26 @@
+// The guest's stacks must be in the shadow before Xen needs them. Xen delivers an exception
+// to a PV kernel by writing a bounce frame on the *current* stack. The guest runs in kernel
+// mode on its own stack, so a fault whose bounce frame lands on a page the shadow has not
+// filled yet kills the domain (Xen cannot fault while delivering). Hence the image's writable
+// pages (where the sample guest's stacks live, .bss) are filled after every CR3 load, flush
+// and invlpg (the shadow forgets them there, as a TLB does), and the pages under the current
+// rsp before every return into the guest.
+#pragma once
+
+#include <stdint.h>
+
+namespace xw {
+
+// The shadow forgot mappings (CR3 load, flush, invlpg, new walk rules).
+void stacks_forgotten();
+
+// Before a return into guest kernel mode with this rsp.
+void ensure_stack_mapped(uint64_t rsp);
+
+// The guest kernel switches to a *user* stack without a site too: Linux and the sample guest
+// load the user rsp and then run the sysretq/iretq site, whose call pushes there in kernel
+// mode. So the pages under the user rsp seen at each user/kernel switch are kept filled in
+// the kernel root as well (the last few distinct ones).
+void note_user_stack(uint64_t rsp);
+
+} // namespace xw

@@ -1,0 +1,127 @@
+#include "guest_time.h"
+
+#include "console.h"
+#include "events.h"
+#include "guest.h"
+#include "guest_platform.h"
+#include "guest_resume.h"
+#include "hypercall.h"
+#include "pv_shadow.h"
+#include "run_stats.h"
+#include "shared_info.h"
+#include "user_mode.h"
+#include "wedge/interrupts.h"
+
+namespace xw {
+
+namespace {
+
+struct TimerState {
+    uint32_t port = ~0u;
+    uint64_t armed_ns = 0;  // what set_timer_op was last given (0: none)
+    bool blocking = false;  // in wait_halted's SCHEDOP_block
+};
+constinit TimerState g_timer{};
+
+constexpr uint64_t kHaltLimitNs = 5000000000ull;
+constexpr uint64_t kRetryInWedgeNs = 50000;
+
+uint64_t next_deadline() {
+    Platform &p = platform();
+    uint64_t a = p.pit.next_deadline_ns(), b = p.apic.next_deadline_ns();
+    if (!a) return b;
+    if (!b) return a;
+    return a < b ? a : b;
+}
+
+void arm_timer_at(uint64_t ns) {
+    set_timer_op(ns);
+    g_timer.armed_ns = ns;
+}
+
+} // namespace
+
+void arm_timer() {
+    uint64_t d = next_deadline();
+    if (d == g_timer.armed_ns) return;
+    arm_timer_at(d);
+}
+
+void mask_events() { this_vcpu()->evtchn_upcall_mask = 1; }
+
+// Into the guest with events open: an event that became pending while they were masked would
+// wait for Xen's next entry, so a hypercall makes Xen deliver it now (the upcall then strikes
+// the wedge here, and guest_event retries a moment later).
+void unmask_events() {
+    vcpu_info_t *v = this_vcpu();
+    __atomic_store_n(&v->evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&v->evtchn_upcall_pending, __ATOMIC_SEQ_CST)) xen_version(XENVER_version, nullptr);
+}
+
+bool bind_timer() {
+    evtchn_bind_virq bind{};
+    bind.virq = VIRQ_TIMER;
+    bind.vcpu = 0;
+    long rc = event_channel_op(EVTCHNOP_bind_virq, &bind);
+    if (rc) {
+        print("xen-wedge: guest: EVTCHNOP_bind_virq(VIRQ_TIMER) failed: %ld\n", rc);
+        return false;
+    }
+    evtchn_unmask unmask{};
+    unmask.port = bind.port;
+    rc = event_channel_op(EVTCHNOP_unmask, &unmask);
+    if (rc) {
+        print("xen-wedge: guest: EVTCHNOP_unmask(%u) failed: %ld\n", bind.port, rc);
+        return false;
+    }
+    g_timer.port = bind.port;
+    return true;
+}
+
+void wait_halted() {
+    XenBackend &be = platform().be;
+    uint64_t start = be.now_ns();
+    g_timer.blocking = true;
+    while (cpu().halted) {
+        poll_devices();
+        if (wedge::deliver_pending(cpu(), guest_run.frame, be)) break;
+        uint64_t now = be.now_ns();
+        if (now - start > kHaltLimitNs) fail_run("hlt: no interrupt within 5 s");
+        uint64_t d = next_deadline();
+        if (!d || d > start + kHaltLimitNs) d = start + kHaltLimitNs + 1;
+        arm_timer_at(d);
+        sched_op(SCHEDOP_block, nullptr);  // unmasks events; their upcall strikes the wedge
+        mask_events();
+    }
+    g_timer.blocking = false;
+    cpu().halted = false;
+}
+
+void guest_event(TrapFrame *f) {
+    ++run_stats.upcalls;
+    handle_events(f->rip);  // acknowledge every pending port (only VIRQ_TIMER is bound)
+    if (is_wedge_address(f->rip)) {
+        // The wedge was running (a site, a resume, SCHEDOP_block): it polls the timers on its
+        // own way out, except in the short stretch after that; look again shortly.
+        ++run_stats.upcalls_in_wedge;
+        if (!g_timer.blocking) arm_timer_at(platform().be.now_ns() + kRetryInWedgeNs);
+        return;
+    }
+    wedge::vcpu &c = cpu();
+    bool from_user = (f->cs & 3) == 3;
+    if (from_user) left_user_mode(f->rsp);
+    poll_devices();
+    if (c.virtual_if() && wedge::refresh_pending_hint(c)) {
+        frame_from_trap(f);
+        if (wedge::deliver_pending(c, guest_run.frame, platform().be)) {
+            ++run_stats.upcall_deliveries;
+            after_core();
+            resume();
+        }
+    }
+    arm_timer();
+    if (from_user) returning_to_user_mode(c);
+    // Back through the frame: HYPERVISOR_iret restores the interrupted event mask (open).
+}
+
+} // namespace xw

@@ -1,0 +1,148 @@
+// Exceptions the guest takes (guest_trap in guest.h): Xen delivers them to the wedge's trap
+// table. A #PF the shadow can fill is retried; a ring-3 site's trap is resolved to its record;
+// an unannotated sensitive instruction goes through the fallback; everything else is
+// reflected into the guest's IDT through the core.
+#include "console.h"
+#include "console_line.h"
+#include "exit.h"
+#include "fallback.h"
+#include "guest.h"
+#include "guest_platform.h"
+#include "guest_resume.h"
+#include "guest_sites.h"
+#include "pv_shadow.h"
+#include "run_stats.h"
+#include "shared_info.h"
+#include "user_mode.h"
+#include "wedge/event.h"
+#include "xapic_mmio.h"
+
+namespace xw {
+
+namespace pf_error = wedge::pf_error;
+namespace vec = wedge::vec;
+
+namespace {
+
+constexpr uint8_t kIntN = 0xcd;  // int imm8
+
+// A #GP whose error code names an IDT entry (bit 1): `int $n` without a DPL-3 gate.
+bool idt_error(uint64_t error) { return (error & 3) == 2; }
+
+// user-mode address -> the image's link address of the same byte (the guest maps its .user
+// pages a second time for ring 3), through the guest's tables.
+bool user_to_link(uint64_t va, uint64_t &link) {
+    auto r = xs::translate(shadow_guest_memory(), shadow().config(), shadow().guest_cr3(), va,
+                           xs::access_type{false, true, true});
+    if (r.status != xs::walk_status::ok) return false;
+    const LoadedGuest &g = *guest_run.guest;
+    if (r.t.gpa < g.image_lo || r.t.gpa >= g.image_hi) return false;
+    link = r.t.gpa + g.virt_minus_phys;
+    return true;
+}
+
+// A ring-3 site (user code is never rewritten) whose instruction is at user address `va`:
+// runs it at virtual CPL 3 and does not return; returns if there is none.
+void run_user_site(uint64_t va, bool int3_only) {
+    uint64_t link;
+    if (!user_to_link(va, link)) return;
+    if (const wedge::site *s = find_user_site(link, int3_only)) {
+        guest_run.frame.rip = va;
+        run_site_and_resume(*s, va);
+    }
+}
+
+// A #PF: filled by the shadow (returns true: retry), an xAPIC access (does not return), or the
+// guest's own (returns false with the error code its tables give in `pf`).
+bool handle_page_fault(TrapFrame *f, bool from_user, xs::fault_result &pf) {
+    wedge::vcpu &c = cpu();
+    uint64_t cr2 = this_vcpu()->arch.cr2;
+    xs::access_type acc{(f->error & pf_error::write) != 0, (f->error & pf_error::fetch) != 0, c.cpl == 3};
+    pf = shadow().handle_fault(cr2, acc);
+    if (pf.outcome == xs::fault_outcome::fixed && (f->error & pf_error::present) && !(f->error & pf_error::fetch)) {
+        // A protection fault on a page the guest may access: under Xen the CPU checks a
+        // privileged instruction's own accesses (lretq's pops to an RPL-0 CS, seen under QEMU
+        // TCG with Xen's SMAP) against the real ring 3, and retrying would fault forever. An
+        // unannotated sensitive instruction there is emulated (fallback).
+        frame_from_trap(f);
+        try_fallback(f, from_user);
+    }
+    if (pf.outcome == xs::fault_outcome::fixed) {
+        if (from_user) returning_to_user_mode(c);
+        return true;
+    }
+    if (pf.outcome == xs::fault_outcome::no_machine_frame && xapic_mmio(f, cr2, pf.gpa)) {
+        frame_from_trap(f);
+        guest_run.frame.rip = f->rip;  // xapic_mmio moved it past the access
+        resume();
+    }
+    if (pf.outcome != xs::fault_outcome::inject_pf) {
+        console_flush();
+        print("xen-wedge: guest: #PF at 0x%lx (rip 0x%lx, error 0x%lx): shadow outcome %u, gpa 0x%lx\n", cr2, f->rip,
+              f->error, static_cast<unsigned>(pf.outcome), pf.gpa);
+        exit_with(kFail);
+    }
+    return false;
+}
+
+} // namespace
+
+void guest_trap(TrapFrame *f) {
+    wedge::vcpu &c = cpu();
+    bool from_user = (f->cs & 3) == 3;  // Xen's bounce frame: RPL 3 = guest user mode
+    if (from_user) left_user_mode(f->rsp);
+    xs::fault_result pf{};
+    if (f->vector == vec::pf && handle_page_fault(f, from_user, pf)) return;  // retry through HYPERVISOR_iret
+
+    // Reflect into the guest's IDT. The trap frame lies on the guest's stack right where the
+    // guest's own interrupt frame goes: copy it out first, then deliver and leave through
+    // wedge_resume (not back through the trap frame).
+    frame_from_trap(f);
+    // int3 placed on a ring-3 site by the plan: the site, at the int3 (Xen reports the #BP
+    // after it).
+    if (f->vector == vec::bp && from_user && c.cpl == 3) run_user_site(f->rip - 1, true);
+    if (f->vector == vec::gp && from_user && c.cpl == 3 && !idt_error(f->error)) {
+        // A ring-3 site that faulted in Xen's user mode (cli, sti, in/out, hlt, rdtsc with TSD,
+        // rdpmc, wbinvd...): Xen's verdict is made with the real IOPL 0 and Xen's CR4, the
+        // guest's may differ (user.gp's break: IOPL 3 allows cli and out). The core emulates
+        // the record at virtual CPL 3 and raises #GP itself where the CPU would.
+        run_user_site(f->rip, false);
+    }
+    if (f->vector == vec::ud || (f->vector == vec::gp && !idt_error(f->error))) try_fallback(f, from_user);
+
+    auto mode = from_user ? wedge::access_mode::user : wedge::access_mode::supervisor;
+    wedge::event ev;
+    uint8_t insn[2] = {};
+    wedge::page_fault rf;
+    if (f->vector == vec::bp) {
+        // int3 (or `int $3`) through the trap table's DPL-3 gate: Xen reports it as a trap
+        // (rip after it). Deliver it as the software interrupt it is, from the instruction, so
+        // that a fault while delivering (a not-present gate) is reported there, as the CPU
+        // does, and the guest gate's DPL is checked against the virtual CPL.
+        uint64_t len = 1;
+        if (platform().be.read(f->rip - 2, insn, 2, mode, rf) && insn[0] == kIntN && insn[1] == vec::bp) len = 2;
+        guest_run.frame.rip = f->rip - len;
+        ev = wedge::event::software_interrupt(vec::bp, f->rip);
+    } else if (f->vector == vec::pf) {
+        ev = wedge::event::page_fault(pf.error_code, pf.address);
+    } else if (f->vector == vec::gp && idt_error(f->error) && platform().be.read(f->rip, insn, 2, mode, rf) &&
+               insn[0] == kIntN) {
+        // `int $n` (guest kernel or user mode: both run in ring 3 under Xen PV): Xen's trap
+        // table has no DPL-3 gate for n, so it reported #GP(IDT). The guest's IDT decides, as
+        // the CPU would: the core checks the gate's DPL against the virtual CPL (a DPL-0 gate
+        // from user mode gives #GP(n*8+2) in the guest). The vector comes from the
+        // instruction, not the error code: QEMU TCG reports n*16+2, which Xen reads as vector
+        // 2n (mod 256).
+        ev = wedge::event::software_interrupt(insn[1], f->rip + 2);
+    } else if (wedge::pushes_error_code(static_cast<uint8_t>(f->vector))) {
+        ev = wedge::event::fault(static_cast<uint8_t>(f->vector), static_cast<uint32_t>(f->error));
+    } else {
+        ev = wedge::event::fault(static_cast<uint8_t>(f->vector));
+    }
+    ++run_stats.traps_delivered;
+    run_stats.last_vector = f->vector;
+    run_stats.last_trap_rip = f->rip;
+    deliver_and_resume(ev);
+}
+
+} // namespace xw

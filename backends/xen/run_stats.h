@@ -1,0 +1,31 @@
+// What the run counts, printed with the verdict or a failure: site entries per kind, the
+// trap-and-emulate fallbacks, exceptions delivered, upcalls, and what the wedge did last.
+#pragma once
+
+#include <stdint.h>
+
+#include "afterburn/site_kind.h"
+
+namespace xw {
+
+struct RunStats {
+    uint64_t entries, traps_delivered, user_entries, steps;
+    uint64_t upcalls, upcalls_in_wedge, upcall_deliveries;
+    // Entries of annotated sites (rewritten calls, ring-3 traps) and trap-and-emulate
+    // fallbacks (sensitive instructions that reached the wedge without a record), per kind.
+    uint64_t kind_entries[afterburn::site_kind_count], kind_fallback[afterburn::site_kind_count];
+    uint64_t fallback, fallback_roomy, fallback_user, xapic_accesses;
+    uint64_t trace_fallbacks;  // the wedge option fallback-trace=N: report the first N
+    // The last site run and the last exception delivered, for a failure report.
+    uint64_t last_site, last_kind, last_vector = ~0ull, last_trap_rip;
+};
+extern RunStats run_stats;
+
+// The end-of-run statistics: per-kind site entries and the fallback counter ("fallback N"
+// is what xen.guest.progress / xen.guest.stripped check).
+void print_stats();
+
+// Reports `what` with the last site and exception and the statistics; verdict kFail.
+[[noreturn]] void fail_run(const char *what);
+
+} // namespace xw

@@ -1,0 +1,52 @@
+// A rewritten site's call into the entry window: window.S saves the guest's registers on a
+// wedge stack (SiteFrame) and calls site_dispatch(), which finds the site by the call's return
+// address, runs it through the core and leaves through wedge_resume to wherever the core says
+// (the end of the span, a transfer target, an interrupt handler).
+#include "afterburn/site_kind.h"
+#include "console.h"
+#include "console_line.h"
+#include "exit.h"
+#include "guest_platform.h"
+#include "guest_resume.h"
+#include "guest_sites.h"
+#include "guest_time.h"
+#include "run_stats.h"
+
+static_assert(afterburn::site_kind_count == 69, "window.S KIND_COUNT must match site_kind_count");
+
+// window.S pushes these on the wedge's site stack (low to high).
+struct SiteFrame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
+    uint64_t rflags;
+};
+
+extern "C" {
+extern uint64_t wedge_site_guest_rsp;  // window.S: the guest's rsp at the entry stub
+[[noreturn]] void site_dispatch(SiteFrame *f);
+}
+
+extern "C" void site_dispatch(SiteFrame *f) {
+    using namespace xw;
+    mask_events();  // events were open in the guest (resume)
+    // The entry stub pushed the kind above the call's return address.
+    auto *stack = reinterpret_cast<const uint64_t *>(wedge_site_guest_rsp);
+    uint64_t kind = stack[0], ret = stack[1];
+    const wedge::site *s = guest_sites().find_by_return(ret);
+    if (!s || s->rec.kind != kind) {
+        console_flush();
+        print("xen-wedge: guest: entry(%lu) called from 0x%lx, which is not a rewritten site of that kind\n", kind,
+              ret);
+        exit_with(kFail);
+    }
+    RunStats &st = run_stats;
+    ++st.entries;
+    st.last_site = s->insn;
+    st.last_kind = kind;
+    uint64_t regs[16] = {f->rax, f->rcx, f->rdx, f->rbx, wedge_site_guest_rsp + 16, f->rbp, f->rsi, f->rdi,
+                         f->r8,  f->r9,  f->r10, f->r11, f->r12, f->r13, f->r14, f->r15};
+    wedge::frame &fr = guest_run.frame;
+    for (unsigned i = 0; i < 16; ++i) fr.gpr[i] = regs[i];
+    fr.rip = s->insn;
+    fr.rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
+    run_site_and_resume(*s, s->insn);
+}

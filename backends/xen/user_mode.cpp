@@ -1,0 +1,88 @@
+#include "user_mode.h"
+
+#include "guest.h"
+#include "guest_platform.h"
+#include "guest_resume.h"
+#include "guest_stacks.h"
+#include "guest_time.h"
+#include "hypercall.h"
+#include "run_stats.h"
+#include "wedge/event.h"
+#include "wedge/interrupts.h"
+
+namespace xw {
+
+namespace {
+
+struct UserModeState {
+    uint64_t xen_gs[2] = {~0ull, ~0ull};  // [0] kernel, [1] user: what Xen holds
+    bool real_tsd = false;
+};
+constinit UserModeState g_user{};
+
+} // namespace
+
+void sync_gs(const wedge::vcpu &c) {
+    unsigned user = c.cpl == 3;
+    if (g_user.xen_gs[user] == c.gs_base) return;
+    set_segment_base(user ? SEGBASE_GS_USER : SEGBASE_GS_KERNEL, c.gs_base);
+    g_user.xen_gs[user] = c.gs_base;
+}
+
+void set_real_tsd(bool on) {
+    if (on == g_user.real_tsd) return;
+    uint64_t v;
+    asm volatile("mov %%cr4, %0" : "=r"(v));
+    v = on ? v | wedge::cr4::tsd : v & ~wedge::cr4::tsd;
+    asm volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+    g_user.real_tsd = on;
+}
+
+void left_user_mode(uint64_t user_rsp) {
+    set_real_tsd(false);
+    note_user_stack(user_rsp);
+}
+
+// The guest's TSC is the real one plus the vCPU's offset (its wrmsr to IA32_TSC moved it;
+// the core adds the offset at every kernel rdtsc site). A ring-3 rdtsc runs on the real CPU
+// and would read the real TSC, ahead of or behind the kernel's clock. So user mode also runs
+// with the real TSD set while the offset is not zero: its rdtsc/rdtscp trap, and the core
+// emulates them with the offset (or raises #GP when the guest's own TSD is set).
+void returning_to_user_mode(const wedge::vcpu &c) {
+    set_real_tsd((c.cr4 & wedge::cr4::tsd) != 0 || c.tsc_offset != 0);
+}
+
+// `syscall` in guest user mode reached Xen's syscall callback (on the wedge's kernel_sp): do
+// what the CPU does with the guest's (virtual) MSRs: RCX = the return rip, R11 = RFLAGS,
+// CS/SS from STAR[47:32], RFLAGS &= ~FMASK (IF and IOPL are virtual), rip = LSTAR, CPL 0.
+// No swapgs and no stack switch, as on the CPU. EFER.SCE clear: #UD at the instruction.
+void guest_syscall(TrapFrame *f) {
+    mask_events();
+    wedge::vcpu &c = cpu();
+    wedge::frame &fr = guest_run.frame;
+    left_user_mode(f->rsp);
+    frame_from_trap(f);
+    run_stats.last_vector = kSyscallVector;
+    run_stats.last_trap_rip = f->rip;
+    if (c.cpl != 3) fail_run("syscall callback while the guest is not in user mode");
+    if (!(c.efer & wedge::efer::sce)) {
+        fr.rip = f->rip - 2;
+        deliver_and_resume(wedge::event::fault(wedge::vec::ud));
+    }
+    fr.gpr[wedge::rcx] = f->rip;
+    fr.gpr[wedge::r11] = wedge::visible_rflags(c, fr) & ~wedge::flags::rf;
+    uint16_t cs = static_cast<uint16_t>(c.star >> 32) & 0xfffc;
+    c.selector[1] = cs;
+    c.selector[2] = static_cast<uint16_t>(cs + 8);
+    c.cpl = 0;
+    fr.rflags &= ~(c.fmask & wedge::flags::real);
+    fr.rflags |= wedge::flags::fixed1;
+    if (c.fmask & wedge::flags::if_) c.set_virtual_if(false);
+    if (c.fmask & wedge::flags::iopl)
+        c.iopl = static_cast<uint8_t>(c.iopl & ~((c.fmask & wedge::flags::iopl) >> wedge::flags::iopl_shift));
+    fr.rip = c.lstar;
+    platform().be.state_changed(c, wedge::state_change::privilege);
+    deliver_pending_and_resume();
+}
+
+} // namespace xw

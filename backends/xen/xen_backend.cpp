@@ -1,0 +1,141 @@
+#include "xen_backend.h"
+
+#include "console.h"
+#include "console_line.h"
+#include "guest_platform.h"
+#include "guest_sites.h"
+#include "guest_stacks.h"
+#include "hypercall.h"
+#include "pv_memory.h"
+#include "pv_shadow.h"
+#include "run_stats.h"
+#include "shared_info.h"
+#include "user_mode.h"
+#include "wedge/event.h"
+#include "wedge/vcpu.h"
+
+namespace xw {
+
+namespace wedge = afterburn::wedge;
+
+namespace {
+
+inline uint64_t rdtsc() {
+    uint32_t lo, hi;
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return static_cast<uint64_t>(hi) << 32 | lo;
+}
+
+xs::paging_config paging_of(const wedge::vcpu &c) {
+    xs::paging_config cfg = shadow().config();
+    cfg.nxe = (c.efer & wedge::efer::nxe) != 0;
+    cfg.wp = (c.cr0 & wedge::cr0::wp) != 0;
+    return cfg;
+}
+
+} // namespace
+
+bool XenBackend::read(uint64_t va, void *dst, size_t len, wedge::access_mode mode, wedge::page_fault &fault) {
+    if (!access(va, static_cast<uint8_t *>(dst), len, mode, false, fault)) return false;
+    guest_sites().overlay_original(va, static_cast<uint8_t *>(dst), len);
+    return true;
+}
+
+bool XenBackend::write(uint64_t va, const void *src, size_t len, wedge::access_mode mode, wedge::page_fault &fault) {
+    return access(va, const_cast<uint8_t *>(static_cast<const uint8_t *>(src)), len, mode, true, fault);
+}
+
+uint64_t XenBackend::read_tsc() { return rdtsc(); }
+
+void XenBackend::load_cr3(uint64_t cr3) {
+    sync_paging();
+    shadow().load_cr3(cr3);
+    stacks_forgotten();
+}
+
+void XenBackend::flush_tlb(bool) {
+    if (!sync_paging()) shadow().flush();
+    stacks_forgotten();
+}
+
+void XenBackend::invalidate_page(uint64_t linear) {
+    shadow().invalidate_page(linear);
+    stacks_forgotten();
+}
+
+void XenBackend::state_changed(const wedge::vcpu &c, wedge::state_change what) {
+    switch (what) {
+    case wedge::state_change::fs_base: set_segment_base(SEGBASE_FS, c.fs_base); break;
+    // The active GS base goes to the slot of the mode the guest runs in (sync_gs); a change
+    // of CPL is applied on the way back into the guest (resume).
+    case wedge::state_change::gs_base: sync_gs(c); break;
+    case wedge::state_change::cr0_ts: fpu_taskswitch((c.cr0 & wedge::cr0::ts) ? 1 : 0); break;
+    default: break;
+    }
+}
+
+void XenBackend::console_write(const char *text, size_t len) {
+    for (size_t i = 0; i < len; ++i) console_put(text[i]);
+}
+
+uint64_t XenBackend::now_ns() {
+    const vcpu_time_info &t = this_vcpu()->time;
+    uint32_t ver;
+    uint64_t ns;
+    do {
+        ver = t.version;
+        asm volatile("" ::: "memory");
+        uint64_t delta = rdtsc() - t.tsc_timestamp;
+        if (t.tsc_shift < 0) delta >>= -t.tsc_shift; else delta <<= t.tsc_shift;
+        ns = t.system_time + static_cast<uint64_t>((static_cast<unsigned __int128>(delta) * t.tsc_to_system_mul) >> 32);
+        asm volatile("" ::: "memory");
+    } while ((ver & 1) || ver != t.version);
+    return ns;
+}
+
+bool XenBackend::sync_paging() {
+    xs::paging_config want = paging_of(cpu()), have = shadow().config();
+    if (want.nxe == have.nxe && want.wp == have.wp) return false;
+    shadow().set_config(want);
+    stacks_forgotten();
+    return true;
+}
+
+bool XenBackend::access(uint64_t va, uint8_t *buf, size_t len, wedge::access_mode mode, bool is_write,
+                        wedge::page_fault &fault) {
+    bool user = mode == wedge::access_mode::user;
+    xs::access_type acc{is_write, false, user};
+    uint32_t denied = (is_write ? wedge::pf_error::write : 0u) | (user ? wedge::pf_error::user : 0u);
+    // All or nothing: translate every page first.
+    uint64_t gpas[2];
+    size_t n = 0;
+    for (uint64_t a = va; a < va + len && n < 2; a = (a & ~0xfffull) + 0x1000) {
+        auto r = xs::translate(shadow_guest_memory(), shadow().config(), shadow().guest_cr3(), a, acc);
+        if (r.status != xs::walk_status::ok) {
+            fault.error_code = r.status == xs::walk_status::page_fault ? r.error_code : denied;
+            fault.address = a;
+            return false;
+        }
+        gpas[n++] = r.t.gpa;
+    }
+    for (size_t done = 0, i = 0; done < len; ++i) {
+        uint64_t a = va + done;
+        size_t chunk = 0x1000 - (a & 0xfff);
+        if (chunk > len - done) chunk = len - done;
+        bool ok = i < 2 && (is_write ? guest_phys_write(gpas[i], buf + done, chunk)
+                                     : guest_phys_read(gpas[i], buf + done, chunk));
+        if (!ok) {
+            // The guest's tables lead outside its RAM. The CPU would reach MMIO or nothing
+            // there; behind an emulated operand (a descriptor table, a memory operand) the
+            // wedge has neither. Refuse, and say where (docs/wedge-core.md, "Isolation").
+            print("xen-wedge: guest: refused: a %s of guest-virtual 0x%lx through the wedge reaches "
+                  "guest-physical 0x%lx, outside the guest's RAM (0x%lx bytes)\n",
+                  is_write ? "write" : "read", a, i < 2 ? gpas[i] : 0, guest_ram_bytes());
+            fail_run("an address outside guest RAM was refused");
+        }
+        done += chunk;
+    }
+    return true;
+}
+
+} // namespace xw

@@ -1,0 +1,55 @@
+// libFuzzer: the wedge's sensitive-instruction decoder. Invariants: it never reads past
+// `avail`; what it decodes has a length in 1..15 within the input, decodes again identically
+// from exactly those bytes, and padded to its kind's minimum size is a record check_record
+// accepts (the decoder and the record check must agree on what a valid site is).
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "afterburn/record_check.h"
+#include "afterburn/sensitive_decoder.h"
+
+using namespace afterburn;
+
+namespace {
+
+bool same(const decoder::decoded &a, const decoder::decoded &b)
+{
+    return a.kind == b.kind && a.insn_len == b.insn_len && a.flags == b.flags && a.reg == b.reg &&
+           a.special == b.special && a.mem_base == b.mem_base && a.mem_index == b.mem_index &&
+           a.mem_scale == b.mem_scale && a.mem_seg == b.mem_seg && a.disp_offset == b.disp_offset &&
+           a.disp_size == b.disp_size && a.imm == b.imm;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    std::vector<uint8_t> bytes(data, data + size);  // exact size: ASan catches a read past the end
+    decoder::decoded d;
+    if (!decoder::decode_sensitive(bytes.data(), bytes.size(), d)) return 0;
+    if (d.insn_len < 1 || d.insn_len > 15 || d.insn_len > size) std::abort();
+    if (!site_kind_is_instruction(d.kind)) std::abort();
+    std::vector<uint8_t> exact(bytes.begin(), bytes.begin() + d.insn_len);
+    decoder::decoded again;
+    if (!decoder::decode_sensitive(exact.data(), exact.size(), again) || !same(d, again)) std::abort();
+
+    annotation::site_record r{};
+    r.kind = static_cast<uint8_t>(d.kind);
+    r.insn_len = d.insn_len;
+    unsigned min = site_kind_min_size(d.kind);
+    r.pad_len = static_cast<uint8_t>(d.insn_len < min ? min - d.insn_len : 0);
+    r.flags = d.flags;
+    r.reg = d.reg;
+    r.special = d.special;
+    r.mem_base = d.mem_base;
+    r.mem_index = d.mem_index;
+    r.mem_scale = d.mem_scale;
+    r.mem_seg = d.mem_seg;
+    r.disp_offset = d.disp_offset;
+    r.disp_size = d.disp_size;
+    r.imm = d.imm;
+    if (annotation::check_record(r) != annotation::record_error::ok) std::abort();
+    return 0;
+}

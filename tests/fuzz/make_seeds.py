@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Seed corpora for the fuzzers, cut from a real annotated image (the sample guest):
+make_seeds.py TARGET IMAGE OUTDIR. Nothing big is committed; this runs at test time."""
+import os
+import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+import corrupt_elf  # noqa: E402  (section and note walking)
+
+
+def write(outdir, name, data):
+    with open(os.path.join(outdir, name), "wb") as f:
+        f.write(data)
+
+
+def records(d):
+    """(record bytes, site file offset, span bytes) for every instruction record."""
+    secs = corrupt_elf.sections(d)
+    for _, recs, note in corrupt_elf.tables(d):
+        for r in recs:
+            rec = d[r:r + 20]
+            rel, = struct.unpack_from("<i", rec, 0)
+            kind, insn_len, pad_len, flags = rec[4], rec[5], rec[6], rec[7]
+            site = note["addr"] + (r - note["off"]) + rel
+            start = site - pad_len if flags & 0x40 else site
+            sec = next((s for s in secs if s["flags"] & 4 and s["addr"] <= start < s["addr"] + s["size"]), None)
+            if sec is None:
+                continue
+            off = sec["off"] + (start - sec["addr"])
+            yield rec, off, site - sec["addr"] + sec["off"], d[off:off + insn_len + pad_len]
+
+
+def main():
+    target, image, outdir = sys.argv[1:4]
+    os.makedirs(outdir, exist_ok=True)
+    d = open(image, "rb").read()
+    n = 0
+    if target == "annotation":
+        for s in corrupt_elf.sections(d):
+            if s["type"] == 7:
+                write(outdir, f"notes-{s['name'].strip('.')}", d[s["off"]:s["off"] + s["size"]])
+                n += 1
+        for i, (desc, recs, note) in enumerate(corrupt_elf.tables(d)):
+            # One note with its first few records, small enough to mutate quickly.
+            start = desc - 24
+            end = min(desc + 8 + 20 * 4, note["off"] + note["size"])
+            blob = bytearray(d[start:end])
+            struct.pack_into("<I", blob, 4, len(blob) - 24)  # descsz
+            write(outdir, f"note-{i}", bytes(blob))
+            n += 1
+    elif target == "decoder":
+        seen = set()
+        for rec, _, insn_off, _ in records(d):
+            b = d[insn_off:insn_off + 15]
+            if b not in seen:
+                seen.add(b)
+                write(outdir, f"insn-{len(seen)}", b)
+        n = len(seen)
+    elif target == "rewriter":
+        seen = set()
+        for rec, _, _, span in records(d):
+            key = (rec[4:], span)
+            if key in seen:
+                continue
+            seen.add(key)
+            write(outdir, f"site-{len(seen)}", rec + bytes([len(seen) & 0xff]) + span)
+        n = len(seen)
+    elif target == "elf":
+        write(outdir, "guest.elf", d)
+        n = 1
+    else:
+        sys.exit(f"unknown target {target}")
+    print(f"{target}: {n} seeds from {image}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+#include "wedge/rewrite_plan.h"
+
+#include "afterburn/wedge_abi.h"
+
+namespace afterburn::wedge {
+
+namespace ann = annotation;
+
+namespace {
+
+bool same(const char *a, const char *b)
+{
+    while (*a && *a == *b) ++a, ++b;
+    return *a == *b;
+}
+
+// Every instruction kind calls its entry in the window; cli stores 0 to the vCPU's virtual
+// IF (the core reads it from the vCPU page: docs/wedge-abi.md).
+rewriter::plan all_kinds()
+{
+    rewriter::plan p;
+    for (unsigned k = 0; k < site_kind_count; ++k) {
+        auto kind = static_cast<site_kind>(k);
+        if (!site_kind_is_instruction(kind)) continue;
+        p.kinds[k] = {rewriter::strategy::call, wedge_abi::entry(kind), wedge_abi::slot(kind), 0};
+    }
+    p.kinds[static_cast<unsigned>(site_kind::cli)] = {rewriter::strategy::inline_store, wedge_abi::vcpu_virtual_if,
+                                                      0, 0};
+    return p;
+}
+
+// The guest kernel runs de-privileged (Xen PV: ring 3; L4: user mode): every kind is the
+// wedge's, except int $n, which traps by itself and is delivered with the return address
+// the CPU would push (a call from a padded span could only return past the padding).
+rewrite_plan deprivileged_plan()
+{
+    rewrite_plan p;
+    p.kinds = all_kinds();
+    p.kinds.kinds[static_cast<unsigned>(site_kind::int_n)] = {};
+    return p;
+}
+
+// Ring-3 sites that would succeed with the wrong answer (they read selectors and descriptor
+// tables the hypervisor owns) instead of faulting as the others do.
+void mark_user_int3(rewrite_plan &p)
+{
+    static constexpr site_kind wrong_answer[] = {site_kind::mov_from_seg, site_kind::push_seg, site_kind::sgdt,
+                                                 site_kind::sidt, site_kind::sldt, site_kind::str, site_kind::smsw,
+                                                 site_kind::lar, site_kind::lsl, site_kind::verr, site_kind::verw};
+    for (site_kind k : wrong_answer)
+        p.user_int3[static_cast<unsigned>(k)] = true;
+}
+
+// KVM: the guest kernel runs in ring 0, its privileged instructions run natively. The wedge
+// takes port I/O (one exit per console line instead of per byte), CR3 loads (every page
+// table the guest loads must keep the wedge's window mapped), CR8 writes (QEMU's nested TCG
+// aborts on them; the wedge writes the TPR) and rdmsr/wrmsr (the x2APIC timer's count; any
+// other MSR puts the site back to native on its first run).
+bool kvm_takes(const ann::site_record &r)
+{
+    if (r.kind != static_cast<uint8_t>(site_kind::mov_to_cr)) return true;
+    return (r.special == 3 || r.special == 8) && (r.flags & ann::flag_register);
+}
+
+rewrite_plan kvm_plan()
+{
+    rewrite_plan p;
+    rewriter::plan all = all_kinds();
+    static constexpr site_kind taken[] = {site_kind::in, site_kind::out, site_kind::ins, site_kind::outs,
+                                          site_kind::mov_to_cr, site_kind::rdmsr, site_kind::wrmsr};
+    for (site_kind k : taken)
+        p.kinds.kinds[static_cast<unsigned>(k)] = all.kinds[static_cast<unsigned>(k)];
+    p.takes = kvm_takes;
+    p.replacements = false;  // in ring 0 they run natively
+    return p;
+}
+
+} // namespace
+
+const char *backend_name(backend_id b)
+{
+    switch (b) {
+    case backend_id::xen: return "xen";
+    case backend_id::kvm: return "kvm";
+    case backend_id::l4: return "l4";
+    }
+    return "?";
+}
+
+bool backend_by_name(const char *name, backend_id &out)
+{
+    static constexpr backend_id all[] = {backend_id::xen, backend_id::kvm, backend_id::l4};
+    for (backend_id b : all)
+        if (same(name, backend_name(b))) {
+            out = b;
+            return true;
+        }
+    return false;
+}
+
+rewrite_plan plan_for(backend_id b)
+{
+    switch (b) {
+    case backend_id::xen: {
+        rewrite_plan p = deprivileged_plan();
+        mark_user_int3(p);  // Xen PV user mode sees Xen's flat selectors and tables
+        return p;
+    }
+    case backend_id::kvm: return kvm_plan();
+    case backend_id::l4: return deprivileged_plan();
+    }
+    return {};
+}
+
+site_action action_for(const rewrite_plan &p, const site &s)
+{
+    if (s.user_code) return p.user_int3[s.rec.kind] ? site_action::user_int3 : site_action::leave_user;
+    if ((s.rec.flags & ann::flag_replacement) && !p.replacements) return site_action::leave_replacement;
+    if (p.kinds.kinds[s.rec.kind].how == rewriter::strategy::leave || (p.takes && !p.takes(s.rec)))
+        return site_action::leave_by_plan;
+    return site_action::rewrite;
+}
+
+} // namespace afterburn::wedge

@@ -1,0 +1,47 @@
+// Which annotated sites each backend rewrites, and into what: one plan per backend, used by
+// that backend's wedge at load time and by `afterburn rewrite --backend` on the host, so the
+// two produce the same bytes. Freestanding.
+#pragma once
+
+#include <stdint.h>
+
+#include "afterburn/annotation.h"
+#include "afterburn/site_rewriter.h"
+#include "wedge/site_table.h"
+
+namespace afterburn::wedge {
+
+enum class backend_id : uint8_t { xen, kvm, l4 };
+
+const char *backend_name(backend_id b);
+// "xen", "kvm", "l4"; false for any other name.
+bool backend_by_name(const char *name, backend_id &out);
+
+struct rewrite_plan {
+    // Kernel code, per kind: leave it, call the kind's entry, or an inline store (cli).
+    rewriter::plan kinds;
+    // Per record, after its kind's row says rewrite: false leaves this one (KVM rewrites
+    // mov_to_cr only where it loads CR3). Null: every record of a rewritten kind.
+    bool (*takes)(const annotation::site_record &rec) = nullptr;
+    // .altinstr_replacement sites (Linux copies them over other sites when it applies
+    // alternatives; the plan's `call *slot` keeps them position independent).
+    bool replacements = true;
+    // Ring-3 code cannot reach the entry window, so its sites stay as they are, except the
+    // kinds marked here: their first byte becomes int3, for the wedge to resolve the trap.
+    bool user_int3[site_kind_count] = {};
+};
+
+rewrite_plan plan_for(backend_id b);
+
+// What the plan does with one site of the table.
+enum class site_action : uint8_t {
+    rewrite,          // the kind's strategy
+    user_int3,        // int3 on the instruction's first byte (ring-3 code)
+    leave_user,       // ring-3 code
+    leave_replacement,
+    leave_by_plan,    // the kind's row (or the per-record rule) keeps the instruction
+};
+
+site_action action_for(const rewrite_plan &p, const site &s);
+
+} // namespace afterburn::wedge

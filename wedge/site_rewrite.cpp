@@ -1,0 +1,60 @@
+#include "wedge/site_rewrite.h"
+
+namespace afterburn::wedge {
+
+rewrite_counts apply_plan(site_table &t, const rewrite_plan &p, site_bytes &mem)
+{
+    rewrite_counts c;
+    for (uint32_t i = 0; i < t.count(); ++i) {
+        site &s = t[i];
+        site_action a = action_for(p, s);
+        if (a == site_action::leave_by_plan) { ++c.by_plan; continue; }
+        if (a == site_action::leave_replacement) { ++c.replacement; continue; }
+        if (a == site_action::leave_user) { ++c.user; continue; }
+        uint8_t *bytes = mem.span(s.start, s.size());
+        if (!bytes) {
+            if (a == site_action::user_int3) ++c.user; else ++c.outside;
+            continue;
+        }
+        for (uint32_t b = 0; b < s.size(); ++b) s.original[b] = bytes[b];
+        if (a == site_action::user_int3) {
+            bytes[s.insn - s.start] = 0xcc;
+            s.trapping = true;
+            ++c.user;
+            ++c.user_int3;
+            continue;
+        }
+        rewriter::site_span sp{s.start, s.insn, s.size()};
+        auto o = rewriter::rewrite_site(bytes, sp, s.rec, p.kinds);
+        if (o == rewriter::outcome::rewritten) {
+            s.rewritten = true;
+            ++c.rewritten;
+            ++c.by_kind[s.rec.kind];
+            c.inline_stores += p.kinds.kinds[s.rec.kind].how == rewriter::strategy::inline_store;
+        } else {
+            ++c.failed;
+            mem.cannot_rewrite(s, o);
+        }
+    }
+    return c;
+}
+
+uint64_t sites_digest(const site_table &t, site_bytes &mem)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    auto mix = [&h](uint8_t b) {
+        h ^= b;
+        h *= 0x100000001b3ull;
+    };
+    for (uint32_t i = 0; i < t.count(); ++i) {
+        const site &s = t[i];
+        for (unsigned b = 0; b < 8; ++b) mix(static_cast<uint8_t>(s.start >> (8 * b)));
+        const uint8_t *bytes = mem.span(s.start, s.size());
+        mix(static_cast<uint8_t>(bytes ? s.size() : 0));
+        if (bytes)
+            for (uint32_t b = 0; b < s.size(); ++b) mix(bytes[b]);
+    }
+    return h;
+}
+
+} // namespace afterburn::wedge

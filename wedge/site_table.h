@@ -1,0 +1,98 @@
+// The guest's annotated sites, sorted by address: what a wedge looks up when a rewritten
+// site calls it (by the call's return address), when a site traps (by the instruction's
+// address), and when the core reads guest text that rewriting replaced (the original bytes).
+// Every record a wedge or `afterburn rewrite` takes from an Afterburn note enters through
+// add(); admit() is the one place that decides whether a record may. Freestanding: the caller
+// supplies the storage (site_table_of<N> carries its own, constant-initialized: no global
+// constructor), nothing is allocated.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "afterburn/annotation.h"
+
+namespace afterburn::wedge {
+
+struct site {
+    static constexpr uint32_t max_span = 32;  // longest instruction + padding a table keeps
+    uint64_t start = 0, end = 0;  // the span [start, end): a rewritten site's entry returns to `end`
+    uint64_t insn = 0;            // the instruction's link address (start + pad_len with pad_before)
+    annotation::site_record rec{};
+    bool user_code = false;  // in the guest's ring-3 code (its .user sections)
+    bool rewritten = false;  // the span holds the plan's call or inline store
+    bool trapping = false;   // the instruction's first byte is an int3 the wedge resolves
+    uint8_t original[max_span] = {};  // the span before it was changed (rewritten || trapping)
+    uint32_t size() const { return static_cast<uint32_t>(end - start); }
+    bool changed() const { return rewritten || trapping; }
+};
+
+// What add() did with one record.
+enum class admission : uint8_t {
+    site,      // an instruction site, now in the table
+    not_site,  // a well-formed record that names no instruction (kind none, a code region)
+    refused,   // malformed: `why` says how; the image must not run
+    full,      // the table's storage is exhausted
+};
+
+struct admit_result {
+    admission what = admission::refused;
+    const char *why = "";  // for refused / full
+};
+
+// Two spans that overlap (or a record given twice), found by seal().
+struct site_conflict {
+    const site *first = nullptr, *second = nullptr;
+};
+
+class site_table {
+public:
+    constexpr site_table(site *storage, uint32_t capacity) : sites_(storage), capacity_(capacity) {}
+
+    // Adds the record whose instruction lies at link address `site_addr` (the record's
+    // `site` field resolved against where the field sits in the guest). Before seal() only.
+    admit_result add(const annotation::site_record &rec, uint64_t site_addr);
+
+    // Sorts the sites by address and checks that no two spans overlap; false with the first
+    // conflicting pair otherwise. Lookups need a sealed table.
+    bool seal(site_conflict &conflict);
+
+    // Marks the sites that overlap [lo, hi) as ring-3 code (the guest's .user sections).
+    void mark_user_code(uint64_t lo, uint64_t hi);
+
+    // The rewritten site whose call returns to `ret` (ret lies in (start, end]), or null.
+    const site *find_by_return(uint64_t ret) const;
+    // The site whose instruction is at `insn`, or null.
+    const site *find_by_insn(uint64_t insn) const;
+
+    // Puts the original bytes of every changed span back into `buf`, which holds the guest's
+    // bytes [va, va + len): the core reads a memory operand's displacement from the
+    // instruction (docs/annotation-format.md), which rewriting replaced.
+    void overlay_original(uint64_t va, uint8_t *buf, size_t len) const;
+
+    uint32_t count() const { return count_; }
+    uint32_t capacity() const { return capacity_; }
+    site &operator[](uint32_t i) { return sites_[i]; }
+    const site &operator[](uint32_t i) const { return sites_[i]; }
+
+private:
+    static admit_result admit(const annotation::site_record &rec);
+    uint32_t first_starting_after(uint64_t addr) const;  // index of the first site with start > addr
+
+    site *sites_;
+    uint32_t capacity_;
+    uint32_t count_ = 0;
+};
+
+// A table with its own storage of N sites. (A wedge keeps a large table's storage in a
+// separate array: an object that also holds the pointer to it lands in .data, not .bss.)
+template <uint32_t N>
+class site_table_of : public site_table {
+public:
+    constexpr site_table_of() : site_table(storage_, N) {}
+
+private:
+    site storage_[N];
+};
+
+} // namespace afterburn::wedge
