@@ -46,6 +46,7 @@ private:
 struct Notes {
     bool pvh = false;
     bool linux_owner = false;
+    bool afterburn = false;
 };
 
 // ELF notes are {namesz, descsz, type, name (4-aligned), desc (4-aligned)} in both classes.
@@ -72,6 +73,8 @@ void scan_notes(const std::vector<unsigned char>& data, Notes& notes)
             notes.pvh = true;
         if (name == "Linux")
             notes.linux_owner = true;
+        if (name == "Afterburn")
+            notes.afterburn = true;
         pos = next;
     }
 }
@@ -164,10 +167,10 @@ std::variant<ImageInfo, ImageError> probe_image(const std::filesystem::path& pat
         std::string suffix = notes.linux_owner ? " (Linux)" : "";
         if (notes.pvh)
             return ImageInfo{ImageInfo::Kind::elf_pvh, notes.linux_owner,
-                             std::string(cls) + " with PVH entry note" + suffix};
+                             std::string(cls) + " with PVH entry note" + suffix, notes.afterburn};
         if (has_multiboot_header(file))
             return ImageInfo{ImageInfo::Kind::elf_multiboot, notes.linux_owner,
-                             std::string(cls) + " with multiboot header" + suffix};
+                             std::string(cls) + " with multiboot header" + suffix, notes.afterburn};
         return ImageError{"image '" + path.string() + "' is an ELF without a PVH entry note "
                           "(Xen note type 18) or multiboot header; QEMU cannot boot it "
                           "(for Linux, build with CONFIG_PVH=y)"};

@@ -2,6 +2,7 @@
 // is usually a software module that cannot run ordinary guests, so the usual path is nested:
 // an L1 Debian kernel under QEMU TCG with kvm_amd nested=1 (backends/linux/l1/run-nested.sh).
 #include "backend.hpp"
+#include "qemu_command.hpp"
 #include "vmm_session.hpp"
 
 #include <filesystem>
@@ -32,26 +33,47 @@ std::string describe_runner_exit(const ExitStatus& st)
     if (st.code & 1)
         return "afterburn-kvm exited with status " + std::to_string(st.code) + " (debug-exit value " +
                std::to_string(st.code >> 1) + ")";
+    if (st.code == 14)
+        return "afterburn-kvm ended the run on the guest's reset request (reboot)";
     return "afterburn-kvm exited with status " + std::to_string(st.code) + " (see docs/kvm-backend-notes.md)";
 }
 
 } // namespace
 
-int boot_kvm(const BootOptions& options, const ImageInfo&)
+int boot_kvm(const BootOptions& options, const ImageInfo& image)
 {
-    if (options.initrd) {
-        std::cerr << "afterburn boot: error: the kvm backend does not take --initrd yet" << std::endl;
-        return exit_usage;
-    }
     const std::string launcher = AFTERBURN_KVM_LAUNCHER, wedge = AFTERBURN_KVM_WEDGE;
     for (const auto& p : {launcher, wedge})
         if (!std::filesystem::exists(p)) {
             std::cerr << "afterburn boot: error: " << p << " is missing: build the project first" << std::endl;
             return exit_usage;
         }
-    std::vector<std::string> launcher_args{"--stats", "--memory", std::to_string(std::max(options.memory_mb, 128u))};
-    if (options.append)
-        launcher_args.insert(launcher_args.end(), {"--append", *options.append});
+    if (!image.annotated) {
+        std::cerr << "afterburn boot: error: " << options.image.string()
+                  << " has no Afterburn annotation note (.note.afterburn, docs/annotation-format.md): the KVM "
+                     "wedge would have nothing to rewrite. Build it with afterburn-cc (afterburn build-linux)"
+                  << std::endl;
+        return exit_usage;
+    }
+    if (options.initrd && !std::filesystem::is_regular_file(*options.initrd)) {
+        std::cerr << "afterburn boot: error: --initrd " << options.initrd->string() << ": no such file" << std::endl;
+        return exit_usage;
+    }
+    std::vector<std::string> launcher_args{"--stats", "--memory", std::to_string(options.memory_mb)};
+    // Linux: nested, a pending interrupt may not reach a guest that never exits; a kick every
+    // 10 ms makes KVM look again (docs/kvm-backend-notes.md, "Linux"). Not for other guests:
+    // with kicks the sample guest's hlt check trips QEMU 7.2's own TCG assertion in the L0.
+    if (image.is_linux)
+        launcher_args.insert(launcher_args.end(), {"--kick-ms", "10"});
+    // Linux: the console is ttyS0, and a panic reboots at once (the launcher ends the run on
+    // the reset) instead of hanging until the timeout. lpj: nested, Linux's calibrate_delay()
+    // and the local APIC timer calibration busy-wait for timer ticks that nested KVM may not deliver
+    // to a guest that never exits (docs/kvm-backend-notes.md, "Linux"): preset lpj, noapictimer.
+    std::optional<std::string> append = effective_append(options, image);
+    if (!options.append && image.is_linux)
+        append = *append + " panic=-1 lpj=2000000 noapictimer";
+    if (append)
+        launcher_args.insert(launcher_args.end(), {"--append", *append});
 
     if (std::string why = direct_kvm_unusable(); !why.empty()) {
         if (!options.quiet)
@@ -59,9 +81,14 @@ int boot_kvm(const BootOptions& options, const ImageInfo&)
                       << std::endl;
         // run-nested.sh reads its settings from the environment.
         ::setenv("NESTED_WEDGE", wedge.c_str(), 1);
+        if (options.initrd)
+            ::setenv("NESTED_INITRD", std::filesystem::absolute(*options.initrd).c_str(), 1);
+        else
+            ::unsetenv("NESTED_INITRD");
         ::setenv("AFTERBURN_KVM", launcher.c_str(), 1);
         ::setenv("NESTED_TIMEOUT", std::to_string(static_cast<int>(options.timeout_s) + 30).c_str(), 1);
-        std::vector<std::string> argv{AFTERBURN_RUN_NESTED, options.image.string()};
+        std::vector<std::string> argv{AFTERBURN_RUN_NESTED, options.image.string(), "--timeout",
+                                      std::to_string(static_cast<int>(options.timeout_s))};
         argv.insert(argv.end(), launcher_args.begin(), launcher_args.end());
         BootOptions nested = options;
         nested.timeout_s += 60;  // the L1 system boots first
@@ -72,6 +99,8 @@ int boot_kvm(const BootOptions& options, const ImageInfo&)
     std::vector<std::string> argv{launcher, "--wedge", wedge, "--timeout",
                                   std::to_string(static_cast<int>(options.timeout_s))};
     argv.insert(argv.end(), launcher_args.begin(), launcher_args.end());
+    if (options.initrd)
+        argv.insert(argv.end(), {"--initrd", options.initrd->string()});
     argv.push_back(options.image.string());
     return run_vmm(argv, options, {"afterburn-kvm", describe_runner_exit, std::nullopt});
 }

@@ -1,7 +1,7 @@
 # Sourced by main.sh and test.sh: installs the Debian 12 packages afterburn needs, if missing.
 # Everything comes from Debian; nothing is downloaded from anywhere else.
 AFTERBURN_PACKAGES=(
-  build-essential cmake g++ python3 xz-utils cpio bc flex bison libelf-dev libssl-dev
+  build-essential binutils cmake g++ python3 xz-utils zstd cpio gzip bc flex bison libelf-dev libssl-dev
   llvm-14-dev binutils-dev gcc-12-plugin-dev catch2 clang-14 libclang-rt-14-dev
   qemu-system-x86 busybox-static linux-source-6.1 xen-hypervisor-4.17-amd64 libxen-dev
 )

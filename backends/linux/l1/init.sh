@@ -6,7 +6,9 @@
 # Markers (run-nested.sh parses them):
 #   AFTERBURN-L1-INIT uptime=S            L1 kernel reached /init (S = L1 uptime)
 #   AFTERBURN-L1-KVM uptime=S             modules loaded, /dev/kvm present
-#   AFTERBURN-L1-SKIP: reason             nested KVM cannot be had in this L1
+#   AFTERBURN-L1-SKIP: reason             nested KVM cannot run here: the L1 CPU has no SVM
+#   AFTERBURN-L1-ERROR: reason            the L1 system is broken (a module does not load,
+#                                         /dev/kvm missing): a build error, not a skip
 #   AFTERBURN-L1-RESULT status=N seconds=S   the launcher's exit status and run time
 #   AFTERBURN-L1-DONE                     last line before poweroff
 export PATH=/bin
@@ -32,19 +34,29 @@ skip() {
     exit 0
 }
 
-grep -qw svm /proc/cpuinfo || skip "the L1 CPU has no SVM (QEMU -cpu without svm?)"
+l1_error() {
+    echo "AFTERBURN-L1-ERROR: $*"
+    echo "AFTERBURN-L1-DONE"
+    exit_qemu 60   # QEMU status 121
+    exit 0
+}
+
+grep -qw svm /proc/cpuinfo || skip "check 'svm in /proc/cpuinfo' failed: the L1 CPU has no SVM (QEMU -cpu without svm?)"
 while read -r mod params; do
-    out=$(insmod "/modules/$mod" $params 2>&1) || skip "insmod $mod $params failed: $out"
+    out=$(insmod "/modules/$mod" $params 2>&1) || l1_error "insmod $mod $params failed: $out (is the module closure in /modules/order complete? $(tr '\n' ' ' </modules/order))"
 done </modules/order
-[ -c /dev/kvm ] || skip "/dev/kvm did not appear after loading $(tr '\n' ' ' </modules/order)"
+[ -c /dev/kvm ] || l1_error "/dev/kvm did not appear after loading $(tr '\n' ' ' </modules/order)"
 nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null)
 echo "AFTERBURN-L1-KVM uptime=$(uptime_s) kvm_amd.nested=$nested"
 
-args=
-[ -f /guest/args ] && args=$(cat /guest/args)
+# One argument per line (so "--append" values may hold spaces).
+set --
+if [ -f /guest/args ]; then
+    while IFS= read -r a; do set -- "$@" "$a"; done </guest/args
+fi
 t0=$(uptime_s)
 # The guest's UART goes to stdout (this console); the launcher's report to stderr.
-/afterburn-kvm $args /guest/guest.elf
+/afterburn-kvm "$@" /guest/guest.elf
 status=$?
 t1=$(uptime_s)
 echo "AFTERBURN-L1-RESULT status=$status seconds=$(echo "$t0 $t1" | awk '{ printf "%.2f", $2 - $1 }')"

@@ -3,8 +3,10 @@
 # Debian kernel that QEMU TCG (-cpu max, i.e. with an emulated SVM CPU) boots, using
 # the L1's nested KVM (kvm_amd nested=1). Prints the L1 console, then a summary.
 # Exit status: the launcher's (for the sample guest: 1 = AFTERBURN-SUCCESS, 3 = FAILURE;
-# see docs/kvm-backend-notes.md), 77 when nested KVM cannot be had (the reason is
-# printed, "SKIP: ..."), 1 when the L1 did not report a result.
+# see docs/kvm-backend-notes.md), 77 only when the L1 CPU has no SVM, i.e. nested KVM
+# genuinely cannot run (the failed check is printed, "SKIP: ..."), 1 when the L1 system
+# cannot be built or breaks (a missing tool, package, module: "run-nested.sh: ERROR: ...")
+# or the L1 did not report a result.
 # Environment: AFTERBURN_KVM (launcher; default build/libexec/afterburn/afterburn-kvm),
 #   AFTERBURN_KVM_L1_CACHE (default build/kvm-l1), NESTED_TIMEOUT (s, default 600),
 #   NESTED_LOG (console log, default $AFTERBURN_KVM_L1_CACHE/run.log), NESTED_QEMU_CPU
@@ -23,28 +25,37 @@ log=${NESTED_LOG:-$cache/run.log}
 skip() { echo "SKIP: $*"; exit 77; }
 
 [ -f "$guest" ] || { echo "run-nested.sh: no guest image $guest" >&2; exit 2; }
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
-"$here/build-l1.sh" "$cache" "$launcher"
-rc=$?
-[ $rc -eq 77 ] && skip "the L1 system cannot be built (see build-l1.sh above)"
-[ $rc -eq 0 ] || { echo "run-nested.sh: build-l1.sh failed ($rc)" >&2; exit 1; }
+error() { echo "run-nested.sh: ERROR: $*" >&2; exit 1; }
+for tool in qemu-system-x86_64 cpio gzip timeout awk; do
+    command -v "$tool" >/dev/null || error "the tool '$tool' is not installed (scripts/deps.sh installs it)"
+done
+"$here/build-l1.sh" "$cache" "$launcher" || error "the L1 system cannot be built (build-l1.sh's ERROR above)"
 
 # The guest archive, appended to the base one (the kernel unpacks both).
-g=$(mktemp -d)
+g=$(mktemp -d) || error "mktemp failed"
 trap 'rm -rf "$g"' EXIT
-mkdir -p "$g/guest"
-cp "$guest" "$g/guest/guest.elf"
+mkdir -p "$g/guest" && cp "$guest" "$g/guest/guest.elf" || error "cannot copy $guest into the guest archive"
 # Default launcher arguments: exit table, enough memory, a watchdog well inside ours.
 args=(--stats --memory 128 --timeout 300 "$@")
 if [ -n "${NESTED_WEDGE:-}" ]; then
     [ -f "$NESTED_WEDGE" ] || { echo "run-nested.sh: no wedge image $NESTED_WEDGE" >&2; exit 2; }
-    cp "$NESTED_WEDGE" "$g/guest/kvm-wedge.elf"
+    cp "$NESTED_WEDGE" "$g/guest/kvm-wedge.elf" || error "cannot copy $NESTED_WEDGE"
     args+=(--wedge /guest/kvm-wedge.elf)
 fi
-printf '%s\n' "${args[@]}" >"$g/guest/args"
-(cd "$g" && find guest | cpio -o -H newc --owner=0:0 --quiet) | gzip -1 >"$g/guest.cpio.gz"
+if [ -n "${NESTED_INITRD:-}" ]; then
+    [ -f "$NESTED_INITRD" ] || { echo "run-nested.sh: no initrd $NESTED_INITRD" >&2; exit 2; }
+    cp "$NESTED_INITRD" "$g/guest/initrd" || error "cannot copy $NESTED_INITRD"
+    args+=(--initrd /guest/initrd)
+fi
+# One argument per line: arguments with spaces (--append "a b") survive; no newlines.
+for a in "${args[@]}"; do
+    case $a in *$'\n'*) echo "run-nested.sh: a launcher argument holds a newline: $a" >&2; exit 2 ;; esac
+done
+printf '%s\n' "${args[@]}" >"$g/guest/args" || error "cannot write $g/guest/args"
+(set -o pipefail; cd "$g" && find guest | cpio -o -H newc --owner=0:0 --quiet | gzip -1 >"$g/guest.cpio.gz") ||
+    error "cannot build the guest archive (cpio/gzip)"
 # Per run (not in the cache), so concurrent runs (ctest -j) do not overwrite each other's.
-cat "$cache/l1-base.cpio.gz" "$g/guest.cpio.gz" >"$g/l1.cpio.gz"
+cat "$cache/l1-base.cpio.gz" "$g/guest.cpio.gz" >"$g/l1.cpio.gz" || error "cannot write $g/l1.cpio.gz"
 
 echo "run-nested.sh: QEMU TCG -cpu $cpu, L1 $(basename "$(readlink -f "$cache/vmlinuz")") + l1-base.cpio.gz + guest archive, guest $guest ${args[*]}"
 for attempt in 1 2; do
@@ -79,6 +90,8 @@ echo "run-nested.sh: host wall time: L1 /init at ${t_init:-?} s, KVM ready at ${
      "result at ${t_res:-?} s, QEMU exited at $total s (status $qemu_rc)"
 reason=$(sed -n 's/^[0-9.]* AFTERBURN-L1-SKIP: //p' "$log" | head -n1)
 [ -n "$reason" ] && skip "nested KVM is not available in the L1: $reason"
+reason=$(sed -n 's/^[0-9.]* AFTERBURN-L1-ERROR: //p' "$log" | head -n1)
+[ -n "$reason" ] && error "the L1 system is broken: $reason"
 result=$(sed -n 's/^[0-9.]* AFTERBURN-L1-RESULT status=\([0-9]*\) .*/\1/p' "$log" | head -n1)
 if [ -z "$result" ]; then
     [ "$qemu_rc" -eq 124 ] && echo "run-nested.sh: QEMU timed out after $timeout_s s" >&2

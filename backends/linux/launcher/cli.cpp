@@ -11,13 +11,13 @@
 namespace afterburn::kvm {
 
 const char* usage_text() {
-    return "usage: afterburn-kvm [--memory MB] [--append CMDLINE] [--timeout S] [--stats]\n"
-           "                     [--kvm DEVICE] [--wedge kvm-wedge.elf] GUEST.elf\n"
+    return "usage: afterburn-kvm [--memory MB] [--initrd FILE] [--append CMDLINE] [--timeout S] [--stats]\n"
+           "                     [--kick-ms N] [--kvm DEVICE] [--wedge kvm-wedge.elf] GUEST.elf\n"
            "       afterburn-kvm --probe [--timeout S] [--kvm DEVICE]\n"
            "Boots a 64-bit ELF kernel (Linux x86-64 64-bit boot protocol) in a KVM VM.\n"
            "Exit status: (v << 1) | 1 when the guest writes v to port 0xf4; 2 usage,\n"
-           "4 bad guest image, 6 KVM unusable, 8 guest crash, 10 guest halted, 12 wedge error,\n"
-           "124 timeout.\n";
+           "4 bad guest image or initrd, 6 KVM unusable, 8 guest crash, 10 guest halted,\n"
+           "12 wedge error, 14 guest reset (reboot), 124 timeout.\n";
 }
 
 namespace {
@@ -43,6 +43,8 @@ bool parse_cli(int argc, char** argv, Options& o) {
             if (o.memory_mib < 2 || o.memory_mib > 65536)
                 throw Error(kUsage, "--memory: " + std::to_string(o.memory_mib) +
                                         " MiB is outside 2..65536");
+        } else if (a == "--initrd") {
+            o.initrd = value();
         } else if (a == "--append") {
             o.append = value();
         } else if (a == "--timeout") {
@@ -51,6 +53,10 @@ bool parse_cli(int argc, char** argv, Options& o) {
             o.timeout_s = std::strtod(s, &end);
             if (end == s || *end || !std::isfinite(o.timeout_s) || o.timeout_s < 0)
                 throw Error(kUsage, std::string("--timeout: not a non-negative number: '") + s + "'");
+        } else if (a == "--kick-ms") {
+            uint64_t v = parse_u64("--kick-ms", value());
+            if (v > 60000) throw Error(kUsage, "--kick-ms: " + std::to_string(v) + " is above 60000");
+            o.kick_ms = static_cast<unsigned>(v);
         } else if (a == "--stats") {
             o.stats = true;
         } else if (a == "--probe") {
@@ -72,6 +78,7 @@ bool parse_cli(int argc, char** argv, Options& o) {
     }
     if (o.probe && !o.image.empty()) throw Error(kUsage, "--probe takes no guest image");
     if (o.probe && !o.wedge.empty()) throw Error(kUsage, "--probe takes no --wedge");
+    if (o.probe && !o.initrd.empty()) throw Error(kUsage, "--probe takes no --initrd");
     if (!o.probe && o.image.empty()) throw Error(kUsage, "no guest image given");
     return true;
 }

@@ -10,11 +10,12 @@ namespace afterburn::kvm {
 
 enum ExitStatus : int {
     kUsage = 2,            // bad command line
-    kBadImage = 4,         // missing/malformed ELF, or it does not fit in guest memory
+    kBadImage = 4,         // missing/malformed ELF or initrd, or they do not fit in guest memory
     kKvmUnavailable = 6,   // no /dev/kvm, or this KVM cannot run an ordinary guest
     kGuestCrash = 8,       // shutdown (triple fault), failed entry, internal error, unknown exit
     kGuestHalted = 10,     // KVM_EXIT_HLT (only without an in-kernel local APIC)
     kWedgeError = 12,      // --wedge: the wedge reported a fatal error (hypercall `fatal`)
+    kGuestReset = 14,      // the guest asked for a reset (keyboard controller 0xfe, port 0xcf9): Linux's reboot
     kTimeout = 124,        // --timeout expired (same value as timeout(1))
 };
 

@@ -78,6 +78,13 @@ void Vm::add_memory(const GuestMemory& mem) {
     }
 }
 
+void Vm::set_irq_line(unsigned irq, bool level) {
+    kvm_irq_level l{};
+    l.irq = irq;
+    l.level = level ? 1 : 0;
+    if (ioctl(vm_.get(), KVM_IRQ_LINE, &l) < 0) throw_errno(kKvmUnavailable, "KVM_IRQ_LINE");
+}
+
 void Vm::create_irqchip_and_pit() {
     if (ioctl(vm_.get(), KVM_CREATE_IRQCHIP, 0) < 0) throw_errno(kKvmUnavailable, "KVM_CREATE_IRQCHIP");
     kvm_pit_config pit{};

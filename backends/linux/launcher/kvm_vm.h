@@ -35,6 +35,8 @@ public:
     void add_memory(const GuestMemory& mem);
     // In-kernel PIC/IOAPIC/LAPIC (KVM_CREATE_IRQCHIP) and PIT (KVM_CREATE_PIT2).
     void create_irqchip_and_pit();
+    // Drives an ISA interrupt line of the in-kernel PIC/IOAPIC (KVM_IRQ_LINE).
+    void set_irq_line(unsigned irq, bool level);
     // "PIC master irr/imr/isr, PIT channel 0 mode/count" (for --stats).
     std::string describe_pic_pit() const;
     // Loaded kernel modules that explain an unusual /dev/kvm (e.g. "kvm_pvm"), or "".

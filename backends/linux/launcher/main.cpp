@@ -11,11 +11,10 @@
 #include <optional>
 
 #include "boot_layout.h"
-#include "boot_params.h"
 #include "cli.h"
-#include "elf_image.h"
 #include "exit_codes.h"
 #include "exit_stats.h"
+#include "guest_image.h"
 #include "guest_memory.h"
 #include "io_devices.h"
 #include "kvm_vcpu.h"
@@ -25,6 +24,7 @@
 #include "wedge_link.h"
 
 using namespace afterburn::kvm;
+namespace boot = afterburn::boot;
 
 namespace {
 
@@ -66,14 +66,20 @@ void dump_state(const Vcpu& vcpu) {
     }
 }
 
+std::string hex_string(uint64_t v) {
+    char b[20];
+    std::snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(v));
+    return b;
+}
+
 struct RunResult {
     int status;
     std::string message;
 };
 
-RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, WedgeLink* wedge,
+RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, unsigned kick_ms, WedgeLink* wedge,
                    const GuestMemory& mem) {
-    Watchdog watchdog(timeout_s, vcpu.state());
+    Watchdog watchdog(timeout_s, vcpu.state(), kick_ms);
     kvm_run* run = vcpu.state();
     for (;;) {
         uint64_t t = now_ns();
@@ -87,6 +93,10 @@ RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, W
         }
         if (rc == -EINTR || rc == -EAGAIN) {
             stats.count_exit(KVM_EXIT_INTR);
+            // --kick-ms: writing the registers back makes KVM check for pending interrupts at
+            // the next entry (KVM_REQ_EVENT). Nested under QEMU's emulated SVM, an interrupt that
+            // arrived while the guest had IF=0 is otherwise not injected until the guest exits.
+            if (kick_ms) vcpu.set_regs(vcpu.get_regs());
             continue;
         }
         if (rc < 0) {
@@ -114,6 +124,8 @@ RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, W
             for (uint32_t i = 0; i < run->io.count; i++)
                 claimed = bus.io(out, run->io.port, data + i * run->io.size, run->io.size);
             stats.count_port(run->io.port, out, claimed, run->io.count);
+            if (bus.reset_requested())
+                return {kGuestReset, "the guest asked for a reset (reboot): the run ends here"};
             if (auto v = bus.debug_exit().verdict()) {
                 char m[96];
                 std::snprintf(m, sizeof m, "guest wrote %" PRIu32 " to port 0xf4: exit status %d", *v,
@@ -162,38 +174,81 @@ RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, W
 }
 
 int launch(const Options& o) {
-    std::optional<ElfImage> image;
+    // Everything about the input is checked before /dev/kvm is opened: bad input gives the
+    // same error on any host.
+    std::vector<uint8_t> kernel_bytes, initrd_bytes, wedge_bytes;
+    std::optional<boot::elf64_image> wedge_image;
+    boot::elf64_image kernel_image{};
     if (!o.probe) {
-        image = ElfImage::load_file(o.image);
-        if (image->min_memory_mib() > o.memory_mib)
-            throw Error(kBadImage, o.image + ": the image ends at " + std::to_string(image->min_memory_mib()) +
-                                       " MiB but the guest has --memory " + std::to_string(o.memory_mib) +
-                                       ": the guest needs at least --memory " + std::to_string(image->min_memory_mib()));
+        kernel_bytes = read_file(o.image, "guest image");
+        kernel_image = parse_image(kernel_bytes, o.image, true);
+        const boot::elf64_image& k = kernel_image;
+        if (!o.initrd.empty()) {
+            initrd_bytes = read_file(o.initrd, "--initrd");
+            if (initrd_bytes.empty()) throw Error(kBadImage, "--initrd " + o.initrd + ": the file is empty");
+        }
+        uint64_t need = min_memory_mib(k, initrd_bytes.size());
+        if (need > o.memory_mib)
+            throw Error(kBadImage, o.image + (initrd_bytes.empty() ? "" : " with --initrd " + o.initrd) +
+                                       ": the guest has --memory " + std::to_string(o.memory_mib) +
+                                       " MiB but needs at least --memory " + std::to_string(need));
     }
-    std::optional<ElfImage> wedge_image;
-    if (!o.wedge.empty()) wedge_image = ElfImage::load_file(o.wedge);
+    if (!o.wedge.empty()) {
+        wedge_bytes = read_file(o.wedge, "--wedge");
+        boot::elf64_image w;
+        boot::status st;
+        if (!boot::parse_elf64(wedge_bytes.data(), wedge_bytes.size(), o.wedge.c_str(), false, w, st)) {
+            if (st.code == boot::error::bad_entry && w.entry < WedgeLink::kWindow)
+                throw Error(kBadImage, "--wedge: entry point 0x" + hex_string(w.entry) + " is not in the window");
+            throw Error(kBadImage, std::string("--wedge: ") + st.text);
+        }
+        wedge_image = w;
+    }
     uint64_t t_setup = now_ns();
     GuestMemory mem(o.memory_mib << 20);
     uint64_t entry = kProbeEntry;
     std::optional<WedgeLink> wedge;
-    std::vector<E820Entry> e820 = build_e820(mem);
-    if (image) {
-        image->load_into(mem, layout::kReservedEnd);
-        entry = image->entry();
+    boot::boot_result loaded{};
+    if (!o.probe) {
+        boot::guest_ram ram = ram_view(mem);
+        boot::boot_request req{};
+        req.kernel = kernel_bytes.data();
+        req.kernel_size = kernel_bytes.size();
+        req.kernel_name = o.image.c_str();
+        req.initrd = initrd_bytes.empty() ? nullptr : initrd_bytes.data();
+        req.initrd_size = initrd_bytes.size();
+        req.initrd_name = o.initrd.c_str();
+        req.cmdline = o.append.c_str();
+        req.boot_params_gpa = layout::kBootParams;
+        req.cmdline_gpa = layout::kCmdline;
+        req.cmdline_max = layout::kCmdlineMax;
+        req.kernel_min_gpa = layout::kReservedEnd;
         if (wedge_image) {
-            wedge.emplace(*wedge_image, *image, mem);
-            wedge->load(mem, e820);
+            // The wedge's home is chosen before anything is loaded, and kept out of the guest's reach.
+            uint64_t low_end = mem.ranges().front().size;
+            uint64_t pa = (low_end - WedgeLink::kWindowSize) & ~(WedgeLink::kWindowSize - 1);
+            req.reserved[req.reserved_count++] = {pa, WedgeLink::kWindowSize};
+            wedge.emplace(*wedge_image, kernel_image, mem);   // checks the overlap with a clear message
         }
+        boot::status st;
+        if (!boot::load_linux(req, ram, loaded, st)) {
+            int status = st.code == boot::error::cmdline_too_long ? kUsage : kBadImage;
+            throw Error(status, std::string(st.code == boot::error::cmdline_too_long ? "--append: " : "") + st.text);
+        }
+        entry = loaded.entry_phys;
+        if (wedge) wedge->load(mem);
+        if (!initrd_bytes.empty())
+            std::fprintf(stderr, "afterburn-kvm: initrd %s: %zu bytes at guest-physical 0x%llx\n", o.initrd.c_str(),
+                         initrd_bytes.size(), (unsigned long long)loaded.initrd_gpa);
     } else {
         std::memcpy(mem.at(kProbeEntry, sizeof kProbeCode), kProbeCode, sizeof kProbeCode);
     }
-    write_boot_params(mem, e820, o.append);
     write_long_mode_tables(mem);
     if (wedge) {
         entry = wedge->install(mem, layout::kBootParams, layout::kStackTop);
         std::fprintf(stderr, "afterburn-kvm: wedge %s at guest-physical 0x%llx, mapped at 0x%llx; guest entry 0x%llx\n",
                      o.wedge.c_str(), (unsigned long long)wedge->pa(), (unsigned long long)WedgeLink::kWindow,
-                     (unsigned long long)image->entry_vaddr());
+                     (unsigned long long)loaded.entry_virt);
     }
 
     Vm vm(o.kvm_device);
@@ -216,9 +271,11 @@ int launch(const Options& o) {
     }
 
     IoBus bus(STDOUT_FILENO);
+    if (!o.probe) bus.uart().connect_irq([&vm](bool level) { vm.set_irq_line(4, level); });
+    if (wedge) wedge->connect_irq([&vm](unsigned line, bool level) { vm.set_irq_line(line, level); });
     ExitStats stats;
     uint64_t t_run = now_ns();
-    RunResult r = run_vcpu(*vcpu_ptr, bus, stats, o.timeout_s, wedge ? &*wedge : nullptr, mem);
+    RunResult r = run_vcpu(*vcpu_ptr, bus, stats, o.timeout_s, o.kick_ms, wedge ? &*wedge : nullptr, mem);
     uint64_t t_end = now_ns();
     if (wedge) wedge->drain(mem, bus.uart());
     bus.uart().flush();

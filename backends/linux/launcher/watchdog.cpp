@@ -15,14 +15,14 @@ constexpr int kKickSignal = SIGUSR1;
 void on_kick(int) {}   // only there to interrupt KVM_RUN with EINTR
 }  // namespace
 
-Watchdog::Watchdog(double seconds, kvm_run* run)
-    : seconds_(seconds), run_(run), vcpu_thread_(pthread_self()) {
+Watchdog::Watchdog(double seconds, kvm_run* run, unsigned kick_ms)
+    : seconds_(seconds), kick_ms_(kick_ms), run_(run), vcpu_thread_(pthread_self()) {
     struct sigaction sa {};
     sa.sa_handler = on_kick;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;   // no SA_RESTART: KVM_RUN must return
     sigaction(kKickSignal, &sa, nullptr);
-    if (seconds_ > 0) thread_ = std::thread([this] { body(); });
+    if (seconds_ > 0 || kick_ms_ > 0) thread_ = std::thread([this] { body(); });
 }
 
 Watchdog::~Watchdog() {
@@ -36,8 +36,16 @@ Watchdog::~Watchdog() {
 
 void Watchdog::body() {
     std::unique_lock<std::mutex> lock(mu_);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds_);
-    if (cv_.wait_until(lock, deadline, [this] { return stop_; })) return;
+    using clock = std::chrono::steady_clock;
+    clock::time_point deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                                    std::chrono::duration<double>(seconds_ > 0 ? seconds_ : 1e9));
+    for (;;) {
+        clock::time_point next = deadline;
+        if (kick_ms_) next = std::min<clock::time_point>(deadline, clock::now() + std::chrono::milliseconds(kick_ms_));
+        if (cv_.wait_until(lock, next, [this] { return stop_; })) return;
+        if (clock::now() >= deadline) break;
+        pthread_kill(vcpu_thread_, kKickSignal);
+    }
     fired_ = true;
     __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
     pthread_kill(vcpu_thread_, kKickSignal);

@@ -15,14 +15,16 @@ namespace afterburn::kvm {
 class Watchdog {
 public:
     // Arms for `seconds` (0: never fires) against the calling thread, whose KVM_RUN
-    // uses `run`.
-    Watchdog(double seconds, kvm_run* run);
+    // uses `run`. With `kick_ms` > 0 it also interrupts KVM_RUN every kick_ms (a signal
+    // only): the run loop then re-arms KVM's interrupt check (see --kick-ms).
+    Watchdog(double seconds, kvm_run* run, unsigned kick_ms = 0);
     ~Watchdog();   // disarms
     bool fired() const { return fired_.load(); }
 
 private:
     void body();
     double seconds_;
+    unsigned kick_ms_;
     kvm_run* run_;
     pthread_t vcpu_thread_;
     std::atomic<bool> fired_{false};

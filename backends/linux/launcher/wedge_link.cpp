@@ -19,48 +19,81 @@ std::string hex(uint64_t v) {
 }
 }  // namespace
 
-WedgeLink::WedgeLink(const ElfImage& wedge, const ElfImage& guest, const GuestMemory& mem)
+WedgeLink::WedgeLink(const boot::elf64_image& wedge, const boot::elf64_image& guest, const GuestMemory& mem)
     : wedge_(wedge), guest_(guest) {
     uint64_t low_end = mem.ranges().front().size;   // RAM [0, low_end)
     if (low_end < 2 * kWindowSize + layout::kReservedEnd)
         throw Error(kBadImage, "--wedge: guest memory too small to reserve 2 MiB for the wedge");
     pa_ = (low_end - kWindowSize) & ~(kWindowSize - 1);
-    for (const LoadSegment& s : guest.segments())
+    for (unsigned i = 0; i < guest.load_count; i++) {
+        const boot::load_segment& s = guest.loads[i];
         if (s.paddr < pa_ + kWindowSize && s.paddr + s.memsz > pa_)
             throw Error(kBadImage, "--wedge: the guest's segment at " + hex(s.paddr) + " overlaps the wedge's 2 MiB at " +
                                        hex(pa_) + " (the top of RAM below 3 GiB); give the guest more --memory");
-    if (wedge.entry() < kWindow) throw Error(kBadImage, "--wedge: entry point " + hex(wedge.entry()) + " is not in the window");
+    }
+    if (wedge.entry < kWindow) throw Error(kBadImage, "--wedge: entry point " + hex(wedge.entry) + " is not in the window");
 }
 
-void WedgeLink::load(GuestMemory& mem, std::vector<E820Entry>& e820) const {
-    wedge_.load_relocated(mem, kWindow, pa_, kWindowSize - 4096);   // the last page is the wedge's mapping slot
-    reserve_e820(e820, pa_, kWindowSize);
+void WedgeLink::load(GuestMemory& mem) const {
+    const uint64_t size = kWindowSize - 4096;   // the last page is the wedge's mapping slot
+    for (unsigned i = 0; i < wedge_.load_count; i++) {
+        const boot::load_segment& s = wedge_.loads[i];
+        if (s.vaddr < kWindow || s.vaddr - kWindow > size || s.memsz > size - (s.vaddr - kWindow))
+            throw Error(kBadImage, "--wedge: segment at " + hex(s.vaddr) + " (+" + hex(s.memsz) + ") lies outside [" +
+                                       hex(kWindow) + ", +" + hex(size) + ")");
+        uint8_t* dst = mem.at(pa_ + (s.vaddr - kWindow), s.memsz);
+        if (!dst) throw Error(kBadImage, "--wedge: no guest RAM at " + hex(pa_ + (s.vaddr - kWindow)));
+        std::memcpy(dst, wedge_.bytes + s.offset, s.filesz);
+        std::memset(dst + s.filesz, 0, s.memsz - s.filesz);
+    }
 }
 
 uint64_t WedgeLink::install(GuestMemory& mem, uint64_t boot_params, uint64_t guest_rsp) const {
-    for (const LoadSegment& s : guest_.segments())
+    for (unsigned i = 0; i < guest_.load_count; i++) {
+        const boot::load_segment& s = guest_.loads[i];
         if (s.vaddr != s.paddr) add_2m_mapping(mem, s.vaddr, s.paddr, s.memsz);
+    }
     add_2m_mapping(mem, kWindow, pa_, kWindowSize);
 
     abi::handoff h{};
     h.magic = abi::handoff_magic;
     h.version = abi::handoff_version;
     h.boot_params = boot_params;
-    h.guest_entry = guest_.entry_vaddr();
+    h.guest_entry = guest_.entry_virt();
+    // Linux: enter startup_64 at its physical address (its __startup_64 derives the load
+    // address from RIP), and have the wedge map its window in level2_fixmap_pgt, the page
+    // directory the kernel's own tables use for the top 2 GiB (docs/kvm-backend-notes.md).
+    uint64_t fixmap_va = 0, fixmap_pa = 0;
+    if (boot::symbol_value(guest_, "level2_fixmap_pgt", fixmap_va)) {
+        if (!boot::virt_to_phys(guest_, fixmap_va, fixmap_pa))
+            throw Error(kBadImage, "--wedge: level2_fixmap_pgt at " + hex(fixmap_va) + " is not in a PT_LOAD");
+        h.splice_pd = fixmap_pa;
+        h.guest_entry = guest_.entry;
+        // The code that runs at physical addresses (.head.text, merged into .text in vmlinux:
+        // startup_64 .. the end of startup_64_setup_env) keeps its sites as they are.
+        uint64_t head = 0, env = 0, env_size = 0;
+        if (!boot::symbol_value(guest_, "startup_64", head) ||
+            !boot::symbol_value(guest_, "startup_64_setup_env", env, &env_size) || env < head)
+            throw Error(kBadImage, "--wedge: a Linux image (level2_fixmap_pgt) without startup_64/startup_64_setup_env symbols");
+        h.user_code[h.user_count++] = {head, env + env_size - head};
+    }
     h.guest_rsp = guest_rsp;
     h.wedge_pa = pa_;
     h.wedge_size = kWindowSize;
     h.hypercall_port = abi::default_hypercall_port;
-    if (guest_.notes().size() > abi::max_note_ranges)
+    if (guest_.note_count > abi::max_note_ranges)
         throw Error(kBadImage, "--wedge: the guest has more than " + std::to_string(abi::max_note_ranges) + " PT_NOTE segments");
-    for (const VirtRange& n : guest_.notes()) h.notes[h.note_count++] = {n.vaddr, n.size};
-    std::vector<VirtRange> user = guest_.sections_named(".user");
-    if (user.size() > abi::max_user_ranges) throw Error(kBadImage, "--wedge: too many .user sections");
-    for (const VirtRange& u : user) h.user_code[h.user_count++] = {u.vaddr, u.size};
+    for (unsigned i = 0; i < guest_.note_count; i++) h.notes[h.note_count++] = {guest_.notes[i].vaddr, guest_.notes[i].size};
+    for (const char* name : {".user", ".head.text"}) {
+        boot::virt_range r[abi::max_user_ranges];
+        unsigned n = boot::sections_named(guest_, name, r, abi::max_user_ranges);
+        if (h.user_count + n > abi::max_user_ranges) throw Error(kBadImage, "--wedge: too many .user/.head.text sections");
+        for (unsigned i = 0; i < n; i++) h.user_code[h.user_count++] = {r[i].vaddr, r[i].size};
+    }
     uint8_t* dst = mem.at(layout::kWedgeHandoff, sizeof h);
     if (!dst) throw Error(kBadImage, "--wedge: no RAM for the handoff");
     std::memcpy(dst, &h, sizeof h);
-    return wedge_.entry();
+    return wedge_.entry;
 }
 
 bool WedgeLink::claims(uint16_t port) const { return port == abi::default_hypercall_port; }
@@ -71,6 +104,11 @@ std::optional<std::string> WedgeLink::hypercall(uint32_t request_gpa, const Gues
     abi::request r;
     std::memcpy(&r, p, sizeof r);
     calls_[r.op]++;
+    if (r.op == static_cast<uint32_t>(abi::op::set_irq)) {
+        if (r.len > 15 || r.gpa > 1) return "wedge hypercall set_irq: line " + std::to_string(r.len) + " level " + std::to_string(r.gpa) + " is not an ISA line and a level";
+        if (set_irq_) set_irq_(r.len, r.gpa != 0);
+        return std::nullopt;
+    }
     const uint8_t* data = r.len ? mem.at(r.gpa, r.len) : reinterpret_cast<const uint8_t*>("");
     if (!data) return "wedge hypercall " + std::to_string(r.op) + ": [" + hex(r.gpa) + ", +" + hex(r.len) + ") is not in guest RAM";
     std::string text(reinterpret_cast<const char*>(data), r.len);
@@ -85,6 +123,8 @@ std::optional<std::string> WedgeLink::hypercall(uint32_t request_gpa, const Gues
         return std::nullopt;
     case abi::op::fatal:
         return "kvm-wedge: fatal: " + text;
+    case abi::op::set_irq:
+        break;   // handled above
     case abi::op::register_console:
         if (r.len < sizeof(abi::console_buffer)) return "wedge hypercall register_console: buffer too small";
         console_gpa_ = r.gpa;
@@ -107,10 +147,10 @@ void WedgeLink::drain(const GuestMemory& mem, Uart8250& uart) const {
 }
 
 void WedgeLink::print_stats(std::FILE* f) const {
-    static const char* names[] = {"?", "console_write", "log", "fatal", "register_console"};
+    static const char* names[] = {"?", "console_write", "log", "fatal", "register_console", "set_irq"};
     std::fprintf(f, "  wedge hypercalls (port 0x%04x):", abi::default_hypercall_port);
     for (auto [op, n] : calls_)
-        std::fprintf(f, " %s %llu", op < 5 ? names[op] : "unknown", (unsigned long long)n);
+        std::fprintf(f, " %s %llu", op < 6 ? names[op] : "unknown", (unsigned long long)n);
     std::fprintf(f, "; console bytes %llu\n", (unsigned long long)console_bytes_);
 }
 

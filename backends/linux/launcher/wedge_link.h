@@ -3,29 +3,33 @@
 // window, hands it the guest (struct kvm_wedge::handoff), and serves its hypercalls.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "boot_params.h"
-#include "elf_image.h"
 #include "guest_memory.h"
+#include "wedge/boot/linux_boot.h"
 #include "io_devices.h"
 
 namespace afterburn::kvm {
+
+namespace boot = afterburn::boot;
 
 class WedgeLink {
 public:
     static constexpr uint64_t kWindow = 0xffffffffffe00000ull;   // wedge_abi::window_base
     static constexpr uint64_t kWindowSize = 2ull << 20;
 
-    // Chooses the wedge's guest-physical home: the top 2 MiB of RAM below 3 GiB. Throws
-    // Error(kBadImage) if the guest's segments reach into it (more --memory helps).
-    WedgeLink(const ElfImage& wedge, const ElfImage& guest, const GuestMemory& mem);
+    // Chooses the wedge's guest-physical home: the top 2 MiB of RAM below 3 GiB (the caller
+    // reserves it in the guest's e820 map and keeps the guest out of it). Throws
+    // Error(kBadImage) if the wedge is not a window image or the guest's segments reach into
+    // its 2 MiB (more --memory helps).
+    WedgeLink(const boot::elf64_image& wedge, const boot::elf64_image& guest, const GuestMemory& mem);
     uint64_t pa() const { return pa_; }
-    // Copies the wedge into guest RAM and reserves it in `e820`.
-    void load(GuestMemory& mem, std::vector<E820Entry>& e820) const;
+    // Copies the wedge into its 2 MiB.
+    void load(GuestMemory& mem) const;
     // After write_long_mode_tables: maps the guest's PT_LOADs at their p_vaddr and the
     // window (one 2 MiB page), writes the handoff. Returns the wedge's entry (RIP; RDI =
     // layout::kWedgeHandoff).
@@ -38,14 +42,17 @@ public:
     // At the end of the run: console bytes the wedge buffered but did not send yet.
     void drain(const GuestMemory& mem, Uart8250& uart) const;
     void print_stats(std::FILE* f) const;
+    // Where the wedge's set_irq hypercall goes (the VM's KVM_IRQ_LINE).
+    void connect_irq(std::function<void(unsigned, bool)> set_irq) { set_irq_ = std::move(set_irq); }
 
 private:
-    const ElfImage& wedge_;
-    const ElfImage& guest_;
+    const boot::elf64_image& wedge_;
+    const boot::elf64_image& guest_;
     uint64_t pa_ = 0;
     uint64_t console_gpa_ = 0;
     std::map<uint32_t, uint64_t> calls_;
     uint64_t console_bytes_ = 0;
+    std::function<void(unsigned, bool)> set_irq_;
 };
 
 }  // namespace afterburn::kvm

@@ -299,9 +299,17 @@ struct frame {
     uint64_t kind, rflags, ret;
 };
 
+// The emulated UART's THRE interrupt (Linux's tty output waits for it): the line level goes to
+// the launcher, which drives the VM's in-kernel PIC. One hypercall per level change.
+class launcher_irq final : public wedge::irq_sink {
+public:
+    void set_irq(unsigned line, bool level) override { hypercall(abi::op::set_irq, level ? 1 : 0, line); }
+};
+
 kvm_backend g_backend;
 hardware_ports g_hardware;
-wedge::uart_8250 g_uart(g_backend);
+launcher_irq g_irq;
+wedge::uart_8250 g_uart(g_backend, &g_irq);
 wedge::io_bus g_bus;
 wedge::vcpu g_cpu;
 uint64_t g_entries[site_kind_count];
@@ -570,6 +578,14 @@ extern "C" void wedge_main(const abi::handoff *h)
     log("%u Afterburn tables, %u records in %u PT_NOTE segments", tables, records, g_handoff.note_count);
     measure_apic_bus();
     rewrite_sites();
+    if (g_handoff.splice_pd) {  // Linux: its static kernel tables get the window in advance
+        volatile uint64_t *pd = map_table(g_handoff.splice_pd);
+        if (pd[511] & pte_p)
+            fatal("the guest's page directory %x already maps %x at entry 511 (the wedge window)", g_handoff.splice_pd,
+                  pd[511]);
+        pd[511] = pa_of(pt_l1) | pte_p | pte_rw;
+        log("installed the wedge window in the guest's page directory %x (entry 511)", g_handoff.splice_pd);
+    }
     wedge_guest_entry = g_handoff.guest_entry;
     wedge_guest_boot_params = g_handoff.boot_params;
     wedge_guest_rsp = g_handoff.guest_rsp;

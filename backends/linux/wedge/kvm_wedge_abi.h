@@ -14,7 +14,7 @@ namespace afterburn::kvm_wedge {
 // and the wedge's 2 MiB are mapped at the window by ONE 2 MiB page (PML4[511] -> PDPT[511]
 // -> PD[511], PS=1): the wedge replaces that PD entry with its own 4 KiB table at start.
 inline constexpr uint32_t handoff_magic = 0x574b4241;  // "ABKW"
-inline constexpr uint32_t handoff_version = 1;
+inline constexpr uint32_t handoff_version = 2;
 inline constexpr uint32_t max_note_ranges = 8;
 inline constexpr uint32_t max_user_ranges = 8;
 
@@ -37,10 +37,18 @@ struct handoff {
     va_range notes[max_note_ranges];  // the guest's PT_NOTE segments (guest-virtual)
     uint32_t user_count;       // entries used in user_code[]
     uint32_t reserved1;
-    // Code the guest runs in ring 3 from its own image (e.g. the sample guest's `.user`
-    // section): a `call` from ring 3 into the supervisor-only window would #PF instead of
-    // the instruction's own #GP, so the wedge leaves sites there as they are.
+    // Code where the wedge leaves sites as they are: code the guest runs in ring 3 from its
+    // own image (the sample guest's `.user`: a `call` from ring 3 into the supervisor-only
+    // window would #PF instead of the instruction's own #GP), and code that runs at its
+    // physical address before the kernel switches to its link addresses (Linux's
+    // `.head.text`: a `call rel32` computed for the link address would miss the window).
     va_range user_code[max_user_ranges];
+    // Guest-physical address of a page directory of the guest's own (static) tables whose
+    // entry 511 maps the window's 2 MiB once the guest loads them natively (Linux's
+    // level2_fixmap_pgt: its first CR3 load is in `.head.text`, which is not rewritten, so
+    // nothing would splice the window in). The wedge fills that entry before entering the
+    // guest if it is empty. 0: none.
+    uint64_t splice_pd;
 };
 
 // ---- hypercalls: what the wedge asks of the launcher ------------------------------------
@@ -54,6 +62,7 @@ enum class op : uint32_t {
     log = 2,              // [gpa, gpa + len): a wedge message -> stderr, "kvm-wedge: " prefixed
     fatal = 3,            // [gpa, gpa + len): the wedge cannot go on; the launcher ends the run (status 12)
     register_console = 4, // gpa = a console_buffer the launcher drains when the run ends (halt, crash, timeout)
+    set_irq = 5,          // len = ISA interrupt line, gpa = level (0/1): the emulated UART's IRQ4 (KVM_IRQ_LINE)
 };
 
 struct request {

@@ -1,0 +1,97 @@
+#!/bin/bash
+# Linux (the afterburnt vmlinux of `afterburn build-linux`) on KVM through the wedge.
+#   test-linux-boot.sh boot      AFTERBURN LINUX_OUT LOGDIR   (ctest kvm.linux.boot)
+#   test-linux-boot.sh bad_input AFTERBURN LINUX_OUT LOGDIR   (ctest kvm.linux.bad_input)
+# LINUX_OUT holds vmlinux and initramfs.cpio.gz (linux.e2e's build directory); when they are
+# missing they are built there first with `afterburn build-linux`.
+# boot: `afterburn boot --on kvm vmlinux --initrd initramfs.cpio.gz` must exit 0 with the
+# success marker; the console log is kept in LOGDIR/kvm-linux.log and its transcript (the
+# lines from AFTERBURN-START to AFTERBURN-SUCCESS) in LOGDIR/kvm-linux.transcript. If a native
+# boot log of the same build exists (LINUX_OUT/boot-vmlinux.log, from linux.e2e), the two
+# transcripts are diffed (printed, not judged: /proc/cpuinfo names different CPUs).
+# bad_input: a missing, empty or truncated initrd, too little --memory and a kernel without
+# annotations each end with a clear message and a failure status, within a bound.
+# Exit 77 (skip) only when nested KVM cannot run (no SVM in the L1: run-nested.sh says so).
+set -uo pipefail
+mode=$1 ab=$2 out=$3 logdir=$4
+bindir=$(cd "$(dirname "$ab")" && pwd)
+kvm=$bindir/../libexec/afterburn/afterburn-kvm
+mkdir -p "$logdir"
+fail() { echo "FAIL: $*"; exit 1; }
+
+if [ ! -f "$out/vmlinux" ] || [ ! -f "$out/initramfs.cpio.gz" ]; then
+    echo "== no Linux build in $out: afterburn build-linux -o $out"
+    "$ab" build-linux -o "$out" || fail "afterburn build-linux failed"
+fi
+vmlinux=$out/vmlinux initrd=$out/initramfs.cpio.gz
+
+transcript() { sed -n '/AFTERBURN-START/,/AFTERBURN-SUCCESS/p' "$1" | tr -d '\r'; }
+
+case $mode in
+boot)
+    log=$logdir/kvm-linux.log
+    start=$(date +%s.%N)
+    "$ab" boot --on kvm "$vmlinux" --initrd "$initrd" --timeout 900 --log "$log"
+    rc=$?
+    secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    [ $rc -eq 4 ] && { echo "kvm.linux.boot: skipped: nested KVM is not available (see above)"; exit 77; }
+    [ $rc -eq 0 ] || fail "afterburn boot --on kvm exited $rc after $secs s (console log: $log)"
+    grep -q '^AFTERBURN-SUCCESS' <(tr -d '\r' <"$log") || fail "no AFTERBURN-SUCCESS line in $log"
+    transcript "$log" >"$logdir/kvm-linux.transcript"
+    echo "kvm.linux.boot: AFTERBURN-SUCCESS through the KVM wedge in $secs s (host wall time, L1 boot included);" \
+         "transcript: $logdir/kvm-linux.transcript ($(wc -l <"$logdir/kvm-linux.transcript") lines)"
+    if [ -f "$out/boot-vmlinux.log" ]; then
+        transcript "$out/boot-vmlinux.log" >"$logdir/native-linux.transcript"
+        echo "== transcript, native (-) vs KVM (+):"
+        diff -u "$logdir/native-linux.transcript" "$logdir/kvm-linux.transcript" | tail -n +3 || true
+    fi
+    ;;
+bad_input)
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    failures=0
+    # expect STATUS 'regex' BOUND CMD...: CMD must exit STATUS within BOUND seconds, printing regex.
+    expect() {
+        local want=$1 pattern=$2 bound=$3; shift 3
+        local o rc
+        o=$(timeout "$bound" "$@" 2>&1 </dev/null); rc=$?
+        if [ $rc -ne "$want" ]; then
+            echo "FAIL [$*]: status $rc, want $want"; printf '%s\n' "$o" | tail -n 8; failures=$((failures + 1))
+        elif ! printf '%s\n' "$o" | grep -qE -- "$pattern"; then
+            echo "FAIL [$*]: no /$pattern/ in:"; printf '%s\n' "$o" | tail -n 8; failures=$((failures + 1))
+        else
+            echo "ok   [${*:4:4}...] -> $rc: $(printf '%s\n' "$o" | grep -E -- "$pattern" | head -n1 | cut -c1-220)"
+        fi
+    }
+    # The launcher itself, before any KVM: missing/empty initrd, too little memory.
+    expect 4 'initrd .*cannot open' 20 "$kvm" --initrd "$tmp/missing.cpio.gz" "$vmlinux"
+    : >"$tmp/empty"
+    expect 4 'initrd .*empty' 20 "$kvm" --initrd "$tmp/empty" "$vmlinux"
+    expect 4 'needs at least --memory [0-9]+' 20 "$kvm" --memory 16 --initrd "$initrd" "$vmlinux"
+    # The front door.
+    expect 2 'initrd .*(no such file|does not exist)' 20 "$ab" boot --on kvm "$vmlinux" --initrd "$tmp/missing.cpio.gz"
+    # A kernel without annotations: the Afterburn notes' owner renamed in place (they share the
+    # .notes section with the PVH entry note, which must stay for the image to be bootable).
+    python3 - "$vmlinux" "$tmp/unannotated" <<'PY' || fail "cannot make an unannotated copy"
+import re, sys
+data = open(sys.argv[1], 'rb').read()
+# {namesz=10, descsz, type=0x41420001, "Afterburn\0"}: docs/annotation-format.md
+pat = re.compile(rb'\x0a\x00\x00\x00(....)\x01\x00\x42\x41Afterburn\x00', re.S)
+new, n = pat.subn(lambda m: b'\x0a\x00\x00\x00' + m.group(1) + b'\x01\x00\x42\x41Afterbxrn\x00', data)
+if n == 0:
+    sys.exit("no Afterburn notes found")
+open(sys.argv[2], 'wb').write(new)
+print(f"renamed {n} Afterburn notes")
+PY
+    expect 2 'no Afterburn annotation note' 20 "$ab" boot --on kvm "$tmp/unannotated" --initrd "$initrd"
+    # Nested (the kernel runs): too little memory inside the L1, and a truncated initrd,
+    # which only the kernel can find out: it must end the run (panic=-1 -> reset), not hang.
+    expect 1 'needs at least --memory' 400 "$ab" boot --on kvm "$vmlinux" --initrd "$initrd" --memory 16 --timeout 300
+    head -c $(($(stat -c %s "$initrd") / 2)) "$initrd" >"$tmp/truncated.cpio.gz"
+    expect 1 'crashed.*Kernel panic|Kernel panic.*|guest reported failure' 700 \
+        "$ab" boot --on kvm "$vmlinux" --initrd "$tmp/truncated.cpio.gz" --timeout 600 --log "$logdir/kvm-linux-truncated.log"
+    [ $failures -eq 0 ] || fail "$failures bad-input case(s)"
+    echo "kvm.linux.bad_input: every case ended with a clear message and a failure status"
+    ;;
+*) echo "usage: test-linux-boot.sh boot|bad_input AFTERBURN LINUX_OUT LOGDIR"; exit 2 ;;
+esac

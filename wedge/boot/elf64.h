@@ -1,0 +1,84 @@
+// ELF64 x86-64 executables as a guest loader needs them: validated program headers
+// (PT_LOAD, PT_NOTE), the entry point, and named allocated sections. Freestanding: it
+// reads the caller's bytes and allocates nothing.
+#pragma once
+
+#include <stdint.h>
+
+namespace afterburn::boot {
+
+// What went wrong, for callers that act on the kind; the text says what and where.
+enum class error : uint8_t {
+    none,
+    not_elf,            // too short, bad magic, not ELF64 / little-endian / x86-64 / ET_EXEC
+    bad_headers,        // program headers malformed or beyond the end of the file (truncated)
+    bad_segment,        // a PT_LOAD whose data is beyond the file, or wraps, or filesz > memsz
+    bad_entry,          // e_entry outside every loaded segment
+    too_many,           // more segments/notes/e820 entries/ranges than the fixed tables hold
+    outside_ram,        // a segment or boot structure does not fit guest RAM (more memory helps)
+    overlaps,           // a segment overlaps the caller's boot data or a reserved range
+    no_room_for_initrd, // RAM is too small for the initrd above the kernel (more memory helps)
+    cmdline_too_long,
+};
+
+struct status {
+    error code = error::none;
+    char text[256] = {};
+    bool ok() const { return code == error::none; }
+};
+
+struct load_segment {
+    uint64_t vaddr, paddr, filesz, memsz, offset;
+};
+struct virt_range {
+    uint64_t vaddr, size;
+};
+
+struct elf64_image {
+    static constexpr unsigned max_loads = 16, max_notes = 8;
+    const uint8_t *bytes;
+    uint64_t size;
+    uint64_t entry;               // e_entry
+    load_segment loads[max_loads];  // PT_LOADs with p_memsz > 0, in header order
+    unsigned load_count;
+    virt_range notes[max_notes];  // PT_NOTEs with p_filesz > 0 (p_vaddr, p_filesz)
+    unsigned note_count;
+
+    // e_entry translated from its PT_LOAD's physical range to the virtual one (e_entry
+    // itself when no segment holds it).
+    uint64_t entry_virt() const;
+    // Highest p_paddr + p_memsz.
+    uint64_t phys_end() const;
+};
+
+// Validates `bytes` as an ELF64 x86-64 ET_EXEC with at least one PT_LOAD. When
+// `entry_is_physical`, e_entry must lie inside a PT_LOAD's physical range (the 64-bit boot
+// protocol); otherwise inside a virtual one. `name` prefixes messages.
+bool parse_elf64(const uint8_t *bytes, uint64_t size, const char *name, bool entry_is_physical,
+                 elf64_image &out, status &st);
+
+// Allocated sections called `name`; returns how many were found (at most `max` stored).
+unsigned sections_named(const elf64_image &img, const char *name, virt_range *out, unsigned max);
+
+// The value of the symbol `name` in the image's symbol table (.symtab); false if there is
+// none (stripped images) or no such symbol.
+bool symbol_value(const elf64_image &img, const char *name, uint64_t &value, uint64_t *size = nullptr);
+// A virtual address inside a PT_LOAD translated to its physical one; false if none holds it.
+bool virt_to_phys(const elf64_image &img, uint64_t vaddr, uint64_t &paddr);
+
+// Message helper (freestanding snprintf subset): appends to st.text and sets st.code.
+// Format: %s string, %x hex with 0x, %u unsigned decimal (all arguments 64-bit or char*).
+class message {
+public:
+    explicit message(status &st, error code) : st_(st) { st_.code = code; st_.text[0] = 0; len_ = 0; }
+    message &s(const char *v);
+    message &x(uint64_t v);
+    message &u(uint64_t v);
+
+private:
+    void put(char c);
+    status &st_;
+    unsigned len_;
+};
+
+} // namespace afterburn::boot
