@@ -11,6 +11,7 @@ struct ImageInfo {
     enum class Kind { elf_pvh, elf_multiboot, bzimage } kind;
     bool is_linux = false;     // Linux images get console=ttyS0 unless --append says otherwise
     std::string description;   // for messages, e.g. "ELF64 with PVH entry note (Linux)"
+    bool xen_pv = false;       // has a Xen PV entry note (XEN_ELFNOTE_ENTRY): can be Xen's dom0
 };
 
 struct ImageError {
