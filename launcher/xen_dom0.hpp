@@ -34,4 +34,7 @@ std::vector<std::string> xen_dom0_qemu_argv(const BootOptions& options, const st
                                             const std::string& dom0_cmdline);
 std::string dom0_module_problem(const BootOptions& options);
 
+// The QEMU CPU model for a Xen host: "max" (the default) becomes "max,-smap"; others stay.
+std::string xen_dom0_cpu(const std::string& cpu);
+
 } // namespace afterburn::launcher

@@ -123,6 +123,8 @@ TEST_CASE("xen dom0 argv: Xen as multiboot kernel, dom0 kernel and initrd as mod
         return *(it + 1);
     };
     CHECK(at("-kernel") == "/cache/xen");
+    CHECK(at("-cpu") == "max,-smap"); // the default "max" without SMAP (Xen PV dom0 dies with it)
+    CHECK(xen_dom0_cpu("qemu64") == "qemu64");
     CHECK(at("-initrd") == "/k/vmlinux console=hvc0 quiet,/k/initramfs.cpio.gz");
     CHECK(at("-m") == "556"); // dom0's 300 MiB plus Xen's own
     CHECK(at("-append").find("dom0_mem=300M,max:300M") != std::string::npos);
