@@ -32,4 +32,8 @@ int boot_kvm(const BootOptions& options, const ImageInfo& image);
 // Xen: Xen 4.17 under QEMU TCG boots the Xen wedge as PV dom0; the guest is its boot module.
 int boot_xen(const BootOptions& options, const ImageInfo& image);
 
+// XenoLinux: a para-virtualized Linux (build-linux --xenolinux) as Xen 4.17's PV dom0 under
+// QEMU TCG; the baseline for the Xen wedge.
+int boot_xenolinux(const BootOptions& options, const ImageInfo& image);
+
 } // namespace afterburn::launcher

@@ -16,7 +16,9 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
   --on BACKEND      where to run: native (QEMU TCG, no hypervisor), or kvm (the KVM wedge
                     under afterburn-kvm: this host's /dev/kvm if it can run guests, else nested
                     in an L1 Linux under QEMU TCG; exit status 4 when neither is possible),
-                    or xen (Xen 4.17 under QEMU TCG, the Xen wedge as PV dom0 runs the guest)
+                    or xen (Xen 4.17 under QEMU TCG, the Xen wedge as PV dom0 runs the guest),
+                    or xenolinux (a para-virtualized Linux, build-linux --xenolinux, as Xen
+                    4.17's PV dom0 under QEMU TCG; default --append console=hvc0)
   IMAGE             an ELF with a PVH entry note (Linux vmlinux built with CONFIG_PVH,
                     the sample guest) or a multiboot header, or a Linux bzImage
   --initrd FILE     initial ramdisk (e.g. the initramfs.cpio.gz of `afterburn build-linux`)
@@ -136,7 +138,7 @@ ParseResult parse_command_line(const std::vector<std::string>& args)
         }
     }
     if (o.backend.empty())
-        return fail("missing --on BACKEND (available: native, kvm, xen)");
+        return fail("missing --on BACKEND (available: native, kvm, xen, xenolinux)");
     if (!have_image)
         return fail("missing IMAGE");
     return result;

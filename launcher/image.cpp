@@ -12,6 +12,7 @@ namespace afterburn::launcher {
 
 namespace {
 
+constexpr std::uint32_t xen_elfnote_entry = 1; // a PV kernel's entry point (Xen's dom0 builder)
 constexpr std::uint32_t xen_elfnote_phys32_entry = 18;
 constexpr std::uint32_t multiboot_magic = 0x1BADB002;
 constexpr std::size_t multiboot_search_bytes = 8192;
@@ -45,6 +46,7 @@ private:
 
 struct Notes {
     bool pvh = false;
+    bool xen_pv = false;
     bool linux_owner = false;
     bool afterburn = false;
 };
@@ -71,6 +73,8 @@ void scan_notes(const std::vector<unsigned char>& data, Notes& notes)
             name.pop_back();
         if (name == "Xen" && type == xen_elfnote_phys32_entry)
             notes.pvh = true;
+        if (name == "Xen" && type == xen_elfnote_entry)
+            notes.xen_pv = true;
         if (name == "Linux")
             notes.linux_owner = true;
         if (name == "Afterburn")
@@ -165,12 +169,14 @@ std::variant<ImageInfo, ImageError> probe_image(const std::filesystem::path& pat
         if (problem)
             return ImageError{"image '" + path.string() + "': " + *problem};
         std::string suffix = notes.linux_owner ? " (Linux)" : "";
+        if (notes.xen_pv)
+            suffix += ", Xen PV entry note";
         if (notes.pvh)
             return ImageInfo{ImageInfo::Kind::elf_pvh, notes.linux_owner,
-                             std::string(cls) + " with PVH entry note" + suffix, notes.afterburn};
+                             std::string(cls) + " with PVH entry note" + suffix, notes.afterburn, notes.xen_pv};
         if (has_multiboot_header(file))
             return ImageInfo{ImageInfo::Kind::elf_multiboot, notes.linux_owner,
-                             std::string(cls) + " with multiboot header" + suffix, notes.afterburn};
+                             std::string(cls) + " with multiboot header" + suffix, notes.afterburn, notes.xen_pv};
         return ImageError{"image '" + path.string() + "' is an ELF without a PVH entry note "
                           "(Xen note type 18) or multiboot header; QEMU cannot boot it "
                           "(for Linux, build with CONFIG_PVH=y)"};

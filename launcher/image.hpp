@@ -12,6 +12,7 @@ struct ImageInfo {
     bool is_linux = false;     // Linux images get console=ttyS0 unless --append says otherwise
     std::string description;   // for messages, e.g. "ELF64 with PVH entry note (Linux)"
     bool annotated = false;    // holds an "Afterburn" annotation note (docs/annotation-format.md)
+    bool xen_pv = false;       // has a Xen PV entry note (XEN_ELFNOTE_ENTRY): can be Xen's dom0
 };
 
 struct ImageError {

@@ -4,7 +4,9 @@
 # Installed (by CMake) as build/libexec/afterburn/build-linux and run as `afterburn build-linux`.
 # Stages: check dependencies -> unpack Debian's linux-source tarball into a cache (reused) ->
 # configure out of tree (tinyconfig + samples/linux/afterburn.config [+ --config fragments]) ->
-# make vmlinux bzImage (CC=afterburn-cc unless --plain) -> initramfs -> verify -> summary.
+# make vmlinux bzImage (CC=afterburn-cc unless --plain or --xenolinux) -> initramfs -> verify ->
+# summary. --xenolinux builds the para-virtualized baseline: the same tree and fragment plus
+# samples/linux/xenolinux.config (a 64-bit Xen PV dom0), stock gcc.
 set -euo pipefail
 
 readonly PROG="afterburn build-linux"
@@ -12,13 +14,17 @@ readonly DEFAULT_TARBALL=/usr/src/linux-source-6.1.tar.xz
 
 usage() {
     cat <<EOF
-Usage: afterburn build-linux -o DIR [--plain] [--config FRAGMENT]... [--jobs N] [--source TARBALL]
+Usage: afterburn build-linux -o DIR [--plain | --xenolinux] [--config FRAGMENT]... [--jobs N]
+                            [--source TARBALL]
        afterburn build-linux --unpack-only [--source TARBALL]
 
 Builds the sample Linux guest (vmlinux + bzImage) and its busybox initramfs.
 
   -o, --output DIR     output directory (created); the kernel is built in DIR/obj
       --plain          build with the stock compiler (no afterburn-cc), e.g. as a baseline
+      --xenolinux      XenoLinux, the para-virtualized baseline: stock compiler, the same
+                       fragment plus samples/linux/xenolinux.config (64-bit Xen PV dom0);
+                       boot it with afterburn boot --on xenolinux (docs/xenolinux.md)
       --config FILE    extra Kconfig fragment applied after samples/linux/afterburn.config
                        (may be repeated)
   -j, --jobs N         parallel make jobs (default: number of CPUs)
@@ -52,12 +58,14 @@ BINARY_DIR="@AFTERBURN_BINARY_DIR@"
 if [[ $SOURCE_DIR == @*@ ]]; then SOURCE_DIR=$(cd "$SCRIPT_DIR/../.." && pwd); fi
 if [[ $BINARY_DIR == @*@ ]]; then BINARY_DIR=$SOURCE_DIR/build; fi
 readonly BASE_FRAGMENT=$SOURCE_DIR/samples/linux/afterburn.config
+readonly XENOLINUX_FRAGMENT=$SOURCE_DIR/samples/linux/xenolinux.config
 readonly INIT_SCRIPT=$SOURCE_DIR/samples/linux/initramfs/init
+readonly WORKLOAD_SCRIPT=$SOURCE_DIR/samples/linux/initramfs/workload
 readonly AFTERBURN_CC=$SCRIPT_DIR/../../bin/afterburn-cc
 CACHE_DIR=${AFTERBURN_LINUX_CACHE:-$BINARY_DIR/linux-src}
 
 # --- arguments ----------------------------------------------------------------------------
-OUT="" PLAIN=0 JOBS=$(nproc) TARBALL=$DEFAULT_TARBALL UNPACK_ONLY=0
+OUT="" PLAIN=0 XENOLINUX=0 JOBS=$(nproc) TARBALL=$DEFAULT_TARBALL UNPACK_ONLY=0
 EXTRA_FRAGMENTS=()
 need_arg() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs an argument (see --help)"; }
 while [[ $# -gt 0 ]]; do
@@ -65,6 +73,7 @@ while [[ $# -gt 0 ]]; do
         -h|--help) usage; exit 0 ;;
         -o|--output) need_arg "$@"; OUT=$2; shift 2 ;;
         --plain) PLAIN=1; shift ;;
+        --xenolinux) XENOLINUX=1; PLAIN=1; shift ;;
         --unpack-only) UNPACK_ONLY=1; PLAIN=1; shift ;;
         --config) need_arg "$@"; EXTRA_FRAGMENTS+=("$2"); shift 2 ;;
         -j|--jobs) need_arg "$@"; JOBS=$2; shift 2 ;;
@@ -78,7 +87,12 @@ done
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "--jobs wants a positive number, got '$JOBS'"
 [[ -f $BASE_FRAGMENT ]] || die "base Kconfig fragment not found: $BASE_FRAGMENT"
 [[ -f $INIT_SCRIPT ]] || die "initramfs /init not found: $INIT_SCRIPT"
+[[ -f $WORKLOAD_SCRIPT ]] || die "initramfs workload not found: $WORKLOAD_SCRIPT"
 FRAGMENTS=("$BASE_FRAGMENT")
+if [[ $XENOLINUX -eq 1 ]]; then
+    [[ -f $XENOLINUX_FRAGMENT ]] || die "XenoLinux Kconfig fragment not found: $XENOLINUX_FRAGMENT"
+    FRAGMENTS+=("$XENOLINUX_FRAGMENT")
+fi
 for f in "${EXTRA_FRAGMENTS[@]}"; do
     [[ -f $f ]] || die "--config fragment not found: $f"
     FRAGMENTS+=("$(realpath "$f")")
@@ -164,6 +178,7 @@ if [[ $UNPACK_ONLY -eq 1 ]]; then echo "$SRC"; exit 0; fi
 MAKE_ARGS=(-C "$SRC" O="$OBJ" ARCH=x86_64)
 if [[ $PLAIN -eq 1 ]]; then
     MODE=plain
+    [[ $XENOLINUX -eq 1 ]] && MODE=xenolinux
     unset AFTERBURN_REPORT
     rm -f "$OUT/annotate.log"
 else
@@ -186,7 +201,9 @@ mkdir -p "$OBJ"
 } >>"$LOG" 2>&1 || die "configuration failed; see $LOG"
 
 # Kconfig silently drops values whose dependencies are unmet: check every requested line stuck.
-bad=0
+# A later fragment overrides an earlier one (as in merge_config.sh): the last line per symbol counts.
+declare -A wanted=()
+syms=()
 while IFS= read -r line; do
     if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]]; then
         sym=${BASH_REMATCH[1]}; want="$line"
@@ -195,6 +212,12 @@ while IFS= read -r line; do
     else
         continue
     fi
+    [[ -v wanted[$sym] ]] || syms+=("$sym")
+    wanted[$sym]=$want
+done < <(cat "${FRAGMENTS[@]}")
+bad=0
+for sym in "${syms[@]}"; do
+    want=${wanted[$sym]}
     got=$(grep -E "^($sym=|# $sym is not set)" "$OBJ/.config" || true)
     if [[ -z $want ]]; then
         [[ -z $got || $got == "# $sym is not set" ]] && continue
@@ -203,7 +226,7 @@ while IFS= read -r line; do
     fi
     echo "$PROG: config: requested '${want:-# $sym is not set}', got '${got:-(absent)}'" >&2
     bad=1
-done < <(cat "${FRAGMENTS[@]}")
+done
 [[ $bad -eq 0 ]] || die "the configuration does not match the fragments (dependencies unmet?)"
 note "configured: tinyconfig + ${#FRAGMENTS[@]} fragment(s), $(grep -c '=y$' "$OBJ/.config") options =y"
 
@@ -281,22 +304,31 @@ trap 'cleanup; rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE"/{bin,dev,proc,sys,root,tmp}
 cp /bin/busybox "$STAGE/bin/busybox"
 install -m 0755 "$INIT_SCRIPT" "$STAGE/init"
+install -m 0755 "$WORKLOAD_SCRIPT" "$STAGE/bin/afterburn-workload"
 # Fixed timestamps and owners: the same inputs give a byte-identical archive.
 find "$STAGE" -exec touch -h -d @0 {} +
 (cd "$STAGE" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
     cpio --null -o -H newc --owner=0:0 --reproducible --quiet) | gzip -9 -n >"$OUT/initramfs.cpio.gz" ||
     die "cannot build the initramfs"
-note "initramfs: busybox $(/bin/busybox 2>&1 | head -n 1 | awk '{print $2}') + /init"
+note "initramfs: busybox $(/bin/busybox 2>&1 | head -n 1 | awk '{print $2}') + /init + workload"
 
 # --- verify ---------------------------------------------------------------------------------
 [[ $(head -c 4 "$OUT/vmlinux" | od -An -c | tr -d ' ') == '177ELF' ]] || die "vmlinux is not an ELF file"
 # PVH entry (XEN_ELFNOTE_PHYS32_ENTRY, type 18) is what lets QEMU -kernel load the ELF.
 readelf -nW "$OUT/vmlinux" | grep -E '^ *Xen[[:space:]]+0x[0-9a-f]+[[:space:]]+(Unknown note type: \(0x00000012\)|[A-Z_]*PHYS32_ENTRY)' >/dev/null ||
     die "vmlinux has no PVH (Xen PHYS32_ENTRY) note; check CONFIG_PVH"
+# A PV kernel's entry note (XEN_ELFNOTE_ENTRY, type 1) is what Xen's dom0 builder starts;
+# readelf names type 1 generically (NT_VERSION) whatever the owner.
+if [[ $MODE == xenolinux ]]; then
+    readelf -nW "$OUT/vmlinux" | grep -E '^ *Xen[[:space:]]+0x[0-9a-f]+[[:space:]]+(Unknown note type: \(0x00000001\)|NT_VERSION|XEN_ELFNOTE_ENTRY)' >/dev/null ||
+        die "vmlinux has no Xen PV entry note; check CONFIG_XEN_PV"
+fi
 [[ $(dd if="$OUT/bzImage" bs=1 skip=514 count=4 status=none) == HdrS ]] || die "bzImage lacks the HdrS boot header"
 gzip -t "$OUT/initramfs.cpio.gz" || die "initramfs.cpio.gz is not a valid gzip file"
 listing=$(gzip -dc "$OUT/initramfs.cpio.gz" | cpio -it --quiet)
-grep -qx init <<<"$listing" && grep -qx bin/busybox <<<"$listing" || die "initramfs lacks init or bin/busybox"
+for f in init bin/busybox bin/afterburn-workload; do
+    grep -qx "$f" <<<"$listing" || die "initramfs lacks $f"
+done
 if [[ $MODE == afterburn ]]; then
     [[ -s $AFTERBURN_REPORT ]] || echo "$PROG: warning: $AFTERBURN_REPORT is empty: afterburn-as reported no objects" >&2
 fi
@@ -330,4 +362,8 @@ if [[ $INCREMENTAL -eq 1 ]]; then
     echo "  note: incremental build (DIR/obj existed): build-time and annotate.log cover only the rebuilt part;"
     echo "        remove $OBJ for a full build"
 fi
-echo "  boot: afterburn boot --on native $OUT/vmlinux --initrd $OUT/initramfs.cpio.gz"
+if [[ $MODE == xenolinux ]]; then
+    echo "  boot: afterburn boot --on xenolinux $OUT/vmlinux --initrd $OUT/initramfs.cpio.gz"
+else
+    echo "  boot: afterburn boot --on native $OUT/vmlinux --initrd $OUT/initramfs.cpio.gz"
+fi

@@ -64,6 +64,23 @@ _start: hlt
 S
     as --32 -o "$TMP/pvh.o" "$TMP/pvh.s" && ld -m elf_i386 -Ttext=0x100000 -o "$TMP/pvh.elf" "$TMP/pvh.o"
     expect "missing initrd" "initrd '.*/absent.img' does not exist" -- --on native "$TMP/pvh.elf" --initrd "$TMP/absent.img"
+    # xenolinux wants a Xen PV kernel (XEN_ELFNOTE_ENTRY), and paths QEMU's module list can carry.
+    expect "xenolinux: not a PV kernel" "not a Xen PV kernel" -- --on xenolinux "$TMP/pvh.elf"
+    cat >"$TMP/pv.s" <<'S'
+    .section .note.Xen, "a", @note
+    .long 4, 4, 18
+    .asciz "Xen"
+    .long _start
+    .long 4, 8, 1
+    .asciz "Xen"
+    .quad _start
+    .text
+    .globl _start
+_start: hlt
+S
+    as --64 -o "$TMP/pv.o" "$TMP/pv.s" && ld -Ttext=0x100000 -o "$TMP/pv.elf" "$TMP/pv.o"
+    cp "$TMP/initrd" "$TMP/in,rd"
+    expect "xenolinux: ',' in a path" "holds a ',' or ' '" -- --on xenolinux "$TMP/pv.elf" --initrd "$TMP/in,rd"
 else
     echo "FAIL: as/ld not available to build the PVH test image"; failures=$((failures + 1))
 fi

@@ -5,6 +5,9 @@
 #include "cli.hpp"
 #include "console_watcher.hpp"
 #include "qemu_command.hpp"
+#include "xen_dom0.hpp"
+
+#include <algorithm>
 
 using namespace afterburn::launcher;
 using V = ConsoleWatcher::Verdict;
@@ -104,4 +107,34 @@ TEST_CASE("qemu argv: fixed setup, Linux default console, passthrough last")
     CHECK(argv[argv.size() - 3] == "");
     CHECK(argv.back() == "2");
     CHECK(shell_quote_join({"a", "b c", "it's", ""}) == "a 'b c' 'it'\\''s' ''");
+}
+
+TEST_CASE("xen dom0 argv: Xen as multiboot kernel, dom0 kernel and initrd as modules")
+{
+    BootOptions o;
+    o.image = "/k/vmlinux";
+    o.initrd = "/k/initramfs.cpio.gz";
+    o.memory_mb = 300;
+    o.qemu_args = {"-icount", "shift=0"};
+    auto argv = xen_dom0_qemu_argv(o, "/cache/xen", "console=hvc0 quiet");
+    auto at = [&](const std::string& opt) {
+        auto it = std::find(argv.begin(), argv.end(), opt);
+        REQUIRE(it + 1 < argv.end());
+        return *(it + 1);
+    };
+    CHECK(at("-kernel") == "/cache/xen");
+    CHECK(at("-cpu") == "max,-smap"); // the default "max" without SMAP (Xen PV dom0 dies with it)
+    CHECK(xen_dom0_cpu("qemu64") == "qemu64");
+    CHECK(at("-initrd") == "/k/vmlinux console=hvc0 quiet,/k/initramfs.cpio.gz");
+    CHECK(at("-m") == "556"); // dom0's 300 MiB plus Xen's own
+    CHECK(at("-append").find("dom0_mem=300M,max:300M") != std::string::npos);
+    CHECK(at("-append").find("console=com1") != std::string::npos);
+    CHECK(std::find(argv.begin(), argv.end(), "-no-reboot") != argv.end());
+    CHECK(argv.back() == "shift=0");
+    CHECK(dom0_module_problem(o).empty());
+    o.initrd = "/k/a,b";
+    CHECK_FALSE(dom0_module_problem(o).empty());
+    o.initrd.reset();
+    argv = xen_dom0_qemu_argv(o, "/cache/xen", "console=hvc0 quiet");
+    CHECK(at("-initrd") == "/k/vmlinux console=hvc0 quiet");
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end on a real kernel: build Debian's Linux 6.1 with afterburn-cc, account for every
 # sensitive instruction (afterburn scan, then the independent objdump census class by class),
-# boot the vmlinux and the bzImage natively, print a summary. Used by scripts/main.sh and by
+# boot the vmlinux and the bzImage natively (each runs the initramfs workload), save the native
+# workload transcript (OUTDIR/workload-native.txt), print a summary. Used by scripts/main.sh and by
 # ctest (linux.e2e).
 # Usage: tests/linux/e2e.sh BUILD_DIR OUTDIR
 set -uo pipefail
@@ -39,6 +40,15 @@ if [ "${result[build]}" = ok ]; then
     fi
     echo "   $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')") s"
   done
+
+  # The native workload transcript: what the other platforms' transcripts are compared with.
+  echo "== workload transcript (native, vmlinux) -> $out/workload-native.txt"
+  if "$here/compare-workload.sh" --extract "$out/boot-vmlinux.log" > "$out/workload-native.txt"; then
+    result[workload]=ok
+    echo "   $(wc -l < "$out/workload-native.txt") lines"
+  else
+    result[workload]=FAILED
+  fi
 fi
 
 echo
@@ -53,7 +63,7 @@ print(f"  sensitive instructions: {j['total']} total, {j['annotated']} annotated
 PY
 fi
 rc=0
-for k in build scan census boot-vmlinux boot-bzImage; do
+for k in build scan census boot-vmlinux boot-bzImage workload; do
   v=${result[$k]:-skipped}
   printf '  %-14s %s\n' "$k" "$v"
   [ "$v" = ok ] || rc=1
