@@ -5,10 +5,9 @@
 # LINUX_OUT holds vmlinux and initramfs.cpio.gz (linux.e2e's build directory); when they are
 # missing they are built there first with `afterburn build-linux`.
 # boot: `afterburn boot --on kvm vmlinux --initrd initramfs.cpio.gz` must exit 0 with the
-# success marker; the console log is kept in LOGDIR/kvm-linux.log and its transcript (the
-# lines from AFTERBURN-START to AFTERBURN-SUCCESS) in LOGDIR/kvm-linux.transcript. If a native
-# boot log of the same build exists (LINUX_OUT/boot-vmlinux.log, from linux.e2e), the two
-# transcripts are diffed (printed, not judged: /proc/cpuinfo names different CPUs).
+# success marker; the console log is kept in LOGDIR/kvm-linux.log, and its workload transcript
+# must equal the native one linux.e2e saved (LINUX_OUT/workload-native.txt), compared by
+# tests/linux/compare-workload.sh as on every other platform.
 # bad_input: a missing, empty or truncated initrd, too little --memory and a kernel without
 # annotations each end with a clear message and a failure status, within a bound.
 # Exit 77 (skip) only when nested KVM cannot run (no SVM in the L1: run-nested.sh says so).
@@ -25,7 +24,7 @@ if [ ! -f "$out/vmlinux" ] || [ ! -f "$out/initramfs.cpio.gz" ]; then
 fi
 vmlinux=$out/vmlinux initrd=$out/initramfs.cpio.gz
 
-transcript() { sed -n '/AFTERBURN-START/,/AFTERBURN-SUCCESS/p' "$1" | tr -d '\r'; }
+compare=$(cd "$(dirname "$0")/../../../tests/linux" && pwd)/compare-workload.sh
 
 case $mode in
 boot)
@@ -37,14 +36,10 @@ boot)
     [ $rc -eq 4 ] && { echo "kvm.linux.boot: skipped: nested KVM is not available (see above)"; exit 77; }
     [ $rc -eq 0 ] || fail "afterburn boot --on kvm exited $rc after $secs s (console log: $log)"
     grep -q '^AFTERBURN-SUCCESS' <(tr -d '\r' <"$log") || fail "no AFTERBURN-SUCCESS line in $log"
-    transcript "$log" >"$logdir/kvm-linux.transcript"
-    echo "kvm.linux.boot: AFTERBURN-SUCCESS through the KVM wedge in $secs s (host wall time, L1 boot included);" \
-         "transcript: $logdir/kvm-linux.transcript ($(wc -l <"$logdir/kvm-linux.transcript") lines)"
-    if [ -f "$out/boot-vmlinux.log" ]; then
-        transcript "$out/boot-vmlinux.log" >"$logdir/native-linux.transcript"
-        echo "== transcript, native (-) vs KVM (+):"
-        diff -u "$logdir/native-linux.transcript" "$logdir/kvm-linux.transcript" | tail -n +3 || true
-    fi
+    echo "kvm.linux.boot: AFTERBURN-SUCCESS through the KVM wedge in $secs s (host wall time, L1 boot included)"
+    native=$out/workload-native.txt
+    [ -f "$native" ] || fail "no native workload transcript $native (linux.e2e writes it)"
+    "$compare" "$native" "$log" || fail "the workload transcript on KVM differs from the native one (console log: $log)"
     ;;
 bad_input)
     tmp=$(mktemp -d)
