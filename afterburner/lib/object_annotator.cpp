@@ -68,7 +68,11 @@ object_annotation_result annotate_object(const std::string &object_path)
             }
             d = describe_instruction(inst, bytes, tk);
         }
-        uint8_t replacement = rec.flags & annotation::flag_replacement;
+        // One padded statement can expand both in .text and in .altinstr_replacement (a macro
+        // such as ASM_CLAC used inside ALTERNATIVE), and the assembler pass flags it by its
+        // first expansion: the object says where each expansion really landed.
+        uint8_t replacement = sec->name == ".altinstr_replacement" ? annotation::flag_replacement : 0;
+        rec.flags &= static_cast<uint8_t>(~annotation::flag_replacement);
         bool padded_before = rec.flags & annotation::flag_pad_before;
         store_description(d, rec);
         rec.flags |= replacement;

@@ -42,7 +42,9 @@ void reset_machine() {
     x86::write_cr0(boot_cr0);
     x86::write_cr4(boot_cr4);
     x86::write_cr3(kernel_cr3());
-    x86::write_cr8(0);
+    // Only a check that failed leaves CR8 raised. Writing it needlessly, with interrupts
+    // pending, is what aborts QEMU 7.2's TCG when it runs nested KVM (docs/kvm-backend-notes.md).
+    if (x86::read_cr8() != 0) x86::write_cr8(0);
     lapic::timer(0, 0, false);
     pic::pit_stop();
     for (u8 irq = 0; irq < 16; irq++) pic::mask(irq, irq != 2);
