@@ -2,6 +2,7 @@
 #include "guest_loader.h"
 
 #include "afterburn/annotation_reader.h"
+#include "wedge/boot/elf64.h"
 #include "console.h"
 #include "pv_memory.h"
 
@@ -10,22 +11,7 @@ namespace xw {
 namespace {
 
 namespace ann = afterburn::annotation;
-
-// ELF64 (System V gABI); only the fields we use.
-struct Elf64Ehdr {
-    uint8_t ident[16];
-    uint16_t type, machine;
-    uint32_t version;
-    uint64_t entry, phoff, shoff;
-    uint32_t flags;
-    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct Elf64Phdr {
-    uint32_t type, flags;
-    uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
-static_assert(sizeof(Elf64Ehdr) == 64 && sizeof(Elf64Phdr) == 56);
-constexpr uint32_t kPtLoad = 1, kPtNote = 4;
+namespace boot = afterburn::boot;
 
 // Linux boot protocol (Documentation/x86/boot.rst, zero-page.rst): offsets in boot_params.
 constexpr uint64_t kBpExtCmdLinePtr = 0x0c8;
@@ -86,94 +72,75 @@ bool build_boot_params(const char *cmdline, LoadedGuest &g) {
     return true;
 }
 
+// The guest ELF through the shared reader (wedge/boot/elf64), which validates the headers and
+// every PT_LOAD and PT_NOTE against the module. The 64-bit boot protocol enters e_entry as a
+// physical address; an image whose e_entry is already virtual is accepted too.
+bool parse_guest(const BootModule &m, boot::elf64_image &img, bool &entry_is_physical) {
+    boot::status st;
+    entry_is_physical = true;
+    if (boot::parse_elf64(m.data, m.len, "boot module", true, img, st)) return true;
+    entry_is_physical = false;
+    if (st.code == boot::error::bad_entry && boot::parse_elf64(m.data, m.len, "boot module", false, img, st))
+        return true;
+    print("xen-wedge: guest: %s\n", st.text);
+    return false;
+}
+
+// Copies one PT_LOAD to guest-physical RAM (bss zeroed) and proves it by reading it back.
+bool copy_segment(const BootModule &m, const boot::load_segment &s) {
+    if (!guest_phys_write(s.paddr, m.data + s.offset, s.filesz) ||
+        !guest_phys_zero(s.paddr + s.filesz, s.memsz - s.filesz))
+        return false;
+    uint32_t want = 0, got = 0;
+    for (uint64_t j = 0; j < s.filesz; ++j) want += m.data[s.offset + j];
+    uint8_t buf[256];
+    for (uint64_t j = 0; j < s.filesz; j += sizeof buf) {
+        uint64_t n = s.filesz - j < sizeof buf ? s.filesz - j : sizeof buf;
+        if (!guest_phys_read(s.paddr + j, buf, n)) return false;
+        for (uint64_t k = 0; k < n; ++k) got += buf[k];
+    }
+    print("xen-wedge: guest: PT_LOAD vaddr 0x%lx paddr 0x%lx filesz 0x%lx memsz 0x%lx flags %u, "
+          "byte sum 0x%08x%s\n",
+          s.vaddr, s.paddr, s.filesz, s.memsz, s.flags, got, got == want ? "" : " MISMATCH");
+    return got == want;
+}
+
 } // namespace
 
 bool load_guest(const BootModule &m, const char *cmdline, LoadedGuest &g) {
     g = LoadedGuest{};
-    if (!m.data || m.len < sizeof(Elf64Ehdr)) {
+    if (!m.data || !m.len) {
         print("xen-wedge: guest: no boot module to load\n");
         return false;
     }
-    auto *eh = reinterpret_cast<const Elf64Ehdr *>(m.data);
-    if (eh->ident[0] != 0x7f || eh->ident[1] != 'E' || eh->ident[2] != 'L' || eh->ident[3] != 'F' ||
-        eh->ident[4] != 2 || eh->ident[5] != 1 || eh->machine != 62 || eh->type != 2 ||
-        eh->phentsize != sizeof(Elf64Phdr) || eh->phoff > m.len ||
-        eh->phnum > (m.len - eh->phoff) / sizeof(Elf64Phdr)) {
-        print("xen-wedge: guest: the boot module is not an ELF64 x86-64 executable\n");
-        return false;
-    }
-    auto *ph = reinterpret_cast<const Elf64Phdr *>(m.data + eh->phoff);
+    static boot::elf64_image img;
+    bool entry_is_physical = true;
+    if (!parse_guest(m, img, entry_is_physical)) return false;
     g.image_lo = g.virt_lo = ~0ull;
-    bool have_offset = false;
-    for (unsigned i = 0; i < eh->phnum; ++i) {
-        const Elf64Phdr &p = ph[i];
-        if (p.type != kPtLoad && p.type != kPtNote) continue;
-        if (p.offset > m.len || p.filesz > m.len - p.offset || p.filesz > p.memsz) {
-            print("xen-wedge: guest: the boot module is truncated or corrupt: program header %u (type %u, "
-                  "file offset 0x%lx, 0x%lx bytes) lies outside the module (%lu bytes)\n",
-                  i, p.type, p.offset, p.filesz, m.len);
-            return false;
-        }
-        if (p.type == kPtNote) {
-            if (g.note_count == LoadedGuest::kMaxNotes) {
-                print("xen-wedge: guest: more than %u PT_NOTE segments\n", LoadedGuest::kMaxNotes);
-                return false;
-            }
-            g.notes[g.note_count++] = {p.vaddr, m.data + p.offset, p.filesz};
-            continue;
-        }
+    for (unsigned i = 0; i < img.load_count; ++i) {
+        const boot::load_segment &p = img.loads[i];
         if (p.paddr > guest_ram_bytes() || p.memsz > guest_ram_bytes() - p.paddr) {
             print("xen-wedge: guest: PT_LOAD %u [0x%lx, +0x%lx) does not fit guest RAM (0x%lx): the guest needs "
                   "more memory than the domain has\n", i, p.paddr, p.memsz, guest_ram_bytes());
             return false;
         }
-        if (have_offset && p.vaddr - p.paddr != g.virt_minus_phys) {
+        if (i && p.vaddr - p.paddr != g.virt_minus_phys) {
             print("xen-wedge: guest: PT_LOADs with different virtual-physical offsets\n");
             return false;
         }
-        if (g.load_count == LoadedGuest::kMaxLoads) {
-            print("xen-wedge: guest: more than %u PT_LOAD segments\n", LoadedGuest::kMaxLoads);
-            return false;
-        }
-        have_offset = true;
         g.virt_minus_phys = p.vaddr - p.paddr;
-        if (!guest_phys_write(p.paddr, m.data + p.offset, p.filesz) ||
-            !guest_phys_zero(p.paddr + p.filesz, p.memsz - p.filesz))
-            return false;
-        // Read back and compare: proves the copy went to the frames guest_phys maps.
-        uint32_t want = 0, got = 0;
-        for (uint64_t j = 0; j < p.filesz; ++j) want += m.data[p.offset + j];
-        uint8_t buf[256];
-        for (uint64_t j = 0; j < p.filesz; j += sizeof buf) {
-            uint64_t n = p.filesz - j < sizeof buf ? p.filesz - j : sizeof buf;
-            if (!guest_phys_read(p.paddr + j, buf, n)) return false;
-            for (uint64_t k = 0; k < n; ++k) got += buf[k];
-        }
-        print("xen-wedge: guest: PT_LOAD vaddr 0x%lx paddr 0x%lx filesz 0x%lx memsz 0x%lx flags %u, "
-              "byte sum 0x%08x%s\n",
-              p.vaddr, p.paddr, p.filesz, p.memsz, p.flags, got, got == want ? "" : " MISMATCH");
-        if (got != want) return false;
+        if (!copy_segment(m, p)) return false;
         g.loads[g.load_count++] = {p.vaddr, p.paddr, p.filesz, p.memsz, p.offset, p.flags};
         if (p.paddr < g.image_lo) g.image_lo = p.paddr;
         if (p.paddr + p.memsz > g.image_hi) g.image_hi = p.paddr + p.memsz;
         if (p.vaddr < g.virt_lo) g.virt_lo = p.vaddr;
         if (p.vaddr + p.memsz > g.virt_hi) g.virt_hi = p.vaddr + p.memsz;
     }
-    if (!g.load_count) {
-        print("xen-wedge: guest: no PT_LOAD segments\n");
-        return false;
-    }
+    for (unsigned n = 0; n < img.note_count; ++n)
+        g.notes[g.note_count++] = {img.notes[n].vaddr, m.data + img.notes[n].offset, img.notes[n].size};
     g.module = m;
-    g.entry_phys = eh->entry;
-    if (eh->entry >= g.image_lo && eh->entry < g.image_hi) {
-        g.entry_virt = eh->entry + g.virt_minus_phys;
-    } else if (eh->entry >= g.virt_lo && eh->entry < g.virt_hi) {
-        g.entry_virt = eh->entry;  // an image whose e_entry is already virtual
-        g.entry_phys = eh->entry - g.virt_minus_phys;
-    } else {
-        print("xen-wedge: guest: e_entry 0x%lx is in no PT_LOAD\n", eh->entry);
-        return false;
-    }
+    g.entry_phys = entry_is_physical ? img.entry : img.entry - g.virt_minus_phys;
+    g.entry_virt = entry_is_physical ? img.entry + g.virt_minus_phys : img.entry;
     print("xen-wedge: guest: entry physical 0x%lx = virtual 0x%lx\n", g.entry_phys, g.entry_virt);
 
     for (unsigned n = 0; n < g.note_count; ++n) {
