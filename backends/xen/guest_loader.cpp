@@ -2,7 +2,7 @@
 #include "guest_loader.h"
 
 #include "afterburn/annotation_reader.h"
-#include "wedge/boot/elf64.h"
+#include "wedge/boot/linux_boot.h"
 #include "console.h"
 #include "pv_memory.h"
 
@@ -13,62 +13,43 @@ namespace {
 namespace ann = afterburn::annotation;
 namespace boot = afterburn::boot;
 
-// Linux boot protocol (Documentation/x86/boot.rst, zero-page.rst): offsets in boot_params.
-constexpr uint64_t kBpExtCmdLinePtr = 0x0c8;
-constexpr uint64_t kBpE820Entries = 0x1e8;
-constexpr uint64_t kBpSetupSects = 0x1f1;
-constexpr uint64_t kBpBootFlag = 0x1fe;    // 0xaa55
-constexpr uint64_t kBpHeader = 0x202;      // "HdrS"
-constexpr uint64_t kBpVersion = 0x206;
-constexpr uint64_t kBpTypeOfLoader = 0x210;
-constexpr uint64_t kBpLoadFlags = 0x211;   // LOADED_HIGH
-constexpr uint64_t kBpCmdLinePtr = 0x228;
-constexpr uint64_t kBpCmdlineSize = 0x238;
-constexpr uint64_t kBpE820Table = 0x2d0;
 // Where the loader puts its own data in guest RAM: below 1 MiB, clear of the guest image
 // (which Linux and the sample guest link at 16 MiB).
 constexpr uint64_t kBootParamsGpa = 0x7000;
 constexpr uint64_t kCmdlineGpa = 0x8000;
-constexpr uint64_t kCmdlineMax = 4096;
+constexpr uint32_t kCmdlineMax = 4096;
 
-struct E820 {
-    uint64_t addr, size;
-    uint32_t type;
-} __attribute__((packed));
-static_assert(sizeof(E820) == 20);
-
-template <class T> void put(uint8_t *page, uint64_t off, T v) {
-    for (unsigned i = 0; i < sizeof(T); ++i) page[off + i] = static_cast<uint8_t>(v >> (8 * i));
-}
-
+// boot_params through the shared loader (wedge/boot/linux_boot): the PC memory map of guest
+// RAM and the setup header. The wedge copies the zero page and the command line into guest
+// RAM itself: it reaches guest RAM through guest_phys_*, not through one host mapping.
 bool build_boot_params(const char *cmdline, LoadedGuest &g) {
-    static uint8_t bp[4096];
-    for (auto &b : bp) b = 0;
-    // e820: conventional memory below the legacy hole, then the rest of RAM from 1 MiB.
-    E820 map[2] = {{0, 0x9f000, 1}, {0x100000, guest_ram_bytes() - 0x100000, 1}};
-    put<uint8_t>(bp, kBpE820Entries, 2);
-    for (unsigned i = 0; i < 2; ++i) {
-        auto *src = reinterpret_cast<const uint8_t *>(&map[i]);
-        for (unsigned j = 0; j < sizeof(E820); ++j) bp[kBpE820Table + i * sizeof(E820) + j] = src[j];
+    boot::guest_ram ram{};
+    ram.ranges[0] = {0, guest_ram_bytes(), nullptr};  // build_e820 reads only gpa and size
+    ram.count = 1;
+    boot::boot_request req{};
+    req.cmdline = cmdline;
+    req.boot_params_gpa = kBootParamsGpa;
+    req.cmdline_gpa = kCmdlineGpa;
+    req.cmdline_max = kCmdlineMax;
+    static boot::boot_result r;
+    r = boot::boot_result{};
+    static uint8_t bp[boot::boot_params_bytes];
+    boot::status st;
+    if (!boot::build_e820(ram, req, r, st) || !boot::write_boot_params(req, r, bp, st)) {
+        print("xen-wedge: guest: boot_params: %s\n", st.text);
+        return false;
     }
-    put<uint8_t>(bp, kBpSetupSects, 4);
-    put<uint16_t>(bp, kBpBootFlag, 0xaa55);
-    put<uint32_t>(bp, kBpHeader, 0x53726448);  // "HdrS"
-    put<uint16_t>(bp, kBpVersion, 0x020f);
-    put<uint8_t>(bp, kBpTypeOfLoader, 0xff);   // undefined loader
-    put<uint8_t>(bp, kBpLoadFlags, 0x01);      // LOADED_HIGH
-    put<uint32_t>(bp, kBpCmdLinePtr, static_cast<uint32_t>(kCmdlineGpa));
-    put<uint32_t>(bp, kBpExtCmdLinePtr, 0);
-    put<uint32_t>(bp, kBpCmdlineSize, kCmdlineMax - 1);
     size_t len = 0;
-    while (cmdline[len] && len + 1 < kCmdlineMax) ++len;
+    while (cmdline[len]) ++len;  // write_boot_params checked it against kCmdlineMax
     if (!guest_phys_write(kBootParamsGpa, bp, sizeof bp) || !guest_phys_zero(kCmdlineGpa, kCmdlineMax) ||
         !guest_phys_write(kCmdlineGpa, cmdline, len))
         return false;
     g.boot_params = kBootParamsGpa;
-    print("xen-wedge: guest: boot_params at 0x%lx: 2 e820 entries [0x0-0x9f000) [0x100000-0x%lx), "
-          "command line \"%s\" at 0x%lx\n",
-          kBootParamsGpa, guest_ram_bytes(), cmdline, kCmdlineGpa);
+    print("xen-wedge: guest: boot_params at 0x%lx: %u e820 entries", kBootParamsGpa, r.e820_count);
+    for (unsigned i = 0; i < r.e820_count; ++i)
+        print(" [0x%lx-0x%lx) %s", r.e820[i].addr, r.e820[i].addr + r.e820[i].size,
+              r.e820[i].type == boot::e820_ram ? "RAM" : "reserved");
+    print(", command line \"%s\" at 0x%lx\n", cmdline, kCmdlineGpa);
     return true;
 }
 

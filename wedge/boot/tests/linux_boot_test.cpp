@@ -204,3 +204,29 @@ TEST_CASE("named allocated sections are found")
     CHECK(sections_named(img, ".use", r, 2) == 0);
     CHECK(sections_named(img, ".users", r, 2) == 0);
 }
+
+TEST_CASE("write_boot_params gives the zero page load_linux writes, for a caller that copies it itself")
+{
+    auto k = linux_like();
+    machine m(64 * MiB);
+    boot_request req = request(k);
+    boot_result loaded;
+    status st;
+    REQUIRE(load_linux(req, m.ram, loaded, st));
+
+    guest_ram sizes_only{};  // as the Xen wedge passes it: no host mapping of guest RAM
+    sizes_only.ranges[0] = {0, 64 * MiB, nullptr};
+    sizes_only.count = 1;
+    boot_result r{};
+    std::vector<uint8_t> bp(boot_params_bytes, 0xcc);
+    REQUIRE(build_e820(sizes_only, req, r, st));
+    REQUIRE(write_boot_params(req, r, bp.data(), st));
+    CHECK(st.ok());
+    CHECK(std::memcmp(bp.data(), m.mem.data() + 0x7000, boot_params_bytes) == 0);
+
+    std::string long_line(2048, 'x');  // cmdline_max 2048 includes the NUL
+    boot_request too_long = request(k, long_line.c_str());
+    REQUIRE_FALSE(write_boot_params(too_long, r, bp.data(), st));
+    CHECK(st.code == error::cmdline_too_long);
+    CHECK(std::string(st.text) == "command line is 2048 bytes, the limit is 2047");
+}
