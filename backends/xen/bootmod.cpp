@@ -2,6 +2,7 @@
 #include "bootmod.h"
 
 #include "console.h"
+#include "wedge/boot/elf64.h"
 
 namespace xw {
 
@@ -9,23 +10,17 @@ namespace {
 
 constexpr unsigned kShow = 16; // bytes shown in hex and as text
 
-uint16_t le16(const unsigned char *p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
-uint64_t le64(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
-    return v;
-}
-
+// The ELF header through the shared reader (wedge/boot/elf64.h), which takes any
+// little-endian ELF64: the module need not be a loadable guest to be described.
 void describe_elf(const BootModule &m) {
-    // ELF64 header offsets (System V gABI): e_type 16, e_machine 18, e_entry 24, e_phoff 32,
-    // e_phnum 56. EI_CLASS 2 = ELFCLASS64, EI_DATA 1 = little endian.
-    const unsigned char *h = m.data;
-    if (m.len < 64 || h[4] != 2 || h[5] != 1) {
-        print("xen-wedge: module: ELF magic but not a little-endian ELF64 header\n");
+    afterburn::boot::elf64_header h;
+    afterburn::boot::status st;
+    if (!afterburn::boot::read_elf64_header(m.data, m.len, "module", h, st)) {
+        print("xen-wedge: %s\n", st.text);
         return;
     }
-    print("xen-wedge: module: ELF64 type %u machine %u entry 0x%016lx phoff %lu phnum %u\n",
-          le16(h + 16), le16(h + 18), le64(h + 24), le64(h + 32), le16(h + 56));
+    print("xen-wedge: module: ELF64 type %u machine %u entry 0x%016lx phoff %lu phnum %u\n", h.type, h.machine,
+          h.entry, h.phoff, h.phnum);
 }
 
 } // namespace

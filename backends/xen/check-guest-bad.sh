@@ -12,6 +12,8 @@
 #                  site table refuses it, naming the record
 #       memory     the writable PT_LOAD's p_memsz raised to 256 MiB (the domain gives the
 #                  guest 124 MiB): the guest needs more memory than the domain has
+#       filesz     the writable PT_LOAD's p_memsz set to 0 while p_filesz stays > 0: the
+#                  shared ELF reader (wedge/boot/elf64) names the segment and both sizes
 set -u
 mode=$1; shift
 run=
@@ -24,7 +26,7 @@ bad=$log.$mode.elf
 case $mode in
 truncated)
     head -c 3000 "$guest" >"$bad"
-    expect='^xen-wedge: guest: the boot module is truncated or corrupt: program header [0-9]+ \(type 1, file offset 0x[0-9a-f]+, 0x[0-9a-f]+ bytes\) lies outside the module \(3000 bytes\)$'
+    expect='^xen-wedge: guest: boot module: PT_(LOAD|NOTE) [0-9]+: file data \[0x[0-9a-f]+, \+0x[0-9a-f]+\) lies beyond the end of the file \(3000 bytes; truncated\?\)$'
     ;;
 notes|recsize|kind)
     python3 - "$guest" "$bad" "$mode" <<'PY' || exit 1
@@ -76,6 +78,30 @@ else:
 open(dst, 'wb').write(b)
 PY
     expect='^xen-wedge: guest: PT_LOAD [0-9]+ \[0x[0-9a-f]+, \+0x10000000\) does not fit guest RAM \(0x[0-9a-f]+\): the guest needs more memory than the domain has$'
+    ;;
+filesz)
+    seg=$(python3 - "$guest" "$bad" <<'PY'
+import struct, sys
+src, dst = sys.argv[1:3]
+b = bytearray(open(src, 'rb').read())
+phoff, = struct.unpack_from('<Q', b, 0x20)
+phentsize, phnum = struct.unpack_from('<HH', b, 0x36)
+for n in range(phnum):
+    o = phoff + n * phentsize
+    ptype, flags = struct.unpack_from('<II', b, o)
+    filesz, = struct.unpack_from('<Q', b, o + 32)
+    if ptype == 1 and flags & 2 and filesz > 0:         # the writable PT_LOAD, with file data
+        struct.pack_into('<Q', b, o + 40, 0)            # p_memsz = 0 < p_filesz
+        print('%d %x' % (n, filesz))
+        break
+else:
+    sys.exit('no writable PT_LOAD with file data in ' + src)
+open(dst, 'wb').write(b)
+PY
+) || exit 1
+    index=${seg% *} filesz=${seg#* }
+    echo "PT_LOAD $index: p_memsz -> 0 (p_filesz 0x$filesz)"
+    expect="^xen-wedge: guest: boot module: PT_LOAD $index: p_filesz > p_memsz \\(p_filesz 0x$filesz, p_memsz 0x0\\)\$"
     ;;
 *) echo "check-guest-bad.sh: unknown mode $mode" >&2; exit 2 ;;
 esac

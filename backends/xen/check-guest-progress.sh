@@ -38,7 +38,7 @@ for s in $sums; do expects="$expects --expect ^xen-wedge:.guest:.PT_LOAD.*byte.s
 sh "$here/check-run.sh" --verdict $VERDICT --log "$log" \
     --expect "^xen-wedge: guest: $tables Afterburn tables, $records records in [0-9]+ PT_NOTE segments$" \
     $expects \
-    --expect "^xen-wedge: guest: boot_params at 0x[0-9a-f]+: 2 e820 entries" \
+    --expect "^xen-wedge: guest: boot_params at 0x[0-9a-f]+: 3 e820 entries \\[0x0-0xa0000\\) RAM \\[0xa0000-0x100000\\) reserved \\[0x100000-0x[0-9a-f]+\\) RAM," \
     --expect "^xen-wedge: shadow: running on shadow roots kernel mfn 0x[0-9a-f]+ user mfn 0x[0-9a-f]+" \
     --expect "^xen-wedge: shadow: guest view: entry bytes match at 0xffffffff810001a7, boot_params magic 0x53726448 at 0x7202, identity write seen at link address: yes, [1-9][0-9]* faults filled$" \
     --expect "^xen-wedge: shadow: entry window: 69 entries and slots ok, vCPU page alias ok$" \

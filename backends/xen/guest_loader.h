@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "start_info.h"
+#include "wedge/boot/elf64.h"
 
 namespace xw {
 
@@ -17,8 +18,8 @@ struct GuestNotes {
 };
 
 struct LoadedGuest {
-    static constexpr unsigned kMaxNotes = 8;
-    static constexpr unsigned kMaxLoads = 8;
+    static constexpr unsigned kMaxNotes = afterburn::boot::elf64_image::max_notes;
+    static constexpr unsigned kMaxLoads = afterburn::boot::elf64_image::max_loads;
     uint64_t entry_phys;      // e_entry (physical, as in vmlinux)
     uint64_t entry_virt;      // the same instruction at its link address
     uint64_t boot_params;     // guest-physical
@@ -34,7 +35,8 @@ struct LoadedGuest {
 };
 
 // Loads the module; prints what it did; false (with a reason printed) if the module is not a
-// loadable guest or does not fit.
+// loadable guest or does not fit. The ELF is read by the shared loader's reader
+// (wedge/boot/elf64.h); what is checked here is what only the Xen wedge needs.
 bool load_guest(const BootModule &m, const char *cmdline, LoadedGuest &g);
 
 } // namespace xw

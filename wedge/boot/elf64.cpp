@@ -69,12 +69,9 @@ uint64_t elf64_image::phys_end() const
     return end;
 }
 
-bool parse_elf64(const uint8_t *b, uint64_t size, const char *name, bool entry_is_physical, elf64_image &img,
-                 status &st)
+bool read_elf64_header(const uint8_t *b, uint64_t size, const char *name, elf64_header &h, status &st)
 {
-    img = elf64_image{};
-    img.bytes = b;
-    img.size = size;
+    h = elf64_header{};
     if (size < ehdr_size) {
         message(st, error::not_elf).s(name).s(": not an ELF file (").u(size).s(" bytes, shorter than an ELF header)");
         return false;
@@ -91,18 +88,34 @@ bool parse_elf64(const uint8_t *b, uint64_t size, const char *name, bool entry_i
         message(st, error::not_elf).s(name).s(": not little-endian");
         return false;
     }
-    uint16_t type = get<uint16_t>(b + 16), machine = get<uint16_t>(b + 18);
-    if (machine != em_x86_64) {
-        message(st, error::not_elf).s(name).s(": not an x86-64 ELF (e_machine ").u(machine).s(")");
+    h.type = get<uint16_t>(b + 16);
+    h.machine = get<uint16_t>(b + 18);
+    h.entry = get<uint64_t>(b + 24);
+    h.phoff = get<uint64_t>(b + 32);
+    h.phnum = get<uint16_t>(b + 56);
+    st = status{};
+    return true;
+}
+
+bool parse_elf64(const uint8_t *b, uint64_t size, const char *name, bool entry_is_physical, elf64_image &img,
+                 status &st)
+{
+    img = elf64_image{};
+    img.bytes = b;
+    img.size = size;
+    elf64_header h;
+    if (!read_elf64_header(b, size, name, h, st)) return false;
+    if (h.machine != em_x86_64) {
+        message(st, error::not_elf).s(name).s(": not an x86-64 ELF (e_machine ").u(h.machine).s(")");
         return false;
     }
-    if (type != et_exec) {
-        message(st, error::not_elf).s(name).s(": not an executable ELF (e_type ").u(type).s(", want ET_EXEC)");
+    if (h.type != et_exec) {
+        message(st, error::not_elf).s(name).s(": not an executable ELF (e_type ").u(h.type).s(", want ET_EXEC)");
         return false;
     }
-    img.entry = get<uint64_t>(b + 24);
-    uint64_t phoff = get<uint64_t>(b + 32);
-    uint16_t phentsize = get<uint16_t>(b + 54), phnum = get<uint16_t>(b + 56);
+    img.entry = h.entry;
+    uint64_t phoff = h.phoff;
+    uint16_t phentsize = get<uint16_t>(b + 54), phnum = h.phnum;
     if (phnum == 0) {
         message(st, error::bad_headers).s(name).s(": no program headers");
         return false;
@@ -118,19 +131,25 @@ bool parse_elf64(const uint8_t *b, uint64_t size, const char *name, bool entry_i
     bool entry_ok = false;
     for (unsigned i = 0; i < phnum; ++i) {
         const uint8_t *ph = b + phoff + i * phdr_size;
-        uint32_t p_type = get<uint32_t>(ph);
+        uint32_t p_type = get<uint32_t>(ph), flags = get<uint32_t>(ph + 4);
         uint64_t offset = get<uint64_t>(ph + 8), vaddr = get<uint64_t>(ph + 16), paddr = get<uint64_t>(ph + 24),
                  filesz = get<uint64_t>(ph + 32), memsz = get<uint64_t>(ph + 40);
         if (p_type == pt_note && filesz) {
+            if (!fits(offset, filesz, size)) {
+                message(st, error::bad_segment).s(name).s(": PT_NOTE ").u(i).s(": file data [").x(offset).s(", +")
+                    .x(filesz).s(") lies beyond the end of the file (").u(size).s(" bytes; truncated?)");
+                return false;
+            }
             if (img.note_count == elf64_image::max_notes) {
                 message(st, error::too_many).s(name).s(": more than ").u(elf64_image::max_notes).s(" PT_NOTE segments");
                 return false;
             }
-            img.notes[img.note_count++] = {vaddr, filesz};
+            img.notes[img.note_count++] = {vaddr, filesz, offset};
         }
         if (p_type != pt_load) continue;
         if (filesz > memsz) {
-            message(st, error::bad_segment).s(name).s(": PT_LOAD ").u(i).s(": p_filesz > p_memsz");
+            message(st, error::bad_segment).s(name).s(": PT_LOAD ").u(i).s(": p_filesz > p_memsz (p_filesz ").x(filesz)
+                .s(", p_memsz ").x(memsz).s(")");
             return false;
         }
         if (!fits(offset, filesz, size)) {
@@ -147,7 +166,7 @@ bool parse_elf64(const uint8_t *b, uint64_t size, const char *name, bool entry_i
             message(st, error::too_many).s(name).s(": more than ").u(elf64_image::max_loads).s(" PT_LOAD segments");
             return false;
         }
-        img.loads[img.load_count++] = {vaddr, paddr, filesz, memsz, offset};
+        img.loads[img.load_count++] = {vaddr, paddr, filesz, memsz, offset, flags};
         uint64_t base = entry_is_physical ? paddr : vaddr;
         if (img.entry >= base && img.entry - base < filesz) entry_ok = true;
     }

@@ -12,7 +12,8 @@ enum class error : uint8_t {
     none,
     not_elf,            // too short, bad magic, not ELF64 / little-endian / x86-64 / ET_EXEC
     bad_headers,        // program headers malformed or beyond the end of the file (truncated)
-    bad_segment,        // a PT_LOAD whose data is beyond the file, or wraps, or filesz > memsz
+    bad_segment,        // a PT_LOAD or PT_NOTE whose data is beyond the file; a PT_LOAD that wraps or
+                        // has filesz > memsz
     bad_entry,          // e_entry outside every loaded segment
     too_many,           // more segments/notes/e820 entries/ranges than the fixed tables hold
     outside_ram,        // a segment or boot structure does not fit guest RAM (more memory helps)
@@ -29,9 +30,20 @@ struct status {
 
 struct load_segment {
     uint64_t vaddr, paddr, filesz, memsz, offset;
+    uint32_t flags;  // p_flags (PF_X 1, PF_W 2, PF_R 4)
 };
 struct virt_range {
     uint64_t vaddr, size;
+};
+struct note_segment {
+    uint64_t vaddr, size, offset;  // p_vaddr, p_filesz, p_offset (inside the file)
+};
+
+// The ELF header fields a loader or a diagnostic wants.
+struct elf64_header {
+    uint16_t type, machine;  // e_type, e_machine
+    uint64_t entry, phoff;   // e_entry, e_phoff
+    uint16_t phnum;          // e_phnum
 };
 
 struct elf64_image {
@@ -41,7 +53,7 @@ struct elf64_image {
     uint64_t entry;               // e_entry
     load_segment loads[max_loads];  // PT_LOADs with p_memsz > 0, in header order
     unsigned load_count;
-    virt_range notes[max_notes];  // PT_NOTEs with p_filesz > 0 (p_vaddr, p_filesz)
+    note_segment notes[max_notes];  // PT_NOTEs with p_filesz > 0, inside the file
     unsigned note_count;
 
     // e_entry translated from its PT_LOAD's physical range to the virtual one (e_entry
@@ -50,6 +62,10 @@ struct elf64_image {
     // Highest p_paddr + p_memsz.
     uint64_t phys_end() const;
 };
+
+// Reads the header of any little-endian ELF64 file (any type or machine): checks the size,
+// magic, class and byte order only. `name` prefixes messages.
+bool read_elf64_header(const uint8_t *bytes, uint64_t size, const char *name, elf64_header &out, status &st);
 
 // Validates `bytes` as an ELF64 x86-64 ET_EXEC with at least one PT_LOAD. When
 // `entry_is_physical`, e_entry must lie inside a PT_LOAD's physical range (the 64-bit boot

@@ -12,7 +12,6 @@ constexpr uint64_t hdr_type_of_loader = 0x210, hdr_loadflags = 0x211;
 constexpr uint64_t hdr_ramdisk_image = 0x218, hdr_ramdisk_size = 0x21c;
 constexpr uint64_t hdr_cmd_line_ptr = 0x228, hdr_cmdline_size = 0x238;
 constexpr unsigned bp_e820_max = 128;
-constexpr uint64_t boot_params_size = 4096;
 constexpr uint64_t mib = 1ull << 20, page = 4096;
 constexpr uint64_t legacy_start = 0xa0000, legacy_end = 0x100000;
 constexpr uint64_t initrd_limit = 1ull << 32;  // ramdisk_image is 32-bit (ext_ fields unused)
@@ -20,6 +19,12 @@ constexpr uint64_t initrd_limit = 1ull << 32;  // ramdisk_image is 32-bit (ext_ 
 template <typename T> void put(uint8_t *p, uint64_t off, T v) { __builtin_memcpy(p + off, &v, sizeof v); }
 
 uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+uint64_t length(const char *s)
+{
+    uint64_t n = 0;
+    while (s[n]) ++n;
+    return n;
+}
 bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) { return a < b + blen && b < a + alen; }
 
 bool add_e820(boot_result &out, uint64_t addr, uint64_t size, uint32_t type, status &st)
@@ -183,27 +188,35 @@ bool load_linux(const boot_request &req, const guest_ram &ram, boot_result &out,
     }
 
     // 3. The command line and boot_params.
-    const char *cl = req.cmdline ? req.cmdline : "";
-    uint64_t cl_len = 0;
-    while (cl[cl_len]) ++cl_len;
-    if (cl_len + 1 > req.cmdline_max) {
-        message(st, error::cmdline_too_long).s("command line is ").u(cl_len).s(" bytes, the limit is ").u(req.cmdline_max - 1);
-        return false;
-    }
-    uint8_t *bp = ram.at(req.boot_params_gpa, boot_params_size);
+    uint8_t *bp = ram.at(req.boot_params_gpa, boot_params_bytes);
     uint8_t *cmd = ram.at(req.cmdline_gpa, req.cmdline_max);
     if (!bp || !cmd) {
         message(st, error::outside_ram).s("boot_params at ").x(req.boot_params_gpa).s(" or the command line at ")
             .x(req.cmdline_gpa).s(" is not in guest RAM");
         return false;
     }
+    if (!write_boot_params(req, out, bp, st)) return false;
+    const char *cl = req.cmdline ? req.cmdline : "";
+    __builtin_memset(cmd, 0, req.cmdline_max);
+    __builtin_memcpy(cmd, cl, length(cl));
+    out.boot_params = req.boot_params_gpa;
+    st = status{};
+    return true;
+}
+
+bool write_boot_params(const boot_request &req, const boot_result &out, uint8_t *bp, status &st)
+{
+    const char *cl = req.cmdline ? req.cmdline : "";
+    uint64_t cl_len = length(cl);
+    if (cl_len + 1 > req.cmdline_max) {
+        message(st, error::cmdline_too_long).s("command line is ").u(cl_len).s(" bytes, the limit is ").u(req.cmdline_max - 1);
+        return false;
+    }
     if (out.e820_count > bp_e820_max) {
         message(st, error::too_many).s("more than ").u(bp_e820_max).s(" e820 entries");
         return false;
     }
-    __builtin_memset(cmd, 0, req.cmdline_max);
-    __builtin_memcpy(cmd, cl, cl_len);
-    __builtin_memset(bp, 0, boot_params_size);
+    __builtin_memset(bp, 0, boot_params_bytes);
     put<uint8_t>(bp, hdr_setup_sects, 0);
     put<uint16_t>(bp, hdr_boot_flag, 0xaa55);
     put<uint32_t>(bp, hdr_header, 0x53726448);  // "HdrS"
@@ -224,7 +237,6 @@ bool load_linux(const boot_request &req, const guest_ram &ram, boot_result &out,
         put<uint64_t>(e, 8, out.e820[i].size);
         put<uint32_t>(e, 16, out.e820[i].type);
     }
-    out.boot_params = req.boot_params_gpa;
     st = status{};
     return true;
 }

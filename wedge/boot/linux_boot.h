@@ -36,6 +36,7 @@ struct e820_entry {
     uint32_t type;  // 1 RAM, 2 reserved
 };
 inline constexpr uint32_t e820_ram = 1, e820_reserved = 2;
+inline constexpr uint64_t boot_params_bytes = 4096;  // the zero page
 
 // Where the loader may put things, and what it must leave alone.
 struct boot_request {
@@ -73,6 +74,11 @@ uint64_t min_ram_bytes(const elf64_image &kernel, uint64_t initrd_size);
 // The PC memory map of `ram`: RAM below 640 KiB, reserved 640 KiB..1 MiB, RAM from 1 MiB
 // (and each further range), minus the request's reserved ranges.
 bool build_e820(const guest_ram &ram, const boot_request &req, boot_result &out, status &st);
+
+// Fills the 4 KiB zero page `bp` for the command line at req.cmdline_gpa (checking its
+// length against req.cmdline_max), out's e820 map and initrd: what load_linux puts in guest
+// RAM, for a caller that copies it there itself (the Xen wedge).
+bool write_boot_params(const boot_request &req, const boot_result &out, uint8_t *bp, status &st);
 
 // Parses the kernel, loads it, places the initrd, writes the command line and boot_params.
 bool load_linux(const boot_request &req, const guest_ram &ram, boot_result &out, status &st);
