@@ -2,6 +2,7 @@
 // is usually a software module that cannot run ordinary guests, so the usual path is nested:
 // an L1 Debian kernel under QEMU TCG with kvm_amd nested=1 (backends/linux/l1/run-nested.sh).
 #include "backend.hpp"
+#include "install_layout.hpp"
 #include "qemu_command.hpp"
 #include "vmm_session.hpp"
 
@@ -25,7 +26,7 @@ std::string direct_kvm_unusable()
     return {};
 }
 
-std::string describe_runner_exit(const ExitStatus& st)
+std::string describe_runner_exit(const ExitStatus& st, const std::vector<std::string>&)
 {
     if (!st.exited)
         return "the KVM runner " + st.describe();
@@ -42,10 +43,14 @@ std::string describe_runner_exit(const ExitStatus& st)
 
 int boot_kvm(const BootOptions& options, const ImageInfo& image)
 {
-    const std::string launcher = AFTERBURN_KVM_LAUNCHER, wedge = AFTERBURN_KVM_WEDGE;
+    if (std::string why = not_bootable_by_qemu(image, options.image); !why.empty()) {
+        std::cerr << "afterburn boot: error: " << why << std::endl;
+        return exit_usage;
+    }
+    const std::string launcher = helper_path("afterburn-kvm"), wedge = helper_path("kvm-wedge.elf");
     for (const auto& p : {launcher, wedge})
         if (!std::filesystem::exists(p)) {
-            std::cerr << "afterburn boot: error: " << p << " is missing: build the project first" << std::endl;
+            std::cerr << "afterburn boot: error: " << p << " is missing: build the project or install it" << std::endl;
             return exit_usage;
         }
     if (!image.annotated) {
@@ -79,6 +84,12 @@ int boot_kvm(const BootOptions& options, const ImageInfo& image)
         if (!options.quiet)
             std::cerr << "afterburn boot: " << why << ": running nested, in an L1 Linux under QEMU TCG"
                       << std::endl;
+        const std::string run_nested = data_path("l1/run-nested.sh");
+        if (!std::filesystem::exists(run_nested)) {
+            std::cerr << "afterburn boot: error: " << run_nested
+                      << " is missing: the nested KVM runner is neither built nor installed here" << std::endl;
+            return exit_usage;
+        }
         // run-nested.sh reads its settings from the environment.
         ::setenv("NESTED_WEDGE", wedge.c_str(), 1);
         if (options.initrd)
@@ -87,7 +98,7 @@ int boot_kvm(const BootOptions& options, const ImageInfo& image)
             ::unsetenv("NESTED_INITRD");
         ::setenv("AFTERBURN_KVM", launcher.c_str(), 1);
         ::setenv("NESTED_TIMEOUT", std::to_string(static_cast<int>(options.timeout_s) + 30).c_str(), 1);
-        std::vector<std::string> argv{AFTERBURN_RUN_NESTED, options.image.string(), "--timeout",
+        std::vector<std::string> argv{run_nested, options.image.string(), "--timeout",
                                       std::to_string(static_cast<int>(options.timeout_s))};
         argv.insert(argv.end(), launcher_args.begin(), launcher_args.end());
         BootOptions nested = options;

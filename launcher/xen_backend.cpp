@@ -1,57 +1,67 @@
-// The Xen backend: Debian's Xen 4.17 (gunzipped for QEMU's multiboot loader) boots the Xen
-// wedge as a 64-bit PV dom0 under QEMU TCG; the guest is its boot module, which the wedge
-// loads, rewrites and runs (backends/xen, docs/xen-backend.md).
+// The Xen backend: Debian's Xen 4.17 boots the Xen wedge (xen-wedge.elf) as a 64-bit PV dom0
+// under QEMU TCG; the guest is its boot module, which the wedge loads, rewrites and runs
+// (backends/xen, docs/xen-backend.md). The wedge ends the run with its verdict.
 #include "backend.hpp"
-#include "vmm_session.hpp"
+#include "install_layout.hpp"
+#include "xen_dom0.hpp"
 
-#include <filesystem>
+#include <algorithm>
 #include <iostream>
 
 namespace afterburn::launcher {
 
-namespace {
-
-std::string describe_xen_exit(const ExitStatus& st)
+int boot_xen(const BootOptions& options, const ImageInfo& image)
 {
-    if (!st.exited)
-        return "the Xen runner " + st.describe();
-    switch (st.code) {
-    case 124: return "the Xen runner timed out";
-    case 125: return "Xen ended without a verdict from the wedge (status 125)";
-    case 126: return "the Xen runner was used wrongly or is missing files (status 126)";
-    default: return "the wedge's verdict " + std::to_string(st.code);
+    if (std::string why = not_bootable_by_qemu(image, options.image); !why.empty()) {
+        std::cerr << "afterburn boot: error: " << why << std::endl;
+        return exit_usage;
     }
-}
-
-} // namespace
-
-int boot_xen(const BootOptions& options, const ImageInfo&)
-{
     if (options.initrd) {
         std::cerr << "afterburn boot: error: the xen backend does not take --initrd yet" << std::endl;
         return exit_usage;
     }
-    const std::string runner = AFTERBURN_XEN_RUNNER, wedge = AFTERBURN_XEN_WEDGE;
-    for (const auto& p : {runner, wedge})
-        if (!std::filesystem::exists(p)) {
-            std::cerr << "afterburn boot: error: " << p << " is missing: build the project first" << std::endl;
-            return exit_usage;
-        }
-    if (!std::filesystem::exists("/boot/xen-4.17-amd64.gz")) {
-        std::cerr << "afterburn boot: Xen not available on this machine: /boot/xen-4.17-amd64.gz is missing "
-                     "(apt-get install xen-hypervisor-4.17-amd64)" << std::endl;
-        return exit_unavailable;
+    const auto wedge = helper_path("xen-wedge.elf");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(wedge, ec)) {
+        std::cerr << "afterburn boot: error: " << wedge.string()
+                  << " is missing: build the project (target xen-wedge) or install it" << std::endl;
+        return exit_usage;
     }
+    Dom0Boot boot;
+    boot.kernel = wedge;
+    // Wedge options before "--" (guest: boot the module through the wedge), the guest's after.
+    boot.cmdline = "guest -- " + (options.append ? *options.append : std::string("console=ttyS0"));
+    boot.module = std::filesystem::absolute(options.image);
     // The guest's memory comes out of dom0's: give the domain what the guest asks for and more.
-    unsigned dom0_mb = std::max(options.memory_mb, 64u) + 64;
-    std::vector<std::string> argv{"sh", AFTERBURN_XEN_RUNNER, "--timeout",
-                                  std::to_string(static_cast<int>(options.timeout_s)), "--xen-args",
-                                  "dom0_mem=" + std::to_string(dom0_mb) + "M,max:" + std::to_string(dom0_mb) + "M",
-                                  "--wedge-args", "guest", wedge, options.image.string()};
-    argv.push_back(options.append ? *options.append : "console=ttyS0");
-    BootOptions xen = options;
-    xen.timeout_s += 30;  // the runner has its own timeout; ours only catches a stuck runner
-    return run_vmm(argv, xen, {"Xen runner", describe_xen_exit, std::nullopt});
+    boot.dom0_mb = std::max(options.memory_mb, 64u) + 64;
+    boot.cpu = options.cpu;
+    boot.xen_options = "loglvl=all guest_loglvl=all"; // everything Xen says about the wedge
+    boot.qemu_args = options.qemu_args;
+    if (!options.quiet)
+        std::cerr << "afterburn boot: " << image.description << ", through the Xen wedge as Xen's PV dom0"
+                  << std::endl;
+    return run_xen_dom0(boot, options);
+}
+
+int boot_xen_dom0(const BootOptions& options, const ImageInfo& image)
+{
+    if (image.kind == ImageInfo::Kind::bzimage || !image.xen_pv) {
+        std::cerr << "afterburn boot: error: '" << options.image.string()
+                  << "' is not a Xen PV kernel (no Xen entry note, XEN_ELFNOTE_ENTRY)" << std::endl;
+        return exit_usage;
+    }
+    Dom0Boot boot;
+    boot.kernel = std::filesystem::absolute(options.image);
+    boot.cmdline = options.append.value_or("");
+    if (options.initrd)
+        boot.module = std::filesystem::absolute(*options.initrd);
+    boot.dom0_mb = options.memory_mb;
+    boot.cpu = options.cpu;
+    boot.xen_options = "loglvl=all guest_loglvl=all";
+    boot.qemu_args = options.qemu_args;
+    if (!options.quiet)
+        std::cerr << "afterburn boot: " << image.description << ", as Xen's PV dom0" << std::endl;
+    return run_xen_dom0(boot, options);
 }
 
 } // namespace afterburn::launcher

@@ -15,7 +15,7 @@
 set -u
 [ $# -ge 1 ] || { echo "usage: run-nested.sh GUEST [LAUNCHER-ARGS...]" >&2; exit 2; }
 guest=$1; shift
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "$(dirname "$0")" && pwd -P)  # -P: the build tree links share/afterburn/l1 here
 repo=$(cd "$here/../../.." && pwd)
 launcher=${AFTERBURN_KVM:-$repo/build/libexec/afterburn/afterburn-kvm}
 cache=${AFTERBURN_KVM_L1_CACHE:-$repo/build/kvm-l1}
