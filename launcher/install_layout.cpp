@@ -1,5 +1,7 @@
 #include "install_layout.hpp"
 
+#include <cstdlib>
+
 namespace afterburn::launcher {
 
 std::filesystem::path executable_dir()
@@ -17,6 +19,15 @@ std::filesystem::path helper_path(std::string_view name)
 std::filesystem::path data_path(std::string_view name)
 {
     return (executable_dir() / ".." / ".." / "share" / "afterburn" / name).lexically_normal();
+}
+
+std::filesystem::path user_cache_dir()
+{
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+        return std::filesystem::path(xdg) / "afterburn";
+    if (const char* home = std::getenv("HOME"); home && *home)
+        return std::filesystem::path(home) / ".cache" / "afterburn";
+    return {};
 }
 
 } // namespace afterburn::launcher

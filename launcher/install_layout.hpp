@@ -17,4 +17,8 @@ std::filesystem::path executable_dir();
 std::filesystem::path helper_path(std::string_view name);
 std::filesystem::path data_path(std::string_view name);
 
+// The user's cache for what afterburn makes once and keeps (the gunzipped Xen, the L1 system):
+// $XDG_CACHE_HOME/afterburn, else $HOME/.cache/afterburn; empty when neither is set.
+std::filesystem::path user_cache_dir();
+
 } // namespace afterburn::launcher

@@ -6,6 +6,7 @@
 #include "qemu_command.hpp"
 #include "vmm_session.hpp"
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <unistd.h>
@@ -90,7 +91,22 @@ int boot_kvm(const BootOptions& options, const ImageInfo& image)
                       << " is missing: the nested KVM runner is neither built nor installed here" << std::endl;
             return exit_usage;
         }
-        // run-nested.sh reads its settings from the environment.
+        // run-nested.sh reads its settings from the environment. The L1 system is cached in
+        // $AFTERBURN_KVM_L1_CACHE, else share/afterburn/kvm-l1 (a build tree links its cache
+        // there), else ~/.cache/afterburn/kvm-l1.
+        const char* l1_cache = std::getenv("AFTERBURN_KVM_L1_CACHE");
+        if (!l1_cache || !*l1_cache) {
+            auto cache = data_path("kvm-l1");
+            if (!std::filesystem::exists(cache)) {
+                if (user_cache_dir().empty()) {
+                    std::cerr << "afterburn boot: error: nowhere to keep the L1 system for nested KVM: set "
+                                 "AFTERBURN_KVM_L1_CACHE (or XDG_CACHE_HOME or HOME)" << std::endl;
+                    return exit_usage;
+                }
+                cache = user_cache_dir() / "kvm-l1";
+            }
+            ::setenv("AFTERBURN_KVM_L1_CACHE", cache.c_str(), 1);
+        }
         ::setenv("NESTED_WEDGE", wedge.c_str(), 1);
         if (options.initrd)
             ::setenv("NESTED_INITRD", std::filesystem::absolute(*options.initrd).c_str(), 1);

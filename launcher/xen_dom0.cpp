@@ -2,6 +2,7 @@
 #include "process.hpp"
 #include "qemu_command.hpp"
 #include "backend.hpp"
+#include "install_layout.hpp"
 #include "vmm_session.hpp"
 
 #include <cerrno>
@@ -80,16 +81,9 @@ std::variant<std::filesystem::path, XenError> unpacked_xen(const std::filesystem
 
 std::filesystem::path xen_cache_dir()
 {
-    for (const char* var : {"AFTERBURN_XEN_CACHE", "XDG_CACHE_HOME", "HOME"}) {
-        const char* dir = std::getenv(var);
-        if (!dir || !*dir)
-            continue;
-        std::filesystem::path p = dir;
-        if (var == std::string_view("AFTERBURN_XEN_CACHE"))
-            return p;
-        return var == std::string_view("HOME") ? p / ".cache" / "afterburn" : p / "afterburn";
-    }
-    return {};
+    if (const char* dir = std::getenv("AFTERBURN_XEN_CACHE"); dir && *dir)
+        return dir;
+    return user_cache_dir();
 }
 
 std::string xen_command_line(unsigned dom0_mb, const std::string& extra)
