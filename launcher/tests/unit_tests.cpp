@@ -159,6 +159,8 @@ TEST_CASE("xen exit: the wedge's verdict from QEMU's status or its SCHEDOP_shutd
           "the wedge's verdict 1 (SCHEDOP_shutdown; QEMU status 0)");
     CHECK(describe_xen_exit(zero, {"xen-wedge: verdict 1", "xen-wedge: verdict 1 via SCHEDOP_shutdownX"}) ==
           "Xen ended without a verdict from the wedge (QEMU status 0)");
+    CHECK(describe_xen_exit(zero, {}).starts_with("QEMU exited with status 0")); // not the wedge: QEMU's words
+    CHECK(describe_wedge_exit(zero, {}).starts_with("Xen ended without a verdict from the wedge (QEMU exited"));
 }
 
 TEST_CASE("console watcher remembers the lines it is asked to")

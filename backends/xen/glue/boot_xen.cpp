@@ -37,6 +37,7 @@ int boot_xen(const BootOptions& options, const ImageInfo& image)
     boot.cpu = options.cpu;
     boot.xen_options = "loglvl=all guest_loglvl=all"; // everything Xen says about the wedge
     boot.qemu_args = options.qemu_args;
+    boot.dom0_is_wedge = true;
     if (!options.quiet)
         std::cerr << "afterburn boot: " << image.description << ", through the Xen wedge as Xen's PV dom0"
                   << std::endl;

@@ -163,6 +163,13 @@ std::string describe_xen_exit(const ExitStatus& st, const std::vector<std::strin
     return "Xen ended without a verdict from the wedge (" + status + ")";
 }
 
+std::string describe_wedge_exit(const ExitStatus& st, const std::vector<std::string>& verdict_lines)
+{
+    if (verdict_lines.empty())
+        return "Xen ended without a verdict from the wedge (" + describe_qemu_exit(st) + ")";
+    return describe_xen_exit(st, verdict_lines);
+}
+
 int run_xen_dom0(Dom0Boot boot, const BootOptions& options)
 {
     if (std::string problem = dom0_module_problem(boot); !problem.empty()) {
@@ -189,7 +196,8 @@ int run_xen_dom0(Dom0Boot boot, const BootOptions& options)
     }
     boot.xen = std::get<std::filesystem::path>(xen);
     return run_vmm(xen_dom0_qemu_argv(boot), options,
-                   {"QEMU (Xen)", describe_xen_exit, std::nullopt, wedge_verdict_prefix});
+                   {"QEMU (Xen)", boot.dom0_is_wedge ? describe_wedge_exit : describe_xen_exit, std::nullopt,
+                    wedge_verdict_prefix});
 }
 
 } // namespace afterburn::launcher

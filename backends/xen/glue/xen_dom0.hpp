@@ -40,6 +40,7 @@ struct Dom0Boot {
     std::string cpu = "max";                     // QEMU CPU model, verbatim
     std::string xen_options;                     // appended to Xen's own command line
     std::vector<std::string> qemu_args;          // appended to QEMU's command line
+    bool dom0_is_wedge = false;                  // the run ends with the wedge's verdict
 };
 
 // Xen's own command line: console on COM1 (which QEMU wires to stdio), a dom0 of DOM0_MB MiB
@@ -63,9 +64,12 @@ std::string xen_dom0_cpu(const std::string& cpu);
 // "Xen ended without a verdict from the wedge (...)" when the wedge spoke, else QEMU's status.
 inline constexpr const char* wedge_verdict_prefix = "xen-wedge: verdict ";
 std::string describe_xen_exit(const ExitStatus& st, const std::vector<std::string>& verdict_lines);
+// The same for a run whose dom0 is the wedge: no verdict line at all is "Xen ended without a
+// verdict from the wedge (QEMU ...)" too.
+std::string describe_wedge_exit(const ExitStatus& st, const std::vector<std::string>& verdict_lines);
 
 // Runs BOOT (BOOT.xen is filled in here): exit_unavailable when the hypervisor is not installed,
-// exit_usage for paths QEMU cannot carry, else run_vmm's outcome. LABEL names the run in messages.
+// exit_usage for paths QEMU cannot carry, else run_vmm's outcome.
 int run_xen_dom0(Dom0Boot boot, const BootOptions& options);
 
 } // namespace afterburn::launcher
