@@ -32,7 +32,7 @@ for f in "$WEDGE" "$AFTERBURN_KVM" "$OUT/initramfs.cpio.gz"; do [ -f "$f" ] || {
 work=$AFTERBURN_KVM_L1_CACHE/bench-linux-kvm-exits   # each run's console (+ --stats table) is kept here
 rm -rf "$work" && mkdir -p "$work"
 export NESTED_INITRD=$OUT/initramfs.cpio.gz NESTED_TIMEOUT=1200
-# What `afterburn boot --on kvm` gives Linux (launcher/kvm_backend.cpp).
+# What `afterburn boot --on kvm` gives Linux (backends/linux/glue/boot_kvm.cpp).
 APPEND="console=ttyS0 panic=-1 lpj=2000000 noapictimer"
 KICK=(--kick-ms 10)
 

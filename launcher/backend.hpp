@@ -32,6 +32,10 @@ int boot_kvm(const BootOptions& options, const ImageInfo& image);
 // Xen: Xen 4.17 under QEMU TCG boots the Xen wedge as PV dom0; the guest is its boot module.
 int boot_xen(const BootOptions& options, const ImageInfo& image);
 
+// Xen dom0: any Xen PV kernel (IMAGE) as Xen 4.17's PV dom0 under QEMU TCG, --initrd as its
+// second boot module, --append as its whole command line (e.g. the Xen wedge's own tests).
+int boot_xen_dom0(const BootOptions& options, const ImageInfo& image);
+
 // XenoLinux: a para-virtualized Linux (build-linux --xenolinux) as Xen 4.17's PV dom0 under
 // QEMU TCG; the baseline for the Xen wedge.
 int boot_xenolinux(const BootOptions& options, const ImageInfo& image);

@@ -9,10 +9,11 @@ namespace afterburn::launcher {
 // One entry per backend; xen, kvm and l4 join here as they land.
 BackendFn find_backend(std::string_view name)
 {
-    static constexpr std::array<std::pair<std::string_view, BackendFn>, 4> backends = {{
+    static constexpr std::array<std::pair<std::string_view, BackendFn>, 5> backends = {{
         {"native", boot_native},
         {"kvm", boot_kvm},
         {"xen", boot_xen},
+        {"xen-dom0", boot_xen_dom0},
         {"xenolinux", boot_xenolinux},
     }};
     for (const auto& [n, fn] : backends)

@@ -16,7 +16,10 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
   --on BACKEND      where to run: native (QEMU TCG, no hypervisor), or kvm (the KVM wedge
                     under afterburn-kvm: this host's /dev/kvm if it can run guests, else nested
                     in an L1 Linux under QEMU TCG; exit status 4 when neither is possible),
-                    or xen (Xen 4.17 under QEMU TCG, the Xen wedge as PV dom0 runs the guest),
+                    or xen (Xen 4.17 under QEMU TCG, the Xen wedge as PV dom0 runs the guest;
+                    --append is the guest's command line, default console=ttyS0),
+                    or xen-dom0 (IMAGE itself, a Xen PV kernel, as Xen 4.17's PV dom0 under
+                    QEMU TCG; --initrd is its second boot module, --append its command line),
                     or xenolinux (a para-virtualized Linux, build-linux --xenolinux, as Xen
                     4.17's PV dom0 under QEMU TCG; default --append console=hvc0)
   IMAGE             an ELF with a PVH entry note (Linux vmlinux built with CONFIG_PVH,
@@ -35,6 +38,9 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
 
 Exit status: 0 success, 1 the guest failed or timed out, 2 bad usage or input,
 3 QEMU could not be started, 4 the backend is not available on this machine. QEMU is taken from $AFTERBURN_QEMU, else qemu-system-x86_64.
+Xen: the hypervisor is $AFTERBURN_XEN_GZ, else /boot/xen-4.17-amd64.gz, gunzipped once into
+$AFTERBURN_XEN_CACHE, else $XDG_CACHE_HOME/afterburn, else ~/.cache/afterburn. Helpers (the
+wedges, afterburn-kvm) are found next to this program, in libexec/afterburn/.
 )";
 }
 
@@ -138,7 +144,7 @@ ParseResult parse_command_line(const std::vector<std::string>& args)
         }
     }
     if (o.backend.empty())
-        return fail("missing --on BACKEND (available: native, kvm, xen, xenolinux)");
+        return fail("missing --on BACKEND (available: native, kvm, xen, xen-dom0, xenolinux)");
     if (!have_image)
         return fail("missing IMAGE");
     return result;

@@ -69,6 +69,8 @@ void ConsoleWatcher::complete_line(std::string line)
         if (verdict_ != Verdict::pending)
             decisive_line_ = line;
     }
+    if (!remember_prefix_.empty() && line.starts_with(remember_prefix_) && remembered_.size() < 64)
+        remembered_.push_back(line);
     recent_.push_back(std::move(line));
     while (recent_.size() > keep_lines_)
         recent_.pop_front();

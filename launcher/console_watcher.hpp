@@ -32,6 +32,11 @@ public:
     // The last lines seen (oldest first), including an unterminated one.
     std::vector<std::string> last_lines() const;
 
+    // Every complete line that starts with PREFIX is kept (e.g. a wedge's verdict lines, which
+    // decide how a run ended however much console output follows them).
+    void remember_lines_starting_with(std::string prefix) { remember_prefix_ = std::move(prefix); }
+    const std::vector<std::string>& remembered() const { return remembered_; }
+
     // Exposed for tests: does this console line count as the marker?
     static bool line_has_marker(std::string_view line, std::string_view marker);
     static bool line_shows_crash(std::string_view line);
@@ -45,6 +50,8 @@ private:
     std::deque<std::string> recent_;
     Verdict verdict_ = Verdict::pending;
     std::string decisive_line_;
+    std::string remember_prefix_;
+    std::vector<std::string> remembered_;
 };
 
 } // namespace afterburn::launcher

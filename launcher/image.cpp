@@ -177,6 +177,9 @@ std::variant<ImageInfo, ImageError> probe_image(const std::filesystem::path& pat
         if (has_multiboot_header(file))
             return ImageInfo{ImageInfo::Kind::elf_multiboot, notes.linux_owner,
                              std::string(cls) + " with multiboot header" + suffix, notes.afterburn, notes.xen_pv};
+        if (notes.xen_pv) // only Xen can start it (xen-dom0, xenolinux); the other backends refuse it
+            return ImageInfo{ImageInfo::Kind::elf_xen_pv, notes.linux_owner,
+                             std::string(cls) + " with only a Xen PV entry note" + suffix, notes.afterburn, true};
         return ImageError{"image '" + path.string() + "' is an ELF without a PVH entry note "
                           "(Xen note type 18) or multiboot header; QEMU cannot boot it "
                           "(for Linux, build with CONFIG_PVH=y)"};
@@ -194,6 +197,14 @@ std::variant<ImageInfo, ImageError> probe_image(const std::filesystem::path& pat
     if (has_multiboot_header(file))
         return ImageInfo{ImageInfo::Kind::elf_multiboot, false, "multiboot kernel"};
     return ImageError{"image '" + path.string() + "' is neither an ELF nor a Linux bzImage"};
+}
+
+std::string not_bootable_by_qemu(const ImageInfo& image, const std::filesystem::path& path)
+{
+    if (image.kind != ImageInfo::Kind::elf_xen_pv)
+        return {};
+    return "image '" + path.string() + "' has only a Xen PV entry note (no PVH entry note or multiboot "
+           "header): only Xen can start it (--on xen-dom0, or --on xenolinux for a Linux)";
 }
 
 } // namespace afterburn::launcher

@@ -9,6 +9,10 @@ namespace afterburn::launcher {
 
 int boot_native(const BootOptions& options, const ImageInfo& image)
 {
+    if (std::string why = not_bootable_by_qemu(image, options.image); !why.empty()) {
+        std::cerr << "afterburn boot: error: " << why << std::endl;
+        return exit_usage;
+    }
     if (!options.quiet)
         std::cerr << "afterburn boot: " << image.description << std::endl;
     return run_vmm(native_qemu_argv(options, image), options, {"QEMU", describe_qemu_exit, std::nullopt});

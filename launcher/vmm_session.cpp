@@ -27,6 +27,9 @@ using Clock = std::chrono::steady_clock;
 // debug-exit write); give it this long before we kill QEMU. After a panic, collect the trace.
 constexpr auto success_grace = std::chrono::seconds(5);
 constexpr auto crash_grace = std::chrono::seconds(2);
+// After a failure marker the guest normally ends the VMM at once; its last words (a wedge's
+// statistics and verdict) still belong in the log.
+constexpr auto failure_grace = std::chrono::seconds(1);
 constexpr std::size_t max_stderr_kept = 16 * 1024;
 
 void write_all(int fd, const char* data, std::size_t n, bool& broken)
@@ -73,6 +76,11 @@ std::string describe_qemu_exit(const ExitStatus& st)
     return text;
 }
 
+std::string describe_qemu_exit(const ExitStatus& st, const std::vector<std::string>&)
+{
+    return describe_qemu_exit(st);
+}
+
 namespace {
 
 std::string first_line(const std::string& text)
@@ -110,6 +118,7 @@ int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, co
     }
 
     ConsoleWatcher watcher(options.marker);
+    watcher.remember_lines_starting_with(vmm.remember_prefix);
     std::string qemu_stderr;
     std::size_t console_bytes = 0;
     bool stdout_broken = false, stderr_broken = false;
@@ -176,8 +185,8 @@ int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, co
         }
 
         auto verdict = watcher.verdict();
-        if (verdict == ConsoleWatcher::Verdict::failure)
-            break; // the guest said it failed: no reason to wait
+        if (!grace_end && verdict == ConsoleWatcher::Verdict::failure)
+            grace_end = Clock::now() + failure_grace;
         if (!grace_end && verdict == ConsoleWatcher::Verdict::success)
             grace_end = Clock::now() + success_grace;
         if (!grace_end && verdict == ConsoleWatcher::Verdict::crashed)
@@ -219,9 +228,12 @@ int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, co
     }
     std::string reason;
     int code = exit_guest_failed;
+    // The VMM's own account, when it ended by itself (e.g. the wedge's verdict).
+    const std::string vmm_said =
+        exited_by_itself ? " (" + vmm.describe_exit(st, watcher.remembered()) + ")" : std::string();
     switch (watcher.verdict()) {
     case V::success: {
-        std::string how = exited_by_itself ? vmm.describe_exit(st)
+        std::string how = exited_by_itself ? vmm.describe_exit(st, watcher.remembered())
                                            : vmm.name + " stopped after " + format_seconds(
                                                  std::chrono::duration<double>(success_grace).count());
         std::cerr << "afterburn boot: success: '" << options.marker << "' after "
@@ -230,10 +242,10 @@ int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, co
     }
     case V::failure:
         reason = "guest reported failure after " + format_seconds(verdict_at) + ": " +
-                 watcher.decisive_line();
+                 watcher.decisive_line() + vmm_said;
         break;
     case V::crashed:
-        reason = "guest crashed after " + format_seconds(verdict_at) + ": " + watcher.decisive_line();
+        reason = "guest crashed after " + format_seconds(verdict_at) + ": " + watcher.decisive_line() + vmm_said;
         break;
     case V::pending:
         if (timed_out) {
@@ -243,7 +255,7 @@ int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, co
             reason = vmm.name + " failed to start: " + first_line(qemu_stderr);
             code = exit_start_failed;
         } else {
-            reason = vmm.describe_exit(st) + " after " + format_seconds(elapsed) +
+            reason = vmm.describe_exit(st, watcher.remembered()) + " after " + format_seconds(elapsed) +
                      " without '" + options.marker + "'";
         }
         break;

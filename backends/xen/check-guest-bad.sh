@@ -1,9 +1,10 @@
 #!/bin/sh
 # xen.bad.*: the wedge given a broken guest must say so on the Xen console, end the domain
-# with a failing verdict (1) and let QEMU exit; nothing may hang (run-under-xen.sh's
-# --timeout would turn a hang into status 124, which fails here).
+# with a failing verdict (1) and let QEMU exit; nothing may hang (afterburn boot's --timeout
+# would turn a hang into a run without a verdict, which fails here). The broken guest goes to
+# the wedge as a raw boot module (--on xen-dom0): `--on xen` would refuse it on the host first.
 #
-#   check-guest-bad.sh MODE RUN_UNDER_XEN_ARGS... -- WEDGE GUEST LOG
+#   check-guest-bad.sh MODE AFTERBURN_BOOT_ARGS... -- WEDGE GUEST LOG
 #
 # MODE: truncated  the first 3000 bytes of the guest ELF (headers, no segment contents)
 #       notes      one Afterburn note's descsz set past the end of the note segment
@@ -110,7 +111,7 @@ esac
 sh "$here/check-run.sh" --verdict 1 --log "$log" \
     --expect "$expect" \
     --expect "^xen-wedge: verdict 1$" \
-    -- $run --log "$log" --xen-args "dom0_mem=128M,max:128M" --wedge-args guest "$wedge" "$bad" console=ttyS0
+    -- $run --on xen-dom0 --log "$log" --memory 128 "$wedge" --initrd "$bad" --append "guest -- console=ttyS0"
 status=$?
 [ $status = 0 ] || exit $status
 # The guest must never have been entered.

@@ -6,7 +6,8 @@
 # boot tables identity-map 0-1 GiB, so the operand translates, to guest-physical 0x30000000,
 # far above the domain's RAM.
 #
-#   check-guest-outside-ram.sh RUN_UNDER_XEN_ARGS... -- WEDGE LOG
+#   check-guest-outside-ram.sh AFTERBURN_BOOT_ARGS... -- WEDGE LOG
+# (--on xen-dom0: the guest has no PVH note, so `--on xen` would refuse it on the host.)
 set -u
 run=
 while [ "$1" != "--" ]; do run="$run $1"; shift; done
@@ -29,4 +30,4 @@ sh "$here/check-run.sh" --verdict 1 --log "$log" \
     --expect "^xen-wedge: guest: refused: a read of guest-virtual 0x30000000 through the wedge reaches guest-physical 0x30000000, outside the guest's RAM \\(0x[0-9a-f]+ bytes\\)$" \
     --expect "^xen-wedge: guest: an address outside guest RAM was refused$" \
     --expect "^xen-wedge: verdict 1$" \
-    -- $run --log "$log" --xen-args "dom0_mem=128M,max:128M" --wedge-args guest "$wedge" "$guest" console=ttyS0
+    -- $run --on xen-dom0 --log "$log" --memory 128 "$wedge" --initrd "$guest" --append "guest -- console=ttyS0"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # xen.guest.progress: the annotated sample guest under the Xen wedge (docs/xen-backend.md).
-# Boots xen-wedge.elf with `guest` and the guest ELF as the boot module and checks the wedge's
+# Boots it with `afterburn boot --on xen` (xen-wedge.elf as dom0, the guest ELF its boot module;
+# --memory 64 gives dom0 128 MiB) and checks the wedge's
 # lines: the loader's record count equals what `afterburn scan` finds on the host, the PT_LOAD
 # byte sums equal the file's, the shadow (real mmu_update/mmuext_op) serves the guest's boot
 # tables and the entry window, every site is rewritten, no fallback was needed; then the
@@ -9,13 +10,13 @@
 # guest's verdict (STOP, VERDICT). A FAIL line, a line out of order, fewer lines or another
 # way of stopping fails the test.
 #
-#   check-guest-progress.sh AFTERBURN RUN_UNDER_XEN_ARGS... -- WEDGE GUEST LOG
+#   check-guest-progress.sh AFTERBURN AFTERBURN_BOOT_ARGS... -- GUEST LOG
 set -u
 afterburn=$1; shift
 run=
 while [ "$1" != "--" ]; do run="$run $1"; shift; done
 shift
-wedge=$1 guest=$2 log=$3
+guest=$1 log=$2
 here=$(cd "$(dirname "$0")" && pwd)
 expected=$here/../../samples/guest/expected.txt
 MIN_PASS=50
@@ -49,7 +50,7 @@ sh "$here/check-run.sh" --verdict $VERDICT --log "$log" \
     --expect "^xen-wedge: guest: site entries by kind: .*lgdt [1-9]" \
     --expect "^xen-wedge: guest: fallback 0 \(" \
     --expect "$STOP" \
-    -- $run --log "$log" --xen-args "dom0_mem=128M,max:128M" --wedge-args guest "$wedge" "$guest" console=ttyS0
+    -- $run --on xen --log "$log" --memory 64 "$guest"
 status=$?
 [ $status = 0 ] || exit $status
 

@@ -14,7 +14,8 @@
 # but the kernel's own unannotated rdtsc/rdmsr(TSC) read the real TSC without a trap. A change in the list fails the test (update it with the
 # reason in docs/xen-backend.md).
 #
-#   check-guest-stripped.sh RUN_UNDER_XEN_ARGS... -- WEDGE GUEST LOG
+#   check-guest-stripped.sh AFTERBURN_BOOT_ARGS... -- WEDGE GUEST LOG
+# (--on xen-dom0: without its notes the guest has no PVH note either, which `--on xen` checks.)
 set -u
 run=
 while [ "$1" != "--" ]; do run="$run $1"; shift; done
@@ -39,8 +40,8 @@ sh "$here/check-run.sh" --verdict 1 --log "$log" \
     --expect "^xen-wedge: guest: fallback [1-9][0-9]* \(" \
     --expect "^xen-wedge: guest: fallback by kind: .*lgdt [1-9]" \
     --expect "^xen-wedge: guest: verdict 1 written to port 0xf4 after [0-9]+ console lines$" \
-    -- $run --log "$log" --xen-args "dom0_mem=128M,max:128M" --wedge-args "guest fallback-trace=20" \
-       "$wedge" "$stripped" console=ttyS0
+    -- $run --on xen-dom0 --log "$log" --memory 128 "$wedge" --initrd "$stripped" \
+       --append "guest fallback-trace=20 -- console=ttyS0"
 status=$?
 [ $status = 0 ] || exit $status
 

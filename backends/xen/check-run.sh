@@ -3,10 +3,13 @@
 #
 #   check-run.sh --verdict N --log FILE [--expect ERE]... [--expect-module FILE] -- COMMAND...
 #
-# COMMAND (normally run-under-xen.sh ... --log FILE) must exit with the wedge's verdict and
-# leave the console in FILE. Passes if the verdict is N and every --expect pattern matches a
-# console line. --expect-module FILE computes, on the host, what the wedge must print about
-# boot module FILE (length, first 16 bytes, byte sum) and expects exactly that.
+# COMMAND is `afterburn boot --on xen|xen-dom0 ... --log FILE`: it leaves the console in FILE
+# and ends with a line naming the wedge's verdict ("the wedge's verdict N (isa-debug-exit)", or
+# "(SCHEDOP_shutdown; ...)" when the wedge had to fall back to it). Passes if that verdict is N,
+# afterburn boot's status agrees (0 for a run that reached its marker with verdict 0, 1 for a
+# failing verdict) and every --expect pattern matches a console line. A timeout, a run without a
+# verdict or a VMM that did not start fails. --expect-module FILE computes, on the host, what the
+# wedge must print about boot module FILE (length, first 16 bytes, byte sum) and expects that.
 set -u
 want= log= patterns= module=
 nl='
@@ -33,15 +36,25 @@ if [ -n "$module" ]; then
     patterns="${patterns}^xen-wedge: module: byte sum 0x$sum\$$nl"
 fi
 
-rm -f "$log"
-"$@" </dev/null >/dev/null
+rm -f "$log" "$log.stderr"
+"$@" </dev/null >/dev/null 2>"$log.stderr"
 rc=$?
 status=0
+cat "$log.stderr"
 if [ ! -f "$log" ]; then echo "no console log at $log"; exit 1; fi
-# Console lines without Xen's CRs or run-under-xen.sh --timestamps prefixes.
-console() { tr -d '\r' <"$log" | sed 's/^\[ *[0-9.]*\] //'; }
+# Console lines without Xen's CRs.
+console() { tr -d '\r' <"$log"; }
 console | grep '^xen-wedge:'
-[ "$rc" = "$want" ] || { echo "FAIL: verdict $rc, expected $want"; status=1; }
+verdict=$(sed -n "s/^afterburn boot: .*the wedge's verdict \([0-9][0-9]*\) (.*/\1/p" "$log.stderr" | tail -n 1)
+want_rc=1
+[ "$want" = 0 ] && want_rc=0
+if [ -z "$verdict" ]; then
+    echo "FAIL: afterburn boot reported no verdict from the wedge (exit status $rc), expected verdict $want"; status=1
+elif [ "$verdict" != "$want" ]; then
+    echo "FAIL: verdict $verdict, expected $want"; status=1
+elif [ "$rc" != "$want_rc" ]; then
+    echo "FAIL: afterburn boot exited with $rc for verdict $verdict, expected $want_rc"; status=1
+fi
 printf '%s' "$patterns" | while IFS= read -r p; do
     [ -n "$p" ] || continue
     if console | grep -Eq -- "$p"; then
@@ -51,5 +64,5 @@ printf '%s' "$patterns" | while IFS= read -r p; do
         exit 1
     fi
 done || status=1
-[ $status = 0 ] && echo "PASS (verdict $rc)"
+[ $status = 0 ] && echo "PASS (verdict $verdict)"
 exit $status

@@ -20,5 +20,9 @@ case $FAKE_QEMU_MODE in
                   console "echo AFTERBURN-SUCCESS" "AFTERBURN-SUCCESSOR"; kill $!; exit 0 ;;
     partial)      printf 'line one\r\n'; sleep 0.3; printf '[    1.234567] AFTERBURN-SUCCESS'
                   kill $!; exit 0 ;;
+    wedge_verdict) console "(XEN) starting dom0" "xen-wedge: TRAP #UD" "xen-wedge: verdict 2"; kill $!; exit 5 ;;
+    wedge_schedop) console "xen-wedge: verdict 1" "xen-wedge: isa-debug-exit at 0xf4 did not end the machine"
+                   console "xen-wedge: verdict 1 via SCHEDOP_shutdown" "(XEN) Hardware Dom0 shutdown"; kill $!; exit 0 ;;
+    wedge_none)   console "(XEN) Hardware Dom0 crashed: rebooting machine in 5 seconds."; kill $!; exit 0 ;;
     *)            echo "fake-qemu: unknown FAKE_QEMU_MODE '$FAKE_QEMU_MODE'" >&2; exit 99 ;;
 esac

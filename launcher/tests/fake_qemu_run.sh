@@ -37,12 +37,13 @@ alive() {
     return 0
 }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-# run MODE WANT_RC REGEX MAX_SECONDS [boot args...]
+# run MODE WANT_RC REGEX MAX_SECONDS [boot args...] (--on native unless ON says otherwise)
+ON=native
 run() {
     local mode=$1 want=$2 regex=$3 max=$4; shift 4
     rm -f "$TMP/pid" "$TMP/child-pid" "$TMP/argv"
     local t0=$SECONDS rc
-    FAKE_QEMU_MODE=$mode "$BOOT" --on native "$TMP/img.elf" "$@" >"$TMP/out" 2>"$TMP/err"
+    FAKE_QEMU_MODE=$mode "$BOOT" --on "$ON" "$TMP/img.elf" "$@" >"$TMP/out" 2>"$TMP/err"
     rc=$?
     local took=$((SECONDS - t0))
     if [[ $rc -ne $want ]]; then fail "$mode: exit $rc, want $want"; cat "$TMP/err"; return; fi
@@ -80,6 +81,28 @@ run partial      0 "success" 3 -q --log "$TMP/console.log"
 [[ -s $TMP/out ]] && fail "partial: -q still wrote the console to stdout"
 [[ $(cat "$TMP/console.log") == $'line one\r\n[    1.234567] AFTERBURN-SUCCESS' ]] ||
     fail "partial: --log content is '$(cat "$TMP/console.log")'"
+
+# --on xen: the QEMU command line (Xen as the multiboot kernel, the wedge next to boot as dom0,
+# the guest as its module) and the wedge's verdict, by isa-debug-exit or SCHEDOP_shutdown.
+wedge=$(dirname "$BOOT")/xen-wedge.elf
+if [[ -f $wedge ]]; then
+    head -c 4096 /dev/urandom | gzip >"$TMP/xen-4.17-amd64.gz"
+    export AFTERBURN_XEN_GZ=$TMP/xen-4.17-amd64.gz AFTERBURN_XEN_CACHE=$TMP/xen-cache
+    ON=xen
+    run wedge_verdict 1 "FAILED: the wedge's verdict 2 \(isa-debug-exit\) after" 3
+    want="-accel tcg -cpu max -m 576 -nographic -no-reboot -serial stdio -monitor none -kernel $TMP/xen-cache/xen-4.17-amd64 -append console=com1 com1=115200,8n1 dom0_mem=320M,max:320M dom0_max_vcpus=1 no-real-mode bootscrub=0 ucode=no cpufreq=none iommu=0 loglvl=all guest_loglvl=all -initrd $wedge guest -- console=ttyS0,$TMP/img.elf -device isa-debug-exit,iobase=0xf4,iosize=4"
+    [[ $(tr '\n' ' ' <"$TMP/argv") == "$want " ]] || fail "xen argv: got '$(tr '\n' ' ' <"$TMP/argv")', want '$want'"
+    cmp -s <(gzip -dc "$AFTERBURN_XEN_GZ") "$TMP/xen-cache/xen-4.17-amd64" || fail "xen: the hypervisor was not gunzipped into the cache"
+    run wedge_schedop 1 "FAILED: the wedge's verdict 1 \(SCHEDOP_shutdown; QEMU status 0\)" 3
+    run wedge_none 1 "FAILED: Xen ended without a verdict from the wedge \(QEMU exited with status 0 .*without 'AFTERBURN-SUCCESS'" 3
+    run success_exit 2 "does not take --initrd" 3 --initrd "$TMP/initrd"
+    run success_exit 2 "holds a ','" 3 --append "console=ttyS0,115200"
+    AFTERBURN_XEN_GZ=$TMP/no-such.gz run success_exit 4 "Xen not available on this machine: $TMP/no-such.gz is missing" 3
+    unset AFTERBURN_XEN_GZ AFTERBURN_XEN_CACHE
+    ON=native
+else
+    fail "no $wedge next to $BOOT (build the xen-wedge target)"
+fi
 
 # No QEMU binary at all.
 rm -f "$TMP/pid"

@@ -111,12 +111,15 @@ TEST_CASE("qemu argv: fixed setup, Linux default console, passthrough last")
 
 TEST_CASE("xen dom0 argv: Xen as multiboot kernel, dom0 kernel and initrd as modules")
 {
-    BootOptions o;
-    o.image = "/k/vmlinux";
-    o.initrd = "/k/initramfs.cpio.gz";
-    o.memory_mb = 300;
-    o.qemu_args = {"-icount", "shift=0"};
-    auto argv = xen_dom0_qemu_argv(o, "/cache/xen", "console=hvc0 quiet");
+    Dom0Boot b;
+    b.xen = "/cache/xen";
+    b.kernel = "/k/vmlinux";
+    b.cmdline = "console=hvc0 quiet";
+    b.module = "/k/initramfs.cpio.gz";
+    b.dom0_mb = 300;
+    b.cpu = xen_dom0_cpu("max");
+    b.qemu_args = {"-icount", "shift=0"};
+    auto argv = xen_dom0_qemu_argv(b);
     auto at = [&](const std::string& opt) {
         auto it = std::find(argv.begin(), argv.end(), opt);
         REQUIRE(it + 1 < argv.end());
@@ -131,10 +134,40 @@ TEST_CASE("xen dom0 argv: Xen as multiboot kernel, dom0 kernel and initrd as mod
     CHECK(at("-append").find("console=com1") != std::string::npos);
     CHECK(std::find(argv.begin(), argv.end(), "-no-reboot") != argv.end());
     CHECK(argv.back() == "shift=0");
-    CHECK(dom0_module_problem(o).empty());
-    o.initrd = "/k/a,b";
-    CHECK_FALSE(dom0_module_problem(o).empty());
-    o.initrd.reset();
-    argv = xen_dom0_qemu_argv(o, "/cache/xen", "console=hvc0 quiet");
+    CHECK(dom0_module_problem(b).empty());
+    b.module = "/k/a,b";
+    CHECK_FALSE(dom0_module_problem(b).empty());
+    b.module.reset();
+    b.xen_options = "loglvl=all";
+    argv = xen_dom0_qemu_argv(b);
     CHECK(at("-initrd") == "/k/vmlinux console=hvc0 quiet");
+    CHECK(at("-append").ends_with(" iommu=0 loglvl=all"));
+    b.cmdline = "console=ttyS0,115200";
+    CHECK_FALSE(dom0_module_problem(b).empty()); // ',' would split QEMU's module list
+}
+
+TEST_CASE("xen exit: the wedge's verdict from QEMU's status or its SCHEDOP_shutdown line")
+{
+    ExitStatus debug_exit{true, 5, 0};
+    CHECK(describe_xen_exit(debug_exit, {"xen-wedge: verdict 2"}) == "the wedge's verdict 2 (isa-debug-exit)");
+    // Status 1 with no verdict line is QEMU's own error, not verdict 0.
+    ExitStatus one{true, 1, 0};
+    CHECK(describe_xen_exit(one, {}).starts_with("QEMU exited with status 1"));
+    CHECK(describe_xen_exit(one, {"xen-wedge: verdict 0"}) == "the wedge's verdict 0 (isa-debug-exit)");
+    ExitStatus zero{true, 0, 0};
+    CHECK(describe_xen_exit(zero, {"xen-wedge: verdict 1", "xen-wedge: verdict 1 via SCHEDOP_shutdown"}) ==
+          "the wedge's verdict 1 (SCHEDOP_shutdown; QEMU status 0)");
+    CHECK(describe_xen_exit(zero, {"xen-wedge: verdict 1", "xen-wedge: verdict 1 via SCHEDOP_shutdownX"}) ==
+          "Xen ended without a verdict from the wedge (QEMU status 0)");
+    CHECK(describe_xen_exit(zero, {}).starts_with("QEMU exited with status 0")); // not the wedge: QEMU's words
+    CHECK(describe_wedge_exit(zero, {}).starts_with("Xen ended without a verdict from the wedge (QEMU exited"));
+}
+
+TEST_CASE("console watcher remembers the lines it is asked to")
+{
+    ConsoleWatcher w("AFTERBURN-SUCCESS");
+    w.remember_lines_starting_with("xen-wedge: verdict ");
+    w.feed("(XEN) x\r\nxen-wedge: verdict 2\r\nxen-wedge: other\r\n");
+    REQUIRE(w.remembered().size() == 1);
+    CHECK(w.remembered()[0] == "xen-wedge: verdict 2");
 }

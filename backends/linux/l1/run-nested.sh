@@ -15,7 +15,7 @@
 set -u
 [ $# -ge 1 ] || { echo "usage: run-nested.sh GUEST [LAUNCHER-ARGS...]" >&2; exit 2; }
 guest=$1; shift
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "$(dirname "$0")" && pwd -P)  # -P: the build tree links share/afterburn/l1 here
 repo=$(cd "$here/../../.." && pwd)
 launcher=${AFTERBURN_KVM:-$repo/build/libexec/afterburn/afterburn-kvm}
 cache=${AFTERBURN_KVM_L1_CACHE:-$repo/build/kvm-l1}
@@ -26,9 +26,14 @@ skip() { echo "SKIP: $*"; exit 77; }
 
 [ -f "$guest" ] || { echo "run-nested.sh: no guest image $guest" >&2; exit 2; }
 error() { echo "run-nested.sh: ERROR: $*" >&2; exit 1; }
-for tool in qemu-system-x86_64 cpio gzip timeout awk; do
+for tool in qemu-system-x86_64 cpio gzip timeout awk flock; do
     command -v "$tool" >/dev/null || error "the tool '$tool' is not installed (scripts/deps.sh installs it)"
 done
+# One builder at a time: concurrent runs (ctest -j: guest.kvm, kvm.nested.*, install.boot_kvm)
+# share the cache, and a rebuild must not be read half-written. Held until l1.cpio.gz is made.
+mkdir -p "$cache" || error "cannot create $cache"
+exec 9>"$cache/.lock" || error "cannot open $cache/.lock"
+flock 9 || error "cannot lock $cache/.lock"
 "$here/build-l1.sh" "$cache" "$launcher" || error "the L1 system cannot be built (build-l1.sh's ERROR above)"
 
 # The guest archive, appended to the base one (the kernel unpacks both).
@@ -56,6 +61,7 @@ printf '%s\n' "${args[@]}" >"$g/guest/args" || error "cannot write $g/guest/args
     error "cannot build the guest archive (cpio/gzip)"
 # Per run (not in the cache), so concurrent runs (ctest -j) do not overwrite each other's.
 cat "$cache/l1-base.cpio.gz" "$g/guest.cpio.gz" >"$g/l1.cpio.gz" || error "cannot write $g/l1.cpio.gz"
+flock -u 9
 
 echo "run-nested.sh: QEMU TCG -cpu $cpu, L1 $(basename "$(readlink -f "$cache/vmlinuz")") + l1-base.cpio.gz + guest archive, guest $guest ${args[*]}"
 for attempt in 1 2; do

@@ -1,5 +1,5 @@
 #!/bin/bash
-# kvm.launcher.bad_input: afterburn-kvm must reject bad input with a clear message and
+# kvm.vmm.bad_input: afterburn-kvm must reject bad input with a clear message and
 # the documented non-zero status, before touching KVM, and never hang. Then --probe
 # reports whether this host's /dev/kvm can run an ordinary guest (it may not: e.g. a
 # PVM /dev/kvm); either answer is fine, but it must be clear.

@@ -2,9 +2,11 @@
 // is usually a software module that cannot run ordinary guests, so the usual path is nested:
 // an L1 Debian kernel under QEMU TCG with kvm_amd nested=1 (backends/linux/l1/run-nested.sh).
 #include "backend.hpp"
+#include "install_layout.hpp"
 #include "qemu_command.hpp"
 #include "vmm_session.hpp"
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <unistd.h>
@@ -25,7 +27,7 @@ std::string direct_kvm_unusable()
     return {};
 }
 
-std::string describe_runner_exit(const ExitStatus& st)
+std::string describe_runner_exit(const ExitStatus& st, const std::vector<std::string>&)
 {
     if (!st.exited)
         return "the KVM runner " + st.describe();
@@ -42,10 +44,14 @@ std::string describe_runner_exit(const ExitStatus& st)
 
 int boot_kvm(const BootOptions& options, const ImageInfo& image)
 {
-    const std::string launcher = AFTERBURN_KVM_LAUNCHER, wedge = AFTERBURN_KVM_WEDGE;
+    if (std::string why = not_bootable_by_qemu(image, options.image); !why.empty()) {
+        std::cerr << "afterburn boot: error: " << why << std::endl;
+        return exit_usage;
+    }
+    const std::string launcher = helper_path("afterburn-kvm"), wedge = helper_path("kvm-wedge.elf");
     for (const auto& p : {launcher, wedge})
         if (!std::filesystem::exists(p)) {
-            std::cerr << "afterburn boot: error: " << p << " is missing: build the project first" << std::endl;
+            std::cerr << "afterburn boot: error: " << p << " is missing: build the project or install it" << std::endl;
             return exit_usage;
         }
     if (!image.annotated) {
@@ -79,7 +85,28 @@ int boot_kvm(const BootOptions& options, const ImageInfo& image)
         if (!options.quiet)
             std::cerr << "afterburn boot: " << why << ": running nested, in an L1 Linux under QEMU TCG"
                       << std::endl;
-        // run-nested.sh reads its settings from the environment.
+        const std::string run_nested = data_path("l1/run-nested.sh");
+        if (!std::filesystem::exists(run_nested)) {
+            std::cerr << "afterburn boot: error: " << run_nested
+                      << " is missing: the nested KVM runner is neither built nor installed here" << std::endl;
+            return exit_usage;
+        }
+        // run-nested.sh reads its settings from the environment. The L1 system is cached in
+        // $AFTERBURN_KVM_L1_CACHE, else share/afterburn/kvm-l1 (a build tree links its cache
+        // there), else ~/.cache/afterburn/kvm-l1.
+        const char* l1_cache = std::getenv("AFTERBURN_KVM_L1_CACHE");
+        if (!l1_cache || !*l1_cache) {
+            auto cache = data_path("kvm-l1");
+            if (!std::filesystem::exists(cache)) {
+                if (user_cache_dir().empty()) {
+                    std::cerr << "afterburn boot: error: nowhere to keep the L1 system for nested KVM: set "
+                                 "AFTERBURN_KVM_L1_CACHE (or XDG_CACHE_HOME or HOME)" << std::endl;
+                    return exit_usage;
+                }
+                cache = user_cache_dir() / "kvm-l1";
+            }
+            ::setenv("AFTERBURN_KVM_L1_CACHE", cache.c_str(), 1);
+        }
         ::setenv("NESTED_WEDGE", wedge.c_str(), 1);
         if (options.initrd)
             ::setenv("NESTED_INITRD", std::filesystem::absolute(*options.initrd).c_str(), 1);
@@ -87,7 +114,7 @@ int boot_kvm(const BootOptions& options, const ImageInfo& image)
             ::unsetenv("NESTED_INITRD");
         ::setenv("AFTERBURN_KVM", launcher.c_str(), 1);
         ::setenv("NESTED_TIMEOUT", std::to_string(static_cast<int>(options.timeout_s) + 30).c_str(), 1);
-        std::vector<std::string> argv{AFTERBURN_RUN_NESTED, options.image.string(), "--timeout",
+        std::vector<std::string> argv{run_nested, options.image.string(), "--timeout",
                                       std::to_string(static_cast<int>(options.timeout_s))};
         argv.insert(argv.end(), launcher_args.begin(), launcher_args.end());
         BootOptions nested = options;
