@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wedge/console_sink.h"
+
 namespace afterburn::wedge {
 
 struct vcpu;
@@ -40,7 +42,8 @@ enum class state_change : uint8_t {
     syscall_entry,    // STAR/LSTAR/CSTAR/FMASK/SYSENTER_*: where the hypervisor sends syscalls
 };
 
-class backend {
+// Console output (the UART's transmit register, diagnostics) is console_sink::console_write.
+class backend : public console_sink {
 public:
     // Guest virtual memory, translated through the guest's current page tables with x86
     // permission checks for `mode` (A/D bits set as the CPU would). All or nothing: on a
@@ -63,9 +66,6 @@ public:
 
     // See state_change.
     virtual void state_changed(const vcpu &cpu, state_change what) = 0;
-
-    // Console output (the UART's transmit register, diagnostics).
-    virtual void console_write(const char *text, size_t len) = 0;
 
     // A monotonic clock in nanoseconds for device timers (PIT, local APIC timer, RTC).
     virtual uint64_t now_ns() = 0;

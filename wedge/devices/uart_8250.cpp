@@ -48,7 +48,7 @@ void uart_8250::io_write(uint16_t port, unsigned, uint32_t value)
         } else {
             if (!(mcr_ & mcr_loop)) {
                 char c = static_cast<char>(v);
-                be_.console_write(&c, 1);
+                out_.console_write(&c, 1);
             }
             thre_pending_ = true;  // the byte left at once: THR is empty again
             update_irq();

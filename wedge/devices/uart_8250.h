@@ -1,11 +1,12 @@
-// An 8250/16550A UART at 0x3f8 (COM1): transmit goes to the backend's console, the
+// An 8250/16550A UART at 0x3f8 (COM1): transmit goes to a console sink (the backend's console
+// in a wedge, a file descriptor in the /dev/kvm VMM), the
 // transmitter is always ready, nothing is ever received. Enough for Linux's 8250 driver to
 // probe a 16550A and use it as console and tty, polled or with the THRE interrupt on IRQ4.
 #pragma once
 
 #include <stdint.h>
 
-#include "wedge/backend.h"
+#include "wedge/console_sink.h"
 #include "wedge/devices/io_bus.h"
 #include "wedge/interrupt_controller.h"
 
@@ -16,8 +17,8 @@ public:
     static constexpr uint16_t com1 = 0x3f8;
     static constexpr unsigned com1_irq = 4;
 
-    uart_8250(backend &be, irq_sink *irq = nullptr, unsigned irq_line = com1_irq, uint16_t base = com1)
-        : be_(be), irq_(irq), line_(irq_line), base_(base)
+    uart_8250(console_sink &out, irq_sink *irq = nullptr, unsigned irq_line = com1_irq, uint16_t base = com1)
+        : out_(out), irq_(irq), line_(irq_line), base_(base)
     {
     }
 
@@ -35,7 +36,7 @@ public:
 
 private:
     void update_irq();
-    backend &be_;
+    console_sink &out_;
     irq_sink *irq_;
     unsigned line_;
     uint16_t base_;

@@ -7,68 +7,12 @@
 
 namespace afterburn::kvm {
 
-namespace {
-enum : uint16_t { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
-constexpr uint8_t LCR_DLAB = 0x80;
-constexpr uint8_t LSR_THRE = 0x20, LSR_TEMT = 0x40;
-constexpr uint8_t IIR_NO_INT = 0x01, IIR_THRI = 0x02, IIR_FIFO = 0xc0;
-constexpr uint8_t IER_THRI = 0x02, MCR_OUT2 = 0x08;
-constexpr uint8_t MSR_CTS = 0x10, MSR_DSR = 0x20, MSR_DCD = 0x80;
-}  // namespace
-
-void Uart8250::update_irq() {
-    // The interrupt reaches the PIC only through the OUT2 gate, as on a PC.
-    bool level = thre_pending_ && (ier_ & IER_THRI) && (mcr_ & MCR_OUT2);
-    if (set_irq_ && level != irq_level_) set_irq_(level);
-    irq_level_ = level;
+void ConsoleOut::console_write(const char* text, size_t len) {
+    pending_.append(text, len);
+    if (pending_.find('\n') != std::string::npos || pending_.size() >= 4096) flush();
 }
 
-void Uart8250::write(uint16_t port, uint8_t v) {
-    switch (port - kBase) {
-    case RBR_THR:
-        if (lcr_ & LCR_DLAB) { dll_ = v; break; }
-        pending_.push_back(static_cast<char>(v));
-        if (v == '\n' || pending_.size() >= 4096) flush();
-        thre_pending_ = true;   // the byte left at once: THR is empty again
-        update_irq();
-        break;
-    case IER:
-        if (lcr_ & LCR_DLAB) { dlm_ = v; break; }
-        if (!(ier_ & IER_THRI) && (v & IER_THRI)) thre_pending_ = true;   // THR is empty: fires at once
-        ier_ = v & 0x0f;
-        update_irq();
-        break;
-    case IIR_FCR: fcr_ = v; break;
-    case LCR: lcr_ = v; break;
-    case MCR: mcr_ = v & 0x1f; update_irq(); break;
-    case SCR: scr_ = v; break;
-    default: break;   // LSR, MSR: read-only
-    }
-}
-
-uint8_t Uart8250::read(uint16_t port) {
-    switch (port - kBase) {
-    case RBR_THR: return (lcr_ & LCR_DLAB) ? dll_ : 0;
-    case IER: return (lcr_ & LCR_DLAB) ? dlm_ : ier_;
-    case IIR_FCR: {
-        uint8_t fifo = (fcr_ & 1) ? IIR_FIFO : 0;
-        if (thre_pending_ && (ier_ & IER_THRI)) {
-            thre_pending_ = false;   // reading IIR acknowledges the THRE interrupt
-            update_irq();
-            return fifo | IIR_THRI;
-        }
-        return fifo | IIR_NO_INT;
-    }
-    case LCR: return lcr_;
-    case MCR: return mcr_;
-    case LSR: return LSR_THRE | LSR_TEMT;
-    case MSR: return MSR_CTS | MSR_DSR | MSR_DCD;
-    case SCR: return scr_;
-    }
-    return 0xff;
-}
-
-void Uart8250::flush() {
+void ConsoleOut::flush() {
     size_t done = 0;
     while (done < pending_.size()) {
         ssize_t n = ::write(out_fd_, pending_.data() + done, pending_.size() - done);
@@ -108,12 +52,13 @@ bool IoBus::io(bool is_out, uint16_t port, uint8_t* data, unsigned size) {
         }
         return true;
     }
-    if (uart_.claims(port)) {
+    auto is_uart = [this](uint16_t p) { return p >= uart_.base() && p < uart_.base() + 8; };
+    if (is_uart(port)) {
         // Byte registers; a wider access touches consecutive registers.
         for (unsigned i = 0; i < size; i++) {
             uint16_t p = static_cast<uint16_t>(port + i);
-            if (!uart_.claims(p)) { if (!is_out) data[i] = 0xff; continue; }
-            if (is_out) uart_.write(p, data[i]); else data[i] = uart_.read(p);
+            if (!is_uart(p)) { if (!is_out) data[i] = 0xff; continue; }
+            if (is_out) uart_.io_write(p, 1, data[i]); else data[i] = static_cast<uint8_t>(uart_.io_read(p, 1));
         }
         return true;
     }

@@ -1,6 +1,7 @@
 // The port I/O and MMIO the launcher emulates in user space (everything else is in the
 // kernel: PICs, PIT, IOAPIC, LAPIC):
-//   0x3f8..0x3ff  8250 UART: THR bytes go to stdout; LSR always reports the transmitter
+//   0x3f8..0x3ff  8250 UART, the model the wedges run in place (wedge/devices/uart_8250): THR
+//                 bytes go to stdout, a line at a time; LSR always reports the transmitter
 //                 empty (THRE | TEMT) and no received data.
 //                 With IER.THRI and MCR.OUT2 set it raises IRQ4 (THR empty), as Linux's
 //                 8250 driver needs for tty output; reading IIR acknowledges it.
@@ -14,29 +15,35 @@
 #include <optional>
 #include <string>
 
+#include "wedge/console_sink.h"
+#include "wedge/devices/uart_8250.h"
+#include "wedge/interrupt_controller.h"
+
 namespace afterburn::kvm {
 
-class Uart8250 {
+// The console the UART model (wedge/devices/uart_8250, the very model the wedges run in
+// place) and the KVM wedge's console hypercall write to: bytes to a file descriptor, a line at
+// a time.
+class ConsoleOut final : public wedge::console_sink {
 public:
-    static constexpr uint16_t kBase = 0x3f8;
-    explicit Uart8250(int out_fd) : out_fd_(out_fd) {}
-    ~Uart8250() { flush(); }
-    bool claims(uint16_t port) const { return port >= kBase && port < kBase + 8; }
-    void write(uint16_t port, uint8_t v);
-    uint8_t read(uint16_t port);
+    explicit ConsoleOut(int out_fd) : out_fd_(out_fd) {}
+    ~ConsoleOut() { flush(); }
+    void console_write(const char* text, size_t len) override;
     void flush();
-    // Bytes the KVM wedge's in-place UART collected (one hypercall per line): written out now.
-    void write_text(const std::string& s) { pending_ += s; flush(); }
-    // Where the THRE interrupt goes (IRQ4 of the VM); unset: no interrupts.
-    void connect_irq(std::function<void(bool)> set_level) { set_irq_ = std::move(set_level); }
 
 private:
-    void update_irq();
     int out_fd_;
     std::string pending_;
-    uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scr_ = 0, dll_ = 0x0c, dlm_ = 0, fcr_ = 0;
-    bool thre_pending_ = false, irq_level_ = false;
-    std::function<void(bool)> set_irq_;
+};
+
+// An interrupt line of the VM, driven by a device model; unconnected: no interrupts.
+class IrqLine final : public wedge::irq_sink {
+public:
+    void connect(std::function<void(unsigned, bool)> set_level) { set_level_ = std::move(set_level); }
+    void set_irq(unsigned line, bool level) override { if (set_level_) set_level_(line, level); }
+
+private:
+    std::function<void(unsigned, bool)> set_level_;
 };
 
 // The MC146818 CMOS RTC at 0x70/0x71, read-only: the host's UTC time in BCD, 24-hour mode,
@@ -66,17 +73,21 @@ private:
 // Routes one KVM_EXIT_IO data item (size 1, 2 or 4 bytes) to a device.
 class IoBus {
 public:
-    explicit IoBus(int out_fd) : uart_(out_fd) {}
+    explicit IoBus(int out_fd) : console_(out_fd), uart_(console_, &uart_irq_) {}
     // in: fills `data` (size bytes); out: consumes it. Returns false if no device claimed it.
     bool io(bool is_out, uint16_t port, uint8_t* data, unsigned size);
-    Uart8250& uart() { return uart_; }
+    ConsoleOut& console() { return console_; }
+    // Where the UART's IRQ4 goes (unset: nowhere, the guest polls).
+    void connect_uart_irq(std::function<void(unsigned, bool)> set_level) { uart_irq_.connect(std::move(set_level)); }
     const DebugExit& debug_exit() const { return debug_exit_; }
     // The guest asked for a reset (keyboard controller command 0xfe, or port 0xcf9).
     bool reset_requested() const { return reset_; }
 
 private:
     bool reset_ = false;
-    Uart8250 uart_;
+    ConsoleOut console_;
+    IrqLine uart_irq_;
+    wedge::uart_8250 uart_;
     CmosRtc rtc_;
     DebugExit debug_exit_;
 };

@@ -114,7 +114,7 @@ RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, u
                     return {kWedgeError, "wedge hypercall port used with a wrong access (want one 32-bit out)"};
                 uint32_t gpa;
                 std::memcpy(&gpa, data, 4);
-                if (auto fatal = wedge->hypercall(gpa, mem, bus.uart())) {
+                if (auto fatal = wedge->hypercall(gpa, mem, bus.console())) {
                     dump_state(vcpu);
                     return {kWedgeError, *fatal};
                 }
@@ -271,14 +271,14 @@ int launch(const Options& o) {
     }
 
     IoBus bus(STDOUT_FILENO);
-    if (!o.probe) bus.uart().connect_irq([&vm](bool level) { vm.set_irq_line(4, level); });
+    if (!o.probe) bus.connect_uart_irq([&vm](unsigned line, bool level) { vm.set_irq_line(line, level); });
     if (wedge) wedge->connect_irq([&vm](unsigned line, bool level) { vm.set_irq_line(line, level); });
     ExitStats stats;
     uint64_t t_run = now_ns();
     RunResult r = run_vcpu(*vcpu_ptr, bus, stats, o.timeout_s, o.kick_ms, wedge ? &*wedge : nullptr, mem);
     uint64_t t_end = now_ns();
-    if (wedge) wedge->drain(mem, bus.uart());
-    bus.uart().flush();
+    if (wedge) wedge->drain(mem, bus.console());
+    bus.console().flush();
     if (o.stats) {
         std::fprintf(stderr, "afterburn-kvm: setup %.1f ms\n", (t_run - t_setup) / 1e6);
         stats.print(stderr, t_end - t_run);

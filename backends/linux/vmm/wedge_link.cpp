@@ -98,7 +98,7 @@ uint64_t WedgeLink::install(GuestMemory& mem, uint64_t boot_params, uint64_t gue
 
 bool WedgeLink::claims(uint16_t port) const { return port == abi::default_hypercall_port; }
 
-std::optional<std::string> WedgeLink::hypercall(uint32_t request_gpa, const GuestMemory& mem, Uart8250& uart) {
+std::optional<std::string> WedgeLink::hypercall(uint32_t request_gpa, const GuestMemory& mem, ConsoleOut& console) {
     const uint8_t* p = mem.at(request_gpa, sizeof(abi::request));
     if (!p) return "wedge hypercall: request at " + hex(request_gpa) + " is not in guest RAM";
     abi::request r;
@@ -115,10 +115,10 @@ std::optional<std::string> WedgeLink::hypercall(uint32_t request_gpa, const Gues
     switch (static_cast<abi::op>(r.op)) {
     case abi::op::console_write:
         console_bytes_ += r.len;
-        uart.write_text(text);
+        console.console_write(text.data(), text.size());
         return std::nullopt;
     case abi::op::log:
-        uart.flush();
+        console.flush();
         std::fprintf(stderr, "kvm-wedge: %s\n", text.c_str());
         return std::nullopt;
     case abi::op::fatal:
@@ -133,7 +133,7 @@ std::optional<std::string> WedgeLink::hypercall(uint32_t request_gpa, const Gues
     return "wedge hypercall: unknown op " + std::to_string(r.op);
 }
 
-void WedgeLink::drain(const GuestMemory& mem, Uart8250& uart) const {
+void WedgeLink::drain(const GuestMemory& mem, ConsoleOut& console) const {
     if (!console_gpa_) return;
     const uint8_t* p = mem.at(console_gpa_, sizeof(abi::console_buffer));
     if (!p) return;
@@ -141,7 +141,7 @@ void WedgeLink::drain(const GuestMemory& mem, Uart8250& uart) const {
     std::memcpy(&len, p, 4);
     if (len > abi::console_capacity) len = abi::console_capacity;
     if (len) {
-        uart.write_text(std::string(reinterpret_cast<const char*>(p + 8), len));
+        console.console_write(reinterpret_cast<const char*>(p + 8), len);
         std::fprintf(stderr, "afterburn-kvm: drained %u console bytes the wedge had not sent\n", len);
     }
 }

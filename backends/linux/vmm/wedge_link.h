@@ -38,9 +38,9 @@ public:
     bool claims(uint16_t port) const;
     // One hypercall (the 32-bit value written to the port). Returns a message when the wedge
     // reports a fatal error (the run ends).
-    std::optional<std::string> hypercall(uint32_t request_gpa, const GuestMemory& mem, Uart8250& uart);
+    std::optional<std::string> hypercall(uint32_t request_gpa, const GuestMemory& mem, ConsoleOut& console);
     // At the end of the run: console bytes the wedge buffered but did not send yet.
-    void drain(const GuestMemory& mem, Uart8250& uart) const;
+    void drain(const GuestMemory& mem, ConsoleOut& console) const;
     void print_stats(std::FILE* f) const;
     // Where the wedge's set_irq hypercall goes (the VM's KVM_IRQ_LINE).
     void connect_irq(std::function<void(unsigned, bool)> set_irq) { set_irq_ = std::move(set_irq); }
