@@ -72,15 +72,21 @@ def dwarf_globals(obj):
         fail(f"readelf on {obj}: {e}")
     dies, cur, parents = {}, None, []
     for line in out.splitlines():
-        m = re.match(r"\s*<\d+><([0-9a-f]+)>: Abbrev Number: \d+ \((DW_TAG_\w+)\)", line)
+        m = re.match(r"\s*<(\d+)><([0-9a-f]+)>: Abbrev Number: \d+ \((DW_TAG_\w+)\)", line)
         if m:
-            cur = dies.setdefault(int(m.group(1), 16), {"tag": m.group(2)})
+            depth, off = int(m.group(1)), int(m.group(2), 16)
+            del parents[depth:]
+            cur = dies.setdefault(off, {"tag": m.group(3), "parent": parents[-1] if parents else None})
+            parents.append(off)
             continue
         m = re.match(r"\s*<[0-9a-f]+>\s+(DW_AT_\w+)\s*:\s*(.*)$", line)
         if m and cur is not None:
             attr, val = m.groups()
             if attr == "DW_AT_name":
-                cur["name"] = val.split(":")[-1].strip()
+                # "(strp) (offset: 0x1f): name", "(indirect string, offset: 0x1f): name", "(string) name"
+                while val.startswith("("):
+                    val = re.sub(r"^\(.*?\):?\s*", "", val, count=1)
+                cur["name"] = val.strip()
             elif attr == "DW_AT_type":
                 r = re.search(r"<0x([0-9a-f]+)>", val)
                 if r:
@@ -108,16 +114,62 @@ def dwarf_globals(obj):
 
     variables = {d["name"]: resolve(d.get("type")) for d in dies.values()
                  if d["tag"] == "DW_TAG_variable" and "name" in d}
-    # Members by name: the Types a member of that name has in any struct or union (a name
-    # that is an entry in one struct and a pointer in another is ambiguous).
+    # Struct and union members: (container name, member name) -> Type, members of anonymous
+    # inner structs and unions lifted into their container (GCC prints them as `D.1234`).
+    children = {}
+    for off, d in dies.items():
+        if d["tag"] == "DW_TAG_member" and d.get("parent") is not None:
+            children.setdefault(d["parent"], []).append(d)
+
+    def strip_to_record(off):
+        for _ in range(64):
+            d = dies.get(off)
+            if d is None:
+                return None
+            if d["tag"] in ("DW_TAG_structure_type", "DW_TAG_union_type"):
+                return off
+            if d["tag"] not in ("DW_TAG_typedef", "DW_TAG_const_type", "DW_TAG_volatile_type"):
+                return None
+            off = d.get("type")
+        return None
+
+    def flatten(off, out, depth=0):
+        for m in children.get(off, []):
+            if "name" in m:
+                out.setdefault(m["name"], resolve(m.get("type")))
+            elif depth < 8:
+                inner = strip_to_record(m.get("type"))
+                if inner is not None:
+                    flatten(inner, out, depth + 1)
+        return out
+
+    records = {}
+    for off, d in dies.items():
+        if d["tag"] in ("DW_TAG_structure_type", "DW_TAG_union_type") and children.get(off):
+            if "name" in d:
+                records.setdefault(d["name"], off)
+        elif d["tag"] == "DW_TAG_typedef" and "name" in d:
+            inner = strip_to_record(d.get("type"))
+            if inner is not None and children.get(inner):
+                records.setdefault(d["name"], inner)
     members = {}
-    for d in dies.values():
-        if d["tag"] == "DW_TAG_member" and "name" in d:
-            members.setdefault(d["name"], set()).add(repr(resolve(d.get("type"))))
+    for name, off in records.items():
+        for field, t in flatten(off, {}).items():
+            members[(name, field)] = t
     return variables, members
 
 
-def parse_dump(path):
+def parse_dump(path, asm_path):
+    """As read_dump; a unit without functions (everything configured out) writes no dump."""
+    try:
+        return read_dump(path)
+    except FileNotFoundError:
+        if "@function" in open(asm_path).read():
+            fail(f"{path} is missing but {asm_path} has functions")
+        return {}
+
+
+def read_dump(path):
     """Function name -> {"vars": {name: [(Type, automatic)...]}, "params": {name: Type},
     "defs": {ssa: rhs}, "calls": [(dst_expr, src_expr, func)]}."""
     funcs, cur, in_body = {}, None, False
@@ -253,13 +305,51 @@ class Typer:
             return self.var(e)[1] is True
         return False
 
-    def member(self, field):
-        """True/False when every member of that name is (not) an entry, AMBIGUOUS otherwise."""
-        kinds = self.members.get(field)
-        if not kinds:
+    def expr_type(self, e, depth=0):
+        """The C type of a printed expression, from declarations and DWARF members, or None."""
+        e = e.strip()
+        if depth > 30:
             return None
-        pt = {k.rstrip("[]") in self.types and "*" not in k for k in kinds}
-        return pt.pop() if len(pt) == 1 else AMBIGUOUS
+        if re.match(r"^[\w.$]+(\(D\))?$", e):
+            t, _ = self.var(e)
+            return t if isinstance(t, Type) else None
+        if e.startswith("*") and not e.startswith("*&"):
+            t = self.expr_type(e[1:], depth + 1)
+            return Type(t.name, t.pointers - 1, t.array) if t and t.pointers else None
+        m = re.match(r"^MEM(?: <([^>]*)>)? ?\[\((.*?) \*\)(.*?)(?: \+ -?\d+B)?\]$", e)
+        if m:
+            return parse_c_type(m.group(1) or m.group(2))
+        m = re.match(r"^(.*)\[([^\[\]]*)\]$", e)
+        if m:
+            t = self.expr_type(m.group(1), depth + 1)
+            if t and t.array:
+                return Type(t.name, t.pointers, False)
+            return Type(t.name, t.pointers - 1, False) if t and t.pointers else None
+        m = re.match(r"^(.*)(\.|->)([\w$.]+)$", e)
+        if m:
+            head, op, field = m.groups()
+            # `x->D.1234.f`: anonymous members are transparent (their members are lifted).
+            parts = [f for f in re.split(r"(?<=\d)\.(?=[A-Za-z_])|\.(?=[A-Za-z_])", field) if f]
+            while parts and re.match(r"^D\.\d+$", parts[0]):
+                parts.pop(0)
+            m2 = re.match(r"^(.*?)(\.|->)(D\.\d+)$", head)
+            while m2:
+                head, op = m2.group(1), m2.group(2)
+                m2 = re.match(r"^(.*?)(\.|->)(D\.\d+)$", head)
+            t = self.expr_type(head, depth + 1)
+            if t is None:
+                return None
+            if op == "->":
+                if t.pointers != 1:
+                    return None
+            elif t.pointers != 0:
+                return None
+            for f in parts:
+                t = self.members.get((t.name, f))
+                if t is None:
+                    return None
+            return t
+        return None
 
     def expr(self, e):
         """True, False, or AMBIGUOUS: does the memory expression access an entry?"""
@@ -275,12 +365,10 @@ class Typer:
                 return True
             if op == "." and self.expr(head) is True:
                 return True
-            if field.startswith("D."):
-                return False
-            member = self.member(field)
-            if member is None:
+            t = self.expr_type(e)
+            if t is None:
                 return AMBIGUOUS
-            return member
+            return t.pointers == 0 and t.name in self.types
         m = re.match(r"^(.*)\[([^\[\]]*)\]$", e)
         if m and not e.startswith("MEM"):
             head = m.group(1)
@@ -371,7 +459,7 @@ def main():
             if m:
                 reported.add(int(m.group(2)))
     dwarf = dwarf_globals(obj)
-    funcs = parse_dump(dump_path)
+    funcs = parse_dump(dump_path, asm_path)
     counts = {"store": 0, "load": 0}
     confirmed = {"store": 0, "load": 0}
     disagreements, unpadded, unconfirmable, untypable = [], 0, 0, []
@@ -444,7 +532,7 @@ def main():
                     t, auto = typer.type_of(a[1:])
                     if isinstance(t, Type) and not auto and t.name in TYPES and t.pointers == 0:
                         return True
-                return typer.entry_pointer(a)
+                return typer.entry_pointer(a) is True
             if entry_ptr(dst) or ("memset" not in name and entry_ptr(src)):
                 want += 1
         got = block_marked.get(func, 0)
@@ -468,4 +556,8 @@ def main():
 TYPES = set()
 EMPTY_FN = {"vars": {}, "params": {}, "defs": {}, "calls": []}
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (OSError, ValueError, KeyError, IndexError, RecursionError) as e:
+        # Exit 1 means "disagree": a crash of the check itself is a different thing.
+        fail(f"{type(e).__name__}: {e}")
