@@ -460,6 +460,7 @@ struct mark_pass : rtl_opt_pass {
             access_found a = classify_insn(insn);
             if (!a.load && !a.store) continue;
             if (++g_found == g_drop) continue;  // tests: prove the cross-check sees a missing mark
+            if (getenv("AFTERBURN_PT_DEBUG")) debug_rtx(insn);  // why: the insn with its MEM_EXPRs
             const char *text = a.store ? marker_store : marker_load;
             // final prints a basic asm's location as a line marker and needs a file to name.
             location_t loc = INSN_LOCATION(insn);

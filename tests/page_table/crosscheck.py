@@ -285,7 +285,7 @@ class Typer:
             r = True if True in verdicts else (AMBIGUOUS if AMBIGUOUS in verdicts else False)
         else:
             rhs = re.sub(r"^\([^()]*\*\) ?", "", rhs.strip())       # (long unsigned int *) x
-            rhs = re.sub(r"^(.*?) p\+ .*$", r"\1", rhs)                # x p+ 8
+            rhs = re.sub(r"^(.*?) p?\+ .*$", r"\1", rhs)               # x + 8 (POINTER_PLUS prints as +)
             r = self.entry_pointer(rhs, depth + 1) if re.match(r"^&|^[\w.$]+(\(D\))?$", rhs) else False
             if r is False and t is AMBIGUOUS:
                 r = AMBIGUOUS
@@ -316,7 +316,7 @@ class Typer:
         if e.startswith("*") and not e.startswith("*&"):
             t = self.expr_type(e[1:], depth + 1)
             return Type(t.name, t.pointers - 1, t.array) if t and t.pointers else None
-        m = re.match(r"^MEM(?: <([^>]*)>)? ?\[\((.*?) \*\)(.*?)(?: \+ -?\d+B)?\]$", e)
+        m = re.match(r"^MEM(?: <([^>]*)>)? ?\[\((.*?) \*\)(.*?)(?: \+ [^\]]*)?\]$", e)
         if m:
             return parse_c_type(m.group(1) or m.group(2))
         m = re.match(r"^(.*)\[([^\[\]]*)\]$", e)
@@ -376,7 +376,7 @@ class Typer:
             if isinstance(t, Type) and t.array and t.pointers == 0 and t.name in self.types:
                 return True
             return self.expr(head)
-        m = re.match(r"^MEM(?: <([^>]*)>)? ?\[\((.*?) \*\)(.*?)(?: \+ -?\d+B)?\]$", e)
+        m = re.match(r"^MEM(?: <([^>]*)>)? ?\[\((.*?) \*\)(.*?)(?: \+ [^\]]*)?\]$", e)
         if m:
             access, alias, base = m.groups()
             if access and self.is_pt(parse_c_type(access)):
