@@ -41,9 +41,25 @@ record_error check_memory(const site_record &r)
     return record_error::ok;
 }
 
+// Page-table sites (docs/annotation-format.md, "Page-table sites"): `special` names how the
+// instruction reaches the entries, and only a memory-operand access carries an immediate.
+record_error check_access_form(const site_record &r)
+{
+    auto form = static_cast<page_table_form>(r.special);
+    if (r.special >= static_cast<uint8_t>(page_table_form::count)) return record_error::bad_access_form;
+    bool memory = r.flags & flag_memory;
+    if ((form == page_table_form::memory_operand) != memory) return record_error::bad_access_form;
+    if ((r.flags & flag_rep) && form != page_table_form::string) return record_error::bad_access_form;
+    if (r.flags & flag_port_dx) return record_error::bad_flags;
+    return record_error::ok;
+}
+
 record_error check_imm(const site_record &r)
 {
     auto k = static_cast<site_kind>(r.kind);
+    if (site_kind_is_page_table(k))
+        return r.imm == 0 || r.special == static_cast<uint8_t>(page_table_form::memory_operand) ? record_error::ok
+                                                                                              : record_error::bad_imm;
     int32_t max = 0;
     if ((k == site_kind::in || k == site_kind::out) && !(r.flags & flag_port_dx)) max = 0xff;
     else if (k == site_kind::int_n) max = 0xff;
@@ -70,6 +86,9 @@ const char *record_error_text(record_error e)
     case record_error::bad_memory: return "memory operand fields out of range or set without the memory flag";
     case record_error::bad_displacement: return "displacement offset/size inconsistent or past the instruction";
     case record_error::bad_imm: return "imm out of range for the kind";
+    case record_error::bad_access_form:
+        return "page-table site: special is not an access form (0 memory operand, 1 string, 2 block call) or "
+               "disagrees with the memory/rep flags";
     }
     return "unknown record error";
 }
@@ -92,6 +111,12 @@ record_error check_record(const site_record &r)
     if (r.insn_len < 1 || r.insn_len > 15) return record_error::insn_len_range;
     if (static_cast<unsigned>(r.insn_len) + r.pad_len < site_kind_min_size(k)) return record_error::site_too_small;
     if (bool(r.flags & flag_pad_before) != needs_pad_before(r)) return record_error::bad_pad_before;
+    if (site_kind_is_page_table(k)) {
+        if (record_error e = check_access_form(r); e != record_error::ok) return e;
+        if ((r.flags & flag_register) ? r.reg > 15 : r.reg != no_register) return record_error::bad_reg;
+        if (record_error e = check_memory(r); e != record_error::ok) return e;
+        return check_imm(r);
+    }
     bool string_io = k == site_kind::ins || k == site_kind::outs;
     bool port_io = k == site_kind::in || k == site_kind::out;
     if (((r.flags & flag_rep) && !string_io) || ((r.flags & flag_port_dx) && !port_io)) return record_error::bad_flags;

@@ -14,14 +14,17 @@ bool same(const char *a, const char *b)
     return *a == *b;
 }
 
-// Every instruction kind calls its entry in the window; cli stores 0 to the vCPU's virtual
-// IF (the core reads it from the vCPU page: docs/wedge-abi.md).
+// Every sensitive instruction kind calls its entry in the window; cli stores 0 to the vCPU's
+// virtual IF (the core reads it from the vCPU page: docs/wedge-abi.md). Page-table accesses
+// (page_table_store/_load) stay native in every plan: under shadow paging and on KVM the guest's
+// own page tables are what it reads and writes, so the original instruction is correct; only
+// direct paging would translate them.
 rewriter::plan all_kinds()
 {
     rewriter::plan p;
     for (unsigned k = 0; k < site_kind_count; ++k) {
         auto kind = static_cast<site_kind>(k);
-        if (!site_kind_is_instruction(kind)) continue;
+        if (!site_kind_is_instruction(kind) || site_kind_is_page_table(kind)) continue;
         p.kinds[k] = {rewriter::strategy::call, wedge_abi::entry(kind), wedge_abi::slot(kind), 0};
     }
     p.kinds[static_cast<unsigned>(site_kind::cli)] = {rewriter::strategy::inline_store, wedge_abi::vcpu_virtual_if,

@@ -15,6 +15,7 @@
 #include "asm_text.h"
 #include "macro_arguments.h"
 #include "object_annotator.h"
+#include "page_table_markers.h"
 #include "elf_image.h"
 #include "process.h"
 #include "scanner.h"
@@ -190,6 +191,8 @@ int main(int argc, char **argv)
         if (o == "-I" && i + 1 < inv.options.size()) options.include_dirs.push_back(inv.options[i + 1]);
         else if (o.rfind("-I", 0) == 0 && o.size() > 2) options.include_dirs.push_back(o.substr(2));
     }
+    // 16/32-bit objects are assembled unannotated (see below): their markers are left as comments.
+    if (!inv.bits32) options.page_table_markers = find_page_table_markers(text, lines);
     for (const auto &m : macros) {
         options.skip_lines.insert(m.spliced_lines.begin(), m.spliced_lines.end());
         for (unsigned l = m.first_line; l <= m.last_line; ++l) options.macro_lines.insert(l);
@@ -271,7 +274,7 @@ int main(int argc, char **argv)
     unsigned missed = self_check(inv.output, display);
     std::ostringstream report;
     report << inv.output << "\tbits=64\tsites=" << res.sites << "\tpad_bytes=" << res.pad_bytes
-           << "\tnot_sensitive=" << res.not_sensitive << "\tregions=" << res.regions
+           << "\tpage_table=" << res.page_table << "\tnot_sensitive=" << res.not_sensitive << "\tregions=" << res.regions
            << "\tnarrow_sensitive=" << scan.sensitive_in_narrow_code << "\tunannotated=" << missed << "\n";
     append_report(report.str());
     return 0;

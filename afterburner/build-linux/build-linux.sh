@@ -343,7 +343,10 @@ printf '  %-18s %10s bytes\n' initramfs.cpio.gz "$(stat -c %s "$OUT/initramfs.cp
 if [[ $MODE == afterburn ]]; then
     # afterburn-as writes "... sites=N ..." per object; sum them when the field is there.
     sites=$(grep -oE '(^|[[:space:]])sites=[0-9]+' "$AFTERBURN_REPORT" | awk -F= '{ s += $2 } END { print s + 0 }')
-    printf '  %-18s %10s lines (objects), %s annotated sites\n' annotate.log "$(wc -l <"$AFTERBURN_REPORT")" "$sites"
+    # Of those, the page-table accesses the compiler pass marked (page_table=N, docs/annotation-format.md).
+    pt_sites=$(grep -oE '(^|[[:space:]])page_table=[0-9]+' "$AFTERBURN_REPORT" | awk -F= '{ s += $2 } END { print s + 0 }')
+    printf '  %-18s %10s lines (objects), %s annotated sites (%s page-table accesses)\n' annotate.log \
+        "$(wc -l <"$AFTERBURN_REPORT")" "$sites" "$pt_sites"
     # 16/32-bit code (boot, realmode) is assembled unannotated: say how much there is.
     awk -F'\t' '
         { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }

@@ -60,13 +60,25 @@ object_annotation_result annotate_object(const std::string &object_path)
         } else {
             llvm::MCInst inst;
             std::span<const uint8_t> bytes(sec->data.data() + off, rec.insn_len);
-            unsigned n = tk.decode(bytes, code_mode::bits64, inst);
+            unsigned n = site_kind_is_page_table(kind) ? decode_page_table_site(bytes, tk, inst)
+                                                       : tk.decode(bytes, code_mode::bits64, inst);
             if (n != rec.insn_len) {
                 res.errors.push_back(object_path + ": record " + where + ": " + std::to_string(rec.insn_len) +
                                      " bytes at " + img->describe(lr.site) + " are not one instruction");
                 continue;
             }
-            d = describe_instruction(inst, bytes, tk);
+            if (site_kind_is_page_table(kind)) {
+                // The compiler pass chose the kind by C type; the bytes give the operands.
+                const char *why = "";
+                if (!describe_page_table_access(inst, bytes, tk, kind, d, why)) {
+                    res.errors.push_back(object_path + ": record " + where + " at " + img->describe(lr.site) +
+                                         ": page-table access " + why);
+                    continue;
+                }
+                res.page_table++;
+            } else {
+                d = describe_instruction(inst, bytes, tk);
+            }
         }
         // One padded statement can expand both in .text and in .altinstr_replacement (a macro
         // such as ASM_CLAC used inside ALTERNATIVE), and the assembler pass flags it by its

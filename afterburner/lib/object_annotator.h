@@ -14,6 +14,7 @@ struct object_annotation_result {
     unsigned not_sensitive = 0; // padded statements whose expansion was not sensitive here
     unsigned regions = 0;
     unsigned pad_bytes = 0;
+    unsigned page_table = 0;   // of `sites`: page-table accesses marked by the compiler pass
     std::vector<std::string> errors;
     std::vector<std::string> warnings;
 };

@@ -1,6 +1,8 @@
 #include "site_classifier.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <array>
 #include <utility>
 
@@ -338,6 +340,115 @@ site_description describe_instruction(const llvm::MCInst &inst, std::span<const 
     }
     if (has_interrupt_shadow(d.kind, d.special)) d.flags |= annotation::flag_pad_before;
     return d;
+}
+
+namespace {
+
+// The width of the memory an LLVM opcode accesses, as a record's opsize code: the width in the
+// name ("MOV64mr", "LCMPXCHG64"), except that "rm8"/"rm16" of movzx/movsx name the memory
+// and "mi8" an 8-bit immediate; string instructions end in B/W/L/Q.
+uint8_t memory_opsize(std::string_view name)
+{
+    auto code = [](unsigned bits) -> uint8_t { return bits == 8 ? 0 : bits == 16 ? 1 : bits == 32 ? 2 : 3; };
+    if (size_t rm = name.find("rm"); rm != std::string_view::npos && rm + 2 < name.size() &&
+                                      name[rm + 2] >= '0' && name[rm + 2] <= '9')
+        return code(static_cast<unsigned>(std::atoi(std::string(name.substr(rm + 2)).c_str())));
+    size_t digit = name.find_first_of("0123456789");
+    if (digit == std::string_view::npos) {
+        char c = name.back();
+        return c == 'B' ? 0 : c == 'W' ? 1 : c == 'L' ? 2 : 3;
+    }
+    return code(static_cast<unsigned>(std::atoi(std::string(name.substr(digit)).c_str())));
+}
+
+bool is_string_store_or_copy(std::string_view n)
+{
+    return n == "MOVSB" || n == "MOVSW" || n == "MOVSL" || n == "MOVSQ" || n == "STOSB" || n == "STOSW" ||
+           n == "STOSL" || n == "STOSQ";
+}
+
+bool is_direct_transfer(std::string_view n)
+{
+    return n == "CALL64pcrel32" || n == "JMP_1" || n == "JMP_4" || n == "TAILJMPd64";
+}
+
+} // namespace
+
+unsigned decode_page_table_site(std::span<const uint8_t> bytes, const x86_toolkit &tk, llvm::MCInst &inst)
+{
+    unsigned used = 0;
+    while (used < bytes.size()) {
+        unsigned n = tk.decode(bytes.subspan(used), code_mode::bits64, inst);
+        if (!n) return 0;
+        used += n;
+        if (!is_prefix_opcode(tk.opcode_name(inst))) return used;
+    }
+    return 0;
+}
+
+bool describe_page_table_access(const llvm::MCInst &inst, std::span<const uint8_t> bytes, const x86_toolkit &tk,
+                                site_kind kind, site_description &d, const char *&why)
+{
+    d = site_description{};
+    d.kind = kind;
+    d.insn_len = static_cast<uint8_t>(bytes.size());
+    std::string_view name = tk.opcode_name(inst);
+    if (is_string_store_or_copy(name)) {
+        d.special = static_cast<uint8_t>(page_table_form::string);
+        d.flags = memory_opsize(name);
+        for (uint8_t c : bytes) {
+            if (c == 0xf3) d.flags |= annotation::flag_rep;
+            else if (c != 0xf2 && c != 0x66 && c != 0x67 && (c & 0xf0) != 0x40) break;
+        }
+        return true;
+    }
+    if (is_direct_transfer(name)) {
+        d.special = static_cast<uint8_t>(page_table_form::block_call);
+        d.flags = 3;
+        return true;
+    }
+    const llvm::MCInstrDesc &desc = tk.instructions().get(inst.getOpcode());
+    unsigned n = inst.getNumOperands();
+    unsigned mem_first = n;
+    for (unsigned i = 0; i < desc.getNumOperands() && i < n; ++i)
+        if (desc.OpInfo[i].OperandType == llvm::MCOI::OPERAND_MEMORY) { mem_first = i; break; }
+    if (mem_first + 4 >= n) {
+        why = "the instruction has no memory operand, is no string instruction and no direct call";
+        return false;
+    }
+    d.special = static_cast<uint8_t>(page_table_form::memory_operand);
+    d.flags = memory_opsize(name) | annotation::flag_memory;
+    const auto &base = inst.getOperand(mem_first);
+    const auto &scale = inst.getOperand(mem_first + 1);
+    const auto &index = inst.getOperand(mem_first + 2);
+    const auto &seg = inst.getOperand(mem_first + 4);
+    if (base.isReg() && base.getReg()) d.mem_base = classify_register(tk.register_name(base.getReg())).number;
+    if (index.isReg() && index.getReg()) d.mem_index = classify_register(tk.register_name(index.getReg())).number;
+    d.mem_scale = scale.isImm() ? static_cast<uint8_t>(scale.getImm()) : 1;
+    if (seg.isReg() && seg.getReg()) d.mem_seg = classify_register(tk.register_name(seg.getReg())).number;
+    if (auto m = locate_displacement(bytes); m.found && m.disp_size) {
+        d.disp_offset = static_cast<uint8_t>(m.disp_offset);
+        d.disp_size = static_cast<uint8_t>(m.disp_size);
+    }
+    if (d.mem_base == no_register && d.mem_index == no_register && !d.disp_size) {
+        why = "the memory operand has neither base, index nor displacement";
+        return false;
+    }
+    // The value operand: the first general-purpose register or immediate outside the memory operand.
+    for (unsigned i = 0; i < n; ++i) {
+        if (i >= mem_first && i < mem_first + 5) continue;
+        const auto &op = inst.getOperand(i);
+        if (op.isImm()) {
+            d.imm = static_cast<int32_t>(op.getImm());
+        } else if (op.isReg() && op.getReg() && d.reg == no_register) {
+            reg_info r = classify_register(tk.register_name(op.getReg()));
+            if (r.cls == reg_class::gpr) {
+                d.reg = r.number;
+                d.flags |= annotation::flag_register;
+            }
+        }
+    }
+    return true;
 }
 
 void store_description(const site_description &d, annotation::site_record &r)

@@ -36,6 +36,18 @@ using site_description = decoder::decoded;
 site_description describe_instruction(const llvm::MCInst &inst, std::span<const uint8_t> bytes,
                                       const x86_toolkit &tk);
 
+// Describes the instruction at a page-table site (kind page_table_store or page_table_load,
+// which the compiler pass chose by C type, not by opcode): its access form in `special`, the
+// memory operand, register and immediate, the access width in opsize. False, with `why` set,
+// when the instruction reaches no memory the form can describe.
+// Decodes the instruction at a page-table site: LLVM decodes a `lock` prefix as an instruction
+// of its own, so prefixes are stepped over (the record's insn_len includes them). Returns the
+// bytes used, prefixes included, or 0.
+unsigned decode_page_table_site(std::span<const uint8_t> bytes, const x86_toolkit &tk, llvm::MCInst &inst);
+
+bool describe_page_table_access(const llvm::MCInst &inst, std::span<const uint8_t> bytes, const x86_toolkit &tk,
+                                site_kind kind, site_description &d, const char *&why);
+
 // Copies a description into a record (site and pad_len are left alone).
 void store_description(const site_description &d, annotation::site_record &r);
 

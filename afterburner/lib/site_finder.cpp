@@ -1,5 +1,6 @@
 #include "site_finder.h"
 
+#include <algorithm>
 #include <memory>
 
 #include <llvm/BinaryFormat/ELF.h>
@@ -35,7 +36,7 @@ public:
                   const std::set<origin> &include_origins)
         : MCELFStreamer(ctx, std::move(backend), std::move(writer), std::move(emitter)), tk_(tk), out_(out),
           mode_(options.bits32 ? code_mode::bits32 : code_mode::bits64), file_mode_(mode_), options_(options),
-          include_origins_(include_origins)
+          include_origins_(include_origins), next_marker_(options.page_table_markers.begin())
     {
     }
 
@@ -47,6 +48,8 @@ public:
         origin o{line, column};
         if (o != current_) flush_data();
         current_ = o;
+        if (line > furthest_line_) pass_markers_before(line);
+        furthest_line_ = std::max(furthest_line_, line);
     }
 
     void emitInstruction(const llvm::MCInst &inst, const llvm::MCSubtargetInfo &sti) override
@@ -63,6 +66,10 @@ public:
         site_kind kind = kind_of_opcode(name);
         bool had_prefix = pending_prefix_;
         pending_prefix_ = false;
+        if (pending_page_table_ != site_kind::none) {
+            mark_page_table_access(inst, kind, had_prefix ? prefix_origin_ : current_);
+            return;
+        }
         if (kind == site_kind::none) return;
         if (include_origins_.count(current_)) {
             // Included files carry no origin markers, so their code is attributed to the
@@ -123,7 +130,12 @@ public:
     }
 
     // The last statement's data has no next statement to flush it.
-    void finish_scan() { flush_data(); }
+    void finish_scan()
+    {
+        flush_data();
+        pass_markers_before(~0u);
+        if (pending_page_table_ != site_kind::none) unfollowed_marker();
+    }
 
 private:
     bool in_code_section() const { return section_ && (section_->getFlags() & llvm::ELF::SHF_EXECINSTR); }
@@ -164,6 +176,53 @@ private:
         // front is emitted before gas has encoded the instruction, so it is sized for the
         // shortest encoding of the kind (sti: 1 byte, mov to %ss: 2).
         if (pad_before) s.pad = std::max(s.pad, site_kind_min_size(kind) - (kind == site_kind::sti ? 1u : 2u));
+    }
+
+    // Markers of the compiler pass on lines before `line` now wait for the next instruction.
+    void pass_markers_before(unsigned line)
+    {
+        const auto &markers = options_.page_table_markers;
+        for (; next_marker_ != markers.end() && next_marker_->first < line; ++next_marker_) {
+            if (pending_page_table_ != site_kind::none) unfollowed_marker();
+            if (next_marker_->second == site_kind::none) {
+                out_.conflicts.push_back(std::to_string(next_marker_->first) +
+                                         ": page-table marker names neither store nor load");
+                continue;
+            }
+            pending_page_table_ = next_marker_->second;
+            marker_line_ = next_marker_->first;
+        }
+    }
+
+    void unfollowed_marker()
+    {
+        out_.conflicts.push_back(std::to_string(marker_line_) +
+                                 ": page-table marker is not followed by an instruction in code");
+        pending_page_table_ = site_kind::none;
+    }
+
+    // The instruction right after a page-table marker: the compiler found it accesses an
+    // entry by C type; it must be one whose access a record can describe.
+    void mark_page_table_access(const llvm::MCInst &inst, site_kind opcode_kind, origin start)
+    {
+        site_kind kind = pending_page_table_;
+        pending_page_table_ = site_kind::none;
+        std::string where = std::to_string(current_.line) + ": page-table access (marker on line " +
+                            std::to_string(marker_line_) + ") ";
+        site_description d;
+        const char *why = "";
+        if (opcode_kind != site_kind::none) {
+            out_.conflicts.push_back(where + "is also a sensitive instruction (" + site_kind_name(opcode_kind) +
+                                     "); one site cannot be both");
+        } else if (mode_ != code_mode::bits64) {
+            out_.conflicts.push_back(where + "lies in 16/32-bit code");
+        } else if (options_.macro_lines.count(current_.line) || current_.line < marker_line_) {
+            out_.conflicts.push_back(where + "comes from a macro body; only the statement itself can be padded");
+        } else if (!describe_page_table_access(inst, {}, tk_, kind, d, why)) {
+            out_.conflicts.push_back(where + "cannot be described: " + why);
+        } else {
+            record(start, kind, false);
+        }
     }
 
     // A statement's constant data in a code section may be a hand-encoded instruction
@@ -220,6 +279,10 @@ private:
     const llvm::MCSectionELF *section_ = nullptr;  // the section being assembled into
     const std::set<origin> &include_origins_;  // .include statements of the main file
     unsigned long statements_ = 0;
+    std::map<unsigned, site_kind>::const_iterator next_marker_;  // first page-table marker not yet passed
+    site_kind pending_page_table_ = site_kind::none;              // a passed marker waiting for its instruction
+    unsigned marker_line_ = 0;
+    unsigned furthest_line_ = 0;
 };
 
 struct diagnostics {

@@ -58,6 +58,9 @@ struct find_options {
                                        // sites are annotated in the argument (macro_arguments.h)
     std::set<unsigned> macro_lines;    // lines inside .macro definitions
     std::vector<std::string> include_dirs;  // -I directories, for .include and .incbin
+    // Page-table markers of the compiler pass (page_table_markers.h), by line: the next
+    // instruction after each becomes a site of that kind.
+    std::map<unsigned, site_kind> page_table_markers;
 };
 
 // Statements LLVM MC may parse for one file, counting every repetition and expansion: nested

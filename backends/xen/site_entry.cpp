@@ -12,7 +12,7 @@
 #include "guest_time.h"
 #include "run_stats.h"
 
-static_assert(afterburn::site_kind_count == 69, "window.S KIND_COUNT must match site_kind_count");
+static_assert(afterburn::site_kind_count == 71, "window.S KIND_COUNT must match site_kind_count");
 
 // window.S pushes these on the wedge's site stack (low to high).
 struct SiteFrame {

@@ -7,7 +7,7 @@
  * wedge_site_entry (in .text) is where a rewritten site lands (docs/xen-backend.md). */
 #include "afterburn/gpr_sequences.S.h"
         .set WINDOW, 0xffffffffffe00000
-        .set KIND_COUNT, 69                 /* site_kind_count */
+        .set KIND_COUNT, 71                 /* site_kind_count */
 
         .section .wedge.entry, "ax"
         .globl wedge_entries

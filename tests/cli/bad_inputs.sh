@@ -50,7 +50,8 @@ expect replacement-flag-on-text 1 "$record: replacement flag on a site outside \
 expect pad-len-zero 1 "$record: insn_len \+ pad_len is below the kind's minimum site size"
 expect reserved-header 1 "reserved field is not zero"
 expect out-as-code16-region 1 "$record: region record with instruction fields"
-expect unknown-kind-69 1 "$record: unknown site kind 69"
+expect out-as-page-table-store 1 "$record: page-table site: special is not an access form"
+expect unknown-kind-71 1 "$record: unknown site kind 71"
 expect unknown-kind-200 1 "$record: unknown site kind 200"
 expect load-memsz-zero 2 'p_filesz 0x[0-9a-f]+ > p_memsz 0x0'
 

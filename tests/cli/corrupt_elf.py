@@ -8,7 +8,7 @@ import struct
 import sys
 
 REC = 20
-KIND = {"cli": 1, "sti": 2, "out": 18, "code16_region": 67}
+KIND = {"cli": 1, "sti": 2, "out": 18, "code16_region": 67, "page_table_store": 69}
 
 
 def sections(d):
@@ -82,6 +82,11 @@ def main():
         r = record_in(d, {KIND["out"]})
         d[r + 4] = KIND["code16_region"]
         what = f"out record at {r:#x}: kind = code16_region"
+    elif case == "out-as-page-table-store":
+        # A port I/O record relabelled as a page-table store: its `special` (0xff) is no access form.
+        r = record_in(d, {KIND["out"]})
+        d[r + 4] = KIND["page_table_store"]
+        what = f"out record at {r:#x}: kind = page_table_store"
     elif case.startswith("unknown-kind-"):
         k = int(case.rsplit("-", 1)[1])
         r = record_in(d, {KIND["cli"]})

@@ -58,8 +58,12 @@ if [ -f "$out/scan.json" ]; then
   python3 - "$out/scan.json" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
-print(f"  sensitive instructions: {j['total']} total, {j['annotated']} annotated, "
+print(f"  sites: {j['total']} total, {j['annotated']} annotated, "
       f"{j['explained']} explained, {j['unexplained']} unexplained, {j['bad_records']} bad records")
+c = j["classes"]
+if "page_table_store" in c:
+    print(f"  of which page-table accesses (compiler pass): {c['page_table_store']['total']} stores, "
+          f"{c['page_table_load']['total']} loads")
 PY
 fi
 rc=0

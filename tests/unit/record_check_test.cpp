@@ -132,8 +132,90 @@ TEST_CASE("check_record refuses every field the format document constrains", "[r
         CHECK(check_record(r) == record_error::bad_imm);
     }
     SECTION("every error has its own text") {
-        for (unsigned e = 1; e <= static_cast<unsigned>(record_error::bad_imm); ++e)
+        for (unsigned e = 1; e <= static_cast<unsigned>(record_error::bad_access_form); ++e)
             CHECK(std::string(record_error_text(static_cast<record_error>(e))) != "unknown record error");
+    }
+}
+
+namespace {
+
+// What afterburn-as writes for a page-table store `andq $-33, 8(%rdi)` followed by 4 NOPs.
+site_record page_table_record()
+{
+    site_record r{};
+    r.kind = static_cast<uint8_t>(site_kind::page_table_store);
+    r.insn_len = 5;
+    r.pad_len = 3;
+    r.flags = 3 | flag_memory;
+    r.reg = no_register;
+    r.special = static_cast<uint8_t>(page_table_form::memory_operand);
+    r.mem_base = 7;
+    r.mem_index = no_register;
+    r.mem_scale = 1;
+    r.mem_seg = no_register;
+    r.disp_offset = 3;
+    r.disp_size = 1;
+    r.imm = -33;
+    return r;
+}
+
+} // namespace
+
+TEST_CASE("check_record keeps page-table sites strict", "[record]")
+{
+    site_record r = page_table_record();
+    CHECK(check_record(r) == record_error::ok);
+    r.kind = static_cast<uint8_t>(site_kind::page_table_load);
+    CHECK(check_record(r) == record_error::ok);
+    SECTION("block call: no memory operand, no immediate") {
+        site_record c = page_table_record();
+        c.flags = 3;
+        c.special = static_cast<uint8_t>(page_table_form::block_call);
+        c.mem_base = no_register;
+        c.mem_scale = 0;
+        c.disp_offset = no_displacement;
+        c.disp_size = 0;
+        c.imm = 0;
+        CHECK(check_record(c) == record_error::ok);
+        c.imm = 4;
+        CHECK(check_record(c) == record_error::bad_imm);
+        c.imm = 0;
+        c.flags |= flag_rep;
+        CHECK(check_record(c) == record_error::bad_access_form);
+        c.flags = 3 | flag_rep;
+        c.special = static_cast<uint8_t>(page_table_form::string);
+        CHECK(check_record(c) == record_error::ok);
+    }
+    SECTION("access form out of range") {
+        r.special = 3;
+        CHECK(check_record(r) == record_error::bad_access_form);
+        r.special = no_register;
+        CHECK(check_record(r) == record_error::bad_access_form);
+    }
+    SECTION("memory form without the memory flag") {
+        r.flags = 3;
+        CHECK(check_record(r) == record_error::bad_access_form);
+    }
+    SECTION("too small, padded before, port flag") {
+        site_record s = page_table_record();
+        s.pad_len = 2;
+        CHECK(check_record(s) == record_error::site_too_small);
+        s = page_table_record();
+        s.flags |= flag_pad_before;
+        CHECK(check_record(s) == record_error::bad_pad_before);
+        s = page_table_record();
+        s.flags |= flag_port_dx;
+        CHECK(check_record(s) == record_error::bad_flags);
+    }
+    SECTION("operand fields as strict as for any site") {
+        r.mem_base = 17;
+        CHECK(check_record(r) == record_error::bad_memory);
+        r = page_table_record();
+        r.disp_offset = 5;
+        CHECK(check_record(r) == record_error::bad_displacement);
+        r = page_table_record();
+        r.reg = 3;
+        CHECK(check_record(r) == record_error::bad_reg);
     }
 }
 

@@ -720,12 +720,20 @@ TEST_CASE("rd/wr fs/gs base need CR4.FSGSBASE, which the policy hides", "[emulat
     require_fault(m.run(with_reg(record(site_kind::wrgsbase), rax)), m, vec::gp);
 }
 
-TEST_CASE("every instruction kind in site_kind.h is emulated", "[emulate][coverage]")
+TEST_CASE("every sensitive instruction kind in site_kind.h is emulated", "[emulate][coverage]")
 {
     // A new kind added to the annotation format without an emulation shows up here.
     for (unsigned k = 0; k < site_kind_count; ++k) {
         auto kind = static_cast<site_kind>(k);
         if (!site_kind_is_instruction(kind)) continue;
+        if (site_kind_is_page_table(kind)) {
+            // Ordinary memory accesses that every plan leaves native: one reaching the core
+            // would be a plan bug, and is refused rather than emulated as something else.
+            machine m;
+            INFO(site_kind_name(kind));
+            CHECK(m.run(with_reg(record(kind), rax)).what == action::bad_record);
+            continue;
+        }
         machine m;
         auto rec = with_special(with_reg(record(kind), rax), annotation::seg_fs);
         if (kind == site_kind::mov_to_cr || kind == site_kind::mov_from_cr || kind == site_kind::mov_to_dr ||

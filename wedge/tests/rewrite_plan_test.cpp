@@ -160,3 +160,32 @@ TEST_CASE("a site the plan cannot rewrite is reported and left unchanged", "[rew
     CHECK(img.bytes[0] == 0x90);
     CHECK_FALSE(t[0].rewritten);
 }
+
+TEST_CASE("every plan leaves page-table accesses native, and the table checks them without a slot", "[rewrite_plan]")
+{
+    // A `movq %rsi, (%rdi)` that stores a pte: memory operand form, base rdi, value register rsi.
+    annotation::site_record store = record(site_kind::page_table_store, annotation::flag_memory |
+                                           annotation::flag_register | 3, 0);
+    store.reg = 6;
+    store.mem_base = 7;
+    store.mem_scale = 1;
+    annotation::site_record load = store;
+    load.kind = static_cast<uint8_t>(site_kind::page_table_load);
+    for (backend_id b : {backend_id::xen, backend_id::kvm, backend_id::l4}) {
+        rewrite_plan p = plan_for(b);
+        CHECK(p.kinds.kinds[static_cast<unsigned>(site_kind::page_table_store)].how == rewriter::strategy::leave);
+        CHECK(p.kinds.kinds[static_cast<unsigned>(site_kind::page_table_load)].how == rewriter::strategy::leave);
+        CHECK(action_for(p, at(store)) == site_action::leave_by_plan);
+        CHECK(action_for(p, at(load)) == site_action::leave_by_plan);
+    }
+    // The table checks them like any record but keeps no slot for them (nothing rewrites them):
+    // a kernel's hundreds of entry accesses cannot crowd out its sensitive sites.
+    site_table_of<1> t;
+    CHECK(t.add(store, text).what == admission::not_site);
+    CHECK(t.add(load, text + 0x10).what == admission::not_site);
+    CHECK(t.count() == 0);
+    annotation::site_record bad = store;
+    bad.special = 3;  // no access form
+    CHECK(t.add(bad, text + 0x20).what == admission::refused);
+    CHECK(t.add(record(site_kind::hlt), text + 0x30).what == admission::site);
+}

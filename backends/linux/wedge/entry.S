@@ -11,7 +11,7 @@
 
 #include "afterburn/gpr_sequences.S.h"
         .set WINDOW, 0xffffffffffe00000
-        .set KIND_COUNT, 69                 /* site_kind_count (static_assert in kvm_wedge.cpp) */
+        .set KIND_COUNT, 71                 /* site_kind_count (static_assert in kvm_wedge.cpp) */
 
         .section .wedge.entry, "ax"
         .globl wedge_entries

@@ -26,7 +26,7 @@ using namespace afterburn;
 namespace abi = afterburn::kvm_wedge;
 namespace ann = afterburn::annotation;
 
-static_assert(site_kind_count == 69, "entry.S KIND_COUNT must match site_kind_count");
+static_assert(site_kind_count == 71, "entry.S KIND_COUNT must match site_kind_count");
 
 extern "C" {
 // Freestanding: the compiler may still emit calls to these for struct copies and loops.

@@ -29,6 +29,7 @@ enum class record_error : uint8_t {
     bad_memory,            // mem_base / mem_index / mem_scale / mem_seg out of range or set without memory
     bad_displacement,      // disp_size not 0/1/4, disp_offset inconsistent or past the instruction
     bad_imm,               // imm out of range for the kind (port, vector, pop count) or set where unused
+    bad_access_form,       // page-table site: `special` is no access form, or disagrees with the memory/rep flags
 };
 
 // A sentence for reports ("region record with instruction fields ...").

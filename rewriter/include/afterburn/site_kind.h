@@ -77,7 +77,9 @@ namespace afterburn {
     X(xrstors,       "xrstors",       8) \
     X(rdpid,         "rdpid",         8) \
     X(code16_region, "code16_region", 0) \
-    X(code32_region, "code32_region", 0)
+    X(code32_region, "code32_region", 0) \
+    X(page_table_store, "page_table_store", 8) \
+    X(page_table_load,  "page_table_load",  8)
 
 enum class site_kind : unsigned char {
 #define AFTERBURN_KIND_ENUM(id, name, size) id,
@@ -109,6 +111,21 @@ constexpr unsigned site_kind_min_size(site_kind k)
     };
     return static_cast<unsigned>(k) < site_kind_count ? sizes[static_cast<unsigned>(k)] : 0;
 }
+
+// Memory accesses found by the C type they touch (the compiler pass, afterburner/gcc-plugin),
+// not by their opcode: an ordinary mov, xchg, rep movs or call to memcpy.
+constexpr bool site_kind_is_page_table(site_kind k)
+{
+    return k == site_kind::page_table_store || k == site_kind::page_table_load;
+}
+
+// How a page-table site reaches the entries (the record's `special` field).
+enum class page_table_form : unsigned char {
+    memory_operand = 0,  // the instruction's memory operand (mem_*) is the entry
+    string = 1,          // movs/stos: %rdi (and %rsi) point at the entries, %rcx counts
+    block_call = 2,      // call or tail-jump to memcpy/memmove/memset: SysV arguments
+    count
+};
 
 // True for the kinds that describe one instruction (not "none", not a region).
 constexpr bool site_kind_is_instruction(site_kind k)
