@@ -37,7 +37,9 @@ xs::paging_config paging_of(const wedge::vcpu &c) {
 
 bool XenBackend::read(uint64_t va, void *dst, size_t len, wedge::access_mode mode, wedge::page_fault &fault) {
     if (!access(va, static_cast<uint8_t *>(dst), len, mode, false, fault)) return false;
-    guest_sites().overlay_original(va, static_cast<uint8_t *>(dst), len);
+    // Reads through the image's physical alias (Linux's head code) see the original bytes too.
+    const LoadedGuest *g = guest_run.guest;
+    guest_sites().overlay_original(g ? g->link_address(va) : va, static_cast<uint8_t *>(dst), len);
     return true;
 }
 
@@ -60,7 +62,7 @@ void XenBackend::flush_tlb(bool) {
 
 void XenBackend::invalidate_page(uint64_t linear) {
     shadow().invalidate_page(linear);
-    stacks_forgotten();
+    stack_page_forgotten(linear);
 }
 
 void XenBackend::state_changed(const wedge::vcpu &c, wedge::state_change what) {
