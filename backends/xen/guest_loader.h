@@ -49,6 +49,12 @@ struct LoadedGuest {
 // Loads the module; prints what it did; false (with a reason printed) if the module is not a
 // loadable guest or does not fit. The ELF is read by the shared loader's reader
 // (wedge/boot/elf64.h); what is checked here is what only the Xen wedge needs.
-bool load_guest(const BootModule &m, const char *cmdline, LoadedGuest &g);
+// `initrd` (len 0: none) is placed by the shared loader's rule and named in boot_params.
+bool load_guest(const BootModule &m, const BootModule &initrd, const char *cmdline, LoadedGuest &g);
+
+// The boot module as the launcher packed it (module_pack.h): the kernel and the initrd, or
+// the module itself as the kernel and no initrd when it is not a pack. False, with why
+// printed, for a pack whose parts run past the module's end (truncated).
+bool unpack_boot_module(const BootModule &m, BootModule &kernel, BootModule &initrd);
 
 } // namespace xw

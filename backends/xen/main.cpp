@@ -137,7 +137,9 @@ extern "C" [[noreturn]] void wedge_main(const start_info_t *si, unsigned long xe
     // wedge (docs/xen-backend.md).
     if (cmdline_option(cmdline, "guest").found()) {
         static LoadedGuest g;
-        if (!pv_memory_init(si, xen_rsp) || !load_guest(boot_module(si), guest_cmdline(cmdline), g))
+        BootModule kernel, initrd;
+        if (!unpack_boot_module(boot_module(si), kernel, initrd) || !pv_memory_init(si, xen_rsp) ||
+            !load_guest(kernel, initrd, guest_cmdline(cmdline), g))
             exit_with(kFail);
         print("xen-wedge: guest loaded\n");
         uint64_t cr3 = 0;

@@ -21,7 +21,10 @@ constexpr uint64_t kVirtBase = 0xffffffff80000000ull;
 constexpr unsigned kMaxImageL1s = 8;
 constexpr uint64_t kWindow = 0xffffffffffe00000ull;            // wedge_abi::window_base
 constexpr uint64_t kVcpuPage = kWindow + 0x20000;              // wedge_abi::vcpu_page
-constexpr unsigned kPoolFrames = 512;
+// The pool takes what scratch Xen's initial mapping leaves (a 13 MB Linux + initrd boot
+// module leaves less than the sample guest does), up to kPoolFrames, at least kMinPoolFrames.
+constexpr unsigned kPoolFrames = 512, kMinPoolFrames = 256;
+unsigned g_pool_frames;
 
 class XenGuestPhysical final : public xs::guest_physical {
 public:
@@ -141,10 +144,17 @@ bool shadow_start(const start_info_t *si, const LoadedGuest &) {
     g_shadow_ptr = new (g_shadow_storage) xs::shadow_mmu(g_phys, g_mmu);
     xs::shadow_mmu &g_shadow = *g_shadow_ptr;
     // Pool: scratch pages, zero, mapped read-only in the wedge, not guest RAM.
-    for (unsigned i = 0; i < kPoolFrames; ++i) {
+    unsigned free = static_cast<unsigned>(scratch_free_pages()) - 1;  // one for the window's L1
+    g_pool_frames = free < kPoolFrames ? free : kPoolFrames;
+    if (free < kMinPoolFrames) {
+        print("xen-wedge: shadow: only %u scratch pages left for the pool (at least %u needed): the boot module "
+              "leaves too little of Xen's initial mapping\n", free, kMinPoolFrames);
+        return false;
+    }
+    for (unsigned i = 0; i < g_pool_frames; ++i) {
         ScratchPage p;
         if (!scratch_alloc(p) || !scratch_make_readonly(p)) {
-            print("xen-wedge: shadow: cannot build the pool (%u of %u frames)\n", i, kPoolFrames);
+            print("xen-wedge: shadow: cannot build the pool (%u of %u frames)\n", i, g_pool_frames);
             return false;
         }
         g_pool[i] = {static_cast<const volatile uint64_t *>(p.va), p.mfn};
@@ -182,7 +192,7 @@ bool shadow_start(const start_info_t *si, const LoadedGuest &) {
     g_ranges[1] = {kWindow, 0, g_window_l1, false};  // end 0: the top of the address space
     xs::shadow_setup setup;
     setup.frames = g_pool;
-    setup.frame_count = kPoolFrames;
+    setup.frame_count = g_pool_frames;
     setup.wedge = g_ranges;
     setup.wedge_count = 2;
     setup.reserved = &g_xen_hole;
@@ -200,7 +210,7 @@ bool shadow_start(const start_info_t *si, const LoadedGuest &) {
     g_active = true;
     print("xen-wedge: shadow: running on shadow roots kernel mfn 0x%lx user mfn 0x%lx (pool %u frames, "
           "window %u pages + vCPU page, image [0x%lx, 0x%lx) in %u of Xen's L1s)\n",
-          g_shadow.kernel_root_mfn(), g_shadow.user_root_mfn(), kPoolFrames, window_pages, kVirtBase,
+          g_shadow.kernel_root_mfn(), g_shadow.user_root_mfn(), g_pool_frames, window_pages, kVirtBase,
           g_image_range_end, g_image_l1_count);
     return true;
 }

@@ -51,8 +51,13 @@ uint64_t XenBackend::read_tsc() { return rdtsc(); }
 
 void XenBackend::load_cr3(uint64_t cr3) {
     sync_paging();
-    shadow().load_cr3(cr3);
-    stacks_forgotten();
+    // Linux (the head code marks it) maps its kernel half globally (no PTI) and shares it in
+    // every address space: with CR4.PGE a CR3 load keeps it, as the TLB does; only the user
+    // half is forgotten. This also keeps every kernel stack the guest filled.
+    const LoadedGuest *g = guest_run.guest;
+    bool keep = g && g->head_hi && (cpu().cr4 & wedge::cr4::pge), kept = false;
+    shadow().load_cr3(cr3, keep, kept);
+    if (kept) user_stacks_forgotten(); else stacks_forgotten();
 }
 
 void XenBackend::flush_tlb(bool) {
