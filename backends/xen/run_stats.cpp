@@ -4,6 +4,7 @@
 #include "console_line.h"
 #include "exit.h"
 #include "guest_platform.h"
+#include "pv_shadow.h"
 
 namespace xw {
 
@@ -51,6 +52,10 @@ void print_stats() {
           s.fallback, s.fallback_user, s.fallback_roomy);
     if (s.fallback) print_kind_counts("fallback by kind", s.kind_fallback);
     if (s.xapic_accesses) print("xen-wedge: guest: %lu xAPIC MMIO accesses emulated\n", s.xapic_accesses);
+    print("xen-wedge: guest: shadow: %lu faults filled for the guest, %lu CR3 loads (%lu kept the global kernel half, "
+          "%lu rebuilt from empty), %lu flushes in all, %lu pool reclaims, %u tables in use\n",
+          s.shadow_faults, s.cr3_loads, s.cr3_kept, s.cr3_loads - s.cr3_kept, shadow().stats().flushes,
+          shadow().stats().pool_reclaims, shadow().stats().tables_in_use);
 }
 
 const char *guest_symbol(uint64_t va, char *buf, unsigned size) {

@@ -57,6 +57,8 @@ void XenBackend::load_cr3(uint64_t cr3) {
     const LoadedGuest *g = guest_run.guest;
     bool keep = g && g->head_hi && (cpu().cr4 & wedge::cr4::pge), kept = false;
     shadow().load_cr3(cr3, keep, kept);
+    ++run_stats.cr3_loads;
+    run_stats.cr3_kept += kept;
     if (kept) user_stacks_forgotten(); else stacks_forgotten();
 }
 

@@ -84,7 +84,11 @@ int boot_xen(const BootOptions& options, const ImageInfo& image)
     Dom0Boot boot;
     boot.kernel = wedge;
     // Wedge options before "--" (guest: boot the module through the wedge), the guest's after.
-    boot.cmdline = "guest -- " + (options.append ? *options.append : std::string("console=ttyS0"));
+    // Linux: a panic reboots at once (the wedge ends the run on the reset, with its counters)
+    // instead of spinning until the wedge's stall watchdog or the timeout.
+    std::string append = options.append ? *options.append
+                                        : std::string(image.is_linux ? "console=ttyS0 panic=-1" : "console=ttyS0");
+    boot.cmdline = "guest -- " + append;
     boot.module = std::filesystem::absolute(options.image);
     PackedModule pack;
     if (options.initrd) {
