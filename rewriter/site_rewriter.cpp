@@ -38,7 +38,8 @@ site_span span_of(const annotation::site_record &rec, uint64_t site_addr)
     return s;
 }
 
-outcome rewrite_site(uint8_t *bytes, const site_span &span, const annotation::site_record &rec, const plan &p)
+outcome rewrite_site(uint8_t *bytes, const site_span &span, const annotation::site_record &rec, const plan &p,
+                     bool position_independent)
 {
     if (rec.kind >= site_kind_count) return outcome::bad_record;
     auto kind = static_cast<site_kind>(rec.kind);
@@ -58,9 +59,9 @@ outcome rewrite_site(uint8_t *bytes, const site_span &span, const annotation::si
     uint32_t n = 0;
     switch (k.how) {
     case strategy::call:
-        if (replacement) {
-            // Linux copies .altinstr_replacement bytes to another address: only an
-            // absolute indirect call survives the move.
+        if (replacement || position_independent) {
+            // Linux copies .altinstr_replacement bytes to another address (and runs its head
+            // code at two addresses): only an absolute indirect call survives the move.
             if (!is_abs32(k.slot)) return outcome::out_of_reach;
             code[0] = 0xff, code[1] = 0x14, code[2] = 0x25;  // call *abs32
             put32(code + 3, static_cast<uint32_t>(k.slot));

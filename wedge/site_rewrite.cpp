@@ -25,12 +25,18 @@ rewrite_counts apply_plan(site_table &t, const rewrite_plan &p, site_bytes &mem)
             continue;
         }
         rewriter::site_span sp{s.start, s.insn, s.size()};
-        auto o = rewriter::rewrite_site(bytes, sp, s.rec, p.kinds);
+        auto o = rewriter::rewrite_site(bytes, sp, s.rec, p.kinds, s.position_independent);
         if (o == rewriter::outcome::rewritten) {
             s.rewritten = true;
             ++c.rewritten;
             ++c.by_kind[s.rec.kind];
             c.inline_stores += p.kinds.kinds[s.rec.kind].how == rewriter::strategy::inline_store;
+        } else if (o == rewriter::outcome::too_small && s.position_independent) {
+            // No room for the 7-byte `call *slot`: the instruction's first byte becomes int3,
+            // which the wedge's trap path resolves to this site at either address.
+            bytes[s.insn - s.start] = 0xcc;
+            s.trapping = true;
+            ++c.pic_int3;
         } else {
             ++c.failed;
             mem.cannot_rewrite(s, o);

@@ -29,6 +29,7 @@ struct rewrite_counts {
     uint32_t user_int3 = 0;     // ... of which start with an int3 now
     uint32_t replacement = 0;   // left in .altinstr_replacement
     uint32_t outside = 0;       // not in the image's bytes
+    uint32_t pic_int3 = 0;      // position independent, too small for `call *slot`: int3 (the trap path)
     uint32_t failed = 0;        // the plan's replacement does not fit (cannot_rewrite was told)
     uint32_t by_kind[site_kind_count] = {};  // rewritten, per kind
 };

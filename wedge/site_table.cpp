@@ -64,6 +64,12 @@ void site_table::mark_user_code(uint64_t lo, uint64_t hi)
         if (sites_[i].start < hi && sites_[i].end > lo) sites_[i].user_code = true;
 }
 
+void site_table::mark_position_independent(uint64_t lo, uint64_t hi)
+{
+    for (uint32_t i = 0; i < count_; ++i)
+        if (sites_[i].start < hi && sites_[i].end > lo) sites_[i].position_independent = true;
+}
+
 uint32_t site_table::first_starting_after(uint64_t addr) const
 {
     uint32_t lo = 0, hi = count_;

@@ -20,6 +20,7 @@ struct site {
     uint64_t insn = 0;            // the instruction's link address (start + pad_len with pad_before)
     annotation::site_record rec{};
     bool user_code = false;  // in the guest's ring-3 code (its .user sections)
+    bool position_independent = false;  // the code also runs at another address: call *slot
     bool rewritten = false;  // the span holds the plan's call or inline store
     bool trapping = false;   // the instruction's first byte is an int3 the wedge resolves
     uint8_t original[max_span] = {};  // the span before it was changed (rewritten || trapping)
@@ -59,6 +60,10 @@ public:
 
     // Marks the sites that overlap [lo, hi) as ring-3 code (the guest's .user sections).
     void mark_user_code(uint64_t lo, uint64_t hi);
+
+    // Marks the sites that overlap [lo, hi) as code that also runs at another address (Linux's
+    // head code, entered at its physical alias): their calls take the `call *slot` form.
+    void mark_position_independent(uint64_t lo, uint64_t hi);
 
     // The rewritten site whose call returns to `ret` (ret lies in (start, end]), or null.
     const site *find_by_return(uint64_t ret) const;

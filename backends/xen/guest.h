@@ -19,6 +19,10 @@ bool guest_prepare(const LoadedGuest &g, uint64_t cr3);
 
 // The wedge option fallback-trace=N: report the first N trap-and-emulate fallbacks.
 void guest_trace_fallbacks(uint64_t n);
+// Wedge option trap-trace=N: print the first N guest exceptions and site entries.
+void guest_trace_traps(uint64_t n);
+// Wedge option heartbeat: a line every 5 s (Xen time) with where the guest is.
+void guest_heartbeat();
 
 // Enters the guest at its 64-bit entry (link address), RSI = boot_params. Does not return:
 // the run ends with the guest's verdict (port 0xf4) or a wedge failure.

@@ -2,6 +2,7 @@
 #include "guest_loader.h"
 
 #include "afterburn/annotation_reader.h"
+#include "module_pack.h"
 #include "wedge/boot/linux_boot.h"
 #include "console.h"
 #include "pv_memory.h"
@@ -22,7 +23,7 @@ constexpr uint32_t kCmdlineMax = 4096;
 // boot_params through the shared loader (wedge/boot/linux_boot): the PC memory map of guest
 // RAM and the setup header. The wedge copies the zero page and the command line into guest
 // RAM itself: it reaches guest RAM through guest_phys_*, not through one host mapping.
-bool build_boot_params(const char *cmdline, LoadedGuest &g) {
+bool build_boot_params(const char *cmdline, const boot::elf64_image &img, const BootModule &initrd, LoadedGuest &g) {
     boot::guest_ram ram{};
     ram.ranges[0] = {0, guest_ram_bytes(), nullptr};  // build_e820 reads only gpa and size
     ram.count = 1;
@@ -34,10 +35,24 @@ bool build_boot_params(const char *cmdline, LoadedGuest &g) {
     static boot::boot_result r;
     r = boot::boot_result{};
     static uint8_t bp[boot::boot_params_bytes];
+    req.initrd = initrd.data;
+    req.initrd_size = initrd.len;
+    req.initrd_name = "initrd";
     boot::status st;
-    if (!boot::build_e820(ram, req, r, st) || !boot::write_boot_params(req, r, bp, st)) {
+    if (!boot::build_e820(ram, req, r, st) ||
+        (initrd.len && !boot::place_initrd(req, img, guest_ram_bytes(), r, st)) ||
+        !boot::write_boot_params(req, r, bp, st)) {
         print("xen-wedge: guest: boot_params: %s\n", st.text);
         return false;
+    }
+    if (initrd.len) {
+        if (!guest_phys_write(r.initrd_gpa, initrd.data, initrd.len)) {
+            print("xen-wedge: guest: initrd: cannot write [0x%lx, +0x%lx) to guest RAM\n", r.initrd_gpa, initrd.len);
+            return false;
+        }
+        uint32_t sum = 0;
+        for (uint64_t i = 0; i < initrd.len; ++i) sum += initrd.data[i];
+        print("xen-wedge: guest: initrd: %lu bytes at 0x%lx, byte sum 0x%08x\n", initrd.len, r.initrd_gpa, sum);
     }
     size_t len = 0;
     while (cmdline[len]) ++len;  // write_boot_params checked it against kCmdlineMax
@@ -88,7 +103,27 @@ bool copy_segment(const BootModule &m, const boot::load_segment &s) {
 
 } // namespace
 
-bool load_guest(const BootModule &m, const char *cmdline, LoadedGuest &g) {
+bool unpack_boot_module(const BootModule &m, BootModule &kernel, BootModule &initrd) {
+    namespace xm = afterburn::xen_module;
+    kernel = m;
+    initrd = {nullptr, 0};
+    if (!m.data || m.len < sizeof(xm::header) || __builtin_memcmp(m.data, xm::magic, sizeof xm::magic)) return true;
+    xm::header h;
+    __builtin_memcpy(&h, m.data, sizeof h);
+    auto inside = [&](uint64_t off, uint64_t len) { return off <= m.len && len <= m.len - off; };
+    if (!inside(h.kernel_offset, h.kernel_size) || !inside(h.initrd_offset, h.initrd_size)) {
+        print("xen-wedge: guest: boot module: the pack says kernel [0x%lx, +0x%lx) and initrd [0x%lx, +0x%lx), but "
+              "the module has only 0x%lx bytes (truncated?)\n",
+              h.kernel_offset, h.kernel_size, h.initrd_offset, h.initrd_size, m.len);
+        return false;
+    }
+    kernel = {m.data + h.kernel_offset, h.kernel_size};
+    initrd = {m.data + h.initrd_offset, h.initrd_size};
+    print("xen-wedge: guest: boot module: kernel %lu bytes, initrd %lu bytes\n", h.kernel_size, h.initrd_size);
+    return true;
+}
+
+bool load_guest(const BootModule &m, const BootModule &initrd, const char *cmdline, LoadedGuest &g) {
     g = LoadedGuest{};
     if (!m.data || !m.len) {
         print("xen-wedge: guest: no boot module to load\n");
@@ -120,9 +155,18 @@ bool load_guest(const BootModule &m, const char *cmdline, LoadedGuest &g) {
     for (unsigned n = 0; n < img.note_count; ++n)
         g.notes[g.note_count++] = {img.notes[n].vaddr, m.data + img.notes[n].offset, img.notes[n].size};
     g.module = m;
+    g.elf = &img;
     g.entry_phys = entry_is_physical ? img.entry : img.entry - g.virt_minus_phys;
     g.entry_virt = entry_is_physical ? img.entry + g.virt_minus_phys : img.entry;
     print("xen-wedge: guest: entry physical 0x%lx = virtual 0x%lx\n", g.entry_phys, g.entry_virt);
+    uint64_t head = 0, env = 0, env_size = 0;
+    if (boot::symbol_value(img, "startup_64", head) && boot::symbol_value(img, "startup_64_setup_env", env, &env_size) &&
+        env >= head && head == g.entry_virt) {
+        g.head_lo = head;
+        g.head_hi = env + env_size;
+        print("xen-wedge: guest: Linux head code [0x%lx, 0x%lx) runs at its physical alias: entering at 0x%lx\n",
+              g.head_lo, g.head_hi, g.entry_phys);
+    }
 
     for (unsigned n = 0; n < g.note_count; ++n) {
         const GuestNotes &gn = g.notes[n];
@@ -137,7 +181,7 @@ bool load_guest(const BootModule &m, const char *cmdline, LoadedGuest &g) {
     }
     print("xen-wedge: guest: %u Afterburn tables, %u records in %u PT_NOTE segments\n", g.tables,
           g.records, g.note_count);
-    return build_boot_params(cmdline, g);
+    return build_boot_params(cmdline, img, initrd, g);
 }
 
 } // namespace xw

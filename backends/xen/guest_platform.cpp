@@ -38,7 +38,9 @@ wedge::cpuid_regs real_cpuid(uint32_t leaf, uint32_t subleaf, void *) {
 wedge::vcpu &cpu() { return *reinterpret_cast<wedge::vcpu *>(wedge_vcpu_page); }
 Platform &platform() { return *g_platform; }
 
-void DebugExit::io_write(uint16_t, unsigned, uint32_t value) {
+namespace {
+
+void print_run_counters() {
     const RunStats &s = run_stats;
     console_flush();
     print("xen-wedge: guest: %lu site entries, %lu exceptions delivered, %lu returns to user mode, "
@@ -46,8 +48,23 @@ void DebugExit::io_write(uint16_t, unsigned, uint32_t value) {
           s.entries, s.traps_delivered, s.user_entries, s.upcalls, s.upcalls_in_wedge, s.upcall_deliveries,
           s.steps);
     print_stats();
+}
+
+} // namespace
+
+void DebugExit::io_write(uint16_t, unsigned, uint32_t value) {
+    print_run_counters();
     print("xen-wedge: guest: verdict %u written to port 0xf4 after %lu console lines\n", value, console_lines());
     exit_with(value == 0 ? kPass : kFail);
+}
+
+void ResetPorts::io_write(uint16_t port, unsigned, uint32_t value) {
+    bool reset = (port == 0x64 && (value & 0xff) == 0xfe) || (port == 0xcf9 && (value & 4));
+    if (!reset) return;
+    print_run_counters();
+    print("xen-wedge: guest: asked for a reset (port 0x%x value 0x%x) after %lu console lines: the run ends\n", port,
+          value & 0xff, console_lines());
+    exit_with(kPass);
 }
 
 bool platform_init(uint64_t cr3) {
@@ -67,7 +84,8 @@ bool platform_init(uint64_t cr3) {
               p.bus.attach(wedge::pic_pair::master_port, 2, p.pic) &&
               p.bus.attach(wedge::pic_pair::slave_port, 2, p.pic) && p.bus.attach(0x40, 4, p.pit) &&
               p.bus.attach(0x61, 1, p.pit) && p.bus.attach(0x70, 2, p.rtc) &&
-              p.bus.attach(DebugExit::port, 4, p.debug_exit);
+              p.bus.attach(DebugExit::port, 4, p.debug_exit) && p.bus.attach(0x64, 1, p.reset) &&
+              p.bus.attach(0xcf9, 1, p.reset);
     if (!ok) print("xen-wedge: guest: cannot lay out the I/O port space\n");
     return ok;
 }

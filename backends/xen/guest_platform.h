@@ -29,11 +29,23 @@ public:
     void io_write(uint16_t, unsigned, uint32_t value) override;
 };
 
+// The PC's reset requests: the keyboard controller's pulse (0xfe to port 0x64) and the reset
+// control register (port 0xcf9, bit 2). Linux's `reboot -f` and panic=-1 end that way: the
+// wedge prints the run's counters and ends the run (verdict 0: the console says how the
+// guest did). Reads give all ones, as before the ports were attached (no keyboard controller:
+// Linux's i8042 probe finds none; its reboot waits ~130 ms for the input buffer, then writes).
+class ResetPorts final : public wedge::io_device {
+public:
+    uint32_t io_read(uint16_t, unsigned) override { return 0xffffffffu; }
+    void io_write(uint16_t port, unsigned, uint32_t value) override;
+};
+
 // Everything the core is wired to, constructed at run time (xen-wedge.ld forbids global
 // constructors).
 struct Platform {
     XenBackend be;
     DebugExit debug_exit;
+    ResetPorts reset;
     wedge::pic_pair pic;
     wedge::uart_8250 uart{be, &pic};
     wedge::pit_8254 pit{be, &pic, 0};

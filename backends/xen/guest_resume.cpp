@@ -36,6 +36,8 @@ constexpr uint64_t kFlatUserCs = 0xe033, kFlatUserSs = 0xe02b, kFlatKernelCsRpl0
 // window if the instruction was a rewritten site), then delivers.
 bool g_stepping;
 
+constexpr uint64_t kUserHalfEnd = 0x0000800000000000ull;
+
 bool want_step(wedge::vcpu &c) {
     return c.interrupt_shadow && c.shadow_rip == guest_run.frame.rip && c.virtual_if() &&
            wedge::refresh_pending_hint(c);
@@ -88,7 +90,11 @@ void resume() {
         fr.rflags |= wedge::flags::tf;
         iret_to_guest(kFlatKernelCsRpl0, kFlatKernelSs);
     }
-    unmask_events();
+    // Guest kernel code on a user-half stack (Linux's syscall entry before it loads its kernel
+    // stack): an upcall would bounce onto that stack, below the user's rsp (its red zone, or
+    // an unmapped page: the domain dies). Events stay masked until the next way into the
+    // wedge; the timer is re-armed there.
+    if (fr.gpr[wedge::rsp] >= kUserHalfEnd) unmask_events();
     wedge_resume(&fr);
 }
 

@@ -103,17 +103,36 @@ const wedge::site_table &guest_sites() { return g_sites; }
 bool prepare_sites(const LoadedGuest &g) {
     if (!collect_sites(g)) return false;
     mark_user_sections(g.module);
+    if (g.head_hi) g_sites.mark_position_independent(g.head_lo, g.head_hi);
     GuestText text(g);
     wedge::rewrite_counts c = wedge::apply_plan(g_sites, wedge::plan_for(wedge::backend_id::xen), text);
     print("xen-wedge: guest: %u sites: rewrote %u (%u cli as inline stores), %u int n left to trap, "
           "%u left in ring-3 code (%u of them trap with int3), %u outside the image, %u could not be rewritten\n",
           g_sites.count(), c.rewritten, c.inline_stores, c.by_plan, c.user, c.user_int3, c.outside, c.failed);
+    if (g.head_hi)
+        print("xen-wedge: guest: head code: %u sites as `call *slot`, %u too small for it trap with int3\n",
+              [] {
+                  uint32_t n = 0;
+                  for (uint32_t i = 0; i < g_sites.count(); ++i)
+                      n += g_sites[i].position_independent && g_sites[i].rewritten;
+                  return n;
+              }(),
+              c.pic_int3);
     print("xen-wedge: guest: sites digest 0x%016lx (fnv1a64 over %u sites)\n", wedge::sites_digest(g_sites, text),
           g_sites.count());
     if (!g_sites.count())
         print("xen-wedge: guest: no annotation records: every sensitive instruction that traps goes through "
               "the fallback\n");
     return c.rewritten > 0 || g_sites.count() == 0;
+}
+
+const wedge::site *find_kernel_int3_site(uint64_t link_insn) {
+    const wedge::site *s = g_sites.find_by_insn(link_insn);
+    if (!s || s->user_code) return nullptr;
+    // An int3 the wedge placed: on a position-independent site too small for its call, or on
+    // the instruction of a pad_before site (code that branches to the instruction itself).
+    bool pad_before = s->rewritten && (s->rec.flags & afterburn::annotation::flag_pad_before);
+    return s->trapping || pad_before ? s : nullptr;
 }
 
 const wedge::site *find_user_site(uint64_t insn, bool int3_only) {

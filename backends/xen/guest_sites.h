@@ -19,6 +19,11 @@ bool prepare_sites(const LoadedGuest &g);
 
 // The ring-3 site whose instruction is at link address `insn`, not rewritten (with
 // `int3_only`: only one that carries an int3), or null.
+// The kernel-code site whose instruction at link address `link_insn` starts with an int3 the
+// wedge put there (a position-independent site without room for its call, or a pad_before
+// site's instruction), or null.
+const afterburn::wedge::site *find_kernel_int3_site(uint64_t link_insn);
+
 const afterburn::wedge::site *find_user_site(uint64_t insn, bool int3_only);
 
 } // namespace xw

@@ -13,10 +13,53 @@ struct StackFill {
     uint64_t filled_stack = ~0ull;   // the lowest page filled under the kernel rsp
     uint64_t user_pages[4] = {~0ull, ~0ull, ~0ull, ~0ull};
     unsigned user_next = 0;
+    bool user_refill = false;  // the user half was forgotten: refill user_pages
+    // The kernel stacks the guest ran on lately (16 KiB blocks, the usual x86-64 kernel stack
+    // size and alignment): a guest switches stacks without a site (Linux's __switch_to_asm
+    // loads the next task's rsp and pops), so those stacks are kept in the shadow across
+    // flushes too.
+    static constexpr unsigned kKernelStacks = 32;
+    uint64_t kernel_blocks[kKernelStacks] = {};
+    unsigned kernel_next = 0;
 };
 constinit StackFill g_fill{};
 
 constexpr uint32_t kPfWritable = 2;  // ELF PF_W
+constexpr uint64_t kStackBlock = 16 * 1024;
+
+void prefill(uint64_t va);
+
+void prefill_block(uint64_t block) {
+    for (uint64_t p = block; p < block + kStackBlock; p += 0x1000) prefill(p);
+}
+
+// The stacks the guest's TSS names (RSP0-2, IST1-7): Linux returns to user mode through its
+// entry stack (TSS.RSP0, in the cpu_entry_area), switching to it without a site.
+void prefill_tss_stacks() {
+    const wedge::vcpu &c = cpu();
+    if (!c.tr.usable || c.tr.limit < 0x67) return;
+    uint8_t tss[0x68];
+    wedge::page_fault pf;
+    if (!platform().be.read(c.tr.base, tss, sizeof tss, wedge::access_mode::supervisor, pf)) return;
+    auto top = [&](unsigned off) {
+        uint64_t v;
+        __builtin_memcpy(&v, tss + off, 8);
+        if (v) {
+            prefill((v - 8) & ~0xfffull);
+            prefill((v - 8 - 0x1000) & ~0xfffull);
+        }
+    };
+    for (unsigned off = 4; off <= 20; off += 8) top(off);
+    for (unsigned i = 0; i < 7; ++i) top(0x24 + 8 * i);
+}
+
+void note_kernel_stack(uint64_t rsp) {
+    uint64_t block = (rsp - 8) & ~(kStackBlock - 1);
+    for (uint64_t b : g_fill.kernel_blocks)
+        if (b == block) return;
+    g_fill.kernel_blocks[g_fill.kernel_next++ % StackFill::kKernelStacks] = block;
+    prefill_block(block);
+}
 
 void prefill(uint64_t va) { shadow().handle_fault(va, xs::access_type{true, false, false}); }
 
@@ -24,11 +67,39 @@ void prefill(uint64_t va) { shadow().handle_fault(va, xs::access_type{true, fals
 
 void stacks_forgotten() { ++g_fill.generation; }
 
+void user_stacks_forgotten() {
+    for (uint64_t p : g_fill.user_pages)
+        if (p != ~0ull) g_fill.user_refill = true;
+    g_fill.filled_stack = ~0ull;
+}
+
+void stack_page_forgotten(uint64_t va) {
+    constexpr uint64_t k1G = 1ull << 30;  // the largest page an invlpg may drop
+    const LoadedGuest &g = *guest_run.guest;
+    uint64_t lo = va & ~(k1G - 1), hi = lo + k1G;
+    for (unsigned i = 0; i < g.load_count; ++i) {
+        const auto &l = g.loads[i];
+        if ((l.flags & kPfWritable) && l.vaddr < hi && l.vaddr + l.memsz > lo) {
+            stacks_forgotten();
+            return;
+        }
+    }
+    for (uint64_t p : g_fill.user_pages)
+        if (p != ~0ull && p >= lo && p < hi) {
+            stacks_forgotten();
+            return;
+        }
+    if (g_fill.filled_stack != ~0ull && g_fill.filled_stack >= lo && g_fill.filled_stack < hi)
+        g_fill.filled_stack = ~0ull;  // refill under rsp on the way back
+}
+
 void note_user_stack(uint64_t rsp) {
     uint64_t page = (rsp - 8) & ~0xfffull;
-    for (uint64_t p : g_fill.user_pages)
-        if (p == page) return;
-    g_fill.user_pages[g_fill.user_next++ % 4] = page;
+    bool known = false;
+    for (uint64_t p : g_fill.user_pages) known |= p == page;
+    if (!known) g_fill.user_pages[g_fill.user_next++ % 4] = page;
+    // Always: the page may have been absent when it was first seen (a stack that grew since,
+    // a fresh exec), and the kernel's first site after the switch pushes onto it.
     prefill(page);
 }
 
@@ -38,15 +109,29 @@ void ensure_stack_mapped(uint64_t rsp) {
         for (unsigned i = 0; i < g.load_count; ++i) {
             const auto &l = g.loads[i];
             if (!(l.flags & kPfWritable)) continue;
-            for (uint64_t va = l.vaddr & ~0xfffull; va < l.vaddr + l.memsz; va += 0x1000) prefill(va);
+            for (uint64_t va = l.vaddr & ~0xfffull; va < l.vaddr + l.memsz; va += 0x1000) {
+                prefill(va);
+                // Linux's head code runs on init_task's stack at its physical alias (the first
+                // fill only: once the guest loads its own tables it has left the alias).
+                if (g.head_hi && g_fill.filled_generation == 0) prefill(va - g.virt_minus_phys);
+            }
         }
         for (uint64_t p : g_fill.user_pages)
             if (p != ~0ull) prefill(p);
+        for (uint64_t b : g_fill.kernel_blocks)
+            if (b) prefill_block(b);
+        prefill_tss_stacks();
         g_fill.filled_generation = g_fill.generation;
         g_fill.filled_stack = ~0ull;
     }
+    if (g_fill.user_refill) {
+        g_fill.user_refill = false;
+        for (uint64_t p : g_fill.user_pages)
+            if (p != ~0ull) prefill(p);
+    }
     uint64_t lo = (rsp - 1024) & ~0xfffull, hi = (rsp - 8) & ~0xfffull;
     if (lo == g_fill.filled_stack) return;
+    note_kernel_stack(rsp);
     prefill(lo);
     if (hi != lo) prefill(hi);
     g_fill.filled_stack = lo;

@@ -11,8 +11,14 @@
 
 namespace xw {
 
-// The shadow forgot mappings (CR3 load, flush, invlpg, new walk rules).
+// The shadow forgot mappings (CR3 load, flush, new walk rules).
 void stacks_forgotten();
+// Only the user half was forgotten (a CR3 load that kept the global kernel half).
+void user_stacks_forgotten();
+// The shadow forgot the page at `va` (invlpg; the whole large page if va lies in one): the
+// stacks are refilled only if that can touch the image's writable pages or a kept user
+// stack (Linux invalidates fixmap and ioremap pages by the thousand at boot).
+void stack_page_forgotten(uint64_t va);
 
 // Before a return into guest kernel mode with this rsp.
 void ensure_stack_mapped(uint64_t rsp);

@@ -17,6 +17,8 @@ namespace xw {
 bool guest_running() { return guest_run.running; }
 
 void guest_trace_fallbacks(uint64_t n) { run_stats.trace_fallbacks = n; }
+void guest_trace_traps(uint64_t n) { run_stats.trace_traps = n; }
+void guest_heartbeat() { run_stats.heartbeat = true; }
 
 bool guest_prepare(const LoadedGuest &g, uint64_t cr3) {
     if (!platform_init(cr3)) return false;
@@ -39,9 +41,11 @@ void guest_enter(const LoadedGuest &g) {
     fr = {};
     fr.gpr[wedge::rsi] = g.boot_params;
     fr.gpr[wedge::rsp] = g.boot_params - 16;  // identity-mapped; startup_64 sets its own
-    fr.rip = g.entry_virt;  // the link address: rewritten sites are rel32 from there
+    // The link address (rewritten sites are rel32 from there), or Linux's physical entry (its
+    // head sites are position independent).
+    fr.rip = g.entry();
     fr.rflags = wedge::flags::fixed1;
-    print("xen-wedge: guest: entering at 0x%lx (boot_params 0x%lx), virtual IF 0\n", g.entry_virt, g.boot_params);
+    print("xen-wedge: guest: entering at 0x%lx (boot_params 0x%lx), virtual IF 0\n", g.entry(), g.boot_params);
     guest_run.running = true;
     resume();
 }

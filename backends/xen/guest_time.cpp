@@ -24,6 +24,43 @@ struct TimerState {
 constinit TimerState g_timer{};
 
 constexpr uint64_t kHaltLimitNs = 5000000000ull;
+// A guest that runs no site, takes no exception and gets no interrupt for this long is stuck
+// (a spin loop that waits for something the wedge does not provide): the run ends with where.
+constexpr uint64_t kStallLimitNs = 10000000000ull;
+
+struct Progress {
+    uint64_t events = ~0ull;  // site entries + exceptions + deliveries + user entries, last seen
+    uint64_t since_ns = 0;    // when they last changed
+    uint64_t beat_ns = 0;     // the last heartbeat line
+};
+constinit Progress g_progress{};
+constexpr uint64_t kHeartbeatNs = 5000000000ull;
+
+// Called from the periodic upcalls that strike guest code.
+void check_progress(const TrapFrame *f) {
+    const RunStats &s = run_stats;
+    uint64_t events = s.entries + s.traps_delivered + s.upcall_deliveries + s.user_entries;
+    uint64_t now = platform().be.now_ns();
+    if (s.heartbeat && now - g_progress.beat_ns >= kHeartbeatNs) {
+        g_progress.beat_ns = now;
+        char sym[96], last[96];
+        print("xen-wedge: heartbeat: rip 0x%lx%s, %lu site entries (last %s at 0x%lx%s), %lu exceptions, %lu shadow "
+              "faults, %lu upcalls\n",
+              f->rip, guest_symbol(f->rip, sym, sizeof sym), s.entries,
+              afterburn::site_kind_name(static_cast<afterburn::site_kind>(s.last_kind)), s.last_site,
+              guest_symbol(s.last_site, last, sizeof last), s.traps_delivered, s.shadow_faults, s.upcalls);
+    }
+    if (events != g_progress.events) {
+        g_progress = {events, now};
+        return;
+    }
+    if (now - g_progress.since_ns < kStallLimitNs) return;
+    frame_from_trap(f);
+    wedge::vcpu &c = cpu();
+    print("xen-wedge: guest: stuck: rsp 0x%lx rflags 0x%lx, virtual IF %u, CPL %u, CR3 0x%lx\n", f->rsp, f->rflags,
+          c.virtual_if() ? 1u : 0u, static_cast<unsigned>(c.cpl), c.cr3);
+    fail_run("no site, exception or interrupt for 10 s: the guest spins on something the wedge does not provide");
+}
 constexpr uint64_t kRetryInWedgeNs = 50000;
 
 uint64_t next_deadline() {
@@ -107,6 +144,7 @@ void guest_event(TrapFrame *f) {
         if (!g_timer.blocking) arm_timer_at(platform().be.now_ns() + kRetryInWedgeNs);
         return;
     }
+    check_progress(f);
     wedge::vcpu &c = cpu();
     bool from_user = (f->cs & 3) == 3;
     if (from_user) left_user_mode(f->rsp);

@@ -68,6 +68,7 @@ bool handle_page_fault(TrapFrame *f, bool from_user, xs::fault_result &pf) {
         try_fallback(f, from_user);
     }
     if (pf.outcome == xs::fault_outcome::fixed) {
+        ++run_stats.shadow_faults;
         if (from_user) returning_to_user_mode(c);
         return true;
     }
@@ -91,6 +92,12 @@ void guest_trap(TrapFrame *f) {
     wedge::vcpu &c = cpu();
     bool from_user = (f->cs & 3) == 3;  // Xen's bounce frame: RPL 3 = guest user mode
     if (from_user) left_user_mode(f->rsp);
+    if (run_stats.trace_traps) {
+        --run_stats.trace_traps;
+        char sym[96];
+        print("xen-wedge: trace: vector %lu error 0x%lx at rip 0x%lx%s rsp 0x%lx cr2 0x%lx\n", f->vector, f->error,
+              f->rip, guest_symbol(f->rip, sym, sizeof sym), f->rsp, this_vcpu()->arch.cr2);
+    }
     xs::fault_result pf{};
     if (f->vector == vec::pf && handle_page_fault(f, from_user, pf)) return;  // retry through HYPERVISOR_iret
 
@@ -101,6 +108,15 @@ void guest_trap(TrapFrame *f) {
     // int3 placed on a ring-3 site by the plan: the site, at the int3 (Xen reports the #BP
     // after it).
     if (f->vector == vec::bp && from_user && c.cpl == 3) run_user_site(f->rip - 1, true);
+    if (f->vector == vec::bp && c.cpl == 0) {
+        // An int3 the wedge put on a kernel site (at its link address or, for Linux's head
+        // code, its physical alias): run the site there.
+        uint64_t at = f->rip - 1;
+        if (const wedge::site *s = find_kernel_int3_site(guest_run.guest->link_address(at))) {
+            guest_run.frame.rip = at;
+            run_site_and_resume(*s, at);
+        }
+    }
     if (f->vector == vec::gp && from_user && c.cpl == 3 && !idt_error(f->error)) {
         // A ring-3 site that faulted in Xen's user mode (cli, sti, in/out, hlt, rdtsc with TSD,
         // rdpmc, wbinvd...): Xen's verdict is made with the real IOPL 0 and Xen's CR4, the

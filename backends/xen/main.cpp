@@ -137,18 +137,24 @@ extern "C" [[noreturn]] void wedge_main(const start_info_t *si, unsigned long xe
     // wedge (docs/xen-backend.md).
     if (cmdline_option(cmdline, "guest").found()) {
         static LoadedGuest g;
-        if (!pv_memory_init(si, xen_rsp) || !load_guest(boot_module(si), guest_cmdline(cmdline), g))
+        BootModule kernel, initrd;
+        if (!unpack_boot_module(boot_module(si), kernel, initrd) || !pv_memory_init(si, xen_rsp) ||
+            !load_guest(kernel, initrd, guest_cmdline(cmdline), g))
             exit_with(kFail);
         print("xen-wedge: guest loaded\n");
         uint64_t cr3 = 0;
         if (!shadow_start(si, g) || !shadow_boot_tables(g, cr3) || !check_guest_view(g) || !check_window())
             exit_with(kFail);
-        Slice trace = cmdline_option(cmdline, "fallback-trace");
-        if (trace.found()) {
+        auto count_option = [&](const char *key, void (*set)(uint64_t)) {
+            Slice trace = cmdline_option(cmdline, key);
+            if (!trace.found()) return;
             uint64_t n = 0;
             for (unsigned i = 0; i < trace.len && trace.p[i] >= '0' && trace.p[i] <= '9'; ++i) n = n * 10 + (trace.p[i] - '0');
-            guest_trace_fallbacks(trace.len ? n : ~0ull);
-        }
+            set(trace.len ? n : ~0ull);
+        };
+        count_option("fallback-trace", guest_trace_fallbacks);
+        count_option("trap-trace", guest_trace_traps);
+        if (cmdline_option(cmdline, "heartbeat").found()) guest_heartbeat();
         if (!guest_prepare(g, cr3)) exit_with(kFail);
         guest_enter(g);
     }

@@ -78,6 +78,8 @@ bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp) {
     return g_guest_pages != 0;
 }
 
+uint64_t initial_mapping_end() { return kVirtBase + (g_guest_base << 12); }
+
 uint64_t mfn_of_pfn(uint64_t pfn) { return pfn < g_nr_pages ? g_p2m[pfn] : ~0ull; }
 
 bool scratch_alloc(ScratchPage &out) {

@@ -21,6 +21,10 @@ constexpr uint64_t kPteAddr = 0x000ffffffffff000ull;
 // down to 2 MiB is the guest's RAM, guest-physical 0 = dom0 pfn init_end.
 bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp);
 
+// The end of Xen's initial mapping (virtual): the wedge image, the boot module, the p2m list and
+// the scratch pages all lie in [VIRT_BASE, initial_mapping_end()), a multiple of 4 MiB.
+uint64_t initial_mapping_end();
+
 // Machine frame of a dom0 pseudo-physical frame (the p2m list); ~0 if out of range.
 uint64_t mfn_of_pfn(uint64_t pfn);
 

@@ -16,10 +16,15 @@ namespace xw {
 namespace {
 
 constexpr uint64_t kVirtBase = 0xffffffff80000000ull;
-constexpr uint64_t kImageRangeEnd = kVirtBase + (4ull << 20);  // Xen's initial mapping (4 MiB)
+// Xen's initial mapping is [kVirtBase, initial_mapping_end()): 4 MiB for the sample guest, 16 MiB
+// with a Linux vmlinux as the boot module. At most 16 MiB: Linux's text starts there.
+constexpr unsigned kMaxImageL1s = 8;
 constexpr uint64_t kWindow = 0xffffffffffe00000ull;            // wedge_abi::window_base
 constexpr uint64_t kVcpuPage = kWindow + 0x20000;              // wedge_abi::vcpu_page
-constexpr unsigned kPoolFrames = 512;
+// The pool takes what scratch Xen's initial mapping leaves (a 13 MB Linux + initrd boot
+// module leaves less than the sample guest does), up to kPoolFrames, at least kMinPoolFrames.
+constexpr unsigned kPoolFrames = 512, kMinPoolFrames = 256;
+unsigned g_pool_frames;
 
 class XenGuestPhysical final : public xs::guest_physical {
 public:
@@ -103,7 +108,9 @@ alignas(xs::shadow_mmu) unsigned char g_shadow_storage[sizeof(xs::shadow_mmu)];
 xs::shadow_mmu *g_shadow_ptr;
 bool g_active;
 xs::pool_frame g_pool[kPoolFrames];
-uint64_t g_image_l1[2], g_window_l1[1];
+uint64_t g_image_l1[kMaxImageL1s], g_window_l1[1];
+uint64_t g_image_range_end;  // initial_mapping_end()
+unsigned g_image_l1_count;
 xs::wedge_range g_ranges[2];
 xs::va_range g_xen_hole{0xffff800000000000ull, 0xffff880000000000ull};
 
@@ -137,18 +144,33 @@ bool shadow_start(const start_info_t *si, const LoadedGuest &) {
     g_shadow_ptr = new (g_shadow_storage) xs::shadow_mmu(g_phys, g_mmu);
     xs::shadow_mmu &g_shadow = *g_shadow_ptr;
     // Pool: scratch pages, zero, mapped read-only in the wedge, not guest RAM.
-    for (unsigned i = 0; i < kPoolFrames; ++i) {
+    unsigned free = static_cast<unsigned>(scratch_free_pages()) - 1;  // one for the window's L1
+    g_pool_frames = free < kPoolFrames ? free : kPoolFrames;
+    if (free < kMinPoolFrames) {
+        print("xen-wedge: shadow: only %u scratch pages left for the pool (at least %u needed): the boot module "
+              "leaves too little of Xen's initial mapping\n", free, kMinPoolFrames);
+        return false;
+    }
+    for (unsigned i = 0; i < g_pool_frames; ++i) {
         ScratchPage p;
         if (!scratch_alloc(p) || !scratch_make_readonly(p)) {
-            print("xen-wedge: shadow: cannot build the pool (%u of %u frames)\n", i, kPoolFrames);
+            print("xen-wedge: shadow: cannot build the pool (%u of %u frames)\n", i, g_pool_frames);
             return false;
         }
         g_pool[i] = {static_cast<const volatile uint64_t *>(p.va), p.mfn};
     }
-    // The wedge image range: Xen's own initial L1 tables for [VIRT_BASE, +4 MiB). Shared with
-    // Xen's bootstrap tables, so update_va_mapping (the temporary slot, shared_info) keeps
-    // working whichever root is loaded.
-    for (unsigned k = 0; k < 2; ++k)
+    // The wedge image range: Xen's own initial L1 tables for its whole initial mapping (wedge
+    // image, boot module, p2m list, scratch). Shared with Xen's bootstrap tables, so
+    // update_va_mapping (the temporary slot, shared_info) keeps working whichever root is
+    // loaded, and the p2m list and the module stay readable.
+    g_image_range_end = initial_mapping_end();
+    g_image_l1_count = static_cast<unsigned>((g_image_range_end - kVirtBase) >> 21);
+    if (g_image_l1_count == 0 || g_image_l1_count > kMaxImageL1s) {
+        print("xen-wedge: shadow: Xen's initial mapping [0x%lx, 0x%lx) is larger than the %u MiB the wedge "
+              "may keep (the boot module is too big)\n", kVirtBase, g_image_range_end, kMaxImageL1s * 2);
+        return false;
+    }
+    for (unsigned k = 0; k < g_image_l1_count; ++k)
         if (!initial_table_mfn(si, kVirtBase + (uint64_t(k) << 21), 1, g_image_l1[k])) {
             print("xen-wedge: shadow: no initial L1 table for 0x%lx\n", kVirtBase + (uint64_t(k) << 21));
             return false;
@@ -166,11 +188,11 @@ bool shadow_start(const start_info_t *si, const LoadedGuest &) {
     l1[0x20] = image_mfn(reinterpret_cast<uint64_t>(wedge_vcpu_page)) << 12 | kPteP | kPteRw | kPteU | kPteA | kPteD;
     if (!scratch_make_readonly(w)) return false;
     g_window_l1[0] = w.mfn;
-    g_ranges[0] = {kVirtBase, kImageRangeEnd, g_image_l1, false};
+    g_ranges[0] = {kVirtBase, g_image_range_end, g_image_l1, false};
     g_ranges[1] = {kWindow, 0, g_window_l1, false};  // end 0: the top of the address space
     xs::shadow_setup setup;
     setup.frames = g_pool;
-    setup.frame_count = kPoolFrames;
+    setup.frame_count = g_pool_frames;
     setup.wedge = g_ranges;
     setup.wedge_count = 2;
     setup.reserved = &g_xen_hole;
@@ -187,9 +209,9 @@ bool shadow_start(const start_info_t *si, const LoadedGuest &) {
     }
     g_active = true;
     print("xen-wedge: shadow: running on shadow roots kernel mfn 0x%lx user mfn 0x%lx (pool %u frames, "
-          "window %u pages + vCPU page, image L1s 0x%lx 0x%lx)\n",
-          g_shadow.kernel_root_mfn(), g_shadow.user_root_mfn(), kPoolFrames, window_pages, g_image_l1[0],
-          g_image_l1[1]);
+          "window %u pages + vCPU page, image [0x%lx, 0x%lx) in %u of Xen's L1s)\n",
+          g_shadow.kernel_root_mfn(), g_shadow.user_root_mfn(), g_pool_frames, window_pages, kVirtBase,
+          g_image_range_end, g_image_l1_count);
     return true;
 }
 
@@ -226,7 +248,7 @@ bool shadow_active() { return g_active; }
 xs::guest_physical &shadow_guest_memory() { return g_phys; }
 
 bool is_wedge_address(uint64_t va) {
-    return (va >= kVirtBase && va < kImageRangeEnd) || va >= kWindow;
+    return (va >= kVirtBase && va < g_image_range_end) || va >= kWindow;
 }
 
 bool shadow_fix_wedge_fault(uint64_t va, uint64_t error_code) {

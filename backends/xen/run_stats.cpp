@@ -3,6 +3,8 @@
 #include "console.h"
 #include "console_line.h"
 #include "exit.h"
+#include "guest_platform.h"
+#include "pv_shadow.h"
 
 namespace xw {
 
@@ -50,14 +52,47 @@ void print_stats() {
           s.fallback, s.fallback_user, s.fallback_roomy);
     if (s.fallback) print_kind_counts("fallback by kind", s.kind_fallback);
     if (s.xapic_accesses) print("xen-wedge: guest: %lu xAPIC MMIO accesses emulated\n", s.xapic_accesses);
+    print("xen-wedge: guest: shadow: %lu faults filled for the guest, %lu CR3 loads (%lu kept the global kernel half, "
+          "%lu rebuilt from empty), %lu flushes in all, %lu pool reclaims, %u tables in use\n",
+          s.shadow_faults, s.cr3_loads, s.cr3_kept, s.cr3_loads - s.cr3_kept, shadow().stats().flushes,
+          shadow().stats().pool_reclaims, shadow().stats().tables_in_use);
+}
+
+const char *guest_symbol(uint64_t va, char *buf, unsigned size) {
+    buf[0] = 0;
+    const LoadedGuest *g = guest_run.guest;
+    const char *name;
+    uint64_t off;
+    if (!g || !g->elf || !afterburn::boot::symbol_at(*g->elf, g->link_address(va), name, off)) return buf;
+    unsigned n = 0;
+    auto put = [&](char c) {
+        if (n + 1 < size) buf[n++] = c;
+    };
+    put(' ');
+    put('(');
+    for (const char *q = name; *q && n + 24 < size; ++q) put(*q);
+    const char *hex = "0123456789abcdef";
+    put('+');
+    put('0');
+    put('x');
+    int shift = 60;
+    while (shift > 0 && !((off >> shift) & 0xf)) shift -= 4;
+    for (; shift >= 0; shift -= 4) put(hex[(off >> shift) & 0xf]);
+    put(')');
+    buf[n] = 0;
+    return buf;
 }
 
 void fail_run(const char *what) {
     const RunStats &s = run_stats;
     console_flush();
     print("xen-wedge: guest: %s\n", what);
-    print("xen-wedge: guest: after %lu site entries (last: kind %lu at 0x%lx), last exception vector %ld at 0x%lx\n",
-          s.entries, s.last_kind, s.last_site, static_cast<long>(s.last_vector), s.last_trap_rip);
+    char a[96], b[96], r[96];
+    print("xen-wedge: guest: at rip 0x%lx%s\n", guest_run.frame.rip, guest_symbol(guest_run.frame.rip, r, sizeof r));
+    print("xen-wedge: guest: after %lu site entries (last: %s at 0x%lx%s), last exception vector %ld at 0x%lx%s\n",
+          s.entries, s.entries ? afterburn::site_kind_name(static_cast<site_kind>(s.last_kind)) : "none", s.last_site,
+          guest_symbol(s.last_site, a, sizeof a), static_cast<long>(s.last_vector), s.last_trap_rip,
+          guest_symbol(s.last_trap_rip, b, sizeof b));
     print_stats();
     exit_with(kFail);
 }

@@ -16,6 +16,10 @@ struct RunStats {
     uint64_t kind_entries[afterburn::site_kind_count], kind_fallback[afterburn::site_kind_count];
     uint64_t fallback, fallback_roomy, fallback_user, xapic_accesses;
     uint64_t trace_fallbacks;  // the wedge option fallback-trace=N: report the first N
+    uint64_t trace_traps;      // trap-trace=N: exceptions and site entries
+    bool heartbeat;            // wedge option heartbeat: a progress line every 5 s
+    uint64_t shadow_faults;    // #PFs the shadow filled (the guest never saw them)
+    uint64_t cr3_loads, cr3_kept;  // guest CR3 loads, and those that kept the kernel half
     // The last site run and the last exception delivered, for a failure report.
     uint64_t last_site, last_kind, last_vector = ~0ull, last_trap_rip;
 };
@@ -24,6 +28,10 @@ extern RunStats run_stats;
 // The end-of-run statistics: per-kind site entries and the fallback counter ("fallback N"
 // is what xen.guest.progress / xen.guest.stripped check).
 void print_stats();
+
+// Prints " (symbol+0xoff)" for a guest address (its link address if it lies in the image's
+// physical alias), or nothing when the guest has no symbols: into buf (at least 96 bytes).
+const char *guest_symbol(uint64_t va, char *buf, unsigned size);
 
 // Reports `what` with the last site and exception and the statistics; verdict kFail.
 [[noreturn]] void fail_run(const char *what);

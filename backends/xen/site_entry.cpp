@@ -31,8 +31,12 @@ extern "C" void site_dispatch(SiteFrame *f) {
     // The entry stub pushed the kind above the call's return address.
     auto *stack = reinterpret_cast<const uint64_t *>(wedge_site_guest_rsp);
     uint64_t kind = stack[0], ret = stack[1];
-    const wedge::site *s = guest_sites().find_by_return(ret);
-    if (!s || s->rec.kind != kind) {
+    // A position-independent site may run at the image's physical alias (Linux's head code):
+    // look it up by its link address and run it where it is.
+    const LoadedGuest &g = *guest_run.guest;
+    uint64_t alias = g.link_address(ret) - ret;
+    const wedge::site *s = guest_sites().find_by_return(ret + alias);
+    if (!s || s->rec.kind != kind || (alias && !s->position_independent)) {
         console_flush();
         print("xen-wedge: guest: entry(%lu) called from 0x%lx, which is not a rewritten site of that kind\n", kind,
               ret);
@@ -40,13 +44,19 @@ extern "C" void site_dispatch(SiteFrame *f) {
     }
     RunStats &st = run_stats;
     ++st.entries;
+    if (st.trace_traps) {
+        --st.trace_traps;
+        char sym[96];
+        print("xen-wedge: trace: %s site at 0x%lx%s\n", afterburn::site_kind_name(static_cast<afterburn::site_kind>(kind)),
+              s->insn - alias, guest_symbol(s->insn, sym, sizeof sym));
+    }
     st.last_site = s->insn;
     st.last_kind = kind;
     uint64_t regs[16] = {f->rax, f->rcx, f->rdx, f->rbx, wedge_site_guest_rsp + 16, f->rbp, f->rsi, f->rdi,
                          f->r8,  f->r9,  f->r10, f->r11, f->r12, f->r13, f->r14, f->r15};
     wedge::frame &fr = guest_run.frame;
     for (unsigned i = 0; i < 16; ++i) fr.gpr[i] = regs[i];
-    fr.rip = s->insn;
+    fr.rip = s->insn - alias;
     fr.rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
-    run_site_and_resume(*s, s->insn);
+    run_site_and_resume(*s, s->insn - alias);
 }

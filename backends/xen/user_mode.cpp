@@ -1,5 +1,8 @@
 #include "user_mode.h"
 
+#include "guest_resume.h"
+#include "guest_sites.h"
+
 #include "guest.h"
 #include "guest_platform.h"
 #include "guest_resume.h"
@@ -71,6 +74,12 @@ void guest_syscall(TrapFrame *f) {
     }
     fr.gpr[wedge::rcx] = f->rip;
     fr.gpr[wedge::r11] = wedge::visible_rflags(c, fr) & ~wedge::flags::rf;
+    // Linux returns from a syscall with `popq %rsp; swapgs; sysretq`: its two sites would run
+    // on the *user* stack, and their calls push below the user's rsp (its red zone, maybe a
+    // read-only copy-on-write page: a fault there kills the domain). RF in the saved flags
+    // makes Linux take its iret exit instead (do_syscall_64 refuses sysret with RF/TF set),
+    // which runs on its entry stack. Only for Linux images (the head code marks them).
+    if (guest_run.guest->head_hi) fr.gpr[wedge::r11] |= wedge::flags::rf;
     uint16_t cs = static_cast<uint16_t>(c.star >> 32) & 0xfffc;
     c.selector[1] = cs;
     c.selector[2] = static_cast<uint16_t>(cs + 8);
@@ -82,6 +91,11 @@ void guest_syscall(TrapFrame *f) {
         c.iopl = static_cast<uint8_t>(c.iopl & ~((c.fmask & wedge::flags::iopl) >> wedge::flags::iopl_shift));
     fr.rip = c.lstar;
     platform().be.state_changed(c, wedge::state_change::privilege);
+    // The first instruction at LSTAR runs on the user's rsp (Linux: swapgs, before it loads
+    // its kernel stack); a rewritten call there would push below the user's rsp. Run that site
+    // here instead of jumping to its call.
+    if (const wedge::site *s = guest_sites().find_by_insn(c.lstar); s && s->rewritten && s->start == s->insn)
+        run_site_and_resume(*s, s->insn);
     deliver_pending_and_resume();
 }
 

@@ -37,7 +37,9 @@ xs::paging_config paging_of(const wedge::vcpu &c) {
 
 bool XenBackend::read(uint64_t va, void *dst, size_t len, wedge::access_mode mode, wedge::page_fault &fault) {
     if (!access(va, static_cast<uint8_t *>(dst), len, mode, false, fault)) return false;
-    guest_sites().overlay_original(va, static_cast<uint8_t *>(dst), len);
+    // Reads through the image's physical alias (Linux's head code) see the original bytes too.
+    const LoadedGuest *g = guest_run.guest;
+    guest_sites().overlay_original(g ? g->link_address(va) : va, static_cast<uint8_t *>(dst), len);
     return true;
 }
 
@@ -49,8 +51,15 @@ uint64_t XenBackend::read_tsc() { return rdtsc(); }
 
 void XenBackend::load_cr3(uint64_t cr3) {
     sync_paging();
-    shadow().load_cr3(cr3);
-    stacks_forgotten();
+    // Linux (the head code marks it) maps its kernel half globally (no PTI) and shares it in
+    // every address space: with CR4.PGE a CR3 load keeps it, as the TLB does; only the user
+    // half is forgotten. This also keeps every kernel stack the guest filled.
+    const LoadedGuest *g = guest_run.guest;
+    bool keep = g && g->head_hi && (cpu().cr4 & wedge::cr4::pge), kept = false;
+    shadow().load_cr3(cr3, keep, kept);
+    ++run_stats.cr3_loads;
+    run_stats.cr3_kept += kept;
+    if (kept) user_stacks_forgotten(); else stacks_forgotten();
 }
 
 void XenBackend::flush_tlb(bool) {
@@ -60,7 +69,7 @@ void XenBackend::flush_tlb(bool) {
 
 void XenBackend::invalidate_page(uint64_t linear) {
     shadow().invalidate_page(linear);
-    stacks_forgotten();
+    stack_page_forgotten(linear);
 }
 
 void XenBackend::state_changed(const wedge::vcpu &c, wedge::state_change what) {

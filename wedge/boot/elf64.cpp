@@ -250,6 +250,45 @@ bool symbol_value(const elf64_image &img, const char *want, uint64_t &value, uin
     return false;
 }
 
+bool symbol_at(const elf64_image &img, uint64_t va, const char *&name_out, uint64_t &offset)
+{
+    const uint8_t *b = img.bytes;
+    uint64_t shoff = get<uint64_t>(b + 40);
+    uint16_t shentsize = get<uint16_t>(b + 58), shnum = get<uint16_t>(b + 60);
+    if (!shoff || !shnum || shentsize != shdr_size || !fits(shoff, uint64_t(shnum) * shdr_size, img.size)) return false;
+    constexpr uint32_t sht_symtab = 2;
+    constexpr uint64_t sym_size = 24;
+    constexpr uint8_t stt_section = 3, stt_file = 4;
+    bool found = false, containing = false;
+    uint64_t best = 0;
+    for (unsigned i = 0; i < shnum; ++i) {
+        const uint8_t *sh = b + shoff + i * shdr_size;
+        if (get<uint32_t>(sh + 4) != sht_symtab) continue;
+        uint64_t off = get<uint64_t>(sh + 24), size = get<uint64_t>(sh + 32);
+        uint32_t link = get<uint32_t>(sh + 40);
+        if (!fits(off, size, img.size) || link >= shnum) return false;
+        const uint8_t *strsh = b + shoff + link * shdr_size;
+        uint64_t str_off = get<uint64_t>(strsh + 24), str_size = get<uint64_t>(strsh + 32);
+        if (!fits(str_off, str_size, img.size) || !str_size || b[str_off + str_size - 1]) return false;
+        for (uint64_t at = off; at + sym_size <= off + size; at += sym_size) {
+            uint32_t name = get<uint32_t>(b + at);
+            uint8_t type = b[at + 4] & 0xf;
+            uint64_t value = get<uint64_t>(b + at + 8), sz = get<uint64_t>(b + at + 16);
+            if (name == 0 || name >= str_size || type == stt_section || type == stt_file || value > va) continue;
+            bool holds = va - value < sz;
+            // A symbol that holds va beats one that does not; among equals, the closest.
+            if (found && (containing && !holds)) continue;
+            if (found && containing == holds && value < best) continue;
+            found = true;
+            containing = holds;
+            best = value;
+            name_out = reinterpret_cast<const char *>(b + str_off + name);
+        }
+    }
+    if (found) offset = va - best;
+    return found;
+}
+
 bool virt_to_phys(const elf64_image &img, uint64_t vaddr, uint64_t &paddr)
 {
     for (unsigned i = 0; i < img.load_count; ++i)

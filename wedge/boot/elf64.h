@@ -79,6 +79,10 @@ unsigned sections_named(const elf64_image &img, const char *name, virt_range *ou
 // The value of the symbol `name` in the image's symbol table (.symtab); false if there is
 // none (stripped images) or no such symbol.
 bool symbol_value(const elf64_image &img, const char *name, uint64_t &value, uint64_t *size = nullptr);
+// The symbol of .symtab that holds `va` (value <= va < value + size), or else the nearest one
+// below it: its name (NUL-terminated, inside the image's bytes) and va's offset from it; false
+// if there is none (stripped images). For failure reports: a linear scan.
+bool symbol_at(const elf64_image &img, uint64_t va, const char *&name, uint64_t &offset);
 // A virtual address inside a PT_LOAD translated to its physical one; false if none holds it.
 bool virt_to_phys(const elf64_image &img, uint64_t vaddr, uint64_t &paddr);
 

@@ -125,11 +125,27 @@ bool build_e820(const guest_ram &ram, const boot_request &req, boot_result &out,
     return true;
 }
 
+bool place_initrd(const boot_request &req, const elf64_image &k, uint64_t ram_total, boot_result &out, status &st)
+{
+    const char *initrd_name = req.initrd_name ? req.initrd_name : "initrd";
+    uint64_t floor = round_up(k.phys_end(), page);
+    uint64_t a = place_high(out, req.initrd_size, floor, initrd_limit);
+    if (!a) {
+        message(st, error::no_room_for_initrd).s(initrd_name).s(": ").u(req.initrd_size).s(" bytes do not fit in guest RAM (")
+            .u(ram_total / mib).s(" MiB) above the kernel (which ends at ").x(k.phys_end())
+            .s("); it needs at least ").u(min_ram_bytes(k, req.initrd_size) / mib + (req.reserved_count ? 2 : 0))
+            .s(" MiB");
+        return false;
+    }
+    out.initrd_gpa = a;
+    out.initrd_size = req.initrd_size;
+    return true;
+}
+
 bool load_linux(const boot_request &req, const guest_ram &ram, boot_result &out, status &st)
 {
     out = boot_result{};
     const char *name = req.kernel_name ? req.kernel_name : "kernel";
-    const char *initrd_name = req.initrd_name ? req.initrd_name : "initrd";
     if (!parse_elf64(req.kernel, req.kernel_size, name, true, out.kernel, st)) return false;
     const elf64_image &k = out.kernel;
     if (req.reserved_count > boot_request::max_reserved) {
@@ -172,18 +188,8 @@ bool load_linux(const boot_request &req, const guest_ram &ram, boot_result &out,
     // 2. The memory map, then the initrd at the top of RAM below 4 GiB, above the kernel.
     if (!build_e820(ram, req, out, st)) return false;
     if (req.initrd && req.initrd_size) {
-        uint64_t floor = round_up(k.phys_end(), page);
-        uint64_t a = place_high(out, req.initrd_size, floor, initrd_limit);
-        if (!a) {
-            message(st, error::no_room_for_initrd).s(initrd_name).s(": ").u(req.initrd_size).s(" bytes do not fit in guest RAM (")
-                .u(ram.total() / mib).s(" MiB) above the kernel (which ends at ").x(k.phys_end())
-                .s("); it needs at least ").u(min_ram_bytes(k, req.initrd_size) / mib + (req.reserved_count ? 2 : 0))
-                .s(" MiB");
-            return false;
-        }
-        __builtin_memcpy(ram.at(a, req.initrd_size), req.initrd, req.initrd_size);
-        out.initrd_gpa = a;
-        out.initrd_size = req.initrd_size;
+        if (!place_initrd(req, k, ram.total(), out, st)) return false;
+        __builtin_memcpy(ram.at(out.initrd_gpa, req.initrd_size), req.initrd, req.initrd_size);
         // It stays RAM in the map: the kernel reserves it from ramdisk_image/size and frees it.
     }
 

@@ -80,6 +80,12 @@ bool build_e820(const guest_ram &ram, const boot_request &req, boot_result &out,
 // RAM, for a caller that copies it there itself (the Xen wedge).
 bool write_boot_params(const boot_request &req, const boot_result &out, uint8_t *bp, status &st);
 
+// Chooses the initrd's place (the top of RAM below 4 GiB, above the kernel) in out's e820 map
+// and records it in out.initrd_gpa/size; the caller copies the bytes. A clear message when it
+// does not fit.
+bool place_initrd(const boot_request &req, const elf64_image &kernel, uint64_t ram_total, boot_result &out,
+                  status &st);
+
 // Parses the kernel, loads it, places the initrd, writes the command line and boot_params.
 bool load_linux(const boot_request &req, const guest_ram &ram, boot_result &out, status &st);
 

@@ -5,19 +5,73 @@
 #include "install_layout.hpp"
 #include "xen_dom0.hpp"
 
+#include "module_pack.h"
+
+#include <unistd.h>
+
 #include <algorithm>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <vector>
 
 namespace afterburn::launcher {
+
+namespace {
+
+// Xen gives dom0 one boot module: the kernel and its initrd go into one pack
+// (backends/xen/module_pack.h) in a temporary file, removed when the run ends.
+class PackedModule {
+public:
+    ~PackedModule()
+    {
+        std::error_code ec;
+        if (!path_.empty()) std::filesystem::remove(path_, ec);
+    }
+    // An empty string on success, else what went wrong.
+    std::string write(const std::filesystem::path& kernel, const std::filesystem::path& initrd)
+    {
+        auto read = [](const std::filesystem::path& p, std::vector<char>& out) {
+            std::ifstream in(p, std::ios::binary);
+            out.assign(std::istreambuf_iterator<char>(in), {});
+            return in.good() || in.eof();
+        };
+        std::vector<char> k, i;
+        if (!read(kernel, k)) return "cannot read '" + kernel.string() + "'";
+        if (!read(initrd, i)) return "cannot read initrd '" + initrd.string() + "'";
+        if (i.empty()) return "initrd '" + initrd.string() + "' is empty";
+        auto page = [](uint64_t v) { return (v + 4095) & ~uint64_t(4095); };
+        xen_module::header h{};
+        std::copy(std::begin(xen_module::magic), std::end(xen_module::magic), h.magic);
+        h.kernel_offset = xen_module::header_bytes;
+        h.kernel_size = k.size();
+        h.initrd_offset = page(h.kernel_offset + k.size());
+        h.initrd_size = i.size();
+        path_ = std::filesystem::temp_directory_path() / ("afterburn-xen-module-" + std::to_string(::getpid()));
+        std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+        std::vector<char> head(xen_module::header_bytes, 0);
+        std::copy_n(reinterpret_cast<const char*>(&h), sizeof h, head.begin());
+        out.write(head.data(), static_cast<std::streamsize>(head.size()));
+        out.write(k.data(), static_cast<std::streamsize>(k.size()));
+        std::vector<char> pad(h.initrd_offset - h.kernel_offset - k.size(), 0);
+        out.write(pad.data(), static_cast<std::streamsize>(pad.size()));
+        out.write(i.data(), static_cast<std::streamsize>(i.size()));
+        out.close();
+        if (!out) return "cannot write " + path_.string();
+        return {};
+    }
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+} // namespace
 
 int boot_xen(const BootOptions& options, const ImageInfo& image)
 {
     if (std::string why = not_bootable_by_qemu(image, options.image); !why.empty()) {
         std::cerr << "afterburn boot: error: " << why << std::endl;
-        return exit_usage;
-    }
-    if (options.initrd) {
-        std::cerr << "afterburn boot: error: the xen backend does not take --initrd yet" << std::endl;
         return exit_usage;
     }
     const auto wedge = helper_path("xen-wedge.elf");
@@ -30,8 +84,20 @@ int boot_xen(const BootOptions& options, const ImageInfo& image)
     Dom0Boot boot;
     boot.kernel = wedge;
     // Wedge options before "--" (guest: boot the module through the wedge), the guest's after.
-    boot.cmdline = "guest -- " + (options.append ? *options.append : std::string("console=ttyS0"));
+    // Linux: a panic reboots at once (the wedge ends the run on the reset, with its counters)
+    // instead of spinning until the wedge's stall watchdog or the timeout.
+    std::string append = options.append ? *options.append
+                                        : std::string(image.is_linux ? "console=ttyS0 panic=-1" : "console=ttyS0");
+    boot.cmdline = "guest -- " + append;
     boot.module = std::filesystem::absolute(options.image);
+    PackedModule pack;
+    if (options.initrd) {
+        if (std::string why = pack.write(options.image, *options.initrd); !why.empty()) {
+            std::cerr << "afterburn boot: error: " << why << std::endl;
+            return exit_usage;
+        }
+        boot.module = pack.path();
+    }
     // The guest's memory comes out of dom0's: give the domain what the guest asks for and more.
     boot.dom0_mb = std::max(options.memory_mb, 64u) + 64;
     boot.cpu = options.cpu;

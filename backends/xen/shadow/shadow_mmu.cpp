@@ -346,6 +346,27 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3)
     return scan_collisions();
 }
 
+collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool &kept)
+{
+    kept = false;
+    if (keep_global_half && ready_) {
+        const uint64_t old_root = guest_cr3_ & pte::addr_mask, new_root = cr3 & pte::addr_mask;
+        bool same = true;
+        for (unsigned i = 256; i < 512 && same; ++i) {
+            uint64_t a = 0, b = 0;
+            same = mem_.read_u64(old_root + i * 8, a) && mem_.read_u64(new_root + i * 8, b) && a == b;
+        }
+        if (same) {
+            guest_cr3_ = cr3;
+            ++stats_.flushes;
+            drop_range(0, 0x00007fffffffffffull);
+            kept = true;
+            return scan_collisions();
+        }
+    }
+    return load_cr3(cr3);
+}
+
 void shadow_mmu::set_config(const paging_config &cfg)
 {
     const bool same = cfg.nxe == cfg_.nxe && cfg.wp == cfg_.wp && cfg.gb_pages == cfg_.gb_pages &&

@@ -109,6 +109,11 @@ public:
     // mov to CR3: every non-global translation is forgotten, the new tables are used.
     // Returns the guest's mappings of protected ranges in the new tables (not shadowed).
     collision_report load_cr3(uint64_t cr3);
+    // A CR3 load that keeps the kernel half (L4 slots 256-511) when the new root's entries
+    // there equal the old root's: what a TLB does with global translations under CR4.PGE, for
+    // a guest whose kernel-half mappings are all global (Linux without PTI). Otherwise, or
+    // when `keep_global_half` is false, the same as load_cr3. `kept` says which happened.
+    collision_report load_cr3(uint64_t cr3, bool keep_global_half, bool &kept);
     // invlpg: forget the translation of the page containing `va` (all of a guest large
     // page, and every cached root). A protected `va` is only checked for collisions.
     collision_report invalidate_page(uint64_t va);

@@ -48,7 +48,10 @@ struct site_span {
 site_span span_of(const annotation::site_record &rec, uint64_t site_addr);
 
 // Rewrites the site whose span begins at `bytes` (writable) and runs at span.start.
-// On anything but `rewritten` the bytes are unchanged.
-outcome rewrite_site(uint8_t *bytes, const site_span &span, const annotation::site_record &rec, const plan &p);
+// On anything but `rewritten` the bytes are unchanged. `position_independent`: the code also
+// runs at another address (Linux's head code runs at its physical alias first), so a call
+// takes the `call *slot` form, as for .altinstr_replacement sites.
+outcome rewrite_site(uint8_t *bytes, const site_span &span, const annotation::site_record &rec, const plan &p,
+                     bool position_independent = false);
 
 } // namespace afterburn::rewriter
