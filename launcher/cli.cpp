@@ -17,7 +17,8 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
                     under afterburn-kvm: this host's /dev/kvm if it can run guests, else nested
                     in an L1 Linux under QEMU TCG; exit status 4 when neither is possible),
                     or xen (Xen 4.17 under QEMU TCG, the Xen wedge as PV dom0 runs the guest;
-                    --append is the guest's command line, default console=ttyS0),
+                    --append is the guest's command line, default console=ttyS0, for Linux
+                    console=ttyS0 panic=-1),
                     or xen-dom0 (IMAGE itself, a Xen PV kernel, as Xen 4.17's PV dom0 under
                     QEMU TCG; --initrd is its second boot module, --append its command line),
                     or xenolinux (a para-virtualized Linux, build-linux --xenolinux, as Xen

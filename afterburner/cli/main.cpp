@@ -27,9 +27,10 @@ void usage(FILE *to)
                "                                 image and check its annotation records\n"
                "  rewrite IMAGE --backend B -o OUT\n"
                "                                 rewrite the annotated sites as backend B's wedge (xen,\n"
-               "                                 kvm, l4) does at load time, for inspection\n"
+               "                                 kvm; l4 has a plan but no wedge yet) does at load time\n"
                "  build-linux -o DIR [...]      build Debian's Linux 6.1 with the afterburner toolchain\n"
-               "  boot --on native IMAGE [...]  boot an image under QEMU and wait for its verdict\n"
+               "  boot --on BACKEND IMAGE [...] boot an image natively (QEMU) or through a wedge (kvm,\n"
+               "                                 xen; also xen-dom0, xenolinux) and wait for its verdict\n"
                "  help [VERB]                   this text, or a verb's own help\n"
                "\n"
                "The toolchain itself is afterburn-cc (a gcc drop-in) and afterburn-as.\n",
