@@ -95,8 +95,9 @@ for ((i = 1; i <= runs; i++)); do
         else
             # No check failed: a crash, a verdict or a hang. Say what afterburn boot said and
             # how the console ended.
+            # An empty console (the boot never started) must not end the soak.
             sed 's/^/  boot: /' "$err" | head -5
-            tr -d '\r' <"$log" | grep -v '^[[:space:]]*$' | tail -8 | sed 's/^/  console: /'
+            { tr -d '\r' <"$log" | grep -v '^[[:space:]]*$' || true; } | tail -8 | sed 's/^/  console: /'
         fi
     } | tee -a "$summary"
 done
