@@ -35,6 +35,8 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
   --qemu-arg ARG    extra QEMU argument, may be repeated (appended after ours)
   --log FILE        also write the raw console output to FILE
   -q, --quiet       do not stream the console to stdout
+  --trap-and-emulate  xen: boot an image without Afterburn annotations (a stock kernel) on
+                    the wedge's trap-and-emulate fallback alone; refused without it
   -h, --help        this text
 
 Exit status: 0 success, 1 the guest failed or timed out, 2 bad usage or input,
@@ -103,6 +105,8 @@ ParseResult parse_command_line(const std::vector<std::string>& args)
         if (name == "-h" || name == "--help") {
             result.status = ParseResult::Status::help;
             return result;
+        } else if (name == "--trap-and-emulate") {
+            o.trap_and_emulate = true;
         } else if (name == "-q" || name == "--quiet") {
             o.quiet = true;
         } else if (name == "--on" || name == "--initrd" || name == "--append" || name == "--timeout" ||
@@ -148,6 +152,8 @@ ParseResult parse_command_line(const std::vector<std::string>& args)
         return fail("missing --on BACKEND (available: native, kvm, xen, xen-dom0, xenolinux)");
     if (!have_image)
         return fail("missing IMAGE");
+    if (o.trap_and_emulate && o.backend != "xen")
+        return fail("--trap-and-emulate is for --on xen (the Xen wedge's fallback), not --on " + o.backend);
     return result;
 }
 

@@ -9,7 +9,7 @@
 namespace afterburn::launcher {
 
 struct BootOptions {
-    std::string backend;                      // --on: only "native" (QEMU TCG) so far
+    std::string backend;                      // --on: native, kvm, xen, xen-dom0, xenolinux
     std::filesystem::path image;              // kernel: PVH/multiboot ELF or bzImage
     std::optional<std::filesystem::path> initrd;
     std::optional<std::string> append;        // unset: the image kind picks a default
@@ -20,6 +20,7 @@ struct BootOptions {
     std::vector<std::string> qemu_args;       // passed through verbatim, after ours
     std::optional<std::filesystem::path> log; // raw console copy
     bool quiet = false;
+    bool trap_and_emulate = false;            // xen: run an image without annotations on the fallback
 };
 
 struct ParseResult {

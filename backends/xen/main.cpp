@@ -138,7 +138,11 @@ extern "C" [[noreturn]] void wedge_main(const start_info_t *si, unsigned long xe
     if (cmdline_option(cmdline, "guest").found()) {
         static LoadedGuest g;
         BootModule kernel, initrd;
-        if (!unpack_boot_module(boot_module(si), kernel, initrd) || !pv_memory_init(si, xen_rsp) ||
+        uint64_t guest_mb = 0;  // memory=MB: guest RAM (afterburn boot --memory); unset: all left
+        Slice memory = cmdline_option(cmdline, "memory");
+        for (unsigned i = 0; memory.found() && i < memory.len && memory.p[i] >= '0' && memory.p[i] <= '9'; ++i)
+            guest_mb = guest_mb * 10 + (memory.p[i] - '0');
+        if (!unpack_boot_module(boot_module(si), kernel, initrd) || !pv_memory_init(si, xen_rsp, guest_mb) ||
             !load_guest(kernel, initrd, guest_cmdline(cmdline), g))
             exit_with(kFail);
         print("xen-wedge: guest loaded\n");

@@ -53,7 +53,7 @@ template <class F> bool each_chunk(uint64_t gpa, size_t len, F &&f) {
 
 } // namespace
 
-bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp) {
+bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp, uint64_t guest_mb) {
     g_p2m = reinterpret_cast<const xen_pfn_t *>(si->mfn_list);
     g_nr_pages = si->nr_pages;
     // Xen's initial mapping ends at the 4 MiB boundary at or above its bootstrap stack's top
@@ -71,6 +71,15 @@ bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp) {
         return false;
     }
     g_guest_pages = (g_nr_pages - g_guest_base) & ~((k2M >> 12) - 1);
+    if (guest_mb) {
+        // The guest sees the memory it asked for, as natively, not whatever dom0 was given.
+        if ((guest_mb << 8) > g_guest_pages) {
+            print("xen-wedge: memory: the guest asks for %lu MiB, dom0 has %lu MiB left for it\n", guest_mb,
+                  g_guest_pages >> 8);
+            return false;
+        }
+        g_guest_pages = guest_mb << 8;
+    }
     print("xen-wedge: memory: scratch dom0 pfns 0x%lx-0x%lx (%lu pages), temp slot 0x%lx\n",
           g_scratch_next, g_scratch_end, g_scratch_end - g_scratch_next, g_temp_va);
     print("xen-wedge: memory: guest RAM %lu MiB = dom0 pfns 0x%lx-0x%lx (guest-physical 0x0-0x%lx)\n",

@@ -19,7 +19,9 @@ constexpr uint64_t kPteAddr = 0x000ffffffffff000ull;
 // module, p2m list, start_info, page tables, bootstrap stack, padding); the free tail of it
 // (above Xen's bootstrap stack) is the wedge's scratch pool; [init_end, nr_pages) rounded
 // down to 2 MiB is the guest's RAM, guest-physical 0 = dom0 pfn init_end.
-bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp);
+// `guest_mb` caps guest RAM (afterburn boot's --memory, wedge option memory=MB); 0: every
+// page left.
+bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp, uint64_t guest_mb);
 
 // The end of Xen's initial mapping (virtual): the wedge image, the boot module, the p2m list and
 // the scratch pages all lie in [VIRT_BASE, initial_mapping_end()), a multiple of 4 MiB.

@@ -89,15 +89,19 @@ if [[ -f $wedge ]]; then
     head -c 4096 /dev/urandom | gzip >"$TMP/xen-4.17-amd64.gz"
     export AFTERBURN_XEN_GZ=$TMP/xen-4.17-amd64.gz AFTERBURN_XEN_CACHE=$TMP/xen-cache
     ON=xen
-    run wedge_verdict 1 "FAILED: the wedge's verdict 2 \(isa-debug-exit\) after" 3
-    want="-accel tcg -cpu max -m 576 -nographic -no-reboot -serial stdio -monitor none -kernel $TMP/xen-cache/xen-4.17-amd64 -append console=com1 com1=115200,8n1 dom0_mem=320M,max:320M dom0_max_vcpus=1 no-real-mode bootscrub=0 ucode=no cpufreq=none iommu=0 loglvl=all guest_loglvl=all -initrd $wedge guest -- console=ttyS0 panic=-1,$TMP/img.elf -device isa-debug-exit,iobase=0xf4,iosize=4"
+    # The fake image has no Afterburn notes: refused, unless the fallback alone is asked for.
+    run wedge_verdict 2 "no Afterburn annotation note .*--trap-and-emulate" 3
+    run wedge_verdict 2 "trap-and-emulate is for --on xen" 3 --on native --trap-and-emulate
+    TE=--trap-and-emulate
+    run wedge_verdict 1 "FAILED: the wedge's verdict 2 \(isa-debug-exit\) after" 3 $TE
+    want="-accel tcg -cpu max -m 576 -nographic -no-reboot -serial stdio -monitor none -kernel $TMP/xen-cache/xen-4.17-amd64 -append console=com1 com1=115200,8n1 dom0_mem=320M,max:320M dom0_max_vcpus=1 no-real-mode bootscrub=0 ucode=no cpufreq=none iommu=0 loglvl=all guest_loglvl=all -initrd $wedge guest memory=256 -- console=ttyS0 panic=-1,$TMP/img.elf -device isa-debug-exit,iobase=0xf4,iosize=4"
     [[ $(tr '\n' ' ' <"$TMP/argv") == "$want " ]] || fail "xen argv: got '$(tr '\n' ' ' <"$TMP/argv")', want '$want'"
     cmp -s <(gzip -dc "$AFTERBURN_XEN_GZ") "$TMP/xen-cache/xen-4.17-amd64" || fail "xen: the hypervisor was not gunzipped into the cache"
-    run wedge_schedop 1 "FAILED: the wedge's verdict 1 \(SCHEDOP_shutdown; QEMU status 0\)" 3
-    run wedge_none 1 "FAILED: Xen ended without a verdict from the wedge \(QEMU exited with status 0 .*without 'AFTERBURN-SUCCESS'" 3
-    run success_exit 2 "initrd .* is empty" 3 --initrd "$TMP/initrd"  # --initrd is packed with the kernel (module_pack.h)
-    run success_exit 2 "holds a ','" 3 --append "console=ttyS0,115200"
-    AFTERBURN_XEN_GZ=$TMP/no-such.gz run success_exit 4 "Xen not available on this machine: $TMP/no-such.gz is missing" 3
+    run wedge_schedop 1 "FAILED: the wedge's verdict 1 \(SCHEDOP_shutdown; QEMU status 0\)" 3 $TE
+    run wedge_none 1 "FAILED: Xen ended without a verdict from the wedge \(QEMU exited with status 0 .*without 'AFTERBURN-SUCCESS'" 3 $TE
+    run success_exit 2 "initrd .* is empty" 3 $TE --initrd "$TMP/initrd"  # --initrd is packed with the kernel (module_pack.h)
+    run success_exit 2 "holds a ','" 3 $TE --append "console=ttyS0,115200"
+    AFTERBURN_XEN_GZ=$TMP/no-such.gz run success_exit 4 "Xen not available on this machine: $TMP/no-such.gz is missing" 3 $TE
     unset AFTERBURN_XEN_GZ AFTERBURN_XEN_CACHE
     ON=native
 else

@@ -81,6 +81,16 @@ int boot_xen(const BootOptions& options, const ImageInfo& image)
                   << " is missing: build the project (target xen-wedge) or install it" << std::endl;
         return exit_usage;
     }
+    // Without annotations every sensitive instruction traps: slow, and the sign of a kernel
+    // not built with the toolchain. Run it only when the user asks for exactly that.
+    if (!image.annotated && !options.trap_and_emulate) {
+        std::cerr << "afterburn boot: error: " << options.image.string()
+                  << " has no Afterburn annotation note (.note.afterburn, docs/annotation-format.md): the Xen "
+                     "wedge would rewrite nothing and trap every sensitive instruction. Build it with afterburn-cc "
+                     "(afterburn build-linux), or pass --trap-and-emulate to run it on the fallback alone"
+                  << std::endl;
+        return exit_usage;
+    }
     Dom0Boot boot;
     boot.kernel = wedge;
     // Wedge options before "--" (guest: boot the module through the wedge), the guest's after.
@@ -88,7 +98,7 @@ int boot_xen(const BootOptions& options, const ImageInfo& image)
     // instead of spinning until the wedge's stall watchdog or the timeout.
     std::string append = options.append ? *options.append
                                         : std::string(image.is_linux ? "console=ttyS0 panic=-1" : "console=ttyS0");
-    boot.cmdline = "guest -- " + append;
+    boot.cmdline = "guest memory=" + std::to_string(options.memory_mb) + " -- " + append;
     boot.module = std::filesystem::absolute(options.image);
     PackedModule pack;
     if (options.initrd) {
