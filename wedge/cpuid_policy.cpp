@@ -137,6 +137,12 @@ void cpuid_policy::clear_bit(cpu_feature f)
             reg_of(entries_[i].regs, f.reg) &= ~(1u << f.bit);
 }
 
+bool cpuid_policy::is_amd() const
+{
+    cpuid_regs v = stored(0, 0);
+    return v.ebx == 0x68747541u && v.edx == 0x69746e65u && v.ecx == 0x444d4163u;  // "Auth" "enti" "cAMD"
+}
+
 bool cpuid_policy::has(cpu_feature f) const
 {
     return (reg_of(stored(f.leaf, f.subleaf), f.reg) >> f.bit) & 1;

@@ -98,6 +98,8 @@ public:
     cpuid_regs query(uint32_t leaf, uint32_t subleaf, const cpuid_dynamic &now) const;
 
     bool has(cpu_feature f) const;
+    // The vendor string is "AuthenticAMD" (AMD's model-specific MSRs exist).
+    bool is_amd() const;
     uint64_t supported_xcr0() const { return xcr0_mask_; }
     // Bytes an xsave area for these components needs (leaf 0xd subleaf 0 ebx).
     uint32_t xsave_size(uint64_t xcr0) const;

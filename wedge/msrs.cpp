@@ -48,6 +48,13 @@ bool read_msr(vcpu &cpu, backend &be, uint32_t index, uint64_t &value)
         if (!has_tsc_aux(cpu)) return false;
         value = cpu.tsc_aux;
         return true;
+    case msr::amd_int_pending_msg:
+        // AMD's interrupt-pending-message MSR (K8, family 10h). With OSVW hidden, Linux decides
+        // erratum 400 by family and model, which QEMU's AMD models match, and then reads it
+        // unguarded: 0 says no C1E or SMI messages are enabled, so nothing needs the workaround.
+        if (!cpu.cpuid.is_amd()) return false;
+        value = 0;
+        return true;
     default:
         if (index >= local_apic::x2apic_msr_first && index <= local_apic::x2apic_msr_last)
             return cpu.apic && cpu.apic->read_msr(index, value);

@@ -21,7 +21,8 @@ inline constexpr uint32_t tsc = 0x10, apic_base = 0x1b, ucode_rev = 0x8b, sysent
                           sysenter_esp = 0x175, sysenter_eip = 0x176, misc_enable = 0x1a0, pat = 0x277,
                           efer = 0xc0000080u, star = 0xc0000081u, lstar = 0xc0000082u, cstar = 0xc0000083u,
                           fmask = 0xc0000084u, fs_base = 0xc0000100u, gs_base = 0xc0000101u,
-                          kernel_gs_base = 0xc0000102u, tsc_aux = 0xc0000103u;
+                          kernel_gs_base = 0xc0000102u, tsc_aux = 0xc0000103u,
+                          amd_int_pending_msg = 0xc0010055u;
 }
 
 // False: #GP(0).

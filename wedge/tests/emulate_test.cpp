@@ -325,6 +325,21 @@ TEST_CASE("rdmsr/wrmsr go through the MSR table", "[emulate][msr]")
     CHECK(rd(msr::apic_base) == (0xfee00000u | apic_base_msr::enable));
 }
 
+TEST_CASE("AMD's interrupt-pending-message MSR reads 0 on an AMD vCPU and faults on an Intel one", "[emulate][msr]")
+{
+    // Linux reads it unguarded when it believes the CPU has AMD erratum 400.
+    machine amd;
+    amd.cpu.cpuid.build(max_amd_cpu, nullptr);
+    amd.f.gpr[rcx] = msr::amd_int_pending_msg;
+    amd.f.gpr[rax] = amd.f.gpr[rdx] = ~0ull;
+    REQUIRE(amd.run(record(site_kind::rdmsr)).what == action::resume);
+    CHECK(amd.f.gpr[rax] == 0);
+    CHECK(amd.f.gpr[rdx] == 0);
+    machine intel;
+    intel.f.gpr[rcx] = msr::amd_int_pending_msg;
+    require_fault(intel.run(record(site_kind::rdmsr)), intel, vec::gp, 0);
+}
+
 TEST_CASE("wrmsr/rdmsr raise #GP(0) for MSRs the wedge does not have and for bad values", "[emulate][msr][fault]")
 {
     machine m;
