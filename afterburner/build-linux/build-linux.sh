@@ -342,9 +342,10 @@ printf '  %-18s %10s bytes\n' bzImage "$(stat -c %s "$OUT/bzImage")"
 printf '  %-18s %10s bytes\n' initramfs.cpio.gz "$(stat -c %s "$OUT/initramfs.cpio.gz")"
 if [[ $MODE == afterburn ]]; then
     # afterburn-as writes "... sites=N ..." per object; sum them when the field is there.
-    sites=$(grep -oE '(^|[[:space:]])sites=[0-9]+' "$AFTERBURN_REPORT" | awk -F= '{ s += $2 } END { print s + 0 }')
+    # (grep finds nothing when an incremental build recompiled no object: that is 0, not an error.)
+    sites=$({ grep -oE '(^|[[:space:]])sites=[0-9]+' "$AFTERBURN_REPORT" || true; } | awk -F= '{ s += $2 } END { print s + 0 }')
     # Of those, the page-table accesses the compiler pass marked (page_table=N, docs/annotation-format.md).
-    pt_sites=$(grep -oE '(^|[[:space:]])page_table=[0-9]+' "$AFTERBURN_REPORT" | awk -F= '{ s += $2 } END { print s + 0 }')
+    pt_sites=$({ grep -oE '(^|[[:space:]])page_table=[0-9]+' "$AFTERBURN_REPORT" || true; } | awk -F= '{ s += $2 } END { print s + 0 }')
     printf '  %-18s %10s lines (objects), %s annotated sites (%s page-table accesses)\n' annotate.log \
         "$(wc -l <"$AFTERBURN_REPORT")" "$sites" "$pt_sites"
     # 16/32-bit code (boot, realmode) is assembled unannotated: say how much there is.

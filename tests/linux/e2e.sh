@@ -11,6 +11,8 @@ build=$1 out=$2
 ab=$build/bin/afterburn
 declare -A result
 
+# A transcript left from an earlier run must not stand in for this one's.
+rm -f "$out/workload-native.txt"
 echo "== afterburn build-linux -o $out"
 if "$ab" build-linux -o "$out"; then result[build]=ok; else result[build]=FAILED; fi
 
