@@ -14,32 +14,8 @@ vmlinux=$out/vmlinux initrd=$out/initramfs.cpio.gz
 [ -f "$vmlinux" ] && [ -f "$initrd" ] || fail "no Linux build in $out (linux.e2e makes it)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-# expect STATUS 'regex' BOUND CMD...: CMD must exit STATUS within BOUND seconds, printing regex.
-expect() {
-    local want=$1 pattern=$2 bound=$3; shift 3
-    local o rc
-    o=$(timeout "$bound" "$@" 2>&1 </dev/null); rc=$?
-    if [ $rc -ne "$want" ]; then
-        echo "FAIL [$*]: status $rc, want $want"; printf '%s\n' "$o" | tail -n 8; failures=$((failures + 1))
-    elif ! printf '%s\n' "$o" | grep -qE -- "$pattern"; then
-        echo "FAIL [$*]: no /$pattern/ in:"; printf '%s\n' "$o" | tail -n 8; failures=$((failures + 1))
-    else
-        echo "ok   [${*:4:4}...] -> $rc: $(printf '%s\n' "$o" | grep -E -- "$pattern" | head -n1 | cut -c1-220)"
-    fi
-}
-# A kernel without annotations: the Afterburn notes' owner renamed in place (they share the
-# .notes section with the PVH entry note, which must stay for the image to be bootable).
-python3 - "$vmlinux" "$tmp/unannotated" <<'PY' || fail "cannot make an unannotated copy"
-import re, sys
-data = open(sys.argv[1], 'rb').read()
-# {namesz=10, descsz, type=0x41420001, "Afterburn\0"}: docs/annotation-format.md
-pat = re.compile(rb'\x0a\x00\x00\x00(....)\x01\x00\x42\x41Afterburn\x00', re.S)
-new, n = pat.subn(lambda m: b'\x0a\x00\x00\x00' + m.group(1) + b'\x01\x00\x42\x41Afterbxrn\x00', data)
-if n == 0:
-    sys.exit("no Afterburn notes found")
-open(sys.argv[2], 'wb').write(new)
-PY
+source "$(dirname "$0")/../../tests/linux/bad-input-lib.sh"
+make_unannotated "$vmlinux" "$tmp/unannotated" || fail "cannot make an unannotated copy"
 expect 2 'no Afterburn annotation note.*--trap-and-emulate' 20 "$ab" boot --on xen "$tmp/unannotated" --initrd "$initrd"
 expect 2 'trap-and-emulate is for --on xen' 20 "$ab" boot --on native --trap-and-emulate "$vmlinux"
 expect 2 'initrd .*(no such file|does not exist|cannot)' 20 "$ab" boot --on xen "$vmlinux" --initrd "$tmp/missing.cpio.gz"

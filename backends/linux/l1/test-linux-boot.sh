@@ -44,20 +44,7 @@ boot)
 bad_input)
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    failures=0
-    # expect STATUS 'regex' BOUND CMD...: CMD must exit STATUS within BOUND seconds, printing regex.
-    expect() {
-        local want=$1 pattern=$2 bound=$3; shift 3
-        local o rc
-        o=$(timeout "$bound" "$@" 2>&1 </dev/null); rc=$?
-        if [ $rc -ne "$want" ]; then
-            echo "FAIL [$*]: status $rc, want $want"; printf '%s\n' "$o" | tail -n 8; failures=$((failures + 1))
-        elif ! printf '%s\n' "$o" | grep -qE -- "$pattern"; then
-            echo "FAIL [$*]: no /$pattern/ in:"; printf '%s\n' "$o" | tail -n 8; failures=$((failures + 1))
-        else
-            echo "ok   [${*:4:4}...] -> $rc: $(printf '%s\n' "$o" | grep -E -- "$pattern" | head -n1 | cut -c1-220)"
-        fi
-    }
+    source "$(dirname "$0")/../../../tests/linux/bad-input-lib.sh"
     # The launcher itself, before any KVM: missing/empty initrd, too little memory.
     expect 4 'initrd .*cannot open' 20 "$kvm" --initrd "$tmp/missing.cpio.gz" "$vmlinux"
     : >"$tmp/empty"
@@ -65,19 +52,7 @@ bad_input)
     expect 4 'needs at least --memory [0-9]+' 20 "$kvm" --memory 16 --initrd "$initrd" "$vmlinux"
     # The front door.
     expect 2 'initrd .*(no such file|does not exist)' 20 "$ab" boot --on kvm "$vmlinux" --initrd "$tmp/missing.cpio.gz"
-    # A kernel without annotations: the Afterburn notes' owner renamed in place (they share the
-    # .notes section with the PVH entry note, which must stay for the image to be bootable).
-    python3 - "$vmlinux" "$tmp/unannotated" <<'PY' || fail "cannot make an unannotated copy"
-import re, sys
-data = open(sys.argv[1], 'rb').read()
-# {namesz=10, descsz, type=0x41420001, "Afterburn\0"}: docs/annotation-format.md
-pat = re.compile(rb'\x0a\x00\x00\x00(....)\x01\x00\x42\x41Afterburn\x00', re.S)
-new, n = pat.subn(lambda m: b'\x0a\x00\x00\x00' + m.group(1) + b'\x01\x00\x42\x41Afterbxrn\x00', data)
-if n == 0:
-    sys.exit("no Afterburn notes found")
-open(sys.argv[2], 'wb').write(new)
-print(f"renamed {n} Afterburn notes")
-PY
+    make_unannotated "$vmlinux" "$tmp/unannotated" || fail "cannot make an unannotated copy"
     expect 2 'no Afterburn annotation note' 20 "$ab" boot --on kvm "$tmp/unannotated" --initrd "$initrd"
     # Nested (the kernel runs): too little memory inside the L1, and a truncated initrd,
     # which only the kernel can find out: it must end the run (panic=-1 -> reset), not hang.
