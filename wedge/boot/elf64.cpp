@@ -217,28 +217,51 @@ unsigned sections_named(const elf64_image &img, const char *want, virt_range *ou
 
 namespace afterburn::boot {
 
-bool symbol_value(const elf64_image &img, const char *want, uint64_t &value, uint64_t *size_out)
+namespace {
+
+constexpr uint64_t sym_size = 24;
+
+struct symtab_view {
+    uint64_t off, size;          // the symbols
+    uint64_t str_off, str_size;  // their string table
+};
+
+// Calls f(symtab_view) for each SHT_SYMTAB section until f returns true; false when the
+// section headers or a symbol table are malformed (or there is none: a stripped image).
+template <typename F>
+bool each_symtab(const elf64_image &img, F f)
 {
     const uint8_t *b = img.bytes;
     uint64_t shoff = get<uint64_t>(b + 40);
     uint16_t shentsize = get<uint16_t>(b + 58), shnum = get<uint16_t>(b + 60);
     if (!shoff || !shnum || shentsize != shdr_size || !fits(shoff, uint64_t(shnum) * shdr_size, img.size)) return false;
     constexpr uint32_t sht_symtab = 2;
-    constexpr uint64_t sym_size = 24;
     for (unsigned i = 0; i < shnum; ++i) {
         const uint8_t *sh = b + shoff + i * shdr_size;
         if (get<uint32_t>(sh + 4) != sht_symtab) continue;
-        uint64_t off = get<uint64_t>(sh + 24), size = get<uint64_t>(sh + 32);
+        symtab_view t{get<uint64_t>(sh + 24), get<uint64_t>(sh + 32), 0, 0};
         uint32_t link = get<uint32_t>(sh + 40);
-        if (!fits(off, size, img.size) || link >= shnum) return false;
+        if (!fits(t.off, t.size, img.size) || link >= shnum) return false;
         const uint8_t *strsh = b + shoff + link * shdr_size;
-        uint64_t str_off = get<uint64_t>(strsh + 24), str_size = get<uint64_t>(strsh + 32);
-        if (!fits(str_off, str_size, img.size)) return false;
-        for (uint64_t at = off; at + sym_size <= off + size; at += sym_size) {
+        t.str_off = get<uint64_t>(strsh + 24);
+        t.str_size = get<uint64_t>(strsh + 32);
+        if (!fits(t.str_off, t.str_size, img.size)) return false;
+        if (f(t)) return true;
+    }
+    return false;
+}
+
+} // namespace
+
+bool symbol_value(const elf64_image &img, const char *want, uint64_t &value, uint64_t *size_out)
+{
+    const uint8_t *b = img.bytes;
+    return each_symtab(img, [&](const symtab_view &t) {
+        for (uint64_t at = t.off; at + sym_size <= t.off + t.size; at += sym_size) {
             uint32_t name = get<uint32_t>(b + at);
-            if (name >= str_size) continue;
-            const char *n = reinterpret_cast<const char *>(b + str_off + name);
-            uint64_t room = str_size - name, k = 0;
+            if (name >= t.str_size) continue;
+            const char *n = reinterpret_cast<const char *>(b + t.str_off + name);
+            uint64_t room = t.str_size - name, k = 0;
             while (k < room && want[k] && n[k] == want[k]) ++k;
             if (k < room && !want[k] && !n[k]) {
                 value = get<uint64_t>(b + at + 8);
@@ -246,35 +269,23 @@ bool symbol_value(const elf64_image &img, const char *want, uint64_t &value, uin
                 return true;
             }
         }
-    }
-    return false;
+        return false;
+    });
 }
 
 bool symbol_at(const elf64_image &img, uint64_t va, const char *&name_out, uint64_t &offset)
 {
     const uint8_t *b = img.bytes;
-    uint64_t shoff = get<uint64_t>(b + 40);
-    uint16_t shentsize = get<uint16_t>(b + 58), shnum = get<uint16_t>(b + 60);
-    if (!shoff || !shnum || shentsize != shdr_size || !fits(shoff, uint64_t(shnum) * shdr_size, img.size)) return false;
-    constexpr uint32_t sht_symtab = 2;
-    constexpr uint64_t sym_size = 24;
     constexpr uint8_t stt_section = 3, stt_file = 4;
-    bool found = false, containing = false;
+    bool found = false, containing = false, malformed = false;
     uint64_t best = 0;
-    for (unsigned i = 0; i < shnum; ++i) {
-        const uint8_t *sh = b + shoff + i * shdr_size;
-        if (get<uint32_t>(sh + 4) != sht_symtab) continue;
-        uint64_t off = get<uint64_t>(sh + 24), size = get<uint64_t>(sh + 32);
-        uint32_t link = get<uint32_t>(sh + 40);
-        if (!fits(off, size, img.size) || link >= shnum) return false;
-        const uint8_t *strsh = b + shoff + link * shdr_size;
-        uint64_t str_off = get<uint64_t>(strsh + 24), str_size = get<uint64_t>(strsh + 32);
-        if (!fits(str_off, str_size, img.size) || !str_size || b[str_off + str_size - 1]) return false;
-        for (uint64_t at = off; at + sym_size <= off + size; at += sym_size) {
+    each_symtab(img, [&](const symtab_view &t) {
+        if (!t.str_size || b[t.str_off + t.str_size - 1]) return malformed = true;
+        for (uint64_t at = t.off; at + sym_size <= t.off + t.size; at += sym_size) {
             uint32_t name = get<uint32_t>(b + at);
             uint8_t type = b[at + 4] & 0xf;
             uint64_t value = get<uint64_t>(b + at + 8), sz = get<uint64_t>(b + at + 16);
-            if (name == 0 || name >= str_size || type == stt_section || type == stt_file || value > va) continue;
+            if (name == 0 || name >= t.str_size || type == stt_section || type == stt_file || value > va) continue;
             bool holds = va - value < sz;
             // A symbol that holds va beats one that does not; among equals, the closest.
             if (found && (containing && !holds)) continue;
@@ -282,9 +293,11 @@ bool symbol_at(const elf64_image &img, uint64_t va, const char *&name_out, uint6
             found = true;
             containing = holds;
             best = value;
-            name_out = reinterpret_cast<const char *>(b + str_off + name);
+            name_out = reinterpret_cast<const char *>(b + t.str_off + name);
         }
-    }
+        return false;  // every symbol table
+    });
+    if (malformed) return false;
     if (found) offset = va - best;
     return found;
 }
