@@ -207,6 +207,35 @@ modrm_layout locate_displacement(std::span<const uint8_t> b)
     return {true, static_cast<unsigned>(after), size};
 }
 
+// The index of an X86 memory reference's first operand (base, scale, index, displacement,
+// segment follow), or the operand count when the instruction has none.
+unsigned memory_operand(const llvm::MCInst &inst, const x86_toolkit &tk)
+{
+    const llvm::MCInstrDesc &desc = tk.instructions().get(inst.getOpcode());
+    unsigned n = inst.getNumOperands();
+    for (unsigned i = 0; i < desc.getNumOperands() && i < n; ++i)
+        if (desc.OpInfo[i].OperandType == llvm::MCOI::OPERAND_MEMORY) return i;
+    return n;
+}
+
+// A record's memory-operand fields from the reference at `mem_first` and the encoded bytes.
+void describe_memory_operand(const llvm::MCInst &inst, unsigned mem_first, std::span<const uint8_t> bytes,
+                             const x86_toolkit &tk, site_description &d)
+{
+    const auto &base = inst.getOperand(mem_first);
+    const auto &scale = inst.getOperand(mem_first + 1);
+    const auto &index = inst.getOperand(mem_first + 2);
+    const auto &seg = inst.getOperand(mem_first + 4);
+    if (base.isReg() && base.getReg()) d.mem_base = classify_register(tk.register_name(base.getReg())).number;
+    if (index.isReg() && index.getReg()) d.mem_index = classify_register(tk.register_name(index.getReg())).number;
+    d.mem_scale = scale.isImm() ? static_cast<uint8_t>(scale.getImm()) : 1;
+    if (seg.isReg() && seg.getReg()) d.mem_seg = classify_register(tk.register_name(seg.getReg())).number;
+    if (auto m = locate_displacement(bytes); m.found && m.disp_size) {
+        d.disp_offset = static_cast<uint8_t>(m.disp_offset);
+        d.disp_size = static_cast<uint8_t>(m.disp_size);
+    }
+}
+
 } // namespace
 
 site_kind kind_of_opcode(std::string_view name)
@@ -268,27 +297,13 @@ site_description describe_instruction(const llvm::MCInst &inst, std::span<const 
         if (!has_memory) d.mem_seg = no_register;
     }
 
-    const llvm::MCInstrDesc &desc = tk.instructions().get(inst.getOpcode());
     unsigned n = inst.getNumOperands();
-    unsigned mem_first = n;
-    for (unsigned i = 0; i < desc.getNumOperands() && i < n; ++i)
-        if (desc.OpInfo[i].OperandType == llvm::MCOI::OPERAND_MEMORY) { mem_first = i; break; }
+    unsigned mem_first = memory_operand(inst, tk);
 
     if (mem_first + 4 < n && d.kind != site_kind::ins && d.kind != site_kind::outs) {
         // X86 memory operand: base, scale, index, displacement, segment.
         d.flags |= annotation::flag_memory;
-        const auto &base = inst.getOperand(mem_first);
-        const auto &scale = inst.getOperand(mem_first + 1);
-        const auto &index = inst.getOperand(mem_first + 2);
-        const auto &seg = inst.getOperand(mem_first + 4);
-        if (base.isReg() && base.getReg()) d.mem_base = classify_register(tk.register_name(base.getReg())).number;
-        if (index.isReg() && index.getReg()) d.mem_index = classify_register(tk.register_name(index.getReg())).number;
-        d.mem_scale = scale.isImm() ? static_cast<uint8_t>(scale.getImm()) : 1;
-        if (seg.isReg() && seg.getReg()) d.mem_seg = classify_register(tk.register_name(seg.getReg())).number;
-        if (auto m = locate_displacement(bytes); m.found && m.disp_size) {
-            d.disp_offset = static_cast<uint8_t>(m.disp_offset);
-            d.disp_size = static_cast<uint8_t>(m.disp_size);
-        }
+        describe_memory_operand(inst, mem_first, bytes, tk, d);
     }
 
     // Register and immediate operands outside the memory operand.
@@ -407,29 +422,15 @@ bool describe_page_table_access(const llvm::MCInst &inst, std::span<const uint8_
         d.flags = 3;
         return true;
     }
-    const llvm::MCInstrDesc &desc = tk.instructions().get(inst.getOpcode());
     unsigned n = inst.getNumOperands();
-    unsigned mem_first = n;
-    for (unsigned i = 0; i < desc.getNumOperands() && i < n; ++i)
-        if (desc.OpInfo[i].OperandType == llvm::MCOI::OPERAND_MEMORY) { mem_first = i; break; }
+    unsigned mem_first = memory_operand(inst, tk);
     if (mem_first + 4 >= n) {
         why = "the instruction has no memory operand, is no string instruction and no direct call";
         return false;
     }
     d.special = static_cast<uint8_t>(page_table_form::memory_operand);
     d.flags = memory_opsize(name) | annotation::flag_memory;
-    const auto &base = inst.getOperand(mem_first);
-    const auto &scale = inst.getOperand(mem_first + 1);
-    const auto &index = inst.getOperand(mem_first + 2);
-    const auto &seg = inst.getOperand(mem_first + 4);
-    if (base.isReg() && base.getReg()) d.mem_base = classify_register(tk.register_name(base.getReg())).number;
-    if (index.isReg() && index.getReg()) d.mem_index = classify_register(tk.register_name(index.getReg())).number;
-    d.mem_scale = scale.isImm() ? static_cast<uint8_t>(scale.getImm()) : 1;
-    if (seg.isReg() && seg.getReg()) d.mem_seg = classify_register(tk.register_name(seg.getReg())).number;
-    if (auto m = locate_displacement(bytes); m.found && m.disp_size) {
-        d.disp_offset = static_cast<uint8_t>(m.disp_offset);
-        d.disp_size = static_cast<uint8_t>(m.disp_size);
-    }
+    describe_memory_operand(inst, mem_first, bytes, tk, d);
     if (d.mem_base == no_register && d.mem_index == no_register && !d.disp_size) {
         why = "the memory operand has neither base, index nor displacement";
         return false;
