@@ -1,7 +1,10 @@
 #include "io_devices.h"
 
+#include <poll.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -12,12 +15,23 @@ void ConsoleOut::console_write(const char* text, size_t len) {
     if (pending_.find('\n') != std::string::npos || pending_.size() >= 4096) flush();
 }
 
+// Writes every pending byte: a write() cut short by a signal or by a full non-blocking tty is
+// retried, never dropped. Only a real error (stdout closed) drops output, said once on stderr,
+// and the guest keeps running.
 void ConsoleOut::flush() {
     size_t done = 0;
-    while (done < pending_.size()) {
+    while (done < pending_.size() && !broken_) {
         ssize_t n = ::write(out_fd_, pending_.data() + done, pending_.size() - done);
-        if (n <= 0) break;   // stdout gone: drop the output, keep the guest running
-        done += static_cast<size_t>(n);
+        if (n > 0) { done += static_cast<size_t>(n); continue; }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+            pollfd p{out_fd_, POLLOUT, 0};
+            ::poll(&p, 1, -1);
+            continue;
+        }
+        broken_ = true;
+        std::fprintf(stderr, "afterburn-kvm: console output lost from here on: write to fd %d: %s\n", out_fd_,
+                     n < 0 ? std::strerror(errno) : "wrote nothing");
     }
     pending_.clear();
 }

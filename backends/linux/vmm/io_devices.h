@@ -33,6 +33,7 @@ public:
 
 private:
     int out_fd_;
+    bool broken_ = false;   // stdout failed for good: drop further output (said once)
     std::string pending_;
 };
 

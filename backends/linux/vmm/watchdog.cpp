@@ -20,7 +20,10 @@ Watchdog::Watchdog(double seconds, kvm_run* run, unsigned kick_ms)
     struct sigaction sa {};
     sa.sa_handler = on_kick;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;   // no SA_RESTART: KVM_RUN must return
+    // SA_RESTART: a kick must not fail the vCPU thread's other system calls (a console write()
+    // to a slow tty once returned EINTR and lost a line). KVM_RUN still returns: it ends with
+    // EINTR itself, which the kernel never restarts.
+    sa.sa_flags = SA_RESTART;
     sigaction(kKickSignal, &sa, nullptr);
     if (seconds_ > 0 || kick_ms_ > 0) thread_ = std::thread([this] { body(); });
 }
