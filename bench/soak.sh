@@ -6,8 +6,10 @@
 #                      [GUEST] [-- AFTERBURN-BOOT-ARGS...]
 #   -n N             runs (default 100)
 #   --on BACKEND     afterburn boot's backend (default native)
-#   --expected FILE  also compare each console with this transcript (compare-transcript.sh);
-#                    default samples/guest/expected.txt when GUEST is the sample guest
+#   --expected FILE  also compare each console with this transcript: the sample guest's
+#                    (compare-transcript.sh; default samples/guest/expected.txt when GUEST is
+#                    the sample guest) or a Linux workload's, e.g. linux-e2e/workload-native.txt
+#                    (tests/linux/compare-workload.sh: the lines must equal, timing aside)
 #   --keep DIR       where each run's console and status go (default a new directory under
 #                    ${TMPDIR:-/tmp}); kept at the end, its path is printed
 #   GUEST            default build/samples/guest/guest.elf
@@ -50,6 +52,9 @@ if [ $expected_set = 0 ] && [ "$(readlink -f "$guest")" = "$(readlink -f "$sampl
     expected=$REPO/samples/guest/expected.txt
 fi
 [ -z "$expected" ] || [ -f "$expected" ] || die "no transcript $expected"
+if [ -n "$expected" ] && grep -q '^AFTERBURN-WL: begin' "$expected"; then
+    COMPARE=$REPO/tests/linux/compare-workload.sh
+fi
 if [ -z "$keep" ]; then
     keep=$(mktemp -d "${TMPDIR:-/tmp}/soak-$backend.XXXXXX")
 else
