@@ -65,13 +65,13 @@ outcome rewrite_site(uint8_t *bytes, const site_span &span, const annotation::si
             if (!is_abs32(k.slot)) return outcome::out_of_reach;
             code[0] = 0xff, code[1] = 0x14, code[2] = 0x25;  // call *abs32
             put32(code + 3, static_cast<uint32_t>(k.slot));
-            n = 7;
+            n = call_slot_len;
         } else {
-            int64_t rel = static_cast<int64_t>(k.target - (span.start + 5));
+            int64_t rel = static_cast<int64_t>(k.target - (span.start + call_rel32_len));
             if (!fits_rel32(rel)) return outcome::out_of_reach;
             code[0] = 0xe8;  // call rel32
             put32(code + 1, static_cast<uint32_t>(rel));
-            n = 5;
+            n = call_rel32_len;
         }
         break;
     case strategy::inline_store:

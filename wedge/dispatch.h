@@ -21,6 +21,8 @@ enum class site_exit : uint8_t {
     bad_record,  // the record is not emulatable: a loader bug, the backend reports it
 };
 
-site_exit run_site(vcpu &cpu, frame &f, const annotation::site_record &rec, uint64_t site_addr, backend &be);
+// `resume_at`: as for emulate() (0: the span's end).
+site_exit run_site(vcpu &cpu, frame &f, const annotation::site_record &rec, uint64_t site_addr, backend &be,
+                   uint64_t resume_at = 0);
 
 } // namespace afterburn::wedge

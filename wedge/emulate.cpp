@@ -438,9 +438,10 @@ bool needs_memory(site_kind k)
 
 } // namespace
 
-emulation emulate(vcpu &cpu, frame &f, const annotation::site_record &rec, uint64_t site_addr, backend &be)
+emulation emulate(vcpu &cpu, frame &f, const annotation::site_record &rec, uint64_t site_addr, backend &be,
+                  uint64_t resume_at)
 {
-    context c(cpu, f, rec, site_addr, be);
+    context c(cpu, f, rec, site_addr, be, resume_at);
     if (rec.kind >= site_kind_count || !site_kind_is_instruction(static_cast<site_kind>(rec.kind)) || !rec.insn_len)
         return c.bad();
     auto kind = static_cast<site_kind>(rec.kind);

@@ -36,7 +36,12 @@ constexpr uint64_t site_end(const annotation::site_record &rec, uint64_t site_ad
     return site_addr + rec.insn_len + ((rec.flags & annotation::flag_pad_before) ? 0 : rec.pad_len);
 }
 
-// `site_addr` is the address of the instruction itself (the record's `site`).
-emulation emulate(vcpu &cpu, frame &f, const annotation::site_record &rec, uint64_t site_addr, backend &be);
+// `site_addr` is the address of the instruction itself (the record's `site`). `resume_at`
+// (0: site_end) is where the guest goes on after it: a wedge whose call returned before the
+// span's end passes that return address. The bytes between are the rewrite's NOP padding,
+// and Linux's alternatives merge runs of one-byte NOPs into longer ones (optimize_nops), so the
+// span's end need not be an instruction boundary any more.
+emulation emulate(vcpu &cpu, frame &f, const annotation::site_record &rec, uint64_t site_addr, backend &be,
+                  uint64_t resume_at = 0);
 
 } // namespace afterburn::wedge

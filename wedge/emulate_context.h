@@ -16,8 +16,8 @@ struct context {
     guest_memory mem;
     uint64_t end;
 
-    context(vcpu &c, frame &fr, const annotation::site_record &r, uint64_t s, backend &b)
-        : cpu(c), f(fr), rec(r), site(s), be(b), mem(c, b), end(site_end(r, s))
+    context(vcpu &c, frame &fr, const annotation::site_record &r, uint64_t s, backend &b, uint64_t resume_at)
+        : cpu(c), f(fr), rec(r), site(s), be(b), mem(c, b), end(resume_at ? resume_at : site_end(r, s))
     {
     }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "afterburn/annotation.h"
+#include "afterburn/site_rewriter.h"
 
 namespace afterburn::wedge {
 
@@ -26,6 +27,21 @@ struct site {
     uint8_t original[max_span] = {};  // the span before it was changed (rewritten || trapping)
     uint32_t size() const { return static_cast<uint32_t>(end - start); }
     bool changed() const { return rewritten || trapping; }
+    // Where the call of a rewritten call site returns (rewriter/site_rewriter.h: the call
+    // starts the span; `call *slot` in .altinstr_replacement and position-independent code).
+    uint64_t call_return() const
+    {
+        bool slot = position_independent || (rec.flags & annotation::flag_replacement);
+        return start + (slot ? rewriter::call_slot_len : rewriter::call_rel32_len);
+    }
+    // Where the guest goes on after the site's call returned to `ret` (the site running
+    // `alias` bytes below its link address): `ret` itself, since the rest of the span is NOP
+    // padding that Linux's alternatives may have merged into longer NOPs (wedge::emulate),
+    // except when the instruction's int3 boundary ends the span (pad_before): past it.
+    uint64_t resume_after_call(uint64_t ret, uint64_t alias = 0) const
+    {
+        return (rec.flags & annotation::flag_pad_before) ? end - alias : ret;
+    }
 };
 
 // What add() did with one record.
@@ -69,6 +85,8 @@ public:
     const site *find_by_return(uint64_t ret) const;
     // The site whose instruction is at `insn`, or null.
     const site *find_by_insn(uint64_t insn) const;
+    // Index of the first site starting at or after `addr` (count() if none).
+    uint32_t first_at_or_after(uint64_t addr) const { return addr ? first_starting_after(addr - 1) : 0; }
 
     // Puts the original bytes of every changed span back into `buf`, which holds the guest's
     // bytes [va, va + len): the core reads a memory operand's displacement from the

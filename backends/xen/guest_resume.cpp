@@ -121,20 +121,20 @@ bool guest_single_step(TrapFrame *f) {
     deliver_pending_and_resume();
 }
 
-void run_site_and_resume(const wedge::site &s, uint64_t site_addr, bool fallback) {
+void run_site_and_resume(const wedge::site &s, uint64_t site_addr, bool fallback, uint64_t resume_at) {
     wedge::vcpu &c = cpu();
     XenBackend &be = platform().be;
     if (!fallback) ++run_stats.kind_entries[s.rec.kind];
     poll_devices();
     const wedge::frame before = guest_run.frame;
-    switch (wedge::run_site(c, guest_run.frame, s.rec, site_addr, be)) {
+    switch (wedge::run_site(c, guest_run.frame, s.rec, site_addr, be, resume_at)) {
     case wedge::site_exit::resume: break;
     case wedge::site_exit::halted: wait_halted(); break;
     case wedge::site_exit::shutdown: {
         // Say which event could not be delivered: emulate the site again on a copy (a raise
         // leaves the vCPU as it was).
         wedge::frame again = before;
-        auto r = wedge::emulate(c, again, s.rec, site_addr, be);
+        auto r = wedge::emulate(c, again, s.rec, site_addr, be, resume_at);
         console_flush();
         print("xen-wedge: guest: the %s site at 0x%lx: action %u, vector %u error 0x%x (IDTR base 0x%lx limit 0x%x)\n",
               afterburn::site_kind_name(static_cast<site_kind>(s.rec.kind)), s.insn, static_cast<unsigned>(r.what),

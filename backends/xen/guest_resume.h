@@ -28,7 +28,9 @@ void after_core();
 
 // Runs the site's instruction at `site_addr` (its link address, or for a ring-3 site its
 // user-mode address: the core's end-of-span rip follows it) and continues the guest.
-// `fallback`: a record decoded at a trap, not counted as a site entry.
-[[noreturn]] void run_site_and_resume(const afterburn::wedge::site &s, uint64_t site_addr, bool fallback = false);
+// `fallback`: a record decoded at a trap, not counted as a site entry. `resume_at`: where the
+// site's call returned (wedge::emulate; 0: the end of the span).
+[[noreturn]] void run_site_and_resume(const afterburn::wedge::site &s, uint64_t site_addr, bool fallback = false,
+                                      uint64_t resume_at = 0);
 
 } // namespace xw

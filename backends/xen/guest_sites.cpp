@@ -2,6 +2,8 @@
 
 #include "afterburn/annotation_reader.h"
 #include "console.h"
+#include "wedge/alternative_copies.h"
+#include "wedge/boot/elf64.h"
 #include "wedge/rewrite_plan.h"
 #include "wedge/site_rewrite.h"
 
@@ -16,6 +18,8 @@ namespace {
 // Storage apart from the table, so that it stays in .bss (zero) and out of the image file.
 constinit wedge::site g_site_storage[4096];
 constinit wedge::site_table g_sites(g_site_storage, 4096);
+constinit wedge::site_copy g_copy_storage[4096];
+constinit wedge::alternative_copies g_copies(g_copy_storage, 4096);
 
 // The ring-3 snippets (.user and .user.* sections): their sites are not rewritten into calls
 // (user mode cannot reach the entry window); the plan says which get an int3.
@@ -96,9 +100,38 @@ private:
     const LoadedGuest &g_;
 };
 
+// Where Linux may copy the rewritten .altinstr_replacement sites (its .altinstructions):
+// a call from such a copy is found there. No .altinstructions: nothing is copied.
+bool collect_alternative_copies(const LoadedGuest &g, GuestText &text) {
+    namespace boot = afterburn::boot;
+    boot::virt_range table, repl{};
+    if (!g.elf || boot::sections_named(*g.elf, ".altinstructions", &table, 1) != 1) return true;
+    boot::sections_named(*g.elf, ".altinstr_replacement", &repl, 1);
+    const uint8_t *bytes = table.size <= 0xffffffffu ? text.span(table.vaddr, static_cast<uint32_t>(table.size)) : nullptr;
+    if (!bytes) {
+        print("xen-wedge: guest: .altinstructions [0x%lx, +0x%lx) is not inside the loaded image\n", table.vaddr,
+              table.size);
+        return false;
+    }
+    wedge::alternatives_result r =
+        g_copies.collect(g_sites, bytes, table.size, table.vaddr, repl.vaddr, repl.vaddr + repl.size);
+    if (!r.ok) {
+        print("xen-wedge: guest: .altinstructions at 0x%lx: %s", table.vaddr, r.why);
+        if (r.where) print(" (entry at 0x%lx)", r.where);
+        print("\n");
+        return false;
+    }
+    print("xen-wedge: guest: alternatives: %u entries (%u-byte layout), %u places Linux may copy a rewritten "
+          "replacement site to (%u of them with an int3, resolved only in .altinstr_replacement)\n",
+          r.entries, r.entry_size, r.copies, r.trapping);
+    return true;
+}
+
 } // namespace
 
 const wedge::site_table &guest_sites() { return g_sites; }
+
+const wedge::alternative_copies &guest_alternative_copies() { return g_copies; }
 
 bool prepare_sites(const LoadedGuest &g) {
     if (!collect_sites(g)) return false;
@@ -120,6 +153,7 @@ bool prepare_sites(const LoadedGuest &g) {
               c.pic_int3);
     print("xen-wedge: guest: sites digest 0x%016lx (fnv1a64 over %u sites)\n", wedge::sites_digest(g_sites, text),
           g_sites.count());
+    if (!collect_alternative_copies(g, text)) return false;
     if (!g_sites.count())
         print("xen-wedge: guest: no annotation records: every sensitive instruction that traps goes through "
               "the fallback\n");

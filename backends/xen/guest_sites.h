@@ -6,11 +6,15 @@
 #include <stdint.h>
 
 #include "guest_loader.h"
+#include "wedge/alternative_copies.h"
 #include "wedge/site_table.h"
 
 namespace xw {
 
 const afterburn::wedge::site_table &guest_sites();
+
+// Where Linux's alternatives may copy the rewritten .altinstr_replacement sites.
+const afterburn::wedge::alternative_copies &guest_alternative_copies();
 
 // Collects, checks and rewrites the sites; prints the counts and the digest of the sites'
 // bytes (the one `afterburn rewrite --backend xen --digest` prints). False (with why) on a

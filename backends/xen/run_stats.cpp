@@ -47,6 +47,9 @@ void print_kind_counts(const char *title, const uint64_t *counts) {
 void print_stats() {
     const RunStats &s = run_stats;
     print_kind_counts("site entries by kind", s.kind_entries);
+    if (s.alternative_copy_entries)
+        print("xen-wedge: guest: %lu of them from where Linux's alternatives copied a replacement site\n",
+              s.alternative_copy_entries);
     print("xen-wedge: guest: fallback %lu (trap-and-emulate of unannotated sensitive instructions: %lu in "
           "user mode, %lu long enough to rewrite in place)\n",
           s.fallback, s.fallback_user, s.fallback_roomy);

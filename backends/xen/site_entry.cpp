@@ -36,11 +36,25 @@ extern "C" void site_dispatch(SiteFrame *f) {
     const LoadedGuest &g = *guest_run.guest;
     uint64_t alias = g.link_address(ret) - ret;
     const wedge::site *s = guest_sites().find_by_return(ret + alias);
-    if (!s || s->rec.kind != kind || (alias && !s->position_independent)) {
-        console_flush();
-        print("xen-wedge: guest: entry(%lu) called from 0x%lx, which is not a rewritten site of that kind\n", kind,
-              ret);
-        exit_with(kFail);
+    if (!s || s->rec.kind != kind || s->call_return() != ret + alias || (alias && !s->position_independent)) {
+        // A copy Linux's alternatives made of a rewritten .altinstr_replacement site: run the
+        // replacement's record at the copy.
+        bool ambiguous = false;
+        const wedge::site_copy *c =
+            alias ? nullptr : guest_alternative_copies().find_by_return(ret, static_cast<uint8_t>(kind), ambiguous);
+        if (!c || ambiguous) {
+            console_flush();
+            char sym[96];
+            auto named = static_cast<afterburn::site_kind>(kind < afterburn::site_kind_count ? kind : 0);
+            print("xen-wedge: guest: entry(%lu, %s) called from 0x%lx%s, which is not a rewritten site of that "
+                  "kind%s\n",
+                  kind, afterburn::site_kind_name(named), ret, guest_symbol(ret, sym, sizeof sym),
+                  ambiguous ? " (it is where two different alternatives of that kind may be copied)" : "");
+            exit_with(kFail);
+        }
+        s = c->of;
+        alias = c->alias();
+        ++run_stats.alternative_copy_entries;
     }
     RunStats &st = run_stats;
     ++st.entries;
@@ -58,5 +72,5 @@ extern "C" void site_dispatch(SiteFrame *f) {
     for (unsigned i = 0; i < 16; ++i) fr.gpr[i] = regs[i];
     fr.rip = s->insn - alias;
     fr.rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
-    run_site_and_resume(*s, s->insn - alias);
+    run_site_and_resume(*s, s->insn - alias, false, s->resume_after_call(ret, alias));
 }

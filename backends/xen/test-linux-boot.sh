@@ -8,7 +8,8 @@
 # the success marker (the wall clock is reported against the issue's 60 s); the console log is kept in
 # LOGDIR/xen-linux.log; its workload transcript must equal the native one
 # (tests/linux/compare-workload.sh); the wedge must report fallback 0 (every sensitive
-# instruction Linux ran was annotated); and vmlinux must be byte for byte what it was.
+# instruction Linux ran was annotated) and the places Linux's alternatives may copy rewritten
+# sites to (wedge/alternative_copies.h); and vmlinux must be byte for byte what it was.
 set -euo pipefail
 ab=$1 out=$2 logdir=$3
 mkdir -p "$logdir"
@@ -36,7 +37,11 @@ echo "xen.linux.boot: AFTERBURN-SUCCESS through the Xen wedge in $secs s (host w
 fallback=$(tr -d '\r' <"$log" | sed -n 's/^xen-wedge: guest: fallback \([0-9]*\) .*/\1/p' | tail -n 1)
 [ -n "$fallback" ] || fail "the wedge printed no fallback counter (console log: $log)"
 [ "$fallback" = 0 ] || fail "fallback $fallback: unannotated sensitive instructions ran through trap-and-emulate"
-tr -d '\r' <"$log" | grep -E '^xen-wedge: guest: (shadow: |[0-9]+ site entries)' || true
+# Linux's alternatives copy rewritten .altinstr_replacement sites: the wedge must know where.
+places=$(tr -d '\r' <"$log" | sed -n 's/^xen-wedge: guest: alternatives: .* \([0-9][0-9]*\) places .*/\1/p')
+[ -n "$places" ] && [ "$places" -gt 0 ] ||
+    fail "the wedge read no places Linux's alternatives may copy a rewritten site to (console log: $log)"
+tr -d '\r' <"$log" | grep -E '^xen-wedge: guest: (shadow: |[0-9]+ site entries|alternatives: |[0-9]+ of them from)' || true
 [ "$(sha256sum "$vmlinux")" = "$sum_before" ] || fail "$vmlinux changed during the boot"
 # The issue's bound (a boot under 60 s of wall clock) is reported, not asserted: wall clock
 # under QEMU TCG depends on the machine's load (46 s idle, 74 s at load 6.5 on 2 cores).

@@ -408,7 +408,7 @@ void msr_site(frame *f, wedge::site &s)
         if (msr == 0x83e) g_apic_timer.write_divide(static_cast<uint32_t>(v));
         if (msr == 0x838) g_apic_timer.write_initial(static_cast<uint32_t>(v), now);
     }
-    f->ret = s.end;
+    f->ret = s.resume_after_call(f->ret);
 }
 
 // ---- mov to %cr8 --------------------------------------------------------------------------
@@ -449,7 +449,7 @@ extern "C" void wedge_dispatch(frame *f)
                           &f->r8,  &f->r9,  &f->r10, &f->r11, &f->r12, &f->r13, &f->r14, &f->r15};
     if (s->rec.kind == static_cast<uint8_t>(site_kind::mov_to_cr) && s->rec.special == 8) {
         write_tpr(static_cast<uint32_t>((regs[s->rec.reg & 15] ? *regs[s->rec.reg & 15] : wedge_rsp_of(f)) & 0xf) << 4);
-        f->ret = s->end;
+        f->ret = s->resume_after_call(f->ret);
         return;
     }
     wedge::frame wf{};
@@ -458,7 +458,7 @@ extern "C" void wedge_dispatch(frame *f)
     wf.rflags = f->rflags;
     uint64_t insn = s->insn;
     wf.rip = insn;
-    auto result = wedge::emulate(g_cpu, wf, s->rec, insn, g_backend);
+    auto result = wedge::emulate(g_cpu, wf, s->rec, insn, g_backend, s->resume_after_call(f->ret));
     if (result.what != wedge::action::resume)
         fatal("the wedge core did not resume the %u site at %x (action %u, vector %u)",
               static_cast<uint64_t>(s->rec.kind), insn, static_cast<uint64_t>(result.what),
@@ -466,7 +466,7 @@ extern "C" void wedge_dispatch(frame *f)
     for (unsigned i = 0; i < 16; ++i)
         if (regs[i]) *regs[i] = wf.gpr[i];
     f->rflags = (f->rflags & ~wedge::flags::real) | (wf.rflags & wedge::flags::real);
-    f->ret = s->end;
+    f->ret = wf.rip;
 }
 
 namespace {

@@ -23,6 +23,11 @@ struct kind_plan {
     uint8_t value = 0;    // inline_store: the byte stored
 };
 
+// The call a rewritten site starts with (at its span's start): `call *abs32` through the
+// kind's slot where the code also runs at another address, else `call rel32`. A wedge finds
+// the site by where that call returns.
+constexpr uint32_t call_slot_len = 7, call_rel32_len = 5;
+
 // What a backend does with each kind.
 struct plan {
     kind_plan kinds[site_kind_count];
