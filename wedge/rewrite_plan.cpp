@@ -74,7 +74,8 @@ rewrite_plan kvm_plan()
     for (site_kind k : taken)
         p.kinds.kinds[static_cast<unsigned>(k)] = all.kinds[static_cast<unsigned>(k)];
     p.takes = kvm_takes;
-    p.replacements = false;  // in ring 0 they run natively
+    p.replacements = false;       // in ring 0 they run natively
+    p.head_code_rewritten = false;  // likewise
     return p;
 }
 
@@ -113,6 +114,12 @@ rewrite_plan plan_for(backend_id b)
     case backend_id::l4: return deprivileged_plan();
     }
     return {};
+}
+
+void mark_head_code(site_table &t, const rewrite_plan &p, uint64_t lo, uint64_t hi)
+{
+    if (p.head_code_rewritten) t.mark_position_independent(lo, hi);
+    else t.mark_user_code(lo, hi);
 }
 
 site_action action_for(const rewrite_plan &p, const site &s)

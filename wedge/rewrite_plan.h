@@ -26,6 +26,11 @@ struct rewrite_plan {
     // .altinstr_replacement sites (Linux copies them over other sites when it applies
     // alternatives; the plan's `call *slot` keeps them position independent).
     bool replacements = true;
+    // Code that also runs at another address before the window is mapped there (Linux's head
+    // code at its physical alias, boot::linux_head_code): true, its sites take the position-
+    // independent `call *slot` (a de-privileged kernel must not run them natively); false, they
+    // are left as they are, like ring-3 code (a ring-0 guest runs them natively).
+    bool head_code_rewritten = true;
     // Ring-3 code cannot reach the entry window, so its sites stay as they are, except the
     // kinds marked here: their first byte becomes int3, for the wedge to resolve the trap.
     bool user_int3[site_kind_count] = {};
@@ -43,5 +48,8 @@ enum class site_action : uint8_t {
 };
 
 site_action action_for(const rewrite_plan &p, const site &s);
+
+// Marks the sites of head code [lo, hi) the way the plan says (head_code_rewritten).
+void mark_head_code(site_table &t, const rewrite_plan &p, uint64_t lo, uint64_t hi);
 
 } // namespace afterburn::wedge

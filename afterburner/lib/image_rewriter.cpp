@@ -1,6 +1,7 @@
 #include "image_rewriter.h"
 
 #include "annotation_tables.h"
+#include "wedge/boot/linux_boot.h"
 #include "wedge/site_table.h"
 
 namespace afterburn {
@@ -69,9 +70,20 @@ rewrite_report rewrite_image(const elf_image &img, std::vector<uint8_t> &file, c
         r.failures.push_back(img.describe(c.second->start) + ": overlaps the site at " + img.describe(c.first->start));
         return r;
     }
-    // The guest's ring-3 code, as the wedges find it.
-    for (const auto &sec : img.sections())
-        if (is_user_section(sec.name) && sec.addr) t.mark_user_code(sec.addr, sec.addr + sec.size);
+    // The guest's ring-3 code and its head code, as the wedges find them: .user* and .head.text
+    // sections, and Linux's head code by its symbols (boot::linux_head_code), read by the
+    // wedges' own ELF reader.
+    for (const auto &sec : img.sections()) {
+        if (!sec.addr) continue;
+        if (is_user_section(sec.name)) t.mark_user_code(sec.addr, sec.addr + sec.size);
+        if (sec.name == ".head.text") wedge::mark_head_code(t, p, sec.addr, sec.addr + sec.size);
+    }
+    boot::elf64_image guest{};
+    boot::status st;
+    uint64_t head_lo = 0, head_hi = 0;
+    bool parsed = boot::parse_elf64(file.data(), file.size(), "image", true, guest, st) ||
+                  boot::parse_elf64(file.data(), file.size(), "image", false, guest, st);
+    if (parsed && boot::linux_head_code(guest, head_lo, head_hi)) wedge::mark_head_code(t, p, head_lo, head_hi);
     image_bytes bytes(img, file, r.failures);
     r.counts = wedge::apply_plan(t, p, bytes);
     bytes.reporting_ = false;

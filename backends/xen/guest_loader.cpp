@@ -159,11 +159,7 @@ bool load_guest(const BootModule &m, const BootModule &initrd, const char *cmdli
     g.entry_phys = entry_is_physical ? img.entry : img.entry - g.virt_minus_phys;
     g.entry_virt = entry_is_physical ? img.entry + g.virt_minus_phys : img.entry;
     print("xen-wedge: guest: entry physical 0x%lx = virtual 0x%lx\n", g.entry_phys, g.entry_virt);
-    uint64_t head = 0, env = 0, env_size = 0;
-    if (boot::symbol_value(img, "startup_64", head) && boot::symbol_value(img, "startup_64_setup_env", env, &env_size) &&
-        env >= head && head == g.entry_virt) {
-        g.head_lo = head;
-        g.head_hi = env + env_size;
+    if (boot::linux_head_code(img, g.head_lo, g.head_hi)) {
         print("xen-wedge: guest: Linux head code [0x%lx, 0x%lx) runs at its physical alias: entering at 0x%lx\n",
               g.head_lo, g.head_hi, g.entry_phys);
     }

@@ -22,8 +22,9 @@ constinit wedge::site_copy g_copy_storage[4096];
 constinit wedge::alternative_copies g_copies(g_copy_storage, 4096);
 
 // The ring-3 snippets (.user and .user.* sections): their sites are not rewritten into calls
-// (user mode cannot reach the entry window); the plan says which get an int3.
-void mark_user_sections(const BootModule &m) {
+// (user mode cannot reach the entry window); the plan says which get an int3. And .head.text
+// sections (code that runs at its physical alias): as the plan says for head code.
+void mark_sections_by_name(const BootModule &m, const wedge::rewrite_plan &plan) {
     struct Shdr {
         uint32_t name, type;
         uint64_t flags, addr, offset, size;
@@ -45,9 +46,12 @@ void mark_user_sections(const BootModule &m) {
         __builtin_memcpy(&s, d + shoff + i * sizeof(Shdr), sizeof s);
         if (strtab.offset + s.name + 5 >= m.len) continue;
         const char *name = reinterpret_cast<const char *>(d + strtab.offset + s.name);
+        if (!s.addr) continue;
         if (name[0] == '.' && name[1] == 'u' && name[2] == 's' && name[3] == 'e' && name[4] == 'r' &&
-            (name[5] == 0 || name[5] == '.') && s.addr)
+            (name[5] == 0 || name[5] == '.'))
             g_sites.mark_user_code(s.addr, s.addr + s.size);
+        if (strtab.offset + s.name + 11 < m.len && __builtin_memcmp(name, ".head.text", 11) == 0)
+            wedge::mark_head_code(g_sites, plan, s.addr, s.addr + s.size);
     }
 }
 
@@ -135,10 +139,11 @@ const wedge::alternative_copies &guest_alternative_copies() { return g_copies; }
 
 bool prepare_sites(const LoadedGuest &g) {
     if (!collect_sites(g)) return false;
-    mark_user_sections(g.module);
-    if (g.head_hi) g_sites.mark_position_independent(g.head_lo, g.head_hi);
+    const wedge::rewrite_plan plan = wedge::plan_for(wedge::backend_id::xen);
+    mark_sections_by_name(g.module, plan);
+    if (g.head_hi) wedge::mark_head_code(g_sites, plan, g.head_lo, g.head_hi);
     GuestText text(g);
-    wedge::rewrite_counts c = wedge::apply_plan(g_sites, wedge::plan_for(wedge::backend_id::xen), text);
+    wedge::rewrite_counts c = wedge::apply_plan(g_sites, plan, text);
     print("xen-wedge: guest: %u sites: rewrote %u (%u cli as inline stores), %u int n left to trap, "
           "%u left in ring-3 code (%u of them trap with int3), %u outside the image, %u could not be rewritten\n",
           g_sites.count(), c.rewritten, c.inline_stores, c.by_plan, c.user, c.user_int3, c.outside, c.failed);

@@ -9,7 +9,8 @@
 # LOGDIR/xen-linux.log; its workload transcript must equal the native one
 # (tests/linux/compare-workload.sh); the wedge must report fallback 0 (every sensitive
 # instruction Linux ran was annotated) and the places Linux's alternatives may copy rewritten
-# sites to (wedge/alternative_copies.h); and vmlinux must be byte for byte what it was.
+# sites to (wedge/alternative_copies.h); vmlinux must be byte for byte what it was; and
+# `afterburn rewrite --backend xen` must give the digest the wedge printed.
 set -euo pipefail
 ab=$1 out=$2 logdir=$3
 mkdir -p "$logdir"
@@ -43,6 +44,9 @@ places=$(tr -d '\r' <"$log" | sed -n 's/^xen-wedge: guest: alternatives: .* \([0
     fail "the wedge read no places Linux's alternatives may copy a rewritten site to (console log: $log)"
 tr -d '\r' <"$log" | grep -E '^xen-wedge: guest: (shadow: |[0-9]+ site entries|alternatives: |[0-9]+ of them from)' || true
 [ "$(sha256sum "$vmlinux")" = "$sum_before" ] || fail "$vmlinux changed during the boot"
+# `afterburn rewrite --backend xen` leaves the bytes this wedge ran (head code included).
+"$(dirname "$0")/../../wedge/tests/compare-rewrite-digest.sh" xen "$ab" "$vmlinux" "$log" "$logdir/rewrite" ||
+    fail "afterburn rewrite --backend xen differs from the wedge on $vmlinux"
 # The issue's bound (a boot under 60 s of wall clock) is reported, not asserted: wall clock
 # under QEMU TCG depends on the machine's load (46 s idle, 74 s at load 6.5 on 2 cores).
 awk -v s="$secs" 'BEGIN { exit !(s < 60) }' || echo "xen.linux.boot: note: $secs s of wall clock, over the 60 s the issue asks for (machine load: $(cut -d' ' -f1-3 /proc/loadavg))"

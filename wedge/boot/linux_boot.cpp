@@ -247,4 +247,16 @@ bool write_boot_params(const boot_request &req, const boot_result &out, uint8_t 
     return true;
 }
 
+bool linux_head_code(const elf64_image &img, uint64_t &lo, uint64_t &hi)
+{
+    uint64_t head = 0, env = 0, env_size = 0;
+    if (!symbol_value(img, "startup_64", head) || !symbol_value(img, "startup_64_setup_env", env, &env_size) ||
+        env < head)
+        return false;
+    if (img.entry != head && img.entry_virt() != head) return false;
+    lo = head;
+    hi = env + env_size;
+    return true;
+}
+
 } // namespace afterburn::boot

@@ -89,4 +89,11 @@ bool place_initrd(const boot_request &req, const elf64_image &kernel, uint64_t r
 // Parses the kernel, loads it, places the initrd, writes the command line and boot_params.
 bool load_linux(const boot_request &req, const guest_ram &ram, boot_result &out, status &st);
 
+// Linux's head code: [startup_64, the end of startup_64_setup_env) at link addresses, when the
+// image is entered at startup_64 (e_entry, at its physical or its link address). It runs at its
+// physical alias first (__startup_64 derives the load address from RIP), before any page table
+// maps a wedge; each rewrite plan says what its sites become (wedge/rewrite_plan.h). False for
+// an image without both symbols (not Linux, or stripped) or entered elsewhere.
+bool linux_head_code(const elf64_image &img, uint64_t &lo, uint64_t &hi);
+
 } // namespace afterburn::boot

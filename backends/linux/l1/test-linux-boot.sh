@@ -7,7 +7,8 @@
 # boot: `afterburn boot --on kvm vmlinux --initrd initramfs.cpio.gz` must exit 0 with the
 # success marker; the console log is kept in LOGDIR/kvm-linux.log, and its workload transcript
 # must equal the native one linux.e2e saved (LINUX_OUT/workload-native.txt), compared by
-# tests/linux/compare-workload.sh as on every other platform.
+# tests/linux/compare-workload.sh as on every other platform; and `afterburn rewrite --backend
+# kvm` must give the digest the wedge printed.
 # bad_input: a missing, empty or truncated initrd, too little --memory and a kernel without
 # annotations each end with a clear message and a failure status, within a bound.
 # Exit 77 (skip) only when nested KVM cannot run (no SVM in the L1: run-nested.sh says so).
@@ -40,6 +41,8 @@ boot)
     native=$out/workload-native.txt
     [ -f "$native" ] || fail "no native workload transcript $native (linux.e2e writes it)"
     "$compare" "$native" "$log" || fail "the workload transcript on KVM differs from the native one (console log: $log)"
+    "$(dirname "$0")/../../../wedge/tests/compare-rewrite-digest.sh" kvm "$ab" "$vmlinux" "$log" "$logdir/rewrite" ||
+        fail "afterburn rewrite --backend kvm differs from the wedge on $vmlinux"
     ;;
 bad_input)
     tmp=$(mktemp -d)

@@ -69,13 +69,14 @@ uint64_t WedgeLink::install(GuestMemory& mem, uint64_t boot_params, uint64_t gue
             throw Error(kBadImage, "--wedge: level2_fixmap_pgt at " + hex(fixmap_va) + " is not in a PT_LOAD");
         h.splice_pd = fixmap_pa;
         h.guest_entry = guest_.entry;
-        // The code that runs at physical addresses (.head.text, merged into .text in vmlinux:
-        // startup_64 .. the end of startup_64_setup_env) keeps its sites as they are.
-        uint64_t head = 0, env = 0, env_size = 0;
-        if (!boot::symbol_value(guest_, "startup_64", head) ||
-            !boot::symbol_value(guest_, "startup_64_setup_env", env, &env_size) || env < head)
-            throw Error(kBadImage, "--wedge: a Linux image (level2_fixmap_pgt) without startup_64/startup_64_setup_env symbols");
-        h.user_code[h.user_count++] = {head, env + env_size - head};
+        // The code that runs at physical addresses (.head.text, merged into .text in vmlinux)
+        // keeps its sites as they are: the KVM plan's rule for head code (wedge/rewrite_plan.h),
+        // which the wedge applies to every user_code range.
+        uint64_t head = 0, head_end = 0;
+        if (!boot::linux_head_code(guest_, head, head_end))
+            throw Error(kBadImage, "--wedge: a Linux image (level2_fixmap_pgt) without startup_64/startup_64_setup_env "
+                                   "symbols, or not entered at startup_64");
+        h.user_code[h.user_count++] = {head, head_end - head};
     }
     h.guest_rsp = guest_rsp;
     h.wedge_pa = pa_;
