@@ -23,6 +23,7 @@ fi
 [ "$status" = 0 ] || { echo "$name: the guest did not pass on $backend (status $status, log: $log)"; exit 1; }
 "$(dirname "$0")/compare-rewrite-digest.sh" "$backend" "$afterburn" "$guest" "$log" "$work" || exit 1
 wedge_digest=$(tr -d '\r' <"$log" | sed -n 's/^.*-wedge: .*sites digest \(0x\)\{0,1\}\([0-9a-f]*\) .*$/\2/p' | head -n 1 | sed 's/^0*//')
+[ -n "$wedge_digest" ] || { echo "$name: the wedge printed no digest (log: $log)"; exit 1; }
 strip() { echo "$1" | sed 's/^0*//'; }
 # The digest tells plans apart: the other backend's rewrite of the same guest must differ.
 other=xen
