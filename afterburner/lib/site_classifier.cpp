@@ -452,21 +452,7 @@ bool describe_page_table_access(const llvm::MCInst &inst, std::span<const uint8_
     return true;
 }
 
-void store_description(const site_description &d, annotation::site_record &r)
-{
-    r.kind = static_cast<uint8_t>(d.kind);
-    r.insn_len = d.insn_len;
-    r.flags = d.flags;
-    r.reg = d.reg;
-    r.special = d.special;
-    r.mem_base = d.mem_base;
-    r.mem_index = d.mem_index;
-    r.mem_scale = d.mem_scale;
-    r.mem_seg = d.mem_seg;
-    r.disp_offset = d.disp_offset;
-    r.disp_size = d.disp_size;
-    r.imm = d.imm;
-}
+void store_description(const site_description &d, annotation::site_record &r) { decoder::store_decoded(d, r); }
 
 namespace {
 

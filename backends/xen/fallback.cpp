@@ -46,19 +46,8 @@ void try_fallback(const TrapFrame *f, bool from_user) {
     fb.end = f->rip + d.insn_len;
     afterburn::annotation::site_record &r = fb.rec;
     r.site = 0;  // unused: run_site gets the address
-    r.kind = static_cast<uint8_t>(d.kind);
-    r.insn_len = d.insn_len;
     r.pad_len = 0;
-    r.flags = d.flags;
-    r.reg = d.reg;
-    r.special = d.special;
-    r.mem_base = d.mem_base;
-    r.mem_index = d.mem_index;
-    r.mem_scale = d.mem_scale;
-    r.mem_seg = d.mem_seg;
-    r.disp_offset = d.disp_offset;
-    r.disp_size = d.disp_size;
-    r.imm = d.imm;
+    afterburn::decoder::store_decoded(d, r);
     unsigned k = static_cast<unsigned>(d.kind);
     RunStats &s = run_stats;
     ++s.fallback;

@@ -36,20 +36,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!decoder::decode_sensitive(exact.data(), exact.size(), again) || !same(d, again)) std::abort();
 
     annotation::site_record r{};
-    r.kind = static_cast<uint8_t>(d.kind);
-    r.insn_len = d.insn_len;
+    decoder::store_decoded(d, r);
     unsigned min = site_kind_min_size(d.kind);
     r.pad_len = static_cast<uint8_t>(d.insn_len < min ? min - d.insn_len : 0);
-    r.flags = d.flags;
-    r.reg = d.reg;
-    r.special = d.special;
-    r.mem_base = d.mem_base;
-    r.mem_index = d.mem_index;
-    r.mem_scale = d.mem_scale;
-    r.mem_seg = d.mem_seg;
-    r.disp_offset = d.disp_offset;
-    r.disp_size = d.disp_size;
-    r.imm = d.imm;
     if (annotation::check_record(r) != annotation::record_error::ok) std::abort();
     return 0;
 }

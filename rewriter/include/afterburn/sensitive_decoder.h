@@ -32,4 +32,8 @@ struct decoded {
 // it is a sensitive instruction; false for anything else (then `out` is unspecified).
 bool decode_sensitive(const uint8_t *bytes, size_t avail, decoded &out);
 
+// Puts what was decoded into a record's instruction fields (kind, length, flags, operands,
+// immediate); its site and padding stay as they are.
+void store_decoded(const decoded &d, annotation::site_record &r);
+
 } // namespace afterburn::decoder
