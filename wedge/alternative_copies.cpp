@@ -118,10 +118,10 @@ const site_copy *alternative_copies::find_by_return(uint64_t ret, uint8_t kind, 
 {
     ambiguous = false;
     const site_copy *found = nullptr;
-    uint64_t start = ret - rewriter::call_slot_len;
+    uint64_t start = ret - rewriter::call_slot_len;  // replacement sites always call through the slot
     for (uint32_t i = first_at_or_after(start); i < count_ && copies_[i].start == start; ++i) {
         const site &s = *copies_[i].of;
-        if (!s.rewritten || s.rec.kind != kind || s.call_return() - s.start != rewriter::call_slot_len) continue;
+        if (!s.rewritten || s.rec.kind != kind) continue;  // (a trapping site makes no call)
         if (found && !same_instruction(*found->of, s)) ambiguous = true;
         if (!found) found = &copies_[i];
     }

@@ -51,9 +51,6 @@ public:
     // original instructions differ, so which one Linux applied cannot be told from here.
     const site_copy *find_by_return(uint64_t ret, uint8_t kind, bool &ambiguous) const;
 
-    uint32_t count() const { return count_; }
-    const site_copy &operator[](uint32_t i) const { return copies_[i]; }
-
 private:
     uint32_t first_at_or_after(uint64_t start) const;
 
