@@ -14,11 +14,24 @@ struct assembled {
     std::string log;     // afterburn-as / gas messages
 };
 
+// One directory per test process, removed when the process exits (a test binary that is
+// killed leaves it behind; nothing else does).
 inline std::filesystem::path scratch_dir()
 {
-    auto dir = std::filesystem::temp_directory_path() / ("afterburn-tests-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
-    return dir;
+    struct owned_dir {
+        std::filesystem::path path;
+        owned_dir() : path(std::filesystem::temp_directory_path() / ("afterburn-tests-" + std::to_string(getpid())))
+        {
+            std::filesystem::create_directories(path);
+        }
+        ~owned_dir()
+        {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    };
+    static owned_dir dir;
+    return dir.path;
 }
 
 inline assembled assemble(const std::string &name, const std::string &source)
