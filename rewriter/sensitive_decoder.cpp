@@ -12,6 +12,7 @@ struct prefixes {
     bool opsize = false;  // 66
     bool rep = false;     // F3
     bool repne = false;   // F2
+    uint8_t last_f2f3 = 0;  // of F2 and F3, the one that selects a form is the last
     uint8_t seg = no_register;
     uint8_t rex = 0;
     bool w() const { return rex & 8; }
@@ -117,8 +118,8 @@ bool group7(cursor &c, const prefixes &px, decoded &d)
         case 0xcb: d.kind = site_kind::stac; return true;
         case 0xd0: d.kind = site_kind::xgetbv; return true;
         case 0xd1: d.kind = site_kind::xsetbv; return true;
-        case 0xee: d.kind = site_kind::rdpkru; return true;
-        case 0xef: d.kind = site_kind::wrpkru; return true;
+        case 0xee: d.kind = site_kind::rdpkru; return !px.rep;  // F3: clui (gated)
+        case 0xef: d.kind = site_kind::wrpkru; return !px.rep;  // F3: stui (gated)
         case 0xf8: d.kind = site_kind::swapgs; return true;
         case 0xf9: d.kind = site_kind::rdtscp; return true;
         default: break;
@@ -168,7 +169,7 @@ bool two_byte(cursor &c, const prefixes &px, decoded &d)
     case 0x06: d.kind = site_kind::clts; d.flags |= size64; return true;
     case 0x07: d.kind = site_kind::sysret; d.flags |= px.w() ? size64 : size32; return true;
     case 0x08: d.kind = site_kind::invd; d.flags |= size64; return true;
-    case 0x09: d.kind = site_kind::wbinvd; d.flags |= size64; return true;
+    case 0x09: d.kind = site_kind::wbinvd; d.flags |= size64; return !px.rep;  // F3: wbnoinvd (gated)
     case 0x20: case 0x21: case 0x22: case 0x23: {
         static constexpr site_kind kinds[4] = {site_kind::mov_from_cr, site_kind::mov_from_dr, site_kind::mov_to_cr,
                                                site_kind::mov_to_dr};
@@ -227,20 +228,15 @@ bool two_byte(cursor &c, const prefixes &px, decoded &d)
     }
 }
 
-} // namespace
-
-bool decode_sensitive(const uint8_t *bytes, size_t avail, decoded &out)
+// Legacy prefixes, then an optional REX immediately before the opcode.
+bool read_prefixes(cursor &c, prefixes &px)
 {
-    decoded d;
-    prefixes px;
-    cursor c{bytes, avail > 15 ? 15 : avail};
-    // Legacy prefixes, then an optional REX immediately before the opcode.
     for (;;) {
         if (c.at >= c.avail) return false;
         uint8_t b = c.p[c.at];
         if (b == 0x66) px.opsize = true;
-        else if (b == 0xf3) px.rep = true;
-        else if (b == 0xf2) px.repne = true;
+        else if (b == 0xf3) px.rep = true, px.last_f2f3 = b;
+        else if (b == 0xf2) px.repne = true, px.last_f2f3 = b;
         else if (b == 0xf0 || b == 0x67) {
         } else if (b == 0x26) px.seg = annotation::seg_es;
         else if (b == 0x2e) px.seg = annotation::seg_cs;
@@ -252,6 +248,150 @@ bool decode_sensitive(const uint8_t *bytes, size_t avail, decoded &out)
         c.at++;
     }
     if ((c.p[c.at] & 0xf0) == 0x40) px.rex = c.next();
+    return c.ok;
+}
+
+// Which mandatory prefix selects the form: none, 66, F3 or F2.
+enum class mandatory : uint8_t { none, p66, pf3, pf2 };
+
+mandatory mandatory_of(const prefixes &px)
+{
+    if (px.last_f2f3) return px.last_f2f3 == 0xf3 ? mandatory::pf3 : mandatory::pf2;
+    return px.opsize ? mandatory::p66 : mandatory::none;
+}
+
+// 0F 01 with a register-form byte (C0..FF): the gated classes there, by byte and prefix.
+gated_class gated_group7(uint8_t b, mandatory mp)
+{
+    using g = gated_class;
+    constexpr g n = g::count;  // not gated
+    switch (mp) {
+    case mandatory::none:
+        switch (b) {
+        case 0xc0: return g::sgx;       // enclv
+        case 0xc1: case 0xc2: case 0xc3: case 0xc4: case 0xd4: return g::vmx;  // vmcall.. vmfunc
+        case 0xc5: return g::pconfig;
+        case 0xcf: case 0xd7: return g::sgx;  // encls, enclu
+        case 0xd8: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf: return g::svm;
+        case 0xd9: return g::vmmcall;
+        case 0xfa: return g::monitorx;
+        case 0xfb: return g::mwaitx;
+        case 0xfd: return g::rdpru;
+        case 0xfe: return g::invlpgb;
+        case 0xff: return g::tlbsync;
+        default: return n;
+        }
+    case mandatory::p66:
+        switch (b) {
+        case 0xcc: case 0xcd: case 0xce: case 0xcf: return g::tdx;  // tdcall seamret seamops seamcall
+        default: return n;
+        }
+    case mandatory::pf3:
+        switch (b) {
+        case 0xe8: case 0xea: return g::cet_ss;  // setssbsy, saveprevssp
+        case 0xec: case 0xed: case 0xee: case 0xef: return g::uintr;  // uiret testui clui stui
+        case 0xfe: case 0xff: return g::sev_snp;  // rmpadjust, psmash
+        default: return n;
+        }
+    case mandatory::pf2:
+        switch (b) {
+        case 0xe8: case 0xe9: return g::tsxldtrk;  // xsusldtrk, xresldtrk
+        case 0xfe: case 0xff: return g::sev_snp;   // rmpupdate, pvalidate
+        default: return n;
+        }
+    }
+    return n;
+}
+
+// The 0F-map gated forms (the cursor is past 0F).
+gated_class gated_two_byte(cursor &c, const prefixes &px)
+{
+    using g = gated_class;
+    constexpr g n = g::count;
+    mandatory mp = mandatory_of(px);
+    decoded scratch;  // memory-operand fields are not needed, only the length
+    modrm m;
+    uint8_t op = c.next();
+    if (!c.ok) return n;
+    switch (op) {
+    case 0x01: {
+        if (c.at >= c.avail) return n;
+        uint8_t b = c.p[c.at];
+        if ((b >> 6) == 3) {
+            c.next();
+            // vmcall is a VMX instruction but the hypercall of every VMX hypervisor: its own class.
+            if (mp == mandatory::none && b == 0xc1) return g::vmcall;
+            // F3/F2 0F 01 D9 is vmgexit (SEV-ES), a vmmcall with a prefix.
+            if (mp != mandatory::p66 && b == 0xd9) return g::vmmcall;
+            return gated_group7(b, mp);
+        }
+        if (!read_modrm(c, px, m, scratch)) return n;
+        return mp == mandatory::pf3 && m.reg == 5 ? g::cet_ss : n;  // rstorssp m64
+    }
+    case 0x09: return mp == mandatory::pf3 ? g::wbnoinvd : n;
+    case 0x1e:
+        if (!read_modrm(c, px, m, scratch)) return n;
+        return mp == mandatory::pf3 && m.mod == 3 && m.reg == 1 ? g::cet_ss : n;  // rdssp
+    case 0x38: {
+        uint8_t op3 = c.next();
+        if (!read_modrm(c, px, m, scratch)) return n;
+        if (op3 == 0x80 || op3 == 0x81) return mp == mandatory::p66 && m.mod != 3 ? g::vmx : n;  // invept invvpid
+        if (op3 == 0xf5) return mp == mandatory::p66 && m.mod != 3 ? g::cet_ss : n;             // wruss
+        if (op3 == 0xf6) return mp == mandatory::none && m.mod != 3 ? g::cet_ss : n;            // wrss
+        if (op3 == 0xf8) return (mp == mandatory::pf2 || mp == mandatory::pf3) && m.mod != 3 ? g::enqcmd : n;
+        if (op3 == 0xdc) return mp == mandatory::pf3 && m.mod == 3 ? g::loadiwkey : n;
+        return n;
+    }
+    case 0x3a: {
+        uint8_t op3 = c.next();
+        if (!read_modrm(c, px, m, scratch)) return n;
+        c.next();  // imm8
+        return op3 == 0xf0 && mp == mandatory::pf3 && m.mod == 3 ? g::hreset : n;
+    }
+    case 0x78: case 0x79:  // vmread, vmwrite (66/F2 forms are SSE4a extrq/insertq)
+        if (!read_modrm(c, px, m, scratch)) return n;
+        return mp == mandatory::none ? g::vmx : n;
+    case 0xae:
+        if (!read_modrm(c, px, m, scratch)) return n;
+        if (m.reg == 4) return mp == mandatory::pf3 ? g::ptwrite : n;
+        if (m.reg == 5) return mp == mandatory::pf3 && m.mod == 3 ? g::cet_ss : n;  // incssp
+        if (m.reg != 6) return n;
+        if (m.mod != 3) return mp == mandatory::pf3 ? g::cet_ss : n;  // clrssbsy
+        return mp == mandatory::pf3 ? g::umonitor : mp == mandatory::pf2 ? g::umwait : mp == mandatory::p66 ? g::tpause : n;
+    case 0xc7:
+        if (!read_modrm(c, px, m, scratch)) return n;
+        if (m.mod != 3) {
+            if (m.reg == 6 && mp != mandatory::pf2) return g::vmx;  // vmptrld, vmclear (66), vmxon (F3)
+            if (m.reg == 7 && mp == mandatory::none) return g::vmx;  // vmptrst
+            return n;
+        }
+        if (m.reg == 6 && mp == mandatory::pf3) return g::uintr;  // senduipi
+        if (mp == mandatory::none || mp == mandatory::p66) return m.reg == 6 ? g::rdrand : m.reg == 7 ? g::rdseed : n;
+        return n;
+    default: return n;
+    }
+}
+
+} // namespace
+
+bool decode_gated(const uint8_t *bytes, size_t avail, gated_class &cls, uint8_t &insn_len)
+{
+    prefixes px;
+    cursor c{bytes, avail > 15 ? 15 : avail};
+    if (!read_prefixes(c, px) || c.next() != 0x0f || !c.ok) return false;
+    gated_class g = gated_two_byte(c, px);
+    if (!c.ok || g == gated_class::count) return false;
+    cls = g;
+    insn_len = static_cast<uint8_t>(c.at);
+    return true;
+}
+
+bool decode_sensitive(const uint8_t *bytes, size_t avail, decoded &out)
+{
+    decoded d;
+    prefixes px;
+    cursor c{bytes, avail > 15 ? 15 : avail};
+    if (!read_prefixes(c, px)) return false;
     uint8_t op = c.next();
     if (!c.ok) return false;
 

@@ -1,7 +1,9 @@
 // afterburn: the front door. `afterburn <verb> ...`; verbs that live in their own
 // programs (boot, build-linux) are executed from libexec/afterburn/.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -23,8 +25,8 @@ void usage(FILE *to)
     std::fputs("usage: afterburn <verb> [options]\n"
                "\n"
                "verbs:\n"
-               "  scan IMAGE [--json] [--all]   account for every sensitive instruction in an ELF\n"
-               "                                 image and check its annotation records\n"
+               "  scan PATH... [--json] [--all] account for every sensitive instruction in ELF files\n"
+               "                                 (or directories of them) and check their records\n"
                "  rewrite IMAGE --backend B -o OUT\n"
                "                                 rewrite the annotated sites as backend B's wedge (xen,\n"
                "                                 kvm; l4 has a plan but no wedge yet) does at load time\n"
@@ -37,55 +39,131 @@ void usage(FILE *to)
                to);
 }
 
+// The ELF files a scan argument names: the file itself, or every ELF file under a directory
+// (recursively, sorted, so the report is stable). Returns false with `error` set when there
+// is nothing to scan.
+bool scan_inputs(const std::string &arg, std::vector<std::string> &files, std::string &error)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(arg, ec)) {
+        files.push_back(arg);  // elf_image::load says what is wrong with it, if anything
+        return true;
+    }
+    std::vector<std::string> found;
+    for (fs::recursive_directory_iterator it(arg, ec), end; !ec && it != end; it.increment(ec)) {
+        if (!it->is_regular_file(ec)) continue;
+        std::ifstream in(it->path(), std::ios::binary);
+        char magic[4] = {};
+        if (in.read(magic, 4) && std::memcmp(magic, "\177ELF", 4) == 0) found.push_back(it->path().string());
+    }
+    if (ec) {
+        error = arg + ": " + ec.message();
+        return false;
+    }
+    if (found.empty()) {
+        error = arg + ": a directory without ELF files";
+        return false;
+    }
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+    return true;
+}
+
 int scan_main(int argc, char **argv)
 {
     bool json = false, all = false;
-    std::string image;
+    std::vector<std::string> args;
     for (int i = 0; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--json") json = true;
         else if (a == "--all") all = true;
         else if (a == "-h" || a == "--help") {
-            std::puts("usage: afterburn scan IMAGE [--json] [--all]\n\n"
-                      "Disassembles every executable section of IMAGE (vmlinux, an object, a sample\n"
-                      "guest), finds every sensitive instruction, matches it to its annotation record\n"
-                      "and validates every record (the field rules of docs/annotation-format.md, points\n"
-                      "into code, lengths match the bytes, decoded operands match, padding is NOPs, no\n"
-                      "overlaps); a bad record is named as .notes+0xOFF (site SYMBOL+0xOFF). Every\n"
+            std::puts("usage: afterburn scan PATH... [--json] [--all]\n\n"
+                      "Disassembles every executable section of each ELF file (vmlinux, a module, an\n"
+                      "object, a sample guest; a directory stands for every ELF file under it), finds\n"
+                      "every sensitive instruction, matches it to its annotation record and validates\n"
+                      "every record (the field rules of docs/annotation-format.md, points into code,\n"
+                      "lengths match the bytes, decoded operands match, padding is NOPs, no overlaps);\n"
+                      "a bad record is named as .notes+0xOFF (site SYMBOL+0xOFF). Instructions that are\n"
+                      "never annotated because CPUID gates them (vmcall, monitorx, tpause, ...) are\n"
+                      "explained only if the wedge's CPUID policy really hides their feature. Every\n"
                       "sensitive instruction is also re-decoded with the wedge's own decoder, which must\n"
-                      "agree with LLVM. Prints a per-class table, or with --json one object.\n"
-                      "Exit status: 0 clean, 1 unexplained sites, bad records or decoder disagreements,\n"
-                      "2 unusable input.");
+                      "agree with LLVM. One file: a per-class table, or with --json one object. Several:\n"
+                      "one line per file, then the table of the total (the failing files' details with\n"
+                      "it); --json gives {\"images\": [one object per file], \"total\": {...}}.\n"
+                      "Exit status: 0 all clean, 1 unexplained sites, bad records or decoder\n"
+                      "disagreements, 2 an unusable input (the others are still scanned).");
             return 0;
         } else if (!a.empty() && a[0] == '-') {
             std::fprintf(stderr, "afterburn scan: unknown option %s\n", a.c_str());
             return 2;
-        } else if (image.empty()) image = a;
-        else {
-            std::fprintf(stderr, "afterburn scan: one image at a time (got %s and %s)\n", image.c_str(), a.c_str());
-            return 2;
+        } else args.push_back(a);
+    }
+    if (args.empty()) {
+        std::fputs("afterburn scan: missing PATH (see afterburn scan --help)\n", stderr);
+        return 2;
+    }
+    std::vector<std::string> files;
+    bool unusable = false;
+    for (const auto &a : args) {
+        std::string error;
+        if (!scan_inputs(a, files, error)) {
+            std::fprintf(stderr, "afterburn scan: %s\n", error.c_str());
+            unusable = true;
         }
     }
-    if (image.empty()) {
-        std::fputs("afterburn scan: missing IMAGE (see afterburn scan --help)\n", stderr);
-        return 2;
+    bool several = files.size() > 1 || args.size() > 1 || (args.size() == 1 && files.size() == 1 && files[0] != args[0]);
+    scan_report total;
+    total.image = std::to_string(files.size()) + " files";
+    std::vector<scan_report> failed;
+    std::string images_json;
+    unsigned scanned = 0;
+    for (const auto &file : files) {
+        std::string error;
+        auto img = elf_image::load(file, error);
+        if (!img) {
+            std::fprintf(stderr, "afterburn scan: %s\n", error.c_str());
+            unusable = true;
+            continue;
+        }
+        scan_report r = scan_image(*img);
+        scanned++;
+        if (!several) {
+            std::string out = json ? format_json(r) : format_table(r, all ? ~0u : 40);
+            std::fwrite(out.data(), 1, out.size(), stdout);
+        } else if (json) {
+            images_json += (images_json.empty() ? "" : ", ") + format_json(r);
+            images_json.pop_back();  // format_json ends the object with a newline
+        } else {
+            std::printf("  %-6s %s: %u sensitive (%u annotated, %u explained, %u unexplained), %u records, %u bad\n",
+                        r.clean() ? "OK" : "FAILED", file.c_str(), r.all.total, r.all.annotated, r.all.explained,
+                        r.all.unexplained, r.records, r.bad_records);
+            std::fflush(stdout);  // progress: a kernel's modules take a while
+        }
+        if (json && !r.clean()) {
+            for (const auto &f : r.unexplained)
+                std::fprintf(stderr, "unexplained: %s: 0x%llx %s: %s\n", file.c_str(),
+                             static_cast<unsigned long long>(f.addr), f.where.c_str(), f.text.c_str());
+            for (const auto &b : r.bad) std::fprintf(stderr, "bad: %s: %s\n", file.c_str(), b.c_str());
+        }
+        if (!r.clean() && several && !json) failed.push_back(r);
+        add_to_total(total, r);
     }
-    std::string error;
-    auto img = elf_image::load(image, error);
-    if (!img) {
-        std::fprintf(stderr, "afterburn scan: %s\n", error.c_str());
-        return 2;
+    if (several && json) {
+        std::string t = format_json(total);
+        std::printf("{\"images\": [%s], \"total\": %s}\n", images_json.c_str(), t.substr(0, t.size() - 1).c_str());
+    } else if (several) {
+        for (const auto &r : failed) {
+            std::string out = format_table(r, all ? ~0u : 40);
+            std::printf("\n%s", out.c_str());
+        }
+        std::printf("\ntotal over %u files:\n", scanned);
+        std::string out = format_table(total, all ? ~0u : 40);
+        std::fwrite(out.data(), 1, out.size(), stdout);
     }
-    scan_report r = scan_image(*img);
-    std::string out = json ? format_json(r) : format_table(r, all ? ~0u : 40);
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    if (json && !r.clean()) {
-        for (const auto &f : r.unexplained)
-            std::fprintf(stderr, "unexplained: 0x%llx %s: %s\n", static_cast<unsigned long long>(f.addr),
-                         f.where.c_str(), f.text.c_str());
-        for (const auto &b : r.bad) std::fprintf(stderr, "bad: %s\n", b.c_str());
-    }
-    return r.clean() ? 0 : 1;
+    if (unusable) return 2;
+    return total.clean() ? 0 : 1;
 }
 
 int rewrite_main(int argc, char **argv)

@@ -6,12 +6,31 @@
 #include <sstream>
 
 #include "annotation_tables.h"
+#include "gate_check.h"
 #include "site_classifier.h"
 #include "x86_toolkit.h"
 
 namespace afterburn {
 
 namespace {
+
+const char *class_name(site_kind k) { return site_kind_name(k); }
+
+std::string json_string(const std::string &v)
+{
+    std::string o = "\"";
+    for (char c : v) {
+        if (c == '"' || c == '\\') o += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) {
+            char b[8];
+            std::snprintf(b, sizeof b, "\\u%04x", c);
+            o += b;
+            continue;
+        }
+        o += c;
+    }
+    return o + "\"";
+}
 
 std::string hex(uint64_t v)
 {
@@ -83,7 +102,62 @@ std::string check_record(const elf_image &img, const located_record &lr, const x
     return {};
 }
 
+// A CPUID-gated instruction: explained when its gate checks out against the wedge's policy.
+void count_gated(scan_report &r, const elf_image &img, const elf_section &sec, uint64_t a, gated_class g,
+                 const std::string &text)
+{
+    auto &c = r.gated[static_cast<unsigned>(g)];
+    c.total++;
+    r.all.total++;
+    gate_verdict v = check_gate(g);
+    if (v.explained) {
+        c.explained++;
+        r.all.explained++;
+        r.explained_reasons[std::string(gated_class_name(g)) + ": " + v.reason]++;
+        return;
+    }
+    c.unexplained++;
+    r.all.unexplained++;
+    scan_finding f;
+    f.addr = a;
+    f.gated = g;
+    f.where = img.describe(a) + " in " + sec.name;
+    f.text = text;
+    f.reason = v.reason;
+    r.unexplained.push_back(std::move(f));
+}
+
 } // namespace
+
+const char *finding_class(const scan_finding &f)
+{
+    return f.gated != gated_class::count ? gated_class_name(f.gated) : class_name(f.kind);
+}
+
+void add_to_total(scan_report &total, const scan_report &one)
+{
+    auto add = [](class_counts &t, const class_counts &o) {
+        t.total += o.total;
+        t.annotated += o.annotated;
+        t.explained += o.explained;
+        t.unexplained += o.unexplained;
+    };
+    for (unsigned k = 0; k < site_kind_count; ++k) add(total.classes[k], one.classes[k]);
+    for (unsigned k = 0; k < gated_class_count; ++k) add(total.gated[k], one.gated[k]);
+    add(total.all, one.all);
+    total.tables += one.tables;
+    total.records += one.records;
+    total.regions += one.regions;
+    total.bad_records += one.bad_records;
+    total.decoder_checked += one.decoder_checked;
+    for (const auto &d : one.decoder_disagreements) total.decoder_disagreements.push_back(one.image + ": " + d);
+    for (auto f : one.unexplained) {
+        f.where = one.image + ": " + f.where;
+        total.unexplained.push_back(std::move(f));
+    }
+    for (const auto &b : one.bad) total.bad.push_back(one.image + ": " + b);
+    for (const auto &[why, n] : one.explained_reasons) total.explained_reasons[why] += n;
+}
 
 scan_report scan_image(const elf_image &img)
 {
@@ -153,9 +227,29 @@ scan_report scan_image(const elf_image &img)
                 uint64_t off = a - sec.addr;
                 std::span<const uint8_t> bytes(sec.data.data() + off, sec.data.size() - off);
                 unsigned n = tk.decode(bytes, code_mode::bits64, inst);
-                if (!n) { ++a; continue; }
+                gated_class gated = gated_class::count;
+                uint8_t gated_len = 0;
+                if (!n) {
+                    // A gated instruction LLVM 14 cannot decode (rdpru): the wedge's decoder knows it.
+                    if (decoder::decode_gated(bytes.data(), bytes.size(), gated, gated_len)) {
+                        count_gated(r, img, sec, a, gated, "(" + std::string(gated_class_name(gated)) + ")");
+                        a += gated_len;
+                    } else {
+                        ++a;
+                    }
+                    continue;
+                }
                 site_kind kind = kind_of_opcode(tk.opcode_name(inst));
-                if (kind != site_kind::none) {
+                if (kind == site_kind::none) gated = gated_of_opcode(tk.opcode_name(inst));
+                if (gated != gated_class::count) {
+                    // The wedge's decoder must name the same class with the same length.
+                    r.decoder_checked++;
+                    gated_class w = gated_class::count;
+                    if (!decoder::decode_gated(bytes.data(), n, w, gated_len) || w != gated || gated_len != n)
+                        r.decoder_disagreements.push_back(img.describe(a) + ": " + tk.print(inst, code_mode::bits64) +
+                                                          ": gated class");
+                    count_gated(r, img, sec, a, gated, tk.print(inst, code_mode::bits64));
+                } else if (kind != site_kind::none) {
                     // The wedge's own decoder must see exactly what LLVM sees.
                     site_description d = describe_instruction(inst, bytes.first(n), tk);
                     r.decoder_checked++;
@@ -212,6 +306,13 @@ std::string format_table(const scan_report &r, unsigned max_listed)
                       c.total, c.annotated, c.explained, c.unexplained);
         o << line;
     }
+    for (unsigned k = 0; k < gated_class_count; ++k) {
+        const auto &c = r.gated[k];
+        if (!c.total) continue;
+        std::snprintf(line, sizeof line, "  %-16s %8u %10u %10u %12u   (CPUID-gated)\n",
+                      gated_class_name(static_cast<gated_class>(k)), c.total, c.annotated, c.explained, c.unexplained);
+        o << line;
+    }
     std::snprintf(line, sizeof line, "  %-16s %8u %10u %10u %12u\n", "all", r.all.total, r.all.annotated,
                   r.all.explained, r.all.unexplained);
     o << line;
@@ -228,7 +329,7 @@ std::string format_table(const scan_report &r, unsigned max_listed)
                 break;
             }
             std::snprintf(line, sizeof line, "  0x%llx  ", static_cast<unsigned long long>(f.addr));
-            o << line << f.where << ": " << f.text << " (" << f.reason << ")\n";
+            o << line << f.where << ": " << f.text << " [" << finding_class(f) << "] (" << f.reason << ")\n";
         }
     }
     if (!r.decoder_disagreements.empty()) {
@@ -264,7 +365,7 @@ std::string format_json(const scan_report &r)
         o << "{\"total\": " << c.total << ", \"annotated\": " << c.annotated << ", \"explained\": " << c.explained
           << ", \"unexplained\": " << c.unexplained << "}";
     };
-    o << "{\"total\": " << r.all.total << ", \"annotated\": " << r.all.annotated << ", \"explained\": "
+    o << "{\"image\": " << json_string(r.image) << ", \"total\": " << r.all.total << ", \"annotated\": " << r.all.annotated << ", \"explained\": "
       << r.all.explained << ", \"unexplained\": " << r.all.unexplained << ", \"bad_records\": " << r.bad_records
       << ", \"records\": " << r.records << ", \"regions\": " << r.regions
       << ", \"decoder_disagreements\": " << r.decoder_disagreements.size() << ", \"classes\": {";
@@ -274,6 +375,19 @@ std::string format_json(const scan_report &r)
         if (!site_kind_is_instruction(kind)) continue;
         o << (first ? "" : ", ") << "\"" << site_kind_name(kind) << "\": ";
         counts(r.classes[k]);
+        first = false;
+    }
+    for (unsigned k = 0; k < gated_class_count; ++k) {
+        o << ", \"" << gated_class_name(static_cast<gated_class>(k)) << "\": ";
+        counts(r.gated[k]);
+    }
+    o << "}, \"gated_classes\": [";
+    for (unsigned k = 0; k < gated_class_count; ++k)
+        o << (k ? ", " : "") << "\"" << gated_class_name(static_cast<gated_class>(k)) << "\"";
+    o << "], \"explained_reasons\": {";
+    first = true;
+    for (const auto &[why, n] : r.explained_reasons) {
+        o << (first ? "" : ", ") << json_string(why) << ": " << n;
         first = false;
     }
     o << "}}\n";

@@ -92,13 +92,61 @@ constexpr auto opcode_table = std::to_array<opcode_kind>({
     {"XSAVES", site_kind::xsaves}, {"XSAVES64", site_kind::xsaves}, {"XSETBV", site_kind::xsetbv},
 });
 
-constexpr bool table_sorted()
+template <typename Table>
+constexpr bool sorted_by_name(const Table &t)
 {
-    for (size_t i = 1; i < opcode_table.size(); ++i)
-        if (!(opcode_table[i - 1].name < opcode_table[i].name)) return false;
+    for (size_t i = 1; i < t.size(); ++i)
+        if (!(t[i - 1].name < t[i].name)) return false;
     return true;
 }
-static_assert(table_sorted(), "opcode_table must stay sorted for binary search");
+static_assert(sorted_by_name(opcode_table), "opcode_table must stay sorted for binary search");
+
+struct opcode_gated {
+    std::string_view name;
+    gated_class cls;
+};
+
+// LLVM 14 opcode names of the never-annotated, CPUID-gated classes (gated_class.h), sorted.
+// rdpru is missing: LLVM 14 does not decode it (the scanner asks the wedge's decoder).
+constexpr auto gated_table = std::to_array<opcode_gated>({
+    {"CLGI", gated_class::svm}, {"CLRSSBSY", gated_class::cet_ss}, {"CLUI", gated_class::uintr},
+    {"ENCLS", gated_class::sgx}, {"ENCLU", gated_class::sgx}, {"ENCLV", gated_class::sgx},
+    {"ENQCMD16", gated_class::enqcmd}, {"ENQCMD32", gated_class::enqcmd}, {"ENQCMD64", gated_class::enqcmd},
+    {"ENQCMDS16", gated_class::enqcmd}, {"ENQCMDS32", gated_class::enqcmd},
+    {"ENQCMDS64", gated_class::enqcmd}, {"HRESET", gated_class::hreset}, {"INCSSPD", gated_class::cet_ss},
+    {"INCSSPQ", gated_class::cet_ss}, {"INVEPT32", gated_class::vmx}, {"INVEPT64", gated_class::vmx},
+    {"INVLPGA32", gated_class::svm}, {"INVLPGA64", gated_class::svm}, {"INVLPGB32", gated_class::invlpgb},
+    {"INVLPGB64", gated_class::invlpgb}, {"INVVPID32", gated_class::vmx}, {"INVVPID64", gated_class::vmx},
+    {"LOADIWKEY", gated_class::loadiwkey}, {"MONITORX32rrr", gated_class::monitorx},
+    {"MONITORX64rrr", gated_class::monitorx}, {"MWAITXrrr", gated_class::mwaitx},
+    {"PCONFIG", gated_class::pconfig}, {"PSMASH", gated_class::sev_snp},
+    {"PTWRITE64m", gated_class::ptwrite}, {"PTWRITE64r", gated_class::ptwrite},
+    {"PTWRITEm", gated_class::ptwrite}, {"PTWRITEr", gated_class::ptwrite},
+    {"PVALIDATE32", gated_class::sev_snp}, {"PVALIDATE64", gated_class::sev_snp},
+    {"RDRAND16r", gated_class::rdrand}, {"RDRAND32r", gated_class::rdrand},
+    {"RDRAND64r", gated_class::rdrand}, {"RDSEED16r", gated_class::rdseed},
+    {"RDSEED32r", gated_class::rdseed}, {"RDSEED64r", gated_class::rdseed}, {"RDSSPD", gated_class::cet_ss},
+    {"RDSSPQ", gated_class::cet_ss}, {"RMPADJUST", gated_class::sev_snp},
+    {"RMPUPDATE", gated_class::sev_snp}, {"RSTORSSP", gated_class::cet_ss},
+    {"SAVEPREVSSP", gated_class::cet_ss}, {"SEAMCALL", gated_class::tdx}, {"SEAMOPS", gated_class::tdx},
+    {"SEAMRET", gated_class::tdx}, {"SENDUIPI", gated_class::uintr}, {"SETSSBSY", gated_class::cet_ss},
+    {"SKINIT", gated_class::svm}, {"STGI", gated_class::svm}, {"STUI", gated_class::uintr},
+    {"TDCALL", gated_class::tdx}, {"TESTUI", gated_class::uintr}, {"TLBSYNC", gated_class::tlbsync},
+    {"TPAUSE", gated_class::tpause}, {"UIRET", gated_class::uintr}, {"UMONITOR16", gated_class::umonitor},
+    {"UMONITOR32", gated_class::umonitor}, {"UMONITOR64", gated_class::umonitor},
+    {"UMWAIT", gated_class::umwait}, {"VMCALL", gated_class::vmcall}, {"VMCLEARm", gated_class::vmx},
+    {"VMFUNC", gated_class::vmx}, {"VMLAUNCH", gated_class::vmx}, {"VMLOAD32", gated_class::svm},
+    {"VMLOAD64", gated_class::svm}, {"VMMCALL", gated_class::vmmcall}, {"VMPTRLDm", gated_class::vmx},
+    {"VMPTRSTm", gated_class::vmx}, {"VMREAD32mr", gated_class::vmx}, {"VMREAD32rr", gated_class::vmx},
+    {"VMREAD64mr", gated_class::vmx}, {"VMREAD64rr", gated_class::vmx}, {"VMRESUME", gated_class::vmx},
+    {"VMRUN32", gated_class::svm}, {"VMRUN64", gated_class::svm}, {"VMSAVE32", gated_class::svm},
+    {"VMSAVE64", gated_class::svm}, {"VMWRITE32rm", gated_class::vmx}, {"VMWRITE32rr", gated_class::vmx},
+    {"VMWRITE64rm", gated_class::vmx}, {"VMWRITE64rr", gated_class::vmx}, {"VMXOFF", gated_class::vmx},
+    {"VMXON", gated_class::vmx}, {"WBNOINVD", gated_class::wbnoinvd}, {"WRSSD", gated_class::cet_ss},
+    {"WRSSQ", gated_class::cet_ss}, {"WRUSSD", gated_class::cet_ss}, {"WRUSSQ", gated_class::cet_ss},
+    {"XRESLDTRK", gated_class::tsxldtrk}, {"XSUSLDTRK", gated_class::tsxldtrk},
+});
+static_assert(sorted_by_name(gated_table), "gated_table must stay sorted for binary search");
 
 // What an LLVM register is, as the record numbers it.
 enum class reg_class { none, gpr, control, debug, segment, rip, other };
@@ -243,6 +291,13 @@ site_kind kind_of_opcode(std::string_view name)
     auto it = std::lower_bound(opcode_table.begin(), opcode_table.end(), name,
                                [](const opcode_kind &e, std::string_view n) { return e.name < n; });
     return it != opcode_table.end() && it->name == name ? it->kind : site_kind::none;
+}
+
+gated_class gated_of_opcode(std::string_view name)
+{
+    auto it = std::lower_bound(gated_table.begin(), gated_table.end(), name,
+                               [](const opcode_gated &e, std::string_view n) { return e.name < n; });
+    return it != gated_table.end() && it->name == name ? it->cls : gated_class::count;
 }
 
 bool is_prefix_opcode(std::string_view n)

@@ -17,6 +17,10 @@ namespace afterburn {
 // The sensitive kind of an LLVM X86 opcode name ("CLI", "MOV64rc", ...), or none.
 site_kind kind_of_opcode(std::string_view opcode_name);
 
+// The CPUID-gated class (never annotated, see gated_class.h) of an LLVM X86 opcode name, or
+// gated_class::count.
+gated_class gated_of_opcode(std::string_view opcode_name);
+
 // Instructions that only carry a prefix for the next one ("rep; outsb").
 bool is_prefix_opcode(std::string_view opcode_name);
 

@@ -23,6 +23,21 @@ constinit FallbackSite g_fallback{};
 
 [[noreturn]] void run_on_wedge_stack() { run_site_and_resume(g_fallback.site, g_fallback.site.insn, true); }
 
+// Never annotated because CPUID gates it (vmcall, monitorx, ...), and the policy hides the
+// gate: the guest ran it anyway. The trap goes to the guest as it came, as on a CPU without
+// the feature; the wedge only names it, so the cause is not a mystery.
+void report_gated(const TrapFrame *f, const uint8_t *bytes, size_t avail, bool from_user) {
+    afterburn::gated_class g;
+    uint8_t len;
+    if (!afterburn::decoder::decode_gated(bytes, avail, g, len)) return;
+    if (++run_stats.gated_traps > 8) return;
+    console_flush();
+    print("xen-wedge: guest: %s (%u bytes) at 0x%lx, vector %lu, %s mode: CPUID hides it (%s); delivered to the "
+          "guest\n",
+          afterburn::gated_class_name(g), len, f->rip, f->vector, from_user ? "user" : "kernel",
+          afterburn::gated_class_of(g)->gate.name);
+}
+
 } // namespace
 
 void try_fallback(const TrapFrame *f, bool from_user) {
@@ -38,7 +53,10 @@ void try_fallback(const TrapFrame *f, bool from_user) {
         if (avail >= sizeof bytes || !platform().be.read(f->rip, bytes, avail, mode, pf)) return;
     }
     afterburn::decoder::decoded d;
-    if (!afterburn::decoder::decode_sensitive(bytes, avail, d)) return;
+    if (!afterburn::decoder::decode_sensitive(bytes, avail, d)) {
+        report_gated(f, bytes, avail, from_user);
+        return;
+    }
     if (d.kind == site_kind::int_n || static_cast<unsigned>(d.kind) >= site_kind_count) return;
     wedge::site &fb = g_fallback.site;
     fb = wedge::site{};

@@ -54,6 +54,9 @@ void print_stats() {
           "user mode, %lu long enough to rewrite in place)\n",
           s.fallback, s.fallback_user, s.fallback_roomy);
     if (s.fallback) print_kind_counts("fallback by kind", s.kind_fallback);
+    if (s.gated_traps)
+        print("xen-wedge: guest: %lu CPUID-gated instructions trapped (the guest ran them although CPUID hides them)\n",
+              s.gated_traps);
     if (s.xapic_accesses) print("xen-wedge: guest: %lu xAPIC MMIO accesses emulated\n", s.xapic_accesses);
     print("xen-wedge: guest: shadow: %lu faults filled for the guest, %lu CR3 loads (%lu kept the global kernel half, "
           "%lu rebuilt from empty), %lu flushes in all, %lu pool reclaims, %u tables in use\n",

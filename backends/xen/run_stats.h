@@ -15,6 +15,7 @@ struct RunStats {
     // fallbacks (sensitive instructions that reached the wedge without a record), per kind.
     uint64_t kind_entries[afterburn::site_kind_count], kind_fallback[afterburn::site_kind_count];
     uint64_t fallback, fallback_roomy, fallback_user, xapic_accesses;
+    uint64_t gated_traps;  // CPUID-gated instructions (gated_class.h) that trapped anyway
     uint64_t alternative_copy_entries;  // entries from copies Linux's alternatives made of a site
     uint64_t trace_fallbacks;  // the wedge option fallback-trace=N: report the first N
     uint64_t trace_traps;      // trap-trace=N: exceptions and site entries

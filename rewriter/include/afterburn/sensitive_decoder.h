@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "annotation.h"
+#include "gated_class.h"
 
 namespace afterburn::decoder {
 
@@ -31,6 +32,11 @@ struct decoded {
 // Decodes the 64-bit-mode instruction at bytes[0..avail). Returns true and fills `out` when
 // it is a sensitive instruction; false for anything else (then `out` is unspecified).
 bool decode_sensitive(const uint8_t *bytes, size_t avail, decoded &out);
+
+// Decodes the 64-bit-mode instruction at bytes[0..avail) as one of the never-annotated,
+// CPUID-gated classes (gated_class.h). True with the class and the instruction's length;
+// false for anything else, including every instruction decode_sensitive knows.
+bool decode_gated(const uint8_t *bytes, size_t avail, gated_class &cls, uint8_t &insn_len);
 
 // Puts what was decoded into a record's instruction fields (kind, length, flags, operands,
 // immediate); its site and padding stay as they are.
