@@ -3,9 +3,10 @@
 #
 # Installed (by CMake) as build/libexec/afterburn/build-linux and run as `afterburn build-linux`.
 # Stages: check dependencies -> unpack Debian's linux-source tarball into a cache (reused) ->
-# configure out of tree (tinyconfig + samples/linux/afterburn.config [+ --config fragments]) ->
-# make vmlinux bzImage (CC=afterburn-cc unless --plain or --xenolinux) -> initramfs -> verify ->
-# summary. --xenolinux builds the para-virtualized baseline: the same tree and fragment plus
+# configure out of tree (tinyconfig + samples/linux/afterburn.config, or with --defconfig
+# x86_64_defconfig + samples/linux/defconfig.config [+ --config fragments]) -> make vmlinux bzImage
+# [modules] (CC=afterburn-cc unless --plain or --xenolinux) -> initramfs -> verify (toolchain
+# builds: afterburn scan of vmlinux and every module) -> summary. --xenolinux builds the para-virtualized baseline: the same tree and fragment plus
 # samples/linux/xenolinux.config (a 64-bit Xen PV dom0), stock gcc.
 set -euo pipefail
 
@@ -14,8 +15,8 @@ readonly DEFAULT_TARBALL=/usr/src/linux-source-6.1.tar.xz
 
 usage() {
     cat <<EOF
-Usage: afterburn build-linux -o DIR [--plain | --xenolinux] [--config FRAGMENT]... [--jobs N]
-                            [--source TARBALL]
+Usage: afterburn build-linux -o DIR [--plain | --xenolinux] [--defconfig] [--config FRAGMENT]...
+                            [--jobs N] [--source TARBALL]
        afterburn build-linux --unpack-only [--source TARBALL]
 
 Builds the sample Linux guest (vmlinux + bzImage) and its busybox initramfs.
@@ -25,7 +26,11 @@ Builds the sample Linux guest (vmlinux + bzImage) and its busybox initramfs.
       --xenolinux      XenoLinux, the para-virtualized baseline: stock compiler, the same
                        fragment plus samples/linux/xenolinux.config (64-bit Xen PV dom0);
                        boot it with afterburn boot --on xenolinux (docs/xenolinux.md)
-      --config FILE    extra Kconfig fragment applied after samples/linux/afterburn.config
+      --defconfig      a full-size kernel instead of the small sample: x86_64_defconfig (SMP,
+                       modules, PARAVIRT, KVM_GUEST, ACPI, PCI, ...) + samples/linux/defconfig.config
+                       (the PVH entry); also builds the modules into DIR/modules/
+                       (~30 min on 2 cores, ~20x the sample)
+      --config FILE    extra Kconfig fragment applied after the base configuration
                        (may be repeated)
   -j, --jobs N         parallel make jobs (default: number of CPUs)
       --source TARBALL kernel source tarball (default: $DEFAULT_TARBALL,
@@ -34,8 +39,9 @@ Builds the sample Linux guest (vmlinux + bzImage) and its busybox initramfs.
   -h, --help           this text
 
 DIR receives: vmlinux, bzImage, initramfs.cpio.gz, config, build.log, build-time (wall seconds
-of configure + compile) and, for toolchain builds, annotate.log (AFTERBURN_REPORT: one line per
-object written by afterburn-as).
+of configure + compile), build-cpu (their user + system CPU seconds), with --defconfig modules/ (every .ko, by its path in the tree) and, for
+toolchain builds, annotate.log (AFTERBURN_REPORT: one line per object written by afterburn-as)
+and scan.log (afterburn scan of vmlinux and each module; a scan that fails fails the build).
 The unpacked source is cached in \$AFTERBURN_LINUX_CACHE (default: <build>/linux-src).
 Missing Debian packages are installed with apt-get when run as root.
 
@@ -57,15 +63,17 @@ SOURCE_DIR="@AFTERBURN_SOURCE_DIR@"
 BINARY_DIR="@AFTERBURN_BINARY_DIR@"
 if [[ $SOURCE_DIR == @*@ ]]; then SOURCE_DIR=$(cd "$SCRIPT_DIR/../.." && pwd); fi
 if [[ $BINARY_DIR == @*@ ]]; then BINARY_DIR=$SOURCE_DIR/build; fi
-readonly BASE_FRAGMENT=$SOURCE_DIR/samples/linux/afterburn.config
+BASE_FRAGMENT=$SOURCE_DIR/samples/linux/afterburn.config
 readonly XENOLINUX_FRAGMENT=$SOURCE_DIR/samples/linux/xenolinux.config
+readonly DEFCONFIG_FRAGMENT=$SOURCE_DIR/samples/linux/defconfig.config
 readonly INIT_SCRIPT=$SOURCE_DIR/samples/linux/initramfs/init
 readonly WORKLOAD_SCRIPT=$SOURCE_DIR/samples/linux/initramfs/workload
 readonly AFTERBURN_CC=$SCRIPT_DIR/../../bin/afterburn-cc
+readonly AFTERBURN=$SCRIPT_DIR/../../bin/afterburn
 CACHE_DIR=${AFTERBURN_LINUX_CACHE:-$BINARY_DIR/linux-src}
 
 # --- arguments ----------------------------------------------------------------------------
-OUT="" PLAIN=0 XENOLINUX=0 JOBS=$(nproc) TARBALL=$DEFAULT_TARBALL UNPACK_ONLY=0
+OUT="" PLAIN=0 XENOLINUX=0 DEFCONFIG=0 JOBS=$(nproc) TARBALL=$DEFAULT_TARBALL UNPACK_ONLY=0
 EXTRA_FRAGMENTS=()
 need_arg() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs an argument (see --help)"; }
 while [[ $# -gt 0 ]]; do
@@ -74,6 +82,7 @@ while [[ $# -gt 0 ]]; do
         -o|--output) need_arg "$@"; OUT=$2; shift 2 ;;
         --plain) PLAIN=1; shift ;;
         --xenolinux) XENOLINUX=1; PLAIN=1; shift ;;
+        --defconfig) DEFCONFIG=1; shift ;;
         --unpack-only) UNPACK_ONLY=1; PLAIN=1; shift ;;
         --config) need_arg "$@"; EXTRA_FRAGMENTS+=("$2"); shift 2 ;;
         -j|--jobs) need_arg "$@"; JOBS=$2; shift 2 ;;
@@ -85,6 +94,9 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n $OUT || $UNPACK_ONLY -eq 1 ]] || die "missing -o DIR (see --help)"
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "--jobs wants a positive number, got '$JOBS'"
+[[ $DEFCONFIG -eq 0 || $XENOLINUX -eq 0 ]] ||
+    die "--defconfig and --xenolinux cannot be combined (XenoLinux is built from the sample configuration)"
+[[ $DEFCONFIG -eq 0 ]] || BASE_FRAGMENT=$DEFCONFIG_FRAGMENT
 [[ -f $BASE_FRAGMENT ]] || die "base Kconfig fragment not found: $BASE_FRAGMENT"
 [[ -f $INIT_SCRIPT ]] || die "initramfs /init not found: $INIT_SCRIPT"
 [[ -f $WORKLOAD_SCRIPT ]] || die "initramfs workload not found: $WORKLOAD_SCRIPT"
@@ -101,6 +113,7 @@ if [[ $PLAIN -eq 0 ]]; then
     [[ -x $AFTERBURN_CC ]] || die "toolchain driver not found: $(realpath -m "$AFTERBURN_CC")
   build it first (cmake --build build --target afterburn-cc), or use --plain for a stock build"
     AFTERBURN_CC_ABS=$(realpath "$AFTERBURN_CC")
+    [[ -x $AFTERBURN ]] || die "afterburn not found: $(realpath -m "$AFTERBURN") (it scans the result)"
 fi
 
 if [[ $UNPACK_ONLY -eq 1 ]]; then
@@ -191,9 +204,11 @@ note "mode: $MODE (jobs: $JOBS; output: $OUT; log: $LOG)"
 
 T_BUILD=$(now)
 mkdir -p "$OBJ"
+BASE_CONFIG=tinyconfig
+[[ $DEFCONFIG -eq 0 ]] || BASE_CONFIG=defconfig   # arch/x86/configs/x86_64_defconfig
 {
-    echo "### tinyconfig"
-    make "${MAKE_ARGS[@]}" tinyconfig
+    echo "### $BASE_CONFIG"
+    make "${MAKE_ARGS[@]}" "$BASE_CONFIG"
     echo "### merge ${FRAGMENTS[*]}"
     "$SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" "$OBJ/.config" "${FRAGMENTS[@]}"
     echo "### olddefconfig"
@@ -228,7 +243,7 @@ for sym in "${syms[@]}"; do
     bad=1
 done
 [[ $bad -eq 0 ]] || die "the configuration does not match the fragments (dependencies unmet?)"
-note "configured: tinyconfig + ${#FRAGMENTS[@]} fragment(s), $(grep -c '=y$' "$OBJ/.config") options =y"
+note "configured: $BASE_CONFIG + ${#FRAGMENTS[@]} fragment(s), $(grep -c '=y$' "$OBJ/.config") options =y, $(grep -c '=m$' "$OBJ/.config") =m"
 
 # --- compile --------------------------------------------------------------------------------
 # make runs in its own session so a signal to us can take down the whole make tree.
@@ -247,8 +262,10 @@ trap cleanup EXIT
 # cover only what was rebuilt.
 INCREMENTAL=0
 [[ -f $OBJ/vmlinux ]] && INCREMENTAL=1
-echo "### make vmlinux bzImage" >>"$LOG"
-setsid make "${MAKE_ARGS[@]}" -j"$JOBS" vmlinux bzImage >>"$LOG" 2>&1 &
+TARGETS=(vmlinux bzImage)
+grep -q '^CONFIG_MODULES=y' "$OBJ/.config" && TARGETS+=(modules)
+echo "### make ${TARGETS[*]}" >>"$LOG"
+setsid make "${MAKE_ARGS[@]}" -j"$JOBS" "${TARGETS[@]}" >>"$LOG" 2>&1 &
 MAKE_PID=$!
 count_objects() { grep -cE '^  (CC|AS)  ' "$LOG" || true; }
 last_report=$(date +%s)
@@ -292,11 +309,31 @@ if [[ $rc -ne 0 ]]; then
 fi
 BUILD_SECONDS=$(elapsed "$T_BUILD")
 echo "$BUILD_SECONDS" >"$OUT/build-time"
-note "compiled: $(count_objects) objects in ${BUILD_SECONDS}s"
+# CPU seconds (user + system) of everything this script waited for: configure and make with all
+# its compilers. Unlike the wall time it hardly moves when others load the machine.
+BUILD_CPU=$(times | awk 'NR == 2 {
+    n = split($1 " " $2, t, " "); s = 0
+    for (i = 1; i <= n; i++) { split(t[i], ms, /[ms]/); s += ms[1] * 60 + ms[2] }
+    printf "%.1f", s }')
+echo "$BUILD_CPU" >"$OUT/build-cpu"
+note "compiled: $(count_objects) objects in ${BUILD_SECONDS}s (${BUILD_CPU} CPU seconds)"
 
 cp "$OBJ/vmlinux" "$OUT/vmlinux"
 cp "$OBJ/arch/x86/boot/bzImage" "$OUT/bzImage"
 cp "$OBJ/.config" "$OUT/config"
+# Modules keep their path in the tree (two modules may share a name in different directories).
+rm -rf "$OUT/modules"
+MODULE_COUNT=0
+if [[ " ${TARGETS[*]} " == *" modules "* ]]; then
+    mkdir -p "$OUT/modules"
+    while IFS= read -r -d '' ko; do
+        rel=${ko#"$OBJ"/}
+        mkdir -p "$OUT/modules/$(dirname "$rel")"
+        cp "$ko" "$OUT/modules/$rel"
+        MODULE_COUNT=$((MODULE_COUNT + 1))
+    done < <(find "$OBJ" -name '*.ko' -not -path "$OBJ/modules/*" -print0)
+    note "modules: $MODULE_COUNT copied to $OUT/modules"
+fi
 
 # --- initramfs ------------------------------------------------------------------------------
 STAGE=$(mktemp -d)
@@ -331,6 +368,12 @@ for f in init bin/busybox bin/afterburn-workload; do
 done
 if [[ $MODE == afterburn ]]; then
     [[ -s $AFTERBURN_REPORT ]] || echo "$PROG: warning: $AFTERBURN_REPORT is empty: afterburn-as reported no objects" >&2
+    # The proof that nothing sensitive was missed, for the kernel and every module it built.
+    if [[ $MODULE_COUNT -eq 0 ]]; then note "scanning vmlinux"; else note "scanning vmlinux and $MODULE_COUNT modules"; fi
+    scan_inputs=("$OUT/vmlinux")
+    [[ $MODULE_COUNT -eq 0 ]] || scan_inputs+=("$OUT/modules")
+    "$AFTERBURN" scan "${scan_inputs[@]}" >"$OUT/scan.log" 2>&1 ||
+        { tail -n 30 "$OUT/scan.log" >&2; die "afterburn scan found unannotated sites or bad records; see $OUT/scan.log"; }
 fi
 
 # --- summary --------------------------------------------------------------------------------
@@ -340,6 +383,7 @@ echo "afterburn build-linux: Linux $KVER ($MODE) built in ${BUILD_SECONDS}s (tot
 printf '  %-18s %10s bytes  (.text %s bytes)\n' vmlinux "$(stat -c %s "$OUT/vmlinux")" "$text_size"
 printf '  %-18s %10s bytes\n' bzImage "$(stat -c %s "$OUT/bzImage")"
 printf '  %-18s %10s bytes\n' initramfs.cpio.gz "$(stat -c %s "$OUT/initramfs.cpio.gz")"
+[[ $MODULE_COUNT -eq 0 ]] || printf '  %-18s %10s files, %s bytes\n' modules/ "$MODULE_COUNT" "$(du -sb "$OUT/modules" | cut -f1)"
 if [[ $MODE == afterburn ]]; then
     # afterburn-as writes "... sites=N ..." per object; sum them when the field is there.
     # (grep finds nothing when an incremental build recompiled no object: that is 0, not an error.)
@@ -361,6 +405,7 @@ if [[ $MODE == afterburn ]]; then
             if (missed) printf "  WARNING: %d sensitive instructions in %d objects were not annotated (see build.log)\n", missed, missed_objs
         }' "$AFTERBURN_REPORT"
 fi
+[[ $MODE != afterburn ]] || echo "  scan: $(tail -n 1 "$OUT/scan.log")"
 echo "  config, build.log, build-time in $OUT"
 if [[ $INCREMENTAL -eq 1 ]]; then
     echo "  note: incremental build (DIR/obj existed): build-time and annotate.log cover only the rebuilt part;"

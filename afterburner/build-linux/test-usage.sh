@@ -19,5 +19,6 @@ expect "unknown option"  1 "unknown argument '--frob'"                   -- -o "
 expect "bad --jobs"      1 "--jobs wants a positive number, got 'x'"     -- -o "$TMP/o" --plain --jobs x
 expect "-o without DIR"  1 "option -o needs an argument"                 -- --plain -o
 expect "missing fragment" 1 "--config fragment not found: $TMP/none.cfg" -- -o "$TMP/o" --plain --config "$TMP/none.cfg"
+expect "defconfig+xenolinux" 1 "--defconfig and --xenolinux cannot be combined" -- -o "$TMP/o" --defconfig --xenolinux
 [[ ! -e $TMP/o ]] || { echo "FAIL: an output directory was created for bad arguments"; failures=$((failures + 1)); }
 [[ $failures -eq 0 ]] || { echo "$failures failure(s)"; exit 1; }
