@@ -1,7 +1,9 @@
 // libFuzzer: the wedge's sensitive-instruction decoder. Invariants: it never reads past
 // `avail`; what it decodes has a length in 1..15 within the input, decodes again identically
 // from exactly those bytes, and padded to its kind's minimum size is a record check_record
-// accepts (the decoder and the record check must agree on what a valid site is).
+// accepts (the decoder and the record check must agree on what a valid site is). The
+// CPUID-gated decoder likewise: a length in 1..15 within the input, the same class again from
+// exactly those bytes, and never an instruction decode_sensitive also claims.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -28,6 +30,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     std::vector<uint8_t> bytes(data, data + size);  // exact size: ASan catches a read past the end
     decoder::decoded d;
+    gated_class g;
+    uint8_t glen = 0;
+    if (decoder::decode_gated(bytes.data(), bytes.size(), g, glen)) {
+        if (glen < 1 || glen > 15 || glen > size || !gated_class_name(g)) std::abort();
+        gated_class again;
+        uint8_t again_len = 0;
+        if (!decoder::decode_gated(bytes.data(), glen, again, again_len) || again != g || again_len != glen)
+            std::abort();
+        if (decoder::decode_sensitive(bytes.data(), bytes.size(), d)) std::abort();
+        return 0;
+    }
     if (!decoder::decode_sensitive(bytes.data(), bytes.size(), d)) return 0;
     if (d.insn_len < 1 || d.insn_len > 15 || d.insn_len > size) std::abort();
     if (!site_kind_is_instruction(d.kind)) std::abort();
