@@ -35,6 +35,9 @@
 #include "memmodel.h"
 #include "emit-rtl.h"
 #include "rtl-iter.h"
+#include "insn-config.h"
+#include "recog.h"
+#include "insn-constants.h"
 #include "diagnostic-core.h"
 #include "stringpool.h"
 #include "cgraph.h"
@@ -449,6 +452,40 @@ access_found classify_insn(rtx_insn *insn)
     return a;
 }
 
+// GCC 12's peephole2 folds the stack protector's canary copy and the load that follows it into
+// one insn (*stack_protect_set_2/_3): mov canary -> r; mov r -> slot; mov access -> r. A
+// marker before it would name the canary load, not the access (mm/hugetlb.c's hugetlb_wp in
+// defconfig). Split it back into the canary copy (stack_protect_set_1, which clears its
+// scratch instead) and the plain access, which is then marked like any other. Returns the
+// access insn, or nullptr when the insn is not such a pair or the split would not be valid.
+rtx_insn *split_canary_and_access(rtx_insn *insn)
+{
+    rtx body = PATTERN(insn);
+    if (GET_CODE(body) != PARALLEL || XVECLEN(body, 0) != 3) return nullptr;
+    rtx guard = XVECEXP(body, 0, 0), access = XVECEXP(body, 0, 1), clobber = XVECEXP(body, 0, 2);
+    if (GET_CODE(guard) != SET || GET_CODE(SET_SRC(guard)) != UNSPEC || XINT(SET_SRC(guard), 1) != UNSPEC_SP_SET)
+        return nullptr;
+    if (GET_CODE(access) != SET || !REG_P(SET_DEST(access)) || GET_CODE(clobber) != CLOBBER) return nullptr;
+    rtx reg = SET_DEST(access);
+    rtx scratch = gen_rtx_REG(GET_MODE(SET_DEST(guard)), REGNO(reg));
+    rtx copy = gen_rtx_PARALLEL(VOIDmode, gen_rtvec(3, copy_rtx(guard), gen_rtx_SET(scratch, const0_rtx),
+                                                    copy_rtx(clobber)));
+    rtx_insn *first = emit_insn_before(copy, insn);
+    rtx_insn *second = emit_insn_before(gen_rtx_SET(reg, copy_rtx(SET_SRC(access))), insn);
+    auto valid = [](rtx_insn *i) {
+        if (recog_memoized(i) < 0) return false;
+        extract_insn(i);
+        return constrain_operands(1, get_enabled_alternatives(i)) != 0;
+    };
+    if (!valid(first) || !valid(second)) {
+        delete_insn(first);
+        delete_insn(second);
+        return nullptr;
+    }
+    delete_insn(insn);
+    return second;
+}
+
 struct mark_pass : rtl_opt_pass {
     mark_pass(gcc::context *ctx) : rtl_opt_pass(mark_pass_data, ctx) {}
     unsigned int execute(function *) override
@@ -459,6 +496,11 @@ struct mark_pass : rtl_opt_pass {
             if (GET_CODE(body) == USE || GET_CODE(body) == CLOBBER || GET_CODE(body) == ASM_INPUT) continue;
             access_found a = classify_insn(insn);
             if (!a.load && !a.store) continue;
+            if (rtx_insn *access = split_canary_and_access(insn)) {
+                insn = access;  // the marker goes on the access alone
+                a = classify_insn(insn);
+                if (!a.load && !a.store) continue;
+            }
             if (++g_found == g_drop) continue;  // tests: prove the cross-check sees a missing mark
             if (getenv("AFTERBURN_PT_DEBUG")) debug_rtx(insn);  // why: the insn with its MEM_EXPRs
             const char *text = a.store ? marker_store : marker_load;
