@@ -237,7 +237,7 @@ if [[ $COMPARE -eq 1 ]]; then
 fi
 if [[ -z $TREE ]]; then
     [[ -x $BUILD_LINUX ]] || die "build-linux not found next to this program ($BUILD_LINUX); give --tree DIR"
-    note "asking build-linux for its source tree (it unpacks $TARBALL once, ~1 min, if needed)"
+    note "asking build-linux for its source tree (it unpacks $TARBALL once if needed, ~10 s here)"
     if ! bl_out=$("$BUILD_LINUX" --unpack-only --source "$TARBALL" 2>&1); then
         echo "$bl_out" >&2
         die "build-linux --unpack-only failed (see above); or give the tree with --tree DIR"
@@ -275,12 +275,11 @@ changed_lines() {
          }
          END { printf "%d %d %d\n", plus, minus, changed }' <<<"$out"
 }
-file_lines() { if [[ -f $1 && ! -L $1 ]]; then wc -l <"$1"; else echo 0; fi; }
+file_lines() { if [[ -f $1 && ! -L $1 ]]; then awk 'END { print NR }' "$1"; else echo 0; fi; }
 
 compare_tree() {
-    local t0 log=$WORK/compare.log rc=0 parent
+    local t0 log=$WORK/compare.log rc=0
     t0=$(now)
-    parent=$(dirname "$TREE")
     local patterns=()
     for p in "${COMPARE_PATHS[@]}"; do patterns+=("*/${p%/}"); done
     note "comparing $TREE with $TARBALL (tar --compare${COMPARE_PATHS[*]:+ of ${COMPARE_PATHS[*]}})"
@@ -354,18 +353,21 @@ $errors"
         D_REPORT+=("changed $f: $c lines changed (+$a -$r)")
     done <"$WORK/changed"
     while IFS= read -r f; do
+        [[ -d $WORK/pristine/$f && ! -L $WORK/pristine/$f ]] && continue  # its files are named too
         r=$(file_lines "$WORK/pristine/$f")
         D_MISSING=$((D_MISSING + 1)); D_MINUS=$((D_MINUS + r)); D_LINES=$((D_LINES + r))
         D_REPORT+=("missing $f: $r lines removed")
     done <"$WORK/missing"
     while IFS= read -r f; do
+        [[ -d $TREE/$f && ! -L $TREE/$f ]] && continue  # its files are named too
         a=$(file_lines "$TREE/$f")
         D_ADDED=$((D_ADDED + 1)); D_PLUS=$((D_PLUS + a)); D_LINES=$((D_LINES + a))
         D_REPORT+=("added $f: $a lines added")
     done <"$WORK/added"
     while IFS= read -r f; do
         D_METADATA=$((D_METADATA + 1))
-        D_REPORT+=("metadata $f: $(grep -F "./$f: " "$log" | sed 's|.*: ||' | paste -sd, -) (content equal)")
+        D_REPORT+=("metadata $f: $(awk -v p="./$f: " 'index($0, p) == 1 { print substr($0, length(p) + 1) }' "$log" |
+            paste -sd, -) (content equal)")
     done <"$WORK/metadata_only"
     D_SECONDS=$(seconds_since "$t0")
     note "compared $D_ENTRIES entries in $D_SECONDS s: $D_CHANGED changed, $D_MISSING missing, $D_ADDED added, $D_LINES lines changed"
@@ -638,20 +640,25 @@ emit_json() {
         local key paths
         for key in "${AB_COST[@]/#/ab:}" "${AB_OTHER[@]/#/ab:}" "${LX_CORE[@]/#/lx:}" "${LX_OTHER[@]/#/lx:}"; do
             [[ $first -eq 1 ]] || printf ', '; first=0
-            if [[ $key == ab:* ]]; then paths=${AB_PATHS[${key#ab:}]}
-            elif [[ $key == lx:hooks_pv ]]; then paths="#if $HOOK_CORE_SYMBOLS"
-            elif [[ $key == lx:hooks_other ]]; then paths="#if $HOOK_OTHER_FOUND"
-            else paths=${LX_PATHS[${key#lx:}]}; fi
-            printf '%s: {"files": %s, "code": %s, "paths": %s, "languages": %s}' "$(json_str "$key")" \
+            if [[ $key == ab:* ]]; then read -ra paths <<<"${AB_PATHS[${key#ab:}]}"
+            elif [[ $key == lx:hooks_pv ]]; then read -ra paths <<<"$HOOK_CORE_SYMBOLS"; paths=("${paths[@]/#/#if }")
+            elif [[ $key == lx:hooks_other ]]; then read -ra paths <<<"$HOOK_OTHER_FOUND"; paths=("${paths[@]/#/#if }")
+            else read -ra paths <<<"$(echo ${LX_PATHS[${key#lx:}]})"; fi
+            printf '%s: {"files": %s, "code": %s, "paths": %s, "languages": %s' "$(json_str "$key")" \
                 "$([[ ${R_FILES[$key]} == absent ]] && echo null || echo "${R_FILES[$key]}")" \
-                "$(json_count "$key")" "$(json_list $paths)" "$(json_langs "${R_LANGS[$key]}")"
+                "$(json_count "$key")" "$(json_list "${paths[@]}")" "$(json_langs "${R_LANGS[$key]}")"
+            if [[ $key == lx:* && -n ${LX_EXCLUDE[${key#lx:}]:-} ]]; then
+                read -ra paths <<<"$(echo ${LX_EXCLUDE[${key#lx:}]})"
+                printf ', "except": %s' "$(json_list "${paths[@]}")"
+            fi
+            printf '}'
         done
         printf '}'
     fi
     printf '}\n'
 }
 
-row() { if [[ -n $4 ]]; then printf '  %-52s %6s %7s  %s\n' "$@"; else printf '  %-52s %6s %7s\n' "$@"; fi; }
+row() { if [[ -n ${4:-} ]]; then printf '  %-52s %6s %7s  %s\n' "$@"; else printf '  %-52s %6s %7s\n' "$1" "$2" "$3"; fi; }
 emit_table() {
     if [[ $COMPARE -eq 1 ]]; then
         echo "Guest source lines changed: $D_LINES"
