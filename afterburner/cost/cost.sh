@@ -439,12 +439,19 @@ count_afterburn() {
     done
     for c in "${AB_OTHER[@]}"; do under ${AB_PATHS[$c]} <"$all" >"$WORK/ab.$c"; done
     LC_ALL=C sort -u "$WORK/ab.tests" "$tests_extra" -o "$WORK/ab.tests"
-    # Every file is in one component, or is documentation.
-    local unplaced
-    unplaced=$(cat "${AB_COST[@]/#/$WORK/ab.}" "${AB_OTHER[@]/#/$WORK/ab.}" | LC_ALL=C sort |
-        LC_ALL=C comm -13 - "$all" | awk '!/^docs\/|^[^\/]*\.md$|^\.gitignore$/')
-    [[ -z $unplaced ]] || die "files in no component of $SOURCE_DIR (place them in the path lists of $0):
-$unplaced"
+    # Every file with code is in a component (docs, licences and the like have none).
+    cat "${AB_COST[@]/#/$WORK/ab.}" "${AB_OTHER[@]/#/$WORK/ab.}" | LC_ALL=C sort |
+        LC_ALL=C comm -13 - "$all" >"$WORK/ab.unplaced"
+    csv=$(cloc_csv "$SOURCE_DIR" "$WORK/ab.unplaced") || exit 2
+    record ab:unplaced "$csv"
+    if [[ ${R_CODE[ab:unplaced]} -ne 0 ]]; then
+        local named
+        named=$(cd "$SOURCE_DIR" && cloc --by-file --list-file="$WORK/ab.unplaced" "${CLOC_OPTS[@]}" |
+            awk -F, 'NR > 1 && $2 != "" && $1 != "SUM" { print "  " $2 " (" $5 " code lines)" }') ||
+            die "cloc failed on the files in no component"
+        die "code in no component of $SOURCE_DIR (place it in the path lists of $0):
+$named"
+    fi
     for c in "${AB_COST[@]}" "${AB_OTHER[@]}"; do
         if [[ ! -s $WORK/ab.$c && ! -e $SOURCE_DIR/${AB_PATHS[$c]%% *} ]]; then
             R_FILES[ab:$c]=absent; R_CODE[ab:$c]=absent; R_LANGS[ab:$c]=""
