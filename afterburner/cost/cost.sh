@@ -395,7 +395,7 @@ cloc_csv() {
 # difference of two counts (the hooks: the files before and after unifdef).
 record() {
     local key=$1 parsed
-    parsed=$(awk -F, -v minus="${3:-}" '
+    parsed=$(awk -F, '
         FNR == 1 { part++; next }
         $2 == "SUM" || $2 == "" { next }
         part == 1 { code[$2] += $5; nfiles += $1 }
