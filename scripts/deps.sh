@@ -4,6 +4,7 @@ AFTERBURN_PACKAGES=(
   build-essential binutils cmake g++ python3 xz-utils zstd cpio gzip bc flex bison libelf-dev libssl-dev
   llvm-14-dev binutils-dev gcc-12-plugin-dev catch2 clang-14 libclang-rt-14-dev
   qemu-system-x86 busybox-static linux-source-6.1 xen-hypervisor-4.17-amd64 libxen-dev
+  cloc unifdef   # afterburn cost: the line counter, and #if-block removal for the hooks
 )
 
 afterburn_install_deps() {
