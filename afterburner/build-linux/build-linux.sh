@@ -311,10 +311,13 @@ BUILD_SECONDS=$(elapsed "$T_BUILD")
 echo "$BUILD_SECONDS" >"$OUT/build-time"
 # CPU seconds (user + system) of everything this script waited for: configure and make with all
 # its compilers. Unlike the wall time it hardly moves when others load the machine.
-BUILD_CPU=$(times | awk 'NR == 2 {
+# (`times` itself runs here: in a $(...) subshell it would report that subshell's children.)
+times >"$OUT/.times"
+BUILD_CPU=$(awk 'NR == 2 {
     n = split($1 " " $2, t, " "); s = 0
     for (i = 1; i <= n; i++) { split(t[i], ms, /[ms]/); s += ms[1] * 60 + ms[2] }
-    printf "%.1f", s }')
+    printf "%.1f", s }' "$OUT/.times")
+rm -f "$OUT/.times"
 echo "$BUILD_CPU" >"$OUT/build-cpu"
 note "compiled: $(count_objects) objects in ${BUILD_SECONDS}s (${BUILD_CPU} CPU seconds)"
 
