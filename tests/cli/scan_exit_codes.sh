@@ -51,4 +51,32 @@ echo hello > "$dir/text"
 [ $rc -eq 2 ] || fail "missing file: exit $rc"
 "$afterburn" scan 2> "$dir/err"; rc=$?
 [ $rc -eq 2 ] || fail "no argument: exit $rc"
+
+# Several files and directories: one line each, then the total; the worst verdict wins, and an
+# unusable input does not stop the others from being scanned.
+mkdir -p "$dir/tree/sub" "$dir/empty"
+cp "$dir/a.o" "$dir/tree/sub/a.o"; cp "$dir/a.o" "$dir/tree/a2.o"; echo notelf > "$dir/tree/readme"
+"$afterburn" scan "$dir/tree" > "$dir/out"; rc=$?
+[ $rc -eq 0 ] || fail "directory of clean objects: exit $rc: $(cat "$dir/out")"
+[ "$(grep -c '^  OK ' "$dir/out")" -eq 2 ] || fail "directory: want 2 OK lines: $(cat "$dir/out")"
+grep -q '^total over 2 files:' "$dir/out" || fail "directory: no total: $(cat "$dir/out")"
+grep -q '^  cli  *2  *2  *0  *0$' "$dir/out" || fail "directory: total cli row: $(cat "$dir/out")"
+"$afterburn" scan "$dir/a.o" "$dir/b.o" > "$dir/out"; rc=$?
+[ $rc -eq 1 ] || fail "clean + unannotated: exit $rc, want 1"
+grep -q "^  FAILED $dir/b.o:" "$dir/out" && grep -q "^  OK     $dir/a.o:" "$dir/out" ||
+    fail "per-file verdicts: $(cat "$dir/out")"
+"$afterburn" scan "$dir/a.o" "$dir/missing" > "$dir/out" 2> "$dir/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "^  OK     $dir/a.o:" "$dir/out" || fail "good + missing: exit $rc, $(cat "$dir/out" "$dir/err")"
+"$afterburn" scan "$dir/empty" 2> "$dir/err"; rc=$?
+[ $rc -eq 2 ] && grep -q 'a directory without ELF files' "$dir/err" || fail "empty directory: exit $rc: $(cat "$dir/err")"
+"$afterburn" scan --json "$dir/a.o" "$dir/tree" > "$dir/json"; rc=$?
+[ $rc -eq 0 ] || fail "--json of several: exit $rc"
+python3 - "$dir/json" <<'PY' || fail "json shape of several"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert len(j["images"]) == 3, j.keys()
+assert j["total"]["total"] == 6 and j["total"]["classes"]["cli"]["annotated"] == 3, j["total"]
+assert all(i["image"].endswith(".o") for i in j["images"])
+PY
+
 echo "scan exit codes: ok"
