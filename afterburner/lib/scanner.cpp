@@ -14,8 +14,6 @@ namespace afterburn {
 
 namespace {
 
-const char *class_name(site_kind k) { return site_kind_name(k); }
-
 std::string json_string(const std::string &v)
 {
     std::string o = "\"";
@@ -131,7 +129,7 @@ void count_gated(scan_report &r, const elf_image &img, const elf_section &sec, u
 
 const char *finding_class(const scan_finding &f)
 {
-    return f.gated != gated_class::count ? gated_class_name(f.gated) : class_name(f.kind);
+    return f.gated != gated_class::count ? gated_class_name(f.gated) : site_kind_name(f.kind);
 }
 
 void add_to_total(scan_report &total, const scan_report &one)
