@@ -1,5 +1,5 @@
 // The table behind `--on NAME`.
-#include "backend.hpp"
+#include "backend.h"
 
 #include <array>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "cli.hpp"
+#include "cli.h"
 
 #include <charconv>
 #include <cmath>

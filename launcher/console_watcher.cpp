@@ -1,4 +1,4 @@
-#include "console_watcher.hpp"
+#include "console_watcher.h"
 
 #include <array>
 #include <cctype>

@@ -1,8 +1,8 @@
 // afterburn boot: boot a guest image on a backend and report whether it reached its marker.
-#include "backend.hpp"
-#include "cli.hpp"
-#include "image.hpp"
-#include "process.hpp"
+#include "backend.h"
+#include "cli.h"
+#include "image.h"
+#include "process.h"
 
 #include <fcntl.h>
 #include <iostream>

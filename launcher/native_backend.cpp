@@ -1,7 +1,7 @@
 // The native backend: the image runs directly under QEMU TCG, no hypervisor underneath.
-#include "backend.hpp"
-#include "qemu_command.hpp"
-#include "vmm_session.hpp"
+#include "backend.h"
+#include "qemu_command.h"
+#include "vmm_session.h"
 
 #include <iostream>
 

@@ -1,4 +1,4 @@
-#include "process.hpp"
+#include "process.h"
 
 #include <cerrno>
 #include <csignal>

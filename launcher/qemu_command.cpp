@@ -1,4 +1,4 @@
-#include "qemu_command.hpp"
+#include "qemu_command.h"
 
 #include <cstdlib>
 

@@ -1,10 +1,10 @@
 // A VMM session: run the program that hosts the guest (QEMU, or the nested KVM runner),
 // stream and watch the guest's console, decide the outcome. Shared by every backend.
-#include "vmm_session.hpp"
-#include "backend.hpp"
-#include "console_watcher.hpp"
-#include "process.hpp"
-#include "qemu_command.hpp"
+#include "vmm_session.h"
+#include "backend.h"
+#include "console_watcher.h"
+#include "process.h"
+#include "qemu_command.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -2,10 +2,10 @@
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
-#include "cli.hpp"
-#include "console_watcher.hpp"
-#include "qemu_command.hpp"
-#include "xen_dom0.hpp"
+#include "cli.h"
+#include "console_watcher.h"
+#include "qemu_command.h"
+#include "xen_dom0.h"
 
 #include <algorithm>
 

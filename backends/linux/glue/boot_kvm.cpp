@@ -1,10 +1,10 @@
 // The KVM backend: afterburn-kvm runs the guest with the KVM wedge. These machines' /dev/kvm
 // is usually a software module that cannot run ordinary guests, so the usual path is nested:
 // an L1 Debian kernel under QEMU TCG with kvm_amd nested=1 (backends/linux/l1/run-nested.sh).
-#include "backend.hpp"
-#include "install_layout.hpp"
-#include "qemu_command.hpp"
-#include "vmm_session.hpp"
+#include "backend.h"
+#include "install_layout.h"
+#include "qemu_command.h"
+#include "vmm_session.h"
 
 #include <cstdlib>
 #include <filesystem>

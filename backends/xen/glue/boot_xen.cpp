@@ -1,9 +1,9 @@
 // The Xen backend: Debian's Xen 4.17 boots the Xen wedge (xen-wedge.elf) as a 64-bit PV dom0
 // under QEMU TCG; the guest is its boot module, which the wedge loads, rewrites and runs
 // (backends/xen, docs/xen-backend.md). The wedge ends the run with its verdict.
-#include "backend.hpp"
-#include "install_layout.hpp"
-#include "xen_dom0.hpp"
+#include "backend.h"
+#include "install_layout.h"
+#include "xen_dom0.h"
 
 #include "module_pack.h"
 

@@ -1,8 +1,8 @@
 // The xenolinux backend: a para-virtualized Linux (`afterburn build-linux --xenolinux`) boots
 // as Xen 4.17's 64-bit PV dom0 under QEMU TCG, with its initrd. This is XenoLinux, the baseline
 // the afterburnt kernel on Xen is compared with (docs/xenolinux.md).
-#include "backend.hpp"
-#include "xen_dom0.hpp"
+#include "backend.h"
+#include "xen_dom0.h"
 
 #include <iostream>
 

@@ -1,9 +1,9 @@
-#include "xen_dom0.hpp"
-#include "process.hpp"
-#include "qemu_command.hpp"
-#include "backend.hpp"
-#include "install_layout.hpp"
-#include "vmm_session.hpp"
+#include "xen_dom0.h"
+#include "process.h"
+#include "qemu_command.h"
+#include "backend.h"
+#include "install_layout.h"
+#include "vmm_session.h"
 
 #include <cerrno>
 #include <cstdlib>

@@ -2,8 +2,8 @@
 // the probed image and returns the process exit status (see usage_text()).
 #pragma once
 
-#include "cli.hpp"
-#include "image.hpp"
+#include "cli.h"
+#include "image.h"
 
 #include <string_view>
 

@@ -1,8 +1,8 @@
 // The QEMU command line for the native backend (TCG, no hypervisor underneath).
 #pragma once
 
-#include "cli.hpp"
-#include "image.hpp"
+#include "cli.h"
+#include "image.h"
 
 #include <optional>
 #include <string>

@@ -4,8 +4,8 @@
 // (docs/xen-backend.md, docs/xenolinux.md).
 #pragma once
 
-#include "cli.hpp"
-#include "process.hpp"
+#include "cli.h"
+#include "process.h"
 
 #include <filesystem>
 #include <optional>

@@ -2,8 +2,8 @@
 // the success marker, a failure marker, a crash, the program's exit, or the timeout decide.
 #pragma once
 
-#include "cli.hpp"
-#include "process.hpp"
+#include "cli.h"
+#include "process.h"
 
 #include <optional>
 #include <string>
@@ -25,7 +25,7 @@ struct VmmKind {
 std::string describe_qemu_exit(const ExitStatus& st);
 std::string describe_qemu_exit(const ExitStatus& st, const std::vector<std::string>&);
 
-// Returns an ExitCode (backend.hpp).
+// Returns an ExitCode (backend.h).
 int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, const VmmKind& vmm);
 
 } // namespace afterburn::launcher
