@@ -7,7 +7,7 @@
 
 namespace afterburn::launcher {
 
-int boot_native(const BootOptions& options, const ImageInfo& image)
+int boot_native(const boot_options& options, const image_info& image)
 {
     if (std::string why = not_bootable_by_qemu(image, options.image); !why.empty()) {
         std::cerr << "afterburn boot: error: " << why << std::endl;
