@@ -2,7 +2,7 @@
 // 64-bit entry gets (RSI). Offsets are those of Linux's struct boot_params.
 #include "kernel.h"
 
-BootInfo g_boot;
+boot_info g_boot;
 
 namespace {
 constexpr u64 BP_EXT_CMD_LINE_PTR = 0x0c8;
@@ -29,7 +29,7 @@ void boot_parse(u64 params_pa) {
     g_boot.params_pa = params_pa;
     u8 n = bp_read<u8>(BP_E820_ENTRIES);
     g_boot.e820_count = n > 128 ? 128 : n;
-    memcpy(g_boot.e820, phys_to_virt(params_pa + BP_E820_TABLE), g_boot.e820_count * sizeof(E820Entry));
+    memcpy(g_boot.e820, phys_to_virt(params_pa + BP_E820_TABLE), g_boot.e820_count * sizeof(e820_entry));
     u64 cmd = bp_read<u32>(BP_CMD_LINE_PTR) | (u64)bp_read<u32>(BP_EXT_CMD_LINE_PTR) << 32;
     size_t len = 0;
     if (cmd) {

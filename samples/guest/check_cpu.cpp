@@ -8,13 +8,13 @@ using namespace x86;
 extern "C" u8 user_wbinvd[], user_rdpmc[], user_rdtsc[];
 
 void check_cpuid() {
-    Cpuid l0 = cpuid(broken() ? 0x80000000 : 0);    // break: ask the wrong leaf
+    cpuid_regs l0 = cpuid(broken() ? 0x80000000 : 0);    // break: ask the wrong leaf
     if (l0.a < 1 || l0.a >= 0x80000000) return fail("max basic leaf 0x%x out of range", l0.a);
     const u8* vendor[] = {(const u8*)&l0.b, (const u8*)&l0.d, (const u8*)&l0.c};
     for (auto* v : vendor)
         for (int i = 0; i < 4; i++)
             if (v[i] < 0x20 || v[i] > 0x7e) return fail("vendor string not printable");
-    Cpuid l1 = cpuid(1);
+    cpuid_regs l1 = cpuid(1);
     constexpr u32 need = 1u << 4 | 1u << 5 | 1u << 6 | 1u << 9;   // TSC MSR PAE APIC: we use them
     if ((l1.d & need) != need) return fail("CPUID.1.EDX 0x%x lacks TSC/MSR/PAE/APIC", l1.d);
     expect_eq("CPUID.1.ECX.OSXSAVE vs CR4.OSXSAVE", l1.c >> 27 & 1, read_cr4() >> 18 & 1);
@@ -23,16 +23,16 @@ void check_cpuid() {
     expect_eq("CPUID.1.EBX initial APIC ID vs local APIC ID", l1.b >> 24, apic_id & 0xff);
     u32 max_ext = cpuid(0x80000000).a;
     if (max_ext < 0x80000001) return fail("max extended leaf 0x%x", max_ext);
-    Cpuid e1 = cpuid(0x80000001);
+    cpuid_regs e1 = cpuid(0x80000001);
     expect_eq("CPUID.80000001.EDX.LM (we run in long mode)", e1.d >> 29 & 1, 1);
     expect_eq("CPUID.80000001.EDX.NX vs EFER.NXE", e1.d >> 20 & 1, rdmsr(MSR_EFER) >> 11 & 1);
     if (l0.a >= 7) {
-        Cpuid l7 = cpuid(7, 0);
-        Cpuid beyond = cpuid(7, l7.a + 1);          // sub-leaves past the max read as zero
+        cpuid_regs l7 = cpuid(7, 0);
+        cpuid_regs beyond = cpuid(7, l7.a + 1);          // sub-leaves past the max read as zero
         if (beyond.a | beyond.b | beyond.c | beyond.d) fail("CPUID.7.%u not zero", l7.a + 1);
     }
     if (l0.a >= 0xd && (l1.c >> 26 & 1)) {
-        Cpuid d0 = cpuid(0xd, 0);
+        cpuid_regs d0 = cpuid(0xd, 0);
         if ((d0.a & 3) != 3) fail("CPUID.D.0.EAX 0x%x lacks x87|SSE", d0.a);
         if (d0.c < 576 || d0.b > d0.c) fail("CPUID.D.0 sizes EBX %u ECX %u", d0.b, d0.c);
     }
@@ -97,7 +97,7 @@ void check_rdpmc() {
     run_user(user_rdpmc, 13);
     expect_eq("ring-3 rdpmc #GP CS", g_expect.got.cs, USER_CS);
     expect_eq("ring-3 rdpmc #GP error code", g_expect.got.error, 0);
-    Cpuid v = cpuid(0);
+    cpuid_regs v = cpuid(0);
     bool intel = v.b == 0x756e6547 && v.d == 0x49656e69 && v.c == 0x6c65746e;
     if (intel && v.a >= 0xa && (cpuid(0xa).a & 0xff) >= 1 && (cpuid(0xa).a >> 8 & 0xff) >= 1) {
         write_cr4(cr4 | CR4_PCE);
@@ -108,7 +108,7 @@ void check_rdpmc() {
 
 namespace {
 volatile u64 wakeups;
-void wake_handler(TrapFrame*) { wakeups = wakeups + 1; lapic::eoi(); }
+void wake_handler(trap_frame*) { wakeups = wakeups + 1; lapic::eoi(); }
 alignas(64) volatile u64 monitored[8];
 }  // namespace
 

@@ -72,7 +72,7 @@ void check_cr4() {
 
 namespace {
 volatile u64 ipi_count;
-void ipi_handler(TrapFrame*) {
+void ipi_handler(trap_frame*) {
     ipi_count = ipi_count + 1;
     lapic::eoi();
 }

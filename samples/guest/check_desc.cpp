@@ -4,20 +4,20 @@
 #include "kernel.h"
 
 void check_desc_gdt() {
-    x86::DescPtr want = gdt_ptr();
+    x86::desc_ptr want = gdt_ptr();
     x86::lgdt(want);
-    if (broken()) x86::lgdt(x86::DescPtr{0x17, want.base});   // break: a shorter GDT
-    x86::DescPtr got = x86::sgdt();
+    if (broken()) x86::lgdt(x86::desc_ptr{0x17, want.base});   // break: a shorter GDT
+    x86::desc_ptr got = x86::sgdt();
     gdt_load();
     expect_eq("sgdt base", got.base, want.base);
     expect_eq("sgdt limit", got.limit, want.limit);
 }
 
 void check_desc_idt() {
-    x86::DescPtr want = idt_ptr();
+    x86::desc_ptr want = idt_ptr();
     x86::lidt(want);
-    if (broken()) x86::lidt(x86::DescPtr{0xff, want.base});    // break: 16 gates only
-    x86::DescPtr got = x86::sidt();
+    if (broken()) x86::lidt(x86::desc_ptr{0xff, want.base});    // break: 16 gates only
+    x86::desc_ptr got = x86::sidt();
     x86::lidt(want);
     expect_eq("sidt base", got.base, want.base);
     expect_eq("sidt limit", got.limit, want.limit);
@@ -90,14 +90,14 @@ void check_seg_pushpop() {
 }
 
 namespace {
-struct SegInfo { u32 value; bool ok; };
-SegInfo lar(u16 sel) {
+struct seg_info { u32 value; bool ok; };
+seg_info lar(u16 sel) {
     u32 v = 0;
     bool ok;
     asm volatile("lar %w2, %0" : "+r"(v), "=@ccz"(ok) : "r"(sel) : "memory");  // reads the GDT
     return {v, ok};
 }
-SegInfo lsl(u16 sel) {
+seg_info lsl(u16 sel) {
     u32 v = 0;
     bool ok;
     asm volatile("lsl %w2, %0" : "+r"(v), "=@ccz"(ok) : "r"(sel) : "memory");
@@ -112,7 +112,7 @@ void check_seg_lar() {
     // would otherwise answer from the real GDT. smsw reads CR0[15:0].
     u64 saved = g_gdt[BASED_DS / 8];
     if (broken()) g_gdt[BASED_DS / 8] &= ~(0x8ull << 52);   // break: clear G (limit in bytes)
-    SegInfo cs = lar(KERNEL_CS), ds = lsl(BASED_DS), null = lar(0);
+    seg_info cs = lar(KERNEL_CS), ds = lsl(BASED_DS), null = lar(0);
     bool r_cs = verr(KERNEL_CS), w_ds = verw(KERNEL_DS), w_cs = verw(KERNEL_CS);
     g_gdt[BASED_DS / 8] = saved;
     u64 msw;

@@ -22,7 +22,7 @@ void exception_check(u8 vec, void (*probe)(), u64 resume, u64 want_rip, u64 want
     expect_arm(vec, resume);
     probe();
     if (g_expect.hits != 1) return fail("vector %u taken %d times", vec, g_expect.hits);
-    const TrapFrame& f = g_expect.got;
+    const trap_frame& f = g_expect.got;
     expect_eq("pushed RIP", f.rip, want_rip);
     expect_eq("pushed CS", f.cs, KERNEL_CS);
     expect_eq("pushed SS", f.ss, KERNEL_DS);
@@ -47,9 +47,9 @@ void check_exc_intn() {
 
 namespace {
 volatile u64 outer_frame, nested_done;
-TrapFrame outer, inner;
+trap_frame outer, inner;
 extern "C" void probe_ud();
-void nested_handler(TrapFrame* f) {
+void nested_handler(trap_frame* f) {
     outer = *f;
     outer_frame = (u64)f;
     expect_arm(6, (u64)probe_ud_resume);           // a fault inside this handler

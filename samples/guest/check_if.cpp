@@ -15,7 +15,7 @@ extern volatile u64 if_m1, if_m2;
 
 namespace {
 volatile u64 seen, seen_m1, seen_m2, seen_rip;
-void ipi_handler(TrapFrame* f) {
+void ipi_handler(trap_frame* f) {
     if (!seen) {
         seen_m1 = if_m1;
         seen_m2 = if_m2;

@@ -5,9 +5,9 @@
 
 namespace {
 volatile u64 pit_ticks, apic_ticks, watchdog;
-void pit_handler(TrapFrame*) { pit_ticks = pit_ticks + 1; pic::eoi(0); }
-void apic_handler(TrapFrame*) { apic_ticks = apic_ticks + 1; lapic::eoi(); }
-void watchdog_handler(TrapFrame*) { watchdog = watchdog + 1; lapic::eoi(); }
+void pit_handler(trap_frame*) { pit_ticks = pit_ticks + 1; pic::eoi(0); }
+void apic_handler(trap_frame*) { apic_ticks = apic_ticks + 1; lapic::eoi(); }
+void watchdog_handler(trap_frame*) { watchdog = watchdog + 1; lapic::eoi(); }
 }  // namespace
 
 void check_timer_pit() {

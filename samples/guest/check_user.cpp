@@ -9,7 +9,7 @@ extern "C" u8 user_int80[], user_int80_int[], user_cli[], user_out[], user_hlt[]
 void check_user_iretq() {
     if (broken()) idt_set_gate(VEC_SYSCALL_INT, 0);   // break: gate not reachable from ring 3
     run_user(user_int80, VEC_SYSCALL_INT);
-    const TrapFrame& f = g_expect.got;
+    const trap_frame& f = g_expect.got;
     expect_eq("RIP pushed by int $0x80 (its end)", f.rip, user_va(user_int80_int) + 2);
     expect_eq("CS pushed by int $0x80", f.cs, USER_CS);
     expect_eq("SS pushed by int $0x80", f.ss, USER_DS);
@@ -20,14 +20,14 @@ void check_user_iretq() {
 }
 
 // ---- syscall / sysretq ----
-struct SyscallFrame { u64 self, rflags, rdi, rsi, rax, rcx, r11, user_rsp; };
+struct syscall_frame { u64 self, rflags, rdi, rsi, rax, rcx, r11, user_rsp; };
 namespace {
-SyscallFrame sc1, sc2;
+syscall_frame sc1, sc2;
 u64 sc1_kgs;
-JmpBuf sys_jb;
+jump_buffer sys_jb;
 }  // namespace
 
-extern "C" u64 syscall_dispatch(SyscallFrame* f) {
+extern "C" u64 syscall_dispatch(syscall_frame* f) {
     switch (f->rax) {
     case 1:   // echo: rdi + 1
         sc1 = *f;
@@ -83,7 +83,7 @@ void check_user_gp() {
     };
     for (const auto& c : cases) {
         run_user(c.code, 13, rflags);
-        const TrapFrame& f = g_expect.got;
+        const trap_frame& f = g_expect.got;
         u64 start = user_va(c.code);
         if (f.cs != USER_CS || f.rip < start || f.rip >= start + 8)
             return fail("ring-3 %s: #GP at cs 0x%lx rip 0x%lx", c.what, f.cs, f.rip);

@@ -23,26 +23,26 @@ void console_write(const char* s, size_t n);
 void kprintf(const char* fmt, ...) PRINTF_LIKE(1, 2);
 
 // ---- boot.cpp: boot_params (Linux zero page) -------------------------------------------
-struct E820Entry { u64 addr, size; u32 type; } __attribute__((packed));
-struct BootInfo {
+struct e820_entry { u64 addr, size; u32 type; } __attribute__((packed));
+struct boot_info {
     u64 params_pa;            // physical address handed over in RSI
     const char* cmdline;      // copy, NUL-terminated
     u32 e820_count;
-    E820Entry e820[128];
+    e820_entry e820[128];
 };
-extern BootInfo g_boot;
+extern boot_info g_boot;
 void boot_parse(u64 boot_params_pa);
 bool cmdline_has(const char* word);          // exact word, e.g. "nox2apic"
 void run_benchmarks();                       // `bench`: BENCH <kind> <ticks per op> lines
 bool cmdline_break(const char* check_name);  // break=<check_name> present
 
 // ---- setjmp.S ------------------------------------------------------------------------------
-struct JmpBuf { u64 rbx, rbp, r12, r13, r14, r15, rsp, rip; };
-extern "C" __attribute__((returns_twice)) int guest_setjmp(JmpBuf* jb);
-extern "C" [[noreturn]] void guest_longjmp(JmpBuf* jb, int val);
+struct jump_buffer { u64 rbx, rbp, r12, r13, r14, r15, rsp, rip; };
+extern "C" __attribute__((returns_twice)) int guest_setjmp(jump_buffer* jb);
+extern "C" [[noreturn]] void guest_longjmp(jump_buffer* jb, int val);
 
 // ---- desc.cpp: GDT, TSS, LDT, IDT ----------------------------------------------------------
-struct Tss {
+struct tss {
     u32 reserved0;
     u64 rsp[3];
     u64 reserved1;
@@ -51,40 +51,40 @@ struct Tss {
     u16 reserved3, iomap_base;
 } __attribute__((packed));
 extern u64 g_gdt[GDT_ENTRIES];
-extern Tss g_tss, g_tss2;
+extern tss g_tss, g_tss2;
 void desc_init();
 void gdt_load();                 // lgdt + reload all segment registers
 void tss_reload();               // mark TSS available again and ltr TSS_SEL
 void idt_reset();                // all gates present, DPL 0 (0x80: DPL 3); lidt
 void idt_set_gate(u8 vec, u8 dpl, u8 ist = 0);
 void idt_gate_present(u8 vec, bool present);
-x86::DescPtr gdt_ptr();
-x86::DescPtr idt_ptr();
+x86::desc_ptr gdt_ptr();
+x86::desc_ptr idt_ptr();
 
 // ---- traps.cpp: exception and interrupt dispatch -------------------------------------------
-struct TrapFrame {
+struct trap_frame {
     u64 r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
     u64 vector, error;
     u64 rip, cs, rflags, rsp, ss;  // pushed by the CPU
 };
-using TrapHandler = void (*)(TrapFrame*);
-void traps_set_handler(u8 vec, TrapHandler h);
+using trap_handler = void (*)(trap_frame*);
+void traps_set_handler(u8 vec, trap_handler h);
 void traps_reset();              // drop per-check handlers and expectations
 // An expected trap: the next trap with this vector is recorded; then either the frame's
 // RIP is moved to `resume` and the handler returns with iretq (RESUME_PUSHED: return to
 // the RIP the CPU pushed, as a trap handler does), or, when resume is 0, control goes
 // back to guest_setjmp(&g_expect.jb) with value 1.
 inline constexpr u64 RESUME_PUSHED = ~0ul;
-struct Expect {
+struct expectation {
     volatile bool active;
     u8 vector;
     u64 resume;
-    JmpBuf jb;
-    TrapFrame got;
+    jump_buffer jb;
+    trap_frame got;
     u64 cr2;
     volatile int hits;
 };
-extern Expect g_expect;
+extern expectation g_expect;
 void expect_arm(u8 vec, u64 resume = 0);
 // True if `body` trapped with `vec` (then g_expect.got holds the frame). The setjmp lives
 // in this helper's frame, which stays live while `body` runs.
@@ -139,8 +139,8 @@ void pit_stop();
 }  // namespace pic
 
 // ---- user.cpp: ring 3 --------------------------------------------------------------------
-struct PerCpu { u64 self, kstack, user_rsp; };
-extern PerCpu g_percpu;
+struct per_cpu { u64 self, kstack, user_rsp; };
+extern per_cpu g_percpu;
 void user_init();
 u64 user_va(const void* user_text_symbol);   // where a .user.text symbol is mapped
 extern "C" [[noreturn]] void enter_ring(u64 rip, u64 rsp, u64 rflags, u64 cs, u64 ss, u64 rdi);

@@ -4,16 +4,16 @@
 #include "kernel.h"
 
 namespace {
-struct Check { const char* name; void (*fn)(); };
+struct check { const char* name; void (*fn)(); };
 #define GUEST_ENTRY(name, fn) {name, fn},
-const Check checks[] = {GUEST_CHECKS(GUEST_ENTRY)};
+const check checks[] = {GUEST_CHECKS(GUEST_ENTRY)};
 #undef GUEST_ENTRY
 
 const char* cur_name;
 u64 boot_cr0, boot_cr4;
 bool cur_failed, cur_skipped, in_check;
 char cur_msg[200];
-JmpBuf check_jb;
+jump_buffer check_jb;
 
 const char* vector_name(u64 v) {
     static const char* const names[] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
@@ -88,7 +88,7 @@ bool wait_until(const volatile u64* v, u64 target, u64 max_spins) {
     return *v >= target;
 }
 
-[[noreturn]] void check_abandon(const TrapFrame* f) {
+[[noreturn]] void check_abandon(const trap_frame* f) {
     u64 cr2 = x86::read_cr2();
     if (in_check) {
         fail("unexpected %s (vector %lu, error 0x%lx) at rip 0x%lx cs 0x%lx, cr2 0x%lx",
@@ -112,7 +112,7 @@ extern "C" void kmain(u64 boot_params_pa) {
     boot_cr0 = x86::read_cr0();
     boot_cr4 = x86::read_cr4();
 
-    x86::Cpuid v = x86::cpuid(0);
+    x86::cpuid_regs v = x86::cpuid(0);
     char vendor[13];
     memcpy(vendor, &v.b, 4);
     memcpy(vendor + 4, &v.d, 4);
@@ -122,7 +122,7 @@ extern "C" void kmain(u64 boot_params_pa) {
             lapic::x2apic() ? "x2APIC" : "xAPIC", g_boot.e820_count, g_boot.cmdline);
 
     unsigned passed = 0, failed = 0, skipped = 0;
-    for (const Check& c : checks) {
+    for (const check& c : checks) {
         cur_name = c.name;
         cur_failed = cur_skipped = false;
         cur_msg[0] = 0;

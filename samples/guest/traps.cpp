@@ -3,15 +3,15 @@
 // the running check with FAIL (or stops the guest outside a check).
 #include "kernel.h"
 
-Expect g_expect;
+expectation g_expect;
 volatile u64 g_stray_irqs;
 
 namespace {
-TrapHandler handlers[256];
+trap_handler handlers[256];
 }
-[[noreturn]] void check_abandon(const TrapFrame* f);   // main.cpp
+[[noreturn]] void check_abandon(const trap_frame* f);   // main.cpp
 
-void traps_set_handler(u8 vec, TrapHandler h) { handlers[vec] = h; }
+void traps_set_handler(u8 vec, trap_handler h) { handlers[vec] = h; }
 
 void expect_arm(u8 vec, u64 resume) {
     g_expect.vector = vec;
@@ -25,7 +25,7 @@ void traps_reset() {
     for (int v = 0; v < 256; v++) handlers[v] = nullptr;
 }
 
-extern "C" void trap_dispatch(TrapFrame* f) {
+extern "C" void trap_dispatch(trap_frame* f) {
     u8 v = (u8)f->vector;
     if (g_expect.active && g_expect.vector == v) {
         g_expect.got = *f;

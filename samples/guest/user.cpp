@@ -2,7 +2,7 @@
 // the per-CPU block swapgs exposes to the syscall entry.
 #include "kernel.h"
 
-PerCpu g_percpu;
+per_cpu g_percpu;
 
 namespace {
 alignas(16) u8 syscall_stack[16384];

@@ -63,9 +63,9 @@ inline void swapgs() { asm volatile("swapgs" ::: "memory"); }
 inline u64 rflags() { u64 f; asm volatile("pushfq; popq %0" : "=r"(f)::"memory"); return f; }
 inline void set_rflags(u64 f) { asm volatile("pushq %0; popfq" ::"r"(f) : "memory", "cc"); }
 
-struct Cpuid { u32 a, b, c, d; };
-inline Cpuid cpuid(u32 leaf, u32 sub = 0) {
-    Cpuid r;
+struct cpuid_regs { u32 a, b, c, d; };
+inline cpuid_regs cpuid(u32 leaf, u32 sub = 0) {
+    cpuid_regs r;
     asm volatile("cpuid" : "=a"(r.a), "=b"(r.b), "=c"(r.c), "=d"(r.d) : "a"(leaf), "c"(sub));
     return r;
 }
@@ -78,11 +78,11 @@ inline u64 rdtscp(u32* aux) {
 inline u64 xgetbv(u32 idx) { u32 lo, hi; asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(idx)); return (u64)hi << 32 | lo; }
 inline void xsetbv(u32 idx, u64 v) { asm volatile("xsetbv" ::"c"(idx), "a"((u32)v), "d"((u32)(v >> 32)) : "memory"); }
 
-struct [[gnu::packed]] DescPtr { u16 limit; u64 base; };
-inline void lgdt(const DescPtr& d) { asm volatile("lgdt %0" ::"m"(d) : "memory"); }
-inline void lidt(const DescPtr& d) { asm volatile("lidt %0" ::"m"(d) : "memory"); }
-inline DescPtr sgdt() { DescPtr d; asm volatile("sgdt %0" : "=m"(d)); return d; }
-inline DescPtr sidt() { DescPtr d; asm volatile("sidt %0" : "=m"(d)); return d; }
+struct [[gnu::packed]] desc_ptr { u16 limit; u64 base; };
+inline void lgdt(const desc_ptr& d) { asm volatile("lgdt %0" ::"m"(d) : "memory"); }
+inline void lidt(const desc_ptr& d) { asm volatile("lidt %0" ::"m"(d) : "memory"); }
+inline desc_ptr sgdt() { desc_ptr d; asm volatile("sgdt %0" : "=m"(d)); return d; }
+inline desc_ptr sidt() { desc_ptr d; asm volatile("sidt %0" : "=m"(d)); return d; }
 inline void ltr(u16 sel) { asm volatile("ltr %0" ::"r"(sel) : "memory"); }
 inline u16 str() { u16 s; asm volatile("str %0" : "=r"(s)); return s; }
 inline void lldt(u16 sel) { asm volatile("lldt %0" ::"r"(sel) : "memory"); }
