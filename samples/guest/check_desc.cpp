@@ -36,9 +36,9 @@ void check_desc_ldt() {
     if (!expect_eq("sldt", x86::sldt(), LDT_SEL)) return;
     x86::write_fs(0x4);                            // LDT entry 0 (TI=1), base 0xabc000
     expect_eq("fs after load from LDT", x86::read_fs(), 0x4);
-    expect_eq("FS_BASE from LDT descriptor", x86::rdmsr(x86::MSR_FS_BASE), 0xabc000);
+    expect_eq("FS_BASE from LDT descriptor", x86::rdmsr(x86::msr_fs_base), 0xabc000);
     x86::write_fs(0);
-    x86::wrmsr(x86::MSR_FS_BASE, 0);
+    x86::wrmsr(x86::msr_fs_base, 0);
 }
 
 void check_seg_mov() {
@@ -54,12 +54,12 @@ void check_seg_mov() {
     if (broken()) x86::write_fs(KERNEL_DS);        // break: reload fs with a base-0 segment
     expect_eq("fs", x86::read_fs(), BASED_DS);
     expect_eq("gs", x86::read_gs(), BASED_DS);
-    expect_eq("FS_BASE after mov to fs", x86::rdmsr(x86::MSR_FS_BASE), 0x12345000);
-    expect_eq("GS_BASE after mov to gs", x86::rdmsr(x86::MSR_GS_BASE), 0x12345000);
+    expect_eq("FS_BASE after mov to fs", x86::rdmsr(x86::msr_fs_base), 0x12345000);
+    expect_eq("GS_BASE after mov to gs", x86::rdmsr(x86::msr_gs_base), 0x12345000);
     x86::write_fs(0);
     x86::write_gs(0);
-    x86::wrmsr(x86::MSR_FS_BASE, 0);
-    x86::wrmsr(x86::MSR_GS_BASE, 0);
+    x86::wrmsr(x86::msr_fs_base, 0);
+    x86::wrmsr(x86::msr_gs_base, 0);
 }
 
 void check_seg_pushpop() {
@@ -82,11 +82,11 @@ void check_seg_pushpop() {
     // A segment push may write only the low 16 bits of the slot: compare those.
     expect_eq("push %fs", fs_pushed & 0xffff, BASED_DS);
     expect_eq("pop %gs; push %gs", gs_after & 0xffff, BASED_DS);
-    expect_eq("GS_BASE after pop %gs", x86::rdmsr(x86::MSR_GS_BASE), 0x12345000);
+    expect_eq("GS_BASE after pop %gs", x86::rdmsr(x86::msr_gs_base), 0x12345000);
     x86::write_fs(0);
     x86::write_gs(0);
-    x86::wrmsr(x86::MSR_FS_BASE, 0);
-    x86::wrmsr(x86::MSR_GS_BASE, 0);
+    x86::wrmsr(x86::msr_fs_base, 0);
+    x86::wrmsr(x86::msr_gs_base, 0);
 }
 
 namespace {

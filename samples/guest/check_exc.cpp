@@ -28,7 +28,7 @@ void exception_check(u8 vec, void (*probe)(), u64 resume, u64 want_rip, u64 want
     expect_eq("pushed SS", f.ss, KERNEL_DS);
     expect_eq("pushed RSP", f.rsp, probe_rsp);
     // RF may be set in the image of a fault; everything else must match.
-    expect_eq("pushed RFLAGS", f.rflags & ~x86::RF_RF, probe_rflags);
+    expect_eq("pushed RFLAGS", f.rflags & ~x86::rf_rf, probe_rflags);
     expect_eq("error code", f.error, want_err);
 }
 }  // namespace
@@ -40,9 +40,9 @@ void check_exc_gp() {
 }
 // Traps: the pushed RIP is the end of the instruction (int3: 1 byte, int n: 2 bytes) and
 // the handler returns there. (Not a label after it: afterburn-cc may pad the site.)
-void check_exc_int3() { exception_check(3, probe_int3, RESUME_PUSHED, (u64)probe_int3_insn + 1, 0); }
+void check_exc_int3() { exception_check(3, probe_int3, resume_pushed, (u64)probe_int3_insn + 1, 0); }
 void check_exc_intn() {
-    exception_check(VEC_TEST_INT, probe_intn, RESUME_PUSHED, (u64)probe_intn_insn + 2, 0);
+    exception_check(VEC_TEST_INT, probe_intn, resume_pushed, (u64)probe_intn_insn + 2, 0);
 }
 
 namespace {
@@ -69,7 +69,7 @@ void check_exc_nested() {
     expect_eq("inner RIP", inner.rip, (u64)probe_ud_insn);
     expect_eq("inner CS", inner.cs, KERNEL_CS);
     if (inner.rsp >= outer_frame) fail("inner frame RSP 0x%lx not below the outer frame 0x%lx", inner.rsp, outer_frame);
-    expect_eq("IF inside the outer handler", inner.rflags & x86::RF_IF, 0);
+    expect_eq("IF inside the outer handler", inner.rflags & x86::rf_if, 0);
     expect_eq("outer RIP (end of int $0x83)", outer.rip, (u64)probe_nested_insn + 2);
     expect_eq("outer vector", outer.vector, VEC_NESTED);
 }
@@ -78,7 +78,7 @@ void check_iretq() {
     // iretq within ring 0 to a new stack: what arrives is exactly what the frame held.
     alignas(16) static u8 stack[1024];
     u64 rsp = (u64)(stack + 512);
-    u64 rflags = 0x8d7 | (broken() ? x86::RF_TF : 0);   // break: TF -> single-step #DB
+    u64 rflags = 0x8d7 | (broken() ? x86::rf_tf : 0);   // break: TF -> single-step #DB
     iretq_probe(rflags, rsp);
     expect_eq("RSP after iretq", iret_got_rsp, rsp);
     expect_eq("RFLAGS after iretq", iret_got_rflags, rflags);

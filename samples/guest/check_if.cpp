@@ -44,9 +44,9 @@ void check_if_cli_sti() {
         asm volatile("cli; pushfq; popq %0; nop; pushfq; popq %1; cli; pushfq; popq %2" : "=r"(a), "=r"(b), "=r"(c)::"memory");
     else
         asm volatile("cli; pushfq; popq %0; sti; pushfq; popq %1; cli; pushfq; popq %2" : "=r"(a), "=r"(b), "=r"(c)::"memory");
-    expect_eq("IF after cli", a & x86::RF_IF, 0);
-    expect_eq("IF after sti", b & x86::RF_IF, x86::RF_IF);
-    expect_eq("IF after cli again", c & x86::RF_IF, 0);
+    expect_eq("IF after cli", a & x86::rf_if, 0);
+    expect_eq("IF after sti", b & x86::rf_if, x86::rf_if);
+    expect_eq("IF after cli again", c & x86::rf_if, 0);
 }
 
 void check_if_sti_shadow() {
@@ -66,9 +66,9 @@ void check_if_popf() {
     x86::set_rflags(saved);
     u64 restored = x86::rflags();
     x86::cli();
-    expect_eq("pushf IF after sti", saved & x86::RF_IF, x86::RF_IF);
-    expect_eq("pushf IF after cli", masked & x86::RF_IF, 0);
-    expect_eq("IF after popf of the saved flags", restored & x86::RF_IF, x86::RF_IF);
+    expect_eq("pushf IF after sti", saved & x86::rf_if, x86::rf_if);
+    expect_eq("pushf IF after cli", masked & x86::rf_if, 0);
+    expect_eq("IF after popf of the saved flags", restored & x86::rf_if, x86::rf_if);
     if (!make_pending()) return;
     if_popf_probe(broken() ? 0x2 : 0x202);          // break: popf an image without IF
     if (seen != 1) return fail("pending interrupt taken %lu times after popf set IF", seen);

@@ -25,18 +25,18 @@ void check_timer_lapic() {
     traps_set_handler(VEC_LAPIC_TIMER, apic_handler);
     apic_ticks = 0;
     lapic::timer(VEC_LAPIC_TIMER, 20000, true);
-    if (broken()) lapic::write(lapic::LVT_TIMER, lapic::read(lapic::LVT_TIMER) | 1u << 16);  // break: mask
-    u32 c1 = lapic::read(lapic::TIMER_CUR);
+    if (broken()) lapic::write(lapic::reg_lvt_timer, lapic::read(lapic::reg_lvt_timer) | 1u << 16);  // break: mask
+    u32 c1 = lapic::read(lapic::reg_timer_cur);
     x86::sti();
     bool ok = wait_until(&apic_ticks, 10);
     x86::cli();
-    u32 c2 = lapic::read(lapic::TIMER_CUR);
+    u32 c2 = lapic::read(lapic::reg_timer_cur);
     // A periodic count repeats every period: c2 may legitimately equal c1 (same phase, ten or
     // more periods later: seen once on Xen, where ticks and count come from the same clock, so
     // the clock had moved ten periods). Two reads in a row are far less than a
     // period apart and more than one count apart (each read is an exit or a trap), so a
     // working counter never gives the same value three times.
-    u32 c3 = lapic::read(lapic::TIMER_CUR);
+    u32 c3 = lapic::read(lapic::reg_timer_cur);
     lapic::timer(0, 0, false);
     if (!ok) return fail("%lu local APIC timer ticks (%s), want 10", apic_ticks, lapic::x2apic() ? "x2APIC" : "xAPIC");
     if (c1 == c2 && c2 == c3) fail("APIC timer current count did not move (0x%x)", c1);

@@ -71,10 +71,10 @@ using trap_handler = void (*)(trap_frame*);
 void traps_set_handler(u8 vec, trap_handler h);
 void traps_reset();              // drop per-check handlers and expectations
 // An expected trap: the next trap with this vector is recorded; then either the frame's
-// RIP is moved to `resume` and the handler returns with iretq (RESUME_PUSHED: return to
+// RIP is moved to `resume` and the handler returns with iretq (resume_pushed: return to
 // the RIP the CPU pushed, as a trap handler does), or, when resume is 0, control goes
 // back to guest_setjmp(&g_expect.jb) with value 1.
-inline constexpr u64 RESUME_PUSHED = ~0ul;
+inline constexpr u64 resume_pushed = ~0ul;
 struct expectation {
     volatile bool active;
     u8 vector;
@@ -101,8 +101,8 @@ template <typename F> [[gnu::noinline]] bool traps(u8 vec, F&& body) {
 extern volatile u64 g_stray_irqs;
 
 // ---- paging.cpp ---------------------------------------------------------------------------
-inline constexpr u64 PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_PWT = 8, PTE_PCD = 0x10, PTE_A = 0x20,
-                     PTE_D = 0x40, PTE_PS = 0x80, PTE_NX = 1ul << 63, PTE_ADDR = 0x000ffffffffff000ul;
+inline constexpr u64 pte_p = 1, pte_w = 2, pte_u = 4, pte_pwt = 8, pte_pcd = 0x10, pte_a = 0x20,
+                     pte_d = 0x40, pte_ps = 0x80, pte_nx = 1ul << 63, pte_addr = 0x000ffffffffff000ul;
 extern "C" u64 early_pml4[512];
 inline u64 kpa(const volatile void* p) { return (u64)p - KERNEL_MAP; }  // image symbol -> phys
 inline void* phys_to_virt(u64 pa) { return (void*)(pa + DIRECT_MAP); }
@@ -116,9 +116,9 @@ void paging_init();
 
 // ---- apic.cpp: local APIC (x2APIC MSRs or xAPIC MMIO) ---------------------------------------
 namespace lapic {
-enum : u32 { ID = 0x20, TPR = 0x80, EOI = 0xb0, SVR = 0xf0, IRR = 0x200, ICR = 0x300,
-             LVT_TIMER = 0x320, LVT_LINT0 = 0x350, LVT_LINT1 = 0x360, TIMER_INIT = 0x380,
-             TIMER_CUR = 0x390, TIMER_DIV = 0x3e0 };
+enum : u32 { reg_id = 0x20, reg_tpr = 0x80, reg_eoi = 0xb0, reg_svr = 0xf0, reg_irr = 0x200,
+             reg_icr = 0x300, reg_lvt_timer = 0x320, reg_lvt_lint0 = 0x350, reg_lvt_lint1 = 0x360,
+             reg_timer_init = 0x380, reg_timer_cur = 0x390, reg_timer_div = 0x3e0 };
 void init();
 bool x2apic();
 u32 read(u32 reg);

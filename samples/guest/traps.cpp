@@ -32,7 +32,7 @@ extern "C" void trap_dispatch(trap_frame* f) {
         g_expect.cr2 = x86::read_cr2();
         g_expect.hits = g_expect.hits + 1;
         if (g_expect.resume) {
-            if (g_expect.resume != RESUME_PUSHED) f->rip = g_expect.resume;
+            if (g_expect.resume != resume_pushed) f->rip = g_expect.resume;
             g_expect.active = false;
             return;
         }
