@@ -4,26 +4,26 @@
 
 namespace lapic {
 namespace {
-bool use_x2;
-volatile u32* mmio;
+bool g_use_x2;
+volatile u32* g_mmio;
 }  // namespace
 
-bool x2apic() { return use_x2; }
+bool x2apic() { return g_use_x2; }
 
 u32 read(u32 reg) {
-    if (use_x2) return (u32)x86::rdmsr(0x800 + (reg >> 4));
-    return mmio[reg / 4];
+    if (g_use_x2) return (u32)x86::rdmsr(0x800 + (reg >> 4));
+    return g_mmio[reg / 4];
 }
 
 void write(u32 reg, u32 v) {
-    if (use_x2) x86::wrmsr(0x800 + (reg >> 4), v);
-    else mmio[reg / 4] = v;
+    if (g_use_x2) x86::wrmsr(0x800 + (reg >> 4), v);
+    else g_mmio[reg / 4] = v;
 }
 
 void eoi() { write(reg_eoi, 0); }
 
 void self_ipi(u8 vec) {
-    if (use_x2) {
+    if (g_use_x2) {
         x86::wrmsr(0x83f, vec);                          // SELF_IPI
         return;
     }
@@ -45,11 +45,11 @@ void timer(u8 vec, u32 count, bool periodic) {
 
 void init() {
     u64 base = x86::rdmsr(x86::msr_apic_base);
-    use_x2 = (x86::cpuid(1).c & (1u << 21)) && !cmdline_has("nox2apic");
+    g_use_x2 = (x86::cpuid(1).c & (1u << 21)) && !cmdline_has("nox2apic");
     base |= 1u << 11;                                    // global enable
-    if (use_x2) base |= 1u << 10;
+    if (g_use_x2) base |= 1u << 10;
     x86::wrmsr(x86::msr_apic_base, base);
-    mmio = static_cast<volatile u32*>(phys_to_virt(base & 0xfffff000));
+    g_mmio = static_cast<volatile u32*>(phys_to_virt(base & 0xfffff000));
     // Software-enable first: while the APIC is disabled the architecture forces every LVT
     // mask bit on, so LVT writes before this would leave LINT0 masked (KVM enforces it; QEMU
     // TCG does not, which hid the bug natively).

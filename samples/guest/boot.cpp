@@ -10,7 +10,7 @@ constexpr u64 bp_e820_entries = 0x1e8;
 constexpr u64 bp_cmd_line_ptr = 0x228;
 constexpr u64 bp_e820_table = 0x2d0;
 constexpr size_t cmdline_max = 512;
-char cmdline_copy[cmdline_max];
+char g_cmdline_copy[cmdline_max];
 
 template <typename T> T bp_read(u64 off) {
     return *static_cast<const volatile T*>(phys_to_virt(g_boot.params_pa + off));
@@ -35,12 +35,12 @@ void boot_parse(u64 params_pa) {
     if (cmd) {
         const char* src = static_cast<const char*>(phys_to_virt(cmd));
         while (len + 1 < cmdline_max && src[len]) {
-            cmdline_copy[len] = src[len];
+            g_cmdline_copy[len] = src[len];
             len++;
         }
     }
-    cmdline_copy[len] = 0;
-    g_boot.cmdline = cmdline_copy;
+    g_cmdline_copy[len] = 0;
+    g_boot.cmdline = g_cmdline_copy;
 }
 
 bool cmdline_has(const char* word) {

@@ -107,19 +107,19 @@ void check_rdpmc() {
 }
 
 namespace {
-volatile u64 wakeups;
-void wake_handler(trap_frame*) { wakeups = wakeups + 1; lapic::eoi(); }
-alignas(64) volatile u64 monitored[8];
+volatile u64 g_wakeups;
+void wake_handler(trap_frame*) { g_wakeups = g_wakeups + 1; lapic::eoi(); }
+alignas(64) volatile u64 g_monitored[8];
 }  // namespace
 
 void check_monitor() {
     if (!(cpuid(1).c >> 3 & 1)) return skip("CPUID.1.ECX.MONITOR is 0");
     traps_set_handler(VEC_WATCHDOG, wake_handler);
-    wakeups = 0;
+    g_wakeups = 0;
     lapic::timer(VEC_WATCHDOG, 100000, false);      // wake-up bound for mwait
     u32 hints = broken() ? 2 : 0;                    // break: reserved ECX bit -> #GP
-    asm volatile("monitor" ::"a"(monitored), "c"(0), "d"(0) : "memory");
-    monitored[0] = 1;                                // a store to the armed line
+    asm volatile("monitor" ::"a"(g_monitored), "c"(0), "d"(0) : "memory");
+    g_monitored[0] = 1;                              // a store to the armed line
     asm volatile("sti; mwait; cli" ::"a"(0), "c"(hints) : "memory");
     lapic::timer(0, 0, false);
     // mwait may return early for many reasons; reaching here without a fault is the check.

@@ -71,9 +71,9 @@ void check_cr4() {
 }
 
 namespace {
-volatile u64 ipi_count;
+volatile u64 g_ipi_count;
 void ipi_handler(trap_frame*) {
-    ipi_count = ipi_count + 1;
+    g_ipi_count = g_ipi_count + 1;
     lapic::eoi();
 }
 }  // namespace
@@ -86,17 +86,17 @@ void check_cr8() {
     x86::write_cr8(0);
     if (!expect_eq("CR8", cr8, 0xa) || !expect_eq("TPR[7:4] after CR8 write", tpr >> 4 & 0xf, 0xa)) return;
     traps_set_handler(VEC_IPI, ipi_handler);
-    ipi_count = 0;
+    g_ipi_count = 0;
     x86::write_cr8(VEC_IPI >> 4);                   // class 4 masks vector 0x40
     if (broken()) lapic::write(lapic::reg_tpr, 0);  // break: lower the priority behind CR8
     lapic::self_ipi(VEC_IPI);
     x86::sti();
     for (int i = 0; i < 100000; i++) x86::pause();
     x86::cli();
-    u64 early = ipi_count;
+    u64 early = g_ipi_count;
     x86::write_cr8(0);
     x86::sti();
-    bool got = wait_until(&ipi_count, 1, 10000000);
+    bool got = wait_until(&g_ipi_count, 1, 10000000);
     x86::cli();
     if (early) return fail("vector 0x%x delivered while CR8 = %u", VEC_IPI, VEC_IPI >> 4);
     if (!got) fail("vector 0x%x not delivered after CR8 = 0", VEC_IPI);

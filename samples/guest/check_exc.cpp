@@ -46,32 +46,32 @@ void check_exc_intn() {
 }
 
 namespace {
-volatile u64 outer_frame, nested_done;
-trap_frame outer, inner;
+volatile u64 g_outer_frame, g_nested_done;
+trap_frame g_outer, g_inner;
 extern "C" void probe_ud();
 void nested_handler(trap_frame* f) {
-    outer = *f;
-    outer_frame = (u64)f;
+    g_outer = *f;
+    g_outer_frame = (u64)f;
     expect_arm(6, (u64)probe_ud_resume);           // a fault inside this handler
     probe_ud();
-    inner = g_expect.got;
-    nested_done = g_expect.hits;
+    g_inner = g_expect.got;
+    g_nested_done = g_expect.hits;
 }
 }  // namespace
 
 void check_exc_nested() {
     traps_set_handler(VEC_NESTED, nested_handler);
     if (broken()) idt_gate_present(6, false);       // break: the inner fault has no gate
-    nested_done = 0;
+    g_nested_done = 0;
     probe_nested();
-    if (nested_done != 1) return fail("nested #UD taken %lu times", nested_done);
-    expect_eq("inner vector", inner.vector, 6);
-    expect_eq("inner RIP", inner.rip, (u64)probe_ud_insn);
-    expect_eq("inner CS", inner.cs, KERNEL_CS);
-    if (inner.rsp >= outer_frame) fail("inner frame RSP 0x%lx not below the outer frame 0x%lx", inner.rsp, outer_frame);
-    expect_eq("IF inside the outer handler", inner.rflags & x86::rf_if, 0);
-    expect_eq("outer RIP (end of int $0x83)", outer.rip, (u64)probe_nested_insn + 2);
-    expect_eq("outer vector", outer.vector, VEC_NESTED);
+    if (g_nested_done != 1) return fail("nested #UD taken %lu times", g_nested_done);
+    expect_eq("inner vector", g_inner.vector, 6);
+    expect_eq("inner RIP", g_inner.rip, (u64)probe_ud_insn);
+    expect_eq("inner CS", g_inner.cs, KERNEL_CS);
+    if (g_inner.rsp >= g_outer_frame) fail("inner frame RSP 0x%lx not below the outer frame 0x%lx", g_inner.rsp, g_outer_frame);
+    expect_eq("IF inside the outer handler", g_inner.rflags & x86::rf_if, 0);
+    expect_eq("outer RIP (end of int $0x83)", g_outer.rip, (u64)probe_nested_insn + 2);
+    expect_eq("outer vector", g_outer.vector, VEC_NESTED);
 }
 
 void check_iretq() {

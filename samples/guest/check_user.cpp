@@ -22,20 +22,20 @@ void check_user_iretq() {
 // ---- syscall / sysretq ----
 struct syscall_frame { u64 self, rflags, rdi, rsi, rax, rcx, r11, user_rsp; };
 namespace {
-syscall_frame sc1, sc2;
-u64 sc1_kgs;
-jump_buffer sys_jb;
+syscall_frame g_sc1, g_sc2;
+u64 g_sc1_kgs;
+jump_buffer g_sys_jb;
 }  // namespace
 
 extern "C" u64 syscall_dispatch(syscall_frame* f) {
     switch (f->rax) {
     case 1:   // echo: rdi + 1
-        sc1 = *f;
-        sc1_kgs = x86::rdmsr(x86::msr_kernel_gs_base);
+        g_sc1 = *f;
+        g_sc1_kgs = x86::rdmsr(x86::msr_kernel_gs_base);
         return f->rdi + 1;
     case 2:   // exit to the check, still on the kernel GS
-        sc2 = *f;
-        guest_longjmp(&sys_jb, 1);
+        g_sc2 = *f;
+        guest_longjmp(&g_sys_jb, 1);
     case 3:   // benchmark: return at once
         return 0;
     default:
@@ -48,11 +48,11 @@ void check_user_sysret() {
     u64 efer = x86::rdmsr(x86::msr_efer);
     x86::wrmsr(x86::msr_gs_base, user_gs);
     x86::wrmsr(x86::msr_kernel_gs_base, (u64)&g_percpu);
-    memset(&sc1, 0, sizeof sc1);
-    memset(&sc2, 0, sizeof sc2);
+    memset(&g_sc1, 0, sizeof g_sc1);
+    memset(&g_sc2, 0, sizeof g_sc2);
     u64 fmask = x86::rdmsr(x86::msr_fmask);
     if (broken()) x86::wrmsr(x86::msr_fmask, fmask & ~x86::rf_if);   // break: syscall keeps IF
-    if (guest_setjmp(&sys_jb) == 0) enter_sysret(user_va(user_syscall), USER_STACK_TOP, 0x202, 0);
+    if (guest_setjmp(&g_sys_jb) == 0) enter_sysret(user_va(user_syscall), USER_STACK_TOP, 0x202, 0);
     x86::write_ss(KERNEL_DS);
     x86::write_ds(KERNEL_DS);
     x86::write_es(KERNEL_DS);
@@ -62,14 +62,14 @@ void check_user_sysret() {
     x86::wrmsr(x86::msr_kernel_gs_base, 0);
     x86::wrmsr(x86::msr_efer, efer);
     x86::wrmsr(x86::msr_fmask, fmask);
-    expect_eq("%gs:self at syscall entry (after swapgs)", sc1.self, (u64)&g_percpu);
-    expect_eq("KERNEL_GS_BASE at syscall entry", sc1_kgs, user_gs);
-    expect_eq("RCX at syscall (return RIP)", sc1.rcx, user_va(user_syscall_ret));
-    expect_eq("R11 at syscall (user RFLAGS)", sc1.r11 & ~x86::rf_rf, 0x202);
-    expect_eq("IF in the kernel after syscall (FMASK)", sc1.rflags & x86::rf_if, 0);
-    expect_eq("user RSP at syscall", sc1.user_rsp, USER_STACK_TOP);
-    expect_eq("echo result seen by ring 3 after sysretq", sc2.rdi, 42);
-    expect_eq("%cs in ring 3 after sysretq", sc2.rsi & 0xffff, USER_CS);
+    expect_eq("%gs:self at syscall entry (after swapgs)", g_sc1.self, (u64)&g_percpu);
+    expect_eq("KERNEL_GS_BASE at syscall entry", g_sc1_kgs, user_gs);
+    expect_eq("RCX at syscall (return RIP)", g_sc1.rcx, user_va(user_syscall_ret));
+    expect_eq("R11 at syscall (user RFLAGS)", g_sc1.r11 & ~x86::rf_rf, 0x202);
+    expect_eq("IF in the kernel after syscall (FMASK)", g_sc1.rflags & x86::rf_if, 0);
+    expect_eq("user RSP at syscall", g_sc1.user_rsp, USER_STACK_TOP);
+    expect_eq("echo result seen by ring 3 after sysretq", g_sc2.rdi, 42);
+    expect_eq("%cs in ring 3 after sysretq", g_sc2.rsi & 0xffff, USER_CS);
     expect_eq("GS_BASE after the swapgs round trip", gs, user_gs);
     expect_eq("KERNEL_GS_BASE after the swapgs round trip", kgs, (u64)&g_percpu);
 }

@@ -4,18 +4,18 @@
 
 namespace {
 constexpr int pool_pages = 64;
-alignas(4096) u8 pool[pool_pages][4096];
-int pool_used;
+alignas(4096) u8 g_pool[pool_pages][4096];
+int g_pool_used;
 
 u64* table(u64 pa) { return static_cast<u64*>(phys_to_virt(pa)); }
 }  // namespace
 
 void* alloc_page() {
-    if (pool_used == pool_pages) {
+    if (g_pool_used == pool_pages) {
         kprintf("guest: page pool exhausted\n");
         return nullptr;
     }
-    void* p = pool[pool_used++];
+    void* p = g_pool[g_pool_used++];
     memset(p, 0, 4096);
     return p;
 }

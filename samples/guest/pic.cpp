@@ -5,7 +5,7 @@ namespace pic {
 namespace {
 constexpr u16 master_cmd = 0x20, master_data = 0x21, slave_cmd = 0xa0, slave_data = 0xa1;
 constexpr u32 pit_hz = 1193182;
-u16 masks = 0xffff;
+u16 g_masks = 0xffff;
 void io_wait() { x86::outb(0x80, 0); }
 }  // namespace
 
@@ -18,16 +18,16 @@ void init() {
     x86::outb(slave_data, 2); io_wait();
     x86::outb(master_data, 1); io_wait();             // ICW4: 8086 mode
     x86::outb(slave_data, 1); io_wait();
-    masks = 0xfffb;                                   // all masked but the cascade
-    x86::outb(master_data, (u8)masks);
-    x86::outb(slave_data, (u8)(masks >> 8));
+    g_masks = 0xfffb;                                 // all masked but the cascade
+    x86::outb(master_data, (u8)g_masks);
+    x86::outb(slave_data, (u8)(g_masks >> 8));
 }
 
 void mask(u8 irq, bool masked) {
-    if (masked) masks |= (u16)(1u << irq);
-    else masks &= (u16)~(1u << irq);
-    if (irq < 8) x86::outb(master_data, (u8)masks);
-    else x86::outb(slave_data, (u8)(masks >> 8));
+    if (masked) g_masks |= (u16)(1u << irq);
+    else g_masks &= (u16)~(1u << irq);
+    if (irq < 8) x86::outb(master_data, (u8)g_masks);
+    else x86::outb(slave_data, (u8)(g_masks >> 8));
 }
 
 void eoi(u8 irq) {

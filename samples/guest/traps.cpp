@@ -7,11 +7,11 @@ expectation g_expect;
 volatile u64 g_stray_irqs;
 
 namespace {
-trap_handler handlers[256];
+trap_handler g_handlers[256];
 }
 [[noreturn]] void check_abandon(const trap_frame* f);   // main.cpp
 
-void traps_set_handler(u8 vec, trap_handler h) { handlers[vec] = h; }
+void traps_set_handler(u8 vec, trap_handler h) { g_handlers[vec] = h; }
 
 void expect_arm(u8 vec, u64 resume) {
     g_expect.vector = vec;
@@ -22,7 +22,7 @@ void expect_arm(u8 vec, u64 resume) {
 
 void traps_reset() {
     g_expect.active = false;
-    for (int v = 0; v < 256; v++) handlers[v] = nullptr;
+    for (int v = 0; v < 256; v++) g_handlers[v] = nullptr;
 }
 
 extern "C" void trap_dispatch(trap_frame* f) {
@@ -39,8 +39,8 @@ extern "C" void trap_dispatch(trap_frame* f) {
         g_expect.active = false;
         guest_longjmp(&g_expect.jb, 1);
     }
-    if (handlers[v]) {
-        handlers[v](f);
+    if (g_handlers[v]) {
+        g_handlers[v](f);
         return;
     }
     if (v >= 32) {

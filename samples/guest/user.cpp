@@ -5,7 +5,7 @@
 per_cpu g_percpu;
 
 namespace {
-alignas(16) u8 syscall_stack[16384];
+alignas(16) u8 g_syscall_stack[16384];
 extern "C" u8 __user_start[], __user_end[];
 }  // namespace
 
@@ -20,7 +20,7 @@ void user_init() {
         map_page(cr3, va, page_pa(alloc_page()), pte_p | pte_w | pte_u | nx);
 
     g_percpu.self = (u64)&g_percpu;
-    g_percpu.kstack = (u64)(syscall_stack + sizeof syscall_stack);
+    g_percpu.kstack = (u64)(g_syscall_stack + sizeof g_syscall_stack);
     x86::wrmsr(x86::msr_star, (u64)(USER32_CS | 3) << 48 | (u64)KERNEL_CS << 32);
     x86::wrmsr(x86::msr_lstar, (u64)syscall_entry);
     x86::wrmsr(x86::msr_fmask, x86::rf_tf | x86::rf_df | x86::rf_if | x86::rf_iopl3 | x86::rf_ac | x86::rf_nt);
