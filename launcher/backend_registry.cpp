@@ -1,5 +1,5 @@
 // The table behind `--on NAME`.
-#include "backend.hpp"
+#include "backend.h"
 
 #include <array>
 #include <utility>
@@ -7,9 +7,9 @@
 namespace afterburn::launcher {
 
 // One entry per backend; xen, kvm and l4 join here as they land.
-BackendFn find_backend(std::string_view name)
+backend_fn find_backend(std::string_view name)
 {
-    static constexpr std::array<std::pair<std::string_view, BackendFn>, 5> backends = {{
+    static constexpr std::array<std::pair<std::string_view, backend_fn>, 5> backends = {{
         {"native", boot_native},
         {"kvm", boot_kvm},
         {"xen", boot_xen},

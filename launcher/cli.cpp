@@ -1,4 +1,4 @@
-#include "cli.hpp"
+#include "cli.h"
 
 #include <charconv>
 #include <cmath>
@@ -68,12 +68,12 @@ bool parse_seconds(const std::string& text, double& out)
 
 } // namespace
 
-ParseResult parse_command_line(const std::vector<std::string>& args)
+parse_result parse_command_line(const std::vector<std::string>& args)
 {
-    ParseResult result;
-    BootOptions& o = result.options;
+    parse_result result;
+    boot_options& o = result.options;
     auto fail = [&](std::string message) {
-        result.status = ParseResult::Status::error;
+        result.status = parse_status::error;
         result.error = std::move(message);
         return result;
     };
@@ -103,7 +103,7 @@ ParseResult parse_command_line(const std::vector<std::string>& args)
 
         std::string v;
         if (name == "-h" || name == "--help") {
-            result.status = ParseResult::Status::help;
+            result.status = parse_status::help;
             return result;
         } else if (name == "--trap-and-emulate") {
             o.trap_and_emulate = true;

@@ -1,16 +1,16 @@
-#include "console_watcher.hpp"
+#include "console_watcher.h"
 
 #include <array>
 #include <cctype>
 
 namespace afterburn::launcher {
 
-ConsoleWatcher::ConsoleWatcher(std::string success_marker, std::size_t keep_lines)
+console_watcher::console_watcher(std::string success_marker, std::size_t keep_lines)
     : success_marker_(std::move(success_marker)), keep_lines_(keep_lines)
 {
 }
 
-bool ConsoleWatcher::line_has_marker(std::string_view line, std::string_view marker)
+bool console_watcher::line_has_marker(std::string_view line, std::string_view marker)
 {
     // The marker must start the line (after blanks and a printk "[ 1.23] " stamp) and end at a
     // word boundary. Mere containment would fire on the kernel echoing its command line, or on a
@@ -38,7 +38,7 @@ bool ConsoleWatcher::line_has_marker(std::string_view line, std::string_view mar
     return !(std::isalnum(next) || next == '_' || next == '-');
 }
 
-bool ConsoleWatcher::line_shows_crash(std::string_view line)
+bool console_watcher::line_shows_crash(std::string_view line)
 {
     // Text Linux prints when it is going down; our sample guest uses the markers instead.
     static constexpr std::array patterns = {
@@ -54,19 +54,19 @@ bool ConsoleWatcher::line_shows_crash(std::string_view line)
     return false;
 }
 
-void ConsoleWatcher::complete_line(std::string line)
+void console_watcher::complete_line(std::string line)
 {
     // Serial consoles end lines with \r\n; drop the \r (and any stray one) for matching.
     while (!line.empty() && (line.back() == '\r' || line.back() == '\n'))
         line.pop_back();
-    if (verdict_ == Verdict::pending) {
+    if (verdict_ == console_verdict::pending) {
         if (line_has_marker(line, success_marker_))
-            verdict_ = Verdict::success;
+            verdict_ = console_verdict::success;
         else if (line_has_marker(line, failure_marker))
-            verdict_ = Verdict::failure;
+            verdict_ = console_verdict::failure;
         else if (line_shows_crash(line))
-            verdict_ = Verdict::crashed;
-        if (verdict_ != Verdict::pending)
+            verdict_ = console_verdict::crashed;
+        if (verdict_ != console_verdict::pending)
             decisive_line_ = line;
     }
     if (!remember_prefix_.empty() && line.starts_with(remember_prefix_) && remembered_.size() < 64)
@@ -76,7 +76,7 @@ void ConsoleWatcher::complete_line(std::string line)
         recent_.pop_front();
 }
 
-ConsoleWatcher::Verdict ConsoleWatcher::feed(std::string_view bytes)
+console_verdict console_watcher::feed(std::string_view bytes)
 {
     for (char c : bytes) {
         if (c == '\n') {
@@ -89,7 +89,7 @@ ConsoleWatcher::Verdict ConsoleWatcher::feed(std::string_view bytes)
     return verdict_;
 }
 
-ConsoleWatcher::Verdict ConsoleWatcher::finish()
+console_verdict console_watcher::finish()
 {
     if (!partial_.empty()) {
         complete_line(std::move(partial_));
@@ -98,7 +98,7 @@ ConsoleWatcher::Verdict ConsoleWatcher::finish()
     return verdict_;
 }
 
-std::vector<std::string> ConsoleWatcher::last_lines() const
+std::vector<std::string> console_watcher::last_lines() const
 {
     std::vector<std::string> lines(recent_.begin(), recent_.end());
     if (!partial_.empty()) {

@@ -1,4 +1,4 @@
-#include "image.hpp"
+#include "image.h"
 
 #include <cerrno>
 #include <cstdint>
@@ -18,9 +18,9 @@ constexpr std::uint32_t multiboot_magic = 0x1BADB002;
 constexpr std::size_t multiboot_search_bytes = 8192;
 constexpr std::uint64_t max_note_bytes = 1 << 20; // notes are tiny; refuse absurd sizes
 
-class File {
+class image_file {
 public:
-    explicit File(const std::filesystem::path& path) : in_(path, std::ios::binary) {}
+    explicit image_file(const std::filesystem::path& path) : in_(path, std::ios::binary) {}
     bool is_open() const { return in_.is_open(); }
     // Reads exactly n bytes at offset; false if the file is shorter.
     bool read(std::uint64_t offset, void* buffer, std::size_t n)
@@ -44,7 +44,7 @@ private:
     std::ifstream in_;
 };
 
-struct Notes {
+struct elf_notes {
     bool pvh = false;
     bool xen_pv = false;
     bool linux_owner = false;
@@ -52,7 +52,7 @@ struct Notes {
 };
 
 // ELF notes are {namesz, descsz, type, name (4-aligned), desc (4-aligned)} in both classes.
-void scan_notes(const std::vector<unsigned char>& data, Notes& notes)
+void scan_notes(const std::vector<unsigned char>& data, elf_notes& notes)
 {
     std::size_t pos = 0;
     auto align4 = [](std::size_t v) { return (v + 3) & ~std::size_t{3}; };
@@ -84,7 +84,7 @@ void scan_notes(const std::vector<unsigned char>& data, Notes& notes)
 }
 
 template <typename Ehdr, typename Phdr, typename Shdr>
-std::optional<std::string> collect_notes(File& file, Notes& notes)
+std::optional<std::string> collect_notes(image_file& file, elf_notes& notes)
 {
     Ehdr eh;
     if (!file.read(0, &eh, sizeof eh))
@@ -116,7 +116,7 @@ std::optional<std::string> collect_notes(File& file, Notes& notes)
     return std::nullopt;
 }
 
-bool has_multiboot_header(File& file)
+bool has_multiboot_header(image_file& file)
 {
     auto head = file.read_upto(0, multiboot_search_bytes);
     for (std::size_t pos = 0; pos + 12 <= head.size(); pos += 4) {
@@ -134,27 +134,27 @@ bool has_multiboot_header(File& file)
 
 } // namespace
 
-std::variant<ImageInfo, ImageError> probe_image(const std::filesystem::path& path)
+std::variant<image_info, image_error> probe_image(const std::filesystem::path& path)
 {
     std::error_code ec;
     auto status = std::filesystem::status(path, ec);
     if (ec || !std::filesystem::exists(status))
-        return ImageError{"image '" + path.string() + "' does not exist"};
+        return image_error{"image '" + path.string() + "' does not exist"};
     if (!std::filesystem::is_regular_file(status))
-        return ImageError{"image '" + path.string() + "' is not a regular file"};
-    File file(path);
+        return image_error{"image '" + path.string() + "' is not a regular file"};
+    image_file file(path);
     if (!file.is_open())
-        return ImageError{"cannot read image '" + path.string() + "': " + std::strerror(errno)};
+        return image_error{"cannot read image '" + path.string() + "': " + std::strerror(errno)};
 
     unsigned char ident[EI_NIDENT] = {};
     auto head = file.read_upto(0, sizeof ident);
     std::memcpy(ident, head.data(), head.size());
     if (head.size() >= SELFMAG && std::memcmp(ident, ELFMAG, SELFMAG) == 0) {
         if (head.size() < sizeof ident)
-            return ImageError{"image '" + path.string() + "': truncated ELF header"};
+            return image_error{"image '" + path.string() + "': truncated ELF header"};
         if (ident[EI_DATA] != ELFDATA2LSB)
-            return ImageError{"image '" + path.string() + "' is a big-endian ELF, not x86"};
-        Notes notes;
+            return image_error{"image '" + path.string() + "' is a big-endian ELF, not x86"};
+        elf_notes notes;
         std::optional<std::string> problem;
         const char* cls = "ELF";
         if (ident[EI_CLASS] == ELFCLASS64) {
@@ -167,22 +167,22 @@ std::variant<ImageInfo, ImageError> probe_image(const std::filesystem::path& pat
             problem = "unknown ELF class";
         }
         if (problem)
-            return ImageError{"image '" + path.string() + "': " + *problem};
+            return image_error{"image '" + path.string() + "': " + *problem};
         std::string suffix = notes.linux_owner ? " (Linux)" : "";
         if (notes.xen_pv)
             suffix += ", Xen PV entry note";
         if (notes.pvh)
-            return ImageInfo{ImageInfo::Kind::elf_pvh, notes.linux_owner,
-                             std::string(cls) + " with PVH entry note" + suffix, notes.afterburn, notes.xen_pv};
+            return image_info{image_kind::elf_pvh, notes.linux_owner,
+                              std::string(cls) + " with PVH entry note" + suffix, notes.afterburn, notes.xen_pv};
         if (has_multiboot_header(file))
-            return ImageInfo{ImageInfo::Kind::elf_multiboot, notes.linux_owner,
-                             std::string(cls) + " with multiboot header" + suffix, notes.afterburn, notes.xen_pv};
+            return image_info{image_kind::elf_multiboot, notes.linux_owner,
+                              std::string(cls) + " with multiboot header" + suffix, notes.afterburn, notes.xen_pv};
         if (notes.xen_pv) // only Xen can start it (xen-dom0, xenolinux); the other backends refuse it
-            return ImageInfo{ImageInfo::Kind::elf_xen_pv, notes.linux_owner,
-                             std::string(cls) + " with only a Xen PV entry note" + suffix, notes.afterburn, true};
-        return ImageError{"image '" + path.string() + "' is an ELF without a PVH entry note "
-                          "(Xen note type 18) or multiboot header; QEMU cannot boot it "
-                          "(for Linux, build with CONFIG_PVH=y)"};
+            return image_info{image_kind::elf_xen_pv, notes.linux_owner,
+                              std::string(cls) + " with only a Xen PV entry note" + suffix, notes.afterburn, true};
+        return image_error{"image '" + path.string() + "' is an ELF without a PVH entry note "
+                           "(Xen note type 18) or multiboot header; QEMU cannot boot it "
+                           "(for Linux, build with CONFIG_PVH=y)"};
     }
 
     // Linux x86 boot protocol: "HdrS" at 0x202 and the 0xAA55 boot flag at 0x1FE.
@@ -190,18 +190,18 @@ std::variant<ImageInfo, ImageError> probe_image(const std::filesystem::path& pat
     if (file.read(0, setup, sizeof setup) && std::memcmp(&setup[0x202], "HdrS", 4) == 0 &&
         setup[0x1FE] == 0x55 && setup[0x1FF] == 0xAA) {
         unsigned version = setup[0x206] | (setup[0x207] << 8);
-        return ImageInfo{ImageInfo::Kind::bzimage, true,
-                         "Linux bzImage (boot protocol " + std::to_string(version >> 8) + "." +
-                             std::to_string(version & 0xff) + ")"};
+        return image_info{image_kind::bzimage, true,
+                          "Linux bzImage (boot protocol " + std::to_string(version >> 8) + "." +
+                              std::to_string(version & 0xff) + ")"};
     }
     if (has_multiboot_header(file))
-        return ImageInfo{ImageInfo::Kind::elf_multiboot, false, "multiboot kernel"};
-    return ImageError{"image '" + path.string() + "' is neither an ELF nor a Linux bzImage"};
+        return image_info{image_kind::elf_multiboot, false, "multiboot kernel"};
+    return image_error{"image '" + path.string() + "' is neither an ELF nor a Linux bzImage"};
 }
 
-std::string not_bootable_by_qemu(const ImageInfo& image, const std::filesystem::path& path)
+std::string not_bootable_by_qemu(const image_info& image, const std::filesystem::path& path)
 {
-    if (image.kind != ImageInfo::Kind::elf_xen_pv)
+    if (image.kind != image_kind::elf_xen_pv)
         return {};
     return "image '" + path.string() + "' has only a Xen PV entry note (no PVH entry note or multiboot "
            "header): only Xen can start it (--on xen-dom0, or --on xenolinux for a Linux)";

@@ -1,4 +1,4 @@
-#include "install_layout.hpp"
+#include "install_layout.h"
 
 #include <cstdlib>
 

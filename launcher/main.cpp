@@ -1,8 +1,8 @@
 // afterburn boot: boot a guest image on a backend and report whether it reached its marker.
-#include "backend.hpp"
-#include "cli.hpp"
-#include "image.hpp"
-#include "process.hpp"
+#include "backend.h"
+#include "cli.h"
+#include "image.h"
+#include "process.h"
 
 #include <fcntl.h>
 #include <iostream>
@@ -18,25 +18,25 @@ int main(int argc, char** argv)
         if (::fcntl(fd, F_GETFD) == -1)
             ::open("/dev/null", O_RDWR);
     const std::vector<std::string> args(argv + 1, argv + argc);
-    ParseResult parsed = parse_command_line(args);
-    if (parsed.status == ParseResult::Status::help) {
+    parse_result parsed = parse_command_line(args);
+    if (parsed.status == parse_status::help) {
         std::cout << usage_text();
         return exit_success;
     }
-    if (parsed.status == ParseResult::Status::error) {
+    if (parsed.status == parse_status::error) {
         std::cerr << "afterburn boot: error: " << parsed.error << "\n(see afterburn boot --help)\n";
         return exit_usage;
     }
-    const BootOptions& options = parsed.options;
+    const boot_options& options = parsed.options;
 
-    BackendFn backend = find_backend(options.backend);
+    backend_fn backend = find_backend(options.backend);
     if (!backend) {
         std::cerr << "afterburn boot: error: backend " << options.backend
                   << " not available yet (available: native, kvm, xen, xen-dom0, xenolinux)\n";
         return exit_usage;
     }
     auto probed = probe_image(options.image);
-    if (auto* err = std::get_if<ImageError>(&probed)) {
+    if (auto* err = std::get_if<image_error>(&probed)) {
         std::cerr << "afterburn boot: error: " << err->message << "\n";
         return exit_usage;
     }
@@ -49,5 +49,5 @@ int main(int argc, char** argv)
         }
     }
     install_signal_handlers();
-    return backend(options, std::get<ImageInfo>(probed));
+    return backend(options, std::get<image_info>(probed));
 }

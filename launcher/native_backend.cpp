@@ -1,13 +1,13 @@
 // The native backend: the image runs directly under QEMU TCG, no hypervisor underneath.
-#include "backend.hpp"
-#include "qemu_command.hpp"
-#include "vmm_session.hpp"
+#include "backend.h"
+#include "qemu_command.h"
+#include "vmm_session.h"
 
 #include <iostream>
 
 namespace afterburn::launcher {
 
-int boot_native(const BootOptions& options, const ImageInfo& image)
+int boot_native(const boot_options& options, const image_info& image)
 {
     if (std::string why = not_bootable_by_qemu(image, options.image); !why.empty()) {
         std::cerr << "afterburn boot: error: " << why << std::endl;

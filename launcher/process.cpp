@@ -1,4 +1,4 @@
-#include "process.hpp"
+#include "process.h"
 
 #include <cerrno>
 #include <csignal>
@@ -40,7 +40,7 @@ void close_fd(int& fd)
 
 } // namespace
 
-std::string ExitStatus::describe() const
+std::string exit_status::describe() const
 {
     if (exited)
         return "exit status " + std::to_string(code);
@@ -57,7 +57,7 @@ void install_signal_handlers()
     ::signal(SIGPIPE, SIG_IGN); // a closed stdout must not kill us before we kill QEMU
 }
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv)
+child_process::child_process(const std::vector<std::string>& argv)
 {
     if (argv.empty())
         throw std::runtime_error("empty command");
@@ -118,7 +118,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv)
     }
 }
 
-ChildProcess::~ChildProcess()
+child_process::~child_process()
 {
     if (!status_)
         kill_and_reap();
@@ -127,12 +127,12 @@ ChildProcess::~ChildProcess()
     close_fd(err_fd_);
 }
 
-void ChildProcess::close_stdout() { close_fd(out_fd_); }
-void ChildProcess::close_stderr() { close_fd(err_fd_); }
+void child_process::close_stdout() { close_fd(out_fd_); }
+void child_process::close_stderr() { close_fd(err_fd_); }
 
-static ExitStatus decode(int wstatus)
+static exit_status decode(int wstatus)
 {
-    ExitStatus s;
+    exit_status s;
     if (WIFEXITED(wstatus)) {
         s.exited = true;
         s.code = WEXITSTATUS(wstatus);
@@ -142,7 +142,7 @@ static ExitStatus decode(int wstatus)
     return s;
 }
 
-std::optional<ExitStatus> ChildProcess::poll_exit()
+std::optional<exit_status> child_process::poll_exit()
 {
     if (status_ || pid_ < 0)
         return status_;
@@ -157,7 +157,7 @@ std::optional<ExitStatus> ChildProcess::poll_exit()
     return status_;
 }
 
-ExitStatus ChildProcess::kill_and_reap()
+exit_status child_process::kill_and_reap()
 {
     if (status_)
         return *status_;

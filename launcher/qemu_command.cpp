@@ -1,4 +1,4 @@
-#include "qemu_command.hpp"
+#include "qemu_command.h"
 
 #include <cstdlib>
 
@@ -13,7 +13,7 @@ std::string qemu_binary()
     return override_path && *override_path ? override_path : "qemu-system-x86_64";
 }
 
-std::optional<std::string> effective_append(const BootOptions& options, const ImageInfo& image)
+std::optional<std::string> effective_append(const boot_options& options, const image_info& image)
 {
     if (options.append)
         return options.append;
@@ -22,7 +22,7 @@ std::optional<std::string> effective_append(const BootOptions& options, const Im
     return std::nullopt;
 }
 
-std::vector<std::string> native_qemu_argv(const BootOptions& options, const ImageInfo& image)
+std::vector<std::string> native_qemu_argv(const boot_options& options, const image_info& image)
 {
     // These machines have no usable hardware virtualization: TCG only.
     std::vector<std::string> argv = {

@@ -1,10 +1,10 @@
 // A VMM session: run the program that hosts the guest (QEMU, or the nested KVM runner),
 // stream and watch the guest's console, decide the outcome. Shared by every backend.
-#include "vmm_session.hpp"
-#include "backend.hpp"
-#include "console_watcher.hpp"
-#include "process.hpp"
-#include "qemu_command.hpp"
+#include "vmm_session.h"
+#include "backend.h"
+#include "console_watcher.h"
+#include "process.h"
+#include "qemu_command.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -21,7 +21,7 @@ namespace afterburn::launcher {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using steady_clock = std::chrono::steady_clock;
 
 // After the success marker the guest normally ends QEMU itself (reboot under -no-reboot, or a
 // debug-exit write); give it this long before we kill QEMU. After a panic, collect the trace.
@@ -47,9 +47,9 @@ void write_all(int fd, const char* data, std::size_t n, bool& broken)
     }
 }
 
-double seconds_since(Clock::time_point t)
+double seconds_since(steady_clock::time_point t)
 {
-    return std::chrono::duration<double>(Clock::now() - t).count();
+    return std::chrono::duration<double>(steady_clock::now() - t).count();
 }
 
 std::string format_seconds(double s)
@@ -61,7 +61,7 @@ std::string format_seconds(double s)
 
 } // namespace
 
-std::string describe_qemu_exit(const ExitStatus& st)
+std::string describe_qemu_exit(const exit_status& st)
 {
     std::string text = "QEMU " + (st.exited ? "exited with status " + std::to_string(st.code)
                                             : st.describe());
@@ -76,7 +76,7 @@ std::string describe_qemu_exit(const ExitStatus& st)
     return text;
 }
 
-std::string describe_qemu_exit(const ExitStatus& st, const std::vector<std::string>&)
+std::string describe_qemu_exit(const exit_status& st, const std::vector<std::string>&)
 {
     return describe_qemu_exit(st);
 }
@@ -91,7 +91,7 @@ std::string first_line(const std::string& text)
 
 } // namespace
 
-int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, const VmmKind& vmm)
+int run_vmm(const std::vector<std::string>& argv, const boot_options& options, const vmm_kind& vmm)
 {
     if (!options.quiet)
         std::cerr << "afterburn boot: " << shell_quote_join(argv) << std::endl;
@@ -106,10 +106,10 @@ int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, co
         }
     }
 
-    const auto start = Clock::now();
-    const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+    const auto start = steady_clock::now();
+    const auto deadline = start + std::chrono::duration_cast<steady_clock::duration>(
                                       std::chrono::duration<double>(options.timeout_s));
-    std::optional<ChildProcess> qemu;
+    std::optional<child_process> qemu;
     try {
         qemu.emplace(argv);
     } catch (const std::exception& e) {
@@ -117,13 +117,13 @@ int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, co
         return exit_start_failed;
     }
 
-    ConsoleWatcher watcher(options.marker);
+    console_watcher watcher(options.marker);
     watcher.remember_lines_starting_with(vmm.remember_prefix);
     std::string qemu_stderr;
     std::size_t console_bytes = 0;
     bool stdout_broken = false, stderr_broken = false;
-    std::optional<Clock::time_point> grace_end;
-    std::optional<ExitStatus> exit_status;
+    std::optional<steady_clock::time_point> grace_end;
+    std::optional<exit_status> qemu_exit;
     bool timed_out = false;
     double verdict_at = 0;
 
@@ -144,7 +144,7 @@ int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, co
                 log.write(buf, n).flush();
             auto before = watcher.verdict();
             watcher.feed(std::string_view(buf, len));
-            if (before == ConsoleWatcher::Verdict::pending && watcher.verdict() != before)
+            if (before == console_verdict::pending && watcher.verdict() != before)
                 verdict_at = seconds_since(start);
         } else {
             if (qemu_stderr.size() < max_stderr_kept)
@@ -185,36 +185,35 @@ int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, co
         }
 
         auto verdict = watcher.verdict();
-        if (!grace_end && verdict == ConsoleWatcher::Verdict::failure)
-            grace_end = Clock::now() + failure_grace;
-        if (!grace_end && verdict == ConsoleWatcher::Verdict::success)
-            grace_end = Clock::now() + success_grace;
-        if (!grace_end && verdict == ConsoleWatcher::Verdict::crashed)
-            grace_end = Clock::now() + crash_grace;
+        if (!grace_end && verdict == console_verdict::failure)
+            grace_end = steady_clock::now() + failure_grace;
+        if (!grace_end && verdict == console_verdict::success)
+            grace_end = steady_clock::now() + success_grace;
+        if (!grace_end && verdict == console_verdict::crashed)
+            grace_end = steady_clock::now() + crash_grace;
 
         // QEMU's exit: only final once its pipes are drained, so no console text is lost.
         if (qemu->stdout_fd() < 0 && qemu->stderr_fd() < 0) {
-            if ((exit_status = qemu->poll_exit()))
+            if ((qemu_exit = qemu->poll_exit()))
                 break;
         } else if (!grace_end && qemu->poll_exit()) {
             // Exited but a pipe is still open (inherited elsewhere?): drain briefly, then stop.
-            grace_end = Clock::now() + std::chrono::milliseconds(500);
+            grace_end = steady_clock::now() + std::chrono::milliseconds(500);
         }
-        if (grace_end && Clock::now() >= *grace_end)
+        if (grace_end && steady_clock::now() >= *grace_end)
             break;
-        if (!grace_end && Clock::now() >= deadline) {
+        if (!grace_end && steady_clock::now() >= deadline) {
             timed_out = true;
             break;
         }
     }
     bool exited_by_itself = qemu->poll_exit().has_value();
-    ExitStatus st = qemu->kill_and_reap();
+    exit_status st = qemu->kill_and_reap();
     watcher.finish();
     const double elapsed = seconds_since(start);
 
     // --- verdict ------------------------------------------------------------------------------
-    using V = ConsoleWatcher::Verdict;
-    if (watcher.verdict() != V::success && vmm.unavailable_status && exited_by_itself && st.exited &&
+    if (watcher.verdict() != console_verdict::success && vmm.unavailable_status && exited_by_itself && st.exited &&
         st.code == *vmm.unavailable_status) {
         // The VMM cannot run here (e.g. no nested KVM; whatever its own system printed on the
         // way out): say why, and do not call it a failure.
@@ -232,7 +231,7 @@ int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, co
     const std::string vmm_said =
         exited_by_itself ? " (" + vmm.describe_exit(st, watcher.remembered()) + ")" : std::string();
     switch (watcher.verdict()) {
-    case V::success: {
+    case console_verdict::success: {
         std::string how = exited_by_itself ? vmm.describe_exit(st, watcher.remembered())
                                            : vmm.name + " stopped after " + format_seconds(
                                                  std::chrono::duration<double>(success_grace).count());
@@ -240,14 +239,14 @@ int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, co
                   << format_seconds(verdict_at) << " (" << how << ")" << std::endl;
         return exit_success;
     }
-    case V::failure:
+    case console_verdict::failure:
         reason = "guest reported failure after " + format_seconds(verdict_at) + ": " +
                  watcher.decisive_line() + vmm_said;
         break;
-    case V::crashed:
+    case console_verdict::crashed:
         reason = "guest crashed after " + format_seconds(verdict_at) + ": " + watcher.decisive_line() + vmm_said;
         break;
-    case V::pending:
+    case console_verdict::pending:
         if (timed_out) {
             reason = "timeout: no '" + options.marker + "' after " + format_seconds(options.timeout_s);
         } else if (exited_by_itself && console_bytes == 0 && st.exited && st.code == 1 &&

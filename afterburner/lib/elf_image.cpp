@@ -12,7 +12,7 @@ namespace afterburn {
 
 namespace {
 
-using ELFT = llvm::object::ELF64LE;
+using elf64le = llvm::object::ELF64LE;
 
 std::string message(llvm::Error e)
 {
@@ -28,7 +28,7 @@ std::string hex(uint64_t v)
 
 // Program headers: scan does not use them, but an image whose segments do not add up is
 // refused here with the same words the loaders use, not analysed as if it were sound.
-std::string check_program_headers(const llvm::object::ELFFile<ELFT> &elf, uint64_t file_size)
+std::string check_program_headers(const llvm::object::ELFFile<elf64le> &elf, uint64_t file_size)
 {
     auto phdrs = elf.program_headers();
     if (!phdrs) return "malformed program headers: " + message(phdrs.takeError());
@@ -96,7 +96,7 @@ std::optional<elf_image> elf_image::parse(std::string_view view, const std::stri
         error = path + ": not a 64-bit little-endian ELF file (x86-64 images only)";
         return std::nullopt;
     }
-    auto file = llvm::object::ELFFile<ELFT>::create(bytes);
+    auto file = llvm::object::ELFFile<elf64le>::create(bytes);
     if (!file) {
         error = path + ": malformed ELF: " + message(file.takeError());
         return std::nullopt;

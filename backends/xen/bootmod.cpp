@@ -8,11 +8,11 @@ namespace xw {
 
 namespace {
 
-constexpr unsigned kShow = 16; // bytes shown in hex and as text
+constexpr unsigned bytes_shown = 16; // bytes shown in hex and as text
 
 // The ELF header through the shared reader (wedge/boot/elf64.h), which takes any
 // little-endian ELF64: the module need not be a loadable guest to be described.
-void describe_elf(const BootModule &m) {
+void describe_elf(const module_bytes &m) {
     afterburn::boot::elf64_header h;
     afterburn::boot::status st;
     if (!afterburn::boot::read_elf64_header(m.data, m.len, "module", h, st)) {
@@ -25,15 +25,15 @@ void describe_elf(const BootModule &m) {
 
 } // namespace
 
-void describe_boot_module(const BootModule &m) {
+void describe_boot_module(const module_bytes &m) {
     if (!m.data) {
         print("xen-wedge: module: none\n");
         return;
     }
     print("xen-wedge: module: %lu bytes at %p\n", m.len, static_cast<const void *>(m.data));
 
-    unsigned n = m.len < kShow ? static_cast<unsigned>(m.len) : kShow;
-    char hex[kShow * 3 + 1], text[kShow + 1];
+    unsigned n = m.len < bytes_shown ? static_cast<unsigned>(m.len) : bytes_shown;
+    char hex[bytes_shown * 3 + 1], text[bytes_shown + 1];
     for (unsigned i = 0; i < n; ++i) {
         unsigned char c = m.data[i];
         hex[i * 3] = "0123456789abcdef"[c >> 4];

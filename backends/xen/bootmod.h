@@ -8,6 +8,6 @@ namespace xw {
 
 // Prints the module's length and first bytes (hex and text) and, if it is an ELF64 image,
 // its header. Reads only within [data, data + len).
-void describe_boot_module(const BootModule &m);
+void describe_boot_module(const module_bytes &m);
 
 } // namespace xw

@@ -22,25 +22,25 @@ template <class F> void each_wedge_word(const char *s, F f) {
 
 } // namespace
 
-bool Slice::equals(const char *s) const {
+bool slice::equals(const char *s) const {
     if (!p) return false;
     for (unsigned i = 0; i < len; ++i)
         if (s[i] != p[i]) return false; // also stops at s's terminator (p[i] is never '\0')
     return s[len] == '\0';
 }
 
-Slice cmdline_option(const char *cmdline, const char *key) {
-    Slice out;
+slice cmdline_option(const char *cmdline, const char *key) {
+    slice out;
     each_wedge_word(cmdline, [&](const char *w, unsigned len) {
         unsigned k = 0;
         while (key[k] && k < len && w[k] == key[k]) ++k;
         if (key[k]) return false;
         if (k == len) {
-            out = Slice{w + k, 0};
+            out = slice{w + k, 0};
             return true;
         }
         if (w[k] != '=') return false;
-        out = Slice{w + k + 1, len - k - 1};
+        out = slice{w + k + 1, len - k - 1};
         return true;
     });
     return out;

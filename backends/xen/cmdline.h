@@ -5,7 +5,7 @@
 
 namespace xw {
 
-struct Slice {
+struct slice {
     const char *p = nullptr;
     unsigned len = 0;
     bool found() const { return p != nullptr; }
@@ -13,7 +13,7 @@ struct Slice {
 };
 
 // Value of wedge option `key` ("" if given without '='); not found() if absent.
-Slice cmdline_option(const char *cmdline, const char *key);
+slice cmdline_option(const char *cmdline, const char *key);
 
 // Everything after the first lone "--" (empty if none).
 const char *guest_cmdline(const char *cmdline);

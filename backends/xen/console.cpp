@@ -9,7 +9,7 @@ namespace xw {
 
 namespace {
 
-struct LineBuffer {
+struct line_buffer {
     char buf[256];
     unsigned long len = 0;
 
@@ -24,7 +24,7 @@ struct LineBuffer {
     }
 };
 
-void put_number(LineBuffer &out, unsigned long long v, unsigned base, bool negative, int width,
+void put_number(line_buffer &out, unsigned long long v, unsigned base, bool negative, int width,
                 bool zero_pad, bool left) {
     char digits[24];
     int n = 0;
@@ -56,7 +56,7 @@ void write(const char *buf, unsigned long len) {
 }
 
 void print(const char *fmt, ...) {
-    LineBuffer out;
+    line_buffer out;
     va_list ap;
     va_start(ap, fmt);
     for (const char *p = fmt; *p; ++p) {

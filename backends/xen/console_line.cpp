@@ -6,12 +6,12 @@ namespace xw {
 
 namespace {
 
-struct ConsoleLine {
+struct console_line {
     char text[256];
     unsigned len;
     uint64_t lines;
 };
-constinit ConsoleLine g_console{};
+constinit console_line g_console{};
 
 } // namespace
 

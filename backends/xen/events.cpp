@@ -10,13 +10,13 @@ namespace xw {
 
 namespace {
 
-constexpr unsigned kBitsPerWord = sizeof(xen_ulong_t) * 8;
+constexpr unsigned bits_per_word = sizeof(xen_ulong_t) * 8;
 
 // Written by the upcall, read by the interrupted code: accessed atomically so the compiler
 // neither caches nor tears them.
-unsigned upcalls;
-uint32_t last_port = ~0u;
-uint64_t last_rip;
+unsigned g_upcalls;
+uint32_t g_last_port = ~0u;
+uint64_t g_last_rip;
 
 } // namespace
 
@@ -24,8 +24,8 @@ void handle_events(uint64_t interrupted_rip) {
     shared_info_t *s = shared();
     vcpu_info_t *v = this_vcpu();
     if (!s || !v) return;
-    __atomic_fetch_add(&upcalls, 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&last_rip, interrupted_rip, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&g_upcalls, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_last_rip, interrupted_rip, __ATOMIC_RELAXED);
     // Clear the flag before looking at the bitmaps, so an event arriving meanwhile sets it
     // again and is not lost (the protocol in xen.h's vcpu_info comment).
     v->evtchn_upcall_pending = 0;
@@ -38,7 +38,7 @@ void handle_events(uint64_t interrupted_rip) {
             unsigned bit = static_cast<unsigned>(__builtin_ctzl(ready));
             ready &= ready - 1;
             __atomic_fetch_and(&s->evtchn_pending[word], ~(xen_ulong_t{1} << bit), __ATOMIC_SEQ_CST);
-            __atomic_store_n(&last_port, word * kBitsPerWord + bit, __ATOMIC_RELAXED);
+            __atomic_store_n(&g_last_port, word * bits_per_word + bit, __ATOMIC_RELAXED);
         }
     }
 }
@@ -67,7 +67,7 @@ bool event_self_test() {
         return false;
     }
 
-    unsigned before = __atomic_load_n(&upcalls, __ATOMIC_RELAXED);
+    unsigned before = __atomic_load_n(&g_upcalls, __ATOMIC_RELAXED);
     // Virtual "sti": from here an event may arrive at any instruction boundary.
     __atomic_store_n(&v->evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
     evtchn_send send{};
@@ -80,8 +80,8 @@ bool event_self_test() {
         print("xen-wedge: EVTCHNOP_send(%u) failed: %ld\n", bind.port, rc);
         return false;
     }
-    unsigned taken = __atomic_load_n(&upcalls, __ATOMIC_RELAXED) - before;
-    uint32_t port = __atomic_load_n(&last_port, __ATOMIC_RELAXED);
+    unsigned taken = __atomic_load_n(&g_upcalls, __ATOMIC_RELAXED) - before;
+    uint32_t port = __atomic_load_n(&g_last_port, __ATOMIC_RELAXED);
     if (!taken || port != bind.port) {
         print("xen-wedge: event self-test: no upcall for port %u (upcalls %u, last port %d)\n",
               bind.port, taken, static_cast<int>(port));
@@ -89,7 +89,7 @@ bool event_self_test() {
     }
     // Where the upcall struck tells us when Xen delivers: expected inside the
     // event_channel_op stub of the hypercall page, i.e. on the way out of the hypercall.
-    uint64_t rip = __atomic_load_n(&last_rip, __ATOMIC_RELAXED);
+    uint64_t rip = __atomic_load_n(&g_last_rip, __ATOMIC_RELAXED);
     auto page = reinterpret_cast<uint64_t>(hypercall_page);
     print("xen-wedge: event self-test: upcall for IPI port %u, %u upcall(s), resumed\n", bind.port,
           taken);

@@ -9,14 +9,14 @@
 
 namespace xw {
 
-enum Verdict : unsigned {
-    kPass = 0,
-    kFail = 1,            // a self-check failed
-    kUnexpectedTrap = 2,  // an exception the wedge did not ask for
-    kFailsafe = 3,        // Xen could not return to us (failsafe callback)
-    kMainReturned = 4,    // wedge_main fell off its end (a bug)
+enum verdict : unsigned {
+    verdict_pass = 0,
+    verdict_fail = 1,             // a self-check failed
+    verdict_unexpected_trap = 2,  // an exception the wedge did not ask for
+    verdict_failsafe = 3,         // Xen could not return to us (failsafe callback)
+    verdict_main_returned = 4,    // wedge_main fell off its end (a bug)
 };
 
-[[noreturn]] void exit_with(Verdict v);
+[[noreturn]] void exit_with(verdict v);
 
 } // namespace xw

@@ -15,22 +15,22 @@ using afterburn::site_kind_count;
 namespace {
 
 // The record decoded at the trap, and the wedge stack it is run on.
-struct FallbackSite {
+struct fallback_site {
     wedge::site site;
     alignas(16) uint8_t stack[16384];
 };
-constinit FallbackSite g_fallback{};
+constinit fallback_site g_fallback{};
 
 [[noreturn]] void run_on_wedge_stack() { run_site_and_resume(g_fallback.site, g_fallback.site.insn, true); }
 
 // Never annotated because CPUID gates it (vmcall, monitorx, ...), and the policy hides the
 // gate: the guest ran it anyway. The trap goes to the guest as it came, as on a CPU without
 // the feature; the wedge only names it, so the cause is not a mystery.
-void report_gated(const TrapFrame *f, const uint8_t *bytes, size_t avail, bool from_user) {
+void report_gated(const trap_frame *f, const uint8_t *bytes, size_t avail, bool from_user) {
     afterburn::gated_class g;
     uint8_t len;
     if (!afterburn::decoder::decode_gated(bytes, avail, g, len)) return;
-    if (++run_stats.gated_traps > 8) return;
+    if (++g_run_stats.gated_traps > 8) return;
     console_flush();
     print("xen-wedge: guest: %s (%u bytes) at 0x%lx, vector %lu, %s mode: CPUID hides it (%s); delivered to the "
           "guest\n",
@@ -40,7 +40,7 @@ void report_gated(const TrapFrame *f, const uint8_t *bytes, size_t avail, bool f
 
 } // namespace
 
-void try_fallback(const TrapFrame *f, bool from_user) {
+void try_fallback(const trap_frame *f, bool from_user) {
     wedge::vcpu &c = cpu();
     if (from_user != (c.cpl == 3)) return;
     auto mode = from_user ? wedge::access_mode::user : wedge::access_mode::supervisor;
@@ -67,7 +67,7 @@ void try_fallback(const TrapFrame *f, bool from_user) {
     r.pad_len = 0;
     afterburn::decoder::store_decoded(d, r);
     unsigned k = static_cast<unsigned>(d.kind);
-    RunStats &s = run_stats;
+    run_stats &s = g_run_stats;
     ++s.fallback;
     ++s.kind_fallback[k];
     if (from_user) ++s.fallback_user;
@@ -83,7 +83,7 @@ void try_fallback(const TrapFrame *f, bool from_user) {
     }
     // A kernel-mode trap runs on the guest's stack (Xen's bounce frame), and the emulated
     // instruction may flush the shadow (mov to %cr3/%cr0/%cr4, invlpg, wrmsr EFER): the wedge
-    // would lose its own stack. Everything is in globals now (guest_run.frame, the record):
+    // would lose its own stack. Everything is in globals now (g_guest_run.frame, the record):
     // switch to a wedge stack and never come back.
     asm volatile("mov %0, %%rsp\n\tcall *%1\n\tud2"
                  : : "r"(g_fallback.stack + sizeof g_fallback.stack), "r"(&run_on_wedge_stack)

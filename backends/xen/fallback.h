@@ -14,6 +14,6 @@ namespace xw {
 
 // Does not return if the instruction at f->rip is sensitive; returns if it is not (then the
 // exception is the guest's own and is delivered).
-void try_fallback(const TrapFrame *f, bool from_user);
+void try_fallback(const trap_frame *f, bool from_user);
 
 } // namespace xw

@@ -15,7 +15,7 @@ namespace xw {
 
 // Builds the vCPU, the devices and the site table, and rewrites the sites. `cr3` is the
 // guest's current CR3 (the boot tables). Prints what it did; false (with why) on failure.
-bool guest_prepare(const LoadedGuest &g, uint64_t cr3);
+bool guest_prepare(const loaded_guest &g, uint64_t cr3);
 
 // The wedge option fallback-trace=N: report the first N trap-and-emulate fallbacks.
 void guest_trace_fallbacks(uint64_t n);
@@ -26,25 +26,25 @@ void guest_heartbeat();
 
 // Enters the guest at its 64-bit entry (link address), RSI = boot_params. Does not return:
 // the run ends with the guest's verdict (port 0xf4) or a wedge failure.
-[[noreturn]] void guest_enter(const LoadedGuest &g);
+[[noreturn]] void guest_enter(const loaded_guest &g);
 
 // True once the guest runs: traps at non-wedge addresses are the guest's.
 bool guest_running();
 
 // The wedge's own single step (the interrupt shadow, guest_resume.cpp): true if it was (TF
 // is cleared in the frame; return through it); otherwise the #DB is the guest's.
-bool guest_single_step(TrapFrame *frame);
+bool guest_single_step(trap_frame *frame);
 
 // An exception Xen delivered while the guest ran (frame->rip outside the wedge). Returns to
 // retry the instruction (a shadow fill); otherwise it delivers the exception into the guest
 // through the core and does not return.
-void guest_trap(TrapFrame *frame);
+void guest_trap(trap_frame *frame);
 
 // The event upcall while the guest runs (VIRQ_TIMER): polls the emulated timers and
 // delivers what the virtual IF allows, or returns (through the frame) if nothing is.
-void guest_event(TrapFrame *frame);
+void guest_event(trap_frame *frame);
 
 // A `syscall` in guest user mode (Xen's syscall callback): emulated into the guest kernel.
-[[noreturn]] void guest_syscall(TrapFrame *frame);
+[[noreturn]] void guest_syscall(trap_frame *frame);
 
 } // namespace xw

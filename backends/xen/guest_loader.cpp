@@ -16,22 +16,22 @@ namespace boot = afterburn::boot;
 
 // Where the loader puts its own data in guest RAM: below 1 MiB, clear of the guest image
 // (which Linux and the sample guest link at 16 MiB).
-constexpr uint64_t kBootParamsGpa = 0x7000;
-constexpr uint64_t kCmdlineGpa = 0x8000;
-constexpr uint32_t kCmdlineMax = 4096;
+constexpr uint64_t boot_params_gpa = 0x7000;
+constexpr uint64_t cmdline_gpa = 0x8000;
+constexpr uint32_t cmdline_max = 4096;
 
 // boot_params through the shared loader (wedge/boot/linux_boot): the PC memory map of guest
 // RAM and the setup header. The wedge copies the zero page and the command line into guest
 // RAM itself: it reaches guest RAM through guest_phys_*, not through one host mapping.
-bool build_boot_params(const char *cmdline, const boot::elf64_image &img, const BootModule &initrd, LoadedGuest &g) {
+bool build_boot_params(const char *cmdline, const boot::elf64_image &img, const module_bytes &initrd, loaded_guest &g) {
     boot::guest_ram ram{};
     ram.ranges[0] = {0, guest_ram_bytes(), nullptr};  // build_e820 reads only gpa and size
     ram.count = 1;
     boot::boot_request req{};
     req.cmdline = cmdline;
-    req.boot_params_gpa = kBootParamsGpa;
-    req.cmdline_gpa = kCmdlineGpa;
-    req.cmdline_max = kCmdlineMax;
+    req.boot_params_gpa = boot_params_gpa;
+    req.cmdline_gpa = cmdline_gpa;
+    req.cmdline_max = cmdline_max;
     static boot::boot_result r;
     r = boot::boot_result{};
     static uint8_t bp[boot::boot_params_bytes];
@@ -55,23 +55,23 @@ bool build_boot_params(const char *cmdline, const boot::elf64_image &img, const 
         print("xen-wedge: guest: initrd: %lu bytes at 0x%lx, byte sum 0x%08x\n", initrd.len, r.initrd_gpa, sum);
     }
     size_t len = 0;
-    while (cmdline[len]) ++len;  // write_boot_params checked it against kCmdlineMax
-    if (!guest_phys_write(kBootParamsGpa, bp, sizeof bp) || !guest_phys_zero(kCmdlineGpa, kCmdlineMax) ||
-        !guest_phys_write(kCmdlineGpa, cmdline, len))
+    while (cmdline[len]) ++len;  // write_boot_params checked it against cmdline_max
+    if (!guest_phys_write(boot_params_gpa, bp, sizeof bp) || !guest_phys_zero(cmdline_gpa, cmdline_max) ||
+        !guest_phys_write(cmdline_gpa, cmdline, len))
         return false;
-    g.boot_params = kBootParamsGpa;
-    print("xen-wedge: guest: boot_params at 0x%lx: %u e820 entries", kBootParamsGpa, r.e820_count);
+    g.boot_params = boot_params_gpa;
+    print("xen-wedge: guest: boot_params at 0x%lx: %u e820 entries", boot_params_gpa, r.e820_count);
     for (unsigned i = 0; i < r.e820_count; ++i)
         print(" [0x%lx-0x%lx) %s", r.e820[i].addr, r.e820[i].addr + r.e820[i].size,
               r.e820[i].type == boot::e820_ram ? "RAM" : "reserved");
-    print(", command line \"%s\" at 0x%lx\n", cmdline, kCmdlineGpa);
+    print(", command line \"%s\" at 0x%lx\n", cmdline, cmdline_gpa);
     return true;
 }
 
 // The guest ELF through the shared reader (wedge/boot/elf64), which validates the headers and
 // every PT_LOAD and PT_NOTE against the module. The 64-bit boot protocol enters e_entry as a
 // physical address; an image whose e_entry is already virtual is accepted too.
-bool parse_guest(const BootModule &m, boot::elf64_image &img, bool &entry_is_physical) {
+bool parse_guest(const module_bytes &m, boot::elf64_image &img, bool &entry_is_physical) {
     boot::status st;
     entry_is_physical = true;
     if (boot::parse_elf64(m.data, m.len, "boot module", true, img, st)) return true;
@@ -83,7 +83,7 @@ bool parse_guest(const BootModule &m, boot::elf64_image &img, bool &entry_is_phy
 }
 
 // Copies one PT_LOAD to guest-physical RAM (bss zeroed) and proves it by reading it back.
-bool copy_segment(const BootModule &m, const boot::load_segment &s) {
+bool copy_segment(const module_bytes &m, const boot::load_segment &s) {
     if (!guest_phys_write(s.paddr, m.data + s.offset, s.filesz) ||
         !guest_phys_zero(s.paddr + s.filesz, s.memsz - s.filesz))
         return false;
@@ -103,7 +103,7 @@ bool copy_segment(const BootModule &m, const boot::load_segment &s) {
 
 } // namespace
 
-bool unpack_boot_module(const BootModule &m, BootModule &kernel, BootModule &initrd) {
+bool unpack_boot_module(const module_bytes &m, module_bytes &kernel, module_bytes &initrd) {
     namespace xm = afterburn::xen_module;
     kernel = m;
     initrd = {nullptr, 0};
@@ -123,8 +123,8 @@ bool unpack_boot_module(const BootModule &m, BootModule &kernel, BootModule &ini
     return true;
 }
 
-bool load_guest(const BootModule &m, const BootModule &initrd, const char *cmdline, LoadedGuest &g) {
-    g = LoadedGuest{};
+bool load_guest(const module_bytes &m, const module_bytes &initrd, const char *cmdline, loaded_guest &g) {
+    g = loaded_guest{};
     if (!m.data || !m.len) {
         print("xen-wedge: guest: no boot module to load\n");
         return false;
@@ -165,7 +165,7 @@ bool load_guest(const BootModule &m, const BootModule &initrd, const char *cmdli
     }
 
     for (unsigned n = 0; n < g.note_count; ++n) {
-        const GuestNotes &gn = g.notes[n];
+        const guest_notes &gn = g.notes[n];
         auto res = ann::walk_tables(gn.bytes, gn.bytes + gn.size, [](const ann::table_view &) {});
         if (res.error != ann::table_error::ok) {
             print("xen-wedge: guest: PT_NOTE at 0x%lx: malformed notes at offset 0x%lx: %s\n", gn.vaddr,

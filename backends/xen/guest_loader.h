@@ -11,15 +11,15 @@
 
 namespace xw {
 
-struct GuestNotes {
+struct guest_notes {
     uint64_t vaddr;           // guest-virtual address of the PT_NOTE contents
     const uint8_t *bytes;     // the same bytes in the boot module
     uint64_t size;
 };
 
-struct LoadedGuest {
-    static constexpr unsigned kMaxNotes = afterburn::boot::elf64_image::max_notes;
-    static constexpr unsigned kMaxLoads = afterburn::boot::elf64_image::max_loads;
+struct loaded_guest {
+    static constexpr unsigned max_notes = afterburn::boot::elf64_image::max_notes;
+    static constexpr unsigned max_loads = afterburn::boot::elf64_image::max_loads;
     uint64_t entry_phys;      // e_entry (physical, as in vmlinux)
     uint64_t entry_virt;      // the same instruction at its link address
     uint64_t entry() const { return head_hi ? entry_phys : entry_virt; }  // where the guest starts
@@ -38,10 +38,10 @@ struct LoadedGuest {
     // entry_virt).
     uint64_t head_lo, head_hi;
     unsigned note_count;
-    GuestNotes notes[kMaxNotes];
+    guest_notes notes[max_notes];
     unsigned load_count;
-    struct { uint64_t vaddr, paddr, filesz, memsz, file_offset; uint32_t flags; } loads[kMaxLoads];
-    BootModule module;
+    struct { uint64_t vaddr, paddr, filesz, memsz, file_offset; uint32_t flags; } loads[max_loads];
+    module_bytes module;
     const afterburn::boot::elf64_image *elf;  // the module as read (symbols for reports)
     uint32_t tables, records;
 };
@@ -50,11 +50,11 @@ struct LoadedGuest {
 // loadable guest or does not fit. The ELF is read by the shared loader's reader
 // (wedge/boot/elf64.h); what is checked here is what only the Xen wedge needs.
 // `initrd` (len 0: none) is placed by the shared loader's rule and named in boot_params.
-bool load_guest(const BootModule &m, const BootModule &initrd, const char *cmdline, LoadedGuest &g);
+bool load_guest(const module_bytes &m, const module_bytes &initrd, const char *cmdline, loaded_guest &g);
 
 // The boot module as the launcher packed it (module_pack.h): the kernel and the initrd, or
 // the module itself as the kernel and no initrd when it is not a pack. False, with why
 // printed, for a pack whose parts run past the module's end (truncated).
-bool unpack_boot_module(const BootModule &m, BootModule &kernel, BootModule &initrd);
+bool unpack_boot_module(const module_bytes &m, module_bytes &kernel, module_bytes &initrd);
 
 } // namespace xw

@@ -17,12 +17,12 @@ alignas(4096) unsigned char wedge_vcpu_page[(sizeof(afterburn::wedge::vcpu) + 40
 
 namespace xw {
 
-constinit GuestRun guest_run{};
+constinit guest_run g_guest_run{};
 
 namespace {
 
-alignas(Platform) unsigned char g_platform_storage[sizeof(Platform)];
-Platform *g_platform;
+alignas(guest_platform) unsigned char g_platform_storage[sizeof(guest_platform)];
+guest_platform *g_platform;
 
 wedge::cpuid_regs real_cpuid(uint32_t leaf, uint32_t subleaf, void *) {
     wedge::cpuid_regs r{};
@@ -36,12 +36,12 @@ wedge::cpuid_regs real_cpuid(uint32_t leaf, uint32_t subleaf, void *) {
 } // namespace
 
 wedge::vcpu &cpu() { return *reinterpret_cast<wedge::vcpu *>(wedge_vcpu_page); }
-Platform &platform() { return *g_platform; }
+guest_platform &platform() { return *g_platform; }
 
 namespace {
 
 void print_run_counters() {
-    const RunStats &s = run_stats;
+    const run_stats &s = g_run_stats;
     console_flush();
     print("xen-wedge: guest: %lu site entries, %lu exceptions delivered, %lu returns to user mode, "
           "%lu timer upcalls (%lu in the wedge, %lu delivered an interrupt), %lu shadow single steps\n",
@@ -52,25 +52,25 @@ void print_run_counters() {
 
 } // namespace
 
-void DebugExit::io_write(uint16_t, unsigned, uint32_t value) {
+void debug_exit_device::io_write(uint16_t, unsigned, uint32_t value) {
     print_run_counters();
     print("xen-wedge: guest: verdict %u written to port 0xf4 after %lu console lines\n", value, console_lines());
-    exit_with(value == 0 ? kPass : kFail);
+    exit_with(value == 0 ? verdict_pass : verdict_fail);
 }
 
-void ResetPorts::io_write(uint16_t port, unsigned, uint32_t value) {
+void reset_ports::io_write(uint16_t port, unsigned, uint32_t value) {
     bool reset = (port == 0x64 && (value & 0xff) == 0xfe) || (port == 0xcf9 && (value & 4));
     if (!reset) return;
     print_run_counters();
     print("xen-wedge: guest: asked for a reset (port 0x%x value 0x%x) after %lu console lines: the run ends\n", port,
           value & 0xff, console_lines());
-    exit_with(kPass);
+    exit_with(verdict_pass);
 }
 
 bool platform_init(uint64_t cr3) {
     wedge::vcpu &c = *new (wedge_vcpu_page) wedge::vcpu();
-    g_platform = new (g_platform_storage) Platform(c);
-    Platform &p = *g_platform;
+    g_platform = new (g_platform_storage) guest_platform(c);
+    guest_platform &p = *g_platform;
     c.cpuid.build(real_cpuid, nullptr);
     c.cr3 = cr3;
     // The 64-bit boot protocol's state: __BOOT_CS / __BOOT_DS, IF 0.
@@ -84,7 +84,7 @@ bool platform_init(uint64_t cr3) {
               p.bus.attach(wedge::pic_pair::master_port, 2, p.pic) &&
               p.bus.attach(wedge::pic_pair::slave_port, 2, p.pic) && p.bus.attach(0x40, 4, p.pit) &&
               p.bus.attach(0x61, 1, p.pit) && p.bus.attach(0x70, 2, p.rtc) &&
-              p.bus.attach(DebugExit::port, 4, p.debug_exit) && p.bus.attach(0x64, 1, p.reset) &&
+              p.bus.attach(debug_exit_device::port, 4, p.debug_exit) && p.bus.attach(0x64, 1, p.reset) &&
               p.bus.attach(0xcf9, 1, p.reset);
     if (!ok) print("xen-wedge: guest: cannot lay out the I/O port space\n");
     return ok;

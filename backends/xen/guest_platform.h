@@ -22,7 +22,7 @@ namespace wedge = afterburn::wedge;
 
 // Port 0xf4: the guest's verdict (QEMU's isa-debug-exit natively). The wedge reports it with
 // the run's statistics and leaves with the same verdict through its own exit path.
-class DebugExit final : public wedge::io_device {
+class debug_exit_device final : public wedge::io_device {
 public:
     static constexpr uint16_t port = 0xf4;
     uint32_t io_read(uint16_t, unsigned) override { return 0xffffffffu; }
@@ -34,7 +34,7 @@ public:
 // wedge prints the run's counters and ends the run (verdict 0: the console says how the
 // guest did). Reads give all ones, as before the ports were attached (no keyboard controller:
 // Linux's i8042 probe finds none; its reboot waits ~130 ms for the input buffer, then writes).
-class ResetPorts final : public wedge::io_device {
+class reset_ports final : public wedge::io_device {
 public:
     uint32_t io_read(uint16_t, unsigned) override { return 0xffffffffu; }
     void io_write(uint16_t port, unsigned, uint32_t value) override;
@@ -42,30 +42,30 @@ public:
 
 // Everything the core is wired to, constructed at run time (xen-wedge.ld forbids global
 // constructors).
-struct Platform {
-    XenBackend be;
-    DebugExit debug_exit;
-    ResetPorts reset;
+struct guest_platform {
+    xen_backend be;
+    debug_exit_device debug_exit;
+    reset_ports reset;
     wedge::pic_pair pic;
     wedge::uart_8250 uart{be, &pic};
     wedge::pit_8254 pit{be, &pic, 0};
     wedge::cmos_rtc rtc{be, 0};
     wedge::io_bus bus;
     wedge::local_apic apic;
-    explicit Platform(wedge::vcpu &c) : pic(&c), apic(c, be) {}
+    explicit guest_platform(wedge::vcpu &c) : pic(&c), apic(c, be) {}
 };
 
 // The guest's run: what it is, and its registers between an entry (site, trap, upcall,
 // syscall) and the return into it (resume).
-struct GuestRun {
-    const LoadedGuest *guest;
+struct guest_run {
+    const loaded_guest *guest;
     wedge::frame frame;
     bool running;
 };
-extern GuestRun guest_run;
+extern guest_run g_guest_run;
 
 wedge::vcpu &cpu();
-Platform &platform();
+guest_platform &platform();
 
 // Constructs the vCPU (boot-protocol state, CR3 = `cr3`) and the platform, and lays out the
 // I/O ports. False (with why) on failure.

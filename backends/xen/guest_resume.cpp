@@ -27,7 +27,7 @@ using afterburn::site_kind;
 namespace {
 
 // Xen's flat selectors: user mode (RPL 3), and kernel mode (FLAT_KERNEL_CS with RPL 0).
-constexpr uint64_t kFlatUserCs = 0xe033, kFlatUserSs = 0xe02b, kFlatKernelCsRpl0 = 0xe030, kFlatKernelSs = 0xe02b;
+constexpr uint64_t flat_user_cs = 0xe033, flat_user_ss = 0xe02b, flat_kernel_cs_rpl0 = 0xe030, flat_kernel_ss = 0xe02b;
 
 // The interrupt shadow (sti, mov/pop ss) holds a deliverable interrupt back for exactly one
 // instruction. The guest's next instructions may contain no site (a spin loop), so nothing
@@ -36,27 +36,27 @@ constexpr uint64_t kFlatUserCs = 0xe033, kFlatUserSs = 0xe02b, kFlatKernelCsRpl0
 // window if the instruction was a rewritten site), then delivers.
 bool g_stepping;
 
-constexpr uint64_t kUserHalfEnd = 0x0000800000000000ull;
+constexpr uint64_t user_half_end = 0x0000800000000000ull;
 
 bool want_step(wedge::vcpu &c) {
-    return c.interrupt_shadow && c.shadow_rip == guest_run.frame.rip && c.virtual_if() &&
+    return c.interrupt_shadow && c.shadow_rip == g_guest_run.frame.rip && c.virtual_if() &&
            wedge::refresh_pending_hint(c);
 }
 
 // Through HYPERVISOR_iret; IF in the iret frame is the event mask Xen restores: events open.
 [[noreturn]] void iret_to_guest(uint64_t cs, uint64_t ss) {
     static wedge::frame out;
-    out = guest_run.frame;
+    out = g_guest_run.frame;
     out.rflags |= wedge::flags::if_;
     wedge_iret(&out, cs, ss);
 }
 
 } // namespace
 
-void frame_from_trap(const TrapFrame *f) {
+void frame_from_trap(const trap_frame *f) {
     uint64_t regs[16] = {f->rax, f->rcx, f->rdx, f->rbx, f->rsp, f->rbp, f->rsi, f->rdi,
                          f->r8,  f->r9,  f->r10, f->r11, f->r12, f->r13, f->r14, f->r15};
-    wedge::frame &fr = guest_run.frame;
+    wedge::frame &fr = g_guest_run.frame;
     for (unsigned i = 0; i < 16; ++i) fr.gpr[i] = regs[i];
     fr.rip = f->rip;
     fr.rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
@@ -66,14 +66,14 @@ void after_core() { platform().be.sync_paging(); }
 
 void resume() {
     wedge::vcpu &c = cpu();
-    wedge::frame &fr = guest_run.frame;
+    wedge::frame &fr = g_guest_run.frame;
     sync_gs(c);
     if (c.cpl == 3) {
-        ++run_stats.user_entries;
+        ++g_run_stats.user_entries;
         note_user_stack(fr.gpr[wedge::rsp]);
         arm_timer();
         returning_to_user_mode(c);
-        iret_to_guest(kFlatUserCs, kFlatUserSs);
+        iret_to_guest(flat_user_cs, flat_user_ss);
     }
     set_real_tsd(false);
     ensure_stack_mapped(fr.gpr[wedge::rsp]);
@@ -85,33 +85,33 @@ void resume() {
         // TF: its #DB then arrives at guest code and is reflected (guest_trap).
         if (!guest_tf) {
             g_stepping = true;
-            ++run_stats.steps;
+            ++g_run_stats.steps;
         }
         fr.rflags |= wedge::flags::tf;
-        iret_to_guest(kFlatKernelCsRpl0, kFlatKernelSs);
+        iret_to_guest(flat_kernel_cs_rpl0, flat_kernel_ss);
     }
     // Guest kernel code on a user-half stack (Linux's syscall entry before it loads its kernel
     // stack): an upcall would bounce onto that stack, below the user's rsp (its red zone, or
     // an unmapped page: the domain dies). Events stay masked until the next way into the
     // wedge; the timer is re-armed there.
-    if (fr.gpr[wedge::rsp] >= kUserHalfEnd) unmask_events();
+    if (fr.gpr[wedge::rsp] >= user_half_end) unmask_events();
     wedge_resume(&fr);
 }
 
 void deliver_pending_and_resume() {
     poll_devices();
-    wedge::deliver_pending(cpu(), guest_run.frame, platform().be);
+    wedge::deliver_pending(cpu(), g_guest_run.frame, platform().be);
     after_core();
     resume();
 }
 
 void deliver_and_resume(const wedge::event &ev) {
-    if (wedge::deliver(cpu(), guest_run.frame, ev, platform().be) == wedge::delivery::shutdown)
+    if (wedge::deliver(cpu(), g_guest_run.frame, ev, platform().be) == wedge::delivery::shutdown)
         fail_run("triple fault while delivering an exception");
     deliver_pending_and_resume();
 }
 
-bool guest_single_step(TrapFrame *f) {
+bool guest_single_step(trap_frame *f) {
     if (!g_stepping || f->vector != wedge::vec::db) return false;
     g_stepping = false;
     f->rflags &= ~wedge::flags::tf;
@@ -123,11 +123,11 @@ bool guest_single_step(TrapFrame *f) {
 
 void run_site_and_resume(const wedge::site &s, uint64_t site_addr, bool fallback, uint64_t resume_at) {
     wedge::vcpu &c = cpu();
-    XenBackend &be = platform().be;
-    if (!fallback) ++run_stats.kind_entries[s.rec.kind];
+    xen_backend &be = platform().be;
+    if (!fallback) ++g_run_stats.kind_entries[s.rec.kind];
     poll_devices();
-    const wedge::frame before = guest_run.frame;
-    switch (wedge::run_site(c, guest_run.frame, s.rec, site_addr, be, resume_at)) {
+    const wedge::frame before = g_guest_run.frame;
+    switch (wedge::run_site(c, g_guest_run.frame, s.rec, site_addr, be, resume_at)) {
     case wedge::site_exit::resume: break;
     case wedge::site_exit::halted: wait_halted(); break;
     case wedge::site_exit::shutdown: {
@@ -145,7 +145,7 @@ void run_site_and_resume(const wedge::site &s, uint64_t site_addr, bool fallback
         console_flush();
         print("xen-wedge: guest: the core cannot emulate the %s site at 0x%lx\n",
               afterburn::site_kind_name(static_cast<site_kind>(s.rec.kind)), s.insn);
-        exit_with(kFail);
+        exit_with(verdict_fail);
     }
     }
     after_core();

@@ -1,4 +1,4 @@
-// The ways back into the guest: from the core's frame (guest_run.frame) into Xen's kernel
+// The ways back into the guest: from the core's frame (g_guest_run.frame) into Xen's kernel
 // mode (virtual CPL 0: a plain jump) or user mode (virtual CPL 3: HYPERVISOR_iret), with the
 // wedge's own single step when an interrupt waits behind an interrupt shadow.
 #pragma once
@@ -11,13 +11,13 @@
 
 namespace xw {
 
-// The trap frame's registers into guest_run.frame.
-void frame_from_trap(const TrapFrame *f);
+// The trap frame's registers into g_guest_run.frame.
+void frame_from_trap(const trap_frame *f);
 
 // After the core ran: the shadow follows CR0.WP/EFER.NXE.
 void after_core();
 
-// Into the guest from guest_run.frame.
+// Into the guest from g_guest_run.frame.
 [[noreturn]] void resume();
 
 // Polls the devices, delivers what is pending and deliverable, resumes.

@@ -24,26 +24,26 @@ constinit wedge::alternative_copies g_copies(g_copy_storage, 4096);
 // The ring-3 snippets (.user and .user.* sections): their sites are not rewritten into calls
 // (user mode cannot reach the entry window); the plan says which get an int3. And .head.text
 // sections (code that runs at its physical alias): as the plan says for head code.
-void mark_sections_by_name(const BootModule &m, const wedge::rewrite_plan &plan) {
-    struct Shdr {
+void mark_sections_by_name(const module_bytes &m, const wedge::rewrite_plan &plan) {
+    struct shdr {
         uint32_t name, type;
         uint64_t flags, addr, offset, size;
         uint32_t link, info;
         uint64_t align, entsize;
     };
-    static_assert(sizeof(Shdr) == 64);
+    static_assert(sizeof(shdr) == 64);
     const uint8_t *d = m.data;
     uint64_t shoff, shnum = 0, shstrndx = 0, shentsize = 0;
     __builtin_memcpy(&shoff, d + 0x28, 8);
     shentsize = d[0x3a] | d[0x3b] << 8;
     shnum = d[0x3c] | d[0x3d] << 8;
     shstrndx = d[0x3e] | d[0x3f] << 8;
-    if (!shoff || shentsize != sizeof(Shdr) || shoff + shnum * sizeof(Shdr) > m.len || shstrndx >= shnum) return;
-    Shdr strtab;
-    __builtin_memcpy(&strtab, d + shoff + shstrndx * sizeof(Shdr), sizeof strtab);
+    if (!shoff || shentsize != sizeof(shdr) || shoff + shnum * sizeof(shdr) > m.len || shstrndx >= shnum) return;
+    shdr strtab;
+    __builtin_memcpy(&strtab, d + shoff + shstrndx * sizeof(shdr), sizeof strtab);
     for (uint64_t i = 0; i < shnum; ++i) {
-        Shdr s;
-        __builtin_memcpy(&s, d + shoff + i * sizeof(Shdr), sizeof s);
+        shdr s;
+        __builtin_memcpy(&s, d + shoff + i * sizeof(shdr), sizeof s);
         if (strtab.offset + s.name + 5 >= m.len) continue;
         const char *name = reinterpret_cast<const char *>(d + strtab.offset + s.name);
         if (!s.addr) continue;
@@ -55,9 +55,9 @@ void mark_sections_by_name(const BootModule &m, const wedge::rewrite_plan &plan)
     }
 }
 
-bool collect_sites(const LoadedGuest &g) {
+bool collect_sites(const loaded_guest &g) {
     for (unsigned n = 0; n < g.note_count; ++n) {
-        const GuestNotes &gn = g.notes[n];
+        const guest_notes &gn = g.notes[n];
         bool ok = true;
         ann::walk_tables(gn.bytes, gn.bytes + gn.size, [&](const ann::table_view &t) {
             for (uint32_t i = 0; i < t.count && ok; ++i) {
@@ -88,9 +88,9 @@ bool collect_sites(const LoadedGuest &g) {
 
 // The guest's text through its own mapping of it (the boot tables map the link address; the
 // shadow fills on the wedge's faults), inside the image only.
-class GuestText final : public wedge::site_bytes {
+class guest_text final : public wedge::site_bytes {
 public:
-    explicit GuestText(const LoadedGuest &g) : g_(g) {}
+    explicit guest_text(const loaded_guest &g) : g_(g) {}
     uint8_t *span(uint64_t start, uint32_t size) override {
         if (start < g_.virt_lo || start + size > g_.virt_hi) return nullptr;
         return reinterpret_cast<uint8_t *>(start);
@@ -101,12 +101,12 @@ public:
     }
 
 private:
-    const LoadedGuest &g_;
+    const loaded_guest &g_;
 };
 
 // Where Linux may copy the rewritten .altinstr_replacement sites (its .altinstructions):
 // a call from such a copy is found there. No .altinstructions: nothing is copied.
-bool collect_alternative_copies(const LoadedGuest &g, GuestText &text) {
+bool collect_alternative_copies(const loaded_guest &g, guest_text &text) {
     namespace boot = afterburn::boot;
     boot::virt_range table, repl{};
     if (!g.elf || boot::sections_named(*g.elf, ".altinstructions", &table, 1) != 1) return true;
@@ -137,12 +137,12 @@ const wedge::site_table &guest_sites() { return g_sites; }
 
 const wedge::alternative_copies &guest_alternative_copies() { return g_copies; }
 
-bool prepare_sites(const LoadedGuest &g) {
+bool prepare_sites(const loaded_guest &g) {
     if (!collect_sites(g)) return false;
     const wedge::rewrite_plan plan = wedge::plan_for(wedge::backend_id::xen);
     mark_sections_by_name(g.module, plan);
     if (g.head_hi) wedge::mark_head_code(g_sites, plan, g.head_lo, g.head_hi);
-    GuestText text(g);
+    guest_text text(g);
     wedge::rewrite_counts c = wedge::apply_plan(g_sites, plan, text);
     print("xen-wedge: guest: %u sites: rewrote %u (%u cli as inline stores), %u int n left to trap, "
           "%u left in ring-3 code (%u of them trap with int3), %u outside the image, %u could not be rewritten\n",

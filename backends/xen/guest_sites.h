@@ -19,7 +19,7 @@ const afterburn::wedge::alternative_copies &guest_alternative_copies();
 // Collects, checks and rewrites the sites; prints the counts and the digest of the sites'
 // bytes (the one `afterburn rewrite --backend xen --digest` prints). False (with why) on a
 // bad record, overlapping sites, or a failed rewrite.
-bool prepare_sites(const LoadedGuest &g);
+bool prepare_sites(const loaded_guest &g);
 
 // The ring-3 site whose instruction is at link address `insn`, not rewritten (with
 // `int3_only`: only one that carries an int3), or null.

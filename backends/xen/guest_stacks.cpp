@@ -7,7 +7,7 @@ namespace xw {
 
 namespace {
 
-struct StackFill {
+struct stack_fill {
     uint64_t generation = 1;         // bumped whenever the shadow forgets
     uint64_t filled_generation = 0;  // the generation the writable image pages were filled in
     uint64_t filled_stack = ~0ull;   // the lowest page filled under the kernel rsp
@@ -18,19 +18,19 @@ struct StackFill {
     // size and alignment): a guest switches stacks without a site (Linux's __switch_to_asm
     // loads the next task's rsp and pops), so those stacks are kept in the shadow across
     // flushes too.
-    static constexpr unsigned kKernelStacks = 32;
-    uint64_t kernel_blocks[kKernelStacks] = {};
+    static constexpr unsigned kernel_stacks = 32;
+    uint64_t kernel_blocks[kernel_stacks] = {};
     unsigned kernel_next = 0;
 };
-constinit StackFill g_fill{};
+constinit stack_fill g_fill{};
 
-constexpr uint32_t kPfWritable = 2;  // ELF PF_W
-constexpr uint64_t kStackBlock = 16 * 1024;
+constexpr uint32_t pf_writable = 2;  // ELF PF_W
+constexpr uint64_t stack_block = 16 * 1024;
 
 void prefill(uint64_t va);
 
 void prefill_block(uint64_t block) {
-    for (uint64_t p = block; p < block + kStackBlock; p += 0x1000) prefill(p);
+    for (uint64_t p = block; p < block + stack_block; p += 0x1000) prefill(p);
 }
 
 // The stacks the guest's TSS names (RSP0-2, IST1-7): Linux returns to user mode through its
@@ -54,10 +54,10 @@ void prefill_tss_stacks() {
 }
 
 void note_kernel_stack(uint64_t rsp) {
-    uint64_t block = (rsp - 8) & ~(kStackBlock - 1);
+    uint64_t block = (rsp - 8) & ~(stack_block - 1);
     for (uint64_t b : g_fill.kernel_blocks)
         if (b == block) return;
-    g_fill.kernel_blocks[g_fill.kernel_next++ % StackFill::kKernelStacks] = block;
+    g_fill.kernel_blocks[g_fill.kernel_next++ % stack_fill::kernel_stacks] = block;
     prefill_block(block);
 }
 
@@ -74,12 +74,12 @@ void user_stacks_forgotten() {
 }
 
 void stack_page_forgotten(uint64_t va) {
-    constexpr uint64_t k1G = 1ull << 30;  // the largest page an invlpg may drop
-    const LoadedGuest &g = *guest_run.guest;
-    uint64_t lo = va & ~(k1G - 1), hi = lo + k1G;
+    constexpr uint64_t one_gib = 1ull << 30;  // the largest page an invlpg may drop
+    const loaded_guest &g = *g_guest_run.guest;
+    uint64_t lo = va & ~(one_gib - 1), hi = lo + one_gib;
     for (unsigned i = 0; i < g.load_count; ++i) {
         const auto &l = g.loads[i];
-        if ((l.flags & kPfWritable) && l.vaddr < hi && l.vaddr + l.memsz > lo) {
+        if ((l.flags & pf_writable) && l.vaddr < hi && l.vaddr + l.memsz > lo) {
             stacks_forgotten();
             return;
         }
@@ -105,10 +105,10 @@ void note_user_stack(uint64_t rsp) {
 
 void ensure_stack_mapped(uint64_t rsp) {
     if (g_fill.filled_generation != g_fill.generation) {
-        const LoadedGuest &g = *guest_run.guest;
+        const loaded_guest &g = *g_guest_run.guest;
         for (unsigned i = 0; i < g.load_count; ++i) {
             const auto &l = g.loads[i];
-            if (!(l.flags & kPfWritable)) continue;
+            if (!(l.flags & pf_writable)) continue;
             for (uint64_t va = l.vaddr & ~0xfffull; va < l.vaddr + l.memsz; va += 0x1000) {
                 prefill(va);
                 // Linux's head code runs on init_task's stack at its physical alias (the first

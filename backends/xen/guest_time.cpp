@@ -16,32 +16,32 @@ namespace xw {
 
 namespace {
 
-struct TimerState {
+struct timer_state {
     uint32_t port = ~0u;
     uint64_t armed_ns = 0;  // what set_timer_op was last given (0: none)
     bool blocking = false;  // in wait_halted's SCHEDOP_block
 };
-constinit TimerState g_timer{};
+constinit timer_state g_timer{};
 
-constexpr uint64_t kHaltLimitNs = 5000000000ull;
+constexpr uint64_t halt_limit_ns = 5000000000ull;
 // A guest that runs no site, takes no exception and gets no interrupt for this long is stuck
 // (a spin loop that waits for something the wedge does not provide): the run ends with where.
-constexpr uint64_t kStallLimitNs = 10000000000ull;
+constexpr uint64_t stall_limit_ns = 10000000000ull;
 
-struct Progress {
+struct progress {
     uint64_t events = ~0ull;  // site entries + exceptions + deliveries + user entries, last seen
     uint64_t since_ns = 0;    // when they last changed
     uint64_t beat_ns = 0;     // the last heartbeat line
 };
-constinit Progress g_progress{};
-constexpr uint64_t kHeartbeatNs = 5000000000ull;
+constinit progress g_progress{};
+constexpr uint64_t heartbeat_ns = 5000000000ull;
 
 // Called from the periodic upcalls that strike guest code.
-void check_progress(const TrapFrame *f) {
-    const RunStats &s = run_stats;
+void check_progress(const trap_frame *f) {
+    const run_stats &s = g_run_stats;
     uint64_t events = s.entries + s.traps_delivered + s.upcall_deliveries + s.user_entries;
     uint64_t now = platform().be.now_ns();
-    if (s.heartbeat && now - g_progress.beat_ns >= kHeartbeatNs) {
+    if (s.heartbeat && now - g_progress.beat_ns >= heartbeat_ns) {
         g_progress.beat_ns = now;
         char sym[96], last[96];
         print("xen-wedge: heartbeat: rip 0x%lx%s, %lu site entries (last %s at 0x%lx%s), %lu exceptions, %lu shadow "
@@ -54,17 +54,17 @@ void check_progress(const TrapFrame *f) {
         g_progress = {events, now};
         return;
     }
-    if (now - g_progress.since_ns < kStallLimitNs) return;
+    if (now - g_progress.since_ns < stall_limit_ns) return;
     frame_from_trap(f);
     wedge::vcpu &c = cpu();
     print("xen-wedge: guest: stuck: rsp 0x%lx rflags 0x%lx, virtual IF %u, CPL %u, CR3 0x%lx\n", f->rsp, f->rflags,
           c.virtual_if() ? 1u : 0u, static_cast<unsigned>(c.cpl), c.cr3);
     fail_run("no site, exception or interrupt for 10 s: the guest spins on something the wedge does not provide");
 }
-constexpr uint64_t kRetryInWedgeNs = 50000;
+constexpr uint64_t retry_in_wedge_ns = 50000;
 
 uint64_t next_deadline() {
-    Platform &p = platform();
+    guest_platform &p = platform();
     uint64_t a = p.pit.next_deadline_ns(), b = p.apic.next_deadline_ns();
     if (!a) return b;
     if (!b) return a;
@@ -116,16 +116,16 @@ bool bind_timer() {
 }
 
 void wait_halted() {
-    XenBackend &be = platform().be;
+    xen_backend &be = platform().be;
     uint64_t start = be.now_ns();
     g_timer.blocking = true;
     while (cpu().halted) {
         poll_devices();
-        if (wedge::deliver_pending(cpu(), guest_run.frame, be)) break;
+        if (wedge::deliver_pending(cpu(), g_guest_run.frame, be)) break;
         uint64_t now = be.now_ns();
-        if (now - start > kHaltLimitNs) fail_run("hlt: no interrupt within 5 s");
+        if (now - start > halt_limit_ns) fail_run("hlt: no interrupt within 5 s");
         uint64_t d = next_deadline();
-        if (!d || d > start + kHaltLimitNs) d = start + kHaltLimitNs + 1;
+        if (!d || d > start + halt_limit_ns) d = start + halt_limit_ns + 1;
         arm_timer_at(d);
         sched_op(SCHEDOP_block, nullptr);  // unmasks events; their upcall strikes the wedge
         mask_events();
@@ -134,14 +134,14 @@ void wait_halted() {
     cpu().halted = false;
 }
 
-void guest_event(TrapFrame *f) {
-    ++run_stats.upcalls;
+void guest_event(trap_frame *f) {
+    ++g_run_stats.upcalls;
     handle_events(f->rip);  // acknowledge every pending port (only VIRQ_TIMER is bound)
     if (is_wedge_address(f->rip)) {
         // The wedge was running (a site, a resume, SCHEDOP_block): it polls the timers on its
         // own way out, except in the short stretch after that; look again shortly.
-        ++run_stats.upcalls_in_wedge;
-        if (!g_timer.blocking) arm_timer_at(platform().be.now_ns() + kRetryInWedgeNs);
+        ++g_run_stats.upcalls_in_wedge;
+        if (!g_timer.blocking) arm_timer_at(platform().be.now_ns() + retry_in_wedge_ns);
         return;
     }
     check_progress(f);
@@ -151,8 +151,8 @@ void guest_event(TrapFrame *f) {
     poll_devices();
     if (c.virtual_if() && wedge::refresh_pending_hint(c)) {
         frame_from_trap(f);
-        if (wedge::deliver_pending(c, guest_run.frame, platform().be)) {
-            ++run_stats.upcall_deliveries;
+        if (wedge::deliver_pending(c, g_guest_run.frame, platform().be)) {
+            ++g_run_stats.upcall_deliveries;
             after_core();
             resume();
         }

@@ -24,7 +24,7 @@ namespace vec = wedge::vec;
 
 namespace {
 
-constexpr uint8_t kIntN = 0xcd;  // int imm8
+constexpr uint8_t int_n_opcode = 0xcd;  // int imm8
 
 // A #GP whose error code names an IDT entry (bit 1): `int $n` without a DPL-3 gate.
 bool idt_error(uint64_t error) { return (error & 3) == 2; }
@@ -35,7 +35,7 @@ bool user_to_link(uint64_t va, uint64_t &link) {
     auto r = xs::translate(shadow_guest_memory(), shadow().config(), shadow().guest_cr3(), va,
                            xs::access_type{false, true, true});
     if (r.status != xs::walk_status::ok) return false;
-    const LoadedGuest &g = *guest_run.guest;
+    const loaded_guest &g = *g_guest_run.guest;
     if (r.t.gpa < g.image_lo || r.t.gpa >= g.image_hi) return false;
     link = r.t.gpa + g.virt_minus_phys;
     return true;
@@ -47,14 +47,14 @@ void run_user_site(uint64_t va, bool int3_only) {
     uint64_t link;
     if (!user_to_link(va, link)) return;
     if (const wedge::site *s = find_user_site(link, int3_only)) {
-        guest_run.frame.rip = va;
+        g_guest_run.frame.rip = va;
         run_site_and_resume(*s, va);
     }
 }
 
 // A #PF: filled by the shadow (returns true: retry), an xAPIC access (does not return), or the
 // guest's own (returns false with the error code its tables give in `pf`).
-bool handle_page_fault(TrapFrame *f, bool from_user, xs::fault_result &pf) {
+bool handle_page_fault(trap_frame *f, bool from_user, xs::fault_result &pf) {
     wedge::vcpu &c = cpu();
     uint64_t cr2 = this_vcpu()->arch.cr2;
     xs::access_type acc{(f->error & pf_error::write) != 0, (f->error & pf_error::fetch) != 0, c.cpl == 3};
@@ -68,32 +68,32 @@ bool handle_page_fault(TrapFrame *f, bool from_user, xs::fault_result &pf) {
         try_fallback(f, from_user);
     }
     if (pf.outcome == xs::fault_outcome::fixed) {
-        ++run_stats.shadow_faults;
+        ++g_run_stats.shadow_faults;
         if (from_user) returning_to_user_mode(c);
         return true;
     }
     if (pf.outcome == xs::fault_outcome::no_machine_frame && xapic_mmio(f, cr2, pf.gpa)) {
         frame_from_trap(f);
-        guest_run.frame.rip = f->rip;  // xapic_mmio moved it past the access
+        g_guest_run.frame.rip = f->rip;  // xapic_mmio moved it past the access
         resume();
     }
     if (pf.outcome != xs::fault_outcome::inject_pf) {
         console_flush();
         print("xen-wedge: guest: #PF at 0x%lx (rip 0x%lx, error 0x%lx): shadow outcome %u, gpa 0x%lx\n", cr2, f->rip,
               f->error, static_cast<unsigned>(pf.outcome), pf.gpa);
-        exit_with(kFail);
+        exit_with(verdict_fail);
     }
     return false;
 }
 
 } // namespace
 
-void guest_trap(TrapFrame *f) {
+void guest_trap(trap_frame *f) {
     wedge::vcpu &c = cpu();
     bool from_user = (f->cs & 3) == 3;  // Xen's bounce frame: RPL 3 = guest user mode
     if (from_user) left_user_mode(f->rsp);
-    if (run_stats.trace_traps) {
-        --run_stats.trace_traps;
+    if (g_run_stats.trace_traps) {
+        --g_run_stats.trace_traps;
         char sym[96];
         print("xen-wedge: trace: vector %lu error 0x%lx at rip 0x%lx%s rsp 0x%lx cr2 0x%lx\n", f->vector, f->error,
               f->rip, guest_symbol(f->rip, sym, sizeof sym), f->rsp, this_vcpu()->arch.cr2);
@@ -112,8 +112,8 @@ void guest_trap(TrapFrame *f) {
         // An int3 the wedge put on a kernel site (at its link address or, for Linux's head
         // code, its physical alias): run the site there.
         uint64_t at = f->rip - 1;
-        if (const wedge::site *s = find_kernel_int3_site(guest_run.guest->link_address(at))) {
-            guest_run.frame.rip = at;
+        if (const wedge::site *s = find_kernel_int3_site(g_guest_run.guest->link_address(at))) {
+            g_guest_run.frame.rip = at;
             run_site_and_resume(*s, at);
         }
     }
@@ -136,13 +136,13 @@ void guest_trap(TrapFrame *f) {
         // that a fault while delivering (a not-present gate) is reported there, as the CPU
         // does, and the guest gate's DPL is checked against the virtual CPL.
         uint64_t len = 1;
-        if (platform().be.read(f->rip - 2, insn, 2, mode, rf) && insn[0] == kIntN && insn[1] == vec::bp) len = 2;
-        guest_run.frame.rip = f->rip - len;
+        if (platform().be.read(f->rip - 2, insn, 2, mode, rf) && insn[0] == int_n_opcode && insn[1] == vec::bp) len = 2;
+        g_guest_run.frame.rip = f->rip - len;
         ev = wedge::event::software_interrupt(vec::bp, f->rip);
     } else if (f->vector == vec::pf) {
         ev = wedge::event::page_fault(pf.error_code, pf.address);
     } else if (f->vector == vec::gp && idt_error(f->error) && platform().be.read(f->rip, insn, 2, mode, rf) &&
-               insn[0] == kIntN) {
+               insn[0] == int_n_opcode) {
         // `int $n` (guest kernel or user mode: both run in ring 3 under Xen PV): Xen's trap
         // table has no DPL-3 gate for n, so it reported #GP(IDT). The guest's IDT decides, as
         // the CPU would: the core checks the gate's DPL against the virtual CPL (a DPL-0 gate
@@ -155,9 +155,9 @@ void guest_trap(TrapFrame *f) {
     } else {
         ev = wedge::event::fault(static_cast<uint8_t>(f->vector));
     }
-    ++run_stats.traps_delivered;
-    run_stats.last_vector = f->vector;
-    run_stats.last_trap_rip = f->rip;
+    ++g_run_stats.traps_delivered;
+    g_run_stats.last_vector = f->vector;
+    g_run_stats.last_trap_rip = f->rip;
     deliver_and_resume(ev);
 }
 

@@ -30,7 +30,7 @@ void print_xen_version() {
 
 // fault=KIND makes the wedge fault on purpose, to prove that an unexpected exception is
 // reported (trap table) and turned into a failing verdict rather than a silent death.
-[[noreturn]] void fault_on_purpose(const Slice &kind) {
+[[noreturn]] void fault_on_purpose(const slice &kind) {
     print("xen-wedge: faulting on purpose (fault=%.*s)\n", static_cast<int>(kind.len), kind.p);
     // The loads are asm so the compiler cannot reason about (or drop) the bad access.
     unsigned long scratch;
@@ -45,15 +45,15 @@ void print_xen_version() {
         asm volatile("ud2");
     }
     print("xen-wedge: fault=%.*s did not fault\n", static_cast<int>(kind.len), kind.p);
-    exit_with(kFail);
+    exit_with(verdict_fail);
 }
 
 // Milestone check for the shadow: read the guest through its own virtual addresses (the
 // boot tables, filled into the shadow on #PF) and compare with what the loader wrote.
-bool check_guest_view(const LoadedGuest &g) {
+bool check_guest_view(const loaded_guest &g) {
     const uint64_t before = shadow().stats().faults_fixed;
     // The image at its link address, 256 bytes from the entry, against the module's bytes.
-    const BootModule m = g.module;
+    const module_bytes m = g.module;
     uint64_t off = g.entry_phys - g.loads[0].paddr;
     auto *link = reinterpret_cast<const volatile uint8_t *>(g.entry_virt);
     const uint8_t *file = m.data + g.loads[0].file_offset + off;
@@ -106,7 +106,7 @@ extern "C" [[noreturn]] void wedge_main(const start_info_t *si, unsigned long xe
     print("xen-wedge: hello from the afterburn wedge, a Xen PV x86-64 kernel\n");
     if (!start_info_valid(si)) {
         print("xen-wedge: start_info magic is not xen-3.0-x86_64\n");
-        exit_with(kFail);
+        exit_with(verdict_fail);
     }
     print_xen_version();
     print_start_info(si, xen_rsp);
@@ -114,7 +114,7 @@ extern "C" [[noreturn]] void wedge_main(const start_info_t *si, unsigned long xe
     const char *cmdline = reinterpret_cast<const char *>(si->cmd_line);
     print("xen-wedge: guest command line \"%s\"\n", guest_cmdline(cmdline));
 
-    if (!map_shared_info(si) || !install_traps()) exit_with(kFail);
+    if (!map_shared_info(si) || !install_traps()) exit_with(verdict_fail);
     print("xen-wedge: trap table and callbacks registered\n");
 
     // The trap path, end to end: int3 goes through the trap table to trap_dispatch and back
@@ -122,35 +122,35 @@ extern "C" [[noreturn]] void wedge_main(const start_info_t *si, unsigned long xe
     asm volatile("int3" ::: "memory");
     if (breakpoints_taken() != 1) {
         print("xen-wedge: int3 self-test: %u traps taken, expected 1\n", breakpoints_taken());
-        exit_with(kFail);
+        exit_with(verdict_fail);
     }
     print("xen-wedge: trap self-test: int3 handled and resumed\n");
 
-    if (!event_self_test()) exit_with(kFail);
+    if (!event_self_test()) exit_with(verdict_fail);
 
     describe_boot_module(boot_module(si));
 
-    Slice fault = cmdline_option(cmdline, "fault");
+    slice fault = cmdline_option(cmdline, "fault");
     if (fault.found()) fault_on_purpose(fault);
 
     // guest: the boot module is the annotated guest ELF; load it and boot it through the
     // wedge (docs/xen-backend.md).
     if (cmdline_option(cmdline, "guest").found()) {
-        static LoadedGuest g;
-        BootModule kernel, initrd;
+        static loaded_guest g;
+        module_bytes kernel, initrd;
         uint64_t guest_mb = 0;  // memory=MB: guest RAM (afterburn boot --memory); unset: all left
-        Slice memory = cmdline_option(cmdline, "memory");
+        slice memory = cmdline_option(cmdline, "memory");
         for (unsigned i = 0; memory.found() && i < memory.len && memory.p[i] >= '0' && memory.p[i] <= '9'; ++i)
             guest_mb = guest_mb * 10 + (memory.p[i] - '0');
         if (!unpack_boot_module(boot_module(si), kernel, initrd) || !pv_memory_init(si, xen_rsp, guest_mb) ||
             !load_guest(kernel, initrd, guest_cmdline(cmdline), g))
-            exit_with(kFail);
+            exit_with(verdict_fail);
         print("xen-wedge: guest loaded\n");
         uint64_t cr3 = 0;
         if (!shadow_start(si, g) || !shadow_boot_tables(g, cr3) || !check_guest_view(g) || !check_window())
-            exit_with(kFail);
+            exit_with(verdict_fail);
         auto count_option = [&](const char *key, void (*set)(uint64_t)) {
-            Slice trace = cmdline_option(cmdline, key);
+            slice trace = cmdline_option(cmdline, key);
             if (!trace.found()) return;
             uint64_t n = 0;
             for (unsigned i = 0; i < trace.len && trace.p[i] >= '0' && trace.p[i] <= '9'; ++i) n = n * 10 + (trace.p[i] - '0');
@@ -159,12 +159,12 @@ extern "C" [[noreturn]] void wedge_main(const start_info_t *si, unsigned long xe
         count_option("fallback-trace", guest_trace_fallbacks);
         count_option("trap-trace", guest_trace_traps);
         if (cmdline_option(cmdline, "heartbeat").found()) guest_heartbeat();
-        if (!guest_prepare(g, cr3)) exit_with(kFail);
+        if (!guest_prepare(g, cr3)) exit_with(verdict_fail);
         guest_enter(g);
     }
 
     print("xen-wedge: bring-up complete\n");
-    exit_with(kPass);
+    exit_with(verdict_pass);
 }
 
-extern "C" [[noreturn]] void wedge_main_returned() { xw::exit_with(xw::kMainReturned); }
+extern "C" [[noreturn]] void wedge_main_returned() { xw::exit_with(xw::verdict_main_returned); }

@@ -10,8 +10,8 @@ namespace xw {
 
 namespace {
 
-constexpr uint64_t kVirtBase = 0xffffffff80000000ull;  // xen-wedge.ld WEDGE_VIRT_BASE
-constexpr uint64_t k4M = 4ull << 20, k2M = 2ull << 20;
+constexpr uint64_t virt_base = 0xffffffff80000000ull;  // xen-wedge.ld WEDGE_VIRT_BASE
+constexpr uint64_t four_mib = 4ull << 20, two_mib = 2ull << 20;
 
 const xen_pfn_t *g_p2m;
 uint64_t g_nr_pages;
@@ -25,7 +25,7 @@ volatile uint8_t *map_gfn(uint64_t gfn) {
     if (gfn == g_temp_gfn) return reinterpret_cast<volatile uint8_t *>(g_temp_va);
     uint64_t mfn;
     if (!gfn_to_mfn(gfn, mfn)) return nullptr;
-    long rc = update_va_mapping(g_temp_va, mfn << 12 | kPteP | kPteRw | kPteA | kPteD, UVMF_INVLPG);
+    long rc = update_va_mapping(g_temp_va, mfn << 12 | pte_p | pte_rw | pte_a | pte_d, UVMF_INVLPG);
     if (rc) {
         print("xen-wedge: mapping guest frame 0x%lx (mfn 0x%lx) failed: %ld\n", gfn, mfn, rc);
         g_temp_gfn = ~0ull;
@@ -40,8 +40,8 @@ template <class F> bool each_chunk(uint64_t gpa, size_t len, F &&f) {
     size_t done = 0;
     while (done < len) {
         uint64_t a = gpa + done;
-        size_t off = a & (kPageSize - 1);
-        size_t n = kPageSize - off;
+        size_t off = a & (page_size - 1);
+        size_t n = page_size - off;
         if (n > len - done) n = len - done;
         volatile uint8_t *p = map_gfn(a >> 12);
         if (!p) return false;
@@ -59,18 +59,18 @@ bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp, uint64_t gues
     // Xen's initial mapping ends at the 4 MiB boundary at or above its bootstrap stack's top
     // (docs/xen-pv-notes.md: 0x35000 -> 0x400000, 0x1350000 -> 0x1400000). Rounding the stack
     // top up is the conservative reading: everything below it is mapped.
-    uint64_t rsp_off = xen_rsp - kVirtBase;
-    uint64_t init_end = (rsp_off + k4M - 1) & ~(k4M - 1);
-    g_scratch_next = (rsp_off + kPageSize - 1) >> 12;
+    uint64_t rsp_off = xen_rsp - virt_base;
+    uint64_t init_end = (rsp_off + four_mib - 1) & ~(four_mib - 1);
+    g_scratch_next = (rsp_off + page_size - 1) >> 12;
     g_scratch_end = (init_end >> 12) - 1;  // the last page is the temporary slot
-    g_temp_va = kVirtBase + (g_scratch_end << 12);
+    g_temp_va = virt_base + (g_scratch_end << 12);
     g_guest_base = init_end >> 12;
     if (g_guest_base >= g_nr_pages) {
         print("xen-wedge: no dom0 pages left for guest RAM (nr_pages %lu, initial mapping %lu)\n",
               g_nr_pages, g_guest_base);
         return false;
     }
-    g_guest_pages = (g_nr_pages - g_guest_base) & ~((k2M >> 12) - 1);
+    g_guest_pages = (g_nr_pages - g_guest_base) & ~((two_mib >> 12) - 1);
     if (guest_mb) {
         // The guest sees the memory it asked for, as natively, not whatever dom0 was given.
         if ((guest_mb << 8) > g_guest_pages) {
@@ -87,25 +87,25 @@ bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp, uint64_t gues
     return g_guest_pages != 0;
 }
 
-uint64_t initial_mapping_end() { return kVirtBase + (g_guest_base << 12); }
+uint64_t initial_mapping_end() { return virt_base + (g_guest_base << 12); }
 
 uint64_t mfn_of_pfn(uint64_t pfn) { return pfn < g_nr_pages ? g_p2m[pfn] : ~0ull; }
 
-bool scratch_alloc(ScratchPage &out) {
+bool scratch_alloc(scratch_page &out) {
     if (g_scratch_next >= g_scratch_end) return false;
     uint64_t pfn = g_scratch_next++;
     out.pfn = pfn;
     out.mfn = mfn_of_pfn(pfn);
-    out.va = reinterpret_cast<void *>(kVirtBase + (pfn << 12));
+    out.va = reinterpret_cast<void *>(virt_base + (pfn << 12));
     auto *q = static_cast<volatile uint64_t *>(out.va);
-    for (unsigned i = 0; i < kPageSize / 8; ++i) q[i] = 0;
+    for (unsigned i = 0; i < page_size / 8; ++i) q[i] = 0;
     return true;
 }
 
 unsigned long scratch_free_pages() { return g_scratch_end - g_scratch_next; }
 
-bool scratch_make_readonly(const ScratchPage &p) {
-    long rc = update_va_mapping(reinterpret_cast<unsigned long>(p.va), p.mfn << 12 | kPteP | kPteA,
+bool scratch_make_readonly(const scratch_page &p) {
+    long rc = update_va_mapping(reinterpret_cast<unsigned long>(p.va), p.mfn << 12 | pte_p | pte_a,
                                 UVMF_INVLPG);
     if (rc) print("xen-wedge: making scratch pfn 0x%lx read-only failed: %ld\n", p.pfn, rc);
     return rc == 0;
@@ -143,7 +143,7 @@ bool guest_phys_zero(uint64_t gpa, size_t len) {
 volatile uint64_t *guest_phys_u64(uint64_t gpa) {
     if ((gpa & 7) || gpa >= guest_ram_bytes()) return nullptr;
     volatile uint8_t *p = map_gfn(gpa >> 12);
-    return p ? reinterpret_cast<volatile uint64_t *>(p + (gpa & (kPageSize - 1))) : nullptr;
+    return p ? reinterpret_cast<volatile uint64_t *>(p + (gpa & (page_size - 1))) : nullptr;
 }
 
 } // namespace xw

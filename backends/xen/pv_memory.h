@@ -10,10 +10,10 @@
 
 namespace xw {
 
-constexpr uint64_t kPageSize = 4096;
+constexpr uint64_t page_size = 4096;
 // x86 PTE bits.
-constexpr uint64_t kPteP = 0x1, kPteRw = 0x2, kPteU = 0x4, kPteA = 0x20, kPteD = 0x40;
-constexpr uint64_t kPteAddr = 0x000ffffffffff000ull;
+constexpr uint64_t pte_p = 0x1, pte_rw = 0x2, pte_u = 0x4, pte_a = 0x20, pte_d = 0x40;
+constexpr uint64_t pte_addr = 0x000ffffffffff000ull;
 
 // Splits dom0's pages: [0, init_end) is Xen's initial mapping at VIRT_BASE (wedge image, boot
 // module, p2m list, start_info, page tables, bootstrap stack, padding); the free tail of it
@@ -32,16 +32,16 @@ uint64_t mfn_of_pfn(uint64_t pfn);
 
 // A zeroed, page-aligned scratch page mapped writable in the wedge (nullptr when exhausted),
 // its dom0 pfn and machine frame.
-struct ScratchPage {
+struct scratch_page {
     void *va;
     uint64_t pfn;
     uint64_t mfn;
 };
-bool scratch_alloc(ScratchPage &out);
+bool scratch_alloc(scratch_page &out);
 unsigned long scratch_free_pages();
 // Makes the wedge's own mapping of a scratch page read-only (Xen refuses a page-table frame
 // that is mapped writable anywhere).
-bool scratch_make_readonly(const ScratchPage &p);
+bool scratch_make_readonly(const scratch_page &p);
 
 // Guest-physical RAM.
 uint64_t guest_ram_bytes();

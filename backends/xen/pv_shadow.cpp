@@ -15,18 +15,18 @@ namespace xw {
 
 namespace {
 
-constexpr uint64_t kVirtBase = 0xffffffff80000000ull;
-// Xen's initial mapping is [kVirtBase, initial_mapping_end()): 4 MiB for the sample guest, 16 MiB
+constexpr uint64_t virt_base = 0xffffffff80000000ull;
+// Xen's initial mapping is [virt_base, initial_mapping_end()): 4 MiB for the sample guest, 16 MiB
 // with a Linux vmlinux as the boot module. At most 16 MiB: Linux's text starts there.
-constexpr unsigned kMaxImageL1s = 8;
-constexpr uint64_t kWindow = 0xffffffffffe00000ull;            // wedge_abi::window_base
-constexpr uint64_t kVcpuPage = kWindow + 0x20000;              // wedge_abi::vcpu_page
+constexpr unsigned max_image_l1s = 8;
+constexpr uint64_t window = 0xffffffffffe00000ull;  // wedge_abi::window_base
+constexpr uint64_t vcpu_page = window + 0x20000;    // wedge_abi::vcpu_page
 // The pool takes what scratch Xen's initial mapping leaves (a 13 MB Linux + initrd boot
-// module leaves less than the sample guest does), up to kPoolFrames, at least kMinPoolFrames.
-constexpr unsigned kPoolFrames = 512, kMinPoolFrames = 256;
+// module leaves less than the sample guest does), up to pool_frames, at least min_pool_frames.
+constexpr unsigned pool_frames = 512, min_pool_frames = 256;
 unsigned g_pool_frames;
 
-class XenGuestPhysical final : public xs::guest_physical {
+class xen_guest_physical final : public xs::guest_physical {
 public:
     bool gfn_to_mfn(uint64_t gfn, uint64_t &mfn) override { return xw::gfn_to_mfn(gfn, mfn); }
     bool read_u64(uint64_t gpa, uint64_t &value) override {
@@ -46,7 +46,7 @@ public:
     }
 };
 
-class XenMmu final : public xs::hypervisor_mmu {
+class xen_mmu final : public xs::hypervisor_mmu {
 public:
     unsigned refusals = 0;
     bool write_entry(uint64_t table_mfn, unsigned index, uint64_t value) override {
@@ -100,15 +100,15 @@ private:
     }
 };
 
-XenGuestPhysical g_phys;
-XenMmu g_mmu;
+xen_guest_physical g_phys;
+xen_mmu g_mmu;
 // Constructed at run time (shadow_start): xen-wedge.ld forbids global constructors, and
 // shadow_mmu's constructor is not constexpr.
 alignas(xs::shadow_mmu) unsigned char g_shadow_storage[sizeof(xs::shadow_mmu)];
 xs::shadow_mmu *g_shadow_ptr;
 bool g_active;
-xs::pool_frame g_pool[kPoolFrames];
-uint64_t g_image_l1[kMaxImageL1s], g_window_l1[1];
+xs::pool_frame g_pool[pool_frames];
+uint64_t g_image_l1[max_image_l1s], g_window_l1[1];
 uint64_t g_image_range_end;  // initial_mapping_end()
 unsigned g_image_l1_count;
 xs::wedge_range g_ranges[2];
@@ -118,7 +118,7 @@ xs::va_range g_xen_hole{0xffff800000000000ull, 0xffff880000000000ull};
 // initial tables, by walking them from pt_base. Xen maps its own tables read-only inside the
 // initial mapping, at pt_base .. pt_base + nr_pt_frames pages.
 bool initial_table_mfn(const start_info_t *si, uint64_t va, unsigned level, uint64_t &mfn) {
-    uint64_t pt_pfn = (si->pt_base - kVirtBase) >> 12;
+    uint64_t pt_pfn = (si->pt_base - virt_base) >> 12;
     uint64_t table_mfn = mfn_of_pfn(pt_pfn);
     auto va_of_mfn = [&](uint64_t m) -> const uint64_t * {
         for (uint64_t i = 0; i < si->nr_pt_frames; ++i)
@@ -129,30 +129,30 @@ bool initial_table_mfn(const start_info_t *si, uint64_t va, unsigned level, uint
         const uint64_t *t = va_of_mfn(table_mfn);
         if (!t) return false;
         uint64_t e = t[(va >> (12 + 9 * (l - 1))) & 511];
-        if (!(e & kPteP) || (e & 0x80)) return false;
-        table_mfn = (e & kPteAddr) >> 12;
+        if (!(e & pte_p) || (e & 0x80)) return false;
+        table_mfn = (e & pte_addr) >> 12;
     }
     mfn = table_mfn;
     return true;
 }
 
-uint64_t image_mfn(uint64_t va) { return mfn_of_pfn((va - kVirtBase) >> 12); }
+uint64_t image_mfn(uint64_t va) { return mfn_of_pfn((va - virt_base) >> 12); }
 
 } // namespace
 
-bool shadow_start(const start_info_t *si, const LoadedGuest &) {
+bool shadow_start(const start_info_t *si, const loaded_guest &) {
     g_shadow_ptr = new (g_shadow_storage) xs::shadow_mmu(g_phys, g_mmu);
     xs::shadow_mmu &g_shadow = *g_shadow_ptr;
     // Pool: scratch pages, zero, mapped read-only in the wedge, not guest RAM.
     unsigned free = static_cast<unsigned>(scratch_free_pages()) - 1;  // one for the window's L1
-    g_pool_frames = free < kPoolFrames ? free : kPoolFrames;
-    if (free < kMinPoolFrames) {
+    g_pool_frames = free < pool_frames ? free : pool_frames;
+    if (free < min_pool_frames) {
         print("xen-wedge: shadow: only %u scratch pages left for the pool (at least %u needed): the boot module "
-              "leaves too little of Xen's initial mapping\n", free, kMinPoolFrames);
+              "leaves too little of Xen's initial mapping\n", free, min_pool_frames);
         return false;
     }
     for (unsigned i = 0; i < g_pool_frames; ++i) {
-        ScratchPage p;
+        scratch_page p;
         if (!scratch_alloc(p) || !scratch_make_readonly(p)) {
             print("xen-wedge: shadow: cannot build the pool (%u of %u frames)\n", i, g_pool_frames);
             return false;
@@ -164,32 +164,32 @@ bool shadow_start(const start_info_t *si, const LoadedGuest &) {
     // update_va_mapping (the temporary slot, shared_info) keeps working whichever root is
     // loaded, and the p2m list and the module stay readable.
     g_image_range_end = initial_mapping_end();
-    g_image_l1_count = static_cast<unsigned>((g_image_range_end - kVirtBase) >> 21);
-    if (g_image_l1_count == 0 || g_image_l1_count > kMaxImageL1s) {
+    g_image_l1_count = static_cast<unsigned>((g_image_range_end - virt_base) >> 21);
+    if (g_image_l1_count == 0 || g_image_l1_count > max_image_l1s) {
         print("xen-wedge: shadow: Xen's initial mapping [0x%lx, 0x%lx) is larger than the %u MiB the wedge "
-              "may keep (the boot module is too big)\n", kVirtBase, g_image_range_end, kMaxImageL1s * 2);
+              "may keep (the boot module is too big)\n", virt_base, g_image_range_end, max_image_l1s * 2);
         return false;
     }
     for (unsigned k = 0; k < g_image_l1_count; ++k)
-        if (!initial_table_mfn(si, kVirtBase + (uint64_t(k) << 21), 1, g_image_l1[k])) {
-            print("xen-wedge: shadow: no initial L1 table for 0x%lx\n", kVirtBase + (uint64_t(k) << 21));
+        if (!initial_table_mfn(si, virt_base + (uint64_t(k) << 21), 1, g_image_l1[k])) {
+            print("xen-wedge: shadow: no initial L1 table for 0x%lx\n", virt_base + (uint64_t(k) << 21));
             return false;
         }
     // The entry window: an L1 we build. The entry stubs and slot table are linked at the
     // window (xen-wedge.ld: .window, loaded inside the image at _window_lma) and aliased here
     // read-only; the per-vCPU page is the first page of the vCPU object, writable.
-    ScratchPage w;
+    scratch_page w;
     if (!scratch_alloc(w)) return false;
     auto *l1 = static_cast<uint64_t *>(w.va);
     uint64_t lma = reinterpret_cast<uint64_t>(_window_lma), lma_end = reinterpret_cast<uint64_t>(_window_lma_end);
     unsigned window_pages = 0;
-    for (uint64_t a = lma; a < lma_end; a += kPageSize, ++window_pages)
-        l1[window_pages] = image_mfn(kVirtBase + a) << 12 | kPteP | kPteU | kPteA;
-    l1[0x20] = image_mfn(reinterpret_cast<uint64_t>(wedge_vcpu_page)) << 12 | kPteP | kPteRw | kPteU | kPteA | kPteD;
+    for (uint64_t a = lma; a < lma_end; a += page_size, ++window_pages)
+        l1[window_pages] = image_mfn(virt_base + a) << 12 | pte_p | pte_u | pte_a;
+    l1[0x20] = image_mfn(reinterpret_cast<uint64_t>(wedge_vcpu_page)) << 12 | pte_p | pte_rw | pte_u | pte_a | pte_d;
     if (!scratch_make_readonly(w)) return false;
     g_window_l1[0] = w.mfn;
-    g_ranges[0] = {kVirtBase, g_image_range_end, g_image_l1, false};
-    g_ranges[1] = {kWindow, 0, g_window_l1, false};  // end 0: the top of the address space
+    g_ranges[0] = {virt_base, g_image_range_end, g_image_l1, false};
+    g_ranges[1] = {window, 0, g_window_l1, false};  // end 0: the top of the address space
     xs::shadow_setup setup;
     setup.frames = g_pool;
     setup.frame_count = g_pool_frames;
@@ -210,29 +210,29 @@ bool shadow_start(const start_info_t *si, const LoadedGuest &) {
     g_active = true;
     print("xen-wedge: shadow: running on shadow roots kernel mfn 0x%lx user mfn 0x%lx (pool %u frames, "
           "window %u pages + vCPU page, image [0x%lx, 0x%lx) in %u of Xen's L1s)\n",
-          g_shadow.kernel_root_mfn(), g_shadow.user_root_mfn(), g_pool_frames, window_pages, kVirtBase,
+          g_shadow.kernel_root_mfn(), g_shadow.user_root_mfn(), g_pool_frames, window_pages, virt_base,
           g_image_range_end, g_image_l1_count);
     return true;
 }
 
-bool shadow_boot_tables(const LoadedGuest &g, uint64_t &cr3) {
+bool shadow_boot_tables(const loaded_guest &g, uint64_t &cr3) {
     // Guest-physical 0x9000..0xe000, below the e820 hole (docs/xen-backend.md): PML4, the
     // identity PDPT + PD (0..1 GiB in 2 MiB pages) and the high PDPT + PD (the image's 1 GiB
     // at 0xffffffff80000000 = physical 0, like Linux's early high map).
     constexpr uint64_t pml4 = 0x9000, pdpt_lo = 0xa000, pd_lo = 0xb000, pdpt_hi = 0xc000, pd_hi = 0xd000;
-    for (uint64_t t = pml4; t <= pd_hi; t += kPageSize)
-        if (!guest_phys_zero(t, kPageSize)) return false;
+    for (uint64_t t = pml4; t <= pd_hi; t += page_size)
+        if (!guest_phys_zero(t, page_size)) return false;
     auto put = [](uint64_t gpa, uint64_t v) {
         volatile uint64_t *p = guest_phys_u64(gpa);
         if (p) *p = v;
         return p != nullptr;
     };
-    bool ok = put(pml4 + 0 * 8, pdpt_lo | kPteP | kPteRw) && put(pdpt_lo, pd_lo | kPteP | kPteRw);
+    bool ok = put(pml4 + 0 * 8, pdpt_lo | pte_p | pte_rw) && put(pdpt_lo, pd_lo | pte_p | pte_rw);
     uint64_t hi = g.virt_minus_phys;  // 0xffffffff80000000 for a -mcmodel=kernel image
-    ok = ok && put(pml4 + ((hi >> 39) & 511) * 8, pdpt_hi | kPteP | kPteRw) &&
-         put(pdpt_hi + ((hi >> 30) & 511) * 8, pd_hi | kPteP | kPteRw);
+    ok = ok && put(pml4 + ((hi >> 39) & 511) * 8, pdpt_hi | pte_p | pte_rw) &&
+         put(pdpt_hi + ((hi >> 30) & 511) * 8, pd_hi | pte_p | pte_rw);
     for (uint64_t i = 0; ok && i < 512; ++i) {
-        ok = put(pd_lo + i * 8, i << 21 | 0x80 | kPteP | kPteRw) && put(pd_hi + i * 8, i << 21 | 0x80 | kPteP | kPteRw);
+        ok = put(pd_lo + i * 8, i << 21 | 0x80 | pte_p | pte_rw) && put(pd_hi + i * 8, i << 21 | 0x80 | pte_p | pte_rw);
     }
     if (!ok) return false;
     cr3 = pml4;
@@ -248,7 +248,7 @@ bool shadow_active() { return g_active; }
 xs::guest_physical &shadow_guest_memory() { return g_phys; }
 
 bool is_wedge_address(uint64_t va) {
-    return (va >= kVirtBase && va < g_image_range_end) || va >= kWindow;
+    return (va >= virt_base && va < g_image_range_end) || va >= window;
 }
 
 bool shadow_fix_wedge_fault(uint64_t va, uint64_t error_code) {

@@ -15,12 +15,12 @@ namespace xw {
 namespace xs = afterburn::xen_shadow;
 
 // Builds the pool, the window's L1 table and the shadow roots; switches to them.
-bool shadow_start(const start_info_t *si, const LoadedGuest &g);
+bool shadow_start(const start_info_t *si, const loaded_guest &g);
 
 // Writes the guest's boot page tables (identity map of low memory + the image at its link
 // address, as the 64-bit boot protocol implies) into guest RAM and loads them as the guest's
 // CR3. Returns that CR3.
-bool shadow_boot_tables(const LoadedGuest &g, uint64_t &cr3);
+bool shadow_boot_tables(const loaded_guest &g, uint64_t &cr3);
 
 xs::shadow_mmu &shadow();
 bool shadow_active();

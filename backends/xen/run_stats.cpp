@@ -11,7 +11,7 @@ namespace xw {
 using afterburn::site_kind;
 using afterburn::site_kind_count;
 
-constinit RunStats run_stats{};
+constinit run_stats g_run_stats{};
 
 namespace {
 
@@ -45,7 +45,7 @@ void print_kind_counts(const char *title, const uint64_t *counts) {
 } // namespace
 
 void print_stats() {
-    const RunStats &s = run_stats;
+    const run_stats &s = g_run_stats;
     print_kind_counts("site entries by kind", s.kind_entries);
     if (s.alternative_copy_entries)
         print("xen-wedge: guest: %lu of them from where Linux's alternatives copied a replacement site\n",
@@ -66,7 +66,7 @@ void print_stats() {
 
 const char *guest_symbol(uint64_t va, char *buf, unsigned size) {
     buf[0] = 0;
-    const LoadedGuest *g = guest_run.guest;
+    const loaded_guest *g = g_guest_run.guest;
     const char *name;
     uint64_t off;
     if (!g || !g->elf || !afterburn::boot::symbol_at(*g->elf, g->link_address(va), name, off)) return buf;
@@ -90,17 +90,17 @@ const char *guest_symbol(uint64_t va, char *buf, unsigned size) {
 }
 
 void fail_run(const char *what) {
-    const RunStats &s = run_stats;
+    const run_stats &s = g_run_stats;
     console_flush();
     print("xen-wedge: guest: %s\n", what);
     char a[96], b[96], r[96];
-    print("xen-wedge: guest: at rip 0x%lx%s\n", guest_run.frame.rip, guest_symbol(guest_run.frame.rip, r, sizeof r));
+    print("xen-wedge: guest: at rip 0x%lx%s\n", g_guest_run.frame.rip, guest_symbol(g_guest_run.frame.rip, r, sizeof r));
     print("xen-wedge: guest: after %lu site entries (last: %s at 0x%lx%s), last exception vector %ld at 0x%lx%s\n",
           s.entries, s.entries ? afterburn::site_kind_name(static_cast<site_kind>(s.last_kind)) : "none", s.last_site,
           guest_symbol(s.last_site, a, sizeof a), static_cast<long>(s.last_vector), s.last_trap_rip,
           guest_symbol(s.last_trap_rip, b, sizeof b));
     print_stats();
-    exit_with(kFail);
+    exit_with(verdict_fail);
 }
 
 } // namespace xw

@@ -8,7 +8,7 @@
 
 namespace xw {
 
-struct RunStats {
+struct run_stats {
     uint64_t entries, traps_delivered, user_entries, steps;
     uint64_t upcalls, upcalls_in_wedge, upcall_deliveries;
     // Entries of annotated sites (rewritten calls, ring-3 traps) and trap-and-emulate
@@ -25,7 +25,7 @@ struct RunStats {
     // The last site run and the last exception delivered, for a failure report.
     uint64_t last_site, last_kind, last_vector = ~0ull, last_trap_rip;
 };
-extern RunStats run_stats;
+extern run_stats g_run_stats;
 
 // The end-of-run statistics: per-kind site entries and the fallback counter ("fallback N"
 // is what xen.guest.progress / xen.guest.stripped check).
@@ -35,7 +35,7 @@ void print_stats();
 // physical alias), or nothing when the guest has no symbols: into buf (at least 96 bytes).
 const char *guest_symbol(uint64_t va, char *buf, unsigned size);
 
-// Reports `what` with the last site and exception and the statistics; verdict kFail.
+// Reports `what` with the last site and exception and the statistics; verdict_fail.
 [[noreturn]] void fail_run(const char *what);
 
 } // namespace xw

@@ -10,26 +10,26 @@ namespace {
 
 // Page-table entry bits (x86): present, writable, accessed, dirty. Setting A/D up front
 // spares the CPU (and under Xen a fault) from setting them later.
-constexpr uint64_t kPtePresentRw = 0x1 | 0x2 | 0x20 | 0x40;
+constexpr uint64_t pte_present_rw = 0x1 | 0x2 | 0x20 | 0x40;
 
-alignas(4096) char shared_info_page[4096];
-shared_info_t *mapped;
+alignas(4096) char g_shared_info_page[4096];
+shared_info_t *g_mapped;
 
 } // namespace
 
 bool map_shared_info(const start_info_t *si) {
-    auto va = reinterpret_cast<unsigned long>(shared_info_page);
-    long rc = update_va_mapping(va, si->shared_info | kPtePresentRw, UVMF_INVLPG);
+    auto va = reinterpret_cast<unsigned long>(g_shared_info_page);
+    long rc = update_va_mapping(va, si->shared_info | pte_present_rw, UVMF_INVLPG);
     if (rc) {
         print("xen-wedge: mapping shared_info (machine 0x%lx) failed: %ld\n", si->shared_info, rc);
         return false;
     }
-    mapped = reinterpret_cast<shared_info_t *>(shared_info_page);
+    g_mapped = reinterpret_cast<shared_info_t *>(g_shared_info_page);
     return true;
 }
 
-shared_info_t *shared() { return mapped; }
+shared_info_t *shared() { return g_mapped; }
 
-vcpu_info_t *this_vcpu() { return mapped ? &mapped->vcpu_info[0] : nullptr; }
+vcpu_info_t *this_vcpu() { return g_mapped ? &g_mapped->vcpu_info[0] : nullptr; }
 
 } // namespace xw

@@ -1,5 +1,5 @@
 // A rewritten site's call into the entry window: window.S saves the guest's registers on a
-// wedge stack (SiteFrame) and calls site_dispatch(), which finds the site by the call's return
+// wedge stack (site_frame) and calls site_dispatch(), which finds the site by the call's return
 // address, runs it through the core and leaves through wedge_resume to wherever the core says
 // (the end of the span, a transfer target, an interrupt handler).
 #include "afterburn/site_kind.h"
@@ -15,17 +15,17 @@
 static_assert(afterburn::site_kind_count == 71, "window.S KIND_COUNT must match site_kind_count");
 
 // window.S pushes these on the wedge's site stack (low to high).
-struct SiteFrame {
+struct site_frame {
     uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
     uint64_t rflags;
 };
 
 extern "C" {
 extern uint64_t wedge_site_guest_rsp;  // window.S: the guest's rsp at the entry stub
-[[noreturn]] void site_dispatch(SiteFrame *f);
+[[noreturn]] void site_dispatch(site_frame *f);
 }
 
-extern "C" void site_dispatch(SiteFrame *f) {
+extern "C" void site_dispatch(site_frame *f) {
     using namespace xw;
     mask_events();  // events were open in the guest (resume)
     // The entry stub pushed the kind above the call's return address.
@@ -33,7 +33,7 @@ extern "C" void site_dispatch(SiteFrame *f) {
     uint64_t kind = stack[0], ret = stack[1];
     // A position-independent site may run at the image's physical alias (Linux's head code):
     // look it up by its link address and run it where it is.
-    const LoadedGuest &g = *guest_run.guest;
+    const loaded_guest &g = *g_guest_run.guest;
     uint64_t alias = g.link_address(ret) - ret;
     const wedge::site *s = guest_sites().find_by_return(ret + alias);
     if (!s || s->rec.kind != kind || s->call_return() != ret + alias || (alias && !s->position_independent)) {
@@ -50,13 +50,13 @@ extern "C" void site_dispatch(SiteFrame *f) {
                   "kind%s\n",
                   kind, afterburn::site_kind_name(named), ret, guest_symbol(ret, sym, sizeof sym),
                   ambiguous ? " (it is where two different alternatives of that kind may be copied)" : "");
-            exit_with(kFail);
+            exit_with(verdict_fail);
         }
         s = c->of;
         alias = c->alias();
-        ++run_stats.alternative_copy_entries;
+        ++g_run_stats.alternative_copy_entries;
     }
-    RunStats &st = run_stats;
+    run_stats &st = g_run_stats;
     ++st.entries;
     if (st.trace_traps) {
         --st.trace_traps;
@@ -68,7 +68,7 @@ extern "C" void site_dispatch(SiteFrame *f) {
     st.last_kind = kind;
     uint64_t regs[16] = {f->rax, f->rcx, f->rdx, f->rbx, wedge_site_guest_rsp + 16, f->rbp, f->rsi, f->rdi,
                          f->r8,  f->r9,  f->r10, f->r11, f->r12, f->r13, f->r14, f->r15};
-    wedge::frame &fr = guest_run.frame;
+    wedge::frame &fr = g_guest_run.frame;
     for (unsigned i = 0; i < 16; ++i) fr.gpr[i] = regs[i];
     fr.rip = s->insn - alias;
     fr.rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;

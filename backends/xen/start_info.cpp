@@ -41,7 +41,7 @@ void print_start_info(const start_info_t *si, unsigned long xen_rsp) {
           p2m[si->nr_pages - 1]);
 }
 
-BootModule boot_module(const start_info_t *si) {
+module_bytes boot_module(const start_info_t *si) {
     if (!si->mod_start || !si->mod_len || (si->flags & SIF_MOD_START_PFN)) return {nullptr, 0};
     return {reinterpret_cast<const unsigned char *>(si->mod_start), si->mod_len};
 }

@@ -16,10 +16,10 @@ void print_start_info(const start_info_t *si, unsigned long xen_rsp);
 // The boot module, if any: virtual address and length. If Xen passed a PFN instead
 // (SIF_MOD_START_PFN, only when the kernel asks with XEN_ELFNOTE_MOD_START_PFN, which we do
 // not) we report no module rather than guess.
-struct BootModule {
+struct module_bytes {
     const unsigned char *data;
     unsigned long len;
 };
-BootModule boot_module(const start_info_t *si);
+module_bytes boot_module(const start_info_t *si);
 
 } // namespace xw

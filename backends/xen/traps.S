@@ -6,7 +6,7 @@
  * have one, and on top of that %r11 and %rcx, which Xen needed for its own return path
  * (SYSRET clobbers them). The event upcall gets the same frame without an error code. Each
  * stub pops rcx/r11 back into their registers (leaving a hardware-shaped frame), pushes a
- * dummy error code where the CPU would not, the vector, and all GPRs: struct TrapFrame in
+ * dummy error code where the CPU would not, the vector, and all GPRs: struct trap_frame in
  * traps.h. The way back is HYPERVISOR_iret, whose argument block sits on the stack
  * (struct iret_context in xen/arch-x86/xen-x86_64.h): rax, r11, rcx, flags above the same
  * five-word iret frame; the hypercall page's iret stub pushes the first three. (xen-x86_64.h allows a plain `iretq` for kernel-to-kernel returns,
@@ -15,7 +15,7 @@
  */
 #include <xen/xen.h>
 
-#define EVENT_VECTOR 256	/* not a CPU vector: marks the event upcall in TrapFrame */
+#define EVENT_VECTOR 256	/* not a CPU vector: marks the event upcall in trap_frame */
 #define SYSCALL_VECTOR 257	/* nor this: Xen's syscall callback (guest user mode) */
 
 .macro ENTRY_STUB name, vector, has_error
@@ -72,7 +72,7 @@ trap_common:
 	pushq	%r14
 	pushq	%r15
 	cld
-	movq	%rsp, %rdi		/* TrapFrame * */
+	movq	%rsp, %rdi		/* trap_frame * */
 	movq	%rsp, %rbx		/* callee-saved: the frame, for after the call */
 	andq	$-16, %rsp		/* the SysV ABI wants a 16-byte aligned call */
 	call	trap_dispatch

@@ -1,5 +1,5 @@
 // The trap table and the C++ side of exception delivery: a fault we did not ask for is
-// reported with the full register state and ends the run with kUnexpectedTrap, instead of
+// reported with the full register state and ends the run with verdict_unexpected_trap, instead of
 // Xen killing the domain without a word (what happens to a PV guest with no handler).
 #include "traps.h"
 
@@ -34,7 +34,7 @@ void event_upcall();
 void syscall_entry();
 void failsafe_callback();
 
-void trap_dispatch(xw::TrapFrame *frame);
+void trap_dispatch(xw::trap_frame *frame);
 [[noreturn]] void failsafe_report(const uint64_t *frame);
 }
 
@@ -45,10 +45,10 @@ namespace {
 // trap_info.flags: bits 0-1 = the DPL an `int n` needs (0: nobody, 1-2: kernel, 3: also
 // user), bit 2 = mask events on entry, like an interrupt gate clears IF. All our handlers
 // run with events masked; HYPERVISOR_iret restores the interrupted mask.
-constexpr uint8_t kMaskEvents = 4;
+constexpr uint8_t mask_events_flag = 4;
 
 trap_info entry(uint8_t vector, void (*handler)(), uint8_t dpl = 0) {
-    return trap_info{vector, static_cast<uint8_t>(dpl | kMaskEvents), FLAT_KERNEL_CS,
+    return trap_info{vector, static_cast<uint8_t>(dpl | mask_events_flag), FLAT_KERNEL_CS,
                      reinterpret_cast<unsigned long>(handler)};
 }
 
@@ -58,7 +58,7 @@ trap_info entry(uint8_t vector, void (*handler)(), uint8_t dpl = 0) {
 // gets DPL 3 so that `int3` from our (ring 3) kernel reaches it. `into` (invalid in 64-bit
 // mode) keeps DPL 0: QEMU TCG reports a refused `int $0x82` as #GP(0x822), which Xen reads
 // as vector 4 and would otherwise deliver there as if the int had been allowed. Ends with a zero entry.
-trap_info trap_table[17];
+trap_info g_trap_table[17];
 
 void build_trap_table() {
     const trap_info entries[] = {
@@ -67,9 +67,9 @@ void build_trap_table() {
         entry(11, trap_np), entry(12, trap_ss), entry(13, trap_gp),   entry(14, trap_pf),
         entry(16, trap_mf), entry(17, trap_ac), entry(18, trap_mc),   entry(19, trap_xm),
     };
-    static_assert(sizeof entries / sizeof entries[0] + 1 == sizeof trap_table / sizeof trap_table[0]);
-    for (unsigned i = 0; i < sizeof entries / sizeof entries[0]; ++i) trap_table[i] = entries[i];
-    trap_table[sizeof entries / sizeof entries[0]] = trap_info{0, 0, 0, 0};
+    static_assert(sizeof entries / sizeof entries[0] + 1 == sizeof g_trap_table / sizeof g_trap_table[0]);
+    for (unsigned i = 0; i < sizeof entries / sizeof entries[0]; ++i) g_trap_table[i] = entries[i];
+    g_trap_table[sizeof entries / sizeof entries[0]] = trap_info{0, 0, 0, 0};
 }
 
 const char *vector_name(uint64_t v) {
@@ -79,10 +79,10 @@ const char *vector_name(uint64_t v) {
     return v < sizeof names / sizeof names[0] ? names[v] : "?";
 }
 
-unsigned breakpoints;
-unsigned depth; // >1: we faulted while handling a fault
+unsigned g_breakpoints;
+unsigned g_depth; // >1: we faulted while handling a fault
 
-[[noreturn]] void report_and_exit(const TrapFrame &f) {
+[[noreturn]] void report_and_exit(const trap_frame &f) {
     print("xen-wedge: TRAP %s (vector %lu) error 0x%lx at rip=0x%016lx\n", vector_name(f.vector),
           f.vector, f.error, f.rip);
     if (f.vector == afterburn::wedge::vec::pf) {
@@ -97,14 +97,14 @@ unsigned depth; // >1: we faulted while handling a fault
     print("xen-wedge:   rsi=%016lx rdi=%016lx rbp=%016lx r8 =%016lx\n", f.rsi, f.rdi, f.rbp, f.r8);
     print("xen-wedge:   r9 =%016lx r10=%016lx r11=%016lx r12=%016lx\n", f.r9, f.r10, f.r11, f.r12);
     print("xen-wedge:   r13=%016lx r14=%016lx r15=%016lx\n", f.r13, f.r14, f.r15);
-    exit_with(kUnexpectedTrap);
+    exit_with(verdict_unexpected_trap);
 }
 
 } // namespace
 
 bool install_traps() {
     build_trap_table();
-    long rc = set_trap_table(trap_table);
+    long rc = set_trap_table(g_trap_table);
     if (rc) {
         print("xen-wedge: HYPERVISOR_set_trap_table failed: %ld\n", rc);
         return false;
@@ -118,7 +118,7 @@ bool install_traps() {
     // set_callbacks registers the syscall callback without CALLBACKF_mask_events: Xen then
     // enters it with events as they were in user mode (open), and an upcall could strike
     // syscall_entry/trap_dispatch before the wedge masks them ("nested trap: vector 256").
-    // Like every trap_table entry (kMaskEvents), the callback must start with events masked.
+    // Like every g_trap_table entry (mask_events_flag), the callback must start with events masked.
     rc = register_callback(CALLBACKTYPE_syscall, syscall_entry, CALLBACKF_mask_events);
     if (rc) {
         print("xen-wedge: CALLBACKOP_register(syscall, mask_events) failed: %ld\n", rc);
@@ -127,58 +127,58 @@ bool install_traps() {
     return true;
 }
 
-unsigned breakpoints_taken() { return breakpoints; }
+unsigned breakpoints_taken() { return g_breakpoints; }
 
 } // namespace xw
 
-extern "C" void trap_dispatch(xw::TrapFrame *frame) {
+extern "C" void trap_dispatch(xw::trap_frame *frame) {
     using namespace xw;
-    if (++depth > 1) {
+    if (++g_depth > 1) {
         // Printing may be what faulted; keep it to one plain write and leave.
         static const char msg[] = "xen-wedge: nested trap\n";
         write(msg, sizeof msg - 1);
         print("xen-wedge: nested: vector %lu at rip 0x%lx\n", frame->vector, frame->rip);
-        exit_with(kUnexpectedTrap);
+        exit_with(verdict_unexpected_trap);
     }
-    if (frame->vector == kSyscallVector && guest_running()) {
-        --depth;
+    if (frame->vector == syscall_vector && guest_running()) {
+        --g_depth;
         guest_syscall(frame);  // does not return
     }
     if (frame->vector == afterburn::wedge::vec::db && guest_running()) {
         // The wedge's own single step over an interrupt shadow: cleared and resumed, or
         // the pending interrupt delivered (then guest_single_step does not return).
-        --depth;
+        --g_depth;
         if (guest_single_step(frame)) return;
-        ++depth;
+        ++g_depth;
     }
-    if (frame->vector != kEventVector && guest_running() && !is_wedge_address(frame->rip)) {
+    if (frame->vector != event_vector && guest_running() && !is_wedge_address(frame->rip)) {
         // The guest's exception (guest_traps.cpp): filled in the shadow and
         // retried, or delivered through the guest's IDT (then guest_trap does not return).
-        --depth;
+        --g_depth;
         guest_trap(frame);
         return;
     }
-    if (frame->vector == kEventVector && guest_running()) {
-        --depth;
+    if (frame->vector == event_vector && guest_running()) {
+        --g_depth;
         guest_event(frame);  // returns, or delivers into the guest and does not
         return;
     }
-    if (frame->vector == kEventVector) {
+    if (frame->vector == event_vector) {
         handle_events(frame->rip);
     } else if (frame->vector == afterburn::wedge::vec::pf && this_vcpu() &&
                shadow_fix_wedge_fault(this_vcpu()->arch.cr2, frame->error)) {
         // The wedge touched guest memory through the shadow (kernel root): filled, retry.
     } else if (frame->vector == afterburn::wedge::vec::bp) {
-        ++breakpoints; // int3 is a trap: rip already points past it, so just resume
+        ++g_breakpoints; // int3 is a trap: rip already points past it, so just resume
     } else {
         report_and_exit(*frame);
     }
-    --depth;
+    --g_depth;
 }
 
 extern "C" void failsafe_report(const uint64_t *f) {
     using namespace xw;
     print("xen-wedge: FAILSAFE callback: ds=0x%lx es=0x%lx fs=0x%lx gs=0x%lx rip=0x%016lx cs=0x%lx\n",
           f[2], f[3], f[4], f[5], f[6], f[7]);
-    exit_with(kFailsafe);
+    exit_with(verdict_failsafe);
 }

@@ -8,16 +8,16 @@ namespace xw {
 
 // Layout fixed by traps.S: GPRs in reverse push order, then what the stub pushed, then the
 // hardware-shaped frame left after popping Xen's rcx/r11.
-struct TrapFrame {
+struct trap_frame {
     uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
-    uint64_t vector; // CPU vector, or kEventVector for the event upcall
+    uint64_t vector; // CPU vector, or event_vector for the event upcall
     uint64_t error;  // error code, 0 for vectors without one
     uint64_t rip, cs, rflags, rsp, ss;
 };
-static_assert(sizeof(TrapFrame) == 22 * 8, "traps.S pushes 22 words");
+static_assert(sizeof(trap_frame) == 22 * 8, "traps.S pushes 22 words");
 
-constexpr uint64_t kEventVector = 256;
-constexpr uint64_t kSyscallVector = 257;  // Xen's syscall callback: `syscall` in guest user mode
+constexpr uint64_t event_vector = 256;
+constexpr uint64_t syscall_vector = 257;  // Xen's syscall callback: `syscall` in guest user mode
 
 // Registers the trap table (HYPERVISOR_set_trap_table) and the event/failsafe callbacks
 // (HYPERVISOR_set_callbacks). Returns false, having said why, if Xen refused.

@@ -17,11 +17,11 @@ namespace xw {
 
 namespace {
 
-struct UserModeState {
+struct user_mode_state {
     uint64_t xen_gs[2] = {~0ull, ~0ull};  // [0] kernel, [1] user: what Xen holds
     bool real_tsd = false;
 };
-constinit UserModeState g_user{};
+constinit user_mode_state g_user{};
 
 } // namespace
 
@@ -59,14 +59,14 @@ void returning_to_user_mode(const wedge::vcpu &c) {
 // what the CPU does with the guest's (virtual) MSRs: RCX = the return rip, R11 = RFLAGS,
 // CS/SS from STAR[47:32], RFLAGS &= ~FMASK (IF and IOPL are virtual), rip = LSTAR, CPL 0.
 // No swapgs and no stack switch, as on the CPU. EFER.SCE clear: #UD at the instruction.
-void guest_syscall(TrapFrame *f) {
+void guest_syscall(trap_frame *f) {
     mask_events();
     wedge::vcpu &c = cpu();
-    wedge::frame &fr = guest_run.frame;
+    wedge::frame &fr = g_guest_run.frame;
     left_user_mode(f->rsp);
     frame_from_trap(f);
-    run_stats.last_vector = kSyscallVector;
-    run_stats.last_trap_rip = f->rip;
+    g_run_stats.last_vector = syscall_vector;
+    g_run_stats.last_trap_rip = f->rip;
     if (c.cpl != 3) fail_run("syscall callback while the guest is not in user mode");
     if (!(c.efer & wedge::efer::sce)) {
         fr.rip = f->rip - 2;
@@ -79,7 +79,7 @@ void guest_syscall(TrapFrame *f) {
     // read-only copy-on-write page: a fault there kills the domain). RF in the saved flags
     // makes Linux take its iret exit instead (do_syscall_64 refuses sysret with RF/TF set),
     // which runs on its entry stack. Only for Linux images (the head code marks them).
-    if (guest_run.guest->head_hi) fr.gpr[wedge::r11] |= wedge::flags::rf;
+    if (g_guest_run.guest->head_hi) fr.gpr[wedge::r11] |= wedge::flags::rf;
     uint16_t cs = static_cast<uint16_t>(c.star >> 32) & 0xfffc;
     c.selector[1] = cs;
     c.selector[2] = static_cast<uint16_t>(cs + 8);

@@ -34,7 +34,7 @@ wedge_slots:
          * (inside the site span). The guest runs in the same PV kernel mode as the wedge, on
          * its own stack, which the emulated instruction may write (pushf, an interrupt frame),
          * so the wedge switches to its own stack first: the guest's registers are saved there
-         * (struct SiteFrame in site_entry.cpp) and site_dispatch() never returns here; it
+         * (struct site_frame in site_entry.cpp) and site_dispatch() never returns here; it
          * leaves through wedge_resume with the frame the core produced. Events are open
          * while the guest runs (docs/xen-backend.md, "Time and interrupts"): an upcall
          * striking here only acknowledges and re-arms the timer (guest_event), and

@@ -12,6 +12,6 @@ namespace xw {
 
 // True if the #PF at `cr2` (guest-physical `gpa`) was such an access: it is done and f->rip
 // moved past the instruction. False leaves it to the caller's report.
-bool xapic_mmio(TrapFrame *f, uint64_t cr2, uint64_t gpa);
+bool xapic_mmio(trap_frame *f, uint64_t cr2, uint64_t gpa);
 
 } // namespace xw

@@ -35,44 +35,44 @@ xs::paging_config paging_of(const wedge::vcpu &c) {
 
 } // namespace
 
-bool XenBackend::read(uint64_t va, void *dst, size_t len, wedge::access_mode mode, wedge::page_fault &fault) {
+bool xen_backend::read(uint64_t va, void *dst, size_t len, wedge::access_mode mode, wedge::page_fault &fault) {
     if (!access(va, static_cast<uint8_t *>(dst), len, mode, false, fault)) return false;
     // Reads through the image's physical alias (Linux's head code) see the original bytes too.
-    const LoadedGuest *g = guest_run.guest;
+    const loaded_guest *g = g_guest_run.guest;
     guest_sites().overlay_original(g ? g->link_address(va) : va, static_cast<uint8_t *>(dst), len);
     return true;
 }
 
-bool XenBackend::write(uint64_t va, const void *src, size_t len, wedge::access_mode mode, wedge::page_fault &fault) {
+bool xen_backend::write(uint64_t va, const void *src, size_t len, wedge::access_mode mode, wedge::page_fault &fault) {
     return access(va, const_cast<uint8_t *>(static_cast<const uint8_t *>(src)), len, mode, true, fault);
 }
 
-uint64_t XenBackend::read_tsc() { return rdtsc(); }
+uint64_t xen_backend::read_tsc() { return rdtsc(); }
 
-void XenBackend::load_cr3(uint64_t cr3) {
+void xen_backend::load_cr3(uint64_t cr3) {
     sync_paging();
     // Linux (the head code marks it) maps its kernel half globally (no PTI) and shares it in
     // every address space: with CR4.PGE a CR3 load keeps it, as the TLB does; only the user
     // half is forgotten. This also keeps every kernel stack the guest filled.
-    const LoadedGuest *g = guest_run.guest;
+    const loaded_guest *g = g_guest_run.guest;
     bool keep = g && g->head_hi && (cpu().cr4 & wedge::cr4::pge), kept = false;
     shadow().load_cr3(cr3, keep, kept);
-    ++run_stats.cr3_loads;
-    run_stats.cr3_kept += kept;
+    ++g_run_stats.cr3_loads;
+    g_run_stats.cr3_kept += kept;
     if (kept) user_stacks_forgotten(); else stacks_forgotten();
 }
 
-void XenBackend::flush_tlb(bool) {
+void xen_backend::flush_tlb(bool) {
     if (!sync_paging()) shadow().flush();
     stacks_forgotten();
 }
 
-void XenBackend::invalidate_page(uint64_t linear) {
+void xen_backend::invalidate_page(uint64_t linear) {
     shadow().invalidate_page(linear);
     stack_page_forgotten(linear);
 }
 
-void XenBackend::state_changed(const wedge::vcpu &c, wedge::state_change what) {
+void xen_backend::state_changed(const wedge::vcpu &c, wedge::state_change what) {
     switch (what) {
     case wedge::state_change::fs_base: set_segment_base(SEGBASE_FS, c.fs_base); break;
     // The active GS base goes to the slot of the mode the guest runs in (sync_gs); a change
@@ -83,11 +83,11 @@ void XenBackend::state_changed(const wedge::vcpu &c, wedge::state_change what) {
     }
 }
 
-void XenBackend::console_write(const char *text, size_t len) {
+void xen_backend::console_write(const char *text, size_t len) {
     for (size_t i = 0; i < len; ++i) console_put(text[i]);
 }
 
-uint64_t XenBackend::now_ns() {
+uint64_t xen_backend::now_ns() {
     const vcpu_time_info &t = this_vcpu()->time;
     uint32_t ver;
     uint64_t ns;
@@ -102,7 +102,7 @@ uint64_t XenBackend::now_ns() {
     return ns;
 }
 
-bool XenBackend::sync_paging() {
+bool xen_backend::sync_paging() {
     xs::paging_config want = paging_of(cpu()), have = shadow().config();
     if (want.nxe == have.nxe && want.wp == have.wp) return false;
     shadow().set_config(want);
@@ -110,7 +110,7 @@ bool XenBackend::sync_paging() {
     return true;
 }
 
-bool XenBackend::access(uint64_t va, uint8_t *buf, size_t len, wedge::access_mode mode, bool is_write,
+bool xen_backend::access(uint64_t va, uint8_t *buf, size_t len, wedge::access_mode mode, bool is_write,
                         wedge::page_fault &fault) {
     bool user = mode == wedge::access_mode::user;
     xs::access_type acc{is_write, false, user};

@@ -10,7 +10,7 @@
 
 namespace xw {
 
-class XenBackend final : public afterburn::wedge::backend {
+class xen_backend final : public afterburn::wedge::backend {
 public:
     // Guest virtual memory through the guest's own tables (translate: x86 permission checks
     // and A/D bits), then guest-physical memory through the temporary slot: no fault in the

@@ -3,6 +3,7 @@
 // We use Debian's libxen-dev headers (/usr/include/xen) directly: with <stdint.h> from the
 // compiler (freestanding) they compile without libc. The build points -isystem at a directory
 // that holds only a `xen` link to them, so no libc header can sneak in.
+// Their names (start_info_t, vcpu_info_t, evtchn_*, ...) keep Xen's spelling: they are an ABI.
 #pragma once
 
 #include <stdint.h>

@@ -2,20 +2,19 @@
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
-#include "cli.hpp"
-#include "console_watcher.hpp"
-#include "qemu_command.hpp"
-#include "xen_dom0.hpp"
+#include "cli.h"
+#include "console_watcher.h"
+#include "qemu_command.h"
+#include "xen_dom0.h"
 
 #include <algorithm>
 
 using namespace afterburn::launcher;
-using V = ConsoleWatcher::Verdict;
 
 TEST_CASE("command line: defaults and every option")
 {
     auto r = parse_command_line({"--on", "native", "vmlinux"});
-    REQUIRE(r.status == ParseResult::Status::ok);
+    REQUIRE(r.status == parse_status::ok);
     CHECK(r.options.backend == "native");
     CHECK(r.options.image == "vmlinux");
     CHECK(r.options.timeout_s == 120);
@@ -28,7 +27,7 @@ TEST_CASE("command line: defaults and every option")
     r = parse_command_line({"-q", "--on=native", "img", "--initrd", "rd", "--append", "a b", "--timeout",
                             "2.5", "--cpu", "qemu64", "--memory=512", "--marker", "OK", "--qemu-arg",
                             "-smp", "--qemu-arg=2", "--log", "l"});
-    REQUIRE(r.status == ParseResult::Status::ok);
+    REQUIRE(r.status == parse_status::ok);
     CHECK(r.options.quiet);
     CHECK(*r.options.initrd == "rd");
     CHECK(*r.options.append == "a b");
@@ -42,57 +41,57 @@ TEST_CASE("command line: defaults and every option")
 
 TEST_CASE("command line: errors")
 {
-    CHECK(parse_command_line({"--help"}).status == ParseResult::Status::help);
+    CHECK(parse_command_line({"--help"}).status == parse_status::help);
     for (auto args : std::vector<std::vector<std::string>>{
              {"img"}, {"--on", "native"}, {"--on", "native", "a", "b"}, {"--on", "native", "a", "--timeout", "0"},
              {"--on", "native", "a", "--timeout", "1x"}, {"--on", "native", "a", "--memory", "12"},
              {"--on", "native", "a", "--bogus"}, {"--on", "native", "a", "--log"}}) {
         INFO(args.back());
-        CHECK(parse_command_line(args).status == ParseResult::Status::error);
+        CHECK(parse_command_line(args).status == parse_status::error);
     }
 }
 
 TEST_CASE("console: marker must start a line")
 {
-    CHECK(ConsoleWatcher::line_has_marker("AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
-    CHECK(ConsoleWatcher::line_has_marker("  AFTERBURN-SUCCESS: 12 tests", "AFTERBURN-SUCCESS"));
-    CHECK(ConsoleWatcher::line_has_marker("[    0.912345] AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
-    CHECK_FALSE(ConsoleWatcher::line_has_marker("echo AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
-    CHECK_FALSE(ConsoleWatcher::line_has_marker("AFTERBURN-SUCCESSOR", "AFTERBURN-SUCCESS"));
-    CHECK_FALSE(ConsoleWatcher::line_has_marker("AFTERBURN-SUCCESS-NOT", "AFTERBURN-SUCCESS"));
-    CHECK_FALSE(ConsoleWatcher::line_has_marker("[abc] AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
-    CHECK_FALSE(ConsoleWatcher::line_has_marker("", "AFTERBURN-SUCCESS"));
+    CHECK(console_watcher::line_has_marker("AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
+    CHECK(console_watcher::line_has_marker("  AFTERBURN-SUCCESS: 12 tests", "AFTERBURN-SUCCESS"));
+    CHECK(console_watcher::line_has_marker("[    0.912345] AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
+    CHECK_FALSE(console_watcher::line_has_marker("echo AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
+    CHECK_FALSE(console_watcher::line_has_marker("AFTERBURN-SUCCESSOR", "AFTERBURN-SUCCESS"));
+    CHECK_FALSE(console_watcher::line_has_marker("AFTERBURN-SUCCESS-NOT", "AFTERBURN-SUCCESS"));
+    CHECK_FALSE(console_watcher::line_has_marker("[abc] AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
+    CHECK_FALSE(console_watcher::line_has_marker("", "AFTERBURN-SUCCESS"));
 }
 
 TEST_CASE("console: verdicts from a byte stream split anywhere")
 {
     const std::string stream = "boot\r\nAFTERBURN-START\r\nAFTERBURN-SUCCESS\r\nKernel panic - not syncing\r\n";
     for (std::size_t split = 0; split <= stream.size(); ++split) {
-        ConsoleWatcher w("AFTERBURN-SUCCESS", 3);
+        console_watcher w("AFTERBURN-SUCCESS", 3);
         w.feed(std::string_view(stream).substr(0, split));
         w.feed(std::string_view(stream).substr(split));
-        REQUIRE(w.verdict() == V::success); // the first decisive line wins
+        REQUIRE(w.verdict() == console_verdict::success); // the first decisive line wins
         CHECK(w.decisive_line() == "AFTERBURN-SUCCESS");
         CHECK(w.last_lines() ==
               std::vector<std::string>{"AFTERBURN-START", "AFTERBURN-SUCCESS", "Kernel panic - not syncing"});
     }
-    ConsoleWatcher fail("AFTERBURN-SUCCESS");
-    CHECK(fail.feed("x\nAFTERBURN-FAILURE: bad\nAFTERBURN-SUCCESS\n") == V::failure);
+    console_watcher fail("AFTERBURN-SUCCESS");
+    CHECK(fail.feed("x\nAFTERBURN-FAILURE: bad\nAFTERBURN-SUCCESS\n") == console_verdict::failure);
     CHECK(fail.decisive_line() == "AFTERBURN-FAILURE: bad");
-    ConsoleWatcher crash("AFTERBURN-SUCCESS");
-    CHECK(crash.feed("[ 1.0] Kernel panic - not syncing: Attempted to kill init!\n") == V::crashed);
-    ConsoleWatcher tail("AFTERBURN-SUCCESS");
-    CHECK(tail.feed("AFTERBURN-SUCCESS") == V::pending); // not a line yet
+    console_watcher crash("AFTERBURN-SUCCESS");
+    CHECK(crash.feed("[ 1.0] Kernel panic - not syncing: Attempted to kill init!\n") == console_verdict::crashed);
+    console_watcher tail("AFTERBURN-SUCCESS");
+    CHECK(tail.feed("AFTERBURN-SUCCESS") == console_verdict::pending); // not a line yet
     CHECK(tail.last_lines() == std::vector<std::string>{"AFTERBURN-SUCCESS"});
-    CHECK(tail.finish() == V::success);
+    CHECK(tail.finish() == console_verdict::success);
 }
 
 TEST_CASE("qemu argv: fixed setup, Linux default console, passthrough last")
 {
-    BootOptions o;
+    boot_options o;
     o.image = "k.elf";
-    ImageInfo linux_image{ImageInfo::Kind::elf_pvh, true, ""};
-    ImageInfo other{ImageInfo::Kind::elf_pvh, false, ""};
+    image_info linux_image{image_kind::elf_pvh, true, ""};
+    image_info other{image_kind::elf_pvh, false, ""};
     auto argv = native_qemu_argv(o, linux_image);
     std::vector<std::string> tail(argv.begin() + 1, argv.end());
     CHECK(tail == std::vector<std::string>{"-accel", "tcg", "-cpu", "max", "-m", "256", "-nographic",
@@ -111,7 +110,7 @@ TEST_CASE("qemu argv: fixed setup, Linux default console, passthrough last")
 
 TEST_CASE("xen dom0 argv: Xen as multiboot kernel, dom0 kernel and initrd as modules")
 {
-    Dom0Boot b;
+    dom0_boot b;
     b.xen = "/cache/xen";
     b.kernel = "/k/vmlinux";
     b.cmdline = "console=hvc0 quiet";
@@ -148,13 +147,13 @@ TEST_CASE("xen dom0 argv: Xen as multiboot kernel, dom0 kernel and initrd as mod
 
 TEST_CASE("xen exit: the wedge's verdict from QEMU's status or its SCHEDOP_shutdown line")
 {
-    ExitStatus debug_exit{true, 5, 0};
+    exit_status debug_exit{true, 5, 0};
     CHECK(describe_xen_exit(debug_exit, {"xen-wedge: verdict 2"}) == "the wedge's verdict 2 (isa-debug-exit)");
     // Status 1 with no verdict line is QEMU's own error, not verdict 0.
-    ExitStatus one{true, 1, 0};
+    exit_status one{true, 1, 0};
     CHECK(describe_xen_exit(one, {}).starts_with("QEMU exited with status 1"));
     CHECK(describe_xen_exit(one, {"xen-wedge: verdict 0"}) == "the wedge's verdict 0 (isa-debug-exit)");
-    ExitStatus zero{true, 0, 0};
+    exit_status zero{true, 0, 0};
     CHECK(describe_xen_exit(zero, {"xen-wedge: verdict 1", "xen-wedge: verdict 1 via SCHEDOP_shutdown"}) ==
           "the wedge's verdict 1 (SCHEDOP_shutdown; QEMU status 0)");
     CHECK(describe_xen_exit(zero, {"xen-wedge: verdict 1", "xen-wedge: verdict 1 via SCHEDOP_shutdownX"}) ==
@@ -165,7 +164,7 @@ TEST_CASE("xen exit: the wedge's verdict from QEMU's status or its SCHEDOP_shutd
 
 TEST_CASE("console watcher remembers the lines it is asked to")
 {
-    ConsoleWatcher w("AFTERBURN-SUCCESS");
+    console_watcher w("AFTERBURN-SUCCESS");
     w.remember_lines_starting_with("xen-wedge: verdict ");
     w.feed("(XEN) x\r\nxen-wedge: verdict 2\r\nxen-wedge: other\r\n");
     REQUIRE(w.remembered().size() == 1);

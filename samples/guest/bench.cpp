@@ -52,12 +52,12 @@ void run_benchmarks()
 
     // A syscall round trip from ring 3: syscall, the kernel's entry and dispatch, sysretq.
     // One ring-3 entry and one int $0x80 exit are spread over all iterations.
-    x86::wrmsr(x86::MSR_GS_BASE, 0);
-    x86::wrmsr(x86::MSR_KERNEL_GS_BASE, (u64)&g_percpu);
+    x86::wrmsr(x86::msr_gs_base, 0);
+    x86::wrmsr(x86::msr_kernel_gs_base, (u64)&g_percpu);
     u64 t0 = x86::rdtsc();
     run_user(user_bench_syscall, VEC_SYSCALL_INT, 0x202, iterations);
     u64 t1 = x86::rdtsc();
-    x86::wrmsr(x86::MSR_KERNEL_GS_BASE, 0);
+    x86::wrmsr(x86::msr_kernel_gs_base, 0);
     asm volatile("cli");
     kprintf("BENCH syscall %lu\n", (t1 - t0) / iterations);
 

@@ -2,15 +2,15 @@
 // 64-bit entry gets (RSI). Offsets are those of Linux's struct boot_params.
 #include "kernel.h"
 
-BootInfo g_boot;
+boot_info g_boot;
 
 namespace {
-constexpr u64 BP_EXT_CMD_LINE_PTR = 0x0c8;
-constexpr u64 BP_E820_ENTRIES = 0x1e8;
-constexpr u64 BP_CMD_LINE_PTR = 0x228;
-constexpr u64 BP_E820_TABLE = 0x2d0;
-constexpr size_t CMDLINE_MAX = 512;
-char cmdline_copy[CMDLINE_MAX];
+constexpr u64 bp_ext_cmd_line_ptr = 0x0c8;
+constexpr u64 bp_e820_entries = 0x1e8;
+constexpr u64 bp_cmd_line_ptr = 0x228;
+constexpr u64 bp_e820_table = 0x2d0;
+constexpr size_t cmdline_max = 512;
+char g_cmdline_copy[cmdline_max];
 
 template <typename T> T bp_read(u64 off) {
     return *static_cast<const volatile T*>(phys_to_virt(g_boot.params_pa + off));
@@ -27,20 +27,20 @@ size_t next_word(const char*& p) {
 
 void boot_parse(u64 params_pa) {
     g_boot.params_pa = params_pa;
-    u8 n = bp_read<u8>(BP_E820_ENTRIES);
+    u8 n = bp_read<u8>(bp_e820_entries);
     g_boot.e820_count = n > 128 ? 128 : n;
-    memcpy(g_boot.e820, phys_to_virt(params_pa + BP_E820_TABLE), g_boot.e820_count * sizeof(E820Entry));
-    u64 cmd = bp_read<u32>(BP_CMD_LINE_PTR) | (u64)bp_read<u32>(BP_EXT_CMD_LINE_PTR) << 32;
+    memcpy(g_boot.e820, phys_to_virt(params_pa + bp_e820_table), g_boot.e820_count * sizeof(e820_entry));
+    u64 cmd = bp_read<u32>(bp_cmd_line_ptr) | (u64)bp_read<u32>(bp_ext_cmd_line_ptr) << 32;
     size_t len = 0;
     if (cmd) {
         const char* src = static_cast<const char*>(phys_to_virt(cmd));
-        while (len + 1 < CMDLINE_MAX && src[len]) {
-            cmdline_copy[len] = src[len];
+        while (len + 1 < cmdline_max && src[len]) {
+            g_cmdline_copy[len] = src[len];
             len++;
         }
     }
-    cmdline_copy[len] = 0;
-    g_boot.cmdline = cmdline_copy;
+    g_cmdline_copy[len] = 0;
+    g_boot.cmdline = g_cmdline_copy;
 }
 
 bool cmdline_has(const char* word) {

@@ -11,7 +11,7 @@ void check_boot_params() {
     if (n == 0) return fail("boot_params has no e820 entries");
     u64 lo = kpa(_text), hi = kpa(_end);
     for (u32 i = 0; i < n; i++) {
-        const E820Entry& e = g_boot.e820[i];
+        const e820_entry& e = g_boot.e820[i];
         if (e.type == 1 && e.addr <= lo && e.addr + e.size >= hi) return;
     }
     fail("no e820 RAM entry covers the image [0x%lx, 0x%lx) (%u entries)", lo, hi, n);

@@ -4,20 +4,20 @@
 #include "kernel.h"
 
 void check_desc_gdt() {
-    x86::DescPtr want = gdt_ptr();
+    x86::desc_ptr want = gdt_ptr();
     x86::lgdt(want);
-    if (broken()) x86::lgdt(x86::DescPtr{0x17, want.base});   // break: a shorter GDT
-    x86::DescPtr got = x86::sgdt();
+    if (broken()) x86::lgdt(x86::desc_ptr{0x17, want.base});   // break: a shorter GDT
+    x86::desc_ptr got = x86::sgdt();
     gdt_load();
     expect_eq("sgdt base", got.base, want.base);
     expect_eq("sgdt limit", got.limit, want.limit);
 }
 
 void check_desc_idt() {
-    x86::DescPtr want = idt_ptr();
+    x86::desc_ptr want = idt_ptr();
     x86::lidt(want);
-    if (broken()) x86::lidt(x86::DescPtr{0xff, want.base});    // break: 16 gates only
-    x86::DescPtr got = x86::sidt();
+    if (broken()) x86::lidt(x86::desc_ptr{0xff, want.base});    // break: 16 gates only
+    x86::desc_ptr got = x86::sidt();
     x86::lidt(want);
     expect_eq("sidt base", got.base, want.base);
     expect_eq("sidt limit", got.limit, want.limit);
@@ -36,9 +36,9 @@ void check_desc_ldt() {
     if (!expect_eq("sldt", x86::sldt(), LDT_SEL)) return;
     x86::write_fs(0x4);                            // LDT entry 0 (TI=1), base 0xabc000
     expect_eq("fs after load from LDT", x86::read_fs(), 0x4);
-    expect_eq("FS_BASE from LDT descriptor", x86::rdmsr(x86::MSR_FS_BASE), 0xabc000);
+    expect_eq("FS_BASE from LDT descriptor", x86::rdmsr(x86::msr_fs_base), 0xabc000);
     x86::write_fs(0);
-    x86::wrmsr(x86::MSR_FS_BASE, 0);
+    x86::wrmsr(x86::msr_fs_base, 0);
 }
 
 void check_seg_mov() {
@@ -54,12 +54,12 @@ void check_seg_mov() {
     if (broken()) x86::write_fs(KERNEL_DS);        // break: reload fs with a base-0 segment
     expect_eq("fs", x86::read_fs(), BASED_DS);
     expect_eq("gs", x86::read_gs(), BASED_DS);
-    expect_eq("FS_BASE after mov to fs", x86::rdmsr(x86::MSR_FS_BASE), 0x12345000);
-    expect_eq("GS_BASE after mov to gs", x86::rdmsr(x86::MSR_GS_BASE), 0x12345000);
+    expect_eq("FS_BASE after mov to fs", x86::rdmsr(x86::msr_fs_base), 0x12345000);
+    expect_eq("GS_BASE after mov to gs", x86::rdmsr(x86::msr_gs_base), 0x12345000);
     x86::write_fs(0);
     x86::write_gs(0);
-    x86::wrmsr(x86::MSR_FS_BASE, 0);
-    x86::wrmsr(x86::MSR_GS_BASE, 0);
+    x86::wrmsr(x86::msr_fs_base, 0);
+    x86::wrmsr(x86::msr_gs_base, 0);
 }
 
 void check_seg_pushpop() {
@@ -82,22 +82,22 @@ void check_seg_pushpop() {
     // A segment push may write only the low 16 bits of the slot: compare those.
     expect_eq("push %fs", fs_pushed & 0xffff, BASED_DS);
     expect_eq("pop %gs; push %gs", gs_after & 0xffff, BASED_DS);
-    expect_eq("GS_BASE after pop %gs", x86::rdmsr(x86::MSR_GS_BASE), 0x12345000);
+    expect_eq("GS_BASE after pop %gs", x86::rdmsr(x86::msr_gs_base), 0x12345000);
     x86::write_fs(0);
     x86::write_gs(0);
-    x86::wrmsr(x86::MSR_FS_BASE, 0);
-    x86::wrmsr(x86::MSR_GS_BASE, 0);
+    x86::wrmsr(x86::msr_fs_base, 0);
+    x86::wrmsr(x86::msr_gs_base, 0);
 }
 
 namespace {
-struct SegInfo { u32 value; bool ok; };
-SegInfo lar(u16 sel) {
+struct seg_info { u32 value; bool ok; };
+seg_info lar(u16 sel) {
     u32 v = 0;
     bool ok;
     asm volatile("lar %w2, %0" : "+r"(v), "=@ccz"(ok) : "r"(sel) : "memory");  // reads the GDT
     return {v, ok};
 }
-SegInfo lsl(u16 sel) {
+seg_info lsl(u16 sel) {
     u32 v = 0;
     bool ok;
     asm volatile("lsl %w2, %0" : "+r"(v), "=@ccz"(ok) : "r"(sel) : "memory");
@@ -112,7 +112,7 @@ void check_seg_lar() {
     // would otherwise answer from the real GDT. smsw reads CR0[15:0].
     u64 saved = g_gdt[BASED_DS / 8];
     if (broken()) g_gdt[BASED_DS / 8] &= ~(0x8ull << 52);   // break: clear G (limit in bytes)
-    SegInfo cs = lar(KERNEL_CS), ds = lsl(BASED_DS), null = lar(0);
+    seg_info cs = lar(KERNEL_CS), ds = lsl(BASED_DS), null = lar(0);
     bool r_cs = verr(KERNEL_CS), w_ds = verw(KERNEL_DS), w_cs = verw(KERNEL_CS);
     g_gdt[BASED_DS / 8] = saved;
     u64 msw;

@@ -22,13 +22,13 @@ void exception_check(u8 vec, void (*probe)(), u64 resume, u64 want_rip, u64 want
     expect_arm(vec, resume);
     probe();
     if (g_expect.hits != 1) return fail("vector %u taken %d times", vec, g_expect.hits);
-    const TrapFrame& f = g_expect.got;
+    const trap_frame& f = g_expect.got;
     expect_eq("pushed RIP", f.rip, want_rip);
     expect_eq("pushed CS", f.cs, KERNEL_CS);
     expect_eq("pushed SS", f.ss, KERNEL_DS);
     expect_eq("pushed RSP", f.rsp, probe_rsp);
     // RF may be set in the image of a fault; everything else must match.
-    expect_eq("pushed RFLAGS", f.rflags & ~x86::RF_RF, probe_rflags);
+    expect_eq("pushed RFLAGS", f.rflags & ~x86::rf_rf, probe_rflags);
     expect_eq("error code", f.error, want_err);
 }
 }  // namespace
@@ -40,45 +40,45 @@ void check_exc_gp() {
 }
 // Traps: the pushed RIP is the end of the instruction (int3: 1 byte, int n: 2 bytes) and
 // the handler returns there. (Not a label after it: afterburn-cc may pad the site.)
-void check_exc_int3() { exception_check(3, probe_int3, RESUME_PUSHED, (u64)probe_int3_insn + 1, 0); }
+void check_exc_int3() { exception_check(3, probe_int3, resume_pushed, (u64)probe_int3_insn + 1, 0); }
 void check_exc_intn() {
-    exception_check(VEC_TEST_INT, probe_intn, RESUME_PUSHED, (u64)probe_intn_insn + 2, 0);
+    exception_check(VEC_TEST_INT, probe_intn, resume_pushed, (u64)probe_intn_insn + 2, 0);
 }
 
 namespace {
-volatile u64 outer_frame, nested_done;
-TrapFrame outer, inner;
+volatile u64 g_outer_frame, g_nested_done;
+trap_frame g_outer, g_inner;
 extern "C" void probe_ud();
-void nested_handler(TrapFrame* f) {
-    outer = *f;
-    outer_frame = (u64)f;
+void nested_handler(trap_frame* f) {
+    g_outer = *f;
+    g_outer_frame = (u64)f;
     expect_arm(6, (u64)probe_ud_resume);           // a fault inside this handler
     probe_ud();
-    inner = g_expect.got;
-    nested_done = g_expect.hits;
+    g_inner = g_expect.got;
+    g_nested_done = g_expect.hits;
 }
 }  // namespace
 
 void check_exc_nested() {
     traps_set_handler(VEC_NESTED, nested_handler);
     if (broken()) idt_gate_present(6, false);       // break: the inner fault has no gate
-    nested_done = 0;
+    g_nested_done = 0;
     probe_nested();
-    if (nested_done != 1) return fail("nested #UD taken %lu times", nested_done);
-    expect_eq("inner vector", inner.vector, 6);
-    expect_eq("inner RIP", inner.rip, (u64)probe_ud_insn);
-    expect_eq("inner CS", inner.cs, KERNEL_CS);
-    if (inner.rsp >= outer_frame) fail("inner frame RSP 0x%lx not below the outer frame 0x%lx", inner.rsp, outer_frame);
-    expect_eq("IF inside the outer handler", inner.rflags & x86::RF_IF, 0);
-    expect_eq("outer RIP (end of int $0x83)", outer.rip, (u64)probe_nested_insn + 2);
-    expect_eq("outer vector", outer.vector, VEC_NESTED);
+    if (g_nested_done != 1) return fail("nested #UD taken %lu times", g_nested_done);
+    expect_eq("inner vector", g_inner.vector, 6);
+    expect_eq("inner RIP", g_inner.rip, (u64)probe_ud_insn);
+    expect_eq("inner CS", g_inner.cs, KERNEL_CS);
+    if (g_inner.rsp >= g_outer_frame) fail("inner frame RSP 0x%lx not below the outer frame 0x%lx", g_inner.rsp, g_outer_frame);
+    expect_eq("IF inside the outer handler", g_inner.rflags & x86::rf_if, 0);
+    expect_eq("outer RIP (end of int $0x83)", g_outer.rip, (u64)probe_nested_insn + 2);
+    expect_eq("outer vector", g_outer.vector, VEC_NESTED);
 }
 
 void check_iretq() {
     // iretq within ring 0 to a new stack: what arrives is exactly what the frame held.
     alignas(16) static u8 stack[1024];
     u64 rsp = (u64)(stack + 512);
-    u64 rflags = 0x8d7 | (broken() ? x86::RF_TF : 0);   // break: TF -> single-step #DB
+    u64 rflags = 0x8d7 | (broken() ? x86::rf_tf : 0);   // break: TF -> single-step #DB
     iretq_probe(rflags, rsp);
     expect_eq("RSP after iretq", iret_got_rsp, rsp);
     expect_eq("RFLAGS after iretq", iret_got_rflags, rflags);

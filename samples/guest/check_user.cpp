@@ -9,33 +9,33 @@ extern "C" u8 user_int80[], user_int80_int[], user_cli[], user_out[], user_hlt[]
 void check_user_iretq() {
     if (broken()) idt_set_gate(VEC_SYSCALL_INT, 0);   // break: gate not reachable from ring 3
     run_user(user_int80, VEC_SYSCALL_INT);
-    const TrapFrame& f = g_expect.got;
+    const trap_frame& f = g_expect.got;
     expect_eq("RIP pushed by int $0x80 (its end)", f.rip, user_va(user_int80_int) + 2);
     expect_eq("CS pushed by int $0x80", f.cs, USER_CS);
     expect_eq("SS pushed by int $0x80", f.ss, USER_DS);
     expect_eq("RSP pushed by int $0x80", f.rsp, USER_STACK_TOP);
-    expect_eq("IF in the ring-3 RFLAGS", f.rflags & x86::RF_IF, x86::RF_IF);
+    expect_eq("IF in the ring-3 RFLAGS", f.rflags & x86::rf_if, x86::rf_if);
     expect_eq("%cs read in ring 3", f.rbx & 0xffff, USER_CS);
     expect_eq("rax from ring 3", f.rax, 0x1234);
 }
 
 // ---- syscall / sysretq ----
-struct SyscallFrame { u64 self, rflags, rdi, rsi, rax, rcx, r11, user_rsp; };
+struct syscall_frame { u64 self, rflags, rdi, rsi, rax, rcx, r11, user_rsp; };
 namespace {
-SyscallFrame sc1, sc2;
-u64 sc1_kgs;
-JmpBuf sys_jb;
+syscall_frame g_sc1, g_sc2;
+u64 g_sc1_kgs;
+jump_buffer g_sys_jb;
 }  // namespace
 
-extern "C" u64 syscall_dispatch(SyscallFrame* f) {
+extern "C" u64 syscall_dispatch(syscall_frame* f) {
     switch (f->rax) {
     case 1:   // echo: rdi + 1
-        sc1 = *f;
-        sc1_kgs = x86::rdmsr(x86::MSR_KERNEL_GS_BASE);
+        g_sc1 = *f;
+        g_sc1_kgs = x86::rdmsr(x86::msr_kernel_gs_base);
         return f->rdi + 1;
     case 2:   // exit to the check, still on the kernel GS
-        sc2 = *f;
-        guest_longjmp(&sys_jb, 1);
+        g_sc2 = *f;
+        guest_longjmp(&g_sys_jb, 1);
     case 3:   // benchmark: return at once
         return 0;
     default:
@@ -45,31 +45,31 @@ extern "C" u64 syscall_dispatch(SyscallFrame* f) {
 
 void check_user_sysret() {
     constexpr u64 user_gs = 0x12340000;
-    u64 efer = x86::rdmsr(x86::MSR_EFER);
-    x86::wrmsr(x86::MSR_GS_BASE, user_gs);
-    x86::wrmsr(x86::MSR_KERNEL_GS_BASE, (u64)&g_percpu);
-    memset(&sc1, 0, sizeof sc1);
-    memset(&sc2, 0, sizeof sc2);
-    u64 fmask = x86::rdmsr(x86::MSR_FMASK);
-    if (broken()) x86::wrmsr(x86::MSR_FMASK, fmask & ~x86::RF_IF);   // break: syscall keeps IF
-    if (guest_setjmp(&sys_jb) == 0) enter_sysret(user_va(user_syscall), USER_STACK_TOP, 0x202, 0);
+    u64 efer = x86::rdmsr(x86::msr_efer);
+    x86::wrmsr(x86::msr_gs_base, user_gs);
+    x86::wrmsr(x86::msr_kernel_gs_base, (u64)&g_percpu);
+    memset(&g_sc1, 0, sizeof g_sc1);
+    memset(&g_sc2, 0, sizeof g_sc2);
+    u64 fmask = x86::rdmsr(x86::msr_fmask);
+    if (broken()) x86::wrmsr(x86::msr_fmask, fmask & ~x86::rf_if);   // break: syscall keeps IF
+    if (guest_setjmp(&g_sys_jb) == 0) enter_sysret(user_va(user_syscall), USER_STACK_TOP, 0x202, 0);
     x86::write_ss(KERNEL_DS);
     x86::write_ds(KERNEL_DS);
     x86::write_es(KERNEL_DS);
     x86::swapgs();                                  // the exit path skipped the return swapgs
-    u64 gs = x86::rdmsr(x86::MSR_GS_BASE), kgs = x86::rdmsr(x86::MSR_KERNEL_GS_BASE);
-    x86::wrmsr(x86::MSR_GS_BASE, 0);
-    x86::wrmsr(x86::MSR_KERNEL_GS_BASE, 0);
-    x86::wrmsr(x86::MSR_EFER, efer);
-    x86::wrmsr(x86::MSR_FMASK, fmask);
-    expect_eq("%gs:self at syscall entry (after swapgs)", sc1.self, (u64)&g_percpu);
-    expect_eq("KERNEL_GS_BASE at syscall entry", sc1_kgs, user_gs);
-    expect_eq("RCX at syscall (return RIP)", sc1.rcx, user_va(user_syscall_ret));
-    expect_eq("R11 at syscall (user RFLAGS)", sc1.r11 & ~x86::RF_RF, 0x202);
-    expect_eq("IF in the kernel after syscall (FMASK)", sc1.rflags & x86::RF_IF, 0);
-    expect_eq("user RSP at syscall", sc1.user_rsp, USER_STACK_TOP);
-    expect_eq("echo result seen by ring 3 after sysretq", sc2.rdi, 42);
-    expect_eq("%cs in ring 3 after sysretq", sc2.rsi & 0xffff, USER_CS);
+    u64 gs = x86::rdmsr(x86::msr_gs_base), kgs = x86::rdmsr(x86::msr_kernel_gs_base);
+    x86::wrmsr(x86::msr_gs_base, 0);
+    x86::wrmsr(x86::msr_kernel_gs_base, 0);
+    x86::wrmsr(x86::msr_efer, efer);
+    x86::wrmsr(x86::msr_fmask, fmask);
+    expect_eq("%gs:self at syscall entry (after swapgs)", g_sc1.self, (u64)&g_percpu);
+    expect_eq("KERNEL_GS_BASE at syscall entry", g_sc1_kgs, user_gs);
+    expect_eq("RCX at syscall (return RIP)", g_sc1.rcx, user_va(user_syscall_ret));
+    expect_eq("R11 at syscall (user RFLAGS)", g_sc1.r11 & ~x86::rf_rf, 0x202);
+    expect_eq("IF in the kernel after syscall (FMASK)", g_sc1.rflags & x86::rf_if, 0);
+    expect_eq("user RSP at syscall", g_sc1.user_rsp, USER_STACK_TOP);
+    expect_eq("echo result seen by ring 3 after sysretq", g_sc2.rdi, 42);
+    expect_eq("%cs in ring 3 after sysretq", g_sc2.rsi & 0xffff, USER_CS);
     expect_eq("GS_BASE after the swapgs round trip", gs, user_gs);
     expect_eq("KERNEL_GS_BASE after the swapgs round trip", kgs, (u64)&g_percpu);
 }
@@ -83,7 +83,7 @@ void check_user_gp() {
     };
     for (const auto& c : cases) {
         run_user(c.code, 13, rflags);
-        const TrapFrame& f = g_expect.got;
+        const trap_frame& f = g_expect.got;
         u64 start = user_va(c.code);
         if (f.cs != USER_CS || f.rip < start || f.rip >= start + 8)
             return fail("ring-3 %s: #GP at cs 0x%lx rip 0x%lx", c.what, f.cs, f.rip);
@@ -97,7 +97,7 @@ void check_user_gp() {
 
 void check_user_pf() {
     u64 va = TEST_VA + 0x8000;
-    u64 flags = PTE_P | PTE_W | (broken() ? PTE_U : 0);   // break: page user-accessible
+    u64 flags = pte_p | pte_w | (broken() ? pte_u : 0);   // break: page user-accessible
     map_page(kernel_cr3(), va, page_pa(alloc_page()), flags);
     run_user(user_read, 14, 0x202, va);
     expect_eq("CR2 (ring-3 read of a kernel page)", g_expect.cr2, va);

@@ -3,26 +3,26 @@
 #include "kernel.h"
 
 namespace {
-constexpr u16 COM1 = 0x3f8;
-constexpr u16 THR = 0, IER = 1, FCR = 2, LCR = 3, MCR = 4, LSR = 5, DLL = 0, DLM = 1;
-constexpr u8 LSR_THRE = 0x20;   // transmit holding register / FIFO empty
-constexpr size_t FIFO = 16;
+constexpr u16 com1 = 0x3f8;
+constexpr u16 thr = 0, ier = 1, fcr = 2, lcr = 3, mcr = 4, lsr = 5, dll = 0, dlm = 1;
+constexpr u8 lsr_thre = 0x20;   // transmit holding register / FIFO empty
+constexpr size_t fifo = 16;
 
 void wait_thre() {
     // Bounded: a missing UART must not hang the guest (output is then lost).
     for (int i = 0; i < 1000000; i++)
-        if (x86::inb(COM1 + LSR) & LSR_THRE) return;
+        if (x86::inb(com1 + lsr) & lsr_thre) return;
 }
 }  // namespace
 
 void console_init() {
-    x86::outb(COM1 + IER, 0);        // no interrupts
-    x86::outb(COM1 + LCR, 0x80);     // DLAB: set the divisor
-    x86::outb(COM1 + DLL, 1);        // 115200 baud
-    x86::outb(COM1 + DLM, 0);
-    x86::outb(COM1 + LCR, 0x03);     // 8N1
-    x86::outb(COM1 + FCR, 0x07);     // enable and clear the 16-byte FIFOs
-    x86::outb(COM1 + MCR, 0x03);     // DTR | RTS
+    x86::outb(com1 + ier, 0);        // no interrupts
+    x86::outb(com1 + lcr, 0x80);     // DLAB: set the divisor
+    x86::outb(com1 + dll, 1);        // 115200 baud
+    x86::outb(com1 + dlm, 0);
+    x86::outb(com1 + lcr, 0x03);     // 8N1
+    x86::outb(com1 + fcr, 0x07);     // enable and clear the 16-byte FIFOs
+    x86::outb(com1 + mcr, 0x03);     // DTR | RTS
 }
 
 void console_write(const char* s, size_t n) {
@@ -31,16 +31,16 @@ void console_write(const char* s, size_t n) {
         // once the FIFO is empty (it then takes FIFO bytes without dropping any).
         if (*s == '\n') {
             wait_thre();
-            x86::outb(COM1 + THR, '\r');
+            x86::outb(com1 + thr, '\r');
             wait_thre();
-            x86::outb(COM1 + THR, '\n');
+            x86::outb(com1 + thr, '\n');
             s++, n--;
             continue;
         }
         size_t burst = 0;
-        while (burst < n && burst < FIFO && s[burst] != '\n') burst++;
+        while (burst < n && burst < fifo && s[burst] != '\n') burst++;
         wait_thre();
-        x86::outsb(COM1 + THR, s, burst);
+        x86::outsb(com1 + thr, s, burst);
         s += burst, n -= burst;
     }
 }

@@ -3,19 +3,19 @@
 #include "kernel.h"
 
 alignas(16) u64 g_gdt[GDT_ENTRIES];
-alignas(16) Tss g_tss, g_tss2;
+alignas(16) tss g_tss, g_tss2;
 
 namespace {
-struct [[gnu::packed]] Gate {
+struct [[gnu::packed]] gate {
     u16 off_lo, sel;
     u8 ist, type_attr;
     u16 off_mid;
     u32 off_hi, zero;
 };
-alignas(16) Gate idt[256];
-alignas(16) u64 ldt[1];
-alignas(16) u8 rsp0_stack[16384];
-alignas(16) u8 df_stack[8192];
+alignas(16) gate g_idt[256];
+alignas(16) u64 g_ldt[1];
+alignas(16) u8 g_rsp0_stack[16384];
+alignas(16) u8 g_df_stack[8192];
 extern "C" u8 isr_stubs[];
 
 constexpr u64 seg(u32 base, u8 access, u8 flags) {
@@ -30,8 +30,8 @@ void sys_desc(u64* slot, u64 base, u32 limit, u8 type) {
 }
 }  // namespace
 
-x86::DescPtr gdt_ptr() { return {sizeof g_gdt - 1, (u64)g_gdt}; }
-x86::DescPtr idt_ptr() { return {sizeof idt - 1, (u64)idt}; }
+x86::desc_ptr gdt_ptr() { return {sizeof g_gdt - 1, (u64)g_gdt}; }
+x86::desc_ptr idt_ptr() { return {sizeof g_idt - 1, (u64)g_idt}; }
 
 void gdt_load() {
     x86::lgdt(gdt_ptr());
@@ -54,12 +54,12 @@ void tss_reload() {
 
 void idt_set_gate(u8 vec, u8 dpl, u8 ist) {
     u64 h = (u64)(isr_stubs + 16 * vec);
-    idt[vec] = Gate{(u16)h, KERNEL_CS, ist, (u8)(0x8e | dpl << 5), (u16)(h >> 16), (u32)(h >> 32), 0};
+    g_idt[vec] = gate{(u16)h, KERNEL_CS, ist, (u8)(0x8e | dpl << 5), (u16)(h >> 16), (u32)(h >> 32), 0};
 }
 
 void idt_gate_present(u8 vec, bool present) {
-    if (present) idt[vec].type_attr |= 0x80;
-    else idt[vec].type_attr &= 0x7f;
+    if (present) g_idt[vec].type_attr |= 0x80;
+    else g_idt[vec].type_attr &= 0x7f;
 }
 
 void desc_init() {
@@ -69,15 +69,15 @@ void desc_init() {
     g_gdt[USER32_CS / 8] = seg(0, 0xfa, 0xc);   // 32-bit code, DPL 3 (unused, sysret order)
     g_gdt[USER_DS / 8] = seg(0, 0xf2, 0xc);     // data, DPL 3
     g_gdt[USER_CS / 8] = seg(0, 0xfa, 0xa);     // 64-bit code, DPL 3
-    sys_desc(&g_gdt[TSS_SEL / 8], (u64)&g_tss, sizeof(Tss) - 1, 0x9);
-    sys_desc(&g_gdt[TSS2_SEL / 8], (u64)&g_tss2, sizeof(Tss) - 1, 0x9);
-    sys_desc(&g_gdt[LDT_SEL / 8], (u64)ldt, sizeof ldt - 1, 0x2);
+    sys_desc(&g_gdt[TSS_SEL / 8], (u64)&g_tss, sizeof(tss) - 1, 0x9);
+    sys_desc(&g_gdt[TSS2_SEL / 8], (u64)&g_tss2, sizeof(tss) - 1, 0x9);
+    sys_desc(&g_gdt[LDT_SEL / 8], (u64)g_ldt, sizeof g_ldt - 1, 0x2);
     g_gdt[BASED_DS / 8] = seg(0x12345000, 0x92, 0xc);
-    ldt[0] = seg(0x00abc000, 0x92, 0xc);
+    g_ldt[0] = seg(0x00abc000, 0x92, 0xc);
 
-    g_tss.rsp[0] = (u64)(rsp0_stack + sizeof rsp0_stack);
-    g_tss.ist[0] = (u64)(df_stack + sizeof df_stack);
-    g_tss.iomap_base = sizeof(Tss);    // beyond the limit: no I/O bitmap, ring 3 I/O faults
+    g_tss.rsp[0] = (u64)(g_rsp0_stack + sizeof g_rsp0_stack);
+    g_tss.ist[0] = (u64)(g_df_stack + sizeof g_df_stack);
+    g_tss.iomap_base = sizeof(tss);    // beyond the limit: no I/O bitmap, ring 3 I/O faults
     g_tss2 = g_tss;
 
     gdt_load();

@@ -4,7 +4,7 @@
 
         .text
         /* 256 stubs, 16 bytes apart: isr_stubs + 16 * vector. Vectors without a CPU
-         * error code push a 0 so every frame has the same layout (struct TrapFrame). */
+         * error code push a 0 so every frame has the same layout (struct trap_frame). */
         .balign 16
         .globl isr_stubs
 isr_stubs:
@@ -37,7 +37,7 @@ trap_common:
         pushq %r14
         pushq %r15
         cld
-        movq %rsp, %rdi                    /* struct TrapFrame * (16-byte aligned here) */
+        movq %rsp, %rdi                    /* struct trap_frame * (16-byte aligned here) */
         call trap_dispatch
         popq %r15
         popq %r14
@@ -64,7 +64,7 @@ syscall_entry:
         swapgs
         movq %rsp, %gs:PERCPU_USER_RSP
         movq %gs:PERCPU_KSTACK, %rsp
-        pushq %gs:PERCPU_USER_RSP          /* struct SyscallFrame, from the top: */
+        pushq %gs:PERCPU_USER_RSP          /* struct syscall_frame, from the top: */
         pushq %r11                         /*   user rsp, r11, rcx, rax, rsi, rdi, */
         pushq %rcx                         /*   kernel rflags, %gs:self             */
         pushq %rax

@@ -23,26 +23,26 @@ void console_write(const char* s, size_t n);
 void kprintf(const char* fmt, ...) PRINTF_LIKE(1, 2);
 
 // ---- boot.cpp: boot_params (Linux zero page) -------------------------------------------
-struct E820Entry { u64 addr, size; u32 type; } __attribute__((packed));
-struct BootInfo {
+struct e820_entry { u64 addr, size; u32 type; } __attribute__((packed));
+struct boot_info {
     u64 params_pa;            // physical address handed over in RSI
     const char* cmdline;      // copy, NUL-terminated
     u32 e820_count;
-    E820Entry e820[128];
+    e820_entry e820[128];
 };
-extern BootInfo g_boot;
+extern boot_info g_boot;
 void boot_parse(u64 boot_params_pa);
 bool cmdline_has(const char* word);          // exact word, e.g. "nox2apic"
 void run_benchmarks();                       // `bench`: BENCH <kind> <ticks per op> lines
 bool cmdline_break(const char* check_name);  // break=<check_name> present
 
 // ---- setjmp.S ------------------------------------------------------------------------------
-struct JmpBuf { u64 rbx, rbp, r12, r13, r14, r15, rsp, rip; };
-extern "C" __attribute__((returns_twice)) int guest_setjmp(JmpBuf* jb);
-extern "C" [[noreturn]] void guest_longjmp(JmpBuf* jb, int val);
+struct jump_buffer { u64 rbx, rbp, r12, r13, r14, r15, rsp, rip; };
+extern "C" __attribute__((returns_twice)) int guest_setjmp(jump_buffer* jb);
+extern "C" [[noreturn]] void guest_longjmp(jump_buffer* jb, int val);
 
 // ---- desc.cpp: GDT, TSS, LDT, IDT ----------------------------------------------------------
-struct Tss {
+struct tss {
     u32 reserved0;
     u64 rsp[3];
     u64 reserved1;
@@ -51,40 +51,40 @@ struct Tss {
     u16 reserved3, iomap_base;
 } __attribute__((packed));
 extern u64 g_gdt[GDT_ENTRIES];
-extern Tss g_tss, g_tss2;
+extern tss g_tss, g_tss2;
 void desc_init();
 void gdt_load();                 // lgdt + reload all segment registers
 void tss_reload();               // mark TSS available again and ltr TSS_SEL
 void idt_reset();                // all gates present, DPL 0 (0x80: DPL 3); lidt
 void idt_set_gate(u8 vec, u8 dpl, u8 ist = 0);
 void idt_gate_present(u8 vec, bool present);
-x86::DescPtr gdt_ptr();
-x86::DescPtr idt_ptr();
+x86::desc_ptr gdt_ptr();
+x86::desc_ptr idt_ptr();
 
 // ---- traps.cpp: exception and interrupt dispatch -------------------------------------------
-struct TrapFrame {
+struct trap_frame {
     u64 r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
     u64 vector, error;
     u64 rip, cs, rflags, rsp, ss;  // pushed by the CPU
 };
-using TrapHandler = void (*)(TrapFrame*);
-void traps_set_handler(u8 vec, TrapHandler h);
+using trap_handler = void (*)(trap_frame*);
+void traps_set_handler(u8 vec, trap_handler h);
 void traps_reset();              // drop per-check handlers and expectations
 // An expected trap: the next trap with this vector is recorded; then either the frame's
-// RIP is moved to `resume` and the handler returns with iretq (RESUME_PUSHED: return to
+// RIP is moved to `resume` and the handler returns with iretq (resume_pushed: return to
 // the RIP the CPU pushed, as a trap handler does), or, when resume is 0, control goes
 // back to guest_setjmp(&g_expect.jb) with value 1.
-inline constexpr u64 RESUME_PUSHED = ~0ul;
-struct Expect {
+inline constexpr u64 resume_pushed = ~0ul;
+struct expectation {
     volatile bool active;
     u8 vector;
     u64 resume;
-    JmpBuf jb;
-    TrapFrame got;
+    jump_buffer jb;
+    trap_frame got;
     u64 cr2;
     volatile int hits;
 };
-extern Expect g_expect;
+extern expectation g_expect;
 void expect_arm(u8 vec, u64 resume = 0);
 // True if `body` trapped with `vec` (then g_expect.got holds the frame). The setjmp lives
 // in this helper's frame, which stays live while `body` runs.
@@ -101,8 +101,8 @@ template <typename F> [[gnu::noinline]] bool traps(u8 vec, F&& body) {
 extern volatile u64 g_stray_irqs;
 
 // ---- paging.cpp ---------------------------------------------------------------------------
-inline constexpr u64 PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_PWT = 8, PTE_PCD = 0x10, PTE_A = 0x20,
-                     PTE_D = 0x40, PTE_PS = 0x80, PTE_NX = 1ul << 63, PTE_ADDR = 0x000ffffffffff000ul;
+inline constexpr u64 pte_p = 1, pte_w = 2, pte_u = 4, pte_pwt = 8, pte_pcd = 0x10, pte_a = 0x20,
+                     pte_d = 0x40, pte_ps = 0x80, pte_nx = 1ul << 63, pte_addr = 0x000ffffffffff000ul;
 extern "C" u64 early_pml4[512];
 inline u64 kpa(const volatile void* p) { return (u64)p - KERNEL_MAP; }  // image symbol -> phys
 inline void* phys_to_virt(u64 pa) { return (void*)(pa + DIRECT_MAP); }
@@ -116,9 +116,9 @@ void paging_init();
 
 // ---- apic.cpp: local APIC (x2APIC MSRs or xAPIC MMIO) ---------------------------------------
 namespace lapic {
-enum : u32 { ID = 0x20, TPR = 0x80, EOI = 0xb0, SVR = 0xf0, IRR = 0x200, ICR = 0x300,
-             LVT_TIMER = 0x320, LVT_LINT0 = 0x350, LVT_LINT1 = 0x360, TIMER_INIT = 0x380,
-             TIMER_CUR = 0x390, TIMER_DIV = 0x3e0 };
+enum : u32 { reg_id = 0x20, reg_tpr = 0x80, reg_eoi = 0xb0, reg_svr = 0xf0, reg_irr = 0x200,
+             reg_icr = 0x300, reg_lvt_timer = 0x320, reg_lvt_lint0 = 0x350, reg_lvt_lint1 = 0x360,
+             reg_timer_init = 0x380, reg_timer_cur = 0x390, reg_timer_div = 0x3e0 };
 void init();
 bool x2apic();
 u32 read(u32 reg);
@@ -139,8 +139,8 @@ void pit_stop();
 }  // namespace pic
 
 // ---- user.cpp: ring 3 --------------------------------------------------------------------
-struct PerCpu { u64 self, kstack, user_rsp; };
-extern PerCpu g_percpu;
+struct per_cpu { u64 self, kstack, user_rsp; };
+extern per_cpu g_percpu;
 void user_init();
 u64 user_va(const void* user_text_symbol);   // where a .user.text symbol is mapped
 extern "C" [[noreturn]] void enter_ring(u64 rip, u64 rsp, u64 rflags, u64 cs, u64 ss, u64 rdi);

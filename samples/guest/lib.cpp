@@ -30,7 +30,7 @@ bool str_eq(const char* a, const char* b) {
 }
 
 namespace {
-struct Out {
+struct fmt_out {
     char* buf;
     size_t size, len;
     void put(char c) {
@@ -38,7 +38,7 @@ struct Out {
         len++;
     }
 };
-void put_num(Out& o, u64 v, unsigned base, bool neg) {
+void put_num(fmt_out& o, u64 v, unsigned base, bool neg) {
     char tmp[24];
     int n = 0;
     do {
@@ -51,7 +51,7 @@ void put_num(Out& o, u64 v, unsigned base, bool neg) {
 }  // namespace
 
 int vformat(char* buf, size_t size, const char* fmt, va_list ap) {
-    Out o{buf, size, 0};
+    fmt_out o{buf, size, 0};
     for (; *fmt; fmt++) {
         if (*fmt != '%') { o.put(*fmt); continue; }
         fmt++;

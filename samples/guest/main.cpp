@@ -4,16 +4,16 @@
 #include "kernel.h"
 
 namespace {
-struct Check { const char* name; void (*fn)(); };
+struct check { const char* name; void (*fn)(); };
 #define GUEST_ENTRY(name, fn) {name, fn},
-const Check checks[] = {GUEST_CHECKS(GUEST_ENTRY)};
+const check g_checks[] = {GUEST_CHECKS(GUEST_ENTRY)};
 #undef GUEST_ENTRY
 
-const char* cur_name;
-u64 boot_cr0, boot_cr4;
-bool cur_failed, cur_skipped, in_check;
-char cur_msg[200];
-JmpBuf check_jb;
+const char* g_cur_name;
+u64 g_boot_cr0, g_boot_cr4;
+bool g_cur_failed, g_cur_skipped, g_in_check;
+char g_cur_msg[200];
+jump_buffer g_check_jb;
 
 const char* vector_name(u64 v) {
     static const char* const names[] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
@@ -39,8 +39,8 @@ void reset_machine() {
     idt_reset();
     if (x86::str() != TSS_SEL) tss_reload();
     x86::lldt(0);
-    x86::write_cr0(boot_cr0);
-    x86::write_cr4(boot_cr4);
+    x86::write_cr0(g_boot_cr0);
+    x86::write_cr4(g_boot_cr4);
     x86::write_cr3(kernel_cr3());
     // Only a check that failed leaves CR8 raised. Writing it needlessly, with interrupts
     // pending, is what aborts QEMU 7.2's TCG when it runs nested KVM (docs/kvm-backend-notes.md).
@@ -56,24 +56,24 @@ void reset_machine() {
 }  // namespace
 
 void fail(const char* fmt, ...) {
-    if (cur_failed) return;            // keep the first reason
+    if (g_cur_failed) return;          // keep the first reason
     va_list ap;
     va_start(ap, fmt);
-    vformat(cur_msg, sizeof cur_msg, fmt, ap);
+    vformat(g_cur_msg, sizeof g_cur_msg, fmt, ap);
     va_end(ap);
-    cur_failed = true;
+    g_cur_failed = true;
 }
 
 void skip(const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vformat(cur_msg, sizeof cur_msg, fmt, ap);
+    vformat(g_cur_msg, sizeof g_cur_msg, fmt, ap);
     va_end(ap);
-    cur_skipped = true;
+    g_cur_skipped = true;
 }
 
-bool broken() { return cmdline_break(cur_name); }
-bool check_failed() { return cur_failed; }
+bool broken() { return cmdline_break(g_cur_name); }
+bool check_failed() { return g_cur_failed; }
 
 bool expect_eq(const char* what, u64 got, u64 want) {
     if (got != want) fail("%s: got 0x%lx, want 0x%lx", what, got, want);
@@ -88,13 +88,13 @@ bool wait_until(const volatile u64* v, u64 target, u64 max_spins) {
     return *v >= target;
 }
 
-[[noreturn]] void check_abandon(const TrapFrame* f) {
+[[noreturn]] void check_abandon(const trap_frame* f) {
     u64 cr2 = x86::read_cr2();
-    if (in_check) {
+    if (g_in_check) {
         fail("unexpected %s (vector %lu, error 0x%lx) at rip 0x%lx cs 0x%lx, cr2 0x%lx",
              vector_name(f->vector), f->vector, f->error, f->rip, f->cs, cr2);
-        in_check = false;
-        guest_longjmp(&check_jb, 1);
+        g_in_check = false;
+        guest_longjmp(&g_check_jb, 1);
     }
     kprintf("guest: unexpected %s (vector %lu, error 0x%lx) at rip 0x%lx, cr2 0x%lx\n",
             vector_name(f->vector), f->vector, f->error, f->rip, cr2);
@@ -109,10 +109,10 @@ extern "C" void kmain(u64 boot_params_pa) {
     pic::init();
     lapic::init();
     user_init();
-    boot_cr0 = x86::read_cr0();
-    boot_cr4 = x86::read_cr4();
+    g_boot_cr0 = x86::read_cr0();
+    g_boot_cr4 = x86::read_cr4();
 
-    x86::Cpuid v = x86::cpuid(0);
+    x86::cpuid_regs v = x86::cpuid(0);
     char vendor[13];
     memcpy(vendor, &v.b, 4);
     memcpy(vendor + 4, &v.d, 4);
@@ -122,23 +122,23 @@ extern "C" void kmain(u64 boot_params_pa) {
             lapic::x2apic() ? "x2APIC" : "xAPIC", g_boot.e820_count, g_boot.cmdline);
 
     unsigned passed = 0, failed = 0, skipped = 0;
-    for (const Check& c : checks) {
-        cur_name = c.name;
-        cur_failed = cur_skipped = false;
-        cur_msg[0] = 0;
+    for (const check& c : g_checks) {
+        g_cur_name = c.name;
+        g_cur_failed = g_cur_skipped = false;
+        g_cur_msg[0] = 0;
         reset_machine();
-        if (guest_setjmp(&check_jb) == 0) {
-            in_check = true;
+        if (guest_setjmp(&g_check_jb) == 0) {
+            g_in_check = true;
             c.fn();
         }
-        in_check = false;
+        g_in_check = false;
         reset_machine();
-        if (cur_failed) {
+        if (g_cur_failed) {
             failed++;
-            kprintf("FAIL %s: %s\n", c.name, cur_msg);
-        } else if (cur_skipped) {
+            kprintf("FAIL %s: %s\n", c.name, g_cur_msg);
+        } else if (g_cur_skipped) {
             skipped++;
-            kprintf("SKIP %s: %s\n", c.name, cur_msg);
+            kprintf("SKIP %s: %s\n", c.name, g_cur_msg);
         } else {
             passed++;
             kprintf("PASS %s\n", c.name);

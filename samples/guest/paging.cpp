@@ -3,19 +3,19 @@
 #include "kernel.h"
 
 namespace {
-constexpr int POOL_PAGES = 64;
-alignas(4096) u8 pool[POOL_PAGES][4096];
-int pool_used;
+constexpr int pool_pages = 64;
+alignas(4096) u8 g_pool[pool_pages][4096];
+int g_pool_used;
 
 u64* table(u64 pa) { return static_cast<u64*>(phys_to_virt(pa)); }
 }  // namespace
 
 void* alloc_page() {
-    if (pool_used == POOL_PAGES) {
+    if (g_pool_used == pool_pages) {
         kprintf("guest: page pool exhausted\n");
         return nullptr;
     }
-    void* p = pool[pool_used++];
+    void* p = g_pool[g_pool_used++];
     memset(p, 0, 4096);
     return p;
 }
@@ -28,20 +28,20 @@ u64* pte_walk(u64 pml4_pa, u64 va, bool create) {
     u64* t = table(pml4_pa);
     for (int shift = 39; shift > 12; shift -= 9) {
         u64& e = t[(va >> shift) & 511];
-        if (!(e & PTE_P)) {
+        if (!(e & pte_p)) {
             if (!create) return nullptr;
             // Intermediate levels are permissive (as in Linux): the leaf decides.
-            e = page_pa(alloc_page()) | PTE_P | PTE_W | PTE_U;
+            e = page_pa(alloc_page()) | pte_p | pte_w | pte_u;
         }
-        if (e & PTE_PS) return nullptr;   // a large page: no 4 KiB slot here
-        t = table(e & PTE_ADDR);
+        if (e & pte_ps) return nullptr;   // a large page: no 4 KiB slot here
+        t = table(e & pte_addr);
     }
     return &t[(va >> 12) & 511];
 }
 
 void map_page(u64 pml4_pa, u64 va, u64 pa, u64 flags) {
     u64* pte = pte_walk(pml4_pa, va, true);
-    *pte = (pa & PTE_ADDR) | flags;
+    *pte = (pa & pte_addr) | flags;
     x86::invlpg(va);
 }
 
@@ -56,7 +56,7 @@ void paging_init() {
     // PML4[0] belongs to user space.
     early_pml4[0] = 0;
     x86::write_cr3(kernel_cr3());
-    x86::write_cr0(x86::read_cr0() | x86::CR0_WP);
+    x86::write_cr0(x86::read_cr0() | x86::cr0_wp);
     if (x86::cpuid(0x80000001).d & (1u << 20))
-        x86::wrmsr(x86::MSR_EFER, x86::rdmsr(x86::MSR_EFER) | x86::EFER_NXE);
+        x86::wrmsr(x86::msr_efer, x86::rdmsr(x86::msr_efer) | x86::efer_nxe);
 }

@@ -3,15 +3,15 @@
 // the running check with FAIL (or stops the guest outside a check).
 #include "kernel.h"
 
-Expect g_expect;
+expectation g_expect;
 volatile u64 g_stray_irqs;
 
 namespace {
-TrapHandler handlers[256];
+trap_handler g_handlers[256];
 }
-[[noreturn]] void check_abandon(const TrapFrame* f);   // main.cpp
+[[noreturn]] void check_abandon(const trap_frame* f);   // main.cpp
 
-void traps_set_handler(u8 vec, TrapHandler h) { handlers[vec] = h; }
+void traps_set_handler(u8 vec, trap_handler h) { g_handlers[vec] = h; }
 
 void expect_arm(u8 vec, u64 resume) {
     g_expect.vector = vec;
@@ -22,25 +22,25 @@ void expect_arm(u8 vec, u64 resume) {
 
 void traps_reset() {
     g_expect.active = false;
-    for (int v = 0; v < 256; v++) handlers[v] = nullptr;
+    for (int v = 0; v < 256; v++) g_handlers[v] = nullptr;
 }
 
-extern "C" void trap_dispatch(TrapFrame* f) {
+extern "C" void trap_dispatch(trap_frame* f) {
     u8 v = (u8)f->vector;
     if (g_expect.active && g_expect.vector == v) {
         g_expect.got = *f;
         g_expect.cr2 = x86::read_cr2();
         g_expect.hits = g_expect.hits + 1;
         if (g_expect.resume) {
-            if (g_expect.resume != RESUME_PUSHED) f->rip = g_expect.resume;
+            if (g_expect.resume != resume_pushed) f->rip = g_expect.resume;
             g_expect.active = false;
             return;
         }
         g_expect.active = false;
         guest_longjmp(&g_expect.jb, 1);
     }
-    if (handlers[v]) {
-        handlers[v](f);
+    if (g_handlers[v]) {
+        g_handlers[v](f);
         return;
     }
     if (v >= 32) {

@@ -12,25 +12,25 @@ using u64 = uint64_t;
 namespace x86 {
 
 enum : u32 {
-    MSR_TSC = 0x10,
-    MSR_APIC_BASE = 0x1b,
-    MSR_EFER = 0xc0000080,
-    MSR_STAR = 0xc0000081,
-    MSR_LSTAR = 0xc0000082,
-    MSR_CSTAR = 0xc0000083,
-    MSR_FMASK = 0xc0000084,
-    MSR_FS_BASE = 0xc0000100,
-    MSR_GS_BASE = 0xc0000101,
-    MSR_KERNEL_GS_BASE = 0xc0000102,
-    MSR_TSC_AUX = 0xc0000103,
+    msr_tsc = 0x10,
+    msr_apic_base = 0x1b,
+    msr_efer = 0xc0000080,
+    msr_star = 0xc0000081,
+    msr_lstar = 0xc0000082,
+    msr_cstar = 0xc0000083,
+    msr_fmask = 0xc0000084,
+    msr_fs_base = 0xc0000100,
+    msr_gs_base = 0xc0000101,
+    msr_kernel_gs_base = 0xc0000102,
+    msr_tsc_aux = 0xc0000103,
 };
 inline constexpr u64
-    EFER_SCE = 1 << 0, EFER_LME = 1 << 8, EFER_LMA = 1 << 10, EFER_NXE = 1 << 11,
-    CR0_PE = 1 << 0, CR0_TS = 1 << 3, CR0_WP = 1 << 16, CR0_PG = 1ul << 31,
-    CR4_TSD = 1 << 2, CR4_PAE = 1 << 5, CR4_PCE = 1 << 8, CR4_OSFXSR = 1 << 9,
-    CR4_FSGSBASE = 1 << 16, CR4_OSXSAVE = 1 << 18,
-    RF_CF = 1 << 0, RF_FIXED = 1 << 1, RF_ZF = 1 << 6, RF_TF = 1 << 8, RF_IF = 1 << 9,
-    RF_DF = 1 << 10, RF_IOPL3 = 3 << 12, RF_NT = 1 << 14, RF_RF = 1 << 16, RF_AC = 1 << 18;
+    efer_sce = 1 << 0, efer_lme = 1 << 8, efer_lma = 1 << 10, efer_nxe = 1 << 11,
+    cr0_pe = 1 << 0, cr0_ts = 1 << 3, cr0_wp = 1 << 16, cr0_pg = 1ul << 31,
+    cr4_tsd = 1 << 2, cr4_pae = 1 << 5, cr4_pce = 1 << 8, cr4_osfxsr = 1 << 9,
+    cr4_fsgsbase = 1 << 16, cr4_osxsave = 1 << 18,
+    rf_cf = 1 << 0, rf_fixed = 1 << 1, rf_zf = 1 << 6, rf_tf = 1 << 8, rf_if = 1 << 9,
+    rf_df = 1 << 10, rf_iopl3 = 3 << 12, rf_nt = 1 << 14, rf_rf = 1 << 16, rf_ac = 1 << 18;
 
 inline void outb(u16 port, u8 v) { asm volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
 inline u8 inb(u16 port) { u8 v; asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
@@ -63,9 +63,9 @@ inline void swapgs() { asm volatile("swapgs" ::: "memory"); }
 inline u64 rflags() { u64 f; asm volatile("pushfq; popq %0" : "=r"(f)::"memory"); return f; }
 inline void set_rflags(u64 f) { asm volatile("pushq %0; popfq" ::"r"(f) : "memory", "cc"); }
 
-struct Cpuid { u32 a, b, c, d; };
-inline Cpuid cpuid(u32 leaf, u32 sub = 0) {
-    Cpuid r;
+struct cpuid_regs { u32 a, b, c, d; };
+inline cpuid_regs cpuid(u32 leaf, u32 sub = 0) {
+    cpuid_regs r;
     asm volatile("cpuid" : "=a"(r.a), "=b"(r.b), "=c"(r.c), "=d"(r.d) : "a"(leaf), "c"(sub));
     return r;
 }
@@ -78,11 +78,11 @@ inline u64 rdtscp(u32* aux) {
 inline u64 xgetbv(u32 idx) { u32 lo, hi; asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(idx)); return (u64)hi << 32 | lo; }
 inline void xsetbv(u32 idx, u64 v) { asm volatile("xsetbv" ::"c"(idx), "a"((u32)v), "d"((u32)(v >> 32)) : "memory"); }
 
-struct [[gnu::packed]] DescPtr { u16 limit; u64 base; };
-inline void lgdt(const DescPtr& d) { asm volatile("lgdt %0" ::"m"(d) : "memory"); }
-inline void lidt(const DescPtr& d) { asm volatile("lidt %0" ::"m"(d) : "memory"); }
-inline DescPtr sgdt() { DescPtr d; asm volatile("sgdt %0" : "=m"(d)); return d; }
-inline DescPtr sidt() { DescPtr d; asm volatile("sidt %0" : "=m"(d)); return d; }
+struct [[gnu::packed]] desc_ptr { u16 limit; u64 base; };
+inline void lgdt(const desc_ptr& d) { asm volatile("lgdt %0" ::"m"(d) : "memory"); }
+inline void lidt(const desc_ptr& d) { asm volatile("lidt %0" ::"m"(d) : "memory"); }
+inline desc_ptr sgdt() { desc_ptr d; asm volatile("sgdt %0" : "=m"(d)); return d; }
+inline desc_ptr sidt() { desc_ptr d; asm volatile("sidt %0" : "=m"(d)); return d; }
 inline void ltr(u16 sel) { asm volatile("ltr %0" ::"r"(sel) : "memory"); }
 inline u16 str() { u16 s; asm volatile("str %0" : "=r"(s)); return s; }
 inline void lldt(u16 sel) { asm volatile("lldt %0" ::"r"(sel) : "memory"); }

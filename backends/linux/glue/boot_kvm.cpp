@@ -1,10 +1,10 @@
 // The KVM backend: afterburn-kvm runs the guest with the KVM wedge. These machines' /dev/kvm
 // is usually a software module that cannot run ordinary guests, so the usual path is nested:
 // an L1 Debian kernel under QEMU TCG with kvm_amd nested=1 (backends/linux/l1/run-nested.sh).
-#include "backend.hpp"
-#include "install_layout.hpp"
-#include "qemu_command.hpp"
-#include "vmm_session.hpp"
+#include "backend.h"
+#include "install_layout.h"
+#include "qemu_command.h"
+#include "vmm_session.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -27,7 +27,7 @@ std::string direct_kvm_unusable()
     return {};
 }
 
-std::string describe_runner_exit(const ExitStatus& st, const std::vector<std::string>&)
+std::string describe_runner_exit(const exit_status& st, const std::vector<std::string>&)
 {
     if (!st.exited)
         return "the KVM runner " + st.describe();
@@ -42,7 +42,7 @@ std::string describe_runner_exit(const ExitStatus& st, const std::vector<std::st
 
 } // namespace
 
-int boot_kvm(const BootOptions& options, const ImageInfo& image)
+int boot_kvm(const boot_options& options, const image_info& image)
 {
     if (std::string why = not_bootable_by_qemu(image, options.image); !why.empty()) {
         std::cerr << "afterburn boot: error: " << why << std::endl;
@@ -117,7 +117,7 @@ int boot_kvm(const BootOptions& options, const ImageInfo& image)
         std::vector<std::string> argv{run_nested, options.image.string(), "--timeout",
                                       std::to_string(static_cast<int>(options.timeout_s))};
         argv.insert(argv.end(), launcher_args.begin(), launcher_args.end());
-        BootOptions nested = options;
+        boot_options nested = options;
         nested.timeout_s += 60;  // the L1 system boots first
         return run_vmm(argv, nested, {"nested KVM runner", describe_runner_exit, 77});
     }

@@ -26,23 +26,23 @@ uint64_t parse_u64(const char* opt, const char* s) {
     errno = 0;
     unsigned long long v = std::strtoull(s, &end, 10);
     if (errno || end == s || *end || s[0] == '-')
-        throw Error(kUsage, std::string(opt) + ": not a number: '" + s + "'");
+        throw fatal_error(exit_usage, std::string(opt) + ": not a number: '" + s + "'");
     return v;
 }
 }  // namespace
 
-bool parse_cli(int argc, char** argv, Options& o) {
+bool parse_cli(int argc, char** argv, options& o) {
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
         auto value = [&]() -> const char* {
-            if (i + 1 >= argc) throw Error(kUsage, a + " needs a value");
+            if (i + 1 >= argc) throw fatal_error(exit_usage, a + " needs a value");
             return argv[++i];
         };
         if (a == "--memory") {
             o.memory_mib = parse_u64("--memory", value());
             if (o.memory_mib < 2 || o.memory_mib > 65536)
-                throw Error(kUsage, "--memory: " + std::to_string(o.memory_mib) +
-                                        " MiB is outside 2..65536");
+                throw fatal_error(exit_usage, "--memory: " + std::to_string(o.memory_mib) +
+                                                  " MiB is outside 2..65536");
         } else if (a == "--initrd") {
             o.initrd = value();
         } else if (a == "--append") {
@@ -52,10 +52,10 @@ bool parse_cli(int argc, char** argv, Options& o) {
             char* end = nullptr;
             o.timeout_s = std::strtod(s, &end);
             if (end == s || *end || !std::isfinite(o.timeout_s) || o.timeout_s < 0)
-                throw Error(kUsage, std::string("--timeout: not a non-negative number: '") + s + "'");
+                throw fatal_error(exit_usage, std::string("--timeout: not a non-negative number: '") + s + "'");
         } else if (a == "--kick-ms") {
             uint64_t v = parse_u64("--kick-ms", value());
-            if (v > 60000) throw Error(kUsage, "--kick-ms: " + std::to_string(v) + " is above 60000");
+            if (v > 60000) throw fatal_error(exit_usage, "--kick-ms: " + std::to_string(v) + " is above 60000");
             o.kick_ms = static_cast<unsigned>(v);
         } else if (a == "--stats") {
             o.stats = true;
@@ -69,17 +69,17 @@ bool parse_cli(int argc, char** argv, Options& o) {
             std::fputs(usage_text(), stdout);
             return false;
         } else if (a.size() > 1 && a[0] == '-') {
-            throw Error(kUsage, "unknown option " + a);
+            throw fatal_error(exit_usage, "unknown option " + a);
         } else if (o.image.empty()) {
             o.image = a;
         } else {
-            throw Error(kUsage, "more than one guest image given ('" + o.image + "', '" + a + "')");
+            throw fatal_error(exit_usage, "more than one guest image given ('" + o.image + "', '" + a + "')");
         }
     }
-    if (o.probe && !o.image.empty()) throw Error(kUsage, "--probe takes no guest image");
-    if (o.probe && !o.wedge.empty()) throw Error(kUsage, "--probe takes no --wedge");
-    if (o.probe && !o.initrd.empty()) throw Error(kUsage, "--probe takes no --initrd");
-    if (!o.probe && o.image.empty()) throw Error(kUsage, "no guest image given");
+    if (o.probe && !o.image.empty()) throw fatal_error(exit_usage, "--probe takes no guest image");
+    if (o.probe && !o.wedge.empty()) throw fatal_error(exit_usage, "--probe takes no --wedge");
+    if (o.probe && !o.initrd.empty()) throw fatal_error(exit_usage, "--probe takes no --initrd");
+    if (!o.probe && o.image.empty()) throw fatal_error(exit_usage, "no guest image given");
     return true;
 }
 

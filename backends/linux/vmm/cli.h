@@ -5,7 +5,7 @@
 
 namespace afterburn::kvm {
 
-struct Options {
+struct options {
     std::string image;            // guest ELF (empty with --probe)
     uint64_t memory_mib = 128;    // --memory MB
     std::string append;           // --append: the guest's command line
@@ -18,8 +18,8 @@ struct Options {
     std::string wedge;            // --wedge PATH: kvm-wedge.elf, loaded into the entry window
 };
 
-// Parses argv; throws Error(kUsage) on bad input. Returns false if --help was printed.
-bool parse_cli(int argc, char** argv, Options& out);
+// Parses argv; throws fatal_error(exit_usage) on bad input. Returns false if --help was printed.
+bool parse_cli(int argc, char** argv, options& out);
 const char* usage_text();
 
 }  // namespace afterburn::kvm

@@ -8,24 +8,24 @@
 
 namespace afterburn::kvm {
 
-enum ExitStatus : int {
-    kUsage = 2,            // bad command line
-    kBadImage = 4,         // missing/malformed ELF or initrd, or they do not fit in guest memory
-    kKvmUnavailable = 6,   // no /dev/kvm, or this KVM cannot run an ordinary guest
-    kGuestCrash = 8,       // shutdown (triple fault), failed entry, internal error, unknown exit
-    kGuestHalted = 10,     // KVM_EXIT_HLT (only without an in-kernel local APIC)
-    kWedgeError = 12,      // --wedge: the wedge reported a fatal error (hypercall `fatal`)
-    kGuestReset = 14,      // the guest asked for a reset (keyboard controller 0xfe, port 0xcf9): Linux's reboot
-    kTimeout = 124,        // --timeout expired (same value as timeout(1))
+enum exit_status : int {
+    exit_usage = 2,             // bad command line
+    exit_bad_image = 4,         // missing/malformed ELF or initrd, or they do not fit in guest memory
+    exit_kvm_unavailable = 6,   // no /dev/kvm, or this KVM cannot run an ordinary guest
+    exit_guest_crash = 8,       // shutdown (triple fault), failed entry, internal error, unknown exit
+    exit_guest_halted = 10,     // KVM_EXIT_HLT (only without an in-kernel local APIC)
+    exit_wedge_error = 12,      // --wedge: the wedge reported a fatal error (hypercall `fatal`)
+    exit_guest_reset = 14,      // the guest asked for a reset (keyboard controller 0xfe, port 0xcf9): Linux's reboot
+    exit_timeout = 124,         // --timeout expired (same value as timeout(1))
 };
 
 // Exit status for a verdict v written to the debug-exit port.
 inline int verdict_status(uint32_t v) { return static_cast<int>(((v << 1) | 1) & 0xff); }
 
 // An error that ends the launcher with a given exit status and a one-line message.
-class Error : public std::runtime_error {
+class fatal_error : public std::runtime_error {
 public:
-    Error(int status, const std::string& msg) : std::runtime_error(msg), status_(status) {}
+    fatal_error(int status, const std::string& msg) : std::runtime_error(msg), status_(status) {}
     int status() const { return status_; }
 
 private:

@@ -4,7 +4,7 @@
 
 namespace afterburn::kvm {
 
-const char* ExitStats::reason_name(uint32_t r) {
+const char* exit_stats::reason_name(uint32_t r) {
     switch (r) {
     case KVM_EXIT_UNKNOWN: return "UNKNOWN";
     case KVM_EXIT_EXCEPTION: return "EXCEPTION";
@@ -28,13 +28,13 @@ const char* ExitStats::reason_name(uint32_t r) {
     }
 }
 
-void ExitStats::count_port(uint16_t port, bool is_out, bool claimed, uint32_t items) {
-    PortCount& p = ports_[port];
+void exit_stats::count_port(uint16_t port, bool is_out, bool claimed, uint32_t items) {
+    port_count& p = ports_[port];
     (is_out ? p.out : p.in) += items;
     p.claimed = claimed;
 }
 
-void ExitStats::print(std::FILE* f, uint64_t wall_ns) const {
+void exit_stats::print(std::FILE* f, uint64_t wall_ns) const {
     std::fprintf(f, "afterburn-kvm: exits to user space by reason\n");
     std::fprintf(f, "  %-16s %10s\n", "reason", "count");
     for (auto [r, n] : reasons_) std::fprintf(f, "  %-16s %10llu\n", reason_name(r), (unsigned long long)n);

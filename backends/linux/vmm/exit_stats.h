@@ -7,7 +7,7 @@
 
 namespace afterburn::kvm {
 
-class ExitStats {
+class exit_stats {
 public:
     void count_exit(uint32_t reason) { reasons_[reason]++; total_++; }
     void count_port(uint16_t port, bool is_out, bool claimed, uint32_t items);
@@ -19,9 +19,9 @@ public:
     static const char* reason_name(uint32_t reason);
 
 private:
-    struct PortCount { uint64_t in = 0, out = 0; bool claimed = false; };
+    struct port_count { uint64_t in = 0, out = 0; bool claimed = false; };
     std::map<uint32_t, uint64_t> reasons_;
-    std::map<uint16_t, PortCount> ports_;
+    std::map<uint16_t, port_count> ports_;
     std::map<uint64_t, uint64_t> mmio_;
     uint64_t total_ = 0;
     uint64_t run_ns_ = 0;

@@ -12,13 +12,14 @@ namespace afterburn::kvm {
 
 namespace boot = afterburn::boot;
 
-// The whole file; throws Error(kBadImage) naming `what` and the reason.
+// The whole file; throws fatal_error(exit_bad_image) naming `what` and the reason.
 std::vector<uint8_t> read_file(const std::string& path, const char* what);
 
 // The loader's view of `mem` (one range per KVM slot).
-boot::guest_ram ram_view(const GuestMemory& mem);
+boot::guest_ram ram_view(const guest_memory& mem);
 
-// Parses an ELF64 file without loading it; throws Error(kBadImage) with `path` in the message.
+// Parses an ELF64 file without loading it; throws fatal_error(exit_bad_image) with `path` in
+// the message.
 boot::elf64_image parse_image(const std::vector<uint8_t>& bytes, const std::string& path, bool entry_is_physical);
 
 // Least --memory (MiB) that holds the kernel's segments and the initrd above them, below 3 GiB.

@@ -8,24 +8,24 @@
 
 namespace afterburn::kvm {
 
-struct RamRange {
+struct ram_range {
     uint64_t gpa;     // guest-physical start
     uint64_t size;    // bytes
     size_t offset;    // offset into the host mapping
 };
 
-class GuestMemory {
+class guest_memory {
 public:
-    static constexpr uint64_t kHoleStart = 0xc0000000ull;   // 3 GiB
-    static constexpr uint64_t kHighStart = 0x100000000ull;  // 4 GiB
+    static constexpr uint64_t hole_start = 0xc0000000ull;   // 3 GiB
+    static constexpr uint64_t high_start = 0x100000000ull;  // 4 GiB
 
-    explicit GuestMemory(uint64_t bytes);
-    ~GuestMemory();
-    GuestMemory(const GuestMemory&) = delete;
-    GuestMemory& operator=(const GuestMemory&) = delete;
+    explicit guest_memory(uint64_t bytes);
+    ~guest_memory();
+    guest_memory(const guest_memory&) = delete;
+    guest_memory& operator=(const guest_memory&) = delete;
 
     uint64_t size() const { return size_; }
-    const std::vector<RamRange>& ranges() const { return ranges_; }
+    const std::vector<ram_range>& ranges() const { return ranges_; }
     uint8_t* host_base() const { return base_; }
     // Host pointer for [gpa, gpa + len) if that lies entirely in one RAM range, else nullptr.
     uint8_t* at(uint64_t gpa, uint64_t len) const;
@@ -33,7 +33,7 @@ public:
 private:
     uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
-    std::vector<RamRange> ranges_;
+    std::vector<ram_range> ranges_;
 };
 
 }  // namespace afterburn::kvm

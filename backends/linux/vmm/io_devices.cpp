@@ -10,7 +10,7 @@
 
 namespace afterburn::kvm {
 
-void ConsoleOut::console_write(const char* text, size_t len) {
+void console_out::console_write(const char* text, size_t len) {
     pending_.append(text, len);
     if (pending_.find('\n') != std::string::npos || pending_.size() >= 4096) flush();
 }
@@ -18,7 +18,7 @@ void ConsoleOut::console_write(const char* text, size_t len) {
 // Writes every pending byte: a write() cut short by a signal or by a full non-blocking tty is
 // retried, never dropped. Only a real error (stdout closed) drops output, said once on stderr,
 // and the guest keeps running.
-void ConsoleOut::flush() {
+void console_out::flush() {
     size_t done = 0;
     while (done < pending_.size() && !broken_) {
         ssize_t n = ::write(out_fd_, pending_.data() + done, pending_.size() - done);
@@ -36,7 +36,7 @@ void ConsoleOut::flush() {
     pending_.clear();
 }
 
-uint8_t CmosRtc::read(uint16_t port) const {
+uint8_t cmos_rtc::read(uint16_t port) const {
     if (port == 0x70) return index_;
     std::time_t now = std::time(nullptr);
     std::tm t{};
@@ -59,7 +59,7 @@ uint8_t CmosRtc::read(uint16_t port) const {
     }
 }
 
-bool IoBus::io(bool is_out, uint16_t port, uint8_t* data, unsigned size) {
+bool io_bus::io(bool is_out, uint16_t port, uint8_t* data, unsigned size) {
     if (rtc_.claims(port)) {
         for (unsigned i = 0; i < size; i++) {
             if (is_out) rtc_.write(port, data[i]); else data[i] = rtc_.read(port);

@@ -13,19 +13,19 @@
 
 namespace afterburn::kvm {
 
-Vcpu::Vcpu(const Vm& vm, unsigned id) : id_(id) {
+kvm_vcpu::kvm_vcpu(const kvm_vm& vm, unsigned id) : id_(id) {
     int f = ioctl(vm.fd(), KVM_CREATE_VCPU, id);
-    if (f < 0) throw_errno(kKvmUnavailable, "KVM_CREATE_VCPU");
-    fd_ = Fd(f);
+    if (f < 0) throw_errno(exit_kvm_unavailable, "KVM_CREATE_VCPU");
+    fd_ = unique_fd(f);
     int size = ioctl(vm.kvm_fd(), KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (size < static_cast<int>(sizeof(kvm_run))) throw_errno(kKvmUnavailable, "KVM_GET_VCPU_MMAP_SIZE");
+    if (size < static_cast<int>(sizeof(kvm_run))) throw_errno(exit_kvm_unavailable, "KVM_GET_VCPU_MMAP_SIZE");
     run_size_ = static_cast<size_t>(size);
     void* p = mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
-    if (p == MAP_FAILED) throw_errno(kKvmUnavailable, "mmap(kvm_run)");
+    if (p == MAP_FAILED) throw_errno(exit_kvm_unavailable, "mmap(kvm_run)");
     run_ = static_cast<kvm_run*>(p);
 }
 
-Vcpu::~Vcpu() {
+kvm_vcpu::~kvm_vcpu() {
     if (run_) munmap(run_, run_size_);
 }
 
@@ -34,26 +34,26 @@ namespace {
 // uapi struct itself: its flexible array (__DECLARE_FLEX_ARRAY) compiles in C++ as an
 // empty struct of size 1, which makes sizeof 12 and moves the entries to offset 12,
 // so both the ioctl numbers (the size is encoded in them) and the layout would be wrong.
-struct CpuidHeader {
+struct cpuid_header {
     uint32_t nent;
     uint32_t padding;
 };
-static_assert(sizeof(CpuidHeader) == 8);
-constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, CpuidHeader);   // KVM_GET_SUPPORTED_CPUID
-constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);           // KVM_SET_CPUID2
+static_assert(sizeof(cpuid_header) == 8);
+constexpr unsigned long ioctl_get_supported_cpuid = _IOWR(KVMIO, 0x05, cpuid_header);   // KVM_GET_SUPPORTED_CPUID
+constexpr unsigned long ioctl_set_cpuid2 = _IOW(KVMIO, 0x90, cpuid_header);             // KVM_SET_CPUID2
 }  // namespace
 
-void Vcpu::set_supported_cpuid(const Vm& vm) {
+void kvm_vcpu::set_supported_cpuid(const kvm_vm& vm) {
     // Room for `n` entries after the header; retried larger on E2BIG.
     for (unsigned n = 64; n <= 4096; n *= 2) {
-        size_t bytes = sizeof(CpuidHeader) + n * sizeof(kvm_cpuid_entry2);
+        size_t bytes = sizeof(cpuid_header) + n * sizeof(kvm_cpuid_entry2);
         std::vector<uint64_t> buf((bytes + 7) / 8, 0);
-        auto* c = reinterpret_cast<CpuidHeader*>(buf.data());
+        auto* c = reinterpret_cast<cpuid_header*>(buf.data());
         auto* entries = reinterpret_cast<kvm_cpuid_entry2*>(c + 1);
         c->nent = n;
-        if (ioctl(vm.kvm_fd(), kGetSupportedCpuid, c) < 0) {
+        if (ioctl(vm.kvm_fd(), ioctl_get_supported_cpuid, c) < 0) {
             if (errno == E2BIG) continue;
-            throw_errno(kKvmUnavailable, "KVM_GET_SUPPORTED_CPUID");
+            throw_errno(exit_kvm_unavailable, "KVM_GET_SUPPORTED_CPUID");
         }
         for (uint32_t i = 0; i < c->nent; i++) {
             kvm_cpuid_entry2& e = entries[i];
@@ -63,33 +63,33 @@ void Vcpu::set_supported_cpuid(const Vm& vm) {
                 e.edx = id_;                                  // x2APIC ID
             }
         }
-        if (ioctl(fd_.get(), kSetCpuid2, c) < 0) throw_errno(kKvmUnavailable, "KVM_SET_CPUID2");
+        if (ioctl(fd_.get(), ioctl_set_cpuid2, c) < 0) throw_errno(exit_kvm_unavailable, "KVM_SET_CPUID2");
         return;
     }
-    throw Error(kKvmUnavailable, "KVM_GET_SUPPORTED_CPUID: too many entries");
+    throw fatal_error(exit_kvm_unavailable, "KVM_GET_SUPPORTED_CPUID: too many entries");
 }
 
-kvm_sregs Vcpu::get_sregs() const {
+kvm_sregs kvm_vcpu::get_sregs() const {
     kvm_sregs s{};
-    if (ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) throw_errno(kKvmUnavailable, "KVM_GET_SREGS");
+    if (ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) throw_errno(exit_kvm_unavailable, "KVM_GET_SREGS");
     return s;
 }
 
-void Vcpu::set_sregs(const kvm_sregs& s) {
-    if (ioctl(fd_.get(), KVM_SET_SREGS, &s) < 0) throw_errno(kKvmUnavailable, "KVM_SET_SREGS (long-mode state)");
+void kvm_vcpu::set_sregs(const kvm_sregs& s) {
+    if (ioctl(fd_.get(), KVM_SET_SREGS, &s) < 0) throw_errno(exit_kvm_unavailable, "KVM_SET_SREGS (long-mode state)");
 }
 
-kvm_regs Vcpu::get_regs() const {
+kvm_regs kvm_vcpu::get_regs() const {
     kvm_regs r{};
-    if (ioctl(fd_.get(), KVM_GET_REGS, &r) < 0) throw_errno(kKvmUnavailable, "KVM_GET_REGS");
+    if (ioctl(fd_.get(), KVM_GET_REGS, &r) < 0) throw_errno(exit_kvm_unavailable, "KVM_GET_REGS");
     return r;
 }
 
-void Vcpu::set_regs(const kvm_regs& r) {
-    if (ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) throw_errno(kKvmUnavailable, "KVM_SET_REGS");
+void kvm_vcpu::set_regs(const kvm_regs& r) {
+    if (ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) throw_errno(exit_kvm_unavailable, "KVM_SET_REGS");
 }
 
-std::string Vcpu::describe_lapic() const {
+std::string kvm_vcpu::describe_lapic() const {
     kvm_lapic_state la{};
     if (ioctl(fd_.get(), KVM_GET_LAPIC, &la) < 0) return "LAPIC state unavailable";
     auto reg = [&](unsigned off) {
@@ -102,7 +102,7 @@ std::string Vcpu::describe_lapic() const {
     return b;
 }
 
-int Vcpu::run() {
+int kvm_vcpu::run() {
     if (ioctl(fd_.get(), KVM_RUN, 0) < 0) return -errno;
     return 0;
 }

@@ -9,15 +9,15 @@
 
 namespace afterburn::kvm {
 
-class Vcpu {
+class kvm_vcpu {
 public:
-    Vcpu(const Vm& vm, unsigned id);
-    ~Vcpu();
-    Vcpu(const Vcpu&) = delete;
-    Vcpu& operator=(const Vcpu&) = delete;
+    kvm_vcpu(const kvm_vm& vm, unsigned id);
+    ~kvm_vcpu();
+    kvm_vcpu(const kvm_vcpu&) = delete;
+    kvm_vcpu& operator=(const kvm_vcpu&) = delete;
 
     // KVM_GET_SUPPORTED_CPUID → KVM_SET_CPUID2, with the APIC ID fields set to `id`.
-    void set_supported_cpuid(const Vm& vm);
+    void set_supported_cpuid(const kvm_vm& vm);
     kvm_sregs get_sregs() const;
     void set_sregs(const kvm_sregs& s);
     kvm_regs get_regs() const;
@@ -32,7 +32,7 @@ public:
 
 private:
     unsigned id_;
-    Fd fd_;
+    unique_fd fd_;
     kvm_run* run_ = nullptr;
     size_t run_size_ = 0;
 };

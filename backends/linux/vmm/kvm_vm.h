@@ -7,32 +7,32 @@
 
 namespace afterburn::kvm {
 
-class Fd {
+class unique_fd {
 public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd();
-    Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-    Fd& operator=(Fd&& o) noexcept;
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
+    unique_fd() = default;
+    explicit unique_fd(int fd) : fd_(fd) {}
+    ~unique_fd();
+    unique_fd(unique_fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    unique_fd& operator=(unique_fd&& o) noexcept;
+    unique_fd(const unique_fd&) = delete;
+    unique_fd& operator=(const unique_fd&) = delete;
     int get() const { return fd_; }
 
 private:
     int fd_ = -1;
 };
 
-// Throws Error(status, "<what>: <strerror>") (errno is read at the call).
+// Throws fatal_error(status, "<what>: <strerror>") (errno is read at the call).
 [[noreturn]] void throw_errno(int status, const std::string& what);
 
-class Vm {
+class kvm_vm {
 public:
-    // Opens the device and creates a VM; throws Error(kKvmUnavailable) with the reason.
-    explicit Vm(const std::string& device);
+    // Opens the device and creates a VM; throws fatal_error(exit_kvm_unavailable) with the reason.
+    explicit kvm_vm(const std::string& device);
     int kvm_fd() const { return kvm_.get(); }
     int fd() const { return vm_.get(); }
     // Registers every RAM range of `mem` as a memory slot.
-    void add_memory(const GuestMemory& mem);
+    void add_memory(const guest_memory& mem);
     // In-kernel PIC/IOAPIC/LAPIC (KVM_CREATE_IRQCHIP) and PIT (KVM_CREATE_PIT2).
     void create_irqchip_and_pit();
     // Drives an ISA interrupt line of the in-kernel PIC/IOAPIC (KVM_IRQ_LINE).
@@ -43,8 +43,8 @@ public:
     static std::string describe_kvm_modules();
 
 private:
-    Fd kvm_;
-    Fd vm_;
+    unique_fd kvm_;
+    unique_fd vm_;
 };
 
 }  // namespace afterburn::kvm

@@ -8,23 +8,23 @@
 namespace afterburn::kvm {
 
 namespace {
-constexpr uint16_t kBootCs = 0x10, kBootDs = 0x18, kTssSel = 0x20;
-constexpr uint64_t kTssLimit = 0x67;
-uint64_t g_next_table = layout::kExtraTables;   // add_2m_mapping's page-table allocator
+constexpr uint16_t boot_cs = 0x10, boot_ds = 0x18, tss_selector = 0x20;
+constexpr uint64_t tss_limit = 0x67;
+uint64_t g_next_table = layout::extra_tables;   // add_2m_mapping's page-table allocator
 
-constexpr uint64_t CR0_PE = 1ull << 0, CR0_ET = 1ull << 4, CR0_NE = 1ull << 5, CR0_PG = 1ull << 31;
-constexpr uint64_t CR4_PAE = 1ull << 5;
-constexpr uint64_t EFER_LME = 1ull << 8, EFER_LMA = 1ull << 10;
-constexpr uint64_t PTE_P = 1, PTE_RW = 2, PTE_PS = 0x80;
+constexpr uint64_t cr0_pe = 1ull << 0, cr0_et = 1ull << 4, cr0_ne = 1ull << 5, cr0_pg = 1ull << 31;
+constexpr uint64_t cr4_pae = 1ull << 5;
+constexpr uint64_t efer_lme = 1ull << 8, efer_lma = 1ull << 10;
+constexpr uint64_t pte_p = 1, pte_rw = 2, pte_ps = 0x80;
 
 // Descriptor for base 0, limit 0xfffff pages: access byte and flags nibble.
 constexpr uint64_t flat_desc(uint8_t access, uint8_t flags) {
     return 0xffffull | (uint64_t(access) << 40) | (0xfull << 48) | (uint64_t(flags) << 52);
 }
 
-uint8_t* need(GuestMemory& mem, uint64_t gpa, uint64_t len) {
+uint8_t* need(guest_memory& mem, uint64_t gpa, uint64_t len) {
     uint8_t* p = mem.at(gpa, len);
-    if (!p) throw Error(kUsage, "guest memory too small for the boot page tables");
+    if (!p) throw fatal_error(exit_usage, "guest memory too small for the boot page tables");
     return p;
 }
 
@@ -44,77 +44,79 @@ kvm_segment flat_segment(uint16_t sel, uint8_t type, bool code) {
 }
 }  // namespace
 
-void write_long_mode_tables(GuestMemory& mem) {
-    g_next_table = layout::kExtraTables;
+void write_long_mode_tables(guest_memory& mem) {
+    g_next_table = layout::extra_tables;
     uint64_t gdt[6] = {};
     gdt[2] = flat_desc(0x9b, 0xa);   // __BOOT_CS: present, ring 0, code execute/read, accessed; G, L
     gdt[3] = flat_desc(0x93, 0xc);   // __BOOT_DS: present, ring 0, data read/write, accessed; G, D/B
     // 64-bit TSS descriptor (16 bytes): type 0xb (busy), present.
-    gdt[4] = kTssLimit | ((layout::kTss & 0xffffff) << 16) | (0x8bull << 40) | ((layout::kTss >> 24 & 0xff) << 56);
-    gdt[5] = layout::kTss >> 32;
-    std::memcpy(need(mem, layout::kGdt, sizeof gdt), gdt, sizeof gdt);
-    std::memset(need(mem, layout::kTss, kTssLimit + 1), 0, kTssLimit + 1);
+    gdt[4] = tss_limit | ((layout::tss & 0xffffff) << 16) | (0x8bull << 40) | ((layout::tss >> 24 & 0xff) << 56);
+    gdt[5] = layout::tss >> 32;
+    std::memcpy(need(mem, layout::gdt, sizeof gdt), gdt, sizeof gdt);
+    std::memset(need(mem, layout::tss, tss_limit + 1), 0, tss_limit + 1);
 
-    uint64_t* pml4 = reinterpret_cast<uint64_t*>(need(mem, layout::kPml4, 4096));
-    uint64_t* pdpt = reinterpret_cast<uint64_t*>(need(mem, layout::kPdpt, 4096));
-    uint64_t* pd = reinterpret_cast<uint64_t*>(need(mem, layout::kPd, 4 * 4096));
+    uint64_t* pml4 = reinterpret_cast<uint64_t*>(need(mem, layout::pml4, 4096));
+    uint64_t* pdpt = reinterpret_cast<uint64_t*>(need(mem, layout::pdpt, 4096));
+    uint64_t* pd = reinterpret_cast<uint64_t*>(need(mem, layout::pd, 4 * 4096));
     std::memset(pml4, 0, 4096);
     std::memset(pdpt, 0, 4096);
-    pml4[0] = layout::kPdpt | PTE_P | PTE_RW;
+    pml4[0] = layout::pdpt | pte_p | pte_rw;
     for (uint64_t g = 0; g < 4; g++) {
-        pdpt[g] = (layout::kPd + g * 4096) | PTE_P | PTE_RW;
+        pdpt[g] = (layout::pd + g * 4096) | pte_p | pte_rw;
         for (uint64_t i = 0; i < 512; i++)
-            pd[g * 512 + i] = ((g << 30) | (i << 21)) | PTE_P | PTE_RW | PTE_PS;
+            pd[g * 512 + i] = ((g << 30) | (i << 21)) | pte_p | pte_rw | pte_ps;
     }
 }
 
 namespace {
 
-uint64_t* table_at(GuestMemory& mem, uint64_t pa) { return reinterpret_cast<uint64_t*>(need(mem, pa, 4096)); }
+uint64_t* table_at(guest_memory& mem, uint64_t pa) { return reinterpret_cast<uint64_t*>(need(mem, pa, 4096)); }
 
 // The table an entry points to, allocating it if the entry is empty.
-uint64_t next_level(GuestMemory& mem, uint64_t& entry, uint64_t va) {
-    if (entry & PTE_P) {
-        if (entry & PTE_PS) throw Error(kBadImage, "high mapping of " + std::to_string(va) + " crosses a large page");
+uint64_t next_level(guest_memory& mem, uint64_t& entry, uint64_t va) {
+    if (entry & pte_p) {
+        if (entry & pte_ps)
+            throw fatal_error(exit_bad_image, "high mapping of " + std::to_string(va) + " crosses a large page");
         return entry & 0x000ffffffffff000ull;
     }
-    if (g_next_table >= layout::kExtraTablesEnd)
-        throw Error(kBadImage, "too many high mappings for the launcher's page-table area");
+    if (g_next_table >= layout::extra_tables_end)
+        throw fatal_error(exit_bad_image, "too many high mappings for the launcher's page-table area");
     uint64_t pa = g_next_table;
     g_next_table += 4096;
     std::memset(table_at(mem, pa), 0, 4096);
-    entry = pa | PTE_P | PTE_RW;
+    entry = pa | pte_p | pte_rw;
     return pa;
 }
 }  // namespace
 
-void add_2m_mapping(GuestMemory& mem, uint64_t va, uint64_t pa, uint64_t size) {
-    constexpr uint64_t M2 = 2ull << 20;
-    if ((va ^ pa) & (M2 - 1))
-        throw Error(kBadImage, "virtual and physical load addresses differ modulo 2 MiB: cannot map with 2 MiB pages");
+void add_2m_mapping(guest_memory& mem, uint64_t va, uint64_t pa, uint64_t size) {
+    constexpr uint64_t two_mib = 2ull << 20;
+    if ((va ^ pa) & (two_mib - 1))
+        throw fatal_error(exit_bad_image,
+                          "virtual and physical load addresses differ modulo 2 MiB: cannot map with 2 MiB pages");
     if (size == 0) return;
-    uint64_t v = va & ~(M2 - 1), p = pa & ~(M2 - 1);
-    uint64_t pages = ((va + size - 1) - v) / M2 + 1;   // va + size - 1 does not wrap at the top
-    for (uint64_t n = 0; n < pages; n++, v += M2, p += M2) {
+    uint64_t v = va & ~(two_mib - 1), p = pa & ~(two_mib - 1);
+    uint64_t pages = ((va + size - 1) - v) / two_mib + 1;   // va + size - 1 does not wrap at the top
+    for (uint64_t n = 0; n < pages; n++, v += two_mib, p += two_mib) {
         unsigned i4 = (v >> 39) & 511, i3 = (v >> 30) & 511, i2 = (v >> 21) & 511;
-        if (i4 == 0) throw Error(kBadImage, "virtual address in PML4[0], where the identity map is");
-        uint64_t* l4 = table_at(mem, layout::kPml4);
+        if (i4 == 0) throw fatal_error(exit_bad_image, "virtual address in PML4[0], where the identity map is");
+        uint64_t* l4 = table_at(mem, layout::pml4);
         uint64_t* l3 = table_at(mem, next_level(mem, l4[i4], v));
         uint64_t* l2 = table_at(mem, next_level(mem, l3[i3], v));
-        uint64_t want = p | PTE_P | PTE_RW | PTE_PS;
-        if ((l2[i2] & PTE_P) && l2[i2] != want)
-            throw Error(kBadImage, "two different mappings for one 2 MiB page of the high address space");
+        uint64_t want = p | pte_p | pte_rw | pte_ps;
+        if ((l2[i2] & pte_p) && l2[i2] != want)
+            throw fatal_error(exit_bad_image, "two different mappings for one 2 MiB page of the high address space");
         l2[i2] = want;
     }
 }
 
 void set_long_mode_sregs(kvm_sregs& sr) {
-    sr.cs = flat_segment(kBootCs, 0xb, true);
-    sr.ds = sr.es = sr.ss = sr.fs = sr.gs = flat_segment(kBootDs, 0x3, false);
+    sr.cs = flat_segment(boot_cs, 0xb, true);
+    sr.ds = sr.es = sr.ss = sr.fs = sr.gs = flat_segment(boot_ds, 0x3, false);
     kvm_segment tr{};
-    tr.base = layout::kTss;
-    tr.limit = kTssLimit;
-    tr.selector = kTssSel;
+    tr.base = layout::tss;
+    tr.limit = tss_limit;
+    tr.selector = tss_selector;
     tr.type = 0xb;   // busy 64-bit TSS
     tr.present = 1;
     sr.tr = tr;
@@ -122,21 +124,21 @@ void set_long_mode_sregs(kvm_sregs& sr) {
     ldt.type = 0x2;
     ldt.unusable = 1;
     sr.ldt = ldt;
-    sr.gdt.base = layout::kGdt;
+    sr.gdt.base = layout::gdt;
     sr.gdt.limit = 6 * 8 - 1;
     sr.idt.base = 0;
     sr.idt.limit = 0;
-    sr.cr0 = CR0_PE | CR0_ET | CR0_NE | CR0_PG;
-    sr.cr3 = layout::kPml4;
-    sr.cr4 = CR4_PAE;
-    sr.efer = EFER_LME | EFER_LMA;
+    sr.cr0 = cr0_pe | cr0_et | cr0_ne | cr0_pg;
+    sr.cr3 = layout::pml4;
+    sr.cr4 = cr4_pae;
+    sr.efer = efer_lme | efer_lma;
 }
 
 kvm_regs entry_regs(uint64_t entry, uint64_t boot_params) {
     kvm_regs r{};
     r.rip = entry;
     r.rsi = boot_params;
-    r.rsp = layout::kStackTop;
+    r.rsp = layout::stack_top;
     r.rflags = 0x2;   // reserved bit 1; IF = 0
     return r;
 }

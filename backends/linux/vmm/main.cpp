@@ -36,12 +36,12 @@ uint64_t now_ns() {
 
 // --probe: `mov $0, %al; out %al, $0xf4; 1: hlt; jmp 1b` at 1 MiB. It passes only if a
 // long-mode guest really runs and its port write reaches us.
-constexpr uint8_t kProbeCode[] = {0xb0, 0x00, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd};
-constexpr uint64_t kProbeEntry = 0x100000;
+constexpr uint8_t probe_code[] = {0xb0, 0x00, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd};
+constexpr uint64_t probe_entry = 0x100000;
 
 // Appended to errors that come from KVM itself, when the loaded modules explain them.
 std::string kvm_hint() {
-    std::string mods = Vm::describe_kvm_modules();
+    std::string mods = kvm_vm::describe_kvm_modules();
     if (mods.find("kvm_pvm") != std::string::npos)
         return " [this /dev/kvm is provided by the kvm_pvm module (PVM: the guest kernel is run "
                "de-privileged and its privileged instructions are emulated in software; an ordinary "
@@ -51,7 +51,7 @@ std::string kvm_hint() {
     return "";
 }
 
-void dump_state(const Vcpu& vcpu) {
+void dump_state(const kvm_vcpu& vcpu) {
     try {
         kvm_regs r = vcpu.get_regs();
         kvm_sregs s = vcpu.get_sregs();
@@ -61,7 +61,7 @@ void dump_state(const Vcpu& vcpu) {
                      (unsigned long long)r.rip, (unsigned long long)r.rsp, (unsigned long long)r.rflags,
                      (unsigned long long)s.cr0, (unsigned long long)s.cr2, (unsigned long long)s.cr3,
                      (unsigned long long)s.cr4, (unsigned long long)s.efer);
-    } catch (const Error&) {
+    } catch (const fatal_error&) {
         std::fprintf(stderr, "  (registers unavailable)\n");
     }
 }
@@ -72,24 +72,24 @@ std::string hex_string(uint64_t v) {
     return b;
 }
 
-struct RunResult {
+struct run_result {
     int status;
     std::string message;
 };
 
-RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, unsigned kick_ms, WedgeLink* wedge,
-                   const GuestMemory& mem) {
-    Watchdog watchdog(timeout_s, vcpu.state(), kick_ms);
+run_result run_vcpu(kvm_vcpu& vcpu, io_bus& bus, exit_stats& stats, double timeout_s, unsigned kick_ms,
+                    wedge_link* wedge, const guest_memory& mem) {
+    watchdog watch(timeout_s, vcpu.state(), kick_ms);
     kvm_run* run = vcpu.state();
     for (;;) {
         uint64_t t = now_ns();
         int rc = vcpu.run();
         stats.add_run_ns(now_ns() - t);
-        if (watchdog.fired()) {
+        if (watch.fired()) {
             dump_state(vcpu);
             char m[96];
             std::snprintf(m, sizeof m, "timeout: the guest gave no verdict within %g s", timeout_s);
-            return {kTimeout, m};
+            return {exit_timeout, m};
         }
         if (rc == -EINTR || rc == -EAGAIN) {
             stats.count_exit(KVM_EXIT_INTR);
@@ -101,7 +101,7 @@ RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, u
         }
         if (rc < 0) {
             errno = -rc;
-            return {kKvmUnavailable, std::string("KVM_RUN failed: ") + std::strerror(-rc) + kvm_hint()};
+            return {exit_kvm_unavailable, std::string("KVM_RUN failed: ") + std::strerror(-rc) + kvm_hint()};
         }
         stats.count_exit(run->exit_reason);
         switch (run->exit_reason) {
@@ -111,12 +111,12 @@ RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, u
             if (wedge && wedge->claims(run->io.port)) {
                 stats.count_port(run->io.port, out, true, run->io.count);
                 if (!out || run->io.size != 4 || run->io.count != 1)
-                    return {kWedgeError, "wedge hypercall port used with a wrong access (want one 32-bit out)"};
+                    return {exit_wedge_error, "wedge hypercall port used with a wrong access (want one 32-bit out)"};
                 uint32_t gpa;
                 std::memcpy(&gpa, data, 4);
                 if (auto fatal = wedge->hypercall(gpa, mem, bus.console())) {
                     dump_state(vcpu);
-                    return {kWedgeError, *fatal};
+                    return {exit_wedge_error, *fatal};
                 }
                 break;
             }
@@ -125,7 +125,7 @@ RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, u
                 claimed = bus.io(out, run->io.port, data + i * run->io.size, run->io.size);
             stats.count_port(run->io.port, out, claimed, run->io.count);
             if (bus.reset_requested())
-                return {kGuestReset, "the guest asked for a reset (reboot): the run ends here"};
+                return {exit_guest_reset, "the guest asked for a reset (reboot): the run ends here"};
             if (auto v = bus.debug_exit().verdict()) {
                 char m[96];
                 std::snprintf(m, sizeof m, "guest wrote %" PRIu32 " to port 0xf4: exit status %d", *v,
@@ -140,16 +140,17 @@ RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, u
             break;
         case KVM_EXIT_HLT:
             dump_state(vcpu);
-            return {kGuestHalted, "guest halted (KVM_EXIT_HLT) without a verdict"};
+            return {exit_guest_halted, "guest halted (KVM_EXIT_HLT) without a verdict"};
         case KVM_EXIT_SHUTDOWN:
             dump_state(vcpu);
-            return {kGuestCrash, "guest shut down (triple fault, or a shutdown KVM could not handle)" + kvm_hint()};
+            return {exit_guest_crash,
+                    "guest shut down (triple fault, or a shutdown KVM could not handle)" + kvm_hint()};
         case KVM_EXIT_FAIL_ENTRY: {
             dump_state(vcpu);
             char m[128];
             std::snprintf(m, sizeof m, "VM entry failed: hardware reason 0x%llx",
                           (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-            return {kGuestCrash, m + kvm_hint()};
+            return {exit_guest_crash, m + kvm_hint()};
         }
         case KVM_EXIT_INTERNAL_ERROR: {
             dump_state(vcpu);
@@ -160,20 +161,20 @@ RunResult run_vcpu(Vcpu& vcpu, IoBus& bus, ExitStats& stats, double timeout_s, u
                 std::snprintf(b, sizeof b, " %llx", (unsigned long long)run->internal.data[i]);
                 m += i == 0 ? std::string(", data") + b : std::string(b);
             }
-            return {kGuestCrash, m + kvm_hint()};
+            return {exit_guest_crash, m + kvm_hint()};
         }
         case KVM_EXIT_SYSTEM_EVENT:
-            return {kGuestCrash, "guest requested a system event (type " +
-                                     std::to_string(run->system_event.type) + ": shutdown/reset/crash)"};
+            return {exit_guest_crash, "guest requested a system event (type " +
+                                          std::to_string(run->system_event.type) + ": shutdown/reset/crash)"};
         default:
             dump_state(vcpu);
-            return {kGuestCrash, std::string("unhandled exit reason ") + std::to_string(run->exit_reason) + " (" +
-                                     ExitStats::reason_name(run->exit_reason) + ")"};
+            return {exit_guest_crash, std::string("unhandled exit reason ") + std::to_string(run->exit_reason) + " (" +
+                                          exit_stats::reason_name(run->exit_reason) + ")"};
         }
     }
 }
 
-int launch(const Options& o) {
+int launch(const options& o) {
     // Everything about the input is checked before /dev/kvm is opened: bad input gives the
     // same error on any host.
     std::vector<uint8_t> kernel_bytes, initrd_bytes, wedge_bytes;
@@ -185,29 +186,30 @@ int launch(const Options& o) {
         const boot::elf64_image& k = kernel_image;
         if (!o.initrd.empty()) {
             initrd_bytes = read_file(o.initrd, "--initrd");
-            if (initrd_bytes.empty()) throw Error(kBadImage, "--initrd " + o.initrd + ": the file is empty");
+            if (initrd_bytes.empty()) throw fatal_error(exit_bad_image, "--initrd " + o.initrd + ": the file is empty");
         }
         uint64_t need = min_memory_mib(k, initrd_bytes.size());
         if (need > o.memory_mib)
-            throw Error(kBadImage, o.image + (initrd_bytes.empty() ? "" : " with --initrd " + o.initrd) +
-                                       ": the guest has --memory " + std::to_string(o.memory_mib) +
-                                       " MiB but needs at least --memory " + std::to_string(need));
+            throw fatal_error(exit_bad_image, o.image + (initrd_bytes.empty() ? "" : " with --initrd " + o.initrd) +
+                                                  ": the guest has --memory " + std::to_string(o.memory_mib) +
+                                                  " MiB but needs at least --memory " + std::to_string(need));
     }
     if (!o.wedge.empty()) {
         wedge_bytes = read_file(o.wedge, "--wedge");
         boot::elf64_image w;
         boot::status st;
         if (!boot::parse_elf64(wedge_bytes.data(), wedge_bytes.size(), o.wedge.c_str(), false, w, st)) {
-            if (st.code == boot::error::bad_entry && w.entry < WedgeLink::kWindow)
-                throw Error(kBadImage, "--wedge: entry point 0x" + hex_string(w.entry) + " is not in the window");
-            throw Error(kBadImage, std::string("--wedge: ") + st.text);
+            if (st.code == boot::error::bad_entry && w.entry < wedge_link::window)
+                throw fatal_error(exit_bad_image,
+                                  "--wedge: entry point 0x" + hex_string(w.entry) + " is not in the window");
+            throw fatal_error(exit_bad_image, std::string("--wedge: ") + st.text);
         }
         wedge_image = w;
     }
     uint64_t t_setup = now_ns();
-    GuestMemory mem(o.memory_mib << 20);
-    uint64_t entry = kProbeEntry;
-    std::optional<WedgeLink> wedge;
+    guest_memory mem(o.memory_mib << 20);
+    uint64_t entry = probe_entry;
+    std::optional<wedge_link> wedge;
     boot::boot_result loaded{};
     if (!o.probe) {
         boot::guest_ram ram = ram_view(mem);
@@ -219,21 +221,22 @@ int launch(const Options& o) {
         req.initrd_size = initrd_bytes.size();
         req.initrd_name = o.initrd.c_str();
         req.cmdline = o.append.c_str();
-        req.boot_params_gpa = layout::kBootParams;
-        req.cmdline_gpa = layout::kCmdline;
-        req.cmdline_max = layout::kCmdlineMax;
-        req.kernel_min_gpa = layout::kReservedEnd;
+        req.boot_params_gpa = layout::boot_params;
+        req.cmdline_gpa = layout::cmdline;
+        req.cmdline_max = layout::cmdline_max;
+        req.kernel_min_gpa = layout::reserved_end;
         if (wedge_image) {
             // The wedge's home is chosen before anything is loaded, and kept out of the guest's reach.
             uint64_t low_end = mem.ranges().front().size;
-            uint64_t pa = (low_end - WedgeLink::kWindowSize) & ~(WedgeLink::kWindowSize - 1);
-            req.reserved[req.reserved_count++] = {pa, WedgeLink::kWindowSize};
+            uint64_t pa = (low_end - wedge_link::window_size) & ~(wedge_link::window_size - 1);
+            req.reserved[req.reserved_count++] = {pa, wedge_link::window_size};
             wedge.emplace(*wedge_image, kernel_image, mem);   // checks the overlap with a clear message
         }
         boot::status st;
         if (!boot::load_linux(req, ram, loaded, st)) {
-            int status = st.code == boot::error::cmdline_too_long ? kUsage : kBadImage;
-            throw Error(status, std::string(st.code == boot::error::cmdline_too_long ? "--append: " : "") + st.text);
+            int status = st.code == boot::error::cmdline_too_long ? exit_usage : exit_bad_image;
+            throw fatal_error(status,
+                              std::string(st.code == boot::error::cmdline_too_long ? "--append: " : "") + st.text);
         }
         entry = loaded.entry_phys;
         if (wedge) wedge->load(mem);
@@ -241,19 +244,19 @@ int launch(const Options& o) {
             std::fprintf(stderr, "afterburn-kvm: initrd %s: %zu bytes at guest-physical 0x%llx\n", o.initrd.c_str(),
                          initrd_bytes.size(), (unsigned long long)loaded.initrd_gpa);
     } else {
-        std::memcpy(mem.at(kProbeEntry, sizeof kProbeCode), kProbeCode, sizeof kProbeCode);
+        std::memcpy(mem.at(probe_entry, sizeof probe_code), probe_code, sizeof probe_code);
     }
     write_long_mode_tables(mem);
     if (wedge) {
-        entry = wedge->install(mem, layout::kBootParams, layout::kStackTop);
+        entry = wedge->install(mem, layout::boot_params, layout::stack_top);
         std::fprintf(stderr, "afterburn-kvm: wedge %s at guest-physical 0x%llx, mapped at 0x%llx; guest entry 0x%llx\n",
-                     o.wedge.c_str(), (unsigned long long)wedge->pa(), (unsigned long long)WedgeLink::kWindow,
+                     o.wedge.c_str(), (unsigned long long)wedge->pa(), (unsigned long long)wedge_link::window,
                      (unsigned long long)loaded.entry_virt);
     }
 
-    Vm vm(o.kvm_device);
-    Vcpu* vcpu_ptr = nullptr;
-    std::optional<Vcpu> vcpu;
+    kvm_vm vm(o.kvm_device);
+    kvm_vcpu* vcpu_ptr = nullptr;
+    std::optional<kvm_vcpu> vcpu;
     try {
         vm.add_memory(mem);
         vm.create_irqchip_and_pit();
@@ -263,19 +266,19 @@ int launch(const Options& o) {
         kvm_sregs sregs = vcpu_ptr->get_sregs();
         set_long_mode_sregs(sregs);
         vcpu_ptr->set_sregs(sregs);
-        kvm_regs regs = entry_regs(entry, layout::kBootParams);
-        if (wedge) regs.rdi = layout::kWedgeHandoff;
+        kvm_regs regs = entry_regs(entry, layout::boot_params);
+        if (wedge) regs.rdi = layout::wedge_handoff;
         vcpu_ptr->set_regs(regs);
-    } catch (const Error& e) {
-        throw Error(e.status(), e.what() + kvm_hint());
+    } catch (const fatal_error& e) {
+        throw fatal_error(e.status(), e.what() + kvm_hint());
     }
 
-    IoBus bus(STDOUT_FILENO);
+    io_bus bus(STDOUT_FILENO);
     if (!o.probe) bus.connect_uart_irq([&vm](unsigned line, bool level) { vm.set_irq_line(line, level); });
     if (wedge) wedge->connect_irq([&vm](unsigned line, bool level) { vm.set_irq_line(line, level); });
-    ExitStats stats;
+    exit_stats stats;
     uint64_t t_run = now_ns();
-    RunResult r = run_vcpu(*vcpu_ptr, bus, stats, o.timeout_s, o.kick_ms, wedge ? &*wedge : nullptr, mem);
+    run_result r = run_vcpu(*vcpu_ptr, bus, stats, o.timeout_s, o.kick_ms, wedge ? &*wedge : nullptr, mem);
     uint64_t t_end = now_ns();
     if (wedge) wedge->drain(mem, bus.console());
     bus.console().flush();
@@ -288,7 +291,7 @@ int launch(const Options& o) {
     }
     if (o.probe) {
         if (r.status == verdict_status(0)) {
-            std::string mods = Vm::describe_kvm_modules();
+            std::string mods = kvm_vm::describe_kvm_modules();
             std::fprintf(stderr, "afterburn-kvm: probe: %s runs an ordinary long-mode guest (%.1f ms; modules: %s)%s\n",
                          o.kvm_device.c_str(), (t_end - t_setup) / 1e6, mods.empty() ? "none seen" : mods.c_str(),
                          mods.find("kvm_pvm") != std::string::npos ? kvm_hint().c_str() : "");
@@ -296,7 +299,7 @@ int launch(const Options& o) {
         }
         std::fprintf(stderr, "afterburn-kvm: probe: %s cannot run an ordinary long-mode guest: %s\n",
                      o.kvm_device.c_str(), r.message.c_str());
-        return r.status == kTimeout ? kTimeout : kKvmUnavailable;
+        return r.status == exit_timeout ? exit_timeout : exit_kvm_unavailable;
     }
     std::fprintf(stderr, "afterburn-kvm: %s\n", r.message.c_str());
     return r.status;
@@ -306,15 +309,15 @@ int launch(const Options& o) {
 
 int main(int argc, char** argv) {
     try {
-        Options o;
+        options o;
         if (!parse_cli(argc, argv, o)) return 0;
         return launch(o);
-    } catch (const Error& e) {
+    } catch (const fatal_error& e) {
         std::fprintf(stderr, "afterburn-kvm: %s\n", e.what());
-        if (e.status() == kUsage) std::fputs(usage_text(), stderr);
+        if (e.status() == exit_usage) std::fputs(usage_text(), stderr);
         return e.status();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "afterburn-kvm: internal error: %s\n", e.what());
-        return kGuestCrash;
+        return exit_guest_crash;
     }
 }

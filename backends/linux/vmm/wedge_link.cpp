@@ -19,41 +19,41 @@ std::string hex(uint64_t v) {
 }
 }  // namespace
 
-WedgeLink::WedgeLink(const boot::elf64_image& wedge, const boot::elf64_image& guest, const GuestMemory& mem)
+wedge_link::wedge_link(const boot::elf64_image& wedge, const boot::elf64_image& guest, const guest_memory& mem)
     : wedge_(wedge), guest_(guest) {
     uint64_t low_end = mem.ranges().front().size;   // RAM [0, low_end)
-    if (low_end < 2 * kWindowSize + layout::kReservedEnd)
-        throw Error(kBadImage, "--wedge: guest memory too small to reserve 2 MiB for the wedge");
-    pa_ = (low_end - kWindowSize) & ~(kWindowSize - 1);
+    if (low_end < 2 * window_size + layout::reserved_end)
+        throw fatal_error(exit_bad_image, "--wedge: guest memory too small to reserve 2 MiB for the wedge");
+    pa_ = (low_end - window_size) & ~(window_size - 1);
     for (unsigned i = 0; i < guest.load_count; i++) {
         const boot::load_segment& s = guest.loads[i];
-        if (s.paddr < pa_ + kWindowSize && s.paddr + s.memsz > pa_)
-            throw Error(kBadImage, "--wedge: the guest's segment at " + hex(s.paddr) + " overlaps the wedge's 2 MiB at " +
-                                       hex(pa_) + " (the top of RAM below 3 GiB); give the guest more --memory");
+        if (s.paddr < pa_ + window_size && s.paddr + s.memsz > pa_)
+            throw fatal_error(exit_bad_image, "--wedge: the guest's segment at " + hex(s.paddr) + " overlaps the wedge's 2 MiB at " +
+                                                  hex(pa_) + " (the top of RAM below 3 GiB); give the guest more --memory");
     }
-    if (wedge.entry < kWindow) throw Error(kBadImage, "--wedge: entry point " + hex(wedge.entry) + " is not in the window");
+    if (wedge.entry < window) throw fatal_error(exit_bad_image, "--wedge: entry point " + hex(wedge.entry) + " is not in the window");
 }
 
-void WedgeLink::load(GuestMemory& mem) const {
-    const uint64_t size = kWindowSize - 4096;   // the last page is the wedge's mapping slot
+void wedge_link::load(guest_memory& mem) const {
+    const uint64_t size = window_size - 4096;   // the last page is the wedge's mapping slot
     for (unsigned i = 0; i < wedge_.load_count; i++) {
         const boot::load_segment& s = wedge_.loads[i];
-        if (s.vaddr < kWindow || s.vaddr - kWindow > size || s.memsz > size - (s.vaddr - kWindow))
-            throw Error(kBadImage, "--wedge: segment at " + hex(s.vaddr) + " (+" + hex(s.memsz) + ") lies outside [" +
-                                       hex(kWindow) + ", +" + hex(size) + ")");
-        uint8_t* dst = mem.at(pa_ + (s.vaddr - kWindow), s.memsz);
-        if (!dst) throw Error(kBadImage, "--wedge: no guest RAM at " + hex(pa_ + (s.vaddr - kWindow)));
+        if (s.vaddr < window || s.vaddr - window > size || s.memsz > size - (s.vaddr - window))
+            throw fatal_error(exit_bad_image, "--wedge: segment at " + hex(s.vaddr) + " (+" + hex(s.memsz) + ") lies outside [" +
+                                                  hex(window) + ", +" + hex(size) + ")");
+        uint8_t* dst = mem.at(pa_ + (s.vaddr - window), s.memsz);
+        if (!dst) throw fatal_error(exit_bad_image, "--wedge: no guest RAM at " + hex(pa_ + (s.vaddr - window)));
         std::memcpy(dst, wedge_.bytes + s.offset, s.filesz);
         std::memset(dst + s.filesz, 0, s.memsz - s.filesz);
     }
 }
 
-uint64_t WedgeLink::install(GuestMemory& mem, uint64_t boot_params, uint64_t guest_rsp) const {
+uint64_t wedge_link::install(guest_memory& mem, uint64_t boot_params, uint64_t guest_rsp) const {
     for (unsigned i = 0; i < guest_.load_count; i++) {
         const boot::load_segment& s = guest_.loads[i];
         if (s.vaddr != s.paddr) add_2m_mapping(mem, s.vaddr, s.paddr, s.memsz);
     }
-    add_2m_mapping(mem, kWindow, pa_, kWindowSize);
+    add_2m_mapping(mem, window, pa_, window_size);
 
     abi::handoff h{};
     h.magic = abi::handoff_magic;
@@ -66,7 +66,7 @@ uint64_t WedgeLink::install(GuestMemory& mem, uint64_t boot_params, uint64_t gue
     uint64_t fixmap_va = 0, fixmap_pa = 0;
     if (boot::symbol_value(guest_, "level2_fixmap_pgt", fixmap_va)) {
         if (!boot::virt_to_phys(guest_, fixmap_va, fixmap_pa))
-            throw Error(kBadImage, "--wedge: level2_fixmap_pgt at " + hex(fixmap_va) + " is not in a PT_LOAD");
+            throw fatal_error(exit_bad_image, "--wedge: level2_fixmap_pgt at " + hex(fixmap_va) + " is not in a PT_LOAD");
         h.splice_pd = fixmap_pa;
         h.guest_entry = guest_.entry;
         // The code that runs at physical addresses (.head.text, merged into .text in vmlinux)
@@ -74,32 +74,32 @@ uint64_t WedgeLink::install(GuestMemory& mem, uint64_t boot_params, uint64_t gue
         // which the wedge applies to every user_code range.
         uint64_t head = 0, head_end = 0;
         if (!boot::linux_head_code(guest_, head, head_end))
-            throw Error(kBadImage, "--wedge: a Linux image (level2_fixmap_pgt) without startup_64/startup_64_setup_env "
-                                   "symbols, or not entered at startup_64");
+            throw fatal_error(exit_bad_image, "--wedge: a Linux image (level2_fixmap_pgt) without startup_64/startup_64_setup_env "
+                                              "symbols, or not entered at startup_64");
         h.user_code[h.user_count++] = {head, head_end - head};
     }
     h.guest_rsp = guest_rsp;
     h.wedge_pa = pa_;
-    h.wedge_size = kWindowSize;
+    h.wedge_size = window_size;
     h.hypercall_port = abi::default_hypercall_port;
     if (guest_.note_count > abi::max_note_ranges)
-        throw Error(kBadImage, "--wedge: the guest has more than " + std::to_string(abi::max_note_ranges) + " PT_NOTE segments");
+        throw fatal_error(exit_bad_image, "--wedge: the guest has more than " + std::to_string(abi::max_note_ranges) + " PT_NOTE segments");
     for (unsigned i = 0; i < guest_.note_count; i++) h.notes[h.note_count++] = {guest_.notes[i].vaddr, guest_.notes[i].size};
     for (const char* name : {".user", ".head.text"}) {
         boot::virt_range r[abi::max_user_ranges];
         unsigned n = boot::sections_named(guest_, name, r, abi::max_user_ranges);
-        if (h.user_count + n > abi::max_user_ranges) throw Error(kBadImage, "--wedge: too many .user/.head.text sections");
+        if (h.user_count + n > abi::max_user_ranges) throw fatal_error(exit_bad_image, "--wedge: too many .user/.head.text sections");
         for (unsigned i = 0; i < n; i++) h.user_code[h.user_count++] = {r[i].vaddr, r[i].size};
     }
-    uint8_t* dst = mem.at(layout::kWedgeHandoff, sizeof h);
-    if (!dst) throw Error(kBadImage, "--wedge: no RAM for the handoff");
+    uint8_t* dst = mem.at(layout::wedge_handoff, sizeof h);
+    if (!dst) throw fatal_error(exit_bad_image, "--wedge: no RAM for the handoff");
     std::memcpy(dst, &h, sizeof h);
     return wedge_.entry;
 }
 
-bool WedgeLink::claims(uint16_t port) const { return port == abi::default_hypercall_port; }
+bool wedge_link::claims(uint16_t port) const { return port == abi::default_hypercall_port; }
 
-std::optional<std::string> WedgeLink::hypercall(uint32_t request_gpa, const GuestMemory& mem, ConsoleOut& console) {
+std::optional<std::string> wedge_link::hypercall(uint32_t request_gpa, const guest_memory& mem, console_out& console) {
     const uint8_t* p = mem.at(request_gpa, sizeof(abi::request));
     if (!p) return "wedge hypercall: request at " + hex(request_gpa) + " is not in guest RAM";
     abi::request r;
@@ -134,7 +134,7 @@ std::optional<std::string> WedgeLink::hypercall(uint32_t request_gpa, const Gues
     return "wedge hypercall: unknown op " + std::to_string(r.op);
 }
 
-void WedgeLink::drain(const GuestMemory& mem, ConsoleOut& console) const {
+void wedge_link::drain(const guest_memory& mem, console_out& console) const {
     if (!console_gpa_) return;
     const uint8_t* p = mem.at(console_gpa_, sizeof(abi::console_buffer));
     if (!p) return;
@@ -147,7 +147,7 @@ void WedgeLink::drain(const GuestMemory& mem, ConsoleOut& console) const {
     }
 }
 
-void WedgeLink::print_stats(std::FILE* f) const {
+void wedge_link::print_stats(std::FILE* f) const {
     static const char* names[] = {"?", "console_write", "log", "fatal", "register_console", "set_irq"};
     std::fprintf(f, "  wedge hypercalls (port 0x%04x):", abi::default_hypercall_port);
     for (auto [op, n] : calls_)

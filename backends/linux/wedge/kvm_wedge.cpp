@@ -81,12 +81,12 @@ constexpr uint64_t temp_va = window + wedge_abi::window_size - 4096;  // tempora
 constexpr uint64_t pte_p = 1, pte_rw = 2, pte_ps = 0x80;
 constexpr uint64_t pte_addr = 0x000ffffffffff000ull;
 
-// The wedge's own page tables (4 KiB pages for the window): pt_l1[0..510] map the wedge's
-// 2 MiB, pt_l1[511] is the temporary mapping slot. pt_l2/pt_l3 are spliced into guest tables
+// The wedge's own page tables (4 KiB pages for the window): g_pt_l1[0..510] map the wedge's
+// 2 MiB, g_pt_l1[511] is the temporary mapping slot. g_pt_l2/g_pt_l3 are spliced into guest tables
 // that lack the upper levels.
-alignas(4096) uint64_t pt_l1[512];
-alignas(4096) uint64_t pt_l2[512];
-alignas(4096) uint64_t pt_l3[512];
+alignas(4096) uint64_t g_pt_l1[512];
+alignas(4096) uint64_t g_pt_l2[512];
+alignas(4096) uint64_t g_pt_l3[512];
 
 alignas(4096) abi::console_buffer g_console;
 abi::request g_request;
@@ -241,22 +241,22 @@ public:
 
 // ---- page tables: keep the window mapped in every address space the guest loads -----------
 // Guest tables hold guest-physical addresses; the wedge reaches any of them through its
-// temporary mapping slot (pt_l1[511], the last page of the window).
+// temporary mapping slot (g_pt_l1[511], the last page of the window).
 volatile uint64_t *map_table(uint64_t pa)
 {
-    pt_l1[511] = (pa & pte_addr) | pte_p | pte_rw;
+    g_pt_l1[511] = (pa & pte_addr) | pte_p | pte_rw;
     invlpg(temp_va);
     return reinterpret_cast<volatile uint64_t *>(temp_va);
 }
 
 uint64_t g_splices;
 
-// Makes the tables rooted at `cr3` map the window at L4[511] -> L3[511] -> L2[511] -> pt_l1.
+// Makes the tables rooted at `cr3` map the window at L4[511] -> L3[511] -> L2[511] -> g_pt_l1.
 // Fills in only empty entries; a conflicting one is fatal (never a silent corruption).
 void ensure_window(uint64_t cr3)
 {
     uint64_t pml4 = cr3 & pte_addr;
-    uint64_t want_l3 = pa_of(pt_l3), want_l2 = pa_of(pt_l2), want_l1 = pa_of(pt_l1);
+    uint64_t want_l3 = pa_of(g_pt_l3), want_l2 = pa_of(g_pt_l2), want_l1 = pa_of(g_pt_l1);
     volatile uint64_t *t = map_table(pml4);
     uint64_t e4 = t[511];
     if (!(e4 & pte_p)) {
@@ -539,14 +539,14 @@ void check_window_layout()
     if (reinterpret_cast<uint64_t>(wedge_slots) != wedge_abi::slot_table) fatal("slot table misplaced");
 }
 
-// Switch the window from the launcher's one 2 MiB page to pt_l1 (4 KiB pages plus the
+// Switch the window from the launcher's one 2 MiB page to g_pt_l1 (4 KiB pages plus the
 // temporary slot). At this point the launcher's tables identity-map low memory.
 void take_over_window()
 {
-    for (unsigned i = 0; i < 511; ++i) pt_l1[i] = (g_handoff.wedge_pa + 4096ull * i) | pte_p | pte_rw;
-    pt_l1[511] = 0;
-    pt_l2[511] = pa_of(pt_l1) | pte_p | pte_rw;
-    pt_l3[511] = pa_of(pt_l2) | pte_p | pte_rw;
+    for (unsigned i = 0; i < 511; ++i) g_pt_l1[i] = (g_handoff.wedge_pa + 4096ull * i) | pte_p | pte_rw;
+    g_pt_l1[511] = 0;
+    g_pt_l2[511] = pa_of(g_pt_l1) | pte_p | pte_rw;
+    g_pt_l3[511] = pa_of(g_pt_l2) | pte_p | pte_rw;
     uint64_t cr3 = read_cr3();
     auto *l4 = reinterpret_cast<uint64_t *>(cr3 & pte_addr);
     uint64_t e4 = l4[511];
@@ -555,7 +555,7 @@ void take_over_window()
     uint64_t e3 = l3[511];
     if (!(e3 & pte_p) || (e3 & pte_ps)) halt_forever();
     auto *l2 = reinterpret_cast<uint64_t *>(e3 & pte_addr);
-    l2[511] = pa_of(pt_l1) | pte_p | pte_rw;  // was: wedge_pa | PS
+    l2[511] = pa_of(g_pt_l1) | pte_p | pte_rw;  // was: wedge_pa | PS
     write_cr3(cr3);
 }
 
@@ -583,7 +583,7 @@ extern "C" void wedge_main(const abi::handoff *h)
         if (pd[511] & pte_p)
             fatal("the guest's page directory %x already maps %x at entry 511 (the wedge window)", g_handoff.splice_pd,
                   pd[511]);
-        pd[511] = pa_of(pt_l1) | pte_p | pte_rw;
+        pd[511] = pa_of(g_pt_l1) | pte_p | pte_rw;
         log("installed the wedge window in the guest's page directory %x (entry 511)", g_handoff.splice_pd);
     }
     wedge_guest_entry = g_handoff.guest_entry;

@@ -1,9 +1,9 @@
 // The Xen backend: Debian's Xen 4.17 boots the Xen wedge (xen-wedge.elf) as a 64-bit PV dom0
 // under QEMU TCG; the guest is its boot module, which the wedge loads, rewrites and runs
 // (backends/xen, docs/xen-backend.md). The wedge ends the run with its verdict.
-#include "backend.hpp"
-#include "install_layout.hpp"
-#include "xen_dom0.hpp"
+#include "backend.h"
+#include "install_layout.h"
+#include "xen_dom0.h"
 
 #include "module_pack.h"
 
@@ -21,9 +21,9 @@ namespace {
 
 // Xen gives dom0 one boot module: the kernel and its initrd go into one pack
 // (backends/xen/module_pack.h) in a temporary file, removed when the run ends.
-class PackedModule {
+class packed_module {
 public:
-    ~PackedModule()
+    ~packed_module()
     {
         std::error_code ec;
         if (!path_.empty()) std::filesystem::remove(path_, ec);
@@ -68,7 +68,7 @@ private:
 
 } // namespace
 
-int boot_xen(const BootOptions& options, const ImageInfo& image)
+int boot_xen(const boot_options& options, const image_info& image)
 {
     if (std::string why = not_bootable_by_qemu(image, options.image); !why.empty()) {
         std::cerr << "afterburn boot: error: " << why << std::endl;
@@ -91,7 +91,7 @@ int boot_xen(const BootOptions& options, const ImageInfo& image)
                   << std::endl;
         return exit_usage;
     }
-    Dom0Boot boot;
+    dom0_boot boot;
     boot.kernel = wedge;
     // Wedge options before "--" (guest: boot the module through the wedge), the guest's after.
     // Linux: a panic reboots at once (the wedge ends the run on the reset, with its counters)
@@ -100,7 +100,7 @@ int boot_xen(const BootOptions& options, const ImageInfo& image)
                                         : std::string(image.is_linux ? "console=ttyS0 panic=-1" : "console=ttyS0");
     boot.cmdline = "guest memory=" + std::to_string(options.memory_mb) + " -- " + append;
     boot.module = std::filesystem::absolute(options.image);
-    PackedModule pack;
+    packed_module pack;
     if (options.initrd) {
         if (std::string why = pack.write(options.image, *options.initrd); !why.empty()) {
             std::cerr << "afterburn boot: error: " << why << std::endl;
@@ -120,14 +120,14 @@ int boot_xen(const BootOptions& options, const ImageInfo& image)
     return run_xen_dom0(boot, options);
 }
 
-int boot_xen_dom0(const BootOptions& options, const ImageInfo& image)
+int boot_xen_dom0(const boot_options& options, const image_info& image)
 {
-    if (image.kind == ImageInfo::Kind::bzimage || !image.xen_pv) {
+    if (image.kind == image_kind::bzimage || !image.xen_pv) {
         std::cerr << "afterburn boot: error: '" << options.image.string()
                   << "' is not a Xen PV kernel (no Xen entry note, XEN_ELFNOTE_ENTRY)" << std::endl;
         return exit_usage;
     }
-    Dom0Boot boot;
+    dom0_boot boot;
     boot.kernel = std::filesystem::absolute(options.image);
     boot.cmdline = options.append.value_or("");
     if (options.initrd)

@@ -1,22 +1,22 @@
 // The xenolinux backend: a para-virtualized Linux (`afterburn build-linux --xenolinux`) boots
 // as Xen 4.17's 64-bit PV dom0 under QEMU TCG, with its initrd. This is XenoLinux, the baseline
 // the afterburnt kernel on Xen is compared with (docs/xenolinux.md).
-#include "backend.hpp"
-#include "xen_dom0.hpp"
+#include "backend.h"
+#include "xen_dom0.h"
 
 #include <iostream>
 
 namespace afterburn::launcher {
 
-int boot_xenolinux(const BootOptions& options, const ImageInfo& image)
+int boot_xenolinux(const boot_options& options, const image_info& image)
 {
-    if (image.kind == ImageInfo::Kind::bzimage || !image.xen_pv) {
+    if (image.kind == image_kind::bzimage || !image.xen_pv) {
         std::cerr << "afterburn boot: error: '" << options.image.string()
                   << "' is not a Xen PV kernel (no Xen entry note, XEN_ELFNOTE_ENTRY): give the vmlinux "
                      "of `afterburn build-linux --xenolinux`" << std::endl;
         return exit_usage;
     }
-    Dom0Boot boot;
+    dom0_boot boot;
     boot.kernel = options.image;
     // Dom0's console is Xen's (hvc0); Xen writes it to COM1.
     boot.cmdline = options.append ? *options.append : "console=hvc0";

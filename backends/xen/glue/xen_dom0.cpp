@@ -1,9 +1,9 @@
-#include "xen_dom0.hpp"
-#include "process.hpp"
-#include "qemu_command.hpp"
-#include "backend.hpp"
-#include "install_layout.hpp"
-#include "vmm_session.hpp"
+#include "xen_dom0.h"
+#include "process.h"
+#include "qemu_command.h"
+#include "backend.h"
+#include "install_layout.h"
+#include "vmm_session.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -29,17 +29,17 @@ std::filesystem::path xen_gz_path()
     return override_path && *override_path ? override_path : "/boot/xen-4.17-amd64.gz";
 }
 
-std::variant<std::filesystem::path, XenError> unpacked_xen(const std::filesystem::path& xen_gz,
-                                                           const std::filesystem::path& cache_dir)
+std::variant<std::filesystem::path, xen_error> unpacked_xen(const std::filesystem::path& xen_gz,
+                                                            const std::filesystem::path& cache_dir)
 {
     std::error_code ec;
     std::filesystem::create_directories(cache_dir, ec);
     if (ec)
-        return XenError{"cannot create " + cache_dir.string() + ": " + ec.message()};
+        return xen_error{"cannot create " + cache_dir.string() + ": " + ec.message()};
     auto xen = cache_dir / xen_gz.stem(); // xen-4.17-amd64.gz -> xen-4.17-amd64
     auto gz_time = std::filesystem::last_write_time(xen_gz, ec);
     if (ec)
-        return XenError{"cannot read " + xen_gz.string() + ": " + ec.message()};
+        return xen_error{"cannot read " + xen_gz.string() + ": " + ec.message()};
     if (std::filesystem::file_size(xen, ec) > 0 && !ec && std::filesystem::last_write_time(xen, ec) >= gz_time && !ec)
         return xen;
 
@@ -48,10 +48,10 @@ std::variant<std::filesystem::path, XenError> unpacked_xen(const std::filesystem
     tmp += ".tmp." + std::to_string(::getpid());
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out)
-        return XenError{"cannot write " + tmp.string()};
-    std::optional<ExitStatus> st;
+        return xen_error{"cannot write " + tmp.string()};
+    std::optional<exit_status> st;
     try {
-        ChildProcess gzip({"gzip", "-dc", xen_gz.string()});
+        child_process gzip({"gzip", "-dc", xen_gz.string()});
         char buf[65536];
         while (true) {
             ssize_t n = ::read(gzip.stdout_fd(), buf, sizeof buf);
@@ -66,16 +66,16 @@ std::variant<std::filesystem::path, XenError> unpacked_xen(const std::filesystem
             ::usleep(10000);
     } catch (const std::exception& e) {
         std::filesystem::remove(tmp, ec);
-        return XenError{std::string("cannot run gzip: ") + e.what()};
+        return xen_error{std::string("cannot run gzip: ") + e.what()};
     }
     out.close();
     if (!st->exited || st->code != 0 || !out) {
         std::filesystem::remove(tmp, ec);
-        return XenError{"gzip -dc " + xen_gz.string() + " failed (" + st->describe() + ")"};
+        return xen_error{"gzip -dc " + xen_gz.string() + " failed (" + st->describe() + ")"};
     }
     std::filesystem::rename(tmp, xen, ec);
     if (ec)
-        return XenError{"cannot rename " + tmp.string() + ": " + ec.message()};
+        return xen_error{"cannot rename " + tmp.string() + ": " + ec.message()};
     return xen;
 }
 
@@ -104,7 +104,7 @@ std::string xen_dom0_cpu(const std::string& cpu)
     return cpu == "max" ? "max,-smap" : cpu;
 }
 
-std::string dom0_module_problem(const Dom0Boot& boot)
+std::string dom0_module_problem(const dom0_boot& boot)
 {
     std::vector<std::filesystem::path> paths{boot.kernel};
     if (boot.module)
@@ -117,7 +117,7 @@ std::string dom0_module_problem(const Dom0Boot& boot)
     return {};
 }
 
-std::vector<std::string> xen_dom0_qemu_argv(const Dom0Boot& boot)
+std::vector<std::string> xen_dom0_qemu_argv(const dom0_boot& boot)
 {
     // Xen drops the first word of a module's string (its name); the rest of the first module's
     // string is dom0's command line. The second module is dom0's initrd (or the wedge's guest).
@@ -142,7 +142,7 @@ std::vector<std::string> xen_dom0_qemu_argv(const Dom0Boot& boot)
     return argv;
 }
 
-std::string describe_xen_exit(const ExitStatus& st, const std::vector<std::string>& verdict_lines)
+std::string describe_xen_exit(const exit_status& st, const std::vector<std::string>& verdict_lines)
 {
     if (verdict_lines.empty())
         return describe_qemu_exit(st);
@@ -163,14 +163,14 @@ std::string describe_xen_exit(const ExitStatus& st, const std::vector<std::strin
     return "Xen ended without a verdict from the wedge (" + status + ")";
 }
 
-std::string describe_wedge_exit(const ExitStatus& st, const std::vector<std::string>& verdict_lines)
+std::string describe_wedge_exit(const exit_status& st, const std::vector<std::string>& verdict_lines)
 {
     if (verdict_lines.empty())
         return "Xen ended without a verdict from the wedge (" + describe_qemu_exit(st) + ")";
     return describe_xen_exit(st, verdict_lines);
 }
 
-int run_xen_dom0(Dom0Boot boot, const BootOptions& options)
+int run_xen_dom0(dom0_boot boot, const boot_options& options)
 {
     if (std::string problem = dom0_module_problem(boot); !problem.empty()) {
         std::cerr << "afterburn boot: error: " << problem << std::endl;
@@ -190,7 +190,7 @@ int run_xen_dom0(Dom0Boot boot, const BootOptions& options)
         return exit_usage;
     }
     auto xen = unpacked_xen(xen_gz, cache);
-    if (auto* err = std::get_if<XenError>(&xen)) {
+    if (auto* err = std::get_if<xen_error>(&xen)) {
         std::cerr << "afterburn boot: error: " << err->message << std::endl;
         return exit_start_failed;
     }

@@ -15,8 +15,8 @@ using namespace afterburn::boot::test;
 
 namespace {
 
-constexpr uint64_t MiB = 1 << 20;
-constexpr uint64_t kKernelPa = 16 * MiB, kKernelVa = 0xffffffff81000000ull;
+constexpr uint64_t mib = 1 << 20;
+constexpr uint64_t kernel_pa = 16 * mib, kernel_va = 0xffffffff81000000ull;
 
 // A Linux-like kernel: text at 16 MiB (linked high), 0x3000 file bytes + 0x5000 bss; entry
 // physical, 0x100 into the segment.
@@ -24,7 +24,7 @@ std::vector<uint8_t> linux_like()
 {
     std::vector<uint8_t> text(0x3000);
     for (size_t i = 0; i < text.size(); i++) text[i] = static_cast<uint8_t>(i * 7 + 1);
-    return make_elf(kKernelPa + 0x100, {{1, kKernelVa, kKernelPa, text, 0x8000}, {4, kKernelVa + 0x10, kKernelPa + 0x10, std::vector<uint8_t>(16), 16}});
+    return make_elf(kernel_pa + 0x100, {{1, kernel_va, kernel_pa, text, 0x8000}, {4, kernel_va + 0x10, kernel_pa + 0x10, std::vector<uint8_t>(16), 16}});
 }
 
 struct machine {
@@ -46,7 +46,7 @@ boot_request request(const std::vector<uint8_t>& k, const char* cmdline = "conso
     r.boot_params_gpa = 0x7000;
     r.cmdline_gpa = 0x20000;
     r.cmdline_max = 2048;
-    r.kernel_min_gpa = MiB;
+    r.kernel_min_gpa = mib;
     return r;
 }
 
@@ -55,20 +55,20 @@ boot_request request(const std::vector<uint8_t>& k, const char* cmdline = "conso
 TEST_CASE("a kernel loads at p_paddr, bss zeroed, boot_params as the 64-bit protocol wants")
 {
     auto k = linux_like();
-    machine m(64 * MiB);
+    machine m(64 * mib);
     boot_request req = request(k);
     boot_result out;
     status st;
     REQUIRE(load_linux(req, m.ram, out, st));
     CHECK(st.ok());
-    CHECK(out.entry_phys == kKernelPa + 0x100);
-    CHECK(out.entry_virt == kKernelVa + 0x100);
+    CHECK(out.entry_phys == kernel_pa + 0x100);
+    CHECK(out.entry_virt == kernel_va + 0x100);
     CHECK(out.boot_params == 0x7000);
-    CHECK(std::memcmp(m.mem.data() + kKernelPa, k.data() + 64 + 2 * 56, 0x3000) == 0);
-    for (uint64_t a = kKernelPa + 0x3000; a < kKernelPa + 0x8000; a++) REQUIRE(m.mem[a] == 0);
-    CHECK(m.mem[kKernelPa + 0x8000] == 0xcc);  // nothing beyond p_memsz
+    CHECK(std::memcmp(m.mem.data() + kernel_pa, k.data() + 64 + 2 * 56, 0x3000) == 0);
+    for (uint64_t a = kernel_pa + 0x3000; a < kernel_pa + 0x8000; a++) REQUIRE(m.mem[a] == 0);
+    CHECK(m.mem[kernel_pa + 0x8000] == 0xcc);  // nothing beyond p_memsz
     CHECK(out.kernel.note_count == 1);
-    CHECK(out.kernel.notes[0].vaddr == kKernelVa + 0x10);
+    CHECK(out.kernel.notes[0].vaddr == kernel_va + 0x10);
 
     const uint8_t* bp = m.mem.data() + 0x7000;
     CHECK(get<uint16_t>(bp + 0x1fe) == 0xaa55);
@@ -83,36 +83,36 @@ TEST_CASE("a kernel loads at p_paddr, bss zeroed, boot_params as the 64-bit prot
     CHECK(get<uint64_t>(bp + 0x2d0 + 8) == 0xa0000);
     CHECK(get<uint32_t>(bp + 0x2d0 + 16) == 1);
     CHECK(get<uint32_t>(bp + 0x2d0 + 20 + 16) == 2);
-    CHECK(get<uint64_t>(bp + 0x2d0 + 40) == MiB);
-    CHECK(get<uint64_t>(bp + 0x2d0 + 48) == 63 * MiB);
+    CHECK(get<uint64_t>(bp + 0x2d0 + 40) == mib);
+    CHECK(get<uint64_t>(bp + 0x2d0 + 48) == 63 * mib);
 }
 
 TEST_CASE("the initrd goes to the top of RAM, below a reserved range, and boot_params names it")
 {
     auto k = linux_like();
-    machine m(64 * MiB);
+    machine m(64 * mib);
     std::vector<uint8_t> initrd(12345);
     for (size_t i = 0; i < initrd.size(); i++) initrd[i] = static_cast<uint8_t>(i ^ 0x5a);
     boot_request req = request(k);
     req.initrd = initrd.data();
     req.initrd_size = initrd.size();
-    req.reserved[0] = {62 * MiB, 2 * MiB};  // e.g. the wedge's block
+    req.reserved[0] = {62 * mib, 2 * mib};  // e.g. the wedge's block
     req.reserved_count = 1;
     boot_result out;
     status st;
     REQUIRE(load_linux(req, m.ram, out, st));
     CHECK(out.initrd_size == initrd.size());
     CHECK(out.initrd_gpa % 4096 == 0);
-    CHECK(out.initrd_gpa + initrd.size() <= 62 * MiB);
-    CHECK(out.initrd_gpa + initrd.size() > 62 * MiB - 4096);
+    CHECK(out.initrd_gpa + initrd.size() <= 62 * mib);
+    CHECK(out.initrd_gpa + initrd.size() > 62 * mib - 4096);
     CHECK(std::memcmp(m.mem.data() + out.initrd_gpa, initrd.data(), initrd.size()) == 0);
     const uint8_t* bp = m.mem.data() + 0x7000;
     CHECK(get<uint32_t>(bp + 0x218) == out.initrd_gpa);
     CHECK(get<uint32_t>(bp + 0x21c) == initrd.size());
     // e820: the reserved range is split out of RAM.
     REQUIRE(bp[0x1e8] == 4);
-    CHECK(get<uint64_t>(bp + 0x2d0 + 60) == 62 * MiB);
-    CHECK(get<uint64_t>(bp + 0x2d0 + 68) == 2 * MiB);
+    CHECK(get<uint64_t>(bp + 0x2d0 + 60) == 62 * mib);
+    CHECK(get<uint64_t>(bp + 0x2d0 + 68) == 2 * mib);
     CHECK(get<uint32_t>(bp + 0x2d0 + 76) == 2);
 }
 
@@ -122,14 +122,14 @@ TEST_CASE("too little memory: for the kernel, and for the initrd above it")
     boot_result out;
     status st;
     {
-        machine m(8 * MiB);
+        machine m(8 * mib);
         REQUIRE_FALSE(load_linux(request(k), m.ram, out, st));
         CHECK(st.code == error::outside_ram);
         CHECK(std::string(st.text).find("needs at least 17 MiB") != std::string::npos);
     }
     {
-        machine m(20 * MiB);
-        std::vector<uint8_t> initrd(6 * MiB);
+        machine m(20 * mib);
+        std::vector<uint8_t> initrd(6 * mib);
         boot_request req = request(k);
         req.initrd = initrd.data();
         req.initrd_size = initrd.size();
@@ -141,7 +141,7 @@ TEST_CASE("too little memory: for the kernel, and for the initrd above it")
 
 TEST_CASE("bad kernels are refused with the reason")
 {
-    machine m(64 * MiB);
+    machine m(64 * mib);
     boot_result out;
     status st;
     auto k = linux_like();
@@ -160,7 +160,7 @@ TEST_CASE("bad kernels are refused with the reason")
     REQUIRE_FALSE(load_linux(request(headers), m.ram, out, st));
     CHECK(st.code == error::bad_headers);
 
-    auto virt_entry = make_elf(kKernelVa, {{1, kKernelVa, kKernelPa, std::vector<uint8_t>(16), 16}});
+    auto virt_entry = make_elf(kernel_va, {{1, kernel_va, kernel_pa, std::vector<uint8_t>(16), 16}});
     REQUIRE_FALSE(load_linux(request(virt_entry), m.ram, out, st));
     CHECK(st.code == error::bad_entry);
 
@@ -176,7 +176,7 @@ TEST_CASE("bad kernels are refused with the reason")
 TEST_CASE("RAM in two ranges (the 3-4 GiB hole): segments and the map follow the ranges")
 {
     // Two small host buffers stand in for [0, 32 MiB) and [4 GiB, 4 GiB + 1 MiB).
-    std::vector<uint8_t> low(32 * MiB), high(MiB);
+    std::vector<uint8_t> low(32 * mib), high(mib);
     guest_ram ram{};
     ram.ranges[0] = {0, low.size(), low.data()};
     ram.ranges[1] = {1ull << 32, high.size(), high.data()};
@@ -188,12 +188,12 @@ TEST_CASE("RAM in two ranges (the 3-4 GiB hole): segments and the map follow the
     CHECK(high[0] == 0x90);
     REQUIRE(out.e820_count == 4);
     CHECK(out.e820[3].addr == 1ull << 32);
-    CHECK(out.e820[3].size == MiB);
+    CHECK(out.e820[3].size == mib);
 }
 
 TEST_CASE("named allocated sections are found")
 {
-    auto k = make_elf(kKernelPa, {{1, kKernelPa, kKernelPa, std::vector<uint8_t>(16), 16}}, 0x1234000);
+    auto k = make_elf(kernel_pa, {{1, kernel_pa, kernel_pa, std::vector<uint8_t>(16), 16}}, 0x1234000);
     elf64_image img;
     status st;
     REQUIRE(parse_elf64(k.data(), k.size(), "guest", true, img, st));
@@ -208,14 +208,14 @@ TEST_CASE("named allocated sections are found")
 TEST_CASE("write_boot_params gives the zero page load_linux writes, for a caller that copies it itself")
 {
     auto k = linux_like();
-    machine m(64 * MiB);
+    machine m(64 * mib);
     boot_request req = request(k);
     boot_result loaded;
     status st;
     REQUIRE(load_linux(req, m.ram, loaded, st));
 
     guest_ram sizes_only{};  // as the Xen wedge passes it: no host mapping of guest RAM
-    sizes_only.ranges[0] = {0, 64 * MiB, nullptr};
+    sizes_only.ranges[0] = {0, 64 * mib, nullptr};
     sizes_only.count = 1;
     boot_result r{};
     std::vector<uint8_t> bp(boot_params_bytes, 0xcc);

@@ -1,4 +1,4 @@
-// ConsoleOut (io_devices.cpp) under the launcher's real conditions: a slow reader (the L1's
+// console_out (io_devices.cpp) under the launcher's real conditions: a slow reader (the L1's
 // ttyS0 under TCG) and a signal every few hundred microseconds (the watchdog's kick, without
 // SA_RESTART here, as it once was). Every byte must arrive: a write() cut short by a signal
 // once dropped a whole console line and made kvm.linux.boot fail one run in four.
@@ -27,7 +27,7 @@ int check_every_line_arrives() {
 
     int fds[2];
     if (pipe(fds) != 0) { std::perror("pipe"); return 1; }
-    constexpr int kLines = 400;
+    constexpr int line_count = 400;
     const std::string line(999, 'x');
     std::string got;
     std::thread reader([&] {  // slower than the writer: the pipe fills and write() blocks
@@ -48,8 +48,8 @@ int check_every_line_arrives() {
         }
     });
     {
-        afterburn::kvm::ConsoleOut out(fds[1]);
-        for (int i = 0; i < kLines; ++i) {
+        afterburn::kvm::console_out out(fds[1]);
+        for (int i = 0; i < line_count; ++i) {
             out.console_write(line.data(), line.size());
             out.console_write("\n", 1);
         }
@@ -59,13 +59,13 @@ int check_every_line_arrives() {
     close(fds[1]);
     reader.join();
     close(fds[0]);
-    size_t want = static_cast<size_t>(kLines) * (line.size() + 1);
+    size_t want = static_cast<size_t>(line_count) * (line.size() + 1);
     if (got.size() != want) {
         std::printf("FAIL: console: %zu of %zu bytes arrived (%zu lines lost)\n", got.size(), want,
                     (want - got.size()) / (line.size() + 1));
         return 1;
     }
-    std::printf("ok: console: all %d lines arrived through a slow pipe under a signal every 300 us\n", kLines);
+    std::printf("ok: console: all %d lines arrived through a slow pipe under a signal every 300 us\n", line_count);
     return 0;
 }
 
@@ -74,7 +74,7 @@ int check_closed_stdout_is_said() {
     if (pipe(fds) != 0) { std::perror("pipe"); return 1; }
     close(fds[0]);
     signal(SIGPIPE, SIG_IGN);
-    afterburn::kvm::ConsoleOut out(fds[1]);
+    afterburn::kvm::console_out out(fds[1]);
     out.console_write("lost\n", 5);  // EPIPE: dropped, said once on stderr, no hang
     out.console_write("lost too\n", 9);
     close(fds[1]);

@@ -2,14 +2,14 @@
 // the probed image and returns the process exit status (see usage_text()).
 #pragma once
 
-#include "cli.hpp"
-#include "image.hpp"
+#include "cli.h"
+#include "image.h"
 
 #include <string_view>
 
 namespace afterburn::launcher {
 
-enum ExitCode : int {
+enum exit_code : int {
     exit_success = 0,
     exit_guest_failed = 1, // failure marker, crash, QEMU exited first, timeout
     exit_usage = 2,        // bad command line or input file, unavailable backend
@@ -17,27 +17,27 @@ enum ExitCode : int {
     exit_unavailable = 4,  // the backend cannot run on this machine (e.g. no KVM at all): skipped
 };
 
-using BackendFn = int (*)(const BootOptions&, const ImageInfo&);
+using backend_fn = int (*)(const boot_options&, const image_info&);
 
 // nullptr when NAME is not (yet) a backend.
-BackendFn find_backend(std::string_view name);
+backend_fn find_backend(std::string_view name);
 
 // Native: QEMU TCG, no hypervisor underneath.
-int boot_native(const BootOptions& options, const ImageInfo& image);
+int boot_native(const boot_options& options, const image_info& image);
 
 // KVM: the guest and the KVM wedge under afterburn-kvm, on this host's /dev/kvm when it can
 // run ordinary guests, else nested in an L1 Linux under QEMU TCG.
-int boot_kvm(const BootOptions& options, const ImageInfo& image);
+int boot_kvm(const boot_options& options, const image_info& image);
 
 // Xen: Xen 4.17 under QEMU TCG boots the Xen wedge as PV dom0; the guest is its boot module.
-int boot_xen(const BootOptions& options, const ImageInfo& image);
+int boot_xen(const boot_options& options, const image_info& image);
 
 // Xen dom0: any Xen PV kernel (IMAGE) as Xen 4.17's PV dom0 under QEMU TCG, --initrd as its
 // second boot module, --append as its whole command line (e.g. the Xen wedge's own tests).
-int boot_xen_dom0(const BootOptions& options, const ImageInfo& image);
+int boot_xen_dom0(const boot_options& options, const image_info& image);
 
 // XenoLinux: a para-virtualized Linux (build-linux --xenolinux) as Xen 4.17's PV dom0 under
 // QEMU TCG; the baseline for the Xen wedge.
-int boot_xenolinux(const BootOptions& options, const ImageInfo& image);
+int boot_xenolinux(const boot_options& options, const image_info& image);
 
 } // namespace afterburn::launcher

@@ -4,8 +4,8 @@
 // (docs/xen-backend.md, docs/xenolinux.md).
 #pragma once
 
-#include "cli.hpp"
-#include "process.hpp"
+#include "cli.h"
+#include "process.h"
 
 #include <filesystem>
 #include <optional>
@@ -22,16 +22,16 @@ std::filesystem::path xen_gz_path();
 // else $HOME/.cache/afterburn; empty when none of them is set.
 std::filesystem::path xen_cache_dir();
 
-struct XenError {
+struct xen_error {
     std::string message;
 };
 
 // The gunzipped hypervisor in CACHE_DIR (made once, redone when the .gz is newer).
-std::variant<std::filesystem::path, XenError> unpacked_xen(const std::filesystem::path& xen_gz,
-                                                           const std::filesystem::path& cache_dir);
+std::variant<std::filesystem::path, xen_error> unpacked_xen(const std::filesystem::path& xen_gz,
+                                                            const std::filesystem::path& cache_dir);
 
 // One dom0 boot: what the QEMU command line is made of.
-struct Dom0Boot {
+struct dom0_boot {
     std::filesystem::path xen;                   // the gunzipped hypervisor (QEMU's -kernel)
     std::filesystem::path kernel;                // dom0's kernel: the first multiboot module
     std::string cmdline;                         // dom0's command line (start_info.cmd_line)
@@ -49,11 +49,11 @@ std::string xen_command_line(unsigned dom0_mb, const std::string& extra = {});
 
 // The QEMU command line: Xen as the multiboot kernel; modules (QEMU's "-initrd" list) are the
 // dom0 kernel with its command line, then the second module if any.
-std::vector<std::string> xen_dom0_qemu_argv(const Dom0Boot& boot);
+std::vector<std::string> xen_dom0_qemu_argv(const dom0_boot& boot);
 
 // Why BOOT cannot be put on QEMU's module list ("" if it can): a path holding ',' or ' ' or a
 // command line holding ',' (QEMU's separators).
-std::string dom0_module_problem(const Dom0Boot& boot);
+std::string dom0_module_problem(const dom0_boot& boot);
 
 // The QEMU CPU model for a Linux dom0: "max" (the default) becomes "max,-smap"; others stay.
 std::string xen_dom0_cpu(const std::string& cpu);
@@ -63,13 +63,13 @@ std::string xen_dom0_cpu(const std::string& cpu);
 // "the wedge's verdict N (isa-debug-exit)" or "(SCHEDOP_shutdown; QEMU status S)", else
 // "Xen ended without a verdict from the wedge (...)" when the wedge spoke, else QEMU's status.
 inline constexpr const char* wedge_verdict_prefix = "xen-wedge: verdict ";
-std::string describe_xen_exit(const ExitStatus& st, const std::vector<std::string>& verdict_lines);
+std::string describe_xen_exit(const exit_status& st, const std::vector<std::string>& verdict_lines);
 // The same for a run whose dom0 is the wedge: no verdict line at all is "Xen ended without a
 // verdict from the wedge (QEMU ...)" too.
-std::string describe_wedge_exit(const ExitStatus& st, const std::vector<std::string>& verdict_lines);
+std::string describe_wedge_exit(const exit_status& st, const std::vector<std::string>& verdict_lines);
 
 // Runs BOOT (BOOT.xen is filled in here): exit_unavailable when the hypervisor is not installed,
 // exit_usage for paths QEMU cannot carry, else run_vmm's outcome.
-int run_xen_dom0(Dom0Boot boot, const BootOptions& options);
+int run_xen_dom0(dom0_boot boot, const boot_options& options);
 
 } // namespace afterburn::launcher

@@ -11,21 +11,21 @@
 
 namespace afterburn::launcher {
 
-struct ExitStatus {
+struct exit_status {
     bool exited = false; // normal exit (code valid) vs. killed by a signal
     int code = 0;
     int signal = 0;
     std::string describe() const;
 };
 
-class ChildProcess {
+class child_process {
 public:
     // Starts argv[0] (searched in PATH). On failure (e.g. exec error) throws std::runtime_error
     // with the reason; the child's exec errno comes back over a close-on-exec pipe.
-    explicit ChildProcess(const std::vector<std::string>& argv);
-    ~ChildProcess();
-    ChildProcess(const ChildProcess&) = delete;
-    ChildProcess& operator=(const ChildProcess&) = delete;
+    explicit child_process(const std::vector<std::string>& argv);
+    ~child_process();
+    child_process(const child_process&) = delete;
+    child_process& operator=(const child_process&) = delete;
 
     int stdout_fd() const { return out_fd_; }
     int stderr_fd() const { return err_fd_; }
@@ -33,9 +33,9 @@ public:
     void close_stderr();
 
     // Non-blocking reap; returns the status once the child has exited.
-    std::optional<ExitStatus> poll_exit();
+    std::optional<exit_status> poll_exit();
     // SIGKILL to the whole group, then reap.
-    ExitStatus kill_and_reap();
+    exit_status kill_and_reap();
     pid_t pid() const { return pid_; }
 
 private:
@@ -43,7 +43,7 @@ private:
     int in_fd_ = -1;  // held open so the child's stdin never sees EOF or a terminal
     int out_fd_ = -1;
     int err_fd_ = -1;
-    std::optional<ExitStatus> status_;
+    std::optional<exit_status> status_;
 };
 
 // Installs the SIGINT/SIGTERM/SIGHUP handlers that kill the current child group; ignores SIGPIPE.

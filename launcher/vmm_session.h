@@ -2,8 +2,8 @@
 // the success marker, a failure marker, a crash, the program's exit, or the timeout decide.
 #pragma once
 
-#include "cli.hpp"
-#include "process.hpp"
+#include "cli.h"
+#include "process.h"
 
 #include <optional>
 #include <string>
@@ -12,20 +12,20 @@
 namespace afterburn::launcher {
 
 // How a VMM's run ended, in words: its exit status and the console lines it asked to keep.
-using DescribeExit = std::string (*)(const ExitStatus&, const std::vector<std::string>& remembered_lines);
+using describe_exit_fn = std::string (*)(const exit_status&, const std::vector<std::string>& remembered_lines);
 
-struct VmmKind {
+struct vmm_kind {
     std::string name;                       // "QEMU", "nested KVM runner", ...
-    DescribeExit describe_exit;             // its exit status in words
+    describe_exit_fn describe_exit;         // its exit status in words
     std::optional<int> unavailable_status;  // exit status meaning "cannot run here"
     std::string remember_prefix = {};       // console lines starting with this reach describe_exit
 };
 
 // QEMU's exit status in words (isa-debug-exit values decoded).
-std::string describe_qemu_exit(const ExitStatus& st);
-std::string describe_qemu_exit(const ExitStatus& st, const std::vector<std::string>&);
+std::string describe_qemu_exit(const exit_status& st);
+std::string describe_qemu_exit(const exit_status& st, const std::vector<std::string>&);
 
-// Returns an ExitCode (backend.hpp).
-int run_vmm(const std::vector<std::string>& argv, const BootOptions& options, const VmmKind& vmm);
+// Returns an exit_code (backend.h).
+int run_vmm(const std::vector<std::string>& argv, const boot_options& options, const vmm_kind& vmm);
 
 } // namespace afterburn::launcher

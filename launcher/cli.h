@@ -1,4 +1,4 @@
-// Command line of `afterburn boot`: parsed into BootOptions, validated before anything runs.
+// Command line of `afterburn boot`: parsed into boot_options, validated before anything runs.
 #pragma once
 
 #include <filesystem>
@@ -8,7 +8,7 @@
 
 namespace afterburn::launcher {
 
-struct BootOptions {
+struct boot_options {
     std::string backend;                      // --on: native, kvm, xen, xen-dom0, xenolinux
     std::filesystem::path image;              // kernel: PVH/multiboot ELF or bzImage
     std::optional<std::filesystem::path> initrd;
@@ -23,13 +23,15 @@ struct BootOptions {
     bool trap_and_emulate = false;            // xen: run an image without annotations on the fallback
 };
 
-struct ParseResult {
-    enum class Status { ok, help, error } status = Status::ok;
-    BootOptions options;
+enum class parse_status { ok, help, error };
+
+struct parse_result {
+    parse_status status = parse_status::ok;
+    boot_options options;
     std::string error;                        // set when status == error
 };
 
-ParseResult parse_command_line(const std::vector<std::string>& args);
+parse_result parse_command_line(const std::vector<std::string>& args);
 std::string usage_text();
 
 } // namespace afterburn::launcher

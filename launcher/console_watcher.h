@@ -9,25 +9,25 @@
 
 namespace afterburn::launcher {
 
-class ConsoleWatcher {
-public:
-    enum class Verdict {
-        pending,  // nothing decisive yet
-        success,  // a line starts with the success marker
-        failure,  // a line starts with AFTERBURN-FAILURE
-        crashed,  // kernel panic / oops / triple-fault text
-    };
+enum class console_verdict {
+    pending,  // nothing decisive yet
+    success,  // a line starts with the success marker
+    failure,  // a line starts with AFTERBURN-FAILURE
+    crashed,  // kernel panic / oops / triple-fault text
+};
 
+class console_watcher {
+public:
     static constexpr std::string_view failure_marker = "AFTERBURN-FAILURE";
 
-    explicit ConsoleWatcher(std::string success_marker, std::size_t keep_lines = 20);
+    explicit console_watcher(std::string success_marker, std::size_t keep_lines = 20);
 
     // Feeds raw console bytes; returns the first decisive verdict seen so far (sticky).
-    Verdict feed(std::string_view bytes);
+    console_verdict feed(std::string_view bytes);
     // End of stream: a trailing line without newline still counts.
-    Verdict finish();
+    console_verdict finish();
 
-    Verdict verdict() const { return verdict_; }
+    console_verdict verdict() const { return verdict_; }
     const std::string& decisive_line() const { return decisive_line_; }
     // The last lines seen (oldest first), including an unterminated one.
     std::vector<std::string> last_lines() const;
@@ -48,7 +48,7 @@ private:
     std::size_t keep_lines_;
     std::string partial_;
     std::deque<std::string> recent_;
-    Verdict verdict_ = Verdict::pending;
+    console_verdict verdict_ = console_verdict::pending;
     std::string decisive_line_;
     std::string remember_prefix_;
     std::vector<std::string> remembered_;
