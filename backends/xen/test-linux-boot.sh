@@ -29,7 +29,12 @@ sum_before=$(sha256sum "$vmlinux") || fail "cannot read $vmlinux"
 log=$logdir/xen-linux.log
 start=$(date +%s.%N)
 rc=0
-"$ab" boot --on xen "$vmlinux" --initrd "$initrd" --timeout 300 --log "$log" -q || rc=$?
+# 600 s: on a loaded host the run slows more than the load alone explains. Linux's TSC
+# calibration cannot work here (it polls the PIT through port I/O, and each read is a site
+# entry), so it ticks on jiffies: a slower run takes more ticks, more preemptions and more
+# CR3 loads, each costly on shadow paging. Measured: 174 s beside light load, 250-490 s beside
+# a 2-job build (2 cores).
+"$ab" boot --on xen "$vmlinux" --initrd "$initrd" --timeout 600 --log "$log" -q || rc=$?
 secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 [ $rc -eq 0 ] || fail "afterburn boot --on xen exited $rc after $secs s (console log: $log)"
 grep -q '^AFTERBURN-SUCCESS' <(tr -d '\r' <"$log") || fail "no AFTERBURN-SUCCESS line in $log"
@@ -48,6 +53,6 @@ tr -d '\r' <"$log" | grep -E '^xen-wedge: guest: (shadow: |[0-9]+ site entries|a
 "$(dirname "$0")/../../wedge/tests/compare-rewrite-digest.sh" xen "$ab" "$vmlinux" "$log" "$logdir/rewrite" ||
     fail "afterburn rewrite --backend xen differs from the wedge on $vmlinux"
 # The issue's bound (a boot under 60 s of wall clock) is reported, not asserted: wall clock
-# under QEMU TCG depends on the machine's load (46 s idle, 74 s at load 6.5 on 2 cores).
+# under QEMU TCG depends on the machine's load (see the timeout above).
 awk -v s="$secs" 'BEGIN { exit !(s < 60) }' || echo "xen.linux.boot: note: $secs s of wall clock, over the 60 s the issue asks for (machine load: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "xen.linux.boot: transcript equal to the native one, fallback 0, vmlinux unchanged"
