@@ -15,6 +15,8 @@
  */
 #include <xen/xen.h>
 
+#include "afterburn/gpr_sequences.S.h"
+
 #define EVENT_VECTOR 256	/* not a CPU vector: marks the event upcall in trap_frame */
 #define SYSCALL_VECTOR 257	/* nor this: Xen's syscall callback (guest user mode) */
 
@@ -56,42 +58,14 @@
 	ENTRY_STUB syscall_entry, SYSCALL_VECTOR, 0
 
 trap_common:
-	pushq	%rax
-	pushq	%rbx
-	pushq	%rcx
-	pushq	%rdx
-	pushq	%rsi
-	pushq	%rdi
-	pushq	%rbp
-	pushq	%r8
-	pushq	%r9
-	pushq	%r10
-	pushq	%r11
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
+	WEDGE_PUSH_GPRS
 	cld
 	movq	%rsp, %rdi		/* trap_frame * */
 	movq	%rsp, %rbx		/* callee-saved: the frame, for after the call */
 	andq	$-16, %rsp		/* the SysV ABI wants a 16-byte aligned call */
 	call	trap_dispatch
 	movq	%rbx, %rsp
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%r11
-	popq	%r10
-	popq	%r9
-	popq	%r8
-	popq	%rbp
-	popq	%rdi
-	popq	%rsi
-	popq	%rdx
-	popq	%rcx
-	popq	%rbx
-	popq	%rax
+	WEDGE_POP_GPRS
 	addq	$16, %rsp		/* vector and error code */
 	/*
 	 * The iret stub in the hypercall page is jumped to, not called: it pushes rcx, r11

@@ -9,7 +9,8 @@ namespace xw {
 // Layout fixed by traps.S: GPRs in reverse push order, then what the stub pushed, then the
 // hardware-shaped frame left after popping Xen's rcx/r11.
 struct trap_frame {
-    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    // WEDGE_PUSH_GPRS's order (afterburn/gpr_sequences.S.h), lowest address first.
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
     uint64_t vector; // CPU vector, or event_vector for the event upcall
     uint64_t error;  // error code, 0 for vectors without one
     uint64_t rip, cs, rflags, rsp, ss;
