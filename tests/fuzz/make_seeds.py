@@ -5,6 +5,7 @@ import os
 import struct
 import sys
 
+sys.dont_write_bytecode = True  # the import below must leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 import corrupt_elf  # noqa: E402  (section and note walking)
 
