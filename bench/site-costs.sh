@@ -24,7 +24,7 @@ echo "== native (QEMU TCG, -icount shift=0)"
 "$ab" boot --on native "$guest" --append "console=ttyS0 bench" -q --log "$work/native.log" \
     --qemu-arg -icount --qemu-arg shift=0 --timeout 300 || { echo "native run failed"; exit 1; }
 echo "== xen (Xen 4.17 + the Xen wedge, same QEMU settings)"
-AFTERBURN_XEN_QEMU_ARGS="-icount shift=0" "$ab" boot --on xen "$guest" --append "console=ttyS0 bench" -q \
+"$ab" boot --on xen "$guest" --append "console=ttyS0 bench" -q --qemu-arg -icount --qemu-arg shift=0 \
     --log "$work/xen.log" --timeout 600 || { echo "xen run failed (status $?)"; exit 1; }
 
 echo
