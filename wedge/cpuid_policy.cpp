@@ -30,7 +30,8 @@ constexpr leaf_mask masks[] = {
     // not virtualized), DCA(18), TSC-deadline(24: LAPIC timer has no TSC-deadline mode).
     // OSXSAVE(27) follows CR4. HYPERVISOR(31) is forced on by build(): the guest is
     // virtualized, and the bit keeps Linux off bare-metal-only paths (microcode loading),
-    // while the hypervisor leaves 0x4000_0000+ read as zero so no PV interface is detected.
+    // while the hypervisor leaves 0x4000_0000+ read as zero (no PV interface is detected)
+    // unless the backend announces one it provides (announce_hypervisor).
     {0x1,
      {all, 0x0000ffffu,
       bits(0, 1, 9, 12, 13, 19, 20, 21, 22, 23, 25, 26, 28, 29, 30),
@@ -271,10 +272,19 @@ uint64_t cpuid_policy::allowed_cr4() const
     return cr4;
 }
 
+void cpuid_policy::announce_hypervisor(const char (&signature)[13])
+{
+    uint32_t words[3] = {};
+    for (unsigned i = 0; i < 12; ++i)
+        words[i / 4] |= static_cast<uint32_t>(static_cast<uint8_t>(signature[i])) << (8 * (i % 4));
+    hypervisor_leaf_ = {0x40000000u, words[0], words[1], words[2]};
+}
+
 cpuid_regs cpuid_policy::query(uint32_t leaf, uint32_t subleaf, const cpuid_dynamic &now) const
 {
-    // Hypervisor leaves: none (the HYPERVISOR bit is hidden, and probing finds nothing).
-    if (leaf >= 0x40000000u && leaf < 0x50000000u) return {};
+    // Hypervisor leaves: the announced one, if any; probing finds nothing else.
+    if (leaf == 0x40000000u) return hypervisor_leaf_;
+    if (leaf > 0x40000000u && leaf < 0x50000000u) return {};
     if (leaf >= 0x80000000u) {
         if (leaf > max_extended_) leaf = max_basic_, subleaf = 0;  // Intel: highest basic leaf
     } else if (leaf > max_basic_) {

@@ -98,6 +98,10 @@ public:
     cpuid_regs query(uint32_t leaf, uint32_t subleaf, const cpuid_dynamic &now) const;
 
     bool has(cpu_feature f) const;
+    // Leaf 0x40000000 names this hypervisor (12 characters) with no further leaves; without
+    // it every hypervisor leaf reads as zero. For an interface the wedge provides
+    // (vmware_backdoor).
+    void announce_hypervisor(const char (&signature)[13]);
     // The vendor string is "AuthenticAMD" (AMD's model-specific MSRs exist).
     bool is_amd() const;
     uint64_t supported_xcr0() const { return xcr0_mask_; }
@@ -121,6 +125,7 @@ private:
 
     entry entries_[max_entries]{};
     unsigned count_ = 0;
+    cpuid_regs hypervisor_leaf_{};
     uint32_t max_basic_ = 0;
     uint32_t max_extended_ = 0;
     uint64_t xcr0_mask_ = 0;

@@ -1,6 +1,7 @@
 #include "wedge/emulate.h"
 
 #include "wedge/devices/io_bus.h"
+#include "wedge/devices/vmware_backdoor.h"
 #include "wedge/emulate_context.h"
 #include "wedge/interrupts.h"
 #include "wedge/msrs.h"
@@ -206,6 +207,7 @@ emulation port_io(context &c, bool out)
         uint32_t v = static_cast<uint32_t>(truncate(c.reg(rax), size * 8));
         if (c.cpu.io) c.cpu.io->write(port, size, v);
     } else {
+        if (size == 4 && port == vmware_backdoor::port && c.cpu.backdoor && c.cpu.backdoor->call(c.f)) return c.next();
         uint32_t v = c.cpu.io ? c.cpu.io->read(port, size) : static_cast<uint32_t>(truncate(~0ull, size * 8));
         write_gpr(c.f, rax, v, size * 8);
     }

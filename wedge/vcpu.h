@@ -15,6 +15,7 @@ namespace afterburn::wedge {
 
 class interrupt_controller;
 class io_bus;
+struct vmware_backdoor;
 class local_apic;
 
 // The page each vCPU maps at wedge_abi::vcpu_page, so that rewritten code can reach its own
@@ -122,6 +123,8 @@ struct vcpu {
     io_bus *io = nullptr;
     local_apic *apic = nullptr;
     interrupt_controller *extint = nullptr;
+    // The frequencies the guest may ask for instead of calibrating (a backend that has them).
+    const vmware_backdoor *backdoor = nullptr;
 
     bool virtual_if() const { return page.virtual_if != 0; }
     void set_virtual_if(bool on) { page.virtual_if = on ? 1 : 0; }

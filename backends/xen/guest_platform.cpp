@@ -80,6 +80,16 @@ bool platform_init(uint64_t cr3) {
     c.io = &p.bus;
     c.apic = &p.apic;
     c.extint = &p.pic;
+    // Linux would calibrate the TSC and the APIC timer by polling the PIT, one site entry per
+    // read: too slow to pass its checks (docs/xen-backend.md, "Time"). It reads them instead.
+    p.frequencies = {p.be.tsc_hz(), static_cast<uint32_t>(wedge::local_apic::bus_hz)};
+    if (p.frequencies.tsc_hz) {
+        c.backdoor = &p.frequencies;
+        c.cpuid.announce_hypervisor(wedge::vmware_backdoor::signature);
+        print("xen-wedge: guest: TSC %lu Hz, APIC bus %u Hz (told through cpuid 0x40000000 \"%s\", port 0x%x)\n",
+              p.frequencies.tsc_hz, p.frequencies.apic_bus_hz, wedge::vmware_backdoor::signature,
+              wedge::vmware_backdoor::port);
+    }
     bool ok = p.bus.attach(wedge::uart_8250::com1, 8, p.uart) &&
               p.bus.attach(wedge::pic_pair::master_port, 2, p.pic) &&
               p.bus.attach(wedge::pic_pair::slave_port, 2, p.pic) && p.bus.attach(0x40, 4, p.pit) &&

@@ -12,6 +12,7 @@
 #include "wedge/devices/pic_8259.h"
 #include "wedge/devices/pit_8254.h"
 #include "wedge/devices/uart_8250.h"
+#include "wedge/devices/vmware_backdoor.h"
 #include "wedge/frame.h"
 #include "wedge/vcpu.h"
 #include "xen_backend.h"
@@ -52,6 +53,7 @@ struct guest_platform {
     wedge::cmos_rtc rtc{be, 0};
     wedge::io_bus bus;
     wedge::local_apic apic;
+    wedge::vmware_backdoor frequencies;
     explicit guest_platform(wedge::vcpu &c) : pic(&c), apic(c, be) {}
 };
 

@@ -102,6 +102,15 @@ uint64_t xen_backend::now_ns() {
     return ns;
 }
 
+uint64_t xen_backend::tsc_hz() {
+    // ns = (tsc << shift) * mul / 2^32, so tsc_hz = 10^9 * 2^32 / mul, shifted back (the
+    // numerator, 4.3e18, fits 64 bits).
+    const vcpu_time_info &t = this_vcpu()->time;
+    if (!t.tsc_to_system_mul) return 0;
+    uint64_t hz = (1000000000ull << 32) / t.tsc_to_system_mul;
+    return t.tsc_shift < 0 ? hz << -t.tsc_shift : hz >> t.tsc_shift;
+}
+
 bool xen_backend::sync_paging() {
     xs::paging_config want = paging_of(cpu()), have = shadow().config();
     if (want.nxe == have.nxe && want.wp == have.wp) return false;

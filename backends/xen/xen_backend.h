@@ -28,6 +28,8 @@ public:
     void console_write(const char *text, size_t len) override;
     // Xen's system time (vcpu_time_info): TSC scaled, in ns since boot.
     uint64_t now_ns() override;
+    // The TSC's frequency, from the scale Xen gives for it (vcpu_time_info).
+    uint64_t tsc_hz();
 
     // CR0.WP / EFER.NXE are walk rules: the shadow applies new ones with a full flush. True
     // if it did.

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <string>
+
 #include "machine.h"
 #include "wedge/cpuid_policy.h"
 
@@ -61,6 +63,25 @@ TEST_CASE("cpuid: PMU, MONITOR, topology and hypervisor leaves read as zero", "[
     }
     // The HYPERVISOR bit says "virtualized", with no interface behind it.
     CHECK(visible(p, feature::hypervisor));
+}
+
+TEST_CASE("cpuid: an announced hypervisor is leaf 0x40000000 alone", "[cpuid]")
+{
+    cpuid_policy p = built();
+    p.announce_hypervisor("VMwareVMware");
+    cpuid_regs r = p.query(0x40000000u, 0, {});
+    CHECK(r.eax == 0x40000000u);  // no leaf beyond it (Linux then uses the I/O port form)
+    char name[13] = {};
+    for (unsigned i = 0; i < 4; ++i) {
+        name[i] = static_cast<char>(r.ebx >> (8 * i));
+        name[4 + i] = static_cast<char>(r.ecx >> (8 * i));
+        name[8 + i] = static_cast<char>(r.edx >> (8 * i));
+    }
+    CHECK(std::string(name) == "VMwareVMware");
+    for (uint32_t leaf : {0x40000001u, 0x40000010u, 0x40000100u}) {
+        cpuid_regs z = p.query(leaf, 0, {});
+        CHECK((z.eax | z.ebx | z.ecx | z.edx) == 0);
+    }
 }
 
 TEST_CASE("cpuid: leaf ranges are clamped and out-of-range leaves repeat the highest basic leaf", "[cpuid]")

@@ -5,6 +5,7 @@
 #include "machine.h"
 #include "wedge/devices/io_bus.h"
 #include "wedge/devices/local_apic.h"
+#include "wedge/devices/vmware_backdoor.h"
 #include "wedge/interrupts.h"
 #include "wedge/msrs.h"
 
@@ -627,6 +628,53 @@ TEST_CASE("in/out: immediate and %dx ports, operand sizes", "[emulate][io]")
     nobody.imm = 0x10;
     REQUIRE(m.run(nobody).what == action::resume);
     CHECK((m.f.gpr[rax] & 0xffff) == 0xffff);  // unclaimed ports float high
+}
+
+TEST_CASE("the frequency backdoor answers inl (%dx) from 0x5658 with the magic, and nothing else", "[emulate][io]")
+{
+    machine m;
+    io_bus bus;
+    recorder dev;
+    REQUIRE(bus.attach(0x5658, 1, dev));
+    m.cpu.io = &bus;
+    vmware_backdoor door{0x1a6f0b2c0ull, 1000000000u};  // 7.1 GHz: the high word is used
+    auto inl = record(site_kind::in, 32, 1, 7);
+    inl.flags |= annotation::flag_port_dx;
+    auto ask = [&](uint32_t eax, uint32_t ecx) {
+        m.f.gpr[rax] = eax;
+        m.f.gpr[rbx] = 0xffffffffull;
+        m.f.gpr[rcx] = ecx;
+        m.f.gpr[rdx] = vmware_backdoor::port;
+        dev.last_port = 0;
+        REQUIRE(m.run(inl).what == action::resume);
+    };
+
+    // Without a backdoor the port is an ordinary one.
+    ask(vmware_backdoor::magic, vmware_backdoor::command_gethz);
+    CHECK(dev.last_port == vmware_backdoor::port);
+
+    m.cpu.backdoor = &door;
+    ask(vmware_backdoor::magic, vmware_backdoor::command_gethz);
+    CHECK(dev.last_port == 0);  // the device behind the port never saw it
+    CHECK(m.f.gpr[rax] == 0xa6f0b2c0u);
+    CHECK(m.f.gpr[rbx] == 0x1u);
+    CHECK(m.f.gpr[rcx] == 1000000000u);
+    CHECK(m.f.gpr[rdx] == vmware_backdoor::port);
+
+    ask(vmware_backdoor::magic, 10);  // GETVERSION, any other command: not available
+    CHECK(m.f.gpr[rax] == 0xffffffffu);
+    CHECK(m.f.gpr[rbx] == 0xffffffffu);
+
+    ask(0x12345678, vmware_backdoor::command_gethz);  // no magic: an ordinary port read
+    CHECK(dev.last_port == vmware_backdoor::port);
+    CHECK(m.f.gpr[rax] == 0xa1b2c3d4u);
+
+    auto inb = record(site_kind::in, 8, 1, 7);  // only the 4-byte form is the backdoor
+    inb.flags |= annotation::flag_port_dx;
+    m.f.gpr[rax] = vmware_backdoor::magic;
+    m.f.gpr[rdx] = vmware_backdoor::port;
+    REQUIRE(m.run(inb).what == action::resume);
+    CHECK(dev.last_port == vmware_backdoor::port);
 }
 
 TEST_CASE("in/out at CPL 3 follow IOPL and the TSS I/O bitmap", "[emulate][io][fault]")
