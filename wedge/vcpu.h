@@ -23,11 +23,13 @@ class local_apic;
 struct alignas(4096) abi_page {
     uint8_t virtual_if;  // 1 = interrupts enabled (wedge_abi::vcpu_virtual_if)
     uint8_t pending;     // nonzero = a virtual interrupt may be waiting (wedge_abi::vcpu_pending)
-    uint8_t reserved[4094];
+    uint8_t inline_flags;  // nonzero = pushf/popf may skip the core (wedge_abi::vcpu_inline_flags)
+    uint8_t reserved[4093];
 };
 static_assert(sizeof(abi_page) == 4096);
 static_assert(offsetof(abi_page, virtual_if) == wedge_abi::vcpu_virtual_if - wedge_abi::vcpu_page);
 static_assert(offsetof(abi_page, pending) == wedge_abi::vcpu_pending - wedge_abi::vcpu_page);
+static_assert(offsetof(abi_page, inline_flags) == wedge_abi::vcpu_inline_flags - wedge_abi::vcpu_page);
 
 // 256 interrupt vectors: which are requested and not yet delivered.
 struct vector_set {

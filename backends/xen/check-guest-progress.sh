@@ -42,7 +42,7 @@ sh "$here/check-run.sh" --verdict $VERDICT --log "$log" \
     --expect "^xen-wedge: guest: boot_params at 0x[0-9a-f]+: 3 e820 entries \\[0x0-0xa0000\\) RAM \\[0xa0000-0x100000\\) reserved \\[0x100000-0x[0-9a-f]+\\) RAM," \
     --expect "^xen-wedge: shadow: running on shadow roots kernel mfn 0x[0-9a-f]+ user mfn 0x[0-9a-f]+" \
     --expect "^xen-wedge: shadow: guest view: entry bytes match at 0xffffffff810001a7, boot_params magic 0x53726448 at 0x7202, identity write seen at link address: yes, [1-9][0-9]* faults filled$" \
-    --expect "^xen-wedge: shadow: entry window: 69 entries and slots ok, vCPU page alias ok$" \
+    --expect "^xen-wedge: shadow: entry window: 71 entries and slots ok, vCPU page alias ok$" \
     --expect "^xen-wedge: guest: [0-9]+ sites: rewrote [0-9]+ \([0-9]+ cli as inline stores\), [0-9]+ int n left to trap, [0-9]+ left in ring-3 code \([0-9]+ of them trap with int3\), 0 outside the image, 0 could not be rewritten$" \
     --expect "^xen-wedge: guest: entering at 0xffffffff810001a7 \(boot_params 0x7000\), virtual IF 0$" \
     --expect "^afterburn sample guest: " \

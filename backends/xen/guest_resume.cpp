@@ -5,6 +5,7 @@
 #include "exit.h"
 #include "guest.h"
 #include "guest_platform.h"
+#include "guest_sites.h"
 #include "guest_stacks.h"
 #include "guest_time.h"
 #include "pv_shadow.h"
@@ -67,6 +68,9 @@ void after_core() { platform().be.sync_paging(); }
 void resume() {
     wedge::vcpu &c = cpu();
     wedge::frame &fr = g_guest_run.frame;
+    // Every change of the virtual IOPL is the core's and ends here: the pushf/popf fast paths
+    // (flags_fast_path.S) give what the core would while it is 0.
+    c.page.inline_flags = c.iopl == 0 && flag_sites_all_64_bit();
     sync_gs(c);
     if (c.cpl == 3) {
         ++g_run_stats.user_entries;
@@ -115,8 +119,13 @@ bool guest_single_step(trap_frame *f) {
     if (!g_stepping || f->vector != wedge::vec::db) return false;
     g_stepping = false;
     f->rflags &= ~wedge::flags::tf;
-    // Inside the wedge (the step landed in the entry window): the site's own exit delivers.
-    if (is_wedge_address(f->rip)) return true;
+    // Inside the wedge (the step landed in the entry window): the site's own exit delivers,
+    // except a pushf/popf fast path, which returns straight to the guest: a timer upcall
+    // shortly after delivers then.
+    if (is_wedge_address(f->rip)) {
+        retry_delivery_soon();
+        return true;
+    }
     frame_from_trap(f);
     deliver_pending_and_resume();
 }

@@ -137,6 +137,12 @@ const wedge::site_table &guest_sites() { return g_sites; }
 
 const wedge::alternative_copies &guest_alternative_copies() { return g_copies; }
 
+namespace {
+bool g_flag_sites_64 = true;
+}
+
+bool flag_sites_all_64_bit() { return g_flag_sites_64; }
+
 bool prepare_sites(const loaded_guest &g) {
     if (!collect_sites(g)) return false;
     const wedge::rewrite_plan plan = wedge::plan_for(wedge::backend_id::xen);
@@ -144,6 +150,16 @@ bool prepare_sites(const loaded_guest &g) {
     if (g.head_hi) wedge::mark_head_code(g_sites, plan, g.head_lo, g.head_hi);
     guest_text text(g);
     wedge::rewrite_counts c = wedge::apply_plan(g_sites, plan, text);
+    uint32_t narrow = 0;
+    for (uint32_t i = 0; i < g_sites.count(); ++i) {
+        const wedge::site &s = g_sites[i];
+        auto k = static_cast<afterburn::site_kind>(s.rec.kind);
+        if (s.rewritten && (k == afterburn::site_kind::pushf || k == afterburn::site_kind::popf) &&
+            afterburn::annotation::operand_bits(s.rec.flags) == 16)
+            ++narrow;
+    }
+    g_flag_sites_64 = narrow == 0;
+    if (narrow) print("xen-wedge: guest: %u 16-bit pushf/popf sites: every pushf/popf goes through the core\n", narrow);
     print("xen-wedge: guest: %u sites: rewrote %u (%u cli as inline stores), %u int n left to trap, "
           "%u left in ring-3 code (%u of them trap with int3), %u outside the image, %u could not be rewritten\n",
           g_sites.count(), c.rewritten, c.inline_stores, c.by_plan, c.user, c.user_int3, c.outside, c.failed);

@@ -30,4 +30,8 @@ const afterburn::wedge::site *find_kernel_int3_site(uint64_t link_insn);
 
 const afterburn::wedge::site *find_user_site(uint64_t insn, bool int3_only);
 
+// False when a rewritten pushf/popf site has a 16-bit operand: the entry window's fast paths
+// (flags_fast_path.S) handle the 64-bit forms only.
+bool flag_sites_all_64_bit();
+
 } // namespace xw

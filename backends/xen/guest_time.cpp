@@ -78,6 +78,8 @@ void arm_timer_at(uint64_t ns) {
 
 } // namespace
 
+void retry_delivery_soon() { arm_timer_at(platform().be.now_ns() + retry_in_wedge_ns); }
+
 void arm_timer() {
     uint64_t d = next_deadline();
     if (d == g_timer.armed_ns) return;
@@ -141,7 +143,7 @@ void guest_event(trap_frame *f) {
         // The wedge was running (a site, a resume, SCHEDOP_block): it polls the timers on its
         // own way out, except in the short stretch after that; look again shortly.
         ++g_run_stats.upcalls_in_wedge;
-        if (!g_timer.blocking) arm_timer_at(platform().be.now_ns() + retry_in_wedge_ns);
+        if (!g_timer.blocking) retry_delivery_soon();
         return;
     }
     check_progress(f);

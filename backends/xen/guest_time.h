@@ -14,6 +14,9 @@ bool bind_timer();
 
 // Arms Xen's one-shot timer at the emulated timers' next deadline (if it changed).
 void arm_timer();
+// An upcall a moment from now (50 µs): for an interrupt that became deliverable where the
+// wedge cannot deliver it (inside the wedge).
+void retry_delivery_soon();
 
 // Events are masked while the wedge runs and opened on every way into the guest.
 void mask_events();

@@ -1,5 +1,6 @@
 // The wedge's bring-up sequence on Xen: report what Xen gave us, install exception and event
 // handling, prove both paths, look at the boot module, and leave with a verdict.
+#include "afterburn/site_kind.h"
 #include "bootmod.h"
 #include "cmdline.h"
 #include "console.h"
@@ -14,7 +15,7 @@
 #include "start_info.h"
 #include "traps.h"
 
-extern "C" char wedge_vcpu_page[];
+extern "C" char wedge_vcpu_page[], wedge_pushf_fast[], wedge_popf_fast[];  // guest_platform.cpp, flags_fast_path.S
 
 namespace xw {
 
@@ -78,21 +79,29 @@ bool check_guest_view(const loaded_guest &g) {
 }
 
 // The entry window as a rewritten site sees it: slot(k) = entry(k), entry(k) starts with
-// `pushq $k` (6a k), and the vCPU page at window + 0x20000 is the wedge's vCPU page.
+// `pushq $k` (6a k), except pushf and popf, whose entries jump to their fast paths
+// (e9 rel32, flags_fast_path.S); and the vCPU page at window + 0x20000 is the wedge's vCPU page.
 bool check_window() {
     constexpr uint64_t window = 0xffffffffffe00000ull;
+    constexpr unsigned kinds = afterburn::site_kind_count;
     unsigned bad = 0;
-    for (unsigned k = 0; k < 69; ++k) {
-        auto *e = reinterpret_cast<const volatile uint8_t *>(window + 64 * k);
+    for (unsigned k = 0; k < kinds; ++k) {
+        uint64_t at = window + 64 * k;
+        auto *e = reinterpret_cast<const volatile uint8_t *>(at);
         auto *slot = reinterpret_cast<const volatile uint64_t *>(window + 0x10000 + 8 * k);
-        bad += *slot != window + 64 * k || e[0] != 0x6a || e[1] != k;
+        uint64_t fast = k == static_cast<unsigned>(afterburn::site_kind::pushf)  ? reinterpret_cast<uint64_t>(wedge_pushf_fast)
+                        : k == static_cast<unsigned>(afterburn::site_kind::popf) ? reinterpret_cast<uint64_t>(wedge_popf_fast)
+                                                                                 : 0;
+        int32_t rel = static_cast<int32_t>(e[1] | e[2] << 8 | e[3] << 16 | static_cast<uint32_t>(e[4]) << 24);
+        bool entry_ok = fast ? e[0] == 0xe9 && at + 5 + static_cast<int64_t>(rel) == fast : e[0] == 0x6a && e[1] == k;
+        bad += *slot != at || !entry_ok;
     }
     auto *mine = reinterpret_cast<volatile uint8_t *>(wedge_vcpu_page);
     auto *alias = reinterpret_cast<volatile uint8_t *>(window + 0x20000);
     alias[0] = 0xa5;
     bool same = mine[0] == 0xa5;
     alias[0] = 0;
-    print("xen-wedge: shadow: entry window: 69 entries and slots %s, vCPU page alias %s\n",
+    print("xen-wedge: shadow: entry window: %u entries and slots %s, vCPU page alias %s\n", kinds,
           bad ? "WRONG" : "ok", same ? "ok" : "WRONG");
     return !bad && same;
 }

@@ -3,6 +3,7 @@
 // address, runs it through the core and leaves through wedge_resume to wherever the core says
 // (the end of the span, a transfer target, an interrupt handler).
 #include "afterburn/site_kind.h"
+#include "afterburn/wedge_abi.h"
 #include "console.h"
 #include "console_line.h"
 #include "exit.h"
@@ -11,8 +12,14 @@
 #include "guest_sites.h"
 #include "guest_time.h"
 #include "run_stats.h"
+#include "wedge/frame.h"
 
 static_assert(afterburn::site_kind_count == 71, "window.S KIND_COUNT must match site_kind_count");
+static_assert(static_cast<unsigned>(afterburn::site_kind::pushf) == 3 &&
+                  static_cast<unsigned>(afterburn::site_kind::popf) == 4,
+              "window.S and flags_fast_path.S name pushf and popf by number");
+static_assert(afterburn::wedge::flags::real == 0x244dd5 && afterburn::wedge_abi::vcpu_page == 0xffffffffffe20000ull,
+              "flags_fast_path.S spells out flags::real and the vCPU page");
 
 // window.S pushes these on the wedge's site stack (low to high).
 struct site_frame {

@@ -31,5 +31,8 @@ constexpr uint64_t slot(site_kind k) { return slot_table + 8 * static_cast<uint6
 inline constexpr uint64_t vcpu_page = window_base + 0x20000;
 inline constexpr uint64_t vcpu_virtual_if = vcpu_page + 0;
 inline constexpr uint64_t vcpu_pending = vcpu_page + 1;  // nonzero: a virtual interrupt waits
+// Nonzero: the pushf/popf entries may finish in the entry window, without the core (the
+// backend sets it while that gives what the core would: virtual IOPL 0, 64-bit operands).
+inline constexpr uint64_t vcpu_inline_flags = vcpu_page + 2;
 
 } // namespace afterburn::wedge_abi
