@@ -17,22 +17,31 @@ const xen_pfn_t *g_p2m;
 uint64_t g_nr_pages;
 uint64_t g_scratch_next, g_scratch_end;  // dom0 pfns
 uint64_t g_guest_base, g_guest_pages;    // dom0 pfn of guest-physical 0, guest RAM pages
-uint64_t g_temp_va;                      // the one-page temporary mapping
-uint64_t g_temp_gfn = ~0ull;             // what it maps now
+// Guest frames the wedge reads or writes (page walks, emulated stack accesses, shadow A/D
+// updates) are mapped at the top pages of Xen's initial mapping, direct-mapped by frame
+// number: a walk touches the same few tables again and again, and each new mapping is an
+// update_va_mapping hypercall. A pointer from map_gfn is good until the next call.
+constexpr unsigned temp_slots = 32;
+uint64_t g_temp_va;                      // the first slot; slot i at g_temp_va + i pages
+uint64_t g_temp_gfn[temp_slots];         // what each maps (~0: nothing)
+uint64_t g_temp_remaps;
 
-// Maps guest frame gfn at the temporary slot (one update_va_mapping when it changes).
 volatile uint8_t *map_gfn(uint64_t gfn) {
-    if (gfn == g_temp_gfn) return reinterpret_cast<volatile uint8_t *>(g_temp_va);
+    unsigned i = static_cast<unsigned>(gfn % temp_slots);
+    auto *va = reinterpret_cast<volatile uint8_t *>(g_temp_va + (uint64_t(i) << 12));
+    if (gfn == g_temp_gfn[i]) return va;
     uint64_t mfn;
     if (!gfn_to_mfn(gfn, mfn)) return nullptr;
-    long rc = update_va_mapping(g_temp_va, mfn << 12 | pte_p | pte_rw | pte_a | pte_d, UVMF_INVLPG);
+    ++g_temp_remaps;
+    long rc = update_va_mapping(reinterpret_cast<uint64_t>(va), mfn << 12 | pte_p | pte_rw | pte_a | pte_d,
+                                UVMF_INVLPG);
     if (rc) {
         print("xen-wedge: mapping guest frame 0x%lx (mfn 0x%lx) failed: %ld\n", gfn, mfn, rc);
-        g_temp_gfn = ~0ull;
+        g_temp_gfn[i] = ~0ull;
         return nullptr;
     }
-    g_temp_gfn = gfn;
-    return reinterpret_cast<volatile uint8_t *>(g_temp_va);
+    g_temp_gfn[i] = gfn;
+    return va;
 }
 
 template <class F> bool each_chunk(uint64_t gpa, size_t len, F &&f) {
@@ -62,8 +71,14 @@ bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp, uint64_t gues
     uint64_t rsp_off = xen_rsp - virt_base;
     uint64_t init_end = (rsp_off + four_mib - 1) & ~(four_mib - 1);
     g_scratch_next = (rsp_off + page_size - 1) >> 12;
-    g_scratch_end = (init_end >> 12) - 1;  // the last page is the temporary slot
+    if ((init_end >> 12) < g_scratch_next + temp_slots) {
+        print("xen-wedge: memory: Xen's initial mapping ends 0x%lx bytes above the wedge's stack: no room for %u "
+              "temporary slots\n", init_end - rsp_off, temp_slots);
+        return false;
+    }
+    g_scratch_end = (init_end >> 12) - temp_slots;  // the last pages are the temporary slots
     g_temp_va = virt_base + (g_scratch_end << 12);
+    for (uint64_t &gfn : g_temp_gfn) gfn = ~0ull;
     g_guest_base = init_end >> 12;
     if (g_guest_base >= g_nr_pages) {
         print("xen-wedge: no dom0 pages left for guest RAM (nr_pages %lu, initial mapping %lu)\n",
@@ -80,12 +95,14 @@ bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp, uint64_t gues
         }
         g_guest_pages = guest_mb << 8;
     }
-    print("xen-wedge: memory: scratch dom0 pfns 0x%lx-0x%lx (%lu pages), temp slot 0x%lx\n",
-          g_scratch_next, g_scratch_end, g_scratch_end - g_scratch_next, g_temp_va);
+    print("xen-wedge: memory: scratch dom0 pfns 0x%lx-0x%lx (%lu pages), %u temporary slots at 0x%lx\n",
+          g_scratch_next, g_scratch_end, g_scratch_end - g_scratch_next, temp_slots, g_temp_va);
     print("xen-wedge: memory: guest RAM %lu MiB = dom0 pfns 0x%lx-0x%lx (guest-physical 0x0-0x%lx)\n",
           g_guest_pages >> 8, g_guest_base, g_guest_base + g_guest_pages, g_guest_pages << 12);
     return g_guest_pages != 0;
 }
+
+uint64_t guest_phys_remaps() { return g_temp_remaps; }
 
 uint64_t initial_mapping_end() { return virt_base + (g_guest_base << 12); }
 

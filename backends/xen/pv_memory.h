@@ -54,4 +54,7 @@ bool guest_phys_zero(uint64_t gpa, size_t len);
 // The 8-byte-aligned u64 at gpa, mapped (valid until the next guest_phys_* call).
 volatile uint64_t *guest_phys_u64(uint64_t gpa);
 
+// How often a guest frame had to be mapped into a temporary slot (one hypercall each).
+uint64_t guest_phys_remaps();
+
 } // namespace xw

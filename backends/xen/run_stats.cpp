@@ -4,7 +4,10 @@
 #include "console_line.h"
 #include "exit.h"
 #include "guest_platform.h"
+#include "pv_memory.h"
 #include "pv_shadow.h"
+
+extern "C" uint64_t wedge_inline_pushf_count, wedge_inline_popf_count;  // flags_fast_path.S
 
 namespace xw {
 
@@ -47,6 +50,8 @@ void print_kind_counts(const char *title, const uint64_t *counts) {
 void print_stats() {
     const run_stats &s = g_run_stats;
     print_kind_counts("site entries by kind", s.kind_entries);
+    print("xen-wedge: guest: %lu pushf and %lu popf finished in the entry window (flags_fast_path.S)\n",
+          wedge_inline_pushf_count, wedge_inline_popf_count);
     if (s.alternative_copy_entries)
         print("xen-wedge: guest: %lu of them from where Linux's alternatives copied a replacement site\n",
               s.alternative_copy_entries);
@@ -62,6 +67,7 @@ void print_stats() {
           "%lu rebuilt from empty), %lu flushes in all, %lu pool reclaims, %u tables in use\n",
           s.shadow_faults, s.cr3_loads, s.cr3_kept, s.cr3_loads - s.cr3_kept, shadow().stats().flushes,
           shadow().stats().pool_reclaims, shadow().stats().tables_in_use);
+    print("xen-wedge: guest: %lu guest frames mapped into the wedge's temporary slots\n", guest_phys_remaps());
 }
 
 const char *guest_symbol(uint64_t va, char *buf, unsigned size) {
