@@ -61,6 +61,21 @@ public:
         }
         return true;
     }
+    bool write_entries(uint64_t table_mfn, const entry_update *updates, unsigned count) override {
+        static mmu_update_t reqs[512];
+        if (count > 512) return false;
+        for (unsigned i = 0; i < count; ++i)
+            reqs[i] = {table_mfn << 12 | updates[i].index * 8u | MMU_NORMAL_PT_UPDATE, updates[i].value};
+        unsigned done = 0;
+        long rc = mmu_update(reqs, count, &done);
+        if (rc || done != count) {
+            if (refusals++ < 8)
+                print("xen-wedge: shadow: mmu_update of %u entries of mfn 0x%lx refused after %u: %ld\n", count,
+                      table_mfn, done, rc);
+            return false;
+        }
+        return true;
+    }
     bool pin_root(uint64_t mfn) override { return op(MMUEXT_PIN_L4_TABLE, mfn, "pin"); }
     void unpin_root(uint64_t mfn) override { op(MMUEXT_UNPIN_TABLE, mfn, "unpin"); }
     bool set_roots(uint64_t kernel_mfn, uint64_t user_mfn) override {

@@ -40,6 +40,14 @@ public:
     // `table_mfn`. The hypervisor validates it (Xen: mmu_update with ptr =
     // table_mfn << 12 | index * 8); false = refused (a core bug or a broken pool setup).
     virtual bool write_entry(uint64_t table_mfn, unsigned index, uint64_t value) = 0;
+    // Several entries of one shadow table, in this order, as one request (Xen: one
+    // mmu_update with `count` updates, at most 512): freeing a table clears every entry it
+    // has, a fill may install its neighbours.
+    struct entry_update {
+        uint16_t index;
+        uint64_t value;
+    };
+    virtual bool write_entries(uint64_t table_mfn, const entry_update *updates, unsigned count) = 0;
     // Keep a top-level table validated while it is not loaded (Xen: MMUEXT_PIN_L4_TABLE
     // and MMUEXT_UNPIN_TABLE). The core pins each root once at init.
     virtual bool pin_root(uint64_t mfn) = 0;

@@ -68,21 +68,28 @@ bool shadow_mmu::write(int table, unsigned index, uint64_t value)
 }
 
 // Zero every entry (children first, so each table is still linked, i.e. still a validated
-// page table for the hypervisor, while it is cleared) and return the frame to the pool.
-// Free frames are always zero.
+// page table for the hypervisor, while it is cleared; each table's entries in one request)
+// and return the frame to the pool. Free frames are always zero.
 void shadow_mmu::free_subtree(int idx)
 {
     frame_meta &f = frames_[idx];
-    for (unsigned i = 0; i < 512; ++i) {
-        const uint64_t e = f.table[i];
-        if (!(e & pte::present))
-            continue;
-        if (f.level > 1) {
+    if (f.level > 1)
+        for (unsigned i = 0; i < 512; ++i) {
+            const uint64_t e = f.table[i];
+            if (!(e & pte::present))
+                continue;
             const int child = lookup(e & pte::addr_mask);
             if (child >= 0)
                 free_subtree(child);
         }
-        write(idx, i, 0);
+    static hypervisor_mmu::entry_update cleared[512];  // filled after the recursion above
+    unsigned n = 0;
+    for (unsigned i = 0; i < 512; ++i)
+        if (f.table[i] & pte::present)
+            cleared[n++] = {static_cast<uint16_t>(i), 0};
+    if (n) {
+        stats_.entries_written += n;
+        hv_.write_entries(f.mfn, cleared, n);
     }
     f.level = 0;
     f.flags = 0;

@@ -104,6 +104,14 @@ public:
         ++refused;
         return false;
     }
+    bool write_entries(uint64_t table_mfn, const entry_update *updates, unsigned count) override
+    {
+        ++batches;
+        for (unsigned i = 0; i < count; ++i)
+            if (!write_entry(table_mfn, updates[i].index, updates[i].value))
+                return false;  // Xen stops at the first refused update too
+        return true;
+    }
     bool pin_root(uint64_t mfn) override
     {
         if (!pool_.count(mfn) || (level_.count(mfn) && level_[mfn] != 4))
@@ -190,7 +198,7 @@ public:
         return n;
     }
 
-    uint64_t writes = 0, refused = 0, flushes = 0, cmpxchg_calls = 0;
+    uint64_t writes = 0, refused = 0, flushes = 0, cmpxchg_calls = 0, batches = 0;
     std::vector<uint64_t> invalidated;
     std::function<void()> before_cmpxchg;
 

@@ -217,6 +217,26 @@ TEST_CASE("shadow: two guest address spaces switched by CR3", "[shadow]")
     CHECK(r.m.refused == 0);
 }
 
+TEST_CASE("shadow: a freed table's entries are cleared in one request", "[shadow]")
+{
+    rig r;
+    const uint64_t other = r.gt.new_table();
+    constexpr uint64_t va = 0x0000000000400000ull;  // user half: dropped by every CR3 load
+    for (uint64_t i = 0; i < 16; ++i) {
+        r.gt.map(r.cr3, va + i * 0x1000, 0x5000, P | W | U);
+        REQUIRE(r.read(va + i * 0x1000).ok);
+    }
+    const uint32_t in_use = r.sh->stats().tables_in_use;
+    const uint64_t writes = r.m.writes, batches = r.m.batches;
+    r.sh->load_cr3(other);
+    const uint32_t freed = in_use - r.sh->stats().tables_in_use;
+    REQUIRE(freed >= 3);                        // the user L3, L2 and L1 at least
+    CHECK(r.m.batches - batches == freed);      // one request per freed table
+    CHECK(r.m.writes - writes >= 16 + freed - 1);  // 16 leaves and the links, each cleared
+    CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
+    CHECK(r.m.refused == 0);
+}
+
 TEST_CASE("shadow: 2M guest pages are splintered into 4K shadow entries", "[shadow][large]")
 {
     rig r;
