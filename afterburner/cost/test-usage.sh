@@ -5,15 +5,7 @@ set -u
 COST=$1
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-failures=0
-expect() { # expect DESCRIPTION WANT_RC REGEX -- COMMAND...
-    local what=$1 want=$2 regex=$3; shift 4
-    local out rc
-    out=$("$@" 2>&1); rc=$?
-    if [[ $rc -ne $want ]]; then echo "FAIL: $what: exit $rc, want $want: $out"; failures=$((failures + 1))
-    elif ! tr "\n" " " <<<"$out" | grep -qE -- "$regex"; then echo "FAIL: $what: output lacks /$regex/: $out"; failures=$((failures + 1))
-    else echo "ok: $what"; fi
-}
+. "$(dirname "$0")/../../tests/lib/expect.sh"
 expect "--help"           0 "Usage: afterburn cost \[--json\]"             -- "$COST" --help
 expect "--paths: ours"    0 "cost +backend_xen +backends/xen"              -- "$COST" --paths
 expect "--paths: Linux"   0 "core +arch_pv +arch/x86/xen"                  -- "$COST" --paths
@@ -24,10 +16,10 @@ expect "--compare outside" 2 "--compare wants a plain path inside the tree" -- "
 expect "--compare glob"   2 "--compare wants a plain path inside the tree" -- "$COST" --compare 'arch/*'
 expect "nothing to do"    2 "--no-compare and --diff-only leave nothing"  -- "$COST" --no-compare --diff-only
 expect "--files --json"   2 "cannot be combined with --json"              -- "$COST" --files --json
-expect "missing tarball"  2 "tarball not found: $TMP/none.tar.xz.*apt-get install linux-source-6.1" \
-                                                                           -- "$COST" --source "$TMP/none.tar.xz"
-expect "missing tree"     2 "Linux tree not found: $TMP/none.*build-linux --unpack-only" \
-                                                                           -- "$COST" --no-compare --tree "$TMP/none"
+expect "missing tarball"  2 "tarball not found: $TMP/none.tar.xz"        -- "$COST" --source "$TMP/none.tar.xz"
+expect "... and the fix"  2 "apt-get install linux-source-6.1"           -- "$COST" --source "$TMP/none.tar.xz"
+expect "missing tree"     2 "Linux tree not found: $TMP/none"             -- "$COST" --no-compare --tree "$TMP/none"
+expect "... and the fix"  2 "build-linux --unpack-only"                   -- "$COST" --no-compare --tree "$TMP/none"
 # No cloc on the PATH: the script gets only what it needs to reach the check.
 mkdir "$TMP/bin"
 ln -s "$(command -v dirname)" "$TMP/bin/dirname"

@@ -6,15 +6,7 @@ set -u
 CMP=$(cd "$(dirname "$0")" && pwd)/compare-workload.sh
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-failures=0
-expect() { # expect DESCRIPTION WANT_RC REGEX -- ARGS...
-    local what=$1 want=$2 regex=$3; shift 4
-    local out rc
-    out=$("$CMP" "$@" 2>&1); rc=$?
-    if [[ $rc -ne $want ]]; then echo "FAIL: $what: exit $rc, want $want: $out"; failures=$((failures + 1))
-    elif ! grep -qE -- "$regex" <<<"$out"; then echo "FAIL: $what: output lacks /$regex/: $out"; failures=$((failures + 1))
-    else echo "ok: $what"; fi
-}
+. "$(dirname "$0")/../lib/expect.sh"
 cat >"$TMP/native.log" <<'L'
 [    0.5] Run /init as init process
 AFTERBURN-WL: begin (workload v1)
@@ -29,13 +21,13 @@ sed 's/41791750/41791751/' "$TMP/native.log" >"$TMP/wrong.log"
 head -n 3 "$TMP/native.log" >"$TMP/cut.log"
 echo "no transcript here" >"$TMP/none.log"
 
-expect "equal despite timing, CRLF, noise" 0 "transcripts equal \(3 lines\)" -- "$TMP/native.log" "$TMP/xen.log"
-expect "a changed fact"       1 "^\+AFTERBURN-WL: loop: sum 41791751" -- "$TMP/native.log" "$TMP/wrong.log"
-expect "incomplete transcript" 2 "incomplete \(no 'end' line"          -- "$TMP/native.log" "$TMP/cut.log"
-expect "no transcript"        2 "holds no workload transcript"        -- "$TMP/none.log" "$TMP/native.log"
-expect "missing file"         2 "cannot read '$TMP/absent.log'"       -- "$TMP/native.log" "$TMP/absent.log"
-expect "one argument"         2 "Usage|compare-workload.sh LOG_A LOG_B" -- "$TMP/native.log"
-expect "--extract"            0 "^AFTERBURN-WL: end: 1 of 1"          -- --extract "$TMP/xen.log"
+expect "equal despite timing, CRLF, noise" 0 "transcripts equal \(3 lines\)" -- "$CMP" "$TMP/native.log" "$TMP/xen.log"
+expect "a changed fact"       1 "^\+AFTERBURN-WL: loop: sum 41791751" -- "$CMP" "$TMP/native.log" "$TMP/wrong.log"
+expect "incomplete transcript" 2 "incomplete \(no 'end' line"          -- "$CMP" "$TMP/native.log" "$TMP/cut.log"
+expect "no transcript"        2 "holds no workload transcript"        -- "$CMP" "$TMP/none.log" "$TMP/native.log"
+expect "missing file"         2 "cannot read '$TMP/absent.log'"       -- "$CMP" "$TMP/native.log" "$TMP/absent.log"
+expect "one argument"         2 "Usage|compare-workload.sh LOG_A LOG_B" -- "$CMP" "$TMP/native.log"
+expect "--extract"            0 "^AFTERBURN-WL: end: 1 of 1"          -- "$CMP" --extract "$TMP/xen.log"
 if "$CMP" --extract "$TMP/xen.log" | grep -q $'\r\|TIME'; then
     echo "FAIL: --extract kept a CR or a timing line"; failures=$((failures + 1))
 fi
