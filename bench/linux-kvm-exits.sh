@@ -7,11 +7,12 @@
 #              build/linux-e2e, else build/linux-out
 #   PLAIN_OUT  optional `afterburn build-linux --plain -o` output: a stock-gcc kernel, run
 #              without the wedge as a third column
-# Each configuration is one nested session (backends/linux/l1/run-nested.sh: QEMU TCG -> L1
-# Debian kernel -> kvm_amd nested=1 -> afterburn-kvm --stats), same initrd, same command line:
-#   wedge     afterburn-kvm --wedge kvm-wedge.elf vmlinux   the pre-virtualized run
-#   nowedge   afterburn-kvm vmlinux                         the same file, every port access traps
-#   plain     afterburn-kvm PLAIN_OUT/vmlinux               (if given) stock kernel, no wedge
+# Each configuration is one nested session (afterburn boot --on kvm --nested: QEMU TCG -> L1
+# Debian kernel -> kvm_amd nested=1 -> afterburn-kvm --stats), same initrd, same command line
+# (what afterburn boot gives Linux on KVM):
+#   wedge     vmlinux                                     the pre-virtualized run
+#   nowedge   --no-wedge vmlinux                          the same file, every port access traps
+#   plain     --no-wedge PLAIN_OUT/vmlinux                (if given) stock kernel, no wedge
 # Prints each run's exit total, exits by reason, the busiest ports, guest run time and
 # whether it reached AFTERBURN-SUCCESS, then the ratio nowedge/wedge. Times are noisy
 # (shared cores, TCG): the exit counts are the result.
@@ -24,27 +25,21 @@ if [ -z "$OUT" ]; then
 fi
 [ -n "$OUT" ] && [ -f "$OUT/vmlinux" ] || { echo "no Linux build (give LINUX_OUT, or run afterburn build-linux -o build/linux-out)" >&2; exit 1; }
 PLAIN=${2:-}
-WEDGE=$BUILD/backends/linux/wedge/kvm-wedge.elf
-RUN=$REPO/backends/linux/l1/run-nested.sh
-export AFTERBURN_KVM=$BUILD/libexec/afterburn/afterburn-kvm
+AB=$BUILD/bin/afterburn
 export AFTERBURN_KVM_L1_CACHE=${AFTERBURN_KVM_L1_CACHE:-$BUILD/kvm-l1}
-for f in "$WEDGE" "$AFTERBURN_KVM" "$OUT/initramfs.cpio.gz"; do [ -f "$f" ] || { echo "missing $f (build the project first)" >&2; exit 1; }; done
+for f in "$AB" "$BUILD/libexec/afterburn/kvm-wedge.elf" "$BUILD/libexec/afterburn/afterburn-kvm" "$OUT/initramfs.cpio.gz"; do
+    [ -f "$f" ] || { echo "missing $f (build the project first)" >&2; exit 1; }
+done
 work=$AFTERBURN_KVM_L1_CACHE/bench-linux-kvm-exits   # each run's console (+ --stats table) is kept here
 rm -rf "$work" && mkdir -p "$work"
-export NESTED_INITRD=$OUT/initramfs.cpio.gz NESTED_TIMEOUT=1200
-# What `afterburn boot --on kvm` gives Linux (backends/linux/glue/boot_kvm.cpp).
-APPEND="console=ttyS0 panic=-1 lpj=2000000 noapictimer"
-KICK=(--kick-ms 10)
 
 declare -A total io secs verdict reasons ports
-run() {   # run NAME VMLINUX [wedge]
+run() {   # run NAME VMLINUX [BOOT-OPTIONS...]
     local name=$1 kernel=$2 log=$work/$1.log rc=0
-    if [ "${3:-}" = wedge ]; then
-        NESTED_WEDGE=$WEDGE NESTED_LOG=$log "$RUN" "$kernel" --memory 256 --timeout 900 "${KICK[@]}" --append "$APPEND" >"$work/$name.out" 2>&1 || rc=$?
-    else
-        NESTED_WEDGE= NESTED_LOG=$log "$RUN" "$kernel" --memory 256 --timeout 900 "${KICK[@]}" --append "$APPEND" >"$work/$name.out" 2>&1 || rc=$?
-    fi
-    if [ $rc -eq 77 ]; then grep -m1 '^SKIP' "$work/$name.out"; exit 77; fi
+    shift 2
+    "$AB" boot --on kvm --nested "$kernel" --initrd "$OUT/initramfs.cpio.gz" --memory 256 --timeout 900 --log "$log" "$@" \
+        >"$work/$name.out" 2>&1 || rc=$?
+    if [ $rc -eq 4 ]; then grep -m1 -o 'SKIP: .*' "$work/$name.out"; exit 77; fi
     total[$name]=$(awk '$1 == "total" { print $2; exit }' "$work/$name.out")
     io[$name]=$(awk '$1 == "IO" { print $2; exit }' "$work/$name.out")
     secs[$name]=$(sed -n 's/.*guest run time \([0-9.]*\) s.*/\1/p' "$work/$name.out" | head -n1)
@@ -52,10 +47,10 @@ run() {   # run NAME VMLINUX [wedge]
     reasons[$name]=$(sed -n '/exits to user space by reason/,/total/p' "$work/$name.out" | awk 'NR > 2 && $1 != "total" { printf "%s%s %s", sep, $1, $2; sep = ", " }')
     ports[$name]=$(awk '/^ *0x[0-9a-f]+ / { n = $(NF-2) + $NF; print n, $1 }' "$work/$name.out" | sort -rn | head -n 4 | awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')
 }
-run wedge "$OUT/vmlinux" wedge
-run nowedge "$OUT/vmlinux"
+run wedge "$OUT/vmlinux"
+run nowedge "$OUT/vmlinux" --no-wedge
 configs="wedge nowedge"
-if [ -n "$PLAIN" ]; then run plain "$PLAIN/vmlinux"; configs="$configs plain"; fi
+if [ -n "$PLAIN" ]; then run plain "$PLAIN/vmlinux" --no-wedge; configs="$configs plain"; fi
 
 printf '%-8s %8s %10s  %-18s %-40s %s\n' config exits "run s" marker "exits by reason" "busiest ports (accesses)"
 for n in $configs; do

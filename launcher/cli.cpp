@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <utility>
 
 namespace afterburn::launcher {
 
@@ -15,7 +16,8 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
 
   --on BACKEND      where to run: native (QEMU TCG, no hypervisor), or kvm (the KVM wedge
                     under afterburn-kvm: this host's /dev/kvm if it can run guests, else nested
-                    in an L1 Linux under QEMU TCG; exit status 4 when neither is possible),
+                    in an L1 Linux under QEMU TCG, see "Nested KVM" below; exit status 4 when
+                    neither is possible),
                     or xen (Xen 4.17 under QEMU TCG, the Xen wedge as PV dom0 runs the guest;
                     --append is the guest's command line, default console=ttyS0, for Linux
                     console=ttyS0 panic=-1),
@@ -28,19 +30,31 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
   --initrd FILE     initial ramdisk (e.g. the initramfs.cpio.gz of `afterburn build-linux`)
   --append ARGS     kernel command line; default for Linux images: console=ttyS0,
                     none for other images
-  --timeout S       give up after S seconds (default 120)
-  --cpu MODEL       QEMU CPU model (default max)
+  --timeout S       give up after S seconds (default 120; kvm nested: the guest's, the L1's
+                    boot gets 60 s more)
+  --cpu MODEL       QEMU CPU model (default max; kvm nested: the L1's, e.g. max,-svm shows
+                    the skip when the L1 has no SVM)
   --memory MB       guest memory (default 256)
   --marker TEXT     success marker (default AFTERBURN-SUCCESS)
   --qemu-arg ARG    extra QEMU argument, may be repeated (appended after ours)
   --log FILE        also write the raw console output to FILE
   -q, --quiet       do not stream the console to stdout
-  --trap-and-emulate  xen: boot an image without Afterburn annotations (a stock kernel) on
-                    the wedge's trap-and-emulate fallback alone; refused without it
+  --trap-and-emulate  xen, kvm: boot an image without Afterburn annotations (a stock kernel)
+                    on the wedge's trap-and-emulate fallback alone; refused without it
+  --no-wedge        kvm: run IMAGE under afterburn-kvm without the KVM wedge (every sensitive
+                    instruction traps to afterburn-kvm; to compare with the wedge)
+  --nested          kvm: run nested even when this host's /dev/kvm could run guests
   -h, --help        this text
 
 Exit status: 0 success, 1 the guest failed or timed out, 2 bad usage or input,
 3 QEMU could not be started, 4 the backend is not available on this machine. QEMU is taken from $AFTERBURN_QEMU, else qemu-system-x86_64.
+Nested KVM: QEMU TCG boots an L1 Debian kernel (-cpu max: an emulated SVM CPU) whose KVM
+(kvm_amd nested=1) runs afterburn-kvm; the L1 system (Debian's kernel, an initramfs with the
+modules and afterburn-kvm) is built by share/afterburn/l1/build-l1.sh into $AFTERBURN_KVM_L1_CACHE,
+else share/afterburn/kvm-l1 when that exists (a build tree's), else $XDG_CACHE_HOME/afterburn/kvm-l1,
+else ~/.cache/afterburn/kvm-l1.
+--log gets the L1's whole console, the guest's with it. afterburn-kvm is $AFTERBURN_KVM, else
+libexec/afterburn/afterburn-kvm.
 Xen: the hypervisor is $AFTERBURN_XEN_GZ, else /boot/xen-4.17-amd64.gz, gunzipped once into
 $AFTERBURN_XEN_CACHE, else $XDG_CACHE_HOME/afterburn, else ~/.cache/afterburn. Helpers (the
 wedges, afterburn-kvm) are found next to this program, in libexec/afterburn/.
@@ -107,6 +121,10 @@ parse_result parse_command_line(const std::vector<std::string>& args)
             return result;
         } else if (name == "--trap-and-emulate") {
             o.trap_and_emulate = true;
+        } else if (name == "--nested") {
+            o.nested = true;
+        } else if (name == "--no-wedge") {
+            o.no_wedge = true;
         } else if (name == "-q" || name == "--quiet") {
             o.quiet = true;
         } else if (name == "--on" || name == "--initrd" || name == "--append" || name == "--timeout" ||
@@ -152,8 +170,13 @@ parse_result parse_command_line(const std::vector<std::string>& args)
         return fail("missing --on BACKEND (available: native, kvm, xen, xen-dom0, xenolinux)");
     if (!have_image)
         return fail("missing IMAGE");
-    if (o.trap_and_emulate && o.backend != "xen")
-        return fail("--trap-and-emulate is for --on xen (the Xen wedge's fallback), not --on " + o.backend);
+    if (o.trap_and_emulate && o.backend != "xen" && o.backend != "kvm")
+        return fail("--trap-and-emulate is for --on xen or kvm (the wedge's fallback), not --on " + o.backend);
+    for (auto [set, option] : {std::pair{o.nested, "--nested"}, std::pair{o.no_wedge, "--no-wedge"}})
+        if (set && o.backend != "kvm")
+            return fail(std::string(option) + " is for --on kvm, not --on " + o.backend);
+    if (o.no_wedge && o.trap_and_emulate)
+        return fail("--no-wedge runs no wedge, so there is no fallback for --trap-and-emulate");
     return result;
 }
 

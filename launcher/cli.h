@@ -20,7 +20,9 @@ struct boot_options {
     std::vector<std::string> qemu_args;       // passed through verbatim, after ours
     std::optional<std::filesystem::path> log; // raw console copy
     bool quiet = false;
-    bool trap_and_emulate = false;            // xen: run an image without annotations on the fallback
+    bool trap_and_emulate = false;            // xen, kvm: run an image without annotations on the fallback
+    bool nested = false;                      // kvm: nested even when this host's /dev/kvm could run guests
+    bool no_wedge = false;                    // kvm: afterburn-kvm alone, without the KVM wedge
 };
 
 enum class parse_status { ok, help, error };

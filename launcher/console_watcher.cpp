@@ -54,11 +54,46 @@ bool console_watcher::line_shows_crash(std::string_view line)
     return false;
 }
 
+std::string console_watcher::without_terminal_controls(std::string_view line)
+{
+    // ESC [ parameters intermediates final (CSI: 0x30-0x3f, 0x20-0x2f, then 0x40-0x7e), or ESC and
+    // one more byte (e.g. ESC c, a terminal reset).
+    std::string text;
+    text.reserve(line.size());
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        if (line[i] != '\x1b') {
+            text += line[i];
+            continue;
+        }
+        if (i + 1 < line.size() && line[i + 1] == '[') {
+            std::size_t j = i + 2;
+            while (j < line.size() && line[j] >= 0x20 && line[j] <= 0x3f)
+                ++j;
+            i = j < line.size() && line[j] >= 0x40 && line[j] <= 0x7e ? j : j - 1;
+        } else {
+            ++i;
+        }
+    }
+    return text;
+}
+
 void console_watcher::complete_line(std::string line)
 {
     // Serial consoles end lines with \r\n; drop the \r (and any stray one) for matching.
     while (!line.empty() && (line.back() == '\r' || line.back() == '\n'))
         line.pop_back();
+    // A terminal reset (ESC c; SeaBIOS and Linux send one, with more terminal setup, before the
+    // first text) starts a new line, what follows at its start: only the text counts.
+    for (std::size_t reset; (reset = line.find(terminal_reset)) != std::string::npos;) {
+        if (reset > 0)
+            text_line(without_terminal_controls(std::string_view(line).substr(0, reset)));
+        line.erase(0, reset + terminal_reset.size());
+    }
+    text_line(line.find('\x1b') == std::string::npos ? std::move(line) : without_terminal_controls(line));
+}
+
+void console_watcher::text_line(std::string line)
+{
     if (verdict_ == console_verdict::pending) {
         if (line_has_marker(line, success_marker_))
             verdict_ = console_verdict::success;

@@ -40,9 +40,14 @@ public:
     // Exposed for tests: does this console line count as the marker?
     static bool line_has_marker(std::string_view line, std::string_view marker);
     static bool line_shows_crash(std::string_view line);
+    // LINE without terminal control sequences (ESC c, ESC [ ... m, ...): what a terminal shows.
+    static std::string without_terminal_controls(std::string_view line);
 
 private:
+    static constexpr std::string_view terminal_reset = "\x1b" "c";
+
     void complete_line(std::string line);
+    void text_line(std::string line);
 
     std::string success_marker_;
     std::size_t keep_lines_;

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdexcept>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -168,6 +169,51 @@ exit_status child_process::kill_and_reap()
     status_ = decode(wstatus);
     g_child_pgid = 0;
     return *status_;
+}
+
+exit_status run_to_end(const std::vector<std::string>& argv, int echo_to, std::string& output)
+{
+    constexpr std::size_t output_kept = 64 * 1024;
+    child_process child(argv);
+    while (child.stdout_fd() >= 0 || child.stderr_fd() >= 0) {
+        pollfd fds[2];
+        nfds_t n = 0;
+        for (int fd : {child.stdout_fd(), child.stderr_fd()})
+            if (fd >= 0)
+                fds[n++] = {fd, POLLIN, 0};
+        if (::poll(fds, n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            child.close_stdout(); // cannot watch them: let the child's writes fail, not block
+            child.close_stderr();
+            break;
+        }
+        for (nfds_t i = 0; i < n; ++i) {
+            if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char buf[4096];
+            ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                if (fds[i].fd == child.stdout_fd())
+                    child.close_stdout();
+                else
+                    child.close_stderr();
+                continue;
+            }
+            if (echo_to >= 0)
+                (void)!::write(echo_to, buf, static_cast<std::size_t>(got));
+            output.append(buf, static_cast<std::size_t>(got));
+            if (output.size() > output_kept)
+                output.erase(0, output.size() - output_kept);
+        }
+    }
+    while (true) {
+        if (auto st = child.poll_exit())
+            return *st;
+        ::usleep(10000);
+    }
 }
 
 } // namespace afterburn::launcher

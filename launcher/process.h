@@ -46,6 +46,11 @@ private:
     std::optional<exit_status> status_;
 };
 
+// Runs ARGV to its end (a helper script): its stdout and stderr, as they come, go to the
+// descriptor ECHO_TO (none: -1) and into OUTPUT (its last 64 KiB). Throws std::runtime_error
+// when it cannot be started.
+exit_status run_to_end(const std::vector<std::string>& argv, int echo_to, std::string& output);
+
 // Installs the SIGINT/SIGTERM/SIGHUP handlers that kill the current child group; ignores SIGPIPE.
 void install_signal_handlers();
 

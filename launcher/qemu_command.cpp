@@ -22,31 +22,37 @@ std::optional<std::string> effective_append(const boot_options& options, const i
     return std::nullopt;
 }
 
-std::vector<std::string> native_qemu_argv(const boot_options& options, const image_info& image)
+std::vector<std::string> tcg_qemu_argv(const tcg_machine& machine)
 {
     // These machines have no usable hardware virtualization: TCG only.
     std::vector<std::string> argv = {
         qemu_binary(),
         "-accel", "tcg",
-        "-cpu", options.cpu,
-        "-m", std::to_string(options.memory_mb),
+        "-cpu", machine.cpu,
+        "-m", std::to_string(machine.memory_mb),
         "-nographic",
         "-no-reboot",                 // a guest reset ends the run instead of looping
         "-serial", "stdio",           // COM1 is the console we watch
         "-monitor", "none",           // keep the monitor off stdio
-        "-kernel", options.image.string(),
+        "-kernel", machine.kernel.string(),
         "-device", debug_exit_device,
     };
-    if (options.initrd) {
+    if (machine.initrd) {
         argv.push_back("-initrd");
-        argv.push_back(options.initrd->string());
+        argv.push_back(machine.initrd->string());
     }
-    if (auto append = effective_append(options, image)) {
+    if (machine.append) {
         argv.push_back("-append");
-        argv.push_back(*append);
+        argv.push_back(*machine.append);
     }
-    argv.insert(argv.end(), options.qemu_args.begin(), options.qemu_args.end());
+    argv.insert(argv.end(), machine.extra.begin(), machine.extra.end());
     return argv;
+}
+
+std::vector<std::string> native_qemu_argv(const boot_options& options, const image_info& image)
+{
+    return tcg_qemu_argv({options.cpu, options.memory_mb, options.image, options.initrd,
+                          effective_append(options, image), options.qemu_args});
 }
 
 std::string shell_quote_join(const std::vector<std::string>& argv)

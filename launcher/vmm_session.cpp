@@ -1,4 +1,4 @@
-// A VMM session: run the program that hosts the guest (QEMU, or the nested KVM runner),
+// A VMM session: run the program that hosts the guest (QEMU, or afterburn-kvm),
 // stream and watch the guest's console, decide the outcome. Shared by every backend.
 #include "vmm_session.h"
 #include "backend.h"
@@ -91,8 +91,9 @@ std::string first_line(const std::string& text)
 
 } // namespace
 
-int run_vmm(const std::vector<std::string>& argv, const boot_options& options, const vmm_kind& vmm)
+vmm_run watch_vmm(const std::vector<std::string>& argv, const boot_options& options, const vmm_kind& vmm)
 {
+    vmm_run run;
     if (!options.quiet)
         std::cerr << "afterburn boot: " << shell_quote_join(argv) << std::endl;
 
@@ -102,7 +103,8 @@ int run_vmm(const std::vector<std::string>& argv, const boot_options& options, c
         if (!log) {
             std::cerr << "afterburn boot: error: cannot write log file '" << options.log->string()
                       << "'" << std::endl;
-            return exit_usage;
+            run.not_run = exit_usage;
+            return run;
         }
     }
 
@@ -114,18 +116,14 @@ int run_vmm(const std::vector<std::string>& argv, const boot_options& options, c
         qemu.emplace(argv);
     } catch (const std::exception& e) {
         std::cerr << "afterburn boot: " << vmm.name << " failed to start: " << e.what() << std::endl;
-        return exit_start_failed;
+        run.not_run = exit_start_failed;
+        return run;
     }
 
     console_watcher watcher(options.marker);
     watcher.remember_lines_starting_with(vmm.remember_prefix);
-    std::string qemu_stderr;
-    std::size_t console_bytes = 0;
     bool stdout_broken = false, stderr_broken = false;
     std::optional<steady_clock::time_point> grace_end;
-    std::optional<exit_status> qemu_exit;
-    bool timed_out = false;
-    double verdict_at = 0;
 
     // Reads whatever is available on one of QEMU's pipes; false at EOF.
     auto pump = [&](int fd, bool is_console) {
@@ -137,18 +135,20 @@ int run_vmm(const std::vector<std::string>& argv, const boot_options& options, c
             return false;
         auto len = static_cast<std::size_t>(n);
         if (is_console) {
-            console_bytes += len;
+            run.console_bytes += len;
             if (!options.quiet)
                 write_all(STDOUT_FILENO, buf, len, stdout_broken);
             if (log)
                 log.write(buf, n).flush();
             auto before = watcher.verdict();
             watcher.feed(std::string_view(buf, len));
+            const double now = seconds_since(start);
             if (before == console_verdict::pending && watcher.verdict() != before)
-                verdict_at = seconds_since(start);
+                run.verdict_at = now;
+            run.remembered_at.resize(watcher.remembered().size(), now);
         } else {
-            if (qemu_stderr.size() < max_stderr_kept)
-                qemu_stderr.append(buf, std::min(len, max_stderr_kept - qemu_stderr.size()));
+            if (run.vmm_stderr.size() < max_stderr_kept)
+                run.vmm_stderr.append(buf, std::min(len, max_stderr_kept - run.vmm_stderr.size()));
             if (!options.quiet)
                 write_all(STDERR_FILENO, buf, len, stderr_broken);
         }
@@ -194,7 +194,7 @@ int run_vmm(const std::vector<std::string>& argv, const boot_options& options, c
 
         // QEMU's exit: only final once its pipes are drained, so no console text is lost.
         if (qemu->stdout_fd() < 0 && qemu->stderr_fd() < 0) {
-            if ((qemu_exit = qemu->poll_exit()))
+            if (qemu->poll_exit())
                 break;
         } else if (!grace_end && qemu->poll_exit()) {
             // Exited but a pipe is still open (inherited elsewhere?): drain briefly, then stop.
@@ -203,22 +203,33 @@ int run_vmm(const std::vector<std::string>& argv, const boot_options& options, c
         if (grace_end && steady_clock::now() >= *grace_end)
             break;
         if (!grace_end && steady_clock::now() >= deadline) {
-            timed_out = true;
+            run.timed_out = true;
             break;
         }
     }
-    bool exited_by_itself = qemu->poll_exit().has_value();
-    exit_status st = qemu->kill_and_reap();
+    run.exited_by_itself = qemu->poll_exit().has_value();
+    run.status = qemu->kill_and_reap();
     watcher.finish();
-    const double elapsed = seconds_since(start);
+    run.elapsed = seconds_since(start);
+    run.remembered_at.resize(watcher.remembered().size(), run.elapsed);
+    run.verdict = watcher.verdict();
+    run.decisive_line = watcher.decisive_line();
+    run.last_lines = watcher.last_lines();
+    run.remembered = watcher.remembered();
+    return run;
+}
 
-    // --- verdict ------------------------------------------------------------------------------
-    if (watcher.verdict() != console_verdict::success && vmm.unavailable_status && exited_by_itself && st.exited &&
+int judge_vmm_run(const vmm_run& run, const boot_options& options, const vmm_kind& vmm)
+{
+    if (run.not_run)
+        return *run.not_run;
+    const exit_status& st = run.status;
+    if (run.verdict != console_verdict::success && vmm.unavailable_status && run.exited_by_itself && st.exited &&
         st.code == *vmm.unavailable_status) {
         // The VMM cannot run here (e.g. no nested KVM; whatever its own system printed on the
         // way out): say why, and do not call it a failure.
         std::string why;
-        for (const auto& l : watcher.last_lines())
+        for (const auto& l : run.last_lines)
             if (l.rfind("SKIP:", 0) == 0)
                 why = l;
         std::cerr << "afterburn boot: " << vmm.name << " not available on this machine: "
@@ -229,53 +240,57 @@ int run_vmm(const std::vector<std::string>& argv, const boot_options& options, c
     int code = exit_guest_failed;
     // The VMM's own account, when it ended by itself (e.g. the wedge's verdict).
     const std::string vmm_said =
-        exited_by_itself ? " (" + vmm.describe_exit(st, watcher.remembered()) + ")" : std::string();
-    switch (watcher.verdict()) {
+        run.exited_by_itself ? " (" + vmm.describe_exit(st, run.remembered) + ")" : std::string();
+    switch (run.verdict) {
     case console_verdict::success: {
-        std::string how = exited_by_itself ? vmm.describe_exit(st, watcher.remembered())
-                                           : vmm.name + " stopped after " + format_seconds(
-                                                 std::chrono::duration<double>(success_grace).count());
+        std::string how = run.exited_by_itself ? vmm.describe_exit(st, run.remembered)
+                                               : vmm.name + " stopped after " + format_seconds(
+                                                     std::chrono::duration<double>(success_grace).count());
         std::cerr << "afterburn boot: success: '" << options.marker << "' after "
-                  << format_seconds(verdict_at) << " (" << how << ")" << std::endl;
+                  << format_seconds(run.verdict_at) << " (" << how << ")" << std::endl;
         return exit_success;
     }
     case console_verdict::failure:
-        reason = "guest reported failure after " + format_seconds(verdict_at) + ": " +
-                 watcher.decisive_line() + vmm_said;
+        reason = "guest reported failure after " + format_seconds(run.verdict_at) + ": " + run.decisive_line +
+                 vmm_said;
         break;
     case console_verdict::crashed:
-        reason = "guest crashed after " + format_seconds(verdict_at) + ": " + watcher.decisive_line() + vmm_said;
+        reason = "guest crashed after " + format_seconds(run.verdict_at) + ": " + run.decisive_line + vmm_said;
         break;
     case console_verdict::pending:
-        if (timed_out) {
+        if (run.timed_out) {
             reason = "timeout: no '" + options.marker + "' after " + format_seconds(options.timeout_s);
-        } else if (exited_by_itself && console_bytes == 0 && st.exited && st.code == 1 &&
-                   !qemu_stderr.empty()) {
-            reason = vmm.name + " failed to start: " + first_line(qemu_stderr);
+        } else if (run.exited_by_itself && run.console_bytes == 0 && st.exited && st.code == 1 &&
+                   !run.vmm_stderr.empty()) {
+            reason = vmm.name + " failed to start: " + first_line(run.vmm_stderr);
             code = exit_start_failed;
         } else {
-            reason = vmm.describe_exit(st, watcher.remembered()) + " after " + format_seconds(elapsed) +
+            reason = vmm.describe_exit(st, run.remembered) + " after " + format_seconds(run.elapsed) +
                      " without '" + options.marker + "'";
         }
         break;
     }
     std::cerr << "afterburn boot: FAILED: " << reason << std::endl;
-    auto lines = watcher.last_lines();
-    if (lines.empty()) {
+    if (run.last_lines.empty()) {
         std::cerr << "afterburn boot: (no console output)" << std::endl;
     } else {
-        std::cerr << "afterburn boot: last " << lines.size() << " console lines:" << std::endl;
-        for (const auto& l : lines)
+        std::cerr << "afterburn boot: last " << run.last_lines.size() << " console lines:" << std::endl;
+        for (const auto& l : run.last_lines)
             std::cerr << "  | " << l << '\n';
     }
-    if (!qemu_stderr.empty() && options.quiet) {
-        std::istringstream in(qemu_stderr);
+    if (!run.vmm_stderr.empty() && options.quiet) {
+        std::istringstream in(run.vmm_stderr);
         std::cerr << "afterburn boot: " << vmm.name << " stderr:" << '\n';
         for (std::string l; std::getline(in, l);)
             std::cerr << "  ! " << l << '\n';
     }
     std::cerr.flush();
     return code;
+}
+
+int run_vmm(const std::vector<std::string>& argv, const boot_options& options, const vmm_kind& vmm)
+{
+    return judge_vmm_run(watch_vmm(argv, options, vmm), options, vmm);
 }
 
 } // namespace afterburn::launcher

@@ -170,3 +170,24 @@ TEST_CASE("console watcher remembers the lines it is asked to")
     REQUIRE(w.remembered().size() == 1);
     CHECK(w.remembered()[0] == "xen-wedge: verdict 2");
 }
+
+TEST_CASE("console watcher matches the text of a line, without terminal control sequences")
+{
+    CHECK(console_watcher::without_terminal_controls("\x1b" "c\x1b[?7l\x1b[2JAFTERBURN-L1-INIT uptime=4.36") ==
+          "AFTERBURN-L1-INIT uptime=4.36");
+    CHECK(console_watcher::without_terminal_controls("a\x1b[1;31mred\x1b[0m b") == "ared b");
+    CHECK(console_watcher::without_terminal_controls("cut\x1b[12") == "cut"); // an unfinished sequence
+    CHECK(console_watcher::without_terminal_controls("end\x1b") == "end");
+    console_watcher w("AFTERBURN-SUCCESS");
+    w.remember_lines_starting_with("AFTERBURN-L1");
+    w.feed("\x1b" "c\x1b[?7l\x1b[2JAFTERBURN-L1-INIT uptime=4.36\r\n\x1b[2JAFTERBURN-SUCCESS\r\n");
+    CHECK(w.remembered() == std::vector<std::string>{"AFTERBURN-L1-INIT uptime=4.36"});
+    CHECK(w.verdict() == console_verdict::success);
+    // A terminal reset starts a new line: the text before it (here SeaBIOS's, without a line
+    // end) is a line of its own.
+    console_watcher reset("AFTERBURN-SUCCESS");
+    reset.remember_lines_starting_with("AFTERBURN-L1");
+    reset.feed("Booting from ROM...\x1b" "c\x1b[?7l\x1b[2JAFTERBURN-L1-INIT uptime=2.58\r\n");
+    CHECK(reset.remembered() == std::vector<std::string>{"AFTERBURN-L1-INIT uptime=2.58"});
+    CHECK(reset.last_lines() == std::vector<std::string>{"Booting from ROM...", "AFTERBURN-L1-INIT uptime=2.58"});
+}

@@ -24,7 +24,7 @@ cmake --install "$build" --prefix "$prefix" >"$prefix.install.log" 2>&1 ||
     { cat "$prefix.install.log"; echo "FAIL: cmake --install $build --prefix $prefix"; exit 1; }
 echo "ok: installed into $prefix ($(grep -c '^-- Installing' "$prefix.install.log") files)"
 for f in bin/afterburn libexec/afterburn/boot libexec/afterburn/xen-wedge.elf libexec/afterburn/kvm-wedge.elf \
-         libexec/afterburn/afterburn-kvm share/afterburn/l1/run-nested.sh; do
+         libexec/afterburn/afterburn-kvm share/afterburn/l1/build-l1.sh share/afterburn/l1/init.sh; do
     [ -f "$prefix/$f" ] || { echo "FAIL: $prefix/$f not installed"; exit 1; }
 done
 

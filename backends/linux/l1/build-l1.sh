@@ -4,7 +4,8 @@
 #   OUTDIR/l1-base.cpio.gz  initramfs: busybox (static, from this system), init.sh as
 #                           /init, the KVM modules (irqbypass, kvm, ccp, kvm-amd and what
 #                           they depend on) and the launcher (/afterburn-kvm)
-# run-nested.sh appends a second archive with /guest/guest.elf and /guest/args.
+# `afterburn boot --on kvm` (backends/linux/glue/nested_l1.cpp) appends a second archive with
+# /guest/guest.elf and /guest/args.
 # Packages come from Debian through apt-get download and are unpacked with dpkg -x
 # (nothing is installed). Everything is reused while its inputs are unchanged.
 # Exit status: 0 built or reused, 1 the L1 system could not be built (the reason is

@@ -3,7 +3,7 @@
 # check /dev/kvm, run afterburn-kvm on /guest/guest.elf with the arguments in
 # /guest/args (one per line), print the result as marker lines, and pass the verdict
 # out through QEMU's isa-debug-exit port (0xf4) before powering off.
-# Markers (run-nested.sh parses them):
+# Markers (afterburn boot parses them: backends/linux/glue/l1_markers.h):
 #   AFTERBURN-L1-INIT uptime=S            L1 kernel reached /init (S = L1 uptime)
 #   AFTERBURN-L1-KVM uptime=S             modules loaded, /dev/kvm present
 #   AFTERBURN-L1-SKIP: reason             nested KVM cannot run here: the L1 CPU has no SVM

@@ -11,7 +11,7 @@
 # kvm` must give the digest the wedge printed.
 # bad_input: a missing, empty or truncated initrd, too little --memory and a kernel without
 # annotations each end with a clear message and a failure status, within a bound.
-# Exit 77 (skip) only when nested KVM cannot run (no SVM in the L1: run-nested.sh says so).
+# Exit 77 (skip) only when nested KVM cannot run (no SVM in the L1: afterburn boot exits 4).
 set -uo pipefail
 mode=$1 ab=$2 out=$3 logdir=$4
 bindir=$(cd "$(dirname "$ab")" && pwd)

@@ -46,7 +46,7 @@ std::string kvm_hint() {
         return " [this /dev/kvm is provided by the kvm_pvm module (PVM: the guest kernel is run "
                "de-privileged and its privileged instructions are emulated in software; an ordinary "
                "guest runs only as far as that emulator goes; for real KVM use nested KVM, "
-               "backends/linux/l1/run-nested.sh)]";
+               "afterburn boot --on kvm --nested)]";
     if (mods.empty()) return " [no kvm_amd/kvm_intel module is loaded]";
     return "";
 }
