@@ -13,7 +13,10 @@
  *
  * Everything stays at or above rsp: an upcall striking here writes its bounce frame below
  * rsp and returns (guest_event: the wedge is running). popfq in PV kernel mode (ring 3)
- * leaves IF and IOPL alone, so it restores exactly the guest's own flags. */
+ * leaves IF and IOPL alone, so it restores exactly the guest's own flags. The path uses up
+ * to 32 bytes below the call's return address on the guest's stack, which the instruction
+ * itself would not touch: a guest at the very bottom of a stack its own tables do not extend
+ * would end the run there (a wedge fault) instead of taking its #PF. */
         .set VCPU_PAGE, 0xffffffffffe20000  /* wedge_abi::vcpu_page */
         .set VIRTUAL_IF, VCPU_PAGE + 0
         .set PENDING, VCPU_PAGE + 1
