@@ -121,25 +121,19 @@ std::vector<std::string> xen_dom0_qemu_argv(const dom0_boot& boot)
 {
     // Xen drops the first word of a module's string (its name); the rest of the first module's
     // string is dom0's command line. The second module is dom0's initrd (or the wedge's guest).
+    // Xen is the TCG machine's multiboot kernel, the modules its -initrd; COM1 is Xen's console
+    // and, through it, dom0's; dom0's reboot makes Xen reset the machine, which ends QEMU.
     std::string modules = boot.kernel.string() + " " + boot.cmdline;
     if (boot.module)
         modules += "," + boot.module->string();
-    std::vector<std::string> argv = {
-        qemu_binary(),
-        "-accel", "tcg",
-        "-cpu", boot.cpu,
-        "-m", std::to_string(boot.dom0_mb + xen_own_mb),
-        "-nographic",
-        "-no-reboot",                 // dom0's reboot makes Xen reset the machine: QEMU exits
-        "-serial", "stdio",           // COM1: Xen's console and, through it, dom0's
-        "-monitor", "none",
-        "-kernel", boot.xen.string(),
-        "-append", xen_command_line(boot.dom0_mb, boot.xen_options),
-        "-initrd", modules,
-        "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-    };
-    argv.insert(argv.end(), boot.qemu_args.begin(), boot.qemu_args.end());
-    return argv;
+    tcg_machine machine;
+    machine.cpu = boot.cpu;
+    machine.memory_mb = boot.dom0_mb + xen_own_mb;
+    machine.kernel = boot.xen;
+    machine.initrd = modules;
+    machine.append = xen_command_line(boot.dom0_mb, boot.xen_options);
+    machine.extra = boot.qemu_args;
+    return tcg_qemu_argv(machine);
 }
 
 std::string describe_xen_exit(const exit_status& st, const std::vector<std::string>& verdict_lines)
