@@ -39,6 +39,13 @@ void check_timer_lapic() {
     u32 c3 = lapic::read(lapic::reg_timer_cur);
     lapic::timer(0, 0, false);
     if (!ok) return fail("%lu local APIC timer ticks (%s), want 10", g_apic_ticks, lapic::x2apic() ? "x2APIC" : "xAPIC");
+    // A periodic count never rests at 0. Reading 0 three times while the timer ticks is KVM's
+    // in-kernel APIC answering for a host timer that is overdue, which in a nested L1 under
+    // QEMU TCG it nearly always is (docs/wedge-core.md): not a count this guest can judge.
+    // Only afterburn-kvm alone allows the SKIP (test-nested-guest.sh); everywhere else
+    // expected.txt wants PASS.
+    if (c1 == 0 && c2 == 0 && c3 == 0)
+        return skip("the current count reads 0 while the timer ticks (a host APIC answering for an overdue timer)");
     if (c1 == c2 && c2 == c3) fail("APIC timer current count did not move (0x%x)", c1);
 }
 

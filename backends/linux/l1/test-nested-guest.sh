@@ -25,6 +25,11 @@ status=0
 [ $rc -eq 0 ] || { echo "$name: afterburn boot exited $rc, want 0"; status=1; }
 grep -q "^afterburn boot: success: .*(in the L1, afterburn-kvm exited with status 1 (debug-exit value 0))$" "$log.out" ||
     { echo "$name: afterburn-kvm in the L1 did not exit with status 1 (guest verdict 0)"; status=1; }
-# The same transcript comparison as every other backend's test.
-sh "$here/../../../samples/guest/compare-transcript.sh" "$expected" "$log" || status=1
+# The same transcript comparison as every other backend's test. afterburn-kvm alone leaves
+# the local APIC to the L1's KVM, whose timer current count reads 0 whenever its host timer
+# is overdue, as it nearly always is nested under QEMU TCG (docs/wedge-core.md): the guest
+# SKIPs timer.lapic then, which only this run allows (with the wedge it must PASS).
+also_optional=()
+for a in "$@"; do [ "$a" = --no-wedge ] && also_optional=(timer.lapic); done
+sh "$here/../../../samples/guest/compare-transcript.sh" "$expected" "$log" "${also_optional[@]}" || status=1
 exit $status
