@@ -158,7 +158,7 @@ TEST_CASE("the L1's QEMU command line: the TCG machine with the L1 kernel, RAM f
                                            "-no-reboot", "-serial", "stdio", "-monitor", "none", "-kernel",
                                            "/c/vmlinuz", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
                                            "-initrd", "/t/l1.cpio", "-append",
-                                           "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off", "-icount",
+                                           "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off no_timer_check", "-icount",
                                            "shift=0"});
     o.memory_mb = 2048;
     argv = l1_qemu_argv(o, "/c/vmlinuz", "/t/l1.cpio");
