@@ -81,7 +81,8 @@ bool platform_init(uint64_t cr3) {
     c.apic = &p.apic;
     c.extint = &p.pic;
     // Linux would calibrate the TSC and the APIC timer by polling the PIT, one site entry per
-    // read: too slow to pass its checks (docs/xen-backend.md, "Time"). It reads them instead.
+    // read: too slow to pass its checks (docs/xen-backend.md, "Time and interrupts"). It reads
+    // them instead.
     p.frequencies = {p.be.tsc_hz(), static_cast<uint32_t>(wedge::local_apic::bus_hz)};
     if (p.frequencies.tsc_hz) {
         c.backdoor = &p.frequencies;

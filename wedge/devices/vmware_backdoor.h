@@ -4,7 +4,8 @@
 // `inl (%dx)` with dx = 0x5658, eax = 0x564d5868 and ecx = 45 (GETHZ) returns the TSC
 // frequency in Hz in ebx:eax and the APIC bus frequency in ecx. Linux then neither polls the
 // PIT to calibrate the TSC nor measures the APIC timer against the PIT tick: on a wedge every
-// such port read is a site entry, far too slow for those loops (docs/xen-backend.md, "Time").
+// such port read is a site entry, far too slow for those loops (docs/xen-backend.md, "Time
+// and interrupts").
 // Only GETHZ is answered; any other command reads eax = 0xffffffff ("not available").
 #pragma once
 
