@@ -20,6 +20,13 @@ extern "C" char wedge_vcpu_page[], wedge_pushf_fast[], wedge_popf_fast[];  // gu
 namespace xw {
 
 namespace {
+// Where entry(k) jumps instead of `pushq $k` (flags_fast_path.S), or 0.
+uint64_t fast_path_of(unsigned k) {
+    using afterburn::site_kind;
+    if (k == static_cast<unsigned>(site_kind::pushf)) return reinterpret_cast<uint64_t>(wedge_pushf_fast);
+    if (k == static_cast<unsigned>(site_kind::popf)) return reinterpret_cast<uint64_t>(wedge_popf_fast);
+    return 0;
+}
 
 void print_xen_version() {
     long v = xen_version(XENVER_version, nullptr);
@@ -89,9 +96,7 @@ bool check_window() {
         uint64_t at = window + 64 * k;
         auto *e = reinterpret_cast<const volatile uint8_t *>(at);
         auto *slot = reinterpret_cast<const volatile uint64_t *>(window + 0x10000 + 8 * k);
-        uint64_t fast = k == static_cast<unsigned>(afterburn::site_kind::pushf)  ? reinterpret_cast<uint64_t>(wedge_pushf_fast)
-                        : k == static_cast<unsigned>(afterburn::site_kind::popf) ? reinterpret_cast<uint64_t>(wedge_popf_fast)
-                                                                                 : 0;
+        uint64_t fast = fast_path_of(k);
         int32_t rel = static_cast<int32_t>(e[1] | e[2] << 8 | e[3] << 16 | static_cast<uint32_t>(e[4]) << 24);
         bool entry_ok = fast ? e[0] == 0xe9 && at + 5 + static_cast<int64_t>(rel) == fast : e[0] == 0x6a && e[1] == k;
         bad += *slot != at || !entry_ok;

@@ -35,26 +35,26 @@ rc=0
 "$ab" boot --on xen "$vmlinux" --initrd "$initrd" --timeout 900 --log "$log" -q || rc=$?
 secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 [ $rc -eq 0 ] || fail "afterburn boot --on xen exited $rc after $secs s (console log: $log)"
-grep -q '^AFTERBURN-SUCCESS' <(tr -d '\r' <"$log") || fail "no AFTERBURN-SUCCESS line in $log"
+clean=$(tr -d '\r' <"$log")  # the console without the serial line's CRs, read once
+grep -q '^AFTERBURN-SUCCESS' <<<"$clean" || fail "no AFTERBURN-SUCCESS line in $log"
 echo "xen.linux.boot: AFTERBURN-SUCCESS through the Xen wedge in $secs s (host wall time, Xen boot included)"
 "$compare" "$native" "$log" || fail "the workload transcript on Xen differs from the native one (console log: $log)"
 # The wedge tells Linux the TSC and APIC timer frequencies (docs/xen-backend.md, "Frequencies
 # instead of calibration"): Linux must have read them, kept the TSC as its clocksource and its
 # APIC timer (calibrating by polling the PIT through site entries fails, and it ticked on jiffies).
-clean=$(tr -d '\r' <"$log")
 grep -q '^vmware: TSC freq read from hypervisor' <<<"$clean" ||
     fail "Linux did not read the TSC frequency from the wedge (no 'TSC freq read from hypervisor'; console log: $log)"
 grep -q '^clocksource: Switched to clocksource tsc$' <<<"$clean" ||
     fail "Linux did not switch to the TSC clocksource (console log: $log)"
 ! grep -q 'APIC timer disabled' <<<"$clean" || fail "Linux disabled its APIC timer (console log: $log)"
-fallback=$(tr -d '\r' <"$log" | sed -n 's/^xen-wedge: guest: fallback \([0-9]*\) .*/\1/p' | tail -n 1)
+fallback=$(sed -n 's/^xen-wedge: guest: fallback \([0-9]*\) .*/\1/p' <<<"$clean" | tail -n 1)
 [ -n "$fallback" ] || fail "the wedge printed no fallback counter (console log: $log)"
 [ "$fallback" = 0 ] || fail "fallback $fallback: unannotated sensitive instructions ran through trap-and-emulate"
 # Linux's alternatives copy rewritten .altinstr_replacement sites: the wedge must know where.
-places=$(tr -d '\r' <"$log" | sed -n 's/^xen-wedge: guest: alternatives: .* \([0-9][0-9]*\) places .*/\1/p')
+places=$(sed -n 's/^xen-wedge: guest: alternatives: .* \([0-9][0-9]*\) places .*/\1/p' <<<"$clean")
 [ -n "$places" ] && [ "$places" -gt 0 ] ||
     fail "the wedge read no places Linux's alternatives may copy a rewritten site to (console log: $log)"
-tr -d '\r' <"$log" | grep -E '^xen-wedge: guest: (shadow: |[0-9]+ site entries|alternatives: |[0-9]+ of them from)' || true
+grep -E '^xen-wedge: guest: (shadow: |[0-9]+ site entries|alternatives: |[0-9]+ of them from)' <<<"$clean" || true
 [ "$(sha256sum "$vmlinux")" = "$sum_before" ] || fail "$vmlinux changed during the boot"
 # `afterburn rewrite --backend xen` leaves the bytes this wedge ran (head code included).
 "$(dirname "$0")/../../wedge/tests/compare-rewrite-digest.sh" xen "$ab" "$vmlinux" "$log" "$logdir/rewrite" ||

@@ -42,7 +42,7 @@ public:
     virtual bool write_entry(uint64_t table_mfn, unsigned index, uint64_t value) = 0;
     // Several entries of one shadow table, in this order, as one request (Xen: one
     // mmu_update with `count` updates, at most 512): freeing a table clears every entry it
-    // has, a fill may install its neighbours.
+    // has at once.
     struct entry_update {
         uint16_t index;
         uint64_t value;
