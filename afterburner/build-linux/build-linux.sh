@@ -68,6 +68,7 @@ readonly XENOLINUX_FRAGMENT=$SOURCE_DIR/samples/linux/xenolinux.config
 readonly DEFCONFIG_FRAGMENT=$SOURCE_DIR/samples/linux/defconfig.config
 readonly INIT_SCRIPT=$SOURCE_DIR/samples/linux/initramfs/init
 readonly WORKLOAD_SCRIPT=$SOURCE_DIR/samples/linux/initramfs/workload
+readonly BENCH_SOURCE=$SOURCE_DIR/samples/linux/bench/afterburn-bench.c
 readonly AFTERBURN_CC=$SCRIPT_DIR/../../bin/afterburn-cc
 readonly AFTERBURN=$SCRIPT_DIR/../../bin/afterburn
 CACHE_DIR=${AFTERBURN_LINUX_CACHE:-$BINARY_DIR/linux-src}
@@ -100,6 +101,7 @@ done
 [[ -f $BASE_FRAGMENT ]] || die "base Kconfig fragment not found: $BASE_FRAGMENT"
 [[ -f $INIT_SCRIPT ]] || die "initramfs /init not found: $INIT_SCRIPT"
 [[ -f $WORKLOAD_SCRIPT ]] || die "initramfs workload not found: $WORKLOAD_SCRIPT"
+[[ -f $BENCH_SOURCE ]] || die "initramfs microbenchmark not found: $BENCH_SOURCE"
 FRAGMENTS=("$BASE_FRAGMENT")
 if [[ $XENOLINUX -eq 1 ]]; then
     [[ -f $XENOLINUX_FRAGMENT ]] || die "XenoLinux Kconfig fragment not found: $XENOLINUX_FRAGMENT"
@@ -135,6 +137,7 @@ for pair in gcc:gcc make:make flex:flex bison:bison bc:bc cpio:cpio gzip:gzip xz
 done
 [[ -f /usr/include/gelf.h ]] || missing+=(libelf-dev)          # objtool
 [[ -f /usr/include/openssl/ssl.h ]] || missing+=(libssl-dev)   # scripts/ host tools
+[[ -f /usr/lib/x86_64-linux-gnu/libc.a ]] || missing+=(libc6-dev)  # the static afterburn-bench
 # The initramfs runs /bin/busybox without a libc, so it must be the static build.
 if [[ ! -x /bin/busybox ]] || ! file -L /bin/busybox 2>/dev/null | grep 'statically linked' >/dev/null; then
     missing+=(busybox-static)
@@ -345,12 +348,16 @@ mkdir -p "$STAGE"/{bin,dev,proc,sys,root,tmp}
 cp /bin/busybox "$STAGE/bin/busybox"
 install -m 0755 "$INIT_SCRIPT" "$STAGE/init"
 install -m 0755 "$WORKLOAD_SCRIPT" "$STAGE/bin/afterburn-workload"
+# The microbenchmark of `afterburn bench` (init in its place: rdinit=/bin/afterburn-bench). A
+# user program, so the stock compiler; static, as nothing in the initramfs has a libc.
+gcc -static -O2 -Wall -Wextra -Werror -o "$STAGE/bin/afterburn-bench" "$BENCH_SOURCE" >>"$LOG" 2>&1 ||
+    die "cannot compile $BENCH_SOURCE; see $LOG"
 # Fixed timestamps and owners: the same inputs give a byte-identical archive.
 find "$STAGE" -exec touch -h -d @0 {} +
 (cd "$STAGE" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
     cpio --null -o -H newc --owner=0:0 --reproducible --quiet) | gzip -9 -n >"$OUT/initramfs.cpio.gz" ||
     die "cannot build the initramfs"
-note "initramfs: busybox $(/bin/busybox 2>&1 | head -n 1 | awk '{print $2}') + /init + workload"
+note "initramfs: busybox $(/bin/busybox 2>&1 | head -n 1 | awk '{print $2}') + /init + workload + afterburn-bench"
 
 # --- verify ---------------------------------------------------------------------------------
 [[ $(head -c 4 "$OUT/vmlinux" | od -An -c | tr -d ' ') == '177ELF' ]] || die "vmlinux is not an ELF file"
@@ -366,7 +373,7 @@ fi
 [[ $(dd if="$OUT/bzImage" bs=1 skip=514 count=4 status=none) == HdrS ]] || die "bzImage lacks the HdrS boot header"
 gzip -t "$OUT/initramfs.cpio.gz" || die "initramfs.cpio.gz is not a valid gzip file"
 listing=$(gzip -dc "$OUT/initramfs.cpio.gz" | cpio -it --quiet)
-for f in init bin/busybox bin/afterburn-workload; do
+for f in init bin/busybox bin/afterburn-workload bin/afterburn-bench; do
     grep -qx "$f" <<<"$listing" || die "initramfs lacks $f"
 done
 if [[ $MODE == afterburn ]]; then
