@@ -1,5 +1,5 @@
 // afterburn: the front door. `afterburn <verb> ...`; verbs that live in their own
-// programs (boot, build-linux, cost) are executed from libexec/afterburn/.
+// programs (boot, build-linux, cost, bench) are executed from libexec/afterburn/.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -35,6 +35,8 @@ void usage(FILE *to)
                "                                 xen; also xen-dom0, xenolinux) and wait for its verdict\n"
                "  cost [--json]                 the engineering-cost table: guest lines changed (0), code\n"
                "                                 lines of afterburn's parts against Linux's Xen PV code\n"
+               "  bench [--json] [--runs N]     instructions per Linux operation: stock and afterburnt\n"
+               "                                 kernel natively, afterburnt on Xen, XenoLinux on Xen\n"
                "  help [VERB]                   this text, or a verb's own help\n"
                "\n"
                "The toolchain itself is afterburn-cc (a gcc drop-in) and afterburn-as.\n",
@@ -281,7 +283,8 @@ int main(int argc, char **argv)
     }
     if (verb == "scan") return scan_main(argc - 2, argv + 2);
     if (verb == "rewrite") return rewrite_main(argc - 2, argv + 2);
-    if (verb == "boot" || verb == "build-linux" || verb == "cost") return exec_helper(verb, argc - 2, argv + 2);
+    if (verb == "boot" || verb == "build-linux" || verb == "cost" || verb == "bench")
+        return exec_helper(verb, argc - 2, argv + 2);
     std::fprintf(stderr, "afterburn: unknown verb '%s'\n\n", verb.c_str());
     usage(stderr);
     return 2;
