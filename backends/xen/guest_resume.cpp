@@ -68,9 +68,12 @@ void after_core() { platform().be.sync_paging(); }
 void resume() {
     wedge::vcpu &c = cpu();
     wedge::frame &fr = g_guest_run.frame;
-    // Every change of the virtual IOPL is the core's and ends here: the pushf/popf fast paths
-    // (flags_fast_path.S) give what the core would while it is 0.
-    c.page.inline_flags = c.iopl == 0 && flag_sites_all_64_bit();
+    // Every change of the virtual CPL and IOPL is the core's and ends here. The pushf/popf fast
+    // paths (flags_fast_path.S) give what the core would at CPL 0 with IOPL 0 (popf changes IF
+    // only at CPL <= IOPL); the sti fast path (sti_fast_path.S) wherever sti cannot fault.
+    // Virtual CPL 1 and 2 run in Xen's kernel mode too, where the window is mapped.
+    c.page.inline_flags = c.cpl == 0 && c.iopl == 0 && flag_sites_all_64_bit();
+    c.page.inline_sti = c.cpl <= c.iopl;
     sync_gs(c);
     if (c.cpl == 3) {
         ++g_run_stats.user_entries;
@@ -120,7 +123,7 @@ bool guest_single_step(trap_frame *f) {
     g_stepping = false;
     f->rflags &= ~wedge::flags::tf;
     // Inside the wedge (the step landed in the entry window): the site's own exit delivers,
-    // except a pushf/popf fast path, which returns straight to the guest: a timer upcall
+    // except an sti/pushf/popf fast path, which returns straight to the guest: a timer upcall
     // shortly after delivers then.
     if (is_wedge_address(f->rip)) {
         retry_delivery_soon();

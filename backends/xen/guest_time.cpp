@@ -153,8 +153,18 @@ void guest_event(trap_frame *f) {
     poll_devices();
     if (c.virtual_if() && wedge::refresh_pending_hint(c)) {
         frame_from_trap(f);
+        // Right after an sti the entry window finished (sti_fast_path.S) the next instruction
+        // has not run: its interrupt shadow holds the interrupt.
+        if (!from_user) wedge::note_inline_sti_shadow(c, f->rip);
         if (wedge::deliver_pending(c, g_guest_run.frame, platform().be)) {
             ++g_run_stats.upcall_deliveries;
+            after_core();
+            resume();
+        }
+        if (!from_user && c.interrupt_shadow && c.shadow_rip == g_guest_run.frame.rip) {
+            // Held by a shadow (that sti's, or one the core set): resume() single-steps the
+            // shadowed instruction and delivers after it, instead of waiting for the next upcall.
+            ++g_run_stats.upcalls_in_sti_shadow;
             after_core();
             resume();
         }

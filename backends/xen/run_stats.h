@@ -11,6 +11,7 @@ namespace xw {
 struct run_stats {
     uint64_t entries, traps_delivered, user_entries, steps;
     uint64_t upcalls, upcalls_in_wedge, upcall_deliveries;
+    uint64_t upcalls_in_sti_shadow;  // upcalls held one instruction after an inline sti
     // Entries of annotated sites (rewritten calls, ring-3 traps) and trap-and-emulate
     // fallbacks (sensitive instructions that reached the wedge without a record), per kind.
     uint64_t kind_entries[afterburn::site_kind_count], kind_fallback[afterburn::site_kind_count];
