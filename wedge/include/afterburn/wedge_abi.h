@@ -41,5 +41,12 @@ inline constexpr uint64_t vcpu_inline_sti = vcpu_page + 3;
 // is in that sti's interrupt shadow until it has run, so an event that finds the guest at this
 // rip waits one instruction (wedge::note_inline_sti_shadow).
 inline constexpr uint64_t vcpu_inline_sti_end = vcpu_page + 8;
+// Bit 0: the rdtsc entry may finish in the entry window, bit 1: the rdtscp entry (the backend
+// sets them while neither can fault: CPL 0 or CR4.TSD clear; rdtscp also needs CPUID to show it).
+inline constexpr uint64_t vcpu_inline_tsc = vcpu_page + 4;
+inline constexpr uint8_t inline_tsc_rdtsc = 1, inline_tsc_rdtscp = 2;
+// 8 bytes: the guest's TSC minus the real one (IA32_TSC writes move it); 4 bytes: its TSC_AUX.
+inline constexpr uint64_t vcpu_tsc_offset = vcpu_page + 16;
+inline constexpr uint64_t vcpu_tsc_aux = vcpu_page + 24;
 
 } // namespace afterburn::wedge_abi
