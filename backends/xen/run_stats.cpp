@@ -9,6 +9,7 @@
 
 extern "C" uint64_t wedge_inline_pushf_count, wedge_inline_popf_count;  // flags_fast_path.S
 extern "C" uint64_t wedge_inline_sti_count;                            // sti_fast_path.S
+extern "C" uint64_t wedge_inline_rdtsc_count, wedge_inline_rdtscp_count;  // tsc_fast_path.S
 
 namespace xw {
 
@@ -56,6 +57,8 @@ void print_stats() {
     print("xen-wedge: guest: %lu sti finished in the entry window (sti_fast_path.S), %lu upcalls waited for the "
           "instruction after one\n",
           wedge_inline_sti_count, s.upcalls_in_sti_shadow);
+    print("xen-wedge: guest: %lu rdtsc and %lu rdtscp finished in the entry window (tsc_fast_path.S)\n",
+          wedge_inline_rdtsc_count, wedge_inline_rdtscp_count);
     if (s.alternative_copy_entries)
         print("xen-wedge: guest: %lu of them from where Linux's alternatives copied a replacement site\n",
               s.alternative_copy_entries);

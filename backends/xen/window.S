@@ -1,8 +1,8 @@
 /* The entry window (docs/wedge-abi.md), linked at 0xffffffffffe00000 and loaded inside the
  * image (xen-wedge.ld: .window); pv_shadow.cpp aliases its pages into the window's L1:
- *   window + 64*k     entry(k): pushq $k; jmp wedge_site_entry (sti, pushf, popf: their
- *                     fast paths in sti_fast_path.S and flags_fast_path.S, which fall back
- *                     to that)
+ *   window + 64*k     entry(k): pushq $k; jmp wedge_site_entry (sti, pushf, popf, rdtsc,
+ *                     rdtscp: their fast paths in sti_fast_path.S, flags_fast_path.S and
+ *                     tsc_fast_path.S, which fall back to that)
  *   window + 0x10000  slot table: slot(k) = &entry(k)
  *   window + 0x20000  vCPU page (wedge_vcpu_page, the first page of the wedge::vcpu object in
  *                     guest_platform.cpp, aliased writable)
@@ -23,6 +23,10 @@ wedge_entries:
         jmp wedge_pushf_fast
         .elseif k == 4
         jmp wedge_popf_fast
+        .elseif k == 27                     /* rdtsc, rdtscp: tsc_fast_path.S */
+        jmp wedge_rdtsc_fast
+        .elseif k == 28
+        jmp wedge_rdtscp_fast
         .else
         pushq $k
         jmp wedge_site_entry
