@@ -29,7 +29,7 @@ constexpr uint64_t halt_limit_ns = 5000000000ull;
 constexpr uint64_t stall_limit_ns = 10000000000ull;
 
 struct progress {
-    uint64_t events = ~0ull;  // site entries + exceptions + deliveries + user entries, last seen
+    uint64_t events = ~0ull;  // site entries (fast paths too) + exceptions + deliveries + user entries, last seen
     uint64_t since_ns = 0;    // when they last changed
     uint64_t beat_ns = 0;     // the last heartbeat line
 };
@@ -39,7 +39,8 @@ constexpr uint64_t heartbeat_ns = 5000000000ull;
 // Called from the periodic upcalls that strike guest code.
 void check_progress(const trap_frame *f) {
     const run_stats &s = g_run_stats;
-    uint64_t events = s.entries + s.traps_delivered + s.upcall_deliveries + s.user_entries;
+    uint64_t events =
+        s.entries + fast_path_completions() + s.traps_delivered + s.upcall_deliveries + s.user_entries;
     uint64_t now = platform().be.now_ns();
     if (s.heartbeat && now - g_progress.beat_ns >= heartbeat_ns) {
         g_progress.beat_ns = now;

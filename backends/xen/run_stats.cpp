@@ -49,6 +49,11 @@ void print_kind_counts(const char *title, const uint64_t *counts) {
 
 } // namespace
 
+uint64_t fast_path_completions() {
+    return wedge_inline_pushf_count + wedge_inline_popf_count + wedge_inline_sti_count + wedge_inline_rdtsc_count +
+           wedge_inline_rdtscp_count;
+}
+
 void print_stats() {
     const run_stats &s = g_run_stats;
     print_kind_counts("site entries by kind", s.kind_entries);

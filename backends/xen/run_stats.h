@@ -28,6 +28,10 @@ struct run_stats {
 };
 extern run_stats g_run_stats;
 
+// Sites the entry window finished without the core (sti_fast_path.S, flags_fast_path.S,
+// tsc_fast_path.S): progress as much as a site entry (a guest spinning on rdtsc is not stuck).
+uint64_t fast_path_completions();
+
 // The end-of-run statistics: per-kind site entries and the fallback counter ("fallback N"
 // is what xen.guest.progress / xen.guest.stripped check).
 void print_stats();
