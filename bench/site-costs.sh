@@ -7,7 +7,7 @@
 # Boots the same sample guest file twice in one run, natively and on Xen, both under QEMU
 # TCG with `-icount shift=0`: the TSC then advances with instructions executed, so the costs
 # are deterministic instruction counts, not noisy times. The guest's `bench` mode times cli,
-# sti, pushf, popf, a CR3 write, iretq, a syscall round trip from ring 3 and a page fault
+# sti, pushf, popf, rdtsc, rdtscp, a CR3 write, iretq, a syscall round trip from ring 3 and a page fault
 # (samples/guest/bench.cpp), each over 2000 iterations with the loop's own cost subtracted.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +39,7 @@ def read(path):
     return out
 native, xen = read(sys.argv[1]), read(sys.argv[2])
 print(f"  {'site kind':<12} {'native':>9} {'xen':>11} {'xen/native':>11}")
-for k in ["cli", "sti", "pushf", "popf", "cr3_write", "iretq", "syscall", "page_fault"]:
+for k in ["cli", "sti", "pushf", "popf", "rdtsc", "rdtscp", "cr3_write", "iretq", "syscall", "page_fault"]:
     n, x = native.get(k), xen.get(k)
     if n is None or x is None:
         print(f"  {k:<12} {'?' if n is None else n:>9} {'?' if x is None else x:>11}   (missing)")

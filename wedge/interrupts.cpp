@@ -189,6 +189,13 @@ bool refresh_pending_hint(vcpu &cpu)
     return any;
 }
 
+void note_inline_sti_shadow(vcpu &cpu, uint64_t rip)
+{
+    if (cpu.page.inline_sti_end != rip) return;
+    cpu.interrupt_shadow = true;
+    cpu.shadow_rip = rip;
+}
+
 unsigned deliver_pending(vcpu &cpu, frame &f, backend &be, bool *dead)
 {
     unsigned delivered = 0;

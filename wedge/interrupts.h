@@ -33,6 +33,13 @@ unsigned deliver_pending(vcpu &cpu, frame &f, backend &be, bool *dead = nullptr)
 // virtual IF and IOPL; RF and VM are never shown.
 uint64_t visible_rflags(const vcpu &cpu, const frame &f);
 
+// An asynchronous event (a backend's upcall) found the guest at `rip`. If an sti the entry
+// window finished by itself ended there (abi_page::inline_sti_end), the instruction at rip has
+// not run yet and is in that sti's interrupt shadow: the shadow is set, so deliver_pending
+// holds interrupts until rip moves on, as after an sti the core emulated. (The rip may also
+// have been reached again later by a jump; waiting one instruction then costs only that.)
+void note_inline_sti_shadow(vcpu &cpu, uint64_t rip);
+
 // Whether any interrupt is requested at all (ignoring IF); refreshes the ABI page's
 // `pending` byte with the answer.
 bool refresh_pending_hint(vcpu &cpu);

@@ -24,12 +24,23 @@ struct alignas(4096) abi_page {
     uint8_t virtual_if;  // 1 = interrupts enabled (wedge_abi::vcpu_virtual_if)
     uint8_t pending;     // nonzero = a virtual interrupt may be waiting (wedge_abi::vcpu_pending)
     uint8_t inline_flags;  // nonzero = pushf/popf may skip the core (wedge_abi::vcpu_inline_flags)
-    uint8_t reserved[4093];
+    uint8_t inline_sti;    // nonzero = sti may skip the core (wedge_abi::vcpu_inline_sti)
+    uint8_t inline_tsc;    // rdtsc / rdtscp may skip the core (wedge_abi::vcpu_inline_tsc bits)
+    uint8_t reserved0[3];
+    uint64_t inline_sti_end;  // the end of the last sti that skipped the core (wedge_abi::vcpu_inline_sti_end)
+    int64_t tsc_offset;       // copies of the vCPU's, for the rdtsc/rdtscp fast paths
+    uint32_t tsc_aux;
+    uint8_t reserved[4068];
 };
 static_assert(sizeof(abi_page) == 4096);
 static_assert(offsetof(abi_page, virtual_if) == wedge_abi::vcpu_virtual_if - wedge_abi::vcpu_page);
 static_assert(offsetof(abi_page, pending) == wedge_abi::vcpu_pending - wedge_abi::vcpu_page);
 static_assert(offsetof(abi_page, inline_flags) == wedge_abi::vcpu_inline_flags - wedge_abi::vcpu_page);
+static_assert(offsetof(abi_page, inline_sti) == wedge_abi::vcpu_inline_sti - wedge_abi::vcpu_page);
+static_assert(offsetof(abi_page, inline_sti_end) == wedge_abi::vcpu_inline_sti_end - wedge_abi::vcpu_page);
+static_assert(offsetof(abi_page, inline_tsc) == wedge_abi::vcpu_inline_tsc - wedge_abi::vcpu_page);
+static_assert(offsetof(abi_page, tsc_offset) == wedge_abi::vcpu_tsc_offset - wedge_abi::vcpu_page);
+static_assert(offsetof(abi_page, tsc_aux) == wedge_abi::vcpu_tsc_aux - wedge_abi::vcpu_page);
 
 // 256 interrupt vectors: which are requested and not yet delivered.
 struct vector_set {

@@ -13,6 +13,7 @@
 #include "user_mode.h"
 #include "wedge/dispatch.h"
 #include "wedge/emulate.h"
+#include "wedge/fast_paths.h"
 #include "wedge/interrupts.h"
 
 extern "C" {
@@ -36,6 +37,8 @@ constexpr uint64_t flat_user_cs = 0xe033, flat_user_ss = 0xe02b, flat_kernel_cs_
 // single-step #DB after that one instruction (wherever it lands: guest code, or the entry
 // window if the instruction was a rewritten site), then delivers.
 bool g_stepping;
+
+wedge::fast_path_facts g_fast_path_facts;
 
 constexpr uint64_t user_half_end = 0x0000800000000000ull;
 
@@ -65,12 +68,15 @@ void frame_from_trap(const trap_frame *f) {
 
 void after_core() { platform().be.sync_paging(); }
 
+void find_fast_path_facts() { g_fast_path_facts = wedge::find_fast_path_facts(cpu(), flag_sites_all_64_bit()); }
+
 void resume() {
     wedge::vcpu &c = cpu();
     wedge::frame &fr = g_guest_run.frame;
-    // Every change of the virtual IOPL is the core's and ends here: the pushf/popf fast paths
-    // (flags_fast_path.S) give what the core would while it is 0.
-    c.page.inline_flags = c.iopl == 0 && flag_sites_all_64_bit();
+    // Every change of the state the entry window's fast paths (sti_fast_path.S,
+    // flags_fast_path.S, tsc_fast_path.S) depend on is the core's and ends here. Virtual CPL 1
+    // and 2 run in Xen's kernel mode too, where the window is mapped.
+    wedge::publish_fast_paths(c, g_fast_path_facts);
     sync_gs(c);
     if (c.cpl == 3) {
         ++g_run_stats.user_entries;
@@ -120,7 +126,7 @@ bool guest_single_step(trap_frame *f) {
     g_stepping = false;
     f->rflags &= ~wedge::flags::tf;
     // Inside the wedge (the step landed in the entry window): the site's own exit delivers,
-    // except a pushf/popf fast path, which returns straight to the guest: a timer upcall
+    // except an sti/pushf/popf fast path, which returns straight to the guest: a timer upcall
     // shortly after delivers then.
     if (is_wedge_address(f->rip)) {
         retry_delivery_soon();

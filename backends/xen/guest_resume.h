@@ -17,6 +17,10 @@ void frame_from_trap(const trap_frame *f);
 // After the core ran: the shadow follows CR0.WP/EFER.NXE.
 void after_core();
 
+// What the entry window's fast paths may rely on for the whole run (wedge/fast_paths.h),
+// once the sites are rewritten; resume() publishes the rest on every way into the guest.
+void find_fast_path_facts();
+
 // Into the guest from g_guest_run.frame.
 [[noreturn]] void resume();
 

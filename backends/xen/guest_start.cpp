@@ -30,7 +30,9 @@ bool guest_prepare(const loaded_guest &g, uint64_t cr3) {
         print("xen-wedge: guest: HYPERVISOR_stack_switch failed: %ld\n", rc);
         return false;
     }
-    return prepare_sites(g) && bind_timer();
+    if (!prepare_sites(g) || !bind_timer()) return false;
+    find_fast_path_facts();  // the rewritten sites and the CPUID policy are known now
+    return true;
 }
 
 void guest_enter(const loaded_guest &g) {

@@ -29,7 +29,7 @@ constexpr uint64_t halt_limit_ns = 5000000000ull;
 constexpr uint64_t stall_limit_ns = 10000000000ull;
 
 struct progress {
-    uint64_t events = ~0ull;  // site entries + exceptions + deliveries + user entries, last seen
+    uint64_t events = ~0ull;  // site entries (fast paths too) + exceptions + deliveries + user entries, last seen
     uint64_t since_ns = 0;    // when they last changed
     uint64_t beat_ns = 0;     // the last heartbeat line
 };
@@ -39,7 +39,8 @@ constexpr uint64_t heartbeat_ns = 5000000000ull;
 // Called from the periodic upcalls that strike guest code.
 void check_progress(const trap_frame *f) {
     const run_stats &s = g_run_stats;
-    uint64_t events = s.entries + s.traps_delivered + s.upcall_deliveries + s.user_entries;
+    uint64_t events =
+        s.entries + fast_path_completions() + s.traps_delivered + s.upcall_deliveries + s.user_entries;
     uint64_t now = platform().be.now_ns();
     if (s.heartbeat && now - g_progress.beat_ns >= heartbeat_ns) {
         g_progress.beat_ns = now;
@@ -153,8 +154,18 @@ void guest_event(trap_frame *f) {
     poll_devices();
     if (c.virtual_if() && wedge::refresh_pending_hint(c)) {
         frame_from_trap(f);
+        // Right after an sti the entry window finished (sti_fast_path.S) the next instruction
+        // has not run: its interrupt shadow holds the interrupt.
+        if (!from_user) wedge::note_inline_sti_shadow(c, f->rip);
         if (wedge::deliver_pending(c, g_guest_run.frame, platform().be)) {
             ++g_run_stats.upcall_deliveries;
+            after_core();
+            resume();
+        }
+        if (!from_user && c.interrupt_shadow && c.shadow_rip == g_guest_run.frame.rip) {
+            // Held by a shadow (that sti's, or one the core set): resume() single-steps the
+            // shadowed instruction and delivers after it, instead of waiting for the next upcall.
+            ++g_run_stats.upcalls_in_sti_shadow;
             after_core();
             resume();
         }

@@ -15,16 +15,22 @@
 #include "start_info.h"
 #include "traps.h"
 
-extern "C" char wedge_vcpu_page[], wedge_pushf_fast[], wedge_popf_fast[];  // guest_platform.cpp, flags_fast_path.S
+// guest_platform.cpp, sti_fast_path.S, flags_fast_path.S, tsc_fast_path.S
+extern "C" char wedge_vcpu_page[], wedge_sti_fast[], wedge_pushf_fast[], wedge_popf_fast[], wedge_rdtsc_fast[],
+    wedge_rdtscp_fast[];
 
 namespace xw {
 
 namespace {
-// Where entry(k) jumps instead of `pushq $k` (flags_fast_path.S), or 0.
+// Where entry(k) jumps instead of `pushq $k` (sti_fast_path.S, flags_fast_path.S,
+// tsc_fast_path.S), or 0.
 uint64_t fast_path_of(unsigned k) {
     using afterburn::site_kind;
+    if (k == static_cast<unsigned>(site_kind::sti)) return reinterpret_cast<uint64_t>(wedge_sti_fast);
     if (k == static_cast<unsigned>(site_kind::pushf)) return reinterpret_cast<uint64_t>(wedge_pushf_fast);
     if (k == static_cast<unsigned>(site_kind::popf)) return reinterpret_cast<uint64_t>(wedge_popf_fast);
+    if (k == static_cast<unsigned>(site_kind::rdtsc)) return reinterpret_cast<uint64_t>(wedge_rdtsc_fast);
+    if (k == static_cast<unsigned>(site_kind::rdtscp)) return reinterpret_cast<uint64_t>(wedge_rdtscp_fast);
     return 0;
 }
 
@@ -86,8 +92,8 @@ bool check_guest_view(const loaded_guest &g) {
 }
 
 // The entry window as a rewritten site sees it: slot(k) = entry(k), entry(k) starts with
-// `pushq $k` (6a k), except pushf and popf, whose entries jump to their fast paths
-// (e9 rel32, flags_fast_path.S); and the vCPU page at window + 0x20000 is the wedge's vCPU page.
+// `pushq $k` (6a k), except sti, pushf, popf, rdtsc and rdtscp, whose entries jump to their
+// fast paths (e9 rel32, sti_fast_path.S, flags_fast_path.S, tsc_fast_path.S); and the vCPU page at window + 0x20000 is the wedge's vCPU page.
 bool check_window() {
     constexpr uint64_t window = 0xffffffffffe00000ull;
     constexpr unsigned kinds = afterburn::site_kind_count;

@@ -8,6 +8,8 @@
 #include "pv_shadow.h"
 
 extern "C" uint64_t wedge_inline_pushf_count, wedge_inline_popf_count;  // flags_fast_path.S
+extern "C" uint64_t wedge_inline_sti_count;                            // sti_fast_path.S
+extern "C" uint64_t wedge_inline_rdtsc_count, wedge_inline_rdtscp_count;  // tsc_fast_path.S
 
 namespace xw {
 
@@ -47,11 +49,21 @@ void print_kind_counts(const char *title, const uint64_t *counts) {
 
 } // namespace
 
+uint64_t fast_path_completions() {
+    return wedge_inline_pushf_count + wedge_inline_popf_count + wedge_inline_sti_count + wedge_inline_rdtsc_count +
+           wedge_inline_rdtscp_count;
+}
+
 void print_stats() {
     const run_stats &s = g_run_stats;
     print_kind_counts("site entries by kind", s.kind_entries);
     print("xen-wedge: guest: %lu pushf and %lu popf finished in the entry window (flags_fast_path.S)\n",
           wedge_inline_pushf_count, wedge_inline_popf_count);
+    print("xen-wedge: guest: %lu sti finished in the entry window (sti_fast_path.S), %lu upcalls waited for the "
+          "instruction after one\n",
+          wedge_inline_sti_count, s.upcalls_in_sti_shadow);
+    print("xen-wedge: guest: %lu rdtsc and %lu rdtscp finished in the entry window (tsc_fast_path.S)\n",
+          wedge_inline_rdtsc_count, wedge_inline_rdtscp_count);
     if (s.alternative_copy_entries)
         print("xen-wedge: guest: %lu of them from where Linux's alternatives copied a replacement site\n",
               s.alternative_copy_entries);

@@ -11,6 +11,7 @@ namespace xw {
 struct run_stats {
     uint64_t entries, traps_delivered, user_entries, steps;
     uint64_t upcalls, upcalls_in_wedge, upcall_deliveries;
+    uint64_t upcalls_in_sti_shadow;  // upcalls held one instruction after an inline sti
     // Entries of annotated sites (rewritten calls, ring-3 traps) and trap-and-emulate
     // fallbacks (sensitive instructions that reached the wedge without a record), per kind.
     uint64_t kind_entries[afterburn::site_kind_count], kind_fallback[afterburn::site_kind_count];
@@ -26,6 +27,10 @@ struct run_stats {
     uint64_t last_site, last_kind, last_vector = ~0ull, last_trap_rip;
 };
 extern run_stats g_run_stats;
+
+// Sites the entry window finished without the core (sti_fast_path.S, flags_fast_path.S,
+// tsc_fast_path.S): progress as much as a site entry (a guest spinning on rdtsc is not stuck).
+uint64_t fast_path_completions();
 
 // The end-of-run statistics: per-kind site entries and the fallback counter ("fallback N"
 // is what xen.guest.progress / xen.guest.stripped check).

@@ -15,11 +15,23 @@
 #include "wedge/frame.h"
 
 static_assert(afterburn::site_kind_count == 71, "window.S KIND_COUNT must match site_kind_count");
-static_assert(static_cast<unsigned>(afterburn::site_kind::pushf) == 3 &&
+static_assert(static_cast<unsigned>(afterburn::site_kind::sti) == 2 &&
+                  static_cast<unsigned>(afterburn::site_kind::pushf) == 3 &&
                   static_cast<unsigned>(afterburn::site_kind::popf) == 4,
-              "window.S and flags_fast_path.S name pushf and popf by number");
+              "window.S, sti_fast_path.S and flags_fast_path.S name sti, pushf and popf by number");
 static_assert(afterburn::wedge::flags::real == 0x244dd5 && afterburn::wedge_abi::vcpu_page == 0xffffffffffe20000ull,
               "flags_fast_path.S spells out flags::real and the vCPU page");
+static_assert(static_cast<unsigned>(afterburn::site_kind::rdtsc) == 27 &&
+                  static_cast<unsigned>(afterburn::site_kind::rdtscp) == 28,
+              "window.S and tsc_fast_path.S name rdtsc and rdtscp by number");
+static_assert(afterburn::wedge_abi::vcpu_inline_tsc == afterburn::wedge_abi::vcpu_page + 4 &&
+                  afterburn::wedge_abi::vcpu_tsc_offset == afterburn::wedge_abi::vcpu_page + 16 &&
+                  afterburn::wedge_abi::vcpu_tsc_aux == afterburn::wedge_abi::vcpu_page + 24 &&
+                  afterburn::wedge_abi::inline_tsc_rdtsc == 1 && afterburn::wedge_abi::inline_tsc_rdtscp == 2,
+              "tsc_fast_path.S spells out the vCPU page's inline_tsc, tsc_offset and tsc_aux");
+static_assert(afterburn::wedge_abi::vcpu_inline_sti == afterburn::wedge_abi::vcpu_page + 3 &&
+                  afterburn::wedge_abi::vcpu_inline_sti_end == afterburn::wedge_abi::vcpu_page + 8,
+              "sti_fast_path.S spells out the vCPU page's inline_sti and inline_sti_end");
 
 // window.S pushes these on the wedge's site stack (low to high).
 struct site_frame {

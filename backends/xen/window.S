@@ -1,7 +1,8 @@
 /* The entry window (docs/wedge-abi.md), linked at 0xffffffffffe00000 and loaded inside the
  * image (xen-wedge.ld: .window); pv_shadow.cpp aliases its pages into the window's L1:
- *   window + 64*k     entry(k): pushq $k; jmp wedge_site_entry (pushf, popf: their fast
- *                     paths in flags_fast_path.S, which fall back to that)
+ *   window + 64*k     entry(k): pushq $k; jmp wedge_site_entry (sti, pushf, popf, rdtsc,
+ *                     rdtscp: their fast paths in sti_fast_path.S, flags_fast_path.S and
+ *                     tsc_fast_path.S, which fall back to that)
  *   window + 0x10000  slot table: slot(k) = &entry(k)
  *   window + 0x20000  vCPU page (wedge_vcpu_page, the first page of the wedge::vcpu object in
  *                     guest_platform.cpp, aliased writable)
@@ -16,10 +17,16 @@ wedge_entries:
         .set k, 0
         .rept KIND_COUNT
         .balign 64
-        .if k == 3                          /* pushf, popf: flags_fast_path.S */
+        .if k == 2                          /* sti: sti_fast_path.S */
+        jmp wedge_sti_fast
+        .elseif k == 3                      /* pushf, popf: flags_fast_path.S */
         jmp wedge_pushf_fast
         .elseif k == 4
         jmp wedge_popf_fast
+        .elseif k == 27                     /* rdtsc, rdtscp: tsc_fast_path.S */
+        jmp wedge_rdtsc_fast
+        .elseif k == 28
+        jmp wedge_rdtscp_fast
         .else
         pushq $k
         jmp wedge_site_entry

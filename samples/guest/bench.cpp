@@ -35,6 +35,9 @@ void run_benchmarks()
     asm volatile("cli");
     report("pushf", ticks([] { u64 f; asm volatile("pushfq; popq %0" : "=r"(f)::"memory"); }), base);
     report("popf", ticks([] { asm volatile("pushq $2; popfq" ::: "memory"); }), base);
+    report("rdtsc", ticks([] { x86::rdtsc(); }), base);
+    if (x86::cpuid(0x80000000).a >= 0x80000001 && (x86::cpuid(0x80000001).d & 1u << 27))
+        report("rdtscp", ticks([] { u32 aux; x86::rdtscp(&aux); }), base);
     u64 cr3 = x86::read_cr3();
     report("cr3_write", ticks([cr3] { asm volatile("mov %0, %%cr3" ::"r"(cr3) : "memory"); }), base);
     report("iretq", ticks([] {

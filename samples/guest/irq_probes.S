@@ -72,6 +72,19 @@ iretq_probe_target:
         movq iret_saved_rsp(%rip), %rsp
         ret
 
+        /* sti_stress_loop(iterations): sti with IF=0, again and again, while a timer ticks
+         * (sti_stress.cpp): no interrupt may be taken at sti_stress_after */
+        .globl sti_stress_loop, sti_stress_after
+sti_stress_loop:
+1:      cli
+        sti
+sti_stress_after:
+        nop                                /* inside the sti shadow */
+        decq %rdi
+        jnz 1b
+        cli
+        ret
+
         .bss
         .balign 8
         .globl if_m1, if_m2, iret_got_rsp, iret_got_rflags, iret_got_ss, iret_got_cs

@@ -34,6 +34,7 @@ extern boot_info g_boot;
 void boot_parse(u64 boot_params_pa);
 bool cmdline_has(const char* word);          // exact word, e.g. "nox2apic"
 void run_benchmarks();                       // `bench`: BENCH <kind> <ticks per op> lines
+void run_sti_stress();                       // `sti-stress`: sti's shadow against timer ticks
 bool cmdline_break(const char* check_name);  // break=<check_name> present
 
 // ---- setjmp.S ------------------------------------------------------------------------------

@@ -149,6 +149,11 @@ extern "C" void kmain(u64 boot_params_pa) {
         run_benchmarks();
         reset_machine();
     }
+    if (cmdline_has("sti-stress")) {
+        reset_machine();
+        run_sti_stress();
+        reset_machine();
+    }
     if (skipped) kprintf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
     else kprintf("%u passed, %u failed\n", passed, failed);
     finish(failed == 0);

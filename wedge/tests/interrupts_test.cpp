@@ -250,6 +250,40 @@ TEST_CASE("an asynchronous window at the shadowed rip waits, one later delivers"
     CHECK_FALSE(m.cpu.interrupt_shadow);
 }
 
+TEST_CASE("an event at the end of an sti the entry window finished waits one instruction", "[interrupts][shadow]")
+{
+    machine m;
+    m.gate(0x30, h + 0x30);
+    m.cpu.set_virtual_if(false);
+    // What the fast path does (backends/xen/sti_fast_path.S): the virtual IF, the span's end.
+    const uint64_t end = machine::code + 8;
+    m.cpu.page.virtual_if = 1;
+    m.cpu.page.inline_sti_end = end;
+    m.cpu.raise(0x30);  // the upcall's poll
+    m.f.rip = end;
+    note_inline_sti_shadow(m.cpu, m.f.rip);
+    CHECK(deliver_pending(m.cpu, m.f, m.be) == 0);  // the shadowed instruction has not run
+    CHECK(m.cpu.interrupt_shadow);
+    m.f.rip += 3;  // it ran (the backend single-steps it)
+    CHECK(deliver_pending(m.cpu, m.f, m.be) == 1);
+    CHECK(m.be.peek<uint64_t>(m.f.gpr[rsp]) == end + 3);
+    CHECK_FALSE(m.cpu.interrupt_shadow);
+}
+
+TEST_CASE("an event anywhere else after an inline sti is delivered at once", "[interrupts][shadow]")
+{
+    machine m;
+    m.gate(0x30, h + 0x30);
+    m.cpu.page.virtual_if = 1;
+    m.cpu.page.inline_sti_end = machine::code + 8;
+    m.cpu.raise(0x30);
+    m.f.rip = machine::code + 9;  // past the shadowed instruction
+    note_inline_sti_shadow(m.cpu, m.f.rip);
+    CHECK_FALSE(m.cpu.interrupt_shadow);
+    CHECK(deliver_pending(m.cpu, m.f, m.be) == 1);
+    CHECK(m.f.rip == h + 0x30);
+}
+
 TEST_CASE("hlt with nothing pending halts, an interrupt wakes it", "[interrupts][halt]")
 {
     machine m;
@@ -288,6 +322,10 @@ TEST_CASE("inline cli is a store to the ABI page, the wedge honours it", "[inter
     CHECK(bytes[wedge_abi::vcpu_virtual_if - wedge_abi::vcpu_page] == 0);
     CHECK(bytes[wedge_abi::vcpu_pending - wedge_abi::vcpu_page] == 1);
     CHECK(reinterpret_cast<uintptr_t>(&m.cpu) % 4096 == 0);
+    m.cpu.page.inline_sti_end = 0x1122334455667788ull;  // the sti fast path's 8-byte store
+    uint64_t end = 0;
+    __builtin_memcpy(&end, bytes + (wedge_abi::vcpu_inline_sti_end - wedge_abi::vcpu_page), 8);
+    CHECK(end == 0x1122334455667788ull);
 }
 
 TEST_CASE("iretq back to user with IF set delivers a pending interrupt before user code runs", "[interrupts][iret]")

@@ -34,5 +34,19 @@ inline constexpr uint64_t vcpu_pending = vcpu_page + 1;  // nonzero: a virtual i
 // Nonzero: the pushf/popf entries may finish in the entry window, without the core (the
 // backend sets it while that gives what the core would: virtual IOPL 0, 64-bit operands).
 inline constexpr uint64_t vcpu_inline_flags = vcpu_page + 2;
+// Nonzero: the sti entry may finish in the entry window (the backend sets it while sti cannot
+// fault: virtual CPL <= IOPL).
+inline constexpr uint64_t vcpu_inline_sti = vcpu_page + 3;
+// 8 bytes: where the last sti the entry window finished by itself ended. The instruction there
+// is in that sti's interrupt shadow until it has run, so an event that finds the guest at this
+// rip waits one instruction (wedge::note_inline_sti_shadow).
+inline constexpr uint64_t vcpu_inline_sti_end = vcpu_page + 8;
+// Bit 0: the rdtsc entry may finish in the entry window, bit 1: the rdtscp entry (the backend
+// sets them while neither can fault: CPL 0 or CR4.TSD clear; rdtscp also needs CPUID to show it).
+inline constexpr uint64_t vcpu_inline_tsc = vcpu_page + 4;
+inline constexpr uint8_t inline_tsc_rdtsc = 1, inline_tsc_rdtscp = 2;
+// 8 bytes: the guest's TSC minus the real one (IA32_TSC writes move it); 4 bytes: its TSC_AUX.
+inline constexpr uint64_t vcpu_tsc_offset = vcpu_page + 16;
+inline constexpr uint64_t vcpu_tsc_aux = vcpu_page + 24;
 
 } // namespace afterburn::wedge_abi
