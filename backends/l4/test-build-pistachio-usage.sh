@@ -60,6 +60,7 @@ expect 0 '^Usage: check-pistachio-boot.sh' "$CHECK" --help
 expect 2 'expected OUT' "$CHECK"
 expect 2 'expected OUT' "$CHECK" a b
 expect 2 '--timeout needs a positive number' "$CHECK" --timeout x "$TMP"
+expect 2 '--cpu needs a QEMU CPU model' "$CHECK" --cpu 'max;rm' "$TMP"
 expect 2 'kickstart not found \(run build-pistachio.sh SRC' "$CHECK" "$TMP/empty"
 
 if [[ $failures -ne 0 ]]; then echo "$failures check(s) failed"; exit 1; fi
