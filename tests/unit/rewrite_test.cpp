@@ -62,12 +62,40 @@ TEST_CASE("sites are rewritten into the wedge's entry window", "[rewriter]")
             CHECK(span.start + 5 + rel32(b + 1) == wedge_abi::entry(kind));
         }
         if (kind == site_kind::sti) {
-            // Padding in front became the call; the sti byte itself stays a boundary (int3),
-            // and the hlt site (itself rewritten to a call) still follows it directly.
+            // Padded with prefixes, sti is one 8-byte instruction at its site: the call takes
+            // its place, NOPs fill the rest, and the hlt site (itself rewritten to a call)
+            // still follows it directly.
             uint64_t at = lr.site - sec->addr + sec->file_offset;
-            CHECK(file[at] == 0xcc);
-            CHECK(file[at + 1] == 0xe8);
+            CHECK(span.start == lr.site);
+            CHECK(span.size == 8);
+            for (unsigned i = 5; i < 8; ++i) CHECK(file[at + i] == 0x90);
+            CHECK(file[at + 8] == 0xe8);
         }
+    }
+}
+
+TEST_CASE("NOP padding in front keeps the instruction a boundary (int3) after the call", "[rewriter]")
+{
+    // `fs; sti` keeps NOP padding (an override of its own), in front for the shadow.
+    auto obj = test::assemble("rw_before", "\t.text\n\tfs; sti\n\thlt\n\tret\n");
+    REQUIRE(obj.status == 0);
+    std::string error;
+    auto img = elf_image::load(obj.object, error);
+    REQUIRE(img);
+    auto file = read_file(obj.object);
+    auto report = rewrite_image(*img, file, wedge::plan_for(wedge::backend_id::xen));
+    CHECK(report.failures.empty());
+    CHECK(report.counts.rewritten == 2);
+    for (const auto &lr : read_annotation_tables(*img).records) {
+        if (lr.record.kind != static_cast<uint8_t>(site_kind::sti)) continue;
+        REQUIRE((lr.record.flags & annotation::flag_pad_before));
+        auto span = rewriter::span_of(lr.record, lr.site);
+        const elf_section *sec = img->section_at(span.start);
+        REQUIRE(sec);
+        uint64_t at = lr.site - sec->addr + sec->file_offset;
+        CHECK(file[at - lr.record.pad_len] == 0xe8);  // the padding in front became the call
+        CHECK(file[at] == 0xcc);                      // the instruction's first byte a boundary
+        CHECK(file[at + lr.record.insn_len] == 0xe8);  // the hlt site follows directly
     }
 }
 
