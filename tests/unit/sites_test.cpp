@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -276,6 +277,43 @@ TEST_CASE("sti keeps its interrupt shadow: prefixes make it one instruction", "[
             CHECK(text->data[off + lr.record.insn_len] == 0x90);  // the nop follows directly
         }
     }
+    CHECK(scan_image(*img).clean());
+}
+
+TEST_CASE("labels on a prefixed statement name the first prefix, as exception tables need", "[afterburn-as]")
+{
+    // Linux's `1: rdmsr` with _ASM_EXTABLE(1b, 2b): the fault is reported at the first prefix.
+    auto obj = test::assemble("labels", "\t.text\n\tnop\nread_msr: rdmsr\n\tnop\n1: 2:\tiretq\n"
+                                        "\t.pushsection .rodata\n\t.long 1b - read_msr, 2b - read_msr\n\t.popsection\n");
+    INFO(obj.log);
+    REQUIRE(obj.status == 0);
+    std::string error;
+    auto img = elf_image::load(obj.object, error);
+    REQUIRE(img);
+    const elf_section *text = nullptr, *rodata = nullptr;
+    for (const auto &s : img->sections()) {
+        if (s.name == ".text") text = &s;
+        if (s.name == ".rodata") rodata = &s;
+    }
+    REQUIRE(text);
+    REQUIRE(rodata);
+    auto tables = read_annotation_tables(*img);
+    REQUIRE(tables.records.size() == 2);
+    CHECK(tables.records[0].site - text->addr == 1);      // read_msr: the first prefix
+    CHECK(text->data[1] == padding_prefix);
+    CHECK(tables.records[1].site - text->addr == 1 + 8 + 1);  // 1: 2: iretq
+    for (unsigned i = 0; i < 2; ++i) {
+        int32_t v;
+        std::memcpy(&v, rodata->data.data() + 4 * i, 4);
+        CHECK(v == 9);  // both labels at the prefixed iretq's first byte
+    }
+    bool found = false;
+    for (const auto &sym : img->symbols()) {
+        if (sym.name != "read_msr") continue;
+        found = true;
+        CHECK(sym.addr == tables.records[0].site);
+    }
+    CHECK(found);
     CHECK(scan_image(*img).clean());
 }
 
