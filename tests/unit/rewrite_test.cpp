@@ -63,12 +63,15 @@ TEST_CASE("sites are rewritten into the wedge's entry window", "[rewriter]")
         }
         if (kind == site_kind::sti) {
             // Padded with prefixes, sti is one 8-byte instruction at its site: the call takes
-            // its place, NOPs fill the rest, and the hlt site (itself rewritten to a call)
-            // still follows it directly.
+            // its place, NOPs fill the rest but the last byte, an int3 guard (nothing returns
+            // into the fill: the entry resumes at the span's end), and the hlt site (itself
+            // rewritten to a call) still follows it directly.
             uint64_t at = lr.site - sec->addr + sec->file_offset;
             CHECK(span.start == lr.site);
             CHECK(span.size == 8);
-            for (unsigned i = 5; i < 8; ++i) CHECK(file[at + i] == 0x90);
+            CHECK(file[at + 5] == 0x90);
+            CHECK(file[at + 6] == 0x90);
+            CHECK(file[at + 7] == 0xcc);
             CHECK(file[at + 8] == 0xe8);
         }
     }
@@ -97,6 +100,30 @@ TEST_CASE("NOP padding in front keeps the instruction a boundary (int3) after th
         CHECK(file[at] == 0xcc);                      // the instruction's first byte a boundary
         CHECK(file[at + lr.record.insn_len] == 0xe8);  // the hlt site follows directly
     }
+}
+
+TEST_CASE("a prefixed sti ends its rewritten span with an int3 guard in both call forms", "[rewriter]")
+{
+    annotation::site_record rec{};
+    rec.kind = static_cast<uint8_t>(site_kind::sti);
+    rec.insn_len = 8;  // 2e x7 fb
+    rewriter::plan p = wedge::plan_for(wedge::backend_id::xen).kinds;
+    for (bool pic : {false, true}) {
+        INFO((pic ? "call *slot" : "call rel32"));
+        uint8_t bytes[8] = {0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0xfb};
+        auto span = rewriter::span_of(rec, 0xffffffff81000000ull);
+        REQUIRE(rewriter::rewrite_site(bytes, span, rec, p, pic) == rewriter::outcome::rewritten);
+        unsigned call = pic ? rewriter::call_slot_len : rewriter::call_rel32_len;
+        CHECK(bytes[0] == (pic ? 0xff : 0xe8));
+        for (unsigned i = call; i < 7; ++i) CHECK(bytes[i] == 0x90);
+        CHECK(bytes[7] == 0xcc);
+    }
+    // hlt, no shadow: NOPs to the end.
+    rec.kind = static_cast<uint8_t>(site_kind::hlt);
+    uint8_t hlt[8] = {0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0xf4};
+    REQUIRE(rewriter::rewrite_site(hlt, rewriter::span_of(rec, 0xffffffff81000000ull), rec, p) ==
+            rewriter::outcome::rewritten);
+    CHECK(hlt[7] == 0x90);
 }
 
 TEST_CASE("a site too small for its replacement is reported, never skipped", "[rewriter]")
