@@ -8,12 +8,23 @@ bool gpr_or_none(uint8_t v) { return v <= 15 || v == no_register; }
 
 bool is_region(site_kind k) { return k == site_kind::code16_region || k == site_kind::code32_region; }
 
-// Kinds whose padding goes in front (docs/annotation-format.md, "Interrupt shadows").
-bool needs_pad_before(const site_record &r)
+// Kinds whose NOP padding goes in front (docs/annotation-format.md, "Interrupt shadows").
+// A site padded with prefixes has no NOPs (pad_len 0), so nothing goes in front.
+bool needs_pad_before(const site_record &r) { return r.pad_len != 0 && shadows_interrupts(r); }
+
+bool is_segment_prefix(uint8_t b) { return b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65; }
+
+bool is_legacy_prefix(uint8_t b)
 {
-    auto k = static_cast<site_kind>(r.kind);
-    if (k == site_kind::sti) return true;
-    return (k == site_kind::mov_to_seg || k == site_kind::pop_seg) && r.special == seg_ss;
+    return is_segment_prefix(b) || b == 0x66 || b == 0x67 || b == 0xf0 || b == 0xf2 || b == 0xf3;
+}
+
+// Leading padding_prefix bytes; the last byte is never one of them (it is the opcode's).
+uint8_t leading_padding_prefixes(const site_record &r, const uint8_t *insn)
+{
+    uint8_t n = 0;
+    while (n + 1 < r.insn_len && insn[n] == padding_prefix) ++n;
+    return n;
 }
 
 // The operand fields of a record that has none: what afterburn-as writes for regions.
@@ -124,6 +135,57 @@ record_error check_record(const site_record &r)
     if (!gpr_or_none(r.special)) return record_error::bad_special;
     if (record_error e = check_memory(r); e != record_error::ok) return e;
     return check_imm(r);
+}
+
+bool record_takes_prefix_padding(const site_record &r)
+{
+    auto k = static_cast<site_kind>(r.kind);
+    if (r.kind >= site_kind_count || !site_kind_takes_prefix_padding(k)) return false;
+    return !site_kind_is_page_table(k) || r.special == static_cast<uint8_t>(page_table_form::memory_operand);
+}
+
+uint8_t padding_prefix_count(const site_record &r, const uint8_t *insn)
+{
+    uint8_t lead = leading_padding_prefixes(r, insn);
+    auto k = static_cast<site_kind>(r.kind);
+    if (lead == 0 || r.pad_len != 0 || r.kind >= site_kind_count) return 0;
+    return static_cast<unsigned>(r.insn_len - lead) < site_kind_min_size(k) ? lead : 0;
+}
+
+const char *padding_error_text(padding_error e)
+{
+    switch (e) {
+    case padding_error::ok: return "ok";
+    case padding_error::mixed_segment_prefixes:
+        return "repeated or mixed segment-override prefixes that are not afterburn's padding (0x2e bytes in front)";
+    case padding_error::prefixes_and_nops: return "padding prefixes and NOP padding on one site";
+    case padding_error::prefixes_past_minimum:
+        return "more padding prefixes than the kind's minimum site size needs";
+    case padding_error::prefixes_on_nop_kind:
+        return "padding prefixes on a kind or access form that is padded with NOPs";
+    }
+    return "unknown padding error";
+}
+
+padding_error check_padding_prefixes(const site_record &r, const uint8_t *insn)
+{
+    if (r.kind >= site_kind_count || !site_kind_is_instruction(static_cast<site_kind>(r.kind)) || !r.insn_len)
+        return padding_error::ok;
+    uint8_t lead = leading_padding_prefixes(r, insn);
+    // Segment overrides among the instruction's own legacy prefixes, after the padding run.
+    unsigned overrides = 0;
+    for (uint8_t i = lead; i < r.insn_len && is_legacy_prefix(insn[i]); ++i) overrides += is_segment_prefix(insn[i]);
+    if (overrides > 1 || (lead > 0 && overrides > 0)) return padding_error::mixed_segment_prefixes;
+    // One leading CS override on a long enough or NOP-padded instruction is the instruction's
+    // own (redundant in 64-bit mode, but what the source wrote); a run of them is ours.
+    uint8_t padding = padding_prefix_count(r, insn);
+    if (padding == 0) {
+        if (lead <= 1) return padding_error::ok;
+        return r.pad_len ? padding_error::prefixes_and_nops : padding_error::prefixes_past_minimum;
+    }
+    if (!record_takes_prefix_padding(r)) return padding_error::prefixes_on_nop_kind;
+    if (r.insn_len != static_cast<uint8_t>(site_kind_min_size(static_cast<site_kind>(r.kind)))) return padding_error::prefixes_past_minimum;
+    return padding_error::ok;
 }
 
 const char *placement_error_text(placement_error e)

@@ -54,6 +54,12 @@ outcome rewrite_site(uint8_t *bytes, const site_span &span, const annotation::si
     // byte must stay an instruction boundary. It becomes int3, which the wedge resolves to
     // this site; the entry reached through the call returns past it.
     uint32_t room = shadow ? span.size - rec.insn_len : span.size;
+    // An interrupt-shadow instruction padded with prefixes: the span is the instruction and
+    // the wedge resumes at its end, never in the fill after the call (site::resume_after_call).
+    // Its last byte becomes int3, so that nothing runs NOPs inside the shadow, and the span ends
+    // as a pad_before site's does (call, NOPs, int3), the layout an entry-window fast path checks.
+    bool end_guard = !shadow && annotation::shadows_interrupts(rec);
+    if (end_guard) --room;
 
     uint8_t code[16];
     uint32_t n = 0;
@@ -75,7 +81,7 @@ outcome rewrite_site(uint8_t *bytes, const site_span &span, const annotation::si
         }
         break;
     case strategy::inline_store:
-        if (shadow) return outcome::too_small;  // no room for the store and the int3 boundary
+        if (shadow || end_guard) return outcome::too_small;  // no room for the store and the int3
         if (!is_abs32(k.target)) return outcome::out_of_reach;
         code[0] = 0xc6, code[1] = 0x04, code[2] = 0x25;  // movb $imm8, abs32
         put32(code + 3, static_cast<uint32_t>(k.target));
@@ -90,6 +96,7 @@ outcome rewrite_site(uint8_t *bytes, const site_span &span, const annotation::si
     for (uint32_t i = n; i < span.size; ++i) bytes[i] = nop;
     if (shadow)
         for (uint32_t i = room; i < span.size; ++i) bytes[i] = int3;
+    if (end_guard) bytes[span.size - 1] = int3;
     return outcome::rewritten;
 }
 

@@ -1,5 +1,7 @@
 #include "wedge/site_rewrite.h"
 
+#include "afterburn/record_check.h"
+
 namespace afterburn::wedge {
 
 rewrite_counts apply_plan(site_table &t, const rewrite_plan &p, site_bytes &mem)
@@ -17,6 +19,13 @@ rewrite_counts apply_plan(site_table &t, const rewrite_plan &p, site_bytes &mem)
             continue;
         }
         for (uint32_t b = 0; b < s.size(); ++b) s.original[b] = bytes[b];
+        // The record check every reader shares, on the bytes it describes: padding prefixes in
+        // exactly afterburn-as's form (record_check.h). Anything else is not rewritten.
+        if (annotation::check_padding_prefixes(s.rec, bytes + (s.insn - s.start)) != annotation::padding_error::ok) {
+            ++c.failed;
+            mem.cannot_rewrite(s, rewriter::outcome::bad_record);
+            continue;
+        }
         if (a == site_action::user_int3) {
             bytes[s.insn - s.start] = 0xcc;
             s.trapping = true;

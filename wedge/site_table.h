@@ -37,10 +37,12 @@ struct site {
     // Where the guest goes on after the site's call returned to `ret` (the site running
     // `alias` bytes below its link address): `ret` itself, since the rest of the span is NOP
     // padding that Linux's alternatives may have merged into longer NOPs (wedge::emulate),
-    // except when the instruction's int3 boundary ends the span (pad_before): past it.
+    // except after an interrupt-shadow instruction: the instruction it protects, at the span's
+    // end, must run next (not the NOP fill after the call of a site padded with prefixes), and
+    // with NOPs in front (pad_before) the instruction's int3 boundary ends the span.
     uint64_t resume_after_call(uint64_t ret, uint64_t alias = 0) const
     {
-        return (rec.flags & annotation::flag_pad_before) ? end - alias : ret;
+        return annotation::shadows_interrupts(rec) ? end - alias : ret;
     }
 };
 

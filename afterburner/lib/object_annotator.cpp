@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "afterburn/record_check.h"
 #include "annotation_tables.h"
 #include "elf_image.h"
 #include "site_classifier.h"
@@ -87,12 +88,24 @@ object_annotation_result annotate_object(const std::string &object_path)
         rec.flags &= static_cast<uint8_t>(~annotation::flag_replacement);
         bool padded_before = rec.flags & annotation::flag_pad_before;
         store_description(d, rec);
+        // The decoders name an interrupt shadow with pad_before; the record sets it only when
+        // NOPs really precede the instruction (a site padded with prefixes has none).
+        if (!rec.pad_len) rec.flags &= static_cast<uint8_t>(~annotation::flag_pad_before);
         rec.flags |= replacement;
         if (padded_before != bool(rec.flags & annotation::flag_pad_before)) {
             res.errors.push_back(object_path + ": record " + where + ": padding placed " +
                                  (padded_before ? "before" : "after") + " an instruction that needs it " +
                                  (padded_before ? "after" : "before"));
             continue;
+        }
+        if (rec.insn_len) {
+            // What afterburn-as emitted must pass the check every reader applies.
+            auto e = annotation::check_padding_prefixes(rec, sec->data.data() + off);
+            if (e != annotation::padding_error::ok) {
+                res.errors.push_back(object_path + ": record " + where + " at " + img->describe(lr.site) + ": " +
+                                     annotation::padding_error_text(e));
+                continue;
+            }
         }
         if (d.kind == site_kind::none) res.not_sensitive++;
         else {

@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "afterburn/record_check.h"
 #include "annotation_tables.h"
 #include "gate_check.h"
 #include "site_classifier.h"
@@ -85,6 +86,8 @@ std::string check_record(const elf_image &img, const located_record &lr, const x
             if (const char *field = first_difference(d, rec))
                 return std::string("field ") + field + " does not match the instruction (" +
                        tk.print(inst, code_mode::bits64) + ")";
+        if (auto e = annotation::check_padding_prefixes(rec, bytes.data()); e != annotation::padding_error::ok)
+            return std::string(annotation::padding_error_text(e)) + " (" + tk.print(inst, code_mode::bits64) + ")";
     } else if (kind != site_kind::none) {
         return "zero-length instruction site";
     }

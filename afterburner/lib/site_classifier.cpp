@@ -314,6 +314,15 @@ bool has_interrupt_shadow(site_kind kind, uint8_t special)
            ((kind == site_kind::mov_to_seg || kind == site_kind::pop_seg) && special == annotation::seg_ss);
 }
 
+bool has_segment_override(const llvm::MCInst &inst, const x86_toolkit &tk)
+{
+    // An X86 memory reference ends with its segment register (0: none).
+    unsigned m = memory_operand(inst, tk);
+    if (m + 4 >= inst.getNumOperands()) return false;
+    const auto &seg = inst.getOperand(m + 4);
+    return seg.isReg() && seg.getReg();
+}
+
 bool is_nop_opcode(std::string_view n)
 {
     return n.substr(0, 4) == "NOOP";
@@ -543,8 +552,10 @@ const char *first_difference(const site_description &d, const annotation::site_r
     site_description recorded;
     recorded.kind = static_cast<site_kind>(r.kind);
     recorded.insn_len = r.insn_len;
-    // The replacement flag depends on the section, not the bytes.
-    recorded.flags = static_cast<uint8_t>(r.flags & ~annotation::flag_replacement);
+    // The replacement flag depends on the section, not the bytes; pad_before on how the site
+    // is padded (check_record holds it to the kind, `special` and pad_len).
+    recorded.flags = static_cast<uint8_t>(r.flags & ~(annotation::flag_replacement | annotation::flag_pad_before));
+    recorded.flags |= d.flags & annotation::flag_pad_before;
     recorded.reg = r.reg;
     recorded.special = r.special;
     recorded.mem_base = r.mem_base;

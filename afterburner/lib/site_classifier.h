@@ -28,6 +28,10 @@ bool is_prefix_opcode(std::string_view opcode_name);
 // padding must come before them (annotation::flag_pad_before).
 bool has_interrupt_shadow(site_kind kind, uint8_t special);
 
+// Does the instruction name a segment for its memory operand (%fs:(%rax), %ds:8(%rsp), ...)?
+// Such an instruction keeps NOP padding: padding prefixes would be a second override.
+bool has_segment_override(const llvm::MCInst &inst, const x86_toolkit &tk);
+
 // Any form of NOP (what padding decodes to).
 bool is_nop_opcode(std::string_view opcode_name);
 

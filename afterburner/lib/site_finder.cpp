@@ -61,16 +61,21 @@ public:
         if (is_prefix_opcode(name)) {
             pending_prefix_ = true;
             prefix_origin_ = current_;
+            pending_segment_prefix_ = pending_segment_prefix_ || name.substr(1) == "S_PREFIX";
             return;
         }
         site_kind kind = kind_of_opcode(name);
         bool had_prefix = pending_prefix_;
-        pending_prefix_ = false;
+        bool own_segment = pending_segment_prefix_ || has_segment_override(inst, tk_);
+        pending_prefix_ = pending_segment_prefix_ = false;
         if (pending_page_table_ != site_kind::none) {
-            mark_page_table_access(inst, kind, had_prefix ? prefix_origin_ : current_);
+            mark_page_table_access(inst, kind, had_prefix ? prefix_origin_ : current_, own_segment);
             return;
         }
-        if (kind == site_kind::none) return;
+        if (kind == site_kind::none) {
+            if (mode_ == code_mode::bits64) plain_origins_.insert(current_);
+            return;
+        }
         if (include_origins_.count(current_)) {
             // Included files carry no origin markers, so their code is attributed to the
             // .include statement; only the file being assembled can be padded.
@@ -85,13 +90,13 @@ public:
             return;
         }
         origin start = had_prefix ? prefix_origin_ : current_;
-        record(start, kind, shadows_interrupts(inst, kind));
+        record(start, kind, shadows_interrupts(inst, kind), site_kind_takes_prefix_padding(kind) && !own_segment);
     }
 
     void emitBytes(llvm::StringRef data) override
     {
         MCELFStreamer::emitBytes(data);
-        pending_prefix_ = false;
+        pending_prefix_ = pending_segment_prefix_ = false;
         if (!in_code_section() || mode_ != code_mode::bits64) return;
         data_.append(data.begin(), data.end());
     }
@@ -106,13 +111,14 @@ public:
         }
         flush_data();
         data_broken_ = true;  // a relocated value: this statement is data, not an instruction
+        if (in_code_section() && mode_ == code_mode::bits64) plain_origins_.insert(current_);
         MCELFStreamer::emitValueImpl(value, size, loc);
     }
 
     void changeSection(llvm::MCSection *section, const llvm::MCExpr *subsection) override
     {
         flush_data();
-        pending_prefix_ = false;
+        pending_prefix_ = pending_segment_prefix_ = false;
         MCELFStreamer::changeSection(section, subsection);
         // MCStreamer records the new section only after changeSection returns.
         section_ = llvm::dyn_cast_or_null<llvm::MCSectionELF>(section);
@@ -135,10 +141,25 @@ public:
         flush_data();
         pass_markers_before(~0u);
         if (pending_page_table_ != site_kind::none) unfollowed_marker();
+        // Padding prefixes go in front of whatever the statement emits in every expansion:
+        // one that is also plain code or data somewhere keeps NOP padding, which gas sizes
+        // from the bytes and which never changes the meaning of what precedes it.
+        for (auto &[at, s] : out_.sites)
+            if (plain_origins_.count(at)) s.prefixes = false;
     }
 
 private:
     bool in_code_section() const { return section_ && (section_->getFlags() & llvm::ELF::SHF_EXECINSTR); }
+
+    // A hand-encoded instruction whose legacy prefixes include a segment override.
+    static bool starts_with_segment_prefix(std::string_view bytes)
+    {
+        for (unsigned char b : bytes) {
+            if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65) return true;
+            if (b != 0x66 && b != 0x67 && b != 0xf0 && b != 0xf2 && b != 0xf3) return false;
+        }
+        return false;
+    }
 
     std::string section_name() const { return section_ ? section_->getName().str() : std::string(); }
 
@@ -152,11 +173,12 @@ private:
                tk_.register_name(inst.getOperand(0).getReg()) == "SS";
     }
 
-    void record(origin start, site_kind kind, bool pad_before)
+    void record(origin start, site_kind kind, bool pad_before, bool prefixes)
     {
         if (options_.skip_lines.count(current_.line)) return;
         auto [it, fresh] = out_.sites.try_emplace(current_);
         found_site &s = it->second;
+        s.prefixes = s.prefixes && prefixes;
         if (fresh) {
             s.start = start;
             s.end = current_;
@@ -203,7 +225,7 @@ private:
 
     // The instruction right after a page-table marker: the compiler found it accesses an
     // entry by C type; it must be one whose access a record can describe.
-    void mark_page_table_access(const llvm::MCInst &inst, site_kind opcode_kind, origin start)
+    void mark_page_table_access(const llvm::MCInst &inst, site_kind opcode_kind, origin start, bool own_segment)
     {
         site_kind kind = pending_page_table_;
         pending_page_table_ = site_kind::none;
@@ -221,7 +243,8 @@ private:
         } else if (!describe_page_table_access(inst, {}, tk_, kind, d, why)) {
             out_.conflicts.push_back(where + "cannot be described: " + why);
         } else {
-            record(start, kind, false);
+            bool prefixes = d.special == static_cast<uint8_t>(page_table_form::memory_operand) && !own_segment;
+            record(start, kind, false, prefixes);
         }
     }
 
@@ -234,10 +257,13 @@ private:
             llvm::MCInst inst;
             std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t *>(data_.data()), data_.size());
             unsigned n = tk_.decode(bytes, code_mode::bits64, inst);
-            if (n == data_.size()) {
-                site_kind kind = kind_of_opcode(tk_.opcode_name(inst));
-                if (kind != site_kind::none) record(current_, kind, kind == site_kind::sti);
-            }
+            site_kind kind = n == data_.size() ? kind_of_opcode(tk_.opcode_name(inst)) : site_kind::none;
+            if (kind != site_kind::none)
+                record(current_, kind, kind == site_kind::sti,
+                       site_kind_takes_prefix_padding(kind) && !has_segment_override(inst, tk_) &&
+                           !starts_with_segment_prefix(data_));
+            else if (mode_ == code_mode::bits64 && in_code_section())
+                plain_origins_.insert(current_);
         }
         data_.clear();
         data_broken_ = false;
@@ -271,7 +297,9 @@ private:
     code_mode file_mode_;
     origin current_{};
     bool pending_prefix_ = false;
+    bool pending_segment_prefix_ = false;  // the pending prefix statements include a segment override
     origin prefix_origin_{};
+    std::set<origin> plain_origins_;  // statements that emit non-sensitive code or data in some expansion
     std::string data_;
     bool data_broken_ = false;
     bool region_open_ = false;

@@ -29,7 +29,13 @@ struct found_site {
     site_kind kind = site_kind::none;  // first kind seen (expansions may differ)
     unsigned pad = 0;           // padding in front (pad_before only; gas sizes the rest)
     bool in_replacement = false;
-    bool pad_before = false;    // interrupt-shadow instruction: padding goes in front
+    bool pad_before = false;    // interrupt-shadow instruction: NOP padding goes in front
+    // Padded with CS prefixes in front of the instruction (one instruction natively), not
+    // NOPs: true when every expansion of the statement is an instruction of a kind that
+    // takes them, without a segment override of its own (docs/annotation-format.md,
+    // "Padding sizes"). Then pad_before does not apply: nothing comes between the
+    // instruction and the next one either way.
+    bool prefixes = true;
 };
 
 // A run of 16- or 32-bit code inside a 64-bit file (.code16/.code32).

@@ -31,12 +31,51 @@ std::string record_text(const char *site_label, unsigned kind, const std::string
            "; .byte 0xff, 0xff, 0xff, 0xff, 0, 0xff, 0xff, 0; .long " + imm + "; .popsection";
 }
 
-// Site labels: [begin, end) is the instruction, then [end, pad_end) its padding; with the
-// padding in front, [begin, end) is the padding and [end, pad_end) the instruction.
-void add_site(std::vector<insertion> &ins, const found_site &s, const asm_statement &start, const asm_statement &end)
+// Past the labels a statement starts with ("1: rdmsr", "native_irq_return_iret: iretq"):
+// padding prefixes go after them, so that those labels name the whole prefixed instruction, as
+// an exception-table entry (the faulting RIP is the first prefix) or a branch needs.
+size_t after_labels(std::string_view text, const asm_statement &st)
+{
+    auto name_char = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+               c == '$';
+    };
+    size_t p = st.begin;
+    for (;;) {
+        size_t q = p;
+        while (q < st.end && name_char(text[q])) ++q;
+        if (q == p || q >= st.end || text[q] != ':') return p;
+        for (++q; q < st.end && (text[q] == ' ' || text[q] == '\t'); ++q) {
+        }
+        p = q;
+    }
+}
+
+// Site labels: [begin, end) is the instruction, then [end, pad_end) its NOP padding; with the
+// padding in front (NOPs or prefixes), [begin, end) is the padding and [end, pad_end) the
+// instruction.
+void add_site(std::vector<insertion> &ins, std::string_view text, const found_site &s, const asm_statement &start,
+              const asm_statement &end)
 {
     unsigned flags = s.in_replacement ? annotation::flag_replacement : 0;
     auto kind = static_cast<unsigned>(s.kind);
+    std::string want = std::to_string(site_kind_min_size(s.kind));
+    if (s.prefixes) {
+        // [begin, end) the padding prefixes, [end, pad_end) the instruction: one instruction
+        // natively. gas sizes the prefixes from the instruction it emits after them (a forward
+        // reference it resolves while laying out the section), and emits none when the
+        // statement emits nothing in this expansion: prefixes must never reach the next one.
+        std::string len = "(" + std::string(label_pad_end) + "f - " + label_site_end + "f)";
+        ins.push_back({after_labels(text, start), 1,
+                       std::string(label_site_begin) + ": .space ((" + len + " > 0) * ((" + want + " - " + len +
+                           ") > 0)) * (" + want + " - " + len + "), " + std::to_string(annotation::padding_prefix) +
+                           "; " + label_site_end + ": "});
+        ins.push_back({end.end, 2,
+                       std::string("; ") + label_pad_end + ":; " +
+                           record_text(label_site_begin, kind, label_diff(label_pad_end, label_site_begin), "0",
+                                       flags)});
+        return;
+    }
     if (s.pad_before) {
         // Nothing may come between an interrupt-shadow instruction and the one it protects.
         flags |= annotation::flag_pad_before;
@@ -51,7 +90,6 @@ void add_site(std::vector<insertion> &ins, const found_site &s, const asm_statem
     }
     ins.push_back({start.begin, 1, std::string(label_site_begin) + ": "});
     // gas sizes the padding from the bytes it really emitted, in every expansion.
-    std::string want = std::to_string(site_kind_min_size(s.kind));
     std::string len = "(" + label_diff(label_site_end, label_site_begin) + ")";
     ins.push_back({end.end, 2,
                    std::string("; ") + label_site_end + ": .nops -((" + want + " - " + len + ") > 0) * (" + want +
@@ -92,7 +130,7 @@ std::string insert_annotations(std::string_view text, const std::vector<asm_line
                 input_end = st.begin;
         }
     std::vector<insertion> ins;
-    for (const auto &[key, s] : scan.sites) add_site(ins, s, stmt(s.start), stmt(s.end));
+    for (const auto &[key, s] : scan.sites) add_site(ins, text, s, stmt(s.start), stmt(s.end));
     for (const auto &r : scan.regions)
         add_region(ins, r, &stmt(r.opened_by), r.closed_by.line ? &stmt(r.closed_by) : nullptr, input_end);
     for (const auto &e : edits) ins.push_back({e.begin, 5, e.replacement, e.end - e.begin});

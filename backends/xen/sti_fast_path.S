@@ -3,9 +3,10 @@
  * costs ~900 instructions. Here: the virtual IF and the span's end, in about two dozen.
  *
  * The entry window's stub for sti jumps here with the site's call as the only thing on the
- * guest's stack: [rsp] = the call's return address. sti has its padding in front (pad_before):
- * the span is the call, single-byte NOPs, and the instruction's own byte as int3 (the
- * rewriter's layout, rewriter/site_rewriter.cpp), so the guest goes on past that int3:
+ * guest's stack: [rsp] = the call's return address. An sti span is the call, single-byte NOPs
+ * and an int3 as its last byte (the instruction's own byte when the padding is in front, the
+ * rewriter's guard byte for a prefixed sti: rewriter/site_rewriter.cpp), so the guest goes on
+ * past that int3:
  * [ret] = 0xcc after `call *slot(sti)` (7 bytes), [ret] = 90 90 cc after `call rel32` (5).
  * Any other bytes there go to the core, which knows the span from the site's record.
  *

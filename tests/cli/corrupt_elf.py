@@ -8,7 +8,7 @@ import struct
 import sys
 
 REC = 20
-KIND = {"cli": 1, "sti": 2, "out": 18, "code16_region": 67, "page_table_store": 69}
+KIND = {"cli": 1, "sti": 2, "out": 18, "outs": 20, "int": 60, "code16_region": 67, "page_table_store": 69}
 
 
 def sections(d):
@@ -71,7 +71,8 @@ def main():
         d[r + 7] |= 0x80
         what = f"record at file offset {r:#x}: flags |= replacement"
     elif case == "pad-len-zero":
-        r = record_in(d, {KIND["cli"]})
+        # A site padded with NOPs (cli has none: its padding prefixes are part of the instruction).
+        r = record_in(d, {KIND["outs"], KIND["int"]})
         d[r + 6] = 0
         what = f"record at file offset {r:#x}: pad_len = 0"
     elif case == "reserved-header":

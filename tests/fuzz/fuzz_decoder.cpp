@@ -1,6 +1,6 @@
 // libFuzzer: the wedge's sensitive-instruction decoder. Invariants: it never reads past
 // `avail`; what it decodes has a length in 1..15 within the input, decodes again identically
-// from exactly those bytes, and padded to its kind's minimum size is a record check_record
+// from exactly those bytes, and padded with NOPs to its kind's minimum size is a record check_record
 // accepts (the decoder and the record check must agree on what a valid site is). The
 // CPUID-gated decoder likewise: a length in 1..15 within the input, the same class again from
 // exactly those bytes, and never an instruction decode_sensitive also claims.
@@ -52,6 +52,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     decoder::store_decoded(d, r);
     unsigned min = site_kind_min_size(d.kind);
     r.pad_len = static_cast<uint8_t>(d.insn_len < min ? min - d.insn_len : 0);
+    // The decoder names an interrupt shadow with pad_before; a record sets it only when NOPs
+    // precede the instruction, so not on one that needs no padding (a prefixed sti is 8 bytes).
+    if (!r.pad_len) r.flags &= static_cast<uint8_t>(~annotation::flag_pad_before);
     if (annotation::check_record(r) != annotation::record_error::ok) std::abort();
     return 0;
 }

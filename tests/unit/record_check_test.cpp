@@ -64,6 +64,119 @@ TEST_CASE("check_record accepts what afterburn-as writes", "[record]")
     CHECK(check_record(lgdt) == record_error::ok);
 }
 
+TEST_CASE("a site padded with prefixes: pad_before only with NOPs in front", "[record][padding]")
+{
+    site_record sti = out_record();  // 2e 2e 2e 2e 2e 2e 2e fb
+    sti.kind = static_cast<uint8_t>(site_kind::sti);
+    sti.insn_len = 8;
+    sti.pad_len = 0;
+    sti.flags = 3;
+    sti.imm = 0;
+    CHECK(check_record(sti) == record_error::ok);
+    sti.flags |= flag_pad_before;  // no NOPs precede it: nothing to be before
+    CHECK(check_record(sti) == record_error::bad_pad_before);
+    sti.flags = 3;
+    sti.insn_len = 1;
+    sti.pad_len = 7;  // NOPs in front need the flag
+    CHECK(check_record(sti) == record_error::bad_pad_before);
+}
+
+namespace {
+
+site_record prefixed(site_kind k, uint8_t insn_len, uint8_t pad_len)
+{
+    site_record r = out_record();
+    r.kind = static_cast<uint8_t>(k);
+    r.insn_len = insn_len;
+    r.pad_len = pad_len;
+    r.flags = 3;
+    r.imm = 0;
+    return r;
+}
+
+} // namespace
+
+TEST_CASE("padding prefixes: exactly afterburn-as's form, for every kind that takes it", "[record][padding]")
+{
+    // Every instruction kind with the shortest instruction it can be padded to, in both forms.
+    for (unsigned k = 0; k < site_kind_count; ++k) {
+        auto kind = static_cast<site_kind>(k);
+        if (!site_kind_is_instruction(kind)) continue;
+        INFO(site_kind_name(kind));
+        const uint8_t core[] = {0x0f, 0x01, 0xf8};  // swapgs stands in: the check reads prefixes only
+        uint8_t bytes[15];
+        unsigned p = site_kind_min_size(kind) - sizeof core;
+        for (unsigned i = 0; i < p; ++i) bytes[i] = padding_prefix;
+        for (unsigned i = 0; i < sizeof core; ++i) bytes[p + i] = core[i];
+        site_record r = prefixed(kind, static_cast<uint8_t>(p + sizeof core), 0);
+        if (site_kind_is_page_table(kind)) {
+            r.special = static_cast<uint8_t>(page_table_form::memory_operand);
+            r.flags |= flag_memory;
+            r.mem_base = 0;
+            r.mem_scale = 1;
+        }
+        CHECK(record_takes_prefix_padding(r) == site_kind_takes_prefix_padding(kind));
+        if (site_kind_takes_prefix_padding(kind)) {
+            CHECK(check_padding_prefixes(r, bytes) == padding_error::ok);
+            CHECK(padding_prefix_count(r, bytes) == p);
+        } else {
+            CHECK(check_padding_prefixes(r, bytes) == padding_error::prefixes_on_nop_kind);
+        }
+        // The NOP form: the bare instruction, NOPs after.
+        site_record nops = prefixed(kind, sizeof core, static_cast<uint8_t>(site_kind_min_size(kind) - sizeof core));
+        nops.special = r.special, nops.flags = r.flags, nops.mem_base = r.mem_base, nops.mem_scale = r.mem_scale;
+        CHECK(check_padding_prefixes(nops, core) == padding_error::ok);
+        CHECK(padding_prefix_count(nops, core) == 0);
+    }
+}
+
+TEST_CASE("padding prefixes: every other form is refused", "[record][padding]")
+{
+    const uint8_t cli_8[] = {0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0xfa};
+    CHECK(check_padding_prefixes(prefixed(site_kind::cli, 8, 0), cli_8) == padding_error::ok);
+    SECTION("DS instead of CS, or a mixture") {
+        const uint8_t ds[] = {0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0xfa};
+        CHECK(check_padding_prefixes(prefixed(site_kind::cli, 8, 0), ds) == padding_error::mixed_segment_prefixes);
+        const uint8_t mixed[] = {0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x3e, 0xfa};
+        CHECK(check_padding_prefixes(prefixed(site_kind::cli, 8, 0), mixed) == padding_error::mixed_segment_prefixes);
+    }
+    SECTION("prefixes in front of an instruction with its own override") {
+        const uint8_t gs[] = {0x2e, 0x2e, 0x2e, 0x65, 0x0f, 0x01, 0x38, 0x00};  // cs cs cs invlpg %gs:(%rax)
+        site_record r = prefixed(site_kind::invlpg, 8, 0);
+        CHECK(check_padding_prefixes(r, gs) == padding_error::mixed_segment_prefixes);
+        const uint8_t own[] = {0x65, 0x0f, 0x01, 0x38};  // the same with NOPs after: its own override
+        CHECK(check_padding_prefixes(prefixed(site_kind::invlpg, 4, 4), own) == padding_error::ok);
+    }
+    SECTION("prefixes and NOPs") {
+        const uint8_t both[] = {0x2e, 0x2e, 0xfa};
+        CHECK(check_padding_prefixes(prefixed(site_kind::cli, 3, 5), both) == padding_error::prefixes_and_nops);
+        const uint8_t one[] = {0x2e, 0xfa};  // one CS override of its own, NOPs after
+        CHECK(check_padding_prefixes(prefixed(site_kind::cli, 2, 6), one) == padding_error::ok);
+    }
+    SECTION("more prefixes than the minimum size needs") {
+        uint8_t many[15];
+        for (auto &b : many) b = 0x2e;
+        many[14] = 0xfa;
+        CHECK(check_padding_prefixes(prefixed(site_kind::cli, 15, 0), many) == padding_error::prefixes_past_minimum);
+        // An instruction of 8 bytes or more needs none.
+        const uint8_t long_insn[] = {0x2e, 0x2e, 0x48, 0x0f, 0x01, 0x3c, 0x25, 0, 0, 0, 0};  // cs cs invlpg abs32
+        CHECK(check_padding_prefixes(prefixed(site_kind::invlpg, 11, 0), long_insn) ==
+              padding_error::prefixes_past_minimum);
+    }
+    SECTION("prefixes on a kind that keeps NOPs") {
+        const uint8_t outs[] = {0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x6e};
+        CHECK(check_padding_prefixes(prefixed(site_kind::outs, 8, 0), outs) == padding_error::prefixes_on_nop_kind);
+        const uint8_t movs[] = {0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0xf3, 0x48, 0xa5};
+        site_record pt = prefixed(site_kind::page_table_store, 8, 0);
+        pt.special = static_cast<uint8_t>(page_table_form::string);
+        pt.flags |= flag_rep;
+        CHECK(check_padding_prefixes(pt, movs) == padding_error::prefixes_on_nop_kind);
+    }
+    for (auto e : {padding_error::mixed_segment_prefixes, padding_error::prefixes_and_nops,
+                   padding_error::prefixes_past_minimum, padding_error::prefixes_on_nop_kind})
+        CHECK(std::string(padding_error_text(e)).find("prefix") != std::string::npos);
+}
+
 TEST_CASE("check_record refuses every field the format document constrains", "[record]")
 {
     site_record r = out_record();
@@ -258,11 +371,11 @@ TEST_CASE("the format document's kind table matches site_kind.h", "[record][doc]
     std::string line;
     unsigned rows = 0;
     while (std::getline(doc, line)) {
-        // Rows of the kind table: "| 12 | `lldt` | 8 |" (std::regex draws GCC 12 false
+        // Rows of the kind table: "| 12 | `lldt` | 8 | prefixes, ... |" (std::regex draws GCC 12 false
         // warnings under the sanitizers, so the row is split by hand).
         std::istringstream in(line);
-        std::string bar1, number_text, bar2, name, bar3, size_text, bar4;
-        if (!(in >> bar1 >> number_text >> bar2 >> name >> bar3 >> size_text >> bar4)) continue;
+        std::string bar1, number_text, bar2, name, bar3, size_text, bar4, padding;
+        if (!(in >> bar1 >> number_text >> bar2 >> name >> bar3 >> size_text >> bar4 >> padding)) continue;
         if (bar1 != "|" || bar2 != "|" || bar3 != "|" || bar4 != "|" || name.size() < 3 || name.front() != '`' ||
             name.back() != '`' || number_text.find_first_not_of("0123456789") != std::string::npos ||
             size_text.find_first_not_of("0123456789") != std::string::npos)
@@ -273,6 +386,9 @@ TEST_CASE("the format document's kind table matches site_kind.h", "[record][doc]
         REQUIRE(number < site_kind_count);
         CHECK(name.substr(1, name.size() - 2) == site_kind_name(static_cast<site_kind>(number)));
         CHECK(std::stoul(size_text) == site_kind_min_size(static_cast<site_kind>(number)));
+        // The "native padding" column (Padding sizes): prefixes where site_kind.h says so.
+        CHECK((padding == "prefixes" || padding == "prefixes,") ==
+              site_kind_takes_prefix_padding(static_cast<site_kind>(number)));
         rows++;
     }
     CHECK(rows == site_kind_count);

@@ -99,6 +99,79 @@ TEST_CASE("a corrupted record is reported by name", "[scan][errors]")
     }
 }
 
+namespace {
+
+// File offset of the first byte of the object's .text.
+size_t text_offset(const std::string &path)
+{
+    std::string error;
+    auto img = elf_image::load(path, error);
+    REQUIRE(img);
+    for (const auto &s : img->sections())
+        if (s.name == ".text") return s.file_offset;
+    FAIL("no .text");
+    return 0;
+}
+
+} // namespace
+
+TEST_CASE("padding prefixes other than afterburn-as's form are refused by name", "[scan][errors][padding]")
+{
+    SECTION("a DS prefix among the CS padding") {
+        auto obj = test::assemble("pad_ds", "\t.text\n\tcli\n\tret\n");
+        REQUIRE(obj.status == 0);
+        REQUIRE(rescan(obj.object).clean());
+        auto d = read(obj.object);
+        size_t text = text_offset(obj.object);
+        REQUIRE(static_cast<uint8_t>(d[text]) == 0x2e);  // cli padded: 2e x7 fa
+        REQUIRE(static_cast<uint8_t>(d[text + 7]) == 0xfa);
+        d[text + 3] = 0x3e;
+        write(obj.object, d);
+        auto r = rescan(obj.object);
+        CHECK(r.bad_records == 1);
+        REQUIRE(!r.bad.empty());
+        CHECK(r.bad[0].find("record .note.afterburn+0x") != std::string::npos);
+        CHECK(r.bad[0].find("repeated or mixed segment-override prefixes") != std::string::npos);
+    }
+    SECTION("prefixes on outs, which keeps NOP padding") {
+        auto obj = test::assemble("pad_outs", "\t.text\n\toutsb\n\tret\n");
+        REQUIRE(obj.status == 0);
+        REQUIRE(rescan(obj.object).clean());
+        auto d = read(obj.object);
+        size_t text = text_offset(obj.object), rec = first_record_offset(obj.object);
+        REQUIRE(static_cast<uint8_t>(d[text]) == 0x6e);  // outsb, then 7 bytes of NOPs
+        REQUIRE(d[rec + 6] == 7);
+        for (int i = 0; i < 7; ++i) d[text + i] = 0x2e;
+        d[text + 7] = 0x6e;
+        d[rec + 5] = 8;     // insn_len
+        d[rec + 6] = 0;     // pad_len
+        d[rec + 13] = 1;    // mem_seg cs, as the bytes now say
+        write(obj.object, d);
+        auto r = rescan(obj.object);
+        CHECK(r.bad_records == 1);
+        REQUIRE(!r.bad.empty());
+        CHECK(r.bad[0].find("record .note.afterburn+0x") != std::string::npos);
+        CHECK(r.bad[0].find("padding prefixes on a kind or access form that is padded with NOPs") !=
+              std::string::npos);
+    }
+    SECTION("prefixes beyond the minimum size") {
+        // `cs cs cs cs ... cli` of 9 bytes where 8 suffice, the last NOP-free byte taken from ret.
+        auto obj = test::assemble("pad_many", "\t.text\n\tcli\n\tnop\n\tret\n");
+        REQUIRE(obj.status == 0);
+        auto d = read(obj.object);
+        size_t text = text_offset(obj.object), rec = first_record_offset(obj.object);
+        REQUIRE(static_cast<uint8_t>(d[text + 8]) == 0x90);
+        d[text + 7] = 0x2e;
+        d[text + 8] = static_cast<char>(0xfa);
+        d[rec + 5] = 9;
+        write(obj.object, d);
+        auto r = rescan(obj.object);
+        CHECK(r.bad_records == 1);
+        REQUIRE(!r.bad.empty());
+        CHECK(r.bad[0].find("more padding prefixes than the kind's minimum site size needs") != std::string::npos);
+    }
+}
+
 TEST_CASE("an unannotated sensitive instruction is unexplained", "[scan]")
 {
     // Assembled by plain GNU as: nothing is annotated.

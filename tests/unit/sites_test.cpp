@@ -5,9 +5,11 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "afterburn/record_check.h"
 #include "annotation_tables.h"
 #include "assemble.h"
 #include "elf_image.h"
@@ -200,16 +202,35 @@ TEST_CASE("every sensitive class is annotated with exact operands", "[afterburn-
             REQUIRE(tables.records.size() == v.copies);
             for (const auto &lr : tables.records) {
                 const auto &r = lr.record;
+                const elf_section *sec = img->section_at(lr.site);
+                REQUIRE(sec);
+                const uint8_t *insn = sec->data.data() + (lr.site - sec->addr);
+                // Padded with CS prefixes unless the kind keeps NOPs or the instruction has an
+                // override of its own; then the record describes the prefixed instruction.
+                bool prefixed = site_kind_takes_prefix_padding(e.kind) && e.seg == N;
+                uint8_t p = padding_prefix_count(r, insn);
+                CHECK(check_padding_prefixes(r, insn) == padding_error::ok);
+                if (prefixed) {
+                    CHECK(r.pad_len == 0);
+                    CHECK(r.insn_len >= site_kind_min_size(e.kind));
+                    CHECK((p == 0 || r.insn_len == site_kind_min_size(e.kind)));
+                    for (unsigned i = 0; i < p; ++i) CHECK(insn[i] == padding_prefix);
+                } else {
+                    CHECK(p == 0);
+                }
+                uint8_t flags = p ? static_cast<uint8_t>(e.flags & ~SHADOW) : e.flags;
+                uint8_t seg = p && (e.flags & MEM) ? uint8_t(seg_cs) : e.seg;
+                uint8_t disp_offset = e.disp_offset == ND ? ND : static_cast<uint8_t>(e.disp_offset + p);
                 CHECK(static_cast<site_kind>(r.kind) == e.kind);
                 CHECK(r.insn_len + r.pad_len >= site_kind_min_size(e.kind));
-                CHECK(int(r.flags & ~flag_replacement) == int(e.flags));
+                CHECK(int(r.flags & ~flag_replacement) == int(flags));
                 CHECK(int(r.reg) == int(e.reg));
                 CHECK(int(r.special) == int(e.special));
                 CHECK(int(r.mem_base) == int(e.base));
                 CHECK(int(r.mem_index) == int(e.index));
                 CHECK(int(r.mem_scale) == int(e.scale));
-                CHECK(int(r.mem_seg) == int(e.seg));
-                CHECK(int(r.disp_offset) == int(e.disp_offset));
+                CHECK(int(r.mem_seg) == int(seg));
+                CHECK(int(r.disp_offset) == int(disp_offset));
                 CHECK(int(r.disp_size) == int(e.disp_size));
                 CHECK(r.imm == e.imm);
             }
@@ -221,7 +242,7 @@ TEST_CASE("every sensitive class is annotated with exact operands", "[afterburn-
     }
 }
 
-TEST_CASE("sti keeps its interrupt shadow: the padding goes before it", "[afterburn-as]")
+TEST_CASE("sti keeps its interrupt shadow: prefixes make it one instruction", "[afterburn-as]")
 {
     auto obj = test::assemble("shadow", "\t.text\n1:\tsti; hlt\n\tmovl %eax, %ss\n\tnop\n\tjmp 1b\n");
     INFO(obj.log);
@@ -235,18 +256,92 @@ TEST_CASE("sti keeps its interrupt shadow: the padding goes before it", "[afterb
     REQUIRE(text);
     auto tables = read_annotation_tables(*img);
     REQUIRE(tables.records.size() == 3);
+    uint64_t hlt_site = 0;
+    for (const auto &lr : tables.records)
+        if (lr.record.kind == static_cast<uint8_t>(site_kind::hlt)) hlt_site = lr.site;
     for (const auto &lr : tables.records) {
         uint64_t off = lr.site - text->addr;
         if (lr.record.kind == static_cast<uint8_t>(site_kind::sti)) {
-            CHECK((lr.record.flags & flag_pad_before));
-            CHECK(text->data[off] == 0xfb);
-            CHECK(text->data[off + 1] == 0xf4);  // hlt right after sti, in its shadow
-            CHECK(off == lr.record.pad_len);     // the label `1:` and the padding come first
+            CHECK_FALSE((lr.record.flags & flag_pad_before));  // nothing in front
+            CHECK(off == 0);                                    // the label `1:` is the site
+            CHECK(lr.record.insn_len == 8);
+            CHECK(lr.record.pad_len == 0);
+            for (unsigned i = 0; i < 7; ++i) CHECK(text->data[off + i] == padding_prefix);
+            CHECK(text->data[off + 7] == 0xfb);
+            CHECK(lr.site + 8 == hlt_site);  // the (prefixed) hlt is the next instruction, in the shadow
+            CHECK(text->data[off + 8 + 7] == 0xf4);
         }
         if (lr.record.kind == static_cast<uint8_t>(site_kind::mov_to_seg)) {
-            CHECK((lr.record.flags & flag_pad_before));
+            CHECK_FALSE((lr.record.flags & flag_pad_before));
+            CHECK(text->data[off] == padding_prefix);
             CHECK(text->data[off + lr.record.insn_len] == 0x90);  // the nop follows directly
         }
+    }
+    CHECK(scan_image(*img).clean());
+}
+
+TEST_CASE("labels on a prefixed statement name the first prefix, as exception tables need", "[afterburn-as]")
+{
+    // Linux's `1: rdmsr` with _ASM_EXTABLE(1b, 2b): the fault is reported at the first prefix.
+    auto obj = test::assemble("labels", "\t.text\n\tnop\nread_msr: rdmsr\n\tnop\n1: 2:\tiretq\n"
+                                        "\t.pushsection .rodata\n\t.long 1b - read_msr, 2b - read_msr\n\t.popsection\n");
+    INFO(obj.log);
+    REQUIRE(obj.status == 0);
+    std::string error;
+    auto img = elf_image::load(obj.object, error);
+    REQUIRE(img);
+    const elf_section *text = nullptr, *rodata = nullptr;
+    for (const auto &s : img->sections()) {
+        if (s.name == ".text") text = &s;
+        if (s.name == ".rodata") rodata = &s;
+    }
+    REQUIRE(text);
+    REQUIRE(rodata);
+    auto tables = read_annotation_tables(*img);
+    REQUIRE(tables.records.size() == 2);
+    CHECK(tables.records[0].site - text->addr == 1);      // read_msr: the first prefix
+    CHECK(text->data[1] == padding_prefix);
+    CHECK(tables.records[1].site - text->addr == 1 + 8 + 1);  // 1: 2: iretq
+    for (unsigned i = 0; i < 2; ++i) {
+        int32_t v;
+        std::memcpy(&v, rodata->data.data() + 4 * i, 4);
+        CHECK(v == 9);  // both labels at the prefixed iretq's first byte
+    }
+    bool found = false;
+    for (const auto &sym : img->symbols()) {
+        if (sym.name != "read_msr") continue;
+        found = true;
+        CHECK(sym.addr == tables.records[0].site);
+    }
+    CHECK(found);
+    CHECK(scan_image(*img).clean());
+}
+
+TEST_CASE("an interrupt-shadow instruction with its own override keeps NOPs in front", "[afterburn-as]")
+{
+    auto obj = test::assemble("shadow_fs", "\t.text\n\tmov %fs:(%rax), %ss\n\tnop\n\tfs; sti\n\thlt\n");
+    INFO(obj.log);
+    REQUIRE(obj.status == 0);
+    std::string error;
+    auto img = elf_image::load(obj.object, error);
+    REQUIRE(img);
+    const elf_section *text = nullptr;
+    for (const auto &s : img->sections())
+        if (s.name == ".text") text = &s;
+    REQUIRE(text);
+    auto tables = read_annotation_tables(*img);
+    REQUIRE(tables.records.size() == 3);
+    for (const auto &lr : tables.records) {
+        uint64_t off = lr.site - text->addr;
+        INFO(site_kind_name(static_cast<site_kind>(lr.record.kind)));
+        if (lr.record.kind == static_cast<uint8_t>(site_kind::hlt)) continue;
+        CHECK((lr.record.flags & flag_pad_before));
+        REQUIRE(lr.record.pad_len > 0);
+        CHECK(off >= lr.record.pad_len);
+        CHECK(text->data[off] == 0x64);                                       // fs, the instruction's own
+        CHECK(text->data[off - 1] != padding_prefix);                         // NOPs in front, no prefixes
+        CHECK((text->data[off + lr.record.insn_len] == 0x90 ||                // the nop, or
+               text->data[off + lr.record.insn_len] == padding_prefix));      // the prefixed hlt: directly
     }
     CHECK(scan_image(*img).clean());
 }

@@ -2,6 +2,8 @@
 // XCRs, I/O, the TLB and the segment bases.
 #include <catch2/catch.hpp>
 
+#include "afterburn/record_check.h"
+#include "afterburn/sensitive_decoder.h"
 #include "machine.h"
 #include "wedge/devices/io_bus.h"
 #include "wedge/devices/local_apic.h"
@@ -83,6 +85,55 @@ TEST_CASE("cli and sti change only the virtual IF, sti opens a shadow", "[emulat
     m.cpu.interrupt_shadow = false;
     REQUIRE(m.run(sti).what == action::resume);
     CHECK_FALSE(m.cpu.interrupt_shadow);
+}
+
+TEST_CASE("a site padded with prefixes decodes, emulates and resumes as one instruction", "[emulate][padding]")
+{
+    // What the trap-and-emulate fallback does with an instruction it finds (the Xen wedge's
+    // fallback.cpp), and what a site left native looks like: the wedge's decoder reads the
+    // padding prefixes as part of the instruction, its displacement after them.
+    machine m;
+    m.be.map(machine::code, 0x1000, false, true);
+    auto decode = [&](std::initializer_list<uint8_t> bytes, unsigned prefixes) {
+        uint8_t code[15] = {};
+        size_t n = 0;
+        for (uint8_t b : bytes) code[n++] = b;
+        m.be.poke(machine::code, code, n);
+        decoder::decoded d;
+        REQUIRE(decoder::decode_sensitive(code, n, d));
+        REQUIRE(d.insn_len == n);
+        annotation::site_record r{};
+        decoder::store_decoded(d, r);
+        r.pad_len = 0;
+        r.flags &= static_cast<uint8_t>(~annotation::flag_pad_before);  // as afterburn-as records it
+        CHECK(annotation::check_record(r) == annotation::record_error::ok);
+        CHECK(annotation::check_padding_prefixes(r, code) == annotation::padding_error::ok);
+        CHECK(annotation::padding_prefix_count(r, code) == prefixes);
+        return r;
+    };
+    m.cpu.set_virtual_if(true);
+    auto cli = decode({0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0xfa}, 7);
+    CHECK(cli.kind == static_cast<uint8_t>(site_kind::cli));
+    require_resumed(m.run(cli), m, cli);
+    CHECK(m.f.rip == machine::code + 8);
+    CHECK_FALSE(m.cpu.virtual_if());
+
+    auto sti = decode({0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0xfb}, 7);
+    require_resumed(m.run(sti), m, sti);
+    CHECK(m.cpu.interrupt_shadow);
+    CHECK(m.cpu.shadow_rip == machine::code + 8);  // the next instruction, right after the prefixes
+
+    // lgdt 0x40(%rip) with one padding prefix: 2e 0f 01 15 <disp32>, 8 bytes.
+    auto lgdt = decode({0x2e, 0x0f, 0x01, 0x15, 0x40, 0, 0, 0}, 1);
+    CHECK(lgdt.disp_offset == 4);
+    CHECK(lgdt.mem_base == annotation::rip_base);
+    CHECK(lgdt.mem_seg == annotation::seg_cs);  // as decoded; no base in 64-bit mode
+    uint64_t table = machine::code + 8 + 0x40;
+    m.be.poke<uint16_t>(table, 0x5f);
+    m.be.poke<uint64_t>(table + 2, 0xffff888000066000ull);
+    require_resumed(m.run(lgdt), m, lgdt);
+    CHECK(m.cpu.gdtr.limit == 0x5f);
+    CHECK(m.cpu.gdtr.base == 0xffff888000066000ull);
 }
 
 TEST_CASE("cli/sti at CPL 3 need IOPL 3", "[emulate][if]")

@@ -161,6 +161,28 @@ TEST_CASE("a site the plan cannot rewrite is reported and left unchanged", "[rew
     CHECK_FALSE(t[0].rewritten);
 }
 
+TEST_CASE("padding prefixes in another form than afterburn-as's are not rewritten", "[rewrite_plan][padding]")
+{
+    site_table_of<4> t;
+    annotation::site_record cli = record(site_kind::cli);
+    cli.insn_len = 8, cli.pad_len = 0;
+    REQUIRE(t.add(cli, text).what == admission::site);         // 2e x7 fa: the form
+    REQUIRE(t.add(cli, text + 0x10).what == admission::site);  // 3e x7 fa: not ours
+    site_conflict c;
+    REQUIRE(t.seal(c));
+    image img;
+    for (unsigned i = 0; i < 7; ++i) img.bytes[i] = annotation::padding_prefix, img.bytes[0x10 + i] = 0x3e;
+    img.bytes[7] = img.bytes[0x17] = 0xfa;
+    rewrite_counts n = apply_plan(t, plan_for(backend_id::xen), img);
+    CHECK(n.rewritten == 1);
+    CHECK(t[0].rewritten);
+    CHECK(n.failed == 1);
+    REQUIRE(img.failed.size() == 1);
+    CHECK(img.failed[0] == text + 0x10);
+    CHECK_FALSE(t[1].rewritten);
+    CHECK(img.bytes[0x10] == 0x3e);  // untouched
+}
+
 TEST_CASE("every plan leaves page-table accesses native, and the table checks them without a slot", "[rewrite_plan]")
 {
     // A `movq %rsi, (%rdi)` that stores a pte: memory operand form, base rdi, value register rsi.

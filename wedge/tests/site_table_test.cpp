@@ -110,6 +110,33 @@ TEST_CASE("lookups find rewritten sites by return address and any site by instru
     CHECK(t.find_by_insn(text + 0x41) == nullptr);
 }
 
+TEST_CASE("after an interrupt-shadow site's call the guest resumes at the instruction it protects",
+          "[site_table][shadow]")
+{
+    site_table_of<8> t;
+    t.add(record(site_kind::sti, 8, 0), text);                                     // prefixed: [0, 8)
+    t.add(record(site_kind::sti, 1, 7, annotation::flag_pad_before), text + 0x17);  // NOPs in front: [0x10, 0x18)
+    t.add(record(site_kind::cli, 8, 0), text + 0x20);                               // prefixed, no shadow
+    auto ss = record(site_kind::mov_to_seg, 2, 6);
+    ss.special = annotation::seg_ss;
+    ss.reg = 0;
+    ss.flags = 2 | annotation::flag_register | annotation::flag_pad_before;
+    t.add(ss, text + 0x36);                                                          // [0x30, 0x38)
+    auto ss_prefixed = ss;
+    ss_prefixed.insn_len = 8, ss_prefixed.pad_len = 0, ss_prefixed.flags &= ~annotation::flag_pad_before;
+    t.add(ss_prefixed, text + 0x40);                                                 // [0x40, 0x48)
+    site_conflict c;
+    REQUIRE(t.seal(c));
+    for (uint32_t i = 0; i < t.count(); ++i) CHECK(annotation::check_record(t[i].rec) == annotation::record_error::ok);
+    // The call returns 5 bytes in; NOP fill follows, then the next instruction at the end.
+    CHECK(t[0].resume_after_call(t[0].call_return()) == text + 8);
+    CHECK(t[1].resume_after_call(t[1].call_return()) == text + 0x18);
+    CHECK(t[2].resume_after_call(t[2].call_return()) == text + 0x25);  // no shadow: the fill is harmless
+    CHECK(t[3].resume_after_call(t[3].call_return()) == text + 0x38);
+    CHECK(t[4].resume_after_call(t[4].call_return()) == text + 0x48);
+    CHECK(t[0].resume_after_call(t[0].call_return() - 0x1000, 0x1000) == text + 8 - 0x1000);  // at an alias
+}
+
 TEST_CASE("reads of a changed span see its original bytes", "[site_table]")
 {
     site_table_of<4> t;

@@ -36,20 +36,24 @@ inline constexpr uint8_t flag_rep = 0x04;          // REP/REPE prefix (ins/outs)
 inline constexpr uint8_t flag_port_dx = 0x08;      // in/out port is %dx (else imm)
 inline constexpr uint8_t flag_memory = 0x10;       // the operand described by mem_* is used
 inline constexpr uint8_t flag_register = 0x20;     // `reg` holds a general-purpose register
-inline constexpr uint8_t flag_pad_before = 0x40;   // padding precedes the instruction (see below)
+inline constexpr uint8_t flag_pad_before = 0x40;   // NOP padding precedes the instruction (see below)
 inline constexpr uint8_t flag_replacement = 0x80;  // site lies in .altinstr_replacement
 
-// Instructions with an interrupt shadow (sti, mov/pop to %ss) must stay immediately
-// before the instruction they protect ("sti; hlt"), so their padding goes in front:
-// [site - pad_len, site) are NOPs, then the instruction. All other sites are followed by
-// their padding: [site + insn_len, site + insn_len + pad_len).
+// A site is padded one of two ways (docs/annotation-format.md, "Padding sizes"):
+// - with redundant CS prefixes (padding_prefix) in front of the instruction: they are part
+//   of it, so insn_len counts them, pad_len is 0 and the site is one instruction;
+// - with NOPs: after it, [site + insn_len, site + insn_len + pad_len), or, for an instruction
+//   with an interrupt shadow (sti, mov/pop to %ss, which must stay immediately before the
+//   instruction they protect: "sti; hlt"), in front of it: [site - pad_len, site) are NOPs,
+//   then the instruction, and flag_pad_before is set (only then: never with pad_len 0).
+inline constexpr uint8_t padding_prefix = 0x2e;  // CS override: ignored in 64-bit mode
 
 // One record per site, 20 bytes, 4-byte aligned, position independent.
 struct site_record {
     int32_t site;          // address of the instruction minus the address of this field
     uint8_t kind;          // site_kind
     uint8_t insn_len;      // length of the original instruction (prefixes included)
-    uint8_t pad_len;       // padding bytes (NOPs) that follow it
+    uint8_t pad_len;       // NOP padding bytes that follow it (precede it with flag_pad_before)
     uint8_t flags;         // flag_*
     uint8_t reg;           // GPR number 0..15 (see per-kind meaning in the spec)
     uint8_t special;       // CR/DR number, segment register, or lar/lsl source GPR
@@ -68,5 +72,13 @@ static_assert(sizeof(site_record) == 20);
 enum segment : uint8_t { seg_es = 0, seg_cs = 1, seg_ss = 2, seg_ds = 3, seg_fs = 4, seg_gs = 5 };
 
 inline constexpr unsigned operand_bits(uint8_t flags) { return 8u << (flags & flag_opsize_mask); }
+
+// sti and mov/pop to %ss hold off interrupts until the next instruction has run: nothing may
+// come between them and it, however the site is padded or rewritten.
+constexpr bool shadows_interrupts(const site_record &r)
+{
+    auto k = static_cast<site_kind>(r.kind);
+    return k == site_kind::sti || ((k == site_kind::mov_to_seg || k == site_kind::pop_seg) && r.special == seg_ss);
+}
 
 } // namespace afterburn::annotation

@@ -6,7 +6,8 @@
 //
 // What a record alone cannot say is checked by the caller with the image at hand: that the
 // site lies in an executable section, that the bytes there are the described instruction and
-// its padding NOPs, and check_placement() below once the caller knows the site's section.
+// its padding NOPs, check_padding_prefixes() below on the instruction's bytes, and
+// check_placement() once the caller knows the site's section.
 #pragma once
 
 #include <stdint.h>
@@ -43,5 +44,27 @@ record_error check_record(const site_record &r);
 enum class placement_error : uint8_t { ok, replacement_outside, replacement_missing };
 const char *placement_error_text(placement_error e);
 placement_error check_placement(const site_record &r, bool site_in_replacement_section);
+
+// Padding prefixes (docs/annotation-format.md, "Padding sizes"): afterburn-as pads a short
+// instruction to its kind's minimum site size with padding_prefix bytes in front of it, and
+// nothing else. `insn` holds the record's insn_len bytes at its site. Refused: a run of those
+// prefixes on a site also padded with NOPs, longer than the minimum size needs, on a kind or
+// access form that keeps NOP padding, or before an instruction with a segment override of its
+// own; and, on any site, repeated or mixed segment-override prefixes (not our form).
+enum class padding_error : uint8_t {
+    ok,
+    mixed_segment_prefixes,  // more than one segment override besides the leading padding run
+    prefixes_and_nops,       // padding prefixes and NOP padding on one site
+    prefixes_past_minimum,   // more padding prefixes than the kind's minimum site size needs
+    prefixes_on_nop_kind,    // padding prefixes on ins/outs or a string/block-call page-table site
+};
+const char *padding_error_text(padding_error e);
+padding_error check_padding_prefixes(const site_record &r, const uint8_t *insn);
+
+// How many of the instruction's first bytes are padding prefixes (0 for a NOP-padded site).
+uint8_t padding_prefix_count(const site_record &r, const uint8_t *insn);
+
+// Does this record's kind (and, for a page-table site, its access form) take prefix padding?
+bool record_takes_prefix_padding(const site_record &r);
 
 } // namespace afterburn::annotation

@@ -134,4 +134,16 @@ constexpr bool site_kind_is_instruction(site_kind k)
            static_cast<unsigned>(k) < site_kind_count;
 }
 
+// Kinds padded natively with redundant CS prefixes in front of the instruction, so that the
+// site stays one instruction (docs/annotation-format.md, "Padding sizes"). ins/outs keep NOP
+// padding: a segment override names their source segment and the record says which. `int n`
+// keeps it too: Xen's PV #GP path, which runs a guest kernel's `int n` through its trap table,
+// resumes 2 bytes after the fault (it assumes `cd nn`). A page-table site takes prefixes only
+// in its memory-operand form (record_check.h says so for a record), and no kind takes them on
+// an instruction that has a segment override of its own.
+constexpr bool site_kind_takes_prefix_padding(site_kind k)
+{
+    return site_kind_is_instruction(k) && k != site_kind::ins && k != site_kind::outs && k != site_kind::int_n;
+}
+
 } // namespace afterburn
