@@ -168,7 +168,7 @@ if [[ $WALL -eq 0 ]]; then
     QEMU_ARGS+=(--qemu-arg -icount --qemu-arg shift=0,sleep=off
                 --qemu-arg -rtc --qemu-arg base=2026-01-01T00:00:00,clock=vm)
 fi
-declare -A VALUE WALL_S STATUS
+declare -A VALUE STATUS
 for system in "${SYSTEMS[@]}"; do [[ -n ${WANTED[$system]:-} ]] || STATUS[$system]="not run (--systems)"; done
 # boot_system SYSTEM RUN: boots it, parses its AFTERBURN-BENCH lines into VALUE[SYSTEM,OP,RUN].
 boot_system() {
@@ -227,7 +227,7 @@ boot_system() {
         VALUE[$system,$op,$run]=$value
     done
     VALUE[$system,boot_kernel,$run]=$(sed -n 's/^AFTERBURN-BENCH: boot tsc=[0-9]* kernel_ns=\([0-9]*\)$/\1/p' <<<"$lines")
-    WALL_S[$system,$run]=$wall
+    VALUE[$system,wall,$run]=$wall
     STATUS[$system]=ok
     progress "  $system: $wall s wall; getpid ${VALUE[$system,getpid,$run]}, fork+exec ${VALUE[$system,fork_exec,$run]}, boot ${VALUE[$system,boot,$run]}"
 }
@@ -247,18 +247,20 @@ for ((run = 1; run <= RUNS; ++run)); do
 done
 
 # --- results --------------------------------------------------------------------------------
+# sorted_runs SYSTEM KEY: the value of every run, one per line, smallest first.
+sorted_runs() {
+    local run
+    for ((run = 1; run <= RUNS; ++run)); do echo "${VALUE[$1,$2,$run]}"; done | sort -n
+}
 # median SYSTEM KEY: the median over the runs ("" when the system did not run).
 median() {
-    local system=$1 key=$2 run values=()
-    [[ ${STATUS[$system]} == ok ]] || return 0
-    for ((run = 1; run <= RUNS; ++run)); do values+=("${VALUE[$system,$key,$run]}"); done
-    printf '%s\n' "${values[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+    [[ ${STATUS[$1]} == ok ]] || return 0
+    sorted_runs "$1" "$2" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 # spread SYSTEM KEY: (max - min) / median over the runs, in percent.
 spread() {
-    local system=$1 key=$2 run
-    [[ ${STATUS[$system]} == ok ]] || return 0
-    for ((run = 1; run <= RUNS; ++run)); do echo "${VALUE[$system,$key,$run]}"; done | sort -n |
+    [[ ${STATUS[$1]} == ok ]] || return 0
+    sorted_runs "$1" "$2" |
         awk '{ v[NR] = $1 } END { m = v[int((NR + 1) / 2)]; if (m > 0) printf "%.2f", (v[NR] - v[1]) * 100 / m; else print 0 }'
 }
 # largest_spread SYSTEM: the largest spread of any operation.
@@ -270,12 +272,7 @@ largest_spread() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.3f", a / b }'; }
 declare -A RESULT
 for system in "${SYSTEMS[@]}"; do
-    for op in "${OPS[@]}" boot_kernel; do RESULT[$system,$op]=$(median "$system" "$op"); done
-    wall_runs=()
-    if [[ ${STATUS[$system]} == ok ]]; then
-        for ((run = 1; run <= RUNS; ++run)); do wall_runs+=("${WALL_S[$system,$run]}"); done
-        RESULT[$system,wall]=$(printf '%s\n' "${wall_runs[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-    fi
+    for op in "${OPS[@]}" boot_kernel wall; do RESULT[$system,$op]=$(median "$system" "$op"); done
 done
 declare -A RATIO_PAIRS=([native/plain]="native plain" [afterburn-xen/xenolinux]="afterburn-xen xenolinux"
                         [afterburn-xen/native]="afterburn-xen native")
