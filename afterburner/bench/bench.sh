@@ -125,12 +125,33 @@ command -v gzip >/dev/null && command -v cpio >/dev/null ||
     die "gzip and cpio are needed to read the initramfs (apt-get install gzip cpio)"
 
 # --- kernels --------------------------------------------------------------------------------
+# An existing kernel is used as it is; one older than the toolchain that annotates it (or an
+# initramfs older than the bench program) measures yesterday's afterburn: say so.
+warn_if_stale() {
+    local which=$1 dir=$2 f newer=()
+    if [[ $which == native ]]; then
+        local bin
+        bin=$(dirname "$AFTERBURN")
+        for f in "afterburn-cc:$bin/afterburn-cc" "afterburn-as:$bin/../libexec/afterburn/as/as" \
+                 "the compiler pass:$bin/../libexec/afterburn/afterburn_pt.so"; do
+            [[ ! ${f#*:} -nt $dir/vmlinux ]] || newer+=("${f%%:*}")
+        done
+        [[ ! $SOURCE_DIR/samples/linux/bench/afterburn-bench.c -nt $dir/initramfs.cpio.gz ]] ||
+            newer+=("the bench program")
+    fi
+    [[ ${#newer[@]} -gt 0 ]] || return 0
+    local list
+    list=$(printf '%s, ' "${newer[@]}")
+    progress "  warning: $dir is older than ${list%, }: its numbers are not today's afterburn's" \
+             "(rebuild: afterburn build-linux -o $dir)"
+}
 # A build directory without a vmlinux is built here, with progress, unless --no-build.
 ensure_kernel() {
     local which=$1 dir=${KERNEL_DIR[$1]} flag
     case $which in native) flag=() ;; plain) flag=(--plain) ;; xenolinux) flag=(--xenolinux) ;; esac
     if [[ -f $dir/vmlinux ]]; then
         progress "$which kernel: $dir/vmlinux"
+        warn_if_stale "$which" "$dir"
         return
     fi
     [[ $NO_BUILD -eq 0 ]] ||

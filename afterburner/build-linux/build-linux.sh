@@ -21,7 +21,9 @@ Usage: afterburn build-linux -o DIR [--plain | --xenolinux] [--defconfig] [--con
 
 Builds the sample Linux guest (vmlinux + bzImage) and its busybox initramfs.
 
-  -o, --output DIR     output directory (created); the kernel is built in DIR/obj
+  -o, --output DIR     output directory (created); the kernel is built in DIR/obj, which a
+                       later build reuses (incremental) unless the toolchain (afterburn-cc,
+                       afterburn-as, the compiler pass, the mode) changed: then it starts over
       --plain          build with the stock compiler (no afterburn-cc), e.g. as a baseline
       --xenolinux      XenoLinux, the para-virtualized baseline: stock compiler, the same
                        fragment plus samples/linux/xenolinux.config (64-bit Xen PV dom0);
@@ -205,8 +207,42 @@ else
 fi
 note "mode: $MODE (jobs: $JOBS; output: $OUT; log: $LOG)"
 
+# Kbuild rebuilds an object when its command line changes, not when the compiler binary does:
+# after afterburn-as, afterburn-cc or the compiler pass changed, DIR/obj's objects would keep the
+# old annotations. DIR/obj records what built it (file hashes); a different record means a
+# full rebuild.
+TOOLCHAIN_RECORD=$OBJ/.afterburn-toolchain
+toolchain_record() {
+    echo "mode $MODE"
+    [[ $MODE == afterburn ]] || return 0
+    local bindir as plugin types f
+    bindir=$(dirname "$AFTERBURN_CC_ABS")
+    as=${AFTERBURN_AS_DIR:-$bindir/../libexec/afterburn/as}/as
+    plugin=${AFTERBURN_PT_PLUGIN:-$bindir/../libexec/afterburn/afterburn_pt.so}
+    types=${AFTERBURN_PAGE_TABLE_TYPES:-$bindir/../share/afterburn/page-table-types/linux.conf}
+    echo "compiler ${AFTERBURN_GCC:-gcc}: $("${AFTERBURN_GCC:-gcc}" --version 2>/dev/null | head -n 1 || true)"
+    for f in "afterburn-cc:$AFTERBURN_CC_ABS" "afterburn-as:$as" "compiler pass:$plugin" "page-table types:$types"; do
+        if [[ ${f#*:} == none ]]; then echo "${f%%:*} none"
+        elif [[ -r ${f#*:} ]]; then echo "${f%%:*} $(sha256sum <"${f#*:}" | cut -c1-16)"
+        else echo "${f%%:*} missing"; fi
+    done
+}
+RECORD_NOW=$(toolchain_record)
+if [[ -f $OBJ/.config ]]; then
+    if [[ ! -f $TOOLCHAIN_RECORD ]]; then
+        note "$OBJ has no record of the toolchain that built it: removing it for a full build"
+        rm -rf "$OBJ"
+    elif [[ $(cat "$TOOLCHAIN_RECORD") != "$RECORD_NOW" ]]; then
+        changed=$(diff <(cat "$TOOLCHAIN_RECORD") <(echo "$RECORD_NOW") | sed -n 's/^> //p' |
+                  sed -E 's/ [^ ]+$//' | paste -sd, - | sed 's/,/, /g' || true)
+        note "the toolchain changed since $OBJ was built (${changed:-its record}): removing it for a full build"
+        rm -rf "$OBJ"
+    fi
+fi
+
 T_BUILD=$(now)
 mkdir -p "$OBJ"
+echo "$RECORD_NOW" >"$TOOLCHAIN_RECORD"
 BASE_CONFIG=tinyconfig
 [[ $DEFCONFIG -eq 0 ]] || BASE_CONFIG=defconfig   # arch/x86/configs/x86_64_defconfig
 {
