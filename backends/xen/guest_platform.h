@@ -33,11 +33,13 @@ public:
 // The PC's reset requests: the keyboard controller's pulse (0xfe to port 0x64) and the reset
 // control register (port 0xcf9, bit 2). Linux's `reboot -f` and panic=-1 end that way: the
 // wedge prints the run's counters and ends the run (verdict 0: the console says how the
-// guest did). Reads give all ones, as before the ports were attached (no keyboard controller:
-// Linux's i8042 probe finds none; its reboot waits ~130 ms for the input buffer, then writes).
+// guest did). Port 0x64 reads 0x01 (output buffer full, input buffer empty), as in the KVM
+// VMM: Linux's reboot sees the controller ready for its reset command at once (with all ones
+// kb_wait spun 65,536 `in` site entries and ~130 ms before writing), and its i8042 probe still
+// reads 0xff data up to its buffer limit and finds no controller. 0xcf9 reads all ones.
 class reset_ports final : public wedge::io_device {
 public:
-    uint32_t io_read(uint16_t, unsigned) override { return 0xffffffffu; }
+    uint32_t io_read(uint16_t port, unsigned) override { return port == 0x64 ? 0x01u : 0xffffffffu; }
     void io_write(uint16_t port, unsigned, uint32_t value) override;
 };
 
