@@ -190,6 +190,7 @@ if [[ $WALL -eq 0 ]]; then
                 --qemu-arg -rtc --qemu-arg base=2026-01-01T00:00:00,clock=vm)
 fi
 declare -A VALUE STATUS
+WEDGE_ENTRIES="" WEDGE_BY_KIND=""
 for system in "${SYSTEMS[@]}"; do [[ -n ${WANTED[$system]:-} ]] || STATUS[$system]="not run (--systems)"; done
 # boot_system SYSTEM RUN: boots it, parses its AFTERBURN-BENCH lines into VALUE[SYSTEM,OP,RUN].
 boot_system() {
@@ -249,6 +250,11 @@ boot_system() {
     done
     VALUE[$system,boot_kernel,$run]=$(sed -n 's/^AFTERBURN-BENCH: boot tsc=[0-9]* kernel_ns=\([0-9]*\)$/\1/p' <<<"$lines")
     VALUE[$system,wall,$run]=$wall
+    if [[ $system == afterburn-xen ]]; then
+        # Where the wedge was entered (boot and bench together; the same in every run).
+        WEDGE_ENTRIES=$(tr -d '\r' <"$log" | sed -n 's/^xen-wedge: guest: \([0-9]*\) site entries,.*/\1/p' | tail -n 1)
+        WEDGE_BY_KIND=$(tr -d '\r' <"$log" | sed -n 's/^xen-wedge: guest: site entries by kind: //p' | tail -n 1)
+    fi
     STATUS[$system]=ok
     progress "  $system: $wall s wall; getpid ${VALUE[$system,getpid,$run]}, fork+exec ${VALUE[$system,fork_exec,$run]}, boot ${VALUE[$system,boot,$run]}"
 }
@@ -335,10 +341,17 @@ print_table() {
         echo
     fi
     echo
+    if [[ -n $WEDGE_ENTRIES ]]; then
+        printf 'afterburn-xen: %s site entries into the Xen wedge over the whole run (boot and bench); most:' \
+            "$WEDGE_ENTRIES"
+        wedge_kinds_by_count | head -n 6 | awk '{ printf "%s %s %s", (NR > 1 ? "," : ""), $1, $2 } END { print "" }'
+    fi
     for system in "${SYSTEMS[@]}"; do
         [[ ${STATUS[$system]} == ok ]] || printf '%s: %s\n' "$system" "${STATUS[$system]}"
     done
 }
+# The wedge's "site entries by kind" line as "kind count" lines, most first.
+wedge_kinds_by_count() { awk '{ for (i = 1; i < NF; i += 2) print $i, $(i + 1) }' <<<"$WEDGE_BY_KIND" | sort -k2,2nr -k1,1; }
 
 json_number() { if [[ -n $1 ]]; then printf '%s' "$1"; else printf 'null'; fi; }
 json_string() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
@@ -386,7 +399,14 @@ print_json() {
     for system in "${SYSTEMS[@]}"; do
         printf '%s"%s": %s' "$sep" "$system" "$(json_number "${RESULT[$system,wall]:-}")"; sep=", "
     done
-    printf '},\n "systems": {'
+    printf '},\n "wedge_site_entries": '
+    if [[ -n $WEDGE_ENTRIES ]]; then
+        printf '{"total": %s, "by_kind": {%s}}' "$WEDGE_ENTRIES" \
+            "$(wedge_kinds_by_count | awk '{ printf "%s\"%s\": %s", (NR > 1 ? ", " : ""), $1, $2 }')"
+    else
+        printf 'null'
+    fi
+    printf ',\n "systems": {'
     sep=""
     for system in "${SYSTEMS[@]}"; do
         local kernel=${KERNEL_DIR[$system]:-${KERNEL_DIR[native]}}

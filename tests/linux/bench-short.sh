@@ -42,6 +42,9 @@ loop=$(grep -o '"user_loop": {"plain": [^}]*}' <<<"$json" | head -n 1 | grep -o 
 awk '{ v[NR] = $1 } END { for (i = 2; i <= NR; ++i) if (v[i] > v[1] * 1.02 || v[i] < v[1] * 0.98) exit 1 }' <<<"$loop" ||
     fail "the control loop's counts differ by more than 2 % between systems: $(tr '\n' ' ' <<<"$loop")"
 grep -q 'pipe round trip' "$work/bench.err" || fail "the table lacks the pipe row"
+# The wedge's counters reach the log (the reset is prompt) and the JSON names where it was entered.
+grep -q '"wedge_site_entries": {"total": [1-9][0-9]*, "by_kind": {"[a-z_0-9]*": [1-9]' <<<"$json" ||
+    fail "no wedge_site_entries with counts: $(grep -o '"wedge_site_entries": [^}]*' <<<"$json")"
 [[ $(grep -c '<title>' "$work/bench.svg") -eq 36 ]] || fail "the chart lacks bars: $(grep -c '<title>' "$work/bench.svg") of 36"
 
 echo "== afterburn bench --short --runs 2 --systems native: the counts repeat"
