@@ -22,6 +22,8 @@ void stack_page_forgotten(uint64_t va);
 
 // Before a return into guest kernel mode with this rsp.
 void ensure_stack_mapped(uint64_t rsp);
+// Its first part: the stacks kept across flushes, filled again if the shadow forgot them.
+void refill_forgotten_stacks();
 
 // The guest kernel switches to a *user* stack without a site too: Linux and the sample guest
 // load the user rsp and then run the sysretq/iretq site, whose call pushes there in kernel
