@@ -108,6 +108,16 @@ void resume() {
     wedge_resume(&fr);
 }
 
+void resume_kernel_fast() {
+    wedge::vcpu &c = cpu();
+    wedge::frame &fr = g_guest_run.frame;
+    wedge::publish_fast_paths(c, g_fast_path_facts);
+    sync_gs(c);
+    refill_forgotten_stacks();
+    if (fr.gpr[wedge::rsp] >= user_half_end) unmask_events();
+    wedge_resume(&fr);
+}
+
 void deliver_pending_and_resume() {
     poll_devices();
     wedge::deliver_pending(cpu(), g_guest_run.frame, platform().be);
