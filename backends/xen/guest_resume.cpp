@@ -80,7 +80,8 @@ void resume() {
     sync_gs(c);
     if (c.cpl == 3) {
         ++g_run_stats.user_entries;
-        note_user_stack(fr.gpr[wedge::rsp]);
+        // The user stack is noted (filled in the kernel root) on every way back in from user
+        // mode (left_user_mode), before guest kernel code can run on it; not here.
         arm_timer();
         returning_to_user_mode(c);
         iret_to_guest(flat_user_cs, flat_user_ss);
