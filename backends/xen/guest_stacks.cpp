@@ -64,7 +64,7 @@ void note_kernel_stack(uint64_t rsp) {
 // A page the kernel root already maps present and writable needs no fill: that entry is what
 // the guest's tables gave, kept until the guest flushes it (as a TLB keeps a translation), and
 // a fill walks the guest's tables again through the temporary slots (~2,500 instructions; the
-// user stack is noted at every user/kernel switch).
+// user stack is noted on every way in from user mode).
 void prefill(uint64_t va) {
     constexpr uint64_t present_writable = 3;  // P, R/W
     if ((shadow().shadow_leaf(false, va) & present_writable) == present_writable) return;
