@@ -80,7 +80,8 @@ void resume() {
     sync_gs(c);
     if (c.cpl == 3) {
         ++g_run_stats.user_entries;
-        note_user_stack(fr.gpr[wedge::rsp]);
+        // The user stack is noted (filled in the kernel root) on every way back in from user
+        // mode (left_user_mode), before guest kernel code can run on it; not here.
         arm_timer();
         returning_to_user_mode(c);
         iret_to_guest(flat_user_cs, flat_user_ss);
@@ -104,6 +105,16 @@ void resume() {
     // stack): an upcall would bounce onto that stack, below the user's rsp (its red zone, or
     // an unmapped page: the domain dies). Events stay masked until the next way into the
     // wedge; the timer is re-armed there.
+    if (fr.gpr[wedge::rsp] >= user_half_end) unmask_events();
+    wedge_resume(&fr);
+}
+
+void resume_kernel_fast() {
+    wedge::vcpu &c = cpu();
+    wedge::frame &fr = g_guest_run.frame;
+    wedge::publish_fast_paths(c, g_fast_path_facts);
+    sync_gs(c);
+    refill_forgotten_stacks();
     if (fr.gpr[wedge::rsp] >= user_half_end) unmask_events();
     wedge_resume(&fr);
 }

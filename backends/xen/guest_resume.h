@@ -24,6 +24,10 @@ void find_fast_path_facts();
 // Into the guest from g_guest_run.frame.
 [[noreturn]] void resume();
 
+// Into guest kernel mode after a fast path that polled no device, delivered nothing and left
+// no interrupt shadow or single step to arm (swapgs_fast_path.h): resume() without the parts
+// only those need (the timer's next deadline, the single step, the pages under a new rsp).
+[[noreturn]] void resume_kernel_fast();
 // Polls the devices, delivers what is pending and deliverable, resumes.
 [[noreturn]] void deliver_pending_and_resume();
 

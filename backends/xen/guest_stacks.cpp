@@ -61,7 +61,15 @@ void note_kernel_stack(uint64_t rsp) {
     prefill_block(block);
 }
 
-void prefill(uint64_t va) { shadow().handle_fault(va, xs::access_type{true, false, false}); }
+// A page the kernel root already maps present and writable needs no fill: that entry is what
+// the guest's tables gave, kept until the guest flushes it (as a TLB keeps a translation), and
+// a fill walks the guest's tables again through the temporary slots (~2,500 instructions; the
+// user stack is noted on every way in from user mode).
+void prefill(uint64_t va) {
+    constexpr uint64_t present_writable = 3;  // P, R/W
+    if ((shadow().shadow_leaf(false, va) & present_writable) == present_writable) return;
+    shadow().handle_fault(va, xs::access_type{true, false, false});
+}
 
 } // namespace
 
@@ -103,7 +111,7 @@ void note_user_stack(uint64_t rsp) {
     prefill(page);
 }
 
-void ensure_stack_mapped(uint64_t rsp) {
+void refill_forgotten_stacks() {
     if (g_fill.filled_generation != g_fill.generation) {
         const loaded_guest &g = *g_guest_run.guest;
         for (unsigned i = 0; i < g.load_count; ++i) {
@@ -129,6 +137,10 @@ void ensure_stack_mapped(uint64_t rsp) {
         for (uint64_t p : g_fill.user_pages)
             if (p != ~0ull) prefill(p);
     }
+}
+
+void ensure_stack_mapped(uint64_t rsp) {
+    refill_forgotten_stacks();
     uint64_t lo = (rsp - 1024) & ~0xfffull, hi = (rsp - 8) & ~0xfffull;
     if (lo == g_fill.filled_stack) return;
     note_kernel_stack(rsp);

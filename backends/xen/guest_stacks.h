@@ -22,10 +22,12 @@ void stack_page_forgotten(uint64_t va);
 
 // Before a return into guest kernel mode with this rsp.
 void ensure_stack_mapped(uint64_t rsp);
+// Its first part: the stacks kept across flushes, filled again if the shadow forgot them.
+void refill_forgotten_stacks();
 
 // The guest kernel switches to a *user* stack without a site too: Linux and the sample guest
 // load the user rsp and then run the sysretq/iretq site, whose call pushes there in kernel
-// mode. So the pages under the user rsp seen at each user/kernel switch are kept filled in
+// mode. So the pages under the user rsp seen on each way in from user mode are kept filled in
 // the kernel root as well (the last few distinct ones).
 void note_user_stack(uint64_t rsp);
 

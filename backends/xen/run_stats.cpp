@@ -64,6 +64,7 @@ void print_stats() {
           wedge_inline_sti_count, s.upcalls_in_sti_shadow);
     print("xen-wedge: guest: %lu rdtsc and %lu rdtscp finished in the entry window (tsc_fast_path.S)\n",
           wedge_inline_rdtsc_count, wedge_inline_rdtscp_count);
+    print("xen-wedge: guest: %lu swapgs finished without the core (swapgs_fast_path.cpp)\n", s.swapgs_fast);
     if (s.alternative_copy_entries)
         print("xen-wedge: guest: %lu of them from where Linux's alternatives copied a replacement site\n",
               s.alternative_copy_entries);

@@ -23,6 +23,7 @@ struct run_stats {
     bool heartbeat;            // wedge option heartbeat: a progress line every 5 s
     uint64_t shadow_faults;    // #PFs the shadow filled (the guest never saw them)
     uint64_t cr3_loads, cr3_kept;  // guest CR3 loads, and those that kept the kernel half
+    uint64_t swapgs_fast;  // swapgs sites finished without the core (swapgs_fast_path.cpp)
     // The last site run and the last exception delivered, for a failure report.
     uint64_t last_site, last_kind, last_vector = ~0ull, last_trap_rip;
 };

@@ -12,6 +12,7 @@
 #include "guest_sites.h"
 #include "guest_time.h"
 #include "run_stats.h"
+#include "swapgs_fast_path.h"
 #include "wedge/frame.h"
 
 static_assert(afterburn::site_kind_count == 71, "window.S KIND_COUNT must match site_kind_count");
@@ -91,5 +92,7 @@ extern "C" void site_dispatch(site_frame *f) {
     for (unsigned i = 0; i < 16; ++i) fr.gpr[i] = regs[i];
     fr.rip = s->insn - alias;
     fr.rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
-    run_site_and_resume(*s, s->insn - alias, false, s->resume_after_call(ret, alias));
+    uint64_t resume_at = s->resume_after_call(ret, alias);
+    if (kind == static_cast<uint64_t>(afterburn::site_kind::swapgs)) try_swapgs_fast(*s, resume_at);
+    run_site_and_resume(*s, s->insn - alias, false, resume_at);
 }

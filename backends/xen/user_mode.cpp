@@ -10,6 +10,7 @@
 #include "guest_time.h"
 #include "hypercall.h"
 #include "run_stats.h"
+#include "swapgs_fast_path.h"
 #include "wedge/event.h"
 #include "wedge/interrupts.h"
 
@@ -22,6 +23,19 @@ struct user_mode_state {
     bool real_tsd = false;
 };
 constinit user_mode_state g_user{};
+
+// The rewritten site that starts at LSTAR (Linux's swapgs), looked up once per LSTAR value:
+// the site table does not change after loading.
+const wedge::site *lstar_site(uint64_t lstar) {
+    static uint64_t cached = 0;
+    static const wedge::site *site = nullptr;
+    if (lstar != cached || !cached) {
+        const wedge::site *s = guest_sites().find_by_insn(lstar);
+        site = s && s->rewritten && s->start == s->insn ? s : nullptr;
+        cached = lstar;
+    }
+    return site;
+}
 
 } // namespace
 
@@ -94,8 +108,10 @@ void guest_syscall(trap_frame *f) {
     // The first instruction at LSTAR runs on the user's rsp (Linux: swapgs, before it loads
     // its kernel stack); a rewritten call there would push below the user's rsp. Run that site
     // here instead of jumping to its call.
-    if (const wedge::site *s = guest_sites().find_by_insn(c.lstar); s && s->rewritten && s->start == s->insn)
+    if (const wedge::site *s = lstar_site(c.lstar)) {
+        if (s->rec.kind == static_cast<uint8_t>(afterburn::site_kind::swapgs)) try_swapgs_fast(*s, s->end);
         run_site_and_resume(*s, s->insn);
+    }
     deliver_pending_and_resume();
 }
 

@@ -85,6 +85,20 @@ sti_stress_after:
         cli
         ret
 
+        /* swapgs_shadow_probe(): a pending interrupt after sti is taken right after the
+         * instruction in sti's shadow, also when that instruction is swapgs (swapgs_shadow.cpp) */
+        .globl swapgs_shadow_probe, swapgs_shadow_site, swapgs_shadow_after
+swapgs_shadow_probe:
+        movq $0, if_m1(%rip)
+        sti
+swapgs_shadow_site:
+        swapgs                             /* inside the sti shadow */
+swapgs_shadow_after:
+        movq $1, if_m1(%rip)               /* the interrupt must come before this */
+        swapgs
+        cli
+        ret
+
         .bss
         .balign 8
         .globl if_m1, if_m2, iret_got_rsp, iret_got_rflags, iret_got_ss, iret_got_cs

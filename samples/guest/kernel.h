@@ -35,6 +35,7 @@ void boot_parse(u64 boot_params_pa);
 bool cmdline_has(const char* word);          // exact word, e.g. "nox2apic"
 void run_benchmarks();                       // `bench`: BENCH <kind> <ticks per op> lines
 void run_sti_stress();                       // `sti-stress`: sti's shadow against timer ticks
+void run_swapgs_shadow();                    // `swapgs-shadow`: a pending interrupt after sti; swapgs
 bool cmdline_break(const char* check_name);  // break=<check_name> present
 
 // ---- setjmp.S ------------------------------------------------------------------------------

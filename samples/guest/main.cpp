@@ -154,6 +154,11 @@ extern "C" void kmain(u64 boot_params_pa) {
         run_sti_stress();
         reset_machine();
     }
+    if (cmdline_has("swapgs-shadow")) {
+        reset_machine();
+        run_swapgs_shadow();
+        reset_machine();
+    }
     if (skipped) kprintf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
     else kprintf("%u passed, %u failed\n", passed, failed);
     finish(failed == 0);
