@@ -2,6 +2,7 @@
 
 #include "guest_platform.h"
 #include "pv_shadow.h"
+#include "shadow_costs.h"
 
 namespace xw {
 
@@ -104,6 +105,7 @@ void note_user_stack(uint64_t rsp) {
 }
 
 void ensure_stack_mapped(uint64_t rsp) {
+    cost_scope t(shadow_phase::stack_refill);
     if (g_fill.filled_generation != g_fill.generation) {
         const loaded_guest &g = *g_guest_run.guest;
         for (unsigned i = 0; i < g.load_count; ++i) {

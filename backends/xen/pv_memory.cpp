@@ -3,6 +3,7 @@
 
 #include "console.h"
 #include "hypercall.h"
+#include "shadow_costs.h"
 
 extern "C" char _image_start[];
 
@@ -33,6 +34,7 @@ volatile uint8_t *map_gfn(uint64_t gfn) {
     uint64_t mfn;
     if (!gfn_to_mfn(gfn, mfn)) return nullptr;
     ++g_temp_remaps;
+    cost_scope t(shadow_phase::guest_map);
     long rc = update_va_mapping(reinterpret_cast<uint64_t>(va), mfn << 12 | pte_p | pte_rw | pte_a | pte_d,
                                 UVMF_INVLPG);
     if (rc) {

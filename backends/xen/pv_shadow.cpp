@@ -5,6 +5,7 @@
 #include "hypercall.h"
 #include "exit.h"
 #include "pv_memory.h"
+#include "shadow_costs.h"
 
 extern "C" char _image_start[], _image_end[], _window_lma[], _window_lma_end[], wedge_vcpu_page[];
 
@@ -50,6 +51,7 @@ class xen_mmu final : public xs::hypervisor_mmu {
 public:
     unsigned refusals = 0;
     bool write_entry(uint64_t table_mfn, unsigned index, uint64_t value) override {
+        cost_scope t(shadow_phase::hv_update);
         mmu_update_t req{table_mfn << 12 | index * 8 | MMU_NORMAL_PT_UPDATE, value};
         unsigned done = 0;
         long rc = mmu_update(&req, 1, &done);
@@ -62,6 +64,7 @@ public:
         return true;
     }
     bool write_entries(uint64_t table_mfn, const entry_update *updates, unsigned count) override {
+        cost_scope t(shadow_phase::hv_update);
         static mmu_update_t reqs[512];
         if (count > 512) return false;
         for (unsigned i = 0; i < count; ++i)
@@ -79,6 +82,7 @@ public:
     bool pin_root(uint64_t mfn) override { return op(MMUEXT_PIN_L4_TABLE, mfn, "pin"); }
     void unpin_root(uint64_t mfn) override { op(MMUEXT_UNPIN_TABLE, mfn, "unpin"); }
     bool set_roots(uint64_t kernel_mfn, uint64_t user_mfn) override {
+        cost_scope t(shadow_phase::hv_mmuext);
         mmuext_op_t ops[2]{};
         ops[0].cmd = MMUEXT_NEW_BASEPTR;
         ops[0].arg1.mfn = kernel_mfn;
@@ -91,6 +95,7 @@ public:
     }
     void invalidate_page(uint64_t va) override {
         mmuext_op_t o{};
+        cost_scope t(shadow_phase::hv_mmuext);
         o.cmd = MMUEXT_INVLPG_LOCAL;
         o.arg1.linear_addr = va;
         unsigned done = 0;
@@ -98,6 +103,7 @@ public:
     }
     void flush_all() override {
         mmuext_op_t o{};
+        cost_scope t(shadow_phase::hv_mmuext);
         o.cmd = MMUEXT_TLB_FLUSH_LOCAL;
         unsigned done = 0;
         mmuext_op(&o, 1, &done);
