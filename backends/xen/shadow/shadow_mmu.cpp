@@ -348,6 +348,12 @@ void shadow_mmu::flush()
 
 collision_report shadow_mmu::load_cr3(uint64_t cr3)
 {
+    kernel_half_known_ = false;
+    return full_load(cr3);
+}
+
+collision_report shadow_mmu::full_load(uint64_t cr3)
+{
     guest_cr3_ = cr3;
     flush();
     return scan_collisions();
@@ -356,22 +362,28 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3)
 collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool &kept)
 {
     kept = false;
-    if (keep_global_half && ready_) {
-        const uint64_t old_root = guest_cr3_ & pte::addr_mask, new_root = cr3 & pte::addr_mask;
-        bool same = true;
-        for (unsigned i = 256; i < 512 && same; ++i) {
-            uint64_t a = 0, b = 0;
-            same = mem_.read_u64(old_root + i * 8, a) && mem_.read_u64(new_root + i * 8, b) && a == b;
-        }
-        if (same) {
-            guest_cr3_ = cr3;
-            ++stats_.flushes;
-            drop_range(0, 0x00007fffffffffffull);
-            kept = true;
-            return scan_collisions();
+    if (!keep_global_half || !ready_)
+        return load_cr3(cr3);
+    // One pass over the new root: compare with the copy and update it where it differs.
+    const uint64_t root = cr3 & pte::addr_mask;
+    bool same = kernel_half_known_;
+    for (unsigned i = 0; i < half; ++i) {
+        uint64_t e = 0;
+        if (!mem_.read_u64(root + (half + i) * 8, e))
+            return load_cr3(cr3);
+        if (e != kernel_half_[i]) {
+            kernel_half_[i] = e;
+            same = false;
         }
     }
-    return load_cr3(cr3);
+    kernel_half_known_ = true;
+    if (!same)
+        return full_load(cr3);
+    guest_cr3_ = cr3;
+    ++stats_.flushes;
+    drop_range(0, 0x00007fffffffffffull);
+    kept = true;
+    return scan_collisions();
 }
 
 void shadow_mmu::set_config(const paging_config &cfg)

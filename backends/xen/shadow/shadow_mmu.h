@@ -110,9 +110,10 @@ public:
     // Returns the guest's mappings of protected ranges in the new tables (not shadowed).
     collision_report load_cr3(uint64_t cr3);
     // A CR3 load that keeps the kernel half (L4 slots 256-511) when the new root's entries
-    // there equal the old root's: what a TLB does with global translations under CR4.PGE, for
-    // a guest whose kernel-half mappings are all global (Linux without PTI). Otherwise, or
-    // when `keep_global_half` is false, the same as load_cr3. `kept` says which happened.
+    // there equal those of the root the last full load came from: what a TLB does with global
+    // translations under CR4.PGE, for a guest whose kernel-half mappings are all global (Linux
+    // without PTI). Otherwise, or when `keep_global_half` is false, the same as load_cr3.
+    // `kept` says which happened.
     collision_report load_cr3(uint64_t cr3, bool keep_global_half, bool &kept);
     // invlpg: forget the translation of the page containing `va` (all of a guest large
     // page, and every cached root). A protected `va` is only checked for collisions.
@@ -165,6 +166,13 @@ private:
     paging_config cfg_{};
     uint64_t guest_cr3_ = 0;
     bool ready_ = false;
+    // The kernel-half L4 entries of the root of the last full CR3 load. Compared against a
+    // copy rather than the outgoing root: reading two guest frames alternately costs the Xen
+    // wedge a remap of its temporary slot per entry when both frames share a slot.
+    static constexpr unsigned half = 256;
+    uint64_t kernel_half_[half];
+    bool kernel_half_known_ = false;
+    collision_report full_load(uint64_t cr3);
 
     frame_meta frames_[max_frames];
     uint16_t by_mfn_[max_frames];     // frame indices sorted by mfn

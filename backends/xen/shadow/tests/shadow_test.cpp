@@ -217,6 +217,47 @@ TEST_CASE("shadow: two guest address spaces switched by CR3", "[shadow]")
     CHECK(r.m.refused == 0);
 }
 
+TEST_CASE("shadow: a CR3 load keeps the global kernel half only while it is the same", "[shadow]")
+{
+    rig r;
+    const uint64_t cr3_a = r.cr3, cr3_b = r.gt.new_table(), cr3_c = r.gt.new_table();
+    constexpr uint64_t kva = 0xffff888000001000ull;  // Linux's direct map (no PTI: global)
+    r.gt.map(cr3_a, kva, 0x5000, P | W);
+    r.gt.map(cr3_a, user_va, 0x6000, P | W | U);
+    r.gt.map(cr3_b, user_va, 0x7000, P | W | U);
+    const uint64_t kernel_l4 = r.gt.entry(cr3_a, kva, 4);
+    r.gt.set_entry(cr3_b, kva, 4, kernel_l4);  // B shares A's kernel half, as Linux's pgds do
+    r.gt.map(cr3_c, kva, 0x8000, P | W);       // C has a kernel half of its own
+
+    bool kept = true;
+    r.sh->load_cr3(cr3_a, true, kept);
+    CHECK(!kept);  // nothing to compare with yet
+    REQUIRE(r.read(kva).maddr == r.maddr_of(0x5000));
+    REQUIRE(r.read(user_va, true).maddr == r.maddr_of(0x6000));
+    r.sh->load_cr3(cr3_b, true, kept);
+    CHECK(kept);
+    CHECK(r.sh->shadow_leaf(false, kva) != 0);       // the kernel half stayed
+    CHECK(r.sh->shadow_leaf(true, user_va) == 0);    // the user half went
+    CHECK(r.read(user_va, true).maddr == r.maddr_of(0x7000));
+    r.sh->load_cr3(cr3_c, true, kept);
+    CHECK(!kept);
+    CHECK(r.read(kva).maddr == r.maddr_of(0x8000));  // not A's translation
+    r.sh->load_cr3(cr3_a, true, kept);
+    CHECK(!kept);
+    CHECK(r.read(kva).maddr == r.maddr_of(0x5000));
+    // A kernel-half change in the incoming root is a full load, even with every root changed.
+    r.gt.map(cr3_b, 0xffffc90000000000ull, 0x9000, P | W);
+    r.sh->load_cr3(cr3_b, true, kept);
+    CHECK(!kept);
+    // Not asked to keep: a full load, and the next keep-load has nothing to compare with.
+    r.sh->load_cr3(cr3_b, false, kept);
+    CHECK(!kept);
+    r.sh->load_cr3(cr3_b);
+    r.sh->load_cr3(cr3_b, true, kept);
+    CHECK(!kept);
+    CHECK(r.m.refused == 0);
+}
+
 TEST_CASE("shadow: a freed table's entries are cleared in one request", "[shadow]")
 {
     rig r;
