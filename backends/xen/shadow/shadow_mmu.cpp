@@ -274,11 +274,50 @@ bool shadow_mmu::clear_range(int table, unsigned level, uint64_t base, uint64_t 
     return changed;
 }
 
-void shadow_mmu::drop_range(uint64_t lo, uint64_t hi)
+// Clear every guest-derived leaf in [lo, hi] below `table` but keep the tables. A link grants
+// everything and holds nothing from the guest (invariant 1), so an empty table left linked is
+// invisible to the guest; keeping it spares the hypervisor unlinking it now and validating it
+// again when the next fill links it. Each table's leaves go in one request.
+bool shadow_mmu::clear_leaves(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi)
+{
+    static hypervisor_mmu::entry_update cleared[512];  // used at level 1 only, which does not recurse
+    frame_meta &f = frames_[table];
+    bool changed = false;
+    unsigned n = 0;
+    for (unsigned i = 0; i < 512; ++i) {
+        const uint64_t e = f.table[i];
+        if (!(e & pte::present))
+            continue;
+        const uint64_t first = entry_base(level, base, i), last = entry_last(level, first);
+        if (last < lo || first > hi)
+            continue;
+        bool fully = false;
+        if (protected_overlap(first, last, fully) && (fully || level == 1))
+            continue;
+        if (level == 1) {
+            cleared[n++] = {static_cast<uint16_t>(i), 0};
+            continue;
+        }
+        const int child = lookup(e & pte::addr_mask);
+        if (child >= 0)
+            changed |= clear_leaves(child, level - 1, first, lo, hi);
+    }
+    if (n) {
+        stats_.entries_written += n;
+        hv_.write_entries(f.mfn, cleared, n);
+        changed = true;
+    }
+    // No piece of a guest large page is left below a table cleared as a whole.
+    if (level < 4 && lo <= base && entry_last(level + 1, base) <= hi)
+        f.flags = 0;
+    return changed;
+}
+
+void shadow_mmu::drop_range(uint64_t lo, uint64_t hi, bool keep_tables)
 {
     bool changed = false;
     for (int r : roots_)
-        changed |= clear_range(r, 4, 0, lo, hi);
+        changed |= keep_tables ? clear_leaves(r, 4, 0, lo, hi) : clear_range(r, 4, 0, lo, hi);
     if (!changed)
         return;
     if (hi - lo == page_4k - 1)
@@ -355,7 +394,10 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3)
 collision_report shadow_mmu::full_load(uint64_t cr3)
 {
     guest_cr3_ = cr3;
-    flush();
+    if (ready_) {
+        ++stats_.flushes;
+        drop_range(0, ~0ull, true);
+    }
     return scan_collisions();
 }
 
@@ -381,7 +423,7 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
         return full_load(cr3);
     guest_cr3_ = cr3;
     ++stats_.flushes;
-    drop_range(0, 0x00007fffffffffffull);
+    drop_range(0, 0x00007fffffffffffull, true);
     kept = true;
     return scan_collisions();
 }

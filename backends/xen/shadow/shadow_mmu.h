@@ -153,7 +153,9 @@ private:
     bool protected_overlap(uint64_t first, uint64_t last, bool &fully) const;
     bool is_protected(uint64_t va) const;
     bool clear_range(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi);
-    void drop_range(uint64_t lo, uint64_t hi);
+    bool clear_leaves(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi);
+    // keep_tables: clear only leaves (CR3 loads); otherwise empty tables return to the pool.
+    void drop_range(uint64_t lo, uint64_t hi, bool keep_tables = false);
     fault_outcome install(bool user_root, uint64_t va, const translation &t, uint64_t mfn);
     init_status link_wedge(int root, const wedge_range &r);
     void scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_t lo, uint64_t hi,

@@ -208,10 +208,12 @@ TEST_CASE("shadow: two guest address spaces switched by CR3", "[shadow]")
         r.sh->load_cr3(i % 2 ? cr3_a : cr3_b);
         REQUIRE(r.write(shared_va + 8).maddr == r.maddr_of(i % 2 ? 0x5008 : 0x6008));
     }
-    // Switching frees what the previous space shadowed: only the wedge paths and what the
-    // current space touched stay in the pool.
+    // Switching keeps the tables (empty of leaves) for the next fills; a flush frees them:
+    // only the wedge paths stay in the pool.
     const uint32_t in_use = r.sh->stats().tables_in_use;
     r.sh->load_cr3(cr3_b);
+    CHECK(r.sh->stats().tables_in_use == in_use);
+    r.sh->flush();
     CHECK(r.sh->stats().tables_in_use < in_use);
     CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
     CHECK(r.m.refused == 0);
@@ -258,7 +260,7 @@ TEST_CASE("shadow: a CR3 load keeps the global kernel half only while it is the 
     CHECK(r.m.refused == 0);
 }
 
-TEST_CASE("shadow: a freed table's entries are cleared in one request", "[shadow]")
+TEST_CASE("shadow: a CR3 load clears each table's leaves in one request and keeps the tables", "[shadow]")
 {
     rig r;
     const uint64_t other = r.gt.new_table();
@@ -267,13 +269,50 @@ TEST_CASE("shadow: a freed table's entries are cleared in one request", "[shadow
         r.gt.map(r.cr3, va + i * 0x1000, 0x5000, P | W | U);
         REQUIRE(r.read(va + i * 0x1000).ok);
     }
+    r.gt.map(other, va + 0x3000, 0x6000, P | W | U);
     const uint32_t in_use = r.sh->stats().tables_in_use;
-    const uint64_t writes = r.m.writes, batches = r.m.batches;
+    uint64_t writes = r.m.writes, batches = r.m.batches;
     r.sh->load_cr3(other);
+    CHECK(r.sh->stats().tables_in_use == in_use);
+    CHECK(r.m.batches - batches == 1);  // the one L1's 16 leaves
+    CHECK(r.m.writes - writes == 16);   // and nothing else: the links stay
+    for (uint64_t i = 0; i < 16; ++i)
+        CHECK(r.sh->shadow_leaf(false, va + i * 0x1000) == 0);
+    // The kept tables serve the new space's fills; what it does not map faults.
+    CHECK(r.read(va + 0x3000).maddr == r.maddr_of(0x6000));
+    CHECK(pf_of(r.read(va)) == 0);
+    CHECK(r.sh->stats().tables_in_use == in_use);
+    // A flush frees the tables, each cleared in one request.
+    writes = r.m.writes;
+    batches = r.m.batches;
+    r.sh->flush();
     const uint32_t freed = in_use - r.sh->stats().tables_in_use;
-    REQUIRE(freed >= 3);                        // the user L3, L2 and L1 at least
-    CHECK(r.m.batches - batches == freed);      // one request per freed table
-    CHECK(r.m.writes - writes >= 16 + freed - 1);  // 16 leaves and the links, each cleared
+    REQUIRE(freed >= 3);                    // the user L3, L2 and L1 at least
+    CHECK(r.m.batches - batches == freed);  // one request per freed table
+    CHECK(r.m.writes - writes >= freed);    // the leaf and the links, each cleared
+    CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
+    CHECK(r.m.refused == 0);
+}
+
+TEST_CASE("shadow: tables kept across CR3 loads fill the pool and are reclaimed", "[shadow]")
+{
+    rig r(16);  // 2 roots + 3 wedge path tables + 11 for the guest
+    // Eight spaces, each with one page in a 512 GiB slot of its own: every space needs its
+    // own L3, L2 and L1, which stay linked after a switch, so the pool runs out.
+    uint64_t cr3[8];
+    for (uint64_t k = 0; k < 8; ++k) {
+        cr3[k] = k ? r.gt.new_table() : r.cr3;
+        r.gt.map(cr3[k], (k + 1) << 39, 0x1000 * (k + 1), P | W | U);
+    }
+    for (int round = 0; round < 3; ++round)
+        for (uint64_t k = 0; k < 8; ++k) {
+            r.sh->load_cr3(cr3[k]);
+            REQUIRE(r.read((k + 1) << 39, true).maddr == r.maddr_of(0x1000 * (k + 1)));
+            for (uint64_t j = 0; j < 8 && round == 2; ++j)  // (a #PF frees the tables on its path)
+                if (j != k)
+                    REQUIRE(pf_of(r.read((j + 1) << 39, true)) == pf_error::user);
+        }
+    CHECK(r.sh->stats().pool_reclaims > 0);
     CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
     CHECK(r.m.refused == 0);
 }
