@@ -104,8 +104,9 @@ void note_user_stack(uint64_t rsp) {
     prefill(page);
 }
 
-void ensure_stack_mapped(uint64_t rsp) {
-    cost_scope t(shadow_phase::stack_refill);
+namespace {
+
+void fill_stacks(uint64_t rsp) {
     if (g_fill.filled_generation != g_fill.generation) {
         const loaded_guest &g = *g_guest_run.guest;
         for (unsigned i = 0; i < g.load_count; ++i) {
@@ -137,6 +138,19 @@ void ensure_stack_mapped(uint64_t rsp) {
     prefill(lo);
     if (hi != lo) prefill(hi);
     g_fill.filled_stack = lo;
+}
+
+} // namespace
+
+void ensure_stack_mapped(uint64_t rsp) {
+    cost_scope t(shadow_phase::stack_refill);
+    // A fill that found the pool full may have flushed everything filled before it: again.
+    for (int pass = 0; pass < 3; ++pass) {
+        const uint64_t flushes = shadow().stats().flushes;
+        fill_stacks(rsp);
+        if (shadow().stats().flushes == flushes) return;
+        stacks_forgotten();
+    }
 }
 
 } // namespace xw

@@ -28,6 +28,8 @@ constexpr uint64_t link_bits = pte::present | pte::write | pte::user | pte::acce
 
 constexpr uint64_t range_last(uint64_t end) { return end - 1; }  // end 0 -> ~0
 
+constexpr uint64_t user_half_last = 0x00007fffffffffffull;  // L4 slots 0-255
+
 } // namespace
 
 // ---- the pool ----------------------------------------------------------------------------
@@ -373,7 +375,7 @@ collision_report shadow_mmu::invalidate_page(uint64_t va)
     if (w.status == walk_status::ok && w.t.page_size > span)
         span = w.t.page_size;
     const uint64_t lo = va & ~(span - 1);
-    drop_range(lo, lo + span - 1);
+    drop_range(lo, lo + span - 1, true);
     return rep;
 }
 
@@ -423,7 +425,7 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
         return full_load(cr3);
     guest_cr3_ = cr3;
     ++stats_.flushes;
-    drop_range(0, 0x00007fffffffffffull, true);
+    drop_range(0, user_half_last, true);
     kept = true;
     return scan_collisions();
 }
@@ -507,7 +509,7 @@ fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
     if (w.status == walk_status::page_fault) {
         // A #PF also drops whatever the TLB held for the address.
         if (!prot)
-            drop_range(va & ~(page_4k - 1), (va & ~(page_4k - 1)) + page_4k - 1);
+            drop_range(va & ~(page_4k - 1), (va & ~(page_4k - 1)) + page_4k - 1, true);
         ++stats_.faults_injected;
         r.outcome = fault_outcome::inject_pf;
         r.error_code = w.error_code;
@@ -526,8 +528,14 @@ fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
     }
     r.outcome = install(acc.user, va, w.t, mfn);
     if (r.outcome == fault_outcome::out_of_memory) {
-        // The pool is full: forget everything (a TLB may always do that) and retry once.
+        // The pool is full, mostly of tables CR3 loads kept: free the user half's tables
+        // first, so the kernel half (the stacks the hypervisor delivers events onto) stays.
         ++stats_.pool_reclaims;
+        drop_range(0, user_half_last, false);
+        r.outcome = install(acc.user, va, w.t, mfn);
+    }
+    if (r.outcome == fault_outcome::out_of_memory) {
+        // Still full: forget everything (a TLB may always do that) and retry once.
         flush();
         r.outcome = install(acc.user, va, w.t, mfn);
     }

@@ -124,7 +124,9 @@ public:
     void set_config(const paging_config &cfg);
 
     // --- the hypervisor reported a page fault the guest took at `va` -------------------
-    // `acc.user` is the guest's virtual CPL 3 (then the user root was running).
+    // `acc.user` is the guest's virtual CPL 3 (then the user root was running). A full pool
+    // frees the user half's tables, and if that is not enough flushes everything: then
+    // stats().flushes grows, and what the backend prefilled is gone too.
     fault_result handle_fault(uint64_t va, const access_type &acc);
 
     // Guest mappings of protected ranges in the current guest tables.

@@ -260,7 +260,7 @@ TEST_CASE("shadow: a CR3 load keeps the global kernel half only while it is the 
     CHECK(r.m.refused == 0);
 }
 
-TEST_CASE("shadow: a CR3 load clears each table's leaves in one request and keeps the tables", "[shadow]")
+TEST_CASE("shadow: CR3 loads, invlpg and #PF clear leaves (one request per table) and keep the tables", "[shadow]")
 {
     rig r;
     const uint64_t other = r.gt.new_table();
@@ -282,6 +282,12 @@ TEST_CASE("shadow: a CR3 load clears each table's leaves in one request and keep
     CHECK(r.read(va + 0x3000).maddr == r.maddr_of(0x6000));
     CHECK(pf_of(r.read(va)) == 0);
     CHECK(r.sh->stats().tables_in_use == in_use);
+    // invlpg keeps them too, and the next access sees the changed entry.
+    r.gt.set_entry(other, va + 0x3000, 1, 0x7000 | P | W | U);
+    r.sh->invalidate_page(va + 0x3000);
+    CHECK(r.sh->shadow_leaf(false, va + 0x3000) == 0);
+    CHECK(r.sh->stats().tables_in_use == in_use);
+    CHECK(r.read(va + 0x3000).maddr == r.maddr_of(0x7000));
     // A flush frees the tables, each cleared in one request.
     writes = r.m.writes;
     batches = r.m.batches;
@@ -296,23 +302,39 @@ TEST_CASE("shadow: a CR3 load clears each table's leaves in one request and keep
 
 TEST_CASE("shadow: tables kept across CR3 loads fill the pool and are reclaimed", "[shadow]")
 {
-    rig r(16);  // 2 roots + 3 wedge path tables + 11 for the guest
+    rig r(20);  // 2 roots + 3 wedge path tables + 15 for the guest
     // Eight spaces, each with one page in a 512 GiB slot of its own: every space needs its
-    // own L3, L2 and L1, which stay linked after a switch, so the pool runs out.
+    // own L3, L2 and L1, which stay linked after a switch, so the pool runs out. They share a
+    // global kernel half, which a reclaim keeps (the stacks Xen delivers events onto).
+    constexpr uint64_t kva = 0xffff888000001000ull;
     uint64_t cr3[8];
     for (uint64_t k = 0; k < 8; ++k) {
         cr3[k] = k ? r.gt.new_table() : r.cr3;
         r.gt.map(cr3[k], (k + 1) << 39, 0x1000 * (k + 1), P | W | U);
+        if (k == 0) {
+            r.gt.map(cr3[0], kva, 0x9000, P | W | A);
+            r.gt.set_entry(cr3[0], kva, 4, r.gt.entry(cr3[0], kva, 4) | A);  // as the first walk leaves it
+        } else
+            r.gt.set_entry(cr3[k], kva, 4, r.gt.entry(cr3[0], kva, 4));
     }
+    bool kept = false;
+    r.sh->load_cr3(cr3[0], true, kept);
+    REQUIRE(r.read(kva).maddr == r.maddr_of(0x9000));
+    const uint64_t flushes = r.sh->stats().flushes;
+    unsigned kept_loads = 0;
     for (int round = 0; round < 3; ++round)
         for (uint64_t k = 0; k < 8; ++k) {
-            r.sh->load_cr3(cr3[k]);
+            r.sh->load_cr3(cr3[k], true, kept);
+            kept_loads += kept;
             REQUIRE(r.read((k + 1) << 39, true).maddr == r.maddr_of(0x1000 * (k + 1)));
-            for (uint64_t j = 0; j < 8 && round == 2; ++j)  // (a #PF frees the tables on its path)
+            for (uint64_t j = 0; j < 8; ++j)
                 if (j != k)
                     REQUIRE(pf_of(r.read((j + 1) << 39, true)) == pf_error::user);
         }
+    CHECK(kept_loads == 24);
     CHECK(r.sh->stats().pool_reclaims > 0);
+    CHECK(r.sh->stats().flushes - flushes == 24);     // one per CR3 load: no reclaim flushed all
+    CHECK(r.sh->shadow_leaf(false, kva) != 0);        // the kernel half survived the reclaims
     CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
     CHECK(r.m.refused == 0);
 }
