@@ -93,6 +93,7 @@ void shadow_mmu::free_subtree(int idx)
         stats_.entries_written += n;
         hv_.write_entries(f.mfn, cleared, n);
     }
+    unlist(idx);
     f.level = 0;
     f.flags = 0;
     free_[free_count_++] = static_cast<uint16_t>(idx);
@@ -162,6 +163,7 @@ init_status shadow_mmu::init(const shadow_setup &s, const paging_config &cfg)
         if (frames_[by_mfn_[i]].mfn == frames_[by_mfn_[i - 1]].mfn)
             return init_status::bad_pool;
     free_count_ = 0;
+    filled_count_ = 0;
     for (size_t i = frame_count_; i-- > 0;)
         free_[free_count_++] = static_cast<uint16_t>(i);
     for (size_t i = 0; i < frame_count_; ++i)
@@ -315,11 +317,62 @@ bool shadow_mmu::clear_leaves(int table, unsigned level, uint64_t base, uint64_t
     return changed;
 }
 
+void shadow_mmu::note_filled(int l1, uint64_t va)
+{
+    frame_meta &f = frames_[l1];
+    if (f.filled_pos != none)
+        return;
+    f.base = va & ~(page_2m - 1);
+    f.filled_pos = static_cast<uint16_t>(filled_count_);
+    filled_l1_[filled_count_++] = static_cast<uint16_t>(l1);
+}
+
+void shadow_mmu::unlist(int l1)
+{
+    frame_meta &f = frames_[l1];
+    if (f.filled_pos == none)
+        return;
+    const uint16_t last = filled_l1_[--filled_count_];
+    filled_l1_[f.filled_pos] = last;
+    frames_[last].filled_pos = f.filled_pos;
+    f.filled_pos = none;
+}
+
+// Clear the leaves of every filled L1 whose 2 MiB lie in [lo, hi] (2 MiB aligned). Only 4K
+// leaves exist (invariant 2) and only pool L1s hold guest-derived ones (the wedge's L1s are
+// the backend's), so this is every guest-derived leaf in the range, without a walk.
+bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi)
+{
+    static hypervisor_mmu::entry_update cleared[512];
+    bool changed = false;
+    for (size_t k = filled_count_; k-- > 0;) {  // backwards: unlist moves the last one here
+        const int idx = filled_l1_[k];
+        frame_meta &f = frames_[idx];
+        if (f.base < lo || f.base + (page_2m - 1) > hi)
+            continue;
+        unsigned n = 0;
+        for (unsigned i = 0; i < 512; ++i)
+            if (f.table[i] & pte::present)
+                cleared[n++] = {static_cast<uint16_t>(i), 0};
+        if (n) {
+            stats_.entries_written += n;
+            hv_.write_entries(f.mfn, cleared, n);
+            changed = true;
+        }
+        f.flags = 0;
+        unlist(idx);
+    }
+    return changed;
+}
+
 void shadow_mmu::drop_range(uint64_t lo, uint64_t hi, bool keep_tables)
 {
     bool changed = false;
-    for (int r : roots_)
-        changed |= keep_tables ? clear_leaves(r, 4, 0, lo, hi) : clear_range(r, 4, 0, lo, hi);
+    if (keep_tables && !(lo & (page_2m - 1)) && !((hi + 1) & (page_2m - 1)))
+        changed = clear_filled(lo, hi);
+    else
+        for (int r : roots_)
+            changed |= keep_tables ? clear_leaves(r, 4, 0, lo, hi) : clear_range(r, 4, 0, lo, hi);
     if (!changed)
         return;
     if (hi - lo == page_4k - 1)
@@ -478,6 +531,7 @@ fault_outcome shadow_mmu::install(bool user_root, uint64_t va, const translation
     const uint64_t old = frames_[table].table[i];
     if (old == leaf)
         return fault_outcome::fixed;  // spurious: the CPU re-walked already
+    note_filled(table, va);
     if (!write(table, i, leaf))
         return fault_outcome::hypervisor_refused;
     // A present entry replaced by another frame or stricter rights: the real TLB may hold

@@ -145,6 +145,8 @@ private:
         const volatile uint64_t *table = nullptr;
         uint8_t level = 0;  // 0 = free, 1..4 = a shadow table of that level
         uint8_t flags = 0;
+        uint16_t filled_pos = none;  // an L1's place in filled_l1_, or none
+        uint64_t base = 0;           // the first address a listed L1 covers
     };
 
     int lookup(uint64_t mfn) const;
@@ -156,6 +158,9 @@ private:
     bool is_protected(uint64_t va) const;
     bool clear_range(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi);
     bool clear_leaves(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi);
+    void note_filled(int l1, uint64_t va);
+    void unlist(int l1);
+    bool clear_filled(uint64_t lo, uint64_t hi);
     // keep_tables: clear only leaves (CR3 loads); otherwise empty tables return to the pool.
     void drop_range(uint64_t lo, uint64_t hi, bool keep_tables = false);
     fault_outcome install(bool user_root, uint64_t va, const translation &t, uint64_t mfn);
@@ -182,6 +187,10 @@ private:
     uint16_t by_mfn_[max_frames];     // frame indices sorted by mfn
     uint16_t free_[max_frames];       // stack of free frame indices
     size_t frame_count_ = 0, free_count_ = 0;
+    // Every L1 that may hold a leaf (a fill wrote one since its last full clear), in both
+    // roots: a CR3 load clears these instead of walking every table the pool keeps linked.
+    uint16_t filled_l1_[max_frames];
+    size_t filled_count_ = 0;
     int roots_[2] = {-1, -1};         // kernel, user
 
     wedge_range wedge_[max_wedge_ranges];
