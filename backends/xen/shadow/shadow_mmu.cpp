@@ -30,6 +30,26 @@ constexpr uint64_t range_last(uint64_t end) { return end - 1; }  // end 0 -> ~0
 
 constexpr uint64_t user_half_last = 0x00007fffffffffffull;  // L4 slots 0-255
 
+// The entries of a table (at `level`, covering from `base`) that can overlap [lo, hi], which
+// overlaps the table: the walks of a range look at those instead of all 512.
+void entry_span(unsigned level, uint64_t base, uint64_t lo, uint64_t hi, unsigned &first, unsigned &last)
+{
+    first = 0;
+    last = 511;
+    if (level == 4) {  // the indices follow the order of canonical addresses
+        if (sign_extend48(lo) == lo)
+            first = (lo >> 39) & 511;
+        if (sign_extend48(hi) == hi)
+            last = (hi >> 39) & 511;
+        return;
+    }
+    const unsigned s = shift_of(level);
+    if (lo > base)
+        first = static_cast<unsigned>((lo - base) >> s);
+    if (hi < base + ((512ull << s) - 1))
+        last = static_cast<unsigned>((hi - base) >> s);
+}
+
 } // namespace
 
 // ---- the pool ----------------------------------------------------------------------------
@@ -248,7 +268,9 @@ uint64_t shadow_mmu::user_root_mfn() const { return roots_[1] >= 0 ? frames_[roo
 bool shadow_mmu::clear_range(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi)
 {
     bool changed = false;
-    for (unsigned i = 0; i < 512; ++i) {
+    unsigned i_first, i_last;
+    entry_span(level, base, lo, hi, i_first, i_last);
+    for (unsigned i = i_first; i <= i_last; ++i) {
         const uint64_t e = frames_[table].table[i];
         if (!(e & pte::present))
             continue;
@@ -288,7 +310,9 @@ bool shadow_mmu::clear_leaves(int table, unsigned level, uint64_t base, uint64_t
     frame_meta &f = frames_[table];
     bool changed = false;
     unsigned n = 0;
-    for (unsigned i = 0; i < 512; ++i) {
+    unsigned i_first, i_last;
+    entry_span(level, base, lo, hi, i_first, i_last);
+    for (unsigned i = i_first; i <= i_last; ++i) {
         const uint64_t e = f.table[i];
         if (!(e & pte::present))
             continue;
@@ -603,7 +627,9 @@ fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
 void shadow_mmu::scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_t lo, uint64_t hi,
                       collision_report &rep)
 {
-    for (unsigned i = 0; i < 512; ++i) {
+    unsigned i_first, i_last;
+    entry_span(level, base, lo, hi, i_first, i_last);
+    for (unsigned i = i_first; i <= i_last; ++i) {
         const uint64_t first = entry_base(level, base, i), last = entry_last(level, first);
         if (last < lo || first > hi)
             continue;
