@@ -344,8 +344,13 @@ bool shadow_mmu::clear_leaves(int table, unsigned level, uint64_t base, uint64_t
 void shadow_mmu::note_filled(int l1, uint64_t va)
 {
     frame_meta &f = frames_[l1];
-    if (f.filled_pos != none)
+    const uint16_t i = static_cast<uint16_t>((va >> 12) & 511);
+    if (f.filled_pos != none) {
+        f.filled_lo = i < f.filled_lo ? i : f.filled_lo;
+        f.filled_hi = i > f.filled_hi ? i : f.filled_hi;
         return;
+    }
+    f.filled_lo = f.filled_hi = i;
     f.base = va & ~(page_2m - 1);
     f.filled_pos = static_cast<uint16_t>(filled_count_);
     filled_l1_[filled_count_++] = static_cast<uint16_t>(l1);
@@ -375,7 +380,7 @@ bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi)
         if (f.base < lo || f.base + (page_2m - 1) > hi)
             continue;
         unsigned n = 0;
-        for (unsigned i = 0; i < 512; ++i)
+        for (unsigned i = f.filled_lo; i <= f.filled_hi; ++i)
             if (f.table[i] & pte::present)
                 cleared[n++] = {static_cast<uint16_t>(i), 0};
         if (n) {

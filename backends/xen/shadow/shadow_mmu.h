@@ -146,6 +146,7 @@ private:
         uint8_t level = 0;  // 0 = free, 1..4 = a shadow table of that level
         uint8_t flags = 0;
         uint16_t filled_pos = none;  // an L1's place in filled_l1_, or none
+        uint16_t filled_lo = 0, filled_hi = 0;  // a listed L1's filled entries lie in [lo, hi]
         uint64_t base = 0;           // the first address a listed L1 covers
     };
 

@@ -265,7 +265,7 @@ TEST_CASE("shadow: CR3 loads, invlpg and #PF clear leaves (one request per table
     rig r;
     const uint64_t other = r.gt.new_table();
     constexpr uint64_t va = 0x0000000000400000ull;  // user half: dropped by every CR3 load
-    for (uint64_t i = 0; i < 16; ++i) {
+    for (uint64_t i = 16; i-- > 0;) {  // downwards: the L1's filled span grows at its low end
         r.gt.map(r.cr3, va + i * 0x1000, 0x5000, P | W | U);
         REQUIRE(r.read(va + i * 0x1000).ok);
     }
