@@ -2,6 +2,7 @@
 
 #include "guest_platform.h"
 #include "pv_shadow.h"
+#include "shadow_costs.h"
 
 namespace xw {
 
@@ -111,7 +112,11 @@ void note_user_stack(uint64_t rsp) {
     prefill(page);
 }
 
-void refill_forgotten_stacks() {
+namespace {
+
+// The stacks kept across flushes (the image's writable pages, the last user and kernel stacks,
+// the TSS stacks), filled again if the shadow forgot them.
+void refill_kept_stacks() {
     if (g_fill.filled_generation != g_fill.generation) {
         const loaded_guest &g = *g_guest_run.guest;
         for (unsigned i = 0; i < g.load_count; ++i) {
@@ -139,14 +144,39 @@ void refill_forgotten_stacks() {
     }
 }
 
-void ensure_stack_mapped(uint64_t rsp) {
-    refill_forgotten_stacks();
+// The pages under a kernel rsp the guest is about to run on.
+void fill_stack_under(uint64_t rsp) {
     uint64_t lo = (rsp - 1024) & ~0xfffull, hi = (rsp - 8) & ~0xfffull;
     if (lo == g_fill.filled_stack) return;
     note_kernel_stack(rsp);
     prefill(lo);
     if (hi != lo) prefill(hi);
     g_fill.filled_stack = lo;
+}
+
+// A fill that found the pool full may have flushed everything filled before it: again.
+template <typename Fill> void fill_until_stable(Fill fill) {
+    for (int pass = 0; pass < 3; ++pass) {
+        const uint64_t flushes = shadow().stats().flushes;
+        fill();
+        if (shadow().stats().flushes == flushes) return;
+        stacks_forgotten();
+    }
+}
+
+} // namespace
+
+void refill_forgotten_stacks() {
+    cost_scope t(shadow_phase::stack_refill);
+    fill_until_stable([] { refill_kept_stacks(); });
+}
+
+void ensure_stack_mapped(uint64_t rsp) {
+    cost_scope t(shadow_phase::stack_refill);
+    fill_until_stable([rsp] {
+        refill_kept_stacks();
+        fill_stack_under(rsp);
+    });
 }
 
 } // namespace xw

@@ -10,7 +10,9 @@
 #include "guest_platform.h"
 #include "guest_resume.h"
 #include "guest_sites.h"
+#include "guest_stacks.h"
 #include "pv_shadow.h"
+#include "shadow_costs.h"
 #include "run_stats.h"
 #include "shared_info.h"
 #include "user_mode.h"
@@ -58,7 +60,17 @@ bool handle_page_fault(trap_frame *f, bool from_user, xs::fault_result &pf) {
     wedge::vcpu &c = cpu();
     uint64_t cr2 = this_vcpu()->arch.cr2;
     xs::access_type acc{(f->error & pf_error::write) != 0, (f->error & pf_error::fetch) != 0, c.cpl == 3};
-    pf = shadow().handle_fault(cr2, acc);
+    const uint64_t flushes = shadow().stats().flushes;
+    {
+        cost_scope t(shadow_phase::fault, shadow_phase::fault_hv);
+        pf = shadow().handle_fault(cr2, acc);
+    }
+    if (shadow().stats().flushes != flushes) {
+        // The pool was full and the shadow forgot everything, the stacks Xen delivers
+        // events onto too: fill them before the guest runs on (a retry does not pass resume()).
+        stacks_forgotten();
+        ensure_stack_mapped(f->rsp);
+    }
     if (pf.outcome == xs::fault_outcome::fixed && (f->error & pf_error::present) && !(f->error & pf_error::fetch)) {
         // A protection fault on a page the guest may access: under Xen the CPU checks a
         // privileged instruction's own accesses (lretq's pops to an RPL-0 CS, seen under QEMU

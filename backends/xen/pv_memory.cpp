@@ -3,6 +3,7 @@
 
 #include "console.h"
 #include "hypercall.h"
+#include "shadow_costs.h"
 
 extern "C" char _image_start[];
 
@@ -21,18 +22,22 @@ uint64_t g_guest_base, g_guest_pages;    // dom0 pfn of guest-physical 0, guest 
 // updates) are mapped at the top pages of Xen's initial mapping, direct-mapped by frame
 // number: a walk touches the same few tables again and again, and each new mapping is an
 // update_va_mapping hypercall. A pointer from map_gfn is good until the next call.
+// Once the shadow runs, the slots move to a 2 MiB range of their own (guest_map_area):
+// 512 slots keep the page tables of several processes and the kernel's stacks mapped.
 constexpr unsigned temp_slots = 32;
 uint64_t g_temp_va;                      // the first slot; slot i at g_temp_va + i pages
-uint64_t g_temp_gfn[temp_slots];         // what each maps (~0: nothing)
+unsigned g_slot_count = temp_slots;
+uint64_t g_temp_gfn[guest_map_area_slots];  // what each maps (~0: nothing)
 uint64_t g_temp_remaps;
 
 volatile uint8_t *map_gfn(uint64_t gfn) {
-    unsigned i = static_cast<unsigned>(gfn % temp_slots);
+    unsigned i = static_cast<unsigned>(gfn % g_slot_count);
     auto *va = reinterpret_cast<volatile uint8_t *>(g_temp_va + (uint64_t(i) << 12));
     if (gfn == g_temp_gfn[i]) return va;
     uint64_t mfn;
     if (!gfn_to_mfn(gfn, mfn)) return nullptr;
     ++g_temp_remaps;
+    cost_scope t(shadow_phase::guest_map);
     long rc = update_va_mapping(reinterpret_cast<uint64_t>(va), mfn << 12 | pte_p | pte_rw | pte_a | pte_d,
                                 UVMF_INVLPG);
     if (rc) {
@@ -103,6 +108,12 @@ bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp, uint64_t gues
 }
 
 uint64_t guest_phys_remaps() { return g_temp_remaps; }
+
+void guest_map_area(uint64_t va) {
+    g_temp_va = va;
+    g_slot_count = guest_map_area_slots;
+    for (uint64_t &gfn : g_temp_gfn) gfn = ~0ull;
+}
 
 uint64_t initial_mapping_end() { return virt_base + (g_guest_base << 12); }
 

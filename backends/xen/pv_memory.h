@@ -54,6 +54,10 @@ bool guest_phys_zero(uint64_t gpa, size_t len);
 // The 8-byte-aligned u64 at gpa, mapped (valid until the next guest_phys_* call).
 volatile uint64_t *guest_phys_u64(uint64_t gpa);
 
+// Moves the temporary slots to `va`, 2 MiB the caller mapped with an L1 table of its own
+// (the shadow's roots link it): guest_map_area_slots slots from then on.
+inline constexpr unsigned guest_map_area_slots = 512;
+void guest_map_area(uint64_t va);
 // How often a guest frame had to be mapped into a temporary slot (one hypercall each).
 uint64_t guest_phys_remaps();
 

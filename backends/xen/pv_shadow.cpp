@@ -5,6 +5,7 @@
 #include "hypercall.h"
 #include "exit.h"
 #include "pv_memory.h"
+#include "shadow_costs.h"
 
 extern "C" char _image_start[], _image_end[], _window_lma[], _window_lma_end[], wedge_vcpu_page[];
 
@@ -21,6 +22,9 @@ constexpr uint64_t virt_base = 0xffffffff80000000ull;
 constexpr unsigned max_image_l1s = 8;
 constexpr uint64_t window = 0xffffffffffe00000ull;  // wedge_abi::window_base
 constexpr uint64_t vcpu_page = window + 0x20000;    // wedge_abi::vcpu_page
+// The wedge's slots for guest frames (pv_memory.h, guest_map_area): the 2 MiB below the window,
+// which Linux leaves unused (its fixmap ends below 0xffffffffff800000).
+constexpr uint64_t map_area = window - 0x200000;
 // The pool takes what scratch Xen's initial mapping leaves (a 13 MB Linux + initrd boot
 // module leaves less than the sample guest does), up to pool_frames, at least min_pool_frames.
 constexpr unsigned pool_frames = 512, min_pool_frames = 256;
@@ -50,6 +54,7 @@ class xen_mmu final : public xs::hypervisor_mmu {
 public:
     unsigned refusals = 0;
     bool write_entry(uint64_t table_mfn, unsigned index, uint64_t value) override {
+        cost_scope t(shadow_phase::hv_update);
         mmu_update_t req{table_mfn << 12 | index * 8 | MMU_NORMAL_PT_UPDATE, value};
         unsigned done = 0;
         long rc = mmu_update(&req, 1, &done);
@@ -62,6 +67,7 @@ public:
         return true;
     }
     bool write_entries(uint64_t table_mfn, const entry_update *updates, unsigned count) override {
+        cost_scope t(shadow_phase::hv_update);
         static mmu_update_t reqs[512];
         if (count > 512) return false;
         for (unsigned i = 0; i < count; ++i)
@@ -79,6 +85,7 @@ public:
     bool pin_root(uint64_t mfn) override { return op(MMUEXT_PIN_L4_TABLE, mfn, "pin"); }
     void unpin_root(uint64_t mfn) override { op(MMUEXT_UNPIN_TABLE, mfn, "unpin"); }
     bool set_roots(uint64_t kernel_mfn, uint64_t user_mfn) override {
+        cost_scope t(shadow_phase::hv_mmuext);
         mmuext_op_t ops[2]{};
         ops[0].cmd = MMUEXT_NEW_BASEPTR;
         ops[0].arg1.mfn = kernel_mfn;
@@ -91,6 +98,7 @@ public:
     }
     void invalidate_page(uint64_t va) override {
         mmuext_op_t o{};
+        cost_scope t(shadow_phase::hv_mmuext);
         o.cmd = MMUEXT_INVLPG_LOCAL;
         o.arg1.linear_addr = va;
         unsigned done = 0;
@@ -98,6 +106,7 @@ public:
     }
     void flush_all() override {
         mmuext_op_t o{};
+        cost_scope t(shadow_phase::hv_mmuext);
         o.cmd = MMUEXT_TLB_FLUSH_LOCAL;
         unsigned done = 0;
         mmuext_op(&o, 1, &done);
@@ -123,10 +132,10 @@ alignas(xs::shadow_mmu) unsigned char g_shadow_storage[sizeof(xs::shadow_mmu)];
 xs::shadow_mmu *g_shadow_ptr;
 bool g_active;
 xs::pool_frame g_pool[pool_frames];
-uint64_t g_image_l1[max_image_l1s], g_window_l1[1];
+uint64_t g_image_l1[max_image_l1s], g_window_l1[1], g_map_area_l1[1];
 uint64_t g_image_range_end;  // initial_mapping_end()
 unsigned g_image_l1_count;
-xs::wedge_range g_ranges[2];
+xs::wedge_range g_ranges[3];
 xs::va_range g_xen_hole{0xffff800000000000ull, 0xffff880000000000ull};
 
 // The machine frame of the page table that maps `va` at `level` (1 = the L1) in Xen's
@@ -159,7 +168,7 @@ bool shadow_start(const start_info_t *si, const loaded_guest &) {
     g_shadow_ptr = new (g_shadow_storage) xs::shadow_mmu(g_phys, g_mmu);
     xs::shadow_mmu &g_shadow = *g_shadow_ptr;
     // Pool: scratch pages, zero, mapped read-only in the wedge, not guest RAM.
-    unsigned free = static_cast<unsigned>(scratch_free_pages()) - 1;  // one for the window's L1
+    unsigned free = static_cast<unsigned>(scratch_free_pages()) - 2;  // the window's and map area's L1s
     g_pool_frames = free < pool_frames ? free : pool_frames;
     if (free < min_pool_frames) {
         print("xen-wedge: shadow: only %u scratch pages left for the pool (at least %u needed): the boot module "
@@ -205,11 +214,15 @@ bool shadow_start(const start_info_t *si, const loaded_guest &) {
     g_window_l1[0] = w.mfn;
     g_ranges[0] = {virt_base, g_image_range_end, g_image_l1, false};
     g_ranges[1] = {window, 0, g_window_l1, false};  // end 0: the top of the address space
+    scratch_page m;  // empty: map_gfn fills it through update_va_mapping
+    if (!scratch_alloc(m) || !scratch_make_readonly(m)) return false;
+    g_map_area_l1[0] = m.mfn;
+    g_ranges[2] = {map_area, window, g_map_area_l1, false};
     xs::shadow_setup setup;
     setup.frames = g_pool;
     setup.frame_count = g_pool_frames;
     setup.wedge = g_ranges;
-    setup.wedge_count = 2;
+    setup.wedge_count = 3;
     setup.reserved = &g_xen_hole;
     setup.reserved_count = 1;
     xs::paging_config cfg;
@@ -223,6 +236,7 @@ bool shadow_start(const start_info_t *si, const loaded_guest &) {
         return false;
     }
     g_active = true;
+    guest_map_area(map_area);
     print("xen-wedge: shadow: running on shadow roots kernel mfn 0x%lx user mfn 0x%lx (pool %u frames, "
           "window %u pages + vCPU page, image [0x%lx, 0x%lx) in %u of Xen's L1s)\n",
           g_shadow.kernel_root_mfn(), g_shadow.user_root_mfn(), g_pool_frames, window_pages, virt_base,
@@ -263,7 +277,7 @@ bool shadow_active() { return g_active; }
 xs::guest_physical &shadow_guest_memory() { return g_phys; }
 
 bool is_wedge_address(uint64_t va) {
-    return (va >= virt_base && va < g_image_range_end) || va >= window;
+    return (va >= virt_base && va < g_image_range_end) || va >= map_area;
 }
 
 bool shadow_fix_wedge_fault(uint64_t va, uint64_t error_code) {

@@ -6,6 +6,7 @@
 #include "guest_platform.h"
 #include "pv_memory.h"
 #include "pv_shadow.h"
+#include "shadow_costs.h"
 
 extern "C" uint64_t wedge_inline_pushf_count, wedge_inline_popf_count;  // flags_fast_path.S
 extern "C" uint64_t wedge_inline_sti_count;                            // sti_fast_path.S
@@ -81,6 +82,7 @@ void print_stats() {
           s.shadow_faults, s.cr3_loads, s.cr3_kept, s.cr3_loads - s.cr3_kept, shadow().stats().flushes,
           shadow().stats().pool_reclaims, shadow().stats().tables_in_use);
     print("xen-wedge: guest: %lu guest frames mapped into the wedge's temporary slots\n", guest_phys_remaps());
+    print_shadow_costs();
 }
 
 const char *guest_symbol(uint64_t va, char *buf, unsigned size) {

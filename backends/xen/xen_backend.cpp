@@ -9,6 +9,7 @@
 #include "pv_memory.h"
 #include "pv_shadow.h"
 #include "run_stats.h"
+#include "shadow_costs.h"
 #include "shared_info.h"
 #include "user_mode.h"
 #include "wedge/event.h"
@@ -75,7 +76,10 @@ void xen_backend::load_cr3(uint64_t cr3) {
     // half is forgotten. This also keeps every kernel stack the guest filled.
     const loaded_guest *g = g_guest_run.guest;
     bool keep = g && g->head_hi && (cpu().cr4 & wedge::cr4::pge), kept = false;
-    shadow().load_cr3(cr3, keep, kept);
+    {
+        cost_scope t(shadow_phase::cr3_load, shadow_phase::cr3_load_hv);
+        shadow().load_cr3(cr3, keep, kept);
+    }
     ++g_run_stats.cr3_loads;
     g_run_stats.cr3_kept += kept;
     if (kept) user_stacks_forgotten(); else stacks_forgotten();

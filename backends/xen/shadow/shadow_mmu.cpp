@@ -28,6 +28,28 @@ constexpr uint64_t link_bits = pte::present | pte::write | pte::user | pte::acce
 
 constexpr uint64_t range_last(uint64_t end) { return end - 1; }  // end 0 -> ~0
 
+constexpr uint64_t user_half_last = 0x00007fffffffffffull;  // L4 slots 0-255
+
+// The entries of a table (at `level`, covering from `base`) that can overlap [lo, hi], which
+// overlaps the table: the walks of a range look at those instead of all 512.
+void entry_span(unsigned level, uint64_t base, uint64_t lo, uint64_t hi, unsigned &first, unsigned &last)
+{
+    first = 0;
+    last = 511;
+    if (level == 4) {  // the indices follow the order of canonical addresses
+        if (sign_extend48(lo) == lo)
+            first = (lo >> 39) & 511;
+        if (sign_extend48(hi) == hi)
+            last = (hi >> 39) & 511;
+        return;
+    }
+    const unsigned s = shift_of(level);
+    if (lo > base)
+        first = static_cast<unsigned>((lo - base) >> s);
+    if (hi < base + ((512ull << s) - 1))
+        last = static_cast<unsigned>((hi - base) >> s);
+}
+
 } // namespace
 
 // ---- the pool ----------------------------------------------------------------------------
@@ -91,6 +113,7 @@ void shadow_mmu::free_subtree(int idx)
         stats_.entries_written += n;
         hv_.write_entries(f.mfn, cleared, n);
     }
+    unlist(idx);
     f.level = 0;
     f.flags = 0;
     free_[free_count_++] = static_cast<uint16_t>(idx);
@@ -160,6 +183,7 @@ init_status shadow_mmu::init(const shadow_setup &s, const paging_config &cfg)
         if (frames_[by_mfn_[i]].mfn == frames_[by_mfn_[i - 1]].mfn)
             return init_status::bad_pool;
     free_count_ = 0;
+    filled_count_ = 0;
     for (size_t i = frame_count_; i-- > 0;)
         free_[free_count_++] = static_cast<uint16_t>(i);
     for (size_t i = 0; i < frame_count_; ++i)
@@ -244,7 +268,9 @@ uint64_t shadow_mmu::user_root_mfn() const { return roots_[1] >= 0 ? frames_[roo
 bool shadow_mmu::clear_range(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi)
 {
     bool changed = false;
-    for (unsigned i = 0; i < 512; ++i) {
+    unsigned i_first, i_last;
+    entry_span(level, base, lo, hi, i_first, i_last);
+    for (unsigned i = i_first; i <= i_last; ++i) {
         const uint64_t e = frames_[table].table[i];
         if (!(e & pte::present))
             continue;
@@ -274,11 +300,108 @@ bool shadow_mmu::clear_range(int table, unsigned level, uint64_t base, uint64_t 
     return changed;
 }
 
-void shadow_mmu::drop_range(uint64_t lo, uint64_t hi)
+// Clear every guest-derived leaf in [lo, hi] below `table` but keep the tables. A link grants
+// everything and holds nothing from the guest (invariant 1), so an empty table left linked is
+// invisible to the guest; keeping it spares the hypervisor unlinking it now and validating it
+// again when the next fill links it. Each table's leaves go in one request.
+bool shadow_mmu::clear_leaves(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi)
+{
+    static hypervisor_mmu::entry_update cleared[512];  // used at level 1 only, which does not recurse
+    frame_meta &f = frames_[table];
+    bool changed = false;
+    unsigned n = 0;
+    unsigned i_first, i_last;
+    entry_span(level, base, lo, hi, i_first, i_last);
+    for (unsigned i = i_first; i <= i_last; ++i) {
+        const uint64_t e = f.table[i];
+        if (!(e & pte::present))
+            continue;
+        const uint64_t first = entry_base(level, base, i), last = entry_last(level, first);
+        if (last < lo || first > hi)
+            continue;
+        bool fully = false;
+        if (protected_overlap(first, last, fully) && (fully || level == 1))
+            continue;
+        if (level == 1) {
+            cleared[n++] = {static_cast<uint16_t>(i), 0};
+            continue;
+        }
+        const int child = lookup(e & pte::addr_mask);
+        if (child >= 0)
+            changed |= clear_leaves(child, level - 1, first, lo, hi);
+    }
+    if (n) {
+        stats_.entries_written += n;
+        hv_.write_entries(f.mfn, cleared, n);
+        changed = true;
+    }
+    // No piece of a guest large page is left below a table cleared as a whole.
+    if (level < 4 && lo <= base && entry_last(level + 1, base) <= hi)
+        f.flags = 0;
+    return changed;
+}
+
+void shadow_mmu::note_filled(int l1, uint64_t va)
+{
+    frame_meta &f = frames_[l1];
+    const uint16_t i = static_cast<uint16_t>((va >> 12) & 511);
+    if (f.filled_pos != none) {
+        f.filled_lo = i < f.filled_lo ? i : f.filled_lo;
+        f.filled_hi = i > f.filled_hi ? i : f.filled_hi;
+        return;
+    }
+    f.filled_lo = f.filled_hi = i;
+    f.base = va & ~(page_2m - 1);
+    f.filled_pos = static_cast<uint16_t>(filled_count_);
+    filled_l1_[filled_count_++] = static_cast<uint16_t>(l1);
+}
+
+void shadow_mmu::unlist(int l1)
+{
+    frame_meta &f = frames_[l1];
+    if (f.filled_pos == none)
+        return;
+    const uint16_t last = filled_l1_[--filled_count_];
+    filled_l1_[f.filled_pos] = last;
+    frames_[last].filled_pos = f.filled_pos;
+    f.filled_pos = none;
+}
+
+// Clear the leaves of every filled L1 whose 2 MiB lie in [lo, hi] (2 MiB aligned). Only 4K
+// leaves exist (invariant 2) and only pool L1s hold guest-derived ones (the wedge's L1s are
+// the backend's), so this is every guest-derived leaf in the range, without a walk.
+bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi)
+{
+    static hypervisor_mmu::entry_update cleared[512];
+    bool changed = false;
+    for (size_t k = filled_count_; k-- > 0;) {  // backwards: unlist moves the last one here
+        const int idx = filled_l1_[k];
+        frame_meta &f = frames_[idx];
+        if (f.base < lo || f.base + (page_2m - 1) > hi)
+            continue;
+        unsigned n = 0;
+        for (unsigned i = f.filled_lo; i <= f.filled_hi; ++i)
+            if (f.table[i] & pte::present)
+                cleared[n++] = {static_cast<uint16_t>(i), 0};
+        if (n) {
+            stats_.entries_written += n;
+            hv_.write_entries(f.mfn, cleared, n);
+            changed = true;
+        }
+        f.flags = 0;
+        unlist(idx);
+    }
+    return changed;
+}
+
+void shadow_mmu::drop_range(uint64_t lo, uint64_t hi, bool keep_tables)
 {
     bool changed = false;
-    for (int r : roots_)
-        changed |= clear_range(r, 4, 0, lo, hi);
+    if (keep_tables && !(lo & (page_2m - 1)) && !((hi + 1) & (page_2m - 1)))
+        changed = clear_filled(lo, hi);
+    else
+        for (int r : roots_)
+            changed |= keep_tables ? clear_leaves(r, 4, 0, lo, hi) : clear_range(r, 4, 0, lo, hi);
     if (!changed)
         return;
     if (hi - lo == page_4k - 1)
@@ -334,7 +457,7 @@ collision_report shadow_mmu::invalidate_page(uint64_t va)
     if (w.status == walk_status::ok && w.t.page_size > span)
         span = w.t.page_size;
     const uint64_t lo = va & ~(span - 1);
-    drop_range(lo, lo + span - 1);
+    drop_range(lo, lo + span - 1, true);
     return rep;
 }
 
@@ -348,30 +471,45 @@ void shadow_mmu::flush()
 
 collision_report shadow_mmu::load_cr3(uint64_t cr3)
 {
+    kernel_half_known_ = false;
+    return full_load(cr3);
+}
+
+collision_report shadow_mmu::full_load(uint64_t cr3)
+{
     guest_cr3_ = cr3;
-    flush();
+    if (ready_) {
+        ++stats_.flushes;
+        drop_range(0, ~0ull, true);
+    }
     return scan_collisions();
 }
 
 collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool &kept)
 {
     kept = false;
-    if (keep_global_half && ready_) {
-        const uint64_t old_root = guest_cr3_ & pte::addr_mask, new_root = cr3 & pte::addr_mask;
-        bool same = true;
-        for (unsigned i = 256; i < 512 && same; ++i) {
-            uint64_t a = 0, b = 0;
-            same = mem_.read_u64(old_root + i * 8, a) && mem_.read_u64(new_root + i * 8, b) && a == b;
-        }
-        if (same) {
-            guest_cr3_ = cr3;
-            ++stats_.flushes;
-            drop_range(0, 0x00007fffffffffffull);
-            kept = true;
-            return scan_collisions();
+    if (!keep_global_half || !ready_)
+        return load_cr3(cr3);
+    // One pass over the new root: compare with the copy and update it where it differs.
+    const uint64_t root = cr3 & pte::addr_mask;
+    bool same = kernel_half_known_;
+    for (unsigned i = 0; i < half; ++i) {
+        uint64_t e = 0;
+        if (!mem_.read_u64(root + (half + i) * 8, e))
+            return load_cr3(cr3);
+        if (e != kernel_half_[i]) {
+            kernel_half_[i] = e;
+            same = false;
         }
     }
-    return load_cr3(cr3);
+    kernel_half_known_ = true;
+    if (!same)
+        return full_load(cr3);
+    guest_cr3_ = cr3;
+    ++stats_.flushes;
+    drop_range(0, user_half_last, true);
+    kept = true;
+    return scan_collisions();
 }
 
 void shadow_mmu::set_config(const paging_config &cfg)
@@ -422,6 +560,7 @@ fault_outcome shadow_mmu::install(bool user_root, uint64_t va, const translation
     const uint64_t old = frames_[table].table[i];
     if (old == leaf)
         return fault_outcome::fixed;  // spurious: the CPU re-walked already
+    note_filled(table, va);
     if (!write(table, i, leaf))
         return fault_outcome::hypervisor_refused;
     // A present entry replaced by another frame or stricter rights: the real TLB may hold
@@ -453,7 +592,7 @@ fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
     if (w.status == walk_status::page_fault) {
         // A #PF also drops whatever the TLB held for the address.
         if (!prot)
-            drop_range(va & ~(page_4k - 1), (va & ~(page_4k - 1)) + page_4k - 1);
+            drop_range(va & ~(page_4k - 1), (va & ~(page_4k - 1)) + page_4k - 1, true);
         ++stats_.faults_injected;
         r.outcome = fault_outcome::inject_pf;
         r.error_code = w.error_code;
@@ -472,8 +611,14 @@ fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
     }
     r.outcome = install(acc.user, va, w.t, mfn);
     if (r.outcome == fault_outcome::out_of_memory) {
-        // The pool is full: forget everything (a TLB may always do that) and retry once.
+        // The pool is full, mostly of tables CR3 loads kept: free the user half's tables
+        // first, so the kernel half (the stacks the hypervisor delivers events onto) stays.
         ++stats_.pool_reclaims;
+        drop_range(0, user_half_last, false);
+        r.outcome = install(acc.user, va, w.t, mfn);
+    }
+    if (r.outcome == fault_outcome::out_of_memory) {
+        // Still full: forget everything (a TLB may always do that) and retry once.
         flush();
         r.outcome = install(acc.user, va, w.t, mfn);
     }
@@ -487,7 +632,9 @@ fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
 void shadow_mmu::scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_t lo, uint64_t hi,
                       collision_report &rep)
 {
-    for (unsigned i = 0; i < 512; ++i) {
+    unsigned i_first, i_last;
+    entry_span(level, base, lo, hi, i_first, i_last);
+    for (unsigned i = i_first; i <= i_last; ++i) {
         const uint64_t first = entry_base(level, base, i), last = entry_last(level, first);
         if (last < lo || first > hi)
             continue;

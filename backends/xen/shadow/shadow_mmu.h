@@ -110,9 +110,10 @@ public:
     // Returns the guest's mappings of protected ranges in the new tables (not shadowed).
     collision_report load_cr3(uint64_t cr3);
     // A CR3 load that keeps the kernel half (L4 slots 256-511) when the new root's entries
-    // there equal the old root's: what a TLB does with global translations under CR4.PGE, for
-    // a guest whose kernel-half mappings are all global (Linux without PTI). Otherwise, or
-    // when `keep_global_half` is false, the same as load_cr3. `kept` says which happened.
+    // there equal those of the root the last full load came from: what a TLB does with global
+    // translations under CR4.PGE, for a guest whose kernel-half mappings are all global (Linux
+    // without PTI). Otherwise, or when `keep_global_half` is false, the same as load_cr3.
+    // `kept` says which happened.
     collision_report load_cr3(uint64_t cr3, bool keep_global_half, bool &kept);
     // invlpg: forget the translation of the page containing `va` (all of a guest large
     // page, and every cached root). A protected `va` is only checked for collisions.
@@ -123,7 +124,9 @@ public:
     void set_config(const paging_config &cfg);
 
     // --- the hypervisor reported a page fault the guest took at `va` -------------------
-    // `acc.user` is the guest's virtual CPL 3 (then the user root was running).
+    // `acc.user` is the guest's virtual CPL 3 (then the user root was running). A full pool
+    // frees the user half's tables, and if that is not enough flushes everything: then
+    // stats().flushes grows, and what the backend prefilled is gone too.
     fault_result handle_fault(uint64_t va, const access_type &acc);
 
     // Guest mappings of protected ranges in the current guest tables.
@@ -142,6 +145,9 @@ private:
         const volatile uint64_t *table = nullptr;
         uint8_t level = 0;  // 0 = free, 1..4 = a shadow table of that level
         uint8_t flags = 0;
+        uint16_t filled_pos = none;  // an L1's place in filled_l1_, or none
+        uint16_t filled_lo = 0, filled_hi = 0;  // a listed L1's filled entries lie in [lo, hi]
+        uint64_t base = 0;           // the first address a listed L1 covers
     };
 
     int lookup(uint64_t mfn) const;
@@ -152,7 +158,12 @@ private:
     bool protected_overlap(uint64_t first, uint64_t last, bool &fully) const;
     bool is_protected(uint64_t va) const;
     bool clear_range(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi);
-    void drop_range(uint64_t lo, uint64_t hi);
+    bool clear_leaves(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi);
+    void note_filled(int l1, uint64_t va);
+    void unlist(int l1);
+    bool clear_filled(uint64_t lo, uint64_t hi);
+    // keep_tables: clear only leaves (CR3 loads); otherwise empty tables return to the pool.
+    void drop_range(uint64_t lo, uint64_t hi, bool keep_tables = false);
     fault_outcome install(bool user_root, uint64_t va, const translation &t, uint64_t mfn);
     init_status link_wedge(int root, const wedge_range &r);
     void scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_t lo, uint64_t hi,
@@ -165,11 +176,22 @@ private:
     paging_config cfg_{};
     uint64_t guest_cr3_ = 0;
     bool ready_ = false;
+    // The kernel-half L4 entries of the root of the last full CR3 load. Compared against a
+    // copy rather than the outgoing root: reading two guest frames alternately costs the Xen
+    // wedge a remap of its temporary slot per entry when both frames share a slot.
+    static constexpr unsigned half = 256;
+    uint64_t kernel_half_[half];
+    bool kernel_half_known_ = false;
+    collision_report full_load(uint64_t cr3);
 
     frame_meta frames_[max_frames];
     uint16_t by_mfn_[max_frames];     // frame indices sorted by mfn
     uint16_t free_[max_frames];       // stack of free frame indices
     size_t frame_count_ = 0, free_count_ = 0;
+    // Every L1 that may hold a leaf (a fill wrote one since its last full clear), in both
+    // roots: a CR3 load clears these instead of walking every table the pool keeps linked.
+    uint16_t filled_l1_[max_frames];
+    size_t filled_count_ = 0;
     int roots_[2] = {-1, -1};         // kernel, user
 
     wedge_range wedge_[max_wedge_ranges];

@@ -208,31 +208,133 @@ TEST_CASE("shadow: two guest address spaces switched by CR3", "[shadow]")
         r.sh->load_cr3(i % 2 ? cr3_a : cr3_b);
         REQUIRE(r.write(shared_va + 8).maddr == r.maddr_of(i % 2 ? 0x5008 : 0x6008));
     }
-    // Switching frees what the previous space shadowed: only the wedge paths and what the
-    // current space touched stay in the pool.
+    // Switching keeps the tables (empty of leaves) for the next fills; a flush frees them:
+    // only the wedge paths stay in the pool.
     const uint32_t in_use = r.sh->stats().tables_in_use;
     r.sh->load_cr3(cr3_b);
+    CHECK(r.sh->stats().tables_in_use == in_use);
+    r.sh->flush();
     CHECK(r.sh->stats().tables_in_use < in_use);
     CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
     CHECK(r.m.refused == 0);
 }
 
-TEST_CASE("shadow: a freed table's entries are cleared in one request", "[shadow]")
+TEST_CASE("shadow: a CR3 load keeps the global kernel half only while it is the same", "[shadow]")
+{
+    rig r;
+    const uint64_t cr3_a = r.cr3, cr3_b = r.gt.new_table(), cr3_c = r.gt.new_table();
+    constexpr uint64_t kva = 0xffff888000001000ull;  // Linux's direct map (no PTI: global)
+    r.gt.map(cr3_a, kva, 0x5000, P | W);
+    r.gt.map(cr3_a, user_va, 0x6000, P | W | U);
+    r.gt.map(cr3_b, user_va, 0x7000, P | W | U);
+    const uint64_t kernel_l4 = r.gt.entry(cr3_a, kva, 4);
+    r.gt.set_entry(cr3_b, kva, 4, kernel_l4);  // B shares A's kernel half, as Linux's pgds do
+    r.gt.map(cr3_c, kva, 0x8000, P | W);       // C has a kernel half of its own
+
+    bool kept = true;
+    r.sh->load_cr3(cr3_a, true, kept);
+    CHECK(!kept);  // nothing to compare with yet
+    REQUIRE(r.read(kva).maddr == r.maddr_of(0x5000));
+    REQUIRE(r.read(user_va, true).maddr == r.maddr_of(0x6000));
+    r.sh->load_cr3(cr3_b, true, kept);
+    CHECK(kept);
+    CHECK(r.sh->shadow_leaf(false, kva) != 0);       // the kernel half stayed
+    CHECK(r.sh->shadow_leaf(true, user_va) == 0);    // the user half went
+    CHECK(r.read(user_va, true).maddr == r.maddr_of(0x7000));
+    r.sh->load_cr3(cr3_c, true, kept);
+    CHECK(!kept);
+    CHECK(r.read(kva).maddr == r.maddr_of(0x8000));  // not A's translation
+    r.sh->load_cr3(cr3_a, true, kept);
+    CHECK(!kept);
+    CHECK(r.read(kva).maddr == r.maddr_of(0x5000));
+    // A kernel-half change in the incoming root is a full load, even with every root changed.
+    r.gt.map(cr3_b, 0xffffc90000000000ull, 0x9000, P | W);
+    r.sh->load_cr3(cr3_b, true, kept);
+    CHECK(!kept);
+    // Not asked to keep: a full load, and the next keep-load has nothing to compare with.
+    r.sh->load_cr3(cr3_b, false, kept);
+    CHECK(!kept);
+    r.sh->load_cr3(cr3_b);
+    r.sh->load_cr3(cr3_b, true, kept);
+    CHECK(!kept);
+    CHECK(r.m.refused == 0);
+}
+
+TEST_CASE("shadow: CR3 loads, invlpg and #PF clear leaves (one request per table) and keep the tables", "[shadow]")
 {
     rig r;
     const uint64_t other = r.gt.new_table();
     constexpr uint64_t va = 0x0000000000400000ull;  // user half: dropped by every CR3 load
-    for (uint64_t i = 0; i < 16; ++i) {
+    for (uint64_t i = 16; i-- > 0;) {  // downwards: the L1's filled span grows at its low end
         r.gt.map(r.cr3, va + i * 0x1000, 0x5000, P | W | U);
         REQUIRE(r.read(va + i * 0x1000).ok);
     }
+    r.gt.map(other, va + 0x3000, 0x6000, P | W | U);
     const uint32_t in_use = r.sh->stats().tables_in_use;
-    const uint64_t writes = r.m.writes, batches = r.m.batches;
+    uint64_t writes = r.m.writes, batches = r.m.batches;
     r.sh->load_cr3(other);
+    CHECK(r.sh->stats().tables_in_use == in_use);
+    CHECK(r.m.batches - batches == 1);  // the one L1's 16 leaves
+    CHECK(r.m.writes - writes == 16);   // and nothing else: the links stay
+    for (uint64_t i = 0; i < 16; ++i)
+        CHECK(r.sh->shadow_leaf(false, va + i * 0x1000) == 0);
+    // The kept tables serve the new space's fills; what it does not map faults.
+    CHECK(r.read(va + 0x3000).maddr == r.maddr_of(0x6000));
+    CHECK(pf_of(r.read(va)) == 0);
+    CHECK(r.sh->stats().tables_in_use == in_use);
+    // invlpg keeps them too, and the next access sees the changed entry.
+    r.gt.set_entry(other, va + 0x3000, 1, 0x7000 | P | W | U);
+    r.sh->invalidate_page(va + 0x3000);
+    CHECK(r.sh->shadow_leaf(false, va + 0x3000) == 0);
+    CHECK(r.sh->stats().tables_in_use == in_use);
+    CHECK(r.read(va + 0x3000).maddr == r.maddr_of(0x7000));
+    // A flush frees the tables, each cleared in one request.
+    writes = r.m.writes;
+    batches = r.m.batches;
+    r.sh->flush();
     const uint32_t freed = in_use - r.sh->stats().tables_in_use;
-    REQUIRE(freed >= 3);                        // the user L3, L2 and L1 at least
-    CHECK(r.m.batches - batches == freed);      // one request per freed table
-    CHECK(r.m.writes - writes >= 16 + freed - 1);  // 16 leaves and the links, each cleared
+    REQUIRE(freed >= 3);                    // the user L3, L2 and L1 at least
+    CHECK(r.m.batches - batches == freed);  // one request per freed table
+    CHECK(r.m.writes - writes >= freed);    // the leaf and the links, each cleared
+    CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
+    CHECK(r.m.refused == 0);
+}
+
+TEST_CASE("shadow: tables kept across CR3 loads fill the pool and are reclaimed", "[shadow]")
+{
+    rig r(20);  // 2 roots + 3 wedge path tables + 15 for the guest
+    // Eight spaces, each with one page in a 512 GiB slot of its own: every space needs its
+    // own L3, L2 and L1, which stay linked after a switch, so the pool runs out. They share a
+    // global kernel half, which a reclaim keeps (the stacks Xen delivers events onto).
+    constexpr uint64_t kva = 0xffff888000001000ull;
+    uint64_t cr3[8];
+    for (uint64_t k = 0; k < 8; ++k) {
+        cr3[k] = k ? r.gt.new_table() : r.cr3;
+        r.gt.map(cr3[k], (k + 1) << 39, 0x1000 * (k + 1), P | W | U);
+        if (k == 0) {
+            r.gt.map(cr3[0], kva, 0x9000, P | W | A);
+            r.gt.set_entry(cr3[0], kva, 4, r.gt.entry(cr3[0], kva, 4) | A);  // as the first walk leaves it
+        } else
+            r.gt.set_entry(cr3[k], kva, 4, r.gt.entry(cr3[0], kva, 4));
+    }
+    bool kept = false;
+    r.sh->load_cr3(cr3[0], true, kept);
+    REQUIRE(r.read(kva).maddr == r.maddr_of(0x9000));
+    const uint64_t flushes = r.sh->stats().flushes;
+    unsigned kept_loads = 0;
+    for (int round = 0; round < 3; ++round)
+        for (uint64_t k = 0; k < 8; ++k) {
+            r.sh->load_cr3(cr3[k], true, kept);
+            kept_loads += kept;
+            REQUIRE(r.read((k + 1) << 39, true).maddr == r.maddr_of(0x1000 * (k + 1)));
+            for (uint64_t j = 0; j < 8; ++j)
+                if (j != k)
+                    REQUIRE(pf_of(r.read((j + 1) << 39, true)) == pf_error::user);
+        }
+    CHECK(kept_loads == 24);
+    CHECK(r.sh->stats().pool_reclaims > 0);
+    CHECK(r.sh->stats().flushes - flushes == 24);     // one per CR3 load: no reclaim flushed all
+    CHECK(r.sh->shadow_leaf(false, kva) != 0);        // the kernel half survived the reclaims
     CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
     CHECK(r.m.refused == 0);
 }

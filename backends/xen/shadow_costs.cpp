@@ -1,0 +1,30 @@
+#include "shadow_costs.h"
+
+#include "console.h"
+#include "pv_shadow.h"
+
+namespace xw {
+
+constinit shadow_cost g_shadow_costs[static_cast<unsigned>(shadow_phase::count)]{};
+
+uint64_t hypercall_ticks() {
+    return g_shadow_costs[static_cast<unsigned>(shadow_phase::hv_update)].ticks +
+           g_shadow_costs[static_cast<unsigned>(shadow_phase::hv_mmuext)].ticks +
+           g_shadow_costs[static_cast<unsigned>(shadow_phase::guest_map)].ticks;
+}
+
+void print_shadow_costs() {
+    static constexpr const char *names[] = {"cr3_load", "cr3_load_hv", "stack_refill", "fault", "fault_hv",
+                                            "hv_update", "hv_mmuext", "guest_map"};
+    static_assert(sizeof names / sizeof *names == static_cast<unsigned>(shadow_phase::count));
+    for (unsigned i = 0; i < static_cast<unsigned>(shadow_phase::count); ++i) {
+        const shadow_cost &c = g_shadow_costs[i];
+        print("xen-wedge: guest: shadow cost %s: %lu calls, %lu ticks, %lu per call\n", names[i], c.calls, c.ticks,
+              c.calls ? c.ticks / c.calls : 0);
+    }
+    const xs::shadow_stats &st = shadow().stats();
+    print("xen-wedge: guest: shadow: %lu entries written, %lu tables allocated\n", st.entries_written,
+          st.tables_allocated);
+}
+
+} // namespace xw

@@ -1,0 +1,60 @@
+// Where the shadow's time goes: TSC ticks per phase (instructions under QEMU -icount, so a
+// run's breakdown is deterministic), printed at the end of the run. Cheap enough to stay on:
+// two rdtsc per measured call.
+#pragma once
+
+#include <stdint.h>
+
+namespace xw {
+
+enum class shadow_phase : unsigned {
+    cr3_load,       // backend::load_cr3 in all: the shadow's drop + collision scan
+    cr3_load_hv,    // of which: in hypercalls (the three hv_/guest_map phases below)
+    stack_refill,   // prefilling the stacks after the shadow forgot them (guest_stacks.cpp)
+    fault,          // handle_fault for a guest #PF (walk, A/D, install)
+    fault_hv,       // of which: in hypercalls
+    hv_update,      // mmu_update hypercalls (shadow entry writes)
+    hv_mmuext,      // mmuext_op hypercalls (invlpg, flush, roots)
+    guest_map,      // update_va_mapping of a guest frame into a temporary slot
+    count
+};
+
+struct shadow_cost {
+    uint64_t ticks = 0, calls = 0;
+};
+extern shadow_cost g_shadow_costs[static_cast<unsigned>(shadow_phase::count)];
+
+inline uint64_t cost_now() {
+    uint32_t lo, hi;
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return static_cast<uint64_t>(hi) << 32 | lo;
+}
+
+uint64_t hypercall_ticks();  // the hv_update, hv_mmuext and guest_map ticks so far
+
+// Adds the ticks from construction to destruction to one phase, and with `hv` the
+// hypercall ticks among them to another.
+class cost_scope {
+public:
+    explicit cost_scope(shadow_phase p, shadow_phase hv = shadow_phase::count)
+        : p_(static_cast<unsigned>(p)), hv_(static_cast<unsigned>(hv)), t0_(cost_now()),
+          hv0_(hv_ < static_cast<unsigned>(shadow_phase::count) ? hypercall_ticks() : 0) {}
+    ~cost_scope() {
+        g_shadow_costs[p_].ticks += cost_now() - t0_;
+        ++g_shadow_costs[p_].calls;
+        if (hv_ < static_cast<unsigned>(shadow_phase::count)) {
+            g_shadow_costs[hv_].ticks += hypercall_ticks() - hv0_;
+            ++g_shadow_costs[hv_].calls;
+        }
+    }
+    cost_scope(const cost_scope &) = delete;
+    cost_scope &operator=(const cost_scope &) = delete;
+
+private:
+    unsigned p_, hv_;
+    uint64_t t0_, hv0_;
+};
+
+void print_shadow_costs();
+
+} // namespace xw
