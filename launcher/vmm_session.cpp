@@ -124,6 +124,8 @@ vmm_run watch_vmm(const std::vector<std::string>& argv, const boot_options& opti
     watcher.remember_lines_starting_with(vmm.remember_prefix);
     bool stdout_broken = false, stderr_broken = false;
     std::optional<steady_clock::time_point> grace_end;
+    std::string reply_window;  // the console's last bytes, while vmm.reply_after is awaited
+    bool replied = vmm.reply_after.empty();
 
     // Reads whatever is available on one of QEMU's pipes; false at EOF.
     auto pump = [&](int fd, bool is_console) {
@@ -142,6 +144,15 @@ vmm_run watch_vmm(const std::vector<std::string>& argv, const boot_options& opti
                 log.write(buf, n).flush();
             auto before = watcher.verdict();
             watcher.feed(std::string_view(buf, len));
+            if (!replied) {
+                reply_window.append(buf, len);
+                if (reply_window.find(vmm.reply_after) != std::string::npos) {
+                    qemu->write_stdin(vmm.reply);
+                    replied = true;
+                } else if (reply_window.size() > vmm.reply_after.size()) {
+                    reply_window.erase(0, reply_window.size() - vmm.reply_after.size());
+                }
+            }
             const double now = seconds_since(start);
             if (before == console_verdict::pending && watcher.verdict() != before)
                 run.verdict_at = now;
