@@ -124,8 +124,8 @@ vmm_run watch_vmm(const std::vector<std::string>& argv, const boot_options& opti
     watcher.remember_lines_starting_with(vmm.remember_prefix);
     bool stdout_broken = false, stderr_broken = false;
     std::optional<steady_clock::time_point> grace_end;
-    std::string reply_window;  // the console's last bytes, while vmm.reply_after is awaited
-    bool replied = vmm.reply_after.empty();
+    std::string reply_window;  // the console's last bytes, while a reply is awaited
+    std::size_t next_reply = 0;
 
     // Reads whatever is available on one of QEMU's pipes; false at EOF.
     auto pump = [&](int fd, bool is_console) {
@@ -144,13 +144,15 @@ vmm_run watch_vmm(const std::vector<std::string>& argv, const boot_options& opti
                 log.write(buf, n).flush();
             auto before = watcher.verdict();
             watcher.feed(std::string_view(buf, len));
-            if (!replied) {
+            if (next_reply < vmm.replies.size()) {
                 reply_window.append(buf, len);
-                if (reply_window.find(vmm.reply_after) != std::string::npos) {
-                    qemu->write_stdin(vmm.reply);
-                    replied = true;
-                } else if (reply_window.size() > vmm.reply_after.size()) {
-                    reply_window.erase(0, reply_window.size() - vmm.reply_after.size());
+                const auto& r = vmm.replies[next_reply];
+                if (std::size_t at = reply_window.find(r.after); at != std::string::npos) {
+                    qemu->write_stdin(r.send);
+                    reply_window.erase(0, at + r.after.size());
+                    ++next_reply;
+                } else if (reply_window.size() > r.after.size()) {
+                    reply_window.erase(0, reply_window.size() - r.after.size());
                 }
             }
             const double now = seconds_since(start);
