@@ -2,8 +2,11 @@
 # l4.boot.guest: `afterburn boot --on l4` with the sample guest, byte for byte the file the
 # other backends boot. The L4 wedge, as Pistachio's root task, must find the guest module,
 # get its RAM from sigma0, load both PT_LOADs, check and rewrite its sites with the l4 plan
-# to the same bytes as `afterburn rewrite --backend l4` (the digest), and then say that it
-# cannot run the guest yet: a failure verdict (exit 1), by that line and no other.
+# to the same bytes as `afterburn rewrite --backend l4` (the digest), start the guest as an
+# L4 thread at its entry and receive its first fault: the write of its first instruction (a
+# cli rewritten into a store to the vCPU page, 0xffffffffffe20000, the entry window) arrives
+# as a page-fault IPC. Then it says that it cannot run the guest further: a failure verdict
+# (exit 1), by that line and no other.
 # Skipped (77) without $AFTERBURN_PISTACHIO.
 #   test-boot-guest.sh AFTERBURN GUEST LOGDIR
 set -u
@@ -33,7 +36,10 @@ tr -d '\r' <"$log" | awk '
                   "^l4-wedge: guest: [0-9]+ sites: rewrote [1-9][0-9]* .* 0 could not be rewritten$|" \
                   "^l4-wedge: guest: rewritten by kind: cli [0-9]+ sti [0-9]+ |" \
                   "^l4-wedge: guest: sites digest 0x[0-9a-f]+ |" \
-                  "^l4-wedge: guest loaded and rewritten; running it is not implemented yet|" \
+                  "^l4-wedge: guest loaded and rewritten$|" \
+                  "^l4-wedge: guest thread [0-9a-f]+\\.1 \\(UTCB at 0x[0-9a-f]+\\) starts at 0x1010001a7 \\(guest-physical 0x10001a7\\), user level, pager the wedge$|" \
+                  "^l4-wedge: guest thread: first IPC: page fault \\(label 0xffffffffffe2\\), MR1 0xffffffffffe20000 MR2 0x1010001a7: write at 0xffffffffffe20000 from guest-physical rip 0x10001a7$|" \
+                  "^l4-wedge: running the guest further is not implemented yet|" \
                   "^AFTERBURN-FAILURE: l4-wedge: the L4 backend cannot run the guest yet$", want, "|")
         i = 1
     }
@@ -45,4 +51,4 @@ host=$("$afterburn" rewrite "$guest" --backend l4 -o "$logdir/guest.l4.elf" 2>&1
        sed -n 's/^afterburn rewrite: sites digest \(0x[0-9a-f]*\) .*/\1/p')
 [ -n "$host" ] || fail "afterburn rewrite --backend l4 printed no digest"
 [ "$wedge" = "$host" ] || fail "the wedge's digest $wedge is not afterburn rewrite --backend l4's $host"
-echo "PASS: loaded and rewritten on L4, digest $wedge = afterburn rewrite --backend l4's"
+echo "PASS: loaded and rewritten on L4 (digest $wedge = afterburn rewrite --backend l4's), first instruction run as an L4 thread, its fault received as IPC"

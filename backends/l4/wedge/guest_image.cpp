@@ -11,7 +11,8 @@ bool load_guest(const uint8_t *bytes, uint64_t size, guest_image &g) {
     boot::status st;
     // The 64-bit boot protocol's e_entry is physical; an image whose entry is virtual is
     // accepted too (as the Xen wedge does).
-    if (!boot::parse_elf64(bytes, size, "boot module", true, g.elf, st) &&
+    bool entry_is_physical = boot::parse_elf64(bytes, size, "boot module", true, g.elf, st);
+    if (!entry_is_physical &&
         !(st.code == boot::error::bad_entry && boot::parse_elf64(bytes, size, "boot module", false, g.elf, st))) {
         print("l4-wedge: guest: %s\n", st.text);
         return false;
@@ -38,6 +39,7 @@ bool load_guest(const uint8_t *bytes, uint64_t size, guest_image &g) {
         print("l4-wedge: guest: PT_LOAD vaddr 0x%lx paddr 0x%lx filesz 0x%lx memsz 0x%lx\n", s.vaddr, s.paddr,
               s.filesz, s.memsz);
     }
+    g.entry_gpa = entry_is_physical ? g.elf.entry : g.elf.entry - g.virt_minus_phys;
     print("l4-wedge: guest: entry 0x%lx\n", g.elf.entry);
     return true;
 }

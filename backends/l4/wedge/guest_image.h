@@ -12,6 +12,7 @@ struct guest_image {
     afterburn::boot::elf64_image elf;
     uint64_t virt_minus_phys;   // p_vaddr - p_paddr, the same for every PT_LOAD
     uint64_t virt_lo, virt_hi;  // link-address extent of the PT_LOADs
+    uint64_t entry_gpa;         // e_entry as a guest-physical address
 };
 
 // False, with why printed, for a module that is not a loadable guest or does not fit.

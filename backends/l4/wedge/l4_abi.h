@@ -13,6 +13,8 @@ inline constexpr uint64_t kip_magic = 0x00;          // "L4\346K"
 inline constexpr uint64_t kip_api_version = 0x08;
 inline constexpr uint64_t kip_boot_info = 0x170;     // what kickstart leaves for the root task
 inline constexpr uint64_t kip_thread_info = 0x188;   // bits 20-31: the first user thread number (sigma0's)
+inline constexpr uint64_t kip_utcb_area_info = 0x150; // bits 0-9 m, 10-15 a (UTCB size m << a), 16-21 s (area log2)
+inline constexpr uint64_t kip_thread_control = 0x1a8; // ThreadControl's entry
 inline constexpr uint64_t kip_ipc = 0x1c0;           // the IPC system call's entry (absolute on amd64)
 
 // The KIP's address: the `lock; nop` that the kernel recognizes as KernelInterface.
@@ -59,6 +61,14 @@ inline constexpr unsigned tag_typed(uint64_t t) { return (t >> 6) & 0x3f; }
 // ---- IPC (ipc.S) through the KIP's entry; timeouts 0 = never, both ways
 extern "C" uint64_t l4_ipc(uint64_t to, uint64_t from, uint64_t timeouts, uint64_t *utcb, uint64_t *sender,
                            uint64_t entry);
+
+// ---- ThreadControl (thread_control.S); 1 on success
+extern "C" uint64_t l4_thread_control(uint64_t dest, uint64_t space, uint64_t scheduler, uint64_t pager,
+                                      uint64_t utcb_location, uint64_t entry);
+inline constexpr int tcr_error_code = -9;
+
+// ---- timeouts: a relative time m * 2^e microseconds is e << 10 | m (bit 15 clear)
+inline constexpr uint64_t relative_timeout(unsigned e, unsigned m) { return uint64_t(e) << 10 | m; }
 
 // ---- the kernel debugger's console: int3 followed by `cmpb $op, %al` names the operation
 inline void kdb_print_char(char c) {

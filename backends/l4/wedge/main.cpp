@@ -9,6 +9,7 @@
 #include "guest_image.h"
 #include "guest_ram.h"
 #include "guest_sites.h"
+#include "guest_thread.h"
 #include "l4_abi.h"
 #include "sigma0.h"
 
@@ -63,6 +64,8 @@ extern "C" [[noreturn]] void wedge_main() {
     if (!map_guest_ram(mib)) fail(kip, "cannot get the guest's memory");
     if (!load_guest(mods.guest.data, mods.guest.size, g_guest)) fail(kip, "the guest cannot be loaded");
     if (!rewrite_guest_sites(g_guest)) fail(kip, "the guest's annotations are bad");
-    print("l4-wedge: guest loaded and rewritten; running it is not implemented yet (issue 12)\n");
+    print("l4-wedge: guest loaded and rewritten\n");
+    start_guest_thread(kip, g_guest.entry_gpa);
+    print("l4-wedge: running the guest further is not implemented yet (issue 12)\n");
     fail(kip, "the L4 backend cannot run the guest yet");
 }
