@@ -1,7 +1,8 @@
 // The L4 wedge as Pistachio's root task (docs/l4-backend.md): finds the KIP and itself,
 // takes the guest from kickstart's boot info, gets the guest's RAM from sigma0, loads the
-// guest and rewrites its sites with the `l4` plan. Running the guest is not done yet: the
-// wedge says so and ends the run with a failure verdict.
+// guest, rewrites its sites with the `l4` plan and starts it as an L4 thread, printing its
+// first fault. Running the guest further is not done yet: the wedge says so and ends the run
+// with a failure verdict.
 #include <stdint.h>
 
 #include "boot_info.h"
