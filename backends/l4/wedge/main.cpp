@@ -34,7 +34,8 @@ uint64_t memory_mib(const char *cmdline) {
     return 64;
 }
 
-// Blocks for good: a receive from ourselves, which nobody sends, with no timeout.
+// Blocks for good: a receive from ourselves, which nobody sends, with no timeout (repeated,
+// should the kernel ever end it).
 [[noreturn]] void sleep_forever(const uint8_t *kip) {
     uint64_t me = l4::utcb()[l4::tcr_my_global_id];
     for (;;) l4::l4_ipc(l4::nil_thread, me, 0, l4::utcb(), nullptr, l4::kip_word(kip, l4::kip_ipc));
