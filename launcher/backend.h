@@ -40,4 +40,8 @@ int boot_xen_dom0(const boot_options& options, const image_info& image);
 // QEMU TCG; the baseline for the Xen wedge.
 int boot_xenolinux(const boot_options& options, const image_info& image);
 
+// L4: L4Ka::Pistachio (the user's build, --pistachio or $AFTERBURN_PISTACHIO) under QEMU TCG, the
+// L4 wedge as its root task; the guest is a boot module.
+int boot_l4(const boot_options& options, const image_info& image);
+
 } // namespace afterburn::launcher

@@ -24,7 +24,9 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
                     or xen-dom0 (IMAGE itself, a Xen PV kernel, as Xen 4.17's PV dom0 under
                     QEMU TCG; --initrd is its second boot module, --append its command line),
                     or xenolinux (a para-virtualized Linux, build-linux --xenolinux, as Xen
-                    4.17's PV dom0 under QEMU TCG; default --append console=hvc0)
+                    4.17's PV dom0 under QEMU TCG; default --append console=hvc0),
+                    or l4 (L4Ka::Pistachio under QEMU TCG, the L4 wedge as its root task
+                    loads and rewrites the guest; it cannot run it yet: docs/l4-backend.md)
   IMAGE             an ELF with a PVH entry note (Linux vmlinux built with CONFIG_PVH,
                     the sample guest) or a multiboot header, or a Linux bzImage
   --initrd FILE     initial ramdisk (e.g. the initramfs.cpio.gz of `afterburn build-linux`)
@@ -44,6 +46,8 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
   --no-wedge        kvm: run IMAGE under afterburn-kvm without the KVM wedge (every sensitive
                     instruction traps to afterburn-kvm; to compare with the wedge)
   --nested          kvm: run nested even when this host's /dev/kvm could run guests
+  --pistachio DIR   l4: the OUT of backends/l4/build-pistachio.sh (kickstart, x86-kernel,
+                    sigma0); default $AFTERBURN_PISTACHIO
   -h, --help        this text
 
 Exit status: 0 success, 1 the guest failed or timed out, 2 bad usage or input,
@@ -129,7 +133,7 @@ parse_result parse_command_line(const std::vector<std::string>& args)
             o.quiet = true;
         } else if (name == "--on" || name == "--initrd" || name == "--append" || name == "--timeout" ||
                    name == "--cpu" || name == "--memory" || name == "--marker" || name == "--qemu-arg" ||
-                   name == "--log") {
+                   name == "--log" || name == "--pistachio") {
             if (!value(v))
                 return fail("option " + name + " needs a value");
             if (name == "--on") {
@@ -156,6 +160,8 @@ parse_result parse_command_line(const std::vector<std::string>& args)
                 o.qemu_args.push_back(v);
             } else if (name == "--log") {
                 o.log = v;
+            } else if (name == "--pistachio") {
+                o.pistachio = v;
             }
         } else if (arg.starts_with("-") && arg != "-") {
             return fail("unknown option '" + arg + "'");
@@ -167,7 +173,7 @@ parse_result parse_command_line(const std::vector<std::string>& args)
         }
     }
     if (o.backend.empty())
-        return fail("missing --on BACKEND (available: native, kvm, xen, xen-dom0, xenolinux)");
+        return fail("missing --on BACKEND (available: native, kvm, xen, xen-dom0, xenolinux, l4)");
     if (!have_image)
         return fail("missing IMAGE");
     if (o.trap_and_emulate && o.backend != "xen" && o.backend != "kvm")
@@ -175,6 +181,8 @@ parse_result parse_command_line(const std::vector<std::string>& args)
     for (auto [set, option] : {std::pair{o.nested, "--nested"}, std::pair{o.no_wedge, "--no-wedge"}})
         if (set && o.backend != "kvm")
             return fail(std::string(option) + " is for --on kvm, not --on " + o.backend);
+    if (o.pistachio && o.backend != "l4")
+        return fail("--pistachio is for --on l4, not --on " + o.backend);
     if (o.no_wedge && o.trap_and_emulate)
         return fail("--no-wedge runs no wedge, so there is no fallback for --trap-and-emulate");
     return result;

@@ -9,7 +9,7 @@
 namespace afterburn::launcher {
 
 struct boot_options {
-    std::string backend;                      // --on: native, kvm, xen, xen-dom0, xenolinux
+    std::string backend;                      // --on: native, kvm, xen, xen-dom0, xenolinux, l4
     std::filesystem::path image;              // kernel: PVH/multiboot ELF or bzImage
     std::optional<std::filesystem::path> initrd;
     std::optional<std::string> append;        // unset: the image kind picks a default
@@ -23,6 +23,7 @@ struct boot_options {
     bool trap_and_emulate = false;            // xen, kvm: run an image without annotations on the fallback
     bool nested = false;                      // kvm: nested even when this host's /dev/kvm could run guests
     bool no_wedge = false;                    // kvm: afterburn-kvm alone, without the KVM wedge
+    std::optional<std::filesystem::path> pistachio; // l4: build-pistachio.sh's OUT (else $AFTERBURN_PISTACHIO)
 };
 
 enum class parse_status { ok, help, error };

@@ -14,8 +14,9 @@ bool console_watcher::line_has_marker(std::string_view line, std::string_view ma
 {
     // The marker must start the line (after blanks and a printk "[ 1.23] " stamp) and end at a
     // word boundary. Mere containment would fire on the kernel echoing its command line, or on a
-    // shell echoing a script that merely mentions the marker.
-    std::size_t pos = line.find_first_not_of(" \t");
+    // shell echoing a script that merely mentions the marker. A carriage return counts as blank:
+    // Pistachio's kernel debugger ends its lines with "\n\r", so the next line starts with "\r".
+    std::size_t pos = line.find_first_not_of(" \t\r");
     if (pos == std::string_view::npos)
         return false;
     if (line[pos] == '[') {

@@ -32,7 +32,7 @@ int main(int argc, char** argv)
     backend_fn backend = find_backend(options.backend);
     if (!backend) {
         std::cerr << "afterburn boot: error: backend " << options.backend
-                  << " not available yet (available: native, kvm, xen, xen-dom0, xenolinux)\n";
+                  << " not available yet (available: native, kvm, xen, xen-dom0, xenolinux, l4)\n";
         return exit_usage;
     }
     auto probed = probe_image(options.image);

@@ -119,6 +119,18 @@ child_process::child_process(const std::vector<std::string>& argv)
     }
 }
 
+void child_process::write_stdin(const std::string& bytes)
+{
+    for (std::size_t done = 0; done < bytes.size();) {
+        ssize_t n = ::write(in_fd_, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; // the child no longer reads: its end of the run shows in the console
+        done += static_cast<std::size_t>(n);
+    }
+}
+
 child_process::~child_process()
 {
     if (!status_)

@@ -29,6 +29,8 @@ public:
 
     int stdout_fd() const { return out_fd_; }
     int stderr_fd() const { return err_fd_; }
+    // Writes BYTES to the child's stdin (e.g. a key for a debugger on QEMU's serial port).
+    void write_stdin(const std::string& bytes);
     void close_stdout();
     void close_stderr();
 

@@ -124,6 +124,8 @@ vmm_run watch_vmm(const std::vector<std::string>& argv, const boot_options& opti
     watcher.remember_lines_starting_with(vmm.remember_prefix);
     bool stdout_broken = false, stderr_broken = false;
     std::optional<steady_clock::time_point> grace_end;
+    std::string reply_window;  // the console's last bytes, while a reply is awaited
+    std::size_t next_reply = 0;
 
     // Reads whatever is available on one of QEMU's pipes; false at EOF.
     auto pump = [&](int fd, bool is_console) {
@@ -142,6 +144,17 @@ vmm_run watch_vmm(const std::vector<std::string>& argv, const boot_options& opti
                 log.write(buf, n).flush();
             auto before = watcher.verdict();
             watcher.feed(std::string_view(buf, len));
+            if (next_reply < vmm.replies.size()) {
+                reply_window.append(buf, len);
+                const auto& r = vmm.replies[next_reply];
+                if (std::size_t at = reply_window.find(r.after); at != std::string::npos) {
+                    qemu->write_stdin(r.send);
+                    reply_window.erase(0, at + r.after.size());
+                    ++next_reply;
+                } else if (reply_window.size() > r.after.size()) {
+                    reply_window.erase(0, reply_window.size() - r.after.size());
+                }
+            }
             const double now = seconds_since(start);
             if (before == console_verdict::pending && watcher.verdict() != before)
                 run.verdict_at = now;

@@ -20,6 +20,13 @@ struct vmm_kind {
     describe_exit_fn describe_exit;         // its exit status in words
     std::optional<int> unavailable_status;  // exit status meaning "cannot run here"
     std::string remember_prefix = {};       // console lines starting with this reach describe_exit
+    // Keys for a debugger that waits on the serial port (Pistachio's KDB): once the console shows
+    // replies[i].after (anywhere in its bytes, after replies[i-1] was sent), replies[i].send is
+    // written to the VMM's stdin. Each is sent once, in order.
+    struct console_reply {
+        std::string after, send;
+    };
+    std::vector<console_reply> replies = {};
 };
 
 // QEMU's exit status in words (isa-debug-exit values decoded).

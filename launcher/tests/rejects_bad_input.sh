@@ -43,7 +43,7 @@ expect "not an ELF/bzImage"   "neither an ELF nor a Linux bzImage"  -- --on nati
 expect "truncated ELF"        "truncated ELF header"                -- --on native "$TMP/truncated.elf"
 expect "ELF without PVH note" "without a PVH entry note"            -- --on native "$ELF_NO_PVH"
 expect "shared object"        "ELF is not an executable"            -- --on native "$(command -v bash)"
-expect "unknown backend"      "backend l4 not available yet"        -- --on l4 "$TMP/notes.txt"
+expect "unknown backend"      "backend hyperv not available yet"    -- --on hyperv "$TMP/notes.txt"
 expect "missing --on"         "missing --on BACKEND"                -- "$TMP/notes.txt"
 expect "missing image arg"    "missing IMAGE"                       -- --on native
 expect "unknown option"       "unknown option '--frobnicate'"       -- --on native --frobnicate x

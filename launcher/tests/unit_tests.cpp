@@ -56,6 +56,7 @@ TEST_CASE("console: marker must start a line")
     CHECK(console_watcher::line_has_marker("AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
     CHECK(console_watcher::line_has_marker("  AFTERBURN-SUCCESS: 12 tests", "AFTERBURN-SUCCESS"));
     CHECK(console_watcher::line_has_marker("[    0.912345] AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
+    CHECK(console_watcher::line_has_marker("\rAFTERBURN-FAILURE: l4-wedge: x", "AFTERBURN-FAILURE"));  // KDB's "\n\r"
     CHECK_FALSE(console_watcher::line_has_marker("echo AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
     CHECK_FALSE(console_watcher::line_has_marker("AFTERBURN-SUCCESSOR", "AFTERBURN-SUCCESS"));
     CHECK_FALSE(console_watcher::line_has_marker("AFTERBURN-SUCCESS-NOT", "AFTERBURN-SUCCESS"));

@@ -1,0 +1,60 @@
+/*
+ * One L4 X.2 IPC through the kernel's amd64 system call stub, whose address the KIP gives
+ * (l4_abi.h, kip_ipc). The stub takes the message registers in registers:
+ *   %rsi to, %rdx from specifier, %r8 timeouts, %rdi the UTCB,
+ *   MR0 %r9, MR1 %rax, MR2 %rbx, MR3 %r10, MR4-7 %r12-%r15 (both ways; MR8 and up stay in
+ *   the UTCB), and returns the sender in %rsi.
+ * It clobbers everything else but %rsp, so every callee-saved register is kept here.
+ *
+ * uint64_t l4_ipc(uint64_t to, uint64_t from, uint64_t timeouts, uint64_t *utcb,
+ *                 uint64_t *sender, uint64_t entry)   returns MR0 (the message tag)
+ */
+	.text
+	.globl l4_ipc
+	.type l4_ipc, @function
+l4_ipc:
+	pushq	%rbx
+	pushq	%rbp
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	pushq	%r8			/* sender out */
+	pushq	%rcx			/* utcb */
+	pushq	%r9			/* the stub's address */
+	movq	%rdx, %r8
+	movq	%rsi, %rdx
+	movq	%rdi, %rsi
+	movq	%rcx, %rdi
+	movq	0(%rdi), %r9
+	movq	8(%rdi), %rax
+	movq	16(%rdi), %rbx
+	movq	24(%rdi), %r10
+	movq	32(%rdi), %r12
+	movq	40(%rdi), %r13
+	movq	48(%rdi), %r14
+	movq	56(%rdi), %r15
+	popq	%rcx
+	call	*%rcx
+	popq	%rcx			/* utcb */
+	movq	%r9, 0(%rcx)
+	movq	%rax, 8(%rcx)
+	movq	%rbx, 16(%rcx)
+	movq	%r10, 24(%rcx)
+	movq	%r12, 32(%rcx)
+	movq	%r13, 40(%rcx)
+	movq	%r14, 48(%rcx)
+	movq	%r15, 56(%rcx)
+	popq	%r8
+	testq	%r8, %r8
+	jz	1f
+	movq	%rsi, (%r8)
+1:	movq	%r9, %rax
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbp
+	popq	%rbx
+	ret
+	.size l4_ipc, . - l4_ipc

@@ -1,0 +1,78 @@
+// The parts of L4Ka::Pistachio's X.2 ABI (amd64) the wedge uses, written from the X.2
+// reference manual and Pistachio's user headers: the kernel interface page (KIP), the UTCB,
+// thread ids, flexpages, message tags and the kernel debugger's console calls.
+#pragma once
+
+#include <stdint.h>
+
+namespace l4 {
+
+// ---- kernel interface page: where each field sits, in bytes (the manual's 32-bit offsets
+// doubled: every field is a word)
+inline constexpr uint64_t kip_magic = 0x00;          // "L4\346K"
+inline constexpr uint64_t kip_api_version = 0x08;
+inline constexpr uint64_t kip_boot_info = 0x170;     // what kickstart leaves for the root task
+inline constexpr uint64_t kip_thread_info = 0x188;   // bits 20-31: the first user thread number (sigma0's)
+inline constexpr uint64_t kip_utcb_area_info = 0x150; // bits 0-9 m, 10-15 a (UTCB size m << a), 16-21 s (area log2)
+inline constexpr uint64_t kip_thread_control = 0x1a8; // ThreadControl's entry
+inline constexpr uint64_t kip_ipc = 0x1c0;           // the IPC system call's entry (absolute on amd64)
+
+// The KIP's address: the `lock; nop` that the kernel recognizes as KernelInterface.
+inline const uint8_t *kernel_interface() {
+    const uint8_t *kip;
+    uint64_t version, flags, id;
+    asm volatile("lock; nop" : "=a"(kip), "=c"(version), "=d"(flags), "=S"(id));
+    return kip;
+}
+
+inline uint64_t kip_word(const uint8_t *kip, uint64_t offset) {
+    return *reinterpret_cast<const uint64_t *>(kip + offset);
+}
+
+// ---- thread ids: thread number in the high 32 bits, version in the low 32
+inline constexpr uint64_t global_id(uint64_t thread_no, uint64_t version) { return thread_no << 32 | version; }
+inline constexpr uint64_t thread_no(uint64_t id) { return id >> 32; }
+inline constexpr uint64_t nil_thread = 0;
+
+// ---- UTCB: %gs:0 points at it; MR i is word i, BR i is word -16 - i, the thread control
+// registers sit below
+inline uint64_t *utcb() {
+    uint64_t *u;
+    asm volatile("movq %%gs:0, %0" : "=r"(u));
+    return u;
+}
+inline constexpr int tcr_my_global_id = -15;
+inline uint64_t &br(int i) { return utcb()[-16 - i]; }
+
+// ---- flexpages: base | log2 size << 4 | rights
+inline constexpr uint64_t fpage(uint64_t base, unsigned log2) { return (base & ~((uint64_t(1) << log2) - 1)) | log2 << 4; }
+inline constexpr uint64_t complete_address_space = 1 << 4;
+inline constexpr uint64_t nil_fpage = 0;
+inline constexpr uint64_t fpage_base(uint64_t f) { return f & ~uint64_t(0x3ff); }
+inline constexpr unsigned fpage_log2(uint64_t f) { return (f >> 4) & 0x3f; }
+
+// ---- message tags: label << 16 | flags << 12 | typed words << 6 | untyped words
+inline constexpr uint64_t tag(uint64_t label, unsigned typed, unsigned untyped) {
+    return label << 16 | typed << 6 | untyped;
+}
+inline constexpr bool tag_failed(uint64_t t) { return t & (uint64_t(8) << 12); }  // the E flag
+inline constexpr unsigned tag_typed(uint64_t t) { return (t >> 6) & 0x3f; }
+
+// ---- IPC (ipc.S) through the KIP's entry; timeouts 0 = never, both ways
+extern "C" uint64_t l4_ipc(uint64_t to, uint64_t from, uint64_t timeouts, uint64_t *utcb, uint64_t *sender,
+                           uint64_t entry);
+
+// ---- ThreadControl (thread_control.S); 1 on success
+extern "C" uint64_t l4_thread_control(uint64_t dest, uint64_t space, uint64_t scheduler, uint64_t pager,
+                                      uint64_t utcb_location, uint64_t entry);
+inline constexpr int tcr_error_code = -9;
+
+// ---- timeouts: a relative time m * 2^e microseconds is e << 10 | m (bit 15 clear)
+inline constexpr uint64_t relative_timeout(unsigned e, unsigned m) { return uint64_t(e) << 10 | m; }
+
+// ---- the kernel debugger's console: int3 followed by `cmpb $op, %al` names the operation
+inline void kdb_print_char(char c) {
+    asm volatile("int $3\n\tcmpb $0, %%al" : : "a"(static_cast<uint64_t>(static_cast<unsigned char>(c))) : "memory");
+}
+
+} // namespace l4

@@ -1,0 +1,32 @@
+/*
+ * The ThreadControl system call through the kernel's amd64 stub, whose address the KIP gives
+ * (l4_abi.h, kip_thread_control). The stub takes %rdi dest, %rsi pager, %rdx scheduler,
+ * %r8 space specifier, %r9 UTCB location, returns the result (1: success) in %rax, and
+ * clobbers everything else but %rsp.
+ *
+ * uint64_t l4_thread_control(uint64_t dest, uint64_t space, uint64_t scheduler,
+ *                            uint64_t pager, uint64_t utcb_location, uint64_t entry)
+ */
+	.text
+	.globl l4_thread_control
+	.type l4_thread_control, @function
+l4_thread_control:
+	pushq	%rbx
+	pushq	%rbp
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	movq	%r9, %rax		/* the stub's address */
+	movq	%r8, %r9		/* utcb location */
+	movq	%rsi, %r8		/* space specifier */
+	movq	%rcx, %rsi		/* pager */
+	call	*%rax
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbp
+	popq	%rbx
+	ret
+	.size l4_thread_control, . - l4_thread_control
