@@ -27,6 +27,21 @@ admit_result site_table::admit(const ann::site_record &rec)
     return {admission::site, ""};
 }
 
+ann::walk_result site_table::add_notes(const uint8_t *bytes, uint64_t size, uint64_t vaddr, note_refusal &refusal)
+{
+    refusal = {};
+    return ann::walk_tables(bytes, bytes + size, [&](const ann::table_view &t) {
+        for (uint32_t i = 0; i < t.count && !refusal.refused; ++i) {
+            const ann::site_record &r = ann::table_record(t, i);
+            const auto field = vaddr + static_cast<uint64_t>(reinterpret_cast<const uint8_t *>(&r.site) - bytes);
+            const uint64_t addr = field + static_cast<int64_t>(r.site);
+            const admit_result a = add(r, addr);
+            if (a.what == admission::refused || a.what == admission::full)
+                refusal = {true, i, r.kind, addr, a.why};
+        }
+    });
+}
+
 admit_result site_table::add(const ann::site_record &rec, uint64_t site_addr)
 {
     admit_result r = admit(rec);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "afterburn/annotation.h"
+#include "afterburn/annotation_reader.h"
 #include "afterburn/site_rewriter.h"
 
 namespace afterburn::wedge {
@@ -59,6 +60,15 @@ struct admit_result {
     const char *why = "";  // for refused / full
 };
 
+// The record add_notes() stopped at, for the caller's message.
+struct note_refusal {
+    bool refused = false;
+    uint32_t record = 0;  // index in its table
+    uint8_t kind = 0;
+    uint64_t site_addr = 0;
+    const char *why = "";
+};
+
 // Two spans that overlap (or a record given twice), found by seal().
 struct site_conflict {
     const site *first = nullptr, *second = nullptr;
@@ -71,6 +81,12 @@ public:
     // Adds the record whose instruction lies at link address `site_addr` (the record's
     // `site` field resolved against where the field sits in the guest). Before seal() only.
     admit_result add(const annotation::site_record &rec, uint64_t site_addr);
+
+    // Adds every record of the note segment [bytes, bytes + size), which the guest sees at
+    // `vaddr` (a record's `site` is relative to where that field sits in guest memory). Stops
+    // adding at the first record add() refuses (`refusal` says which); the result's error is
+    // the first malformed note.
+    annotation::walk_result add_notes(const uint8_t *bytes, uint64_t size, uint64_t vaddr, note_refusal &refusal);
 
     // Sorts the sites by address and checks that no two spans overlap; false with the first
     // conflicting pair otherwise. Lookups need a sealed table.

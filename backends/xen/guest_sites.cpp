@@ -58,24 +58,15 @@ void mark_sections_by_name(const module_bytes &m, const wedge::rewrite_plan &pla
 bool collect_sites(const loaded_guest &g) {
     for (unsigned n = 0; n < g.note_count; ++n) {
         const guest_notes &gn = g.notes[n];
-        bool ok = true;
-        ann::walk_tables(gn.bytes, gn.bytes + gn.size, [&](const ann::table_view &t) {
-            for (uint32_t i = 0; i < t.count && ok; ++i) {
-                const ann::site_record &r = ann::table_record(t, i);
-                // The record is read from the module's copy of the note: the site is relative
-                // to where the note's `site` field sits in *guest* memory.
-                auto offset = static_cast<uint64_t>(reinterpret_cast<const uint8_t *>(&r.site) - gn.bytes);
-                uint64_t field = gn.vaddr + offset;
-                uint64_t addr = field + static_cast<int64_t>(r.site);
-                wedge::admit_result a = g_sites.add(r, addr);
-                if (a.what == wedge::admission::refused || a.what == wedge::admission::full) {
-                    print("xen-wedge: guest: PT_NOTE %u at 0x%lx: record %u (kind %u, site 0x%lx): %s\n", n,
-                          gn.vaddr, i, r.kind, addr, a.why);
-                    ok = false;
-                }
-            }
-        });
-        if (!ok) return false;
+        // The records are read from the module's copy of the note; their sites are relative to
+        // where the note sits in *guest* memory. (guest_loader.cpp checked the notes' form.)
+        wedge::note_refusal no;
+        g_sites.add_notes(gn.bytes, gn.size, gn.vaddr, no);
+        if (no.refused) {
+            print("xen-wedge: guest: PT_NOTE %u at 0x%lx: record %u (kind %u, site 0x%lx): %s\n", n, gn.vaddr,
+                  no.record, no.kind, no.site_addr, no.why);
+            return false;
+        }
     }
     wedge::site_conflict c;
     if (!g_sites.seal(c)) {

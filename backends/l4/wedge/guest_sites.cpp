@@ -24,27 +24,18 @@ bool collect_sites(const guest_image &g) {
     for (unsigned n = 0; n < g.elf.note_count; ++n) {
         const boot::note_segment &note = g.elf.notes[n];
         const uint8_t *bytes = g.elf.bytes + note.offset;
-        bool ok = true;
-        auto res = ann::walk_tables(bytes, bytes + note.size, [&](const ann::table_view &t) {
-            for (uint32_t i = 0; i < t.count && ok; ++i) {
-                const ann::site_record &r = ann::table_record(t, i);
-                // `site` is relative to where the field itself sits in guest memory.
-                auto field = note.vaddr + static_cast<uint64_t>(reinterpret_cast<const uint8_t *>(&r.site) - bytes);
-                uint64_t addr = field + static_cast<int64_t>(r.site);
-                wedge::admit_result a = g_sites.add(r, addr);
-                if (a.what == wedge::admission::refused || a.what == wedge::admission::full) {
-                    print("l4-wedge: guest: PT_NOTE %u at 0x%lx: record %u (kind %u, site 0x%lx): %s\n", n, note.vaddr,
-                          i, r.kind, addr, a.why);
-                    ok = false;
-                }
-            }
-        });
+        wedge::note_refusal no;
+        auto res = g_sites.add_notes(bytes, note.size, note.vaddr, no);
+        if (no.refused) {
+            print("l4-wedge: guest: PT_NOTE %u at 0x%lx: record %u (kind %u, site 0x%lx): %s\n", n, note.vaddr,
+                  no.record, no.kind, no.site_addr, no.why);
+            return false;
+        }
         if (res.error != ann::table_error::ok) {
             print("l4-wedge: guest: PT_NOTE %u at 0x%lx: malformed notes at offset 0x%lx: %s\n", n, note.vaddr,
                   res.error_offset, ann::table_error_text(res.error));
             return false;
         }
-        if (!ok) return false;
     }
     wedge::site_conflict c;
     if (!g_sites.seal(c)) {

@@ -474,20 +474,15 @@ namespace {
 void collect_sites(uint32_t &tables, uint32_t &records)
 {
     for (uint32_t n = 0; n < g_handoff.note_count && n < abi::max_note_ranges; ++n) {
-        auto *begin = reinterpret_cast<const uint8_t *>(g_handoff.notes[n].va);
-        auto res = ann::walk_tables(begin, begin + g_handoff.notes[n].size, [&](const ann::table_view &t) {
-            for (uint32_t i = 0; i < t.count; ++i) {
-                const ann::site_record &r = ann::table_record(t, i);
-                uint64_t addr = reinterpret_cast<uint64_t>(&r.site) + static_cast<int64_t>(r.site);
-                wedge::admit_result a = g_sites.add(r, addr);
-                if (a.what == wedge::admission::refused || a.what == wedge::admission::full)
-                    fatal("PT_NOTE %u at %x: record %u (kind %u, site %x): %s", n, g_handoff.notes[n].va, i,
-                          static_cast<uint64_t>(r.kind), addr, a.why);
-            }
-        });
+        const uint64_t va = g_handoff.notes[n].va;
+        wedge::note_refusal no;
+        auto res = g_sites.add_notes(reinterpret_cast<const uint8_t *>(va), g_handoff.notes[n].size, va, no);
+        if (no.refused)
+            fatal("PT_NOTE %u at %x: record %u (kind %u, site %x): %s", n, va, no.record,
+                  static_cast<uint64_t>(no.kind), no.site_addr, no.why);
         if (res.error != ann::table_error::ok)
-            fatal("PT_NOTE %u at %x: malformed notes at offset %x: %s", n, g_handoff.notes[n].va,
-                  res.error_offset, ann::table_error_text(res.error));
+            fatal("PT_NOTE %u at %x: malformed notes at offset %x: %s", n, va, res.error_offset,
+                  ann::table_error_text(res.error));
         tables += res.tables;
         records += res.records;
     }
