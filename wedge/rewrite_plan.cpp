@@ -57,8 +57,9 @@ void mark_user_int3(rewrite_plan &p)
 // KVM: the guest kernel runs in ring 0, its privileged instructions run natively. The wedge
 // takes port I/O (one exit per console line instead of per byte), CR3 loads (every page
 // table the guest loads must keep the wedge's window mapped), CR8 writes (QEMU's nested TCG
-// aborts on them; the wedge writes the TPR) and rdmsr/wrmsr (the x2APIC timer's count; any
-// other MSR puts the site back to native on its first run).
+// aborts on them; the wedge writes the TPR), rdmsr/wrmsr (the x2APIC timer's count; any
+// other MSR puts the site back to native on its first run) and xsetbv (QEMU < 8.2 as the L0
+// lets it through without an exit: the launcher sets XCR0 with KVM_SET_XCRS).
 bool kvm_takes(const ann::site_record &r)
 {
     if (r.kind != static_cast<uint8_t>(site_kind::mov_to_cr)) return true;
@@ -70,7 +71,7 @@ rewrite_plan kvm_plan()
     rewrite_plan p;
     rewriter::plan all = all_kinds();
     static constexpr site_kind taken[] = {site_kind::in, site_kind::out, site_kind::ins, site_kind::outs,
-                                          site_kind::mov_to_cr, site_kind::rdmsr, site_kind::wrmsr};
+                                          site_kind::mov_to_cr, site_kind::rdmsr, site_kind::wrmsr, site_kind::xsetbv};
     for (site_kind k : taken)
         p.kinds.kinds[static_cast<unsigned>(k)] = all.kinds[static_cast<unsigned>(k)];
     p.takes = kvm_takes;

@@ -76,13 +76,14 @@ TEST_CASE("xen rewrites every kernel site but int n, and traps the ring-3 sites 
     CHECK(action_for(p, at(record(site_kind::cli), true)) == site_action::leave_user);
 }
 
-TEST_CASE("kvm rewrites port I/O, CR3 loads, CR8 writes and MSR accesses only", "[rewrite_plan]")
+TEST_CASE("kvm rewrites port I/O, CR3 loads, CR8 writes, MSR accesses and xsetbv only", "[rewrite_plan]")
 {
     rewrite_plan p = plan_for(backend_id::kvm);
     unsigned rewritten_kinds = 0;
     for (unsigned k = 0; k < site_kind_count; ++k) rewritten_kinds += p.kinds.kinds[k].how != rewriter::strategy::leave;
-    CHECK(rewritten_kinds == 7);
-    for (site_kind k : {site_kind::in, site_kind::out, site_kind::ins, site_kind::outs, site_kind::rdmsr, site_kind::wrmsr})
+    CHECK(rewritten_kinds == 8);
+    for (site_kind k : {site_kind::in, site_kind::out, site_kind::ins, site_kind::outs, site_kind::rdmsr, site_kind::wrmsr,
+                        site_kind::xsetbv})
         CHECK(action_for(p, at(record(k))) == site_action::rewrite);
     CHECK(action_for(p, at(record(site_kind::mov_to_cr, annotation::flag_register, 3))) == site_action::rewrite);
     CHECK(action_for(p, at(record(site_kind::mov_to_cr, annotation::flag_register, 8))) == site_action::rewrite);

@@ -50,6 +50,15 @@ if [ -z "$summary" ] || [ -z "$rewrote" ]; then
 elif [ "$mode" = annotated ]; then
     [ "$rewrote" -gt 0 ] || { echo "$name: the wedge rewrote no site"; status=1; }
     [ "$failed" = 0 ] || { echo "$name: $failed sites could not be rewritten"; status=1; }
+    # The guest's xsetbv must reach KVM through the wedge (set_xcr), not run natively: an L0
+    # QEMU < 8.2 lets a nested xsetbv through without an exit (docs/kvm-backend-notes.md).
+    if clean | grep -q '^PASS xsave'; then
+        xsetbv_sites=$(sed -n 's/.* xsetbv \([0-9]*\)).*/\1/p' <<<"$summary")
+        set_xcr=$(clean | sed -n 's/^  wedge hypercalls .* set_xcr \([0-9]*\).*/\1/p' | head -n 1)
+        echo "$name: xsetbv sites rewritten ${xsetbv_sites:-?}, set_xcr hypercalls ${set_xcr:-0}"
+        [ "${xsetbv_sites:-0}" -gt 0 ] || { echo "$name: the wedge rewrote no xsetbv site"; status=1; }
+        [ "${set_xcr:-0}" -gt 0 ] || { echo "$name: the guest's xsetbv never reached KVM_SET_XCRS"; status=1; }
+    fi
 else
     grep -q ' 0 Afterburn tables, 0 records' <<<"$records" || { echo "$name: the wedge found records in a stripped guest"; status=1; }
     [ "$rewrote" = 0 ] || { echo "$name: the wedge rewrote $rewrote sites of a stripped guest"; status=1; }

@@ -69,6 +69,16 @@ void kvm_vcpu::set_supported_cpuid(const kvm_vm& vm) {
     throw fatal_error(exit_kvm_unavailable, "KVM_GET_SUPPORTED_CPUID: too many entries");
 }
 
+bool kvm_vcpu::set_xcr(uint32_t index, uint64_t value) {
+    kvm_xcrs x{};
+    x.nr_xcrs = 1;
+    x.xcrs[0].xcr = index;
+    x.xcrs[0].value = value;
+    if (ioctl(fd_.get(), KVM_SET_XCRS, &x) == 0) return true;
+    if (errno == EINVAL) return false;
+    throw_errno(exit_kvm_unavailable, "KVM_SET_XCRS");
+}
+
 kvm_sregs kvm_vcpu::get_sregs() const {
     kvm_sregs s{};
     if (ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) throw_errno(exit_kvm_unavailable, "KVM_GET_SREGS");

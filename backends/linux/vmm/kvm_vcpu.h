@@ -22,6 +22,10 @@ public:
     void set_sregs(const kvm_sregs& s);
     kvm_regs get_regs() const;
     void set_regs(const kvm_regs& r);
+    // KVM_SET_XCRS of one extended control register (XCR0: the xsave features). Returns
+    // false when KVM refuses the value (as the CPU's xsetbv would: #GP); throws on other
+    // errors.
+    bool set_xcr(uint32_t index, uint64_t value);
     // KVM_RUN once. Returns 0, or -errno (EINTR when a signal arrived: exit_reason is
     // then KVM_EXIT_INTR).
     int run();

@@ -276,6 +276,7 @@ int launch(const options& o) {
     io_bus bus(STDOUT_FILENO);
     if (!o.probe) bus.connect_uart_irq([&vm](unsigned line, bool level) { vm.set_irq_line(line, level); });
     if (wedge) wedge->connect_irq([&vm](unsigned line, bool level) { vm.set_irq_line(line, level); });
+    if (wedge) wedge->connect_xcr([vcpu_ptr](uint32_t index, uint64_t value) { return vcpu_ptr->set_xcr(index, value); });
     exit_stats stats;
     uint64_t t_run = now_ns();
     run_result r = run_vcpu(*vcpu_ptr, bus, stats, o.timeout_s, o.kick_ms, wedge ? &*wedge : nullptr, mem);

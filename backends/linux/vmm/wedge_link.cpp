@@ -1,5 +1,6 @@
 #include "wedge_link.h"
 
+#include <cstddef>
 #include <cstring>
 
 #include "../wedge/kvm_wedge_abi.h"
@@ -100,11 +101,19 @@ uint64_t wedge_link::install(guest_memory& mem, uint64_t boot_params, uint64_t g
 bool wedge_link::claims(uint16_t port) const { return port == abi::default_hypercall_port; }
 
 std::optional<std::string> wedge_link::hypercall(uint32_t request_gpa, const guest_memory& mem, console_out& console) {
-    const uint8_t* p = mem.at(request_gpa, sizeof(abi::request));
+    uint8_t* p = mem.at(request_gpa, sizeof(abi::request));
     if (!p) return "wedge hypercall: request at " + hex(request_gpa) + " is not in guest RAM";
     abi::request r;
     std::memcpy(&r, p, sizeof r);
     calls_[r.op]++;
+    const uint64_t done = 0;
+    std::memcpy(p + offsetof(abi::request, result), &done, sizeof done);
+    if (r.op == static_cast<uint32_t>(abi::op::set_xcr)) {
+        if (!set_xcr_) return std::string("wedge hypercall set_xcr: this launcher cannot set a vCPU's XCRs");
+        const uint64_t refused = set_xcr_(r.len, r.gpa) ? 0 : 1;
+        std::memcpy(p + offsetof(abi::request, result), &refused, sizeof refused);
+        return std::nullopt;
+    }
     if (r.op == static_cast<uint32_t>(abi::op::set_irq)) {
         if (r.len > 15 || r.gpa > 1) return "wedge hypercall set_irq: line " + std::to_string(r.len) + " level " + std::to_string(r.gpa) + " is not an ISA line and a level";
         if (set_irq_) set_irq_(r.len, r.gpa != 0);
@@ -125,6 +134,7 @@ std::optional<std::string> wedge_link::hypercall(uint32_t request_gpa, const gue
     case abi::op::fatal:
         return "kvm-wedge: fatal: " + text;
     case abi::op::set_irq:
+    case abi::op::set_xcr:
         break;   // handled above
     case abi::op::register_console:
         if (r.len < sizeof(abi::console_buffer)) return "wedge hypercall register_console: buffer too small";
@@ -148,10 +158,10 @@ void wedge_link::drain(const guest_memory& mem, console_out& console) const {
 }
 
 void wedge_link::print_stats(std::FILE* f) const {
-    static const char* names[] = {"?", "console_write", "log", "fatal", "register_console", "set_irq"};
+    static const char* names[abi::op_count] = {"?", "console_write", "log", "fatal", "register_console", "set_irq", "set_xcr"};
     std::fprintf(f, "  wedge hypercalls (port 0x%04x):", abi::default_hypercall_port);
     for (auto [op, n] : calls_)
-        std::fprintf(f, " %s %llu", op < 6 ? names[op] : "unknown", (unsigned long long)n);
+        std::fprintf(f, " %s %llu", op < abi::op_count ? names[op] : "unknown", (unsigned long long)n);
     std::fprintf(f, "; console bytes %llu\n", (unsigned long long)console_bytes_);
 }
 

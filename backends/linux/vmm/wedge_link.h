@@ -44,6 +44,9 @@ public:
     void print_stats(std::FILE* f) const;
     // Where the wedge's set_irq hypercall goes (the VM's KVM_IRQ_LINE).
     void connect_irq(std::function<void(unsigned, bool)> set_irq) { set_irq_ = std::move(set_irq); }
+    // Where the wedge's set_xcr hypercall goes (the vCPU's KVM_SET_XCRS): false when KVM
+    // refuses the value.
+    void connect_xcr(std::function<bool(uint32_t, uint64_t)> set_xcr) { set_xcr_ = std::move(set_xcr); }
 
 private:
     const boot::elf64_image& wedge_;
@@ -53,6 +56,7 @@ private:
     std::map<uint32_t, uint64_t> calls_;
     uint64_t console_bytes_ = 0;
     std::function<void(unsigned, bool)> set_irq_;
+    std::function<bool(uint32_t, uint64_t)> set_xcr_;
 };
 
 }  // namespace afterburn::kvm

@@ -67,6 +67,7 @@ inline uint8_t inb(uint16_t p) { uint8_t v; asm volatile("inb %1, %0" : "=a"(v) 
 inline uint16_t inw(uint16_t p) { uint16_t v; asm volatile("inw %1, %0" : "=a"(v) : "Nd"(p)); return v; }
 inline uint32_t inl(uint16_t p) { uint32_t v; asm volatile("inl %1, %0" : "=a"(v) : "Nd"(p)); return v; }
 inline uint64_t read_cr3() { uint64_t v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
+inline uint64_t read_cr4() { uint64_t v; asm volatile("mov %%cr4, %0" : "=r"(v)); return v; }
 inline void write_cr3(uint64_t v) { asm volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
 inline void invlpg(uint64_t va) { asm volatile("invlpg (%0)" ::"r"(va) : "memory"); }
 inline uint64_t rdtsc() { uint32_t lo, hi; asm volatile("rdtsc" : "=a"(lo), "=d"(hi)); return uint64_t{hi} << 32 | lo; }
@@ -95,13 +96,16 @@ char g_msg[256];
 uint64_t pa_of(const void *p) { return g_handoff.wedge_pa + (reinterpret_cast<uint64_t>(p) - window); }
 
 // ---- hypercalls ---------------------------------------------------------------------------
-void hypercall(abi::op op, uint64_t gpa, uint32_t len)
+// Returns the launcher's `result` (kvm_wedge_abi.h).
+uint64_t hypercall(abi::op op, uint64_t gpa, uint32_t len)
 {
     g_request.op = static_cast<uint32_t>(op);
     g_request.len = len;
     g_request.gpa = gpa;
     asm volatile("" ::: "memory");
     outl(g_handoff.hypercall_port, static_cast<uint32_t>(pa_of(&g_request)));
+    asm volatile("" ::: "memory");
+    return g_request.result;
 }
 
 // A tiny formatter: %s, %u, %x (64-bit arguments only).
@@ -155,7 +159,7 @@ template <class... A> [[noreturn]] void fatal(const char *f, A... args)
 }
 
 // ---- the wedge core's view of this machine ---------------------------------------------------
-// The guest runs in ring 0 here; only the sites the wedge rewrites (port I/O, CR3/CR8, MSRs) reach
+// The guest runs in ring 0 here; only the sites the wedge rewrites (port I/O, CR3/CR8, MSRs, xsetbv) reach
 // the core, which emulates them against the vCPU and the devices it hosts in place. This
 // backend makes the result real: console bytes go to the launcher one line per exit, other
 // ports and CR3 loads go to the (KVM-virtualized) hardware.
@@ -411,6 +415,29 @@ void msr_site(frame *f, wedge::site &s)
     f->ret = s.resume_after_call(f->ret);
 }
 
+// ---- xsetbv ------------------------------------------------------------------------------
+// QEMU before 8.2 as the L0 lets a nested guest's xsetbv through without the exit the L1's
+// KVM asked for: the emulated CPU's XCR0 changes, KVM's copy does not, and KVM loads its stale
+// copy at the next entry after any exit (docs/kvm-backend-notes.md, "xsetbv"). So the wedge
+// hands XCR0 writes to the launcher, which sets the vCPU's with KVM_SET_XCRS; KVM loads it
+// on the way back in. What the CPU would refuse (CR4.OSXSAVE clear: #UD; an XCR other than
+// 0 or a value KVM refuses: #GP) goes back to native execution at the guest's own address,
+// where it faults as it should.
+void xsetbv_site(frame *f, wedge::site &s)
+{
+    constexpr uint64_t cr4_osxsave = 1ull << 18;
+    uint64_t value = (f->rdx << 32) | static_cast<uint32_t>(f->rax);
+    uint32_t index = static_cast<uint32_t>(f->rcx);
+    if (!(read_cr4() & cr4_osxsave) || index != 0 || hypercall(abi::op::set_xcr, value, index) != 0) {
+        log("xsetbv %x of XCR%u at %x would fault: the site runs natively from now on", value, static_cast<uint64_t>(index),
+            s.start);
+        restore_site(s);
+        f->ret = s.start;
+        return;
+    }
+    f->ret = s.resume_after_call(f->ret);
+}
+
 // ---- mov to %cr8 --------------------------------------------------------------------------
 // QEMU 7.2's TCG (the L0 of a nested run) aborts when a nested guest writes CR8 while the L1
 // has a virtual interrupt requested (helper_write_crN raises CPU_INTERRUPT_VIRQ without the
@@ -445,6 +472,7 @@ extern "C" void wedge_dispatch(frame *f)
     ++g_entries[s->rec.kind];
     if (s->rec.kind == static_cast<uint8_t>(site_kind::rdmsr) || s->rec.kind == static_cast<uint8_t>(site_kind::wrmsr))
         return msr_site(f, *const_cast<wedge::site *>(s));
+    if (s->rec.kind == static_cast<uint8_t>(site_kind::xsetbv)) return xsetbv_site(f, *const_cast<wedge::site *>(s));
     uint64_t *regs[16] = {&f->rax, &f->rcx, &f->rdx, &f->rbx, nullptr, &f->rbp, &f->rsi, &f->rdi,
                           &f->r8,  &f->r9,  &f->r10, &f->r11, &f->r12, &f->r13, &f->r14, &f->r15};
     if (s->rec.kind == static_cast<uint8_t>(site_kind::mov_to_cr) && s->rec.special == 8) {
@@ -510,12 +538,13 @@ void rewrite_sites()
     guest_text text;
     wedge::rewrite_counts c = wedge::apply_plan(g_sites, wedge::plan_for(wedge::backend_id::kvm), text);
     const uint32_t *k = c.by_kind;
-    log("%u sites: rewrote %u (in %u, out %u, ins %u, outs %u, mov to cr3/cr8 %u, rdmsr %u, wrmsr %u), %u run natively in ring 0, "
-        "%u left in ring-3 code, %u left in .altinstr_replacement, %u could not be rewritten",
+    log("%u sites: rewrote %u (in %u, out %u, ins %u, outs %u, mov to cr3/cr8 %u, rdmsr %u, wrmsr %u, xsetbv %u), %u run natively "
+        "in ring 0, %u left in ring-3 code, %u left in .altinstr_replacement, %u could not be rewritten",
         g_sites.count(), c.rewritten, k[static_cast<unsigned>(site_kind::in)], k[static_cast<unsigned>(site_kind::out)],
         k[static_cast<unsigned>(site_kind::ins)], k[static_cast<unsigned>(site_kind::outs)],
         k[static_cast<unsigned>(site_kind::mov_to_cr)], k[static_cast<unsigned>(site_kind::rdmsr)],
-        k[static_cast<unsigned>(site_kind::wrmsr)], c.by_plan, c.user, c.replacement, c.failed);
+        k[static_cast<unsigned>(site_kind::wrmsr)], k[static_cast<unsigned>(site_kind::xsetbv)], c.by_plan, c.user,
+        c.replacement, c.failed);
     log("sites digest %x (fnv1a64 over %u sites)", wedge::sites_digest(g_sites, text), g_sites.count());
 }
 

@@ -53,8 +53,9 @@ struct handoff {
 
 // ---- hypercalls: what the wedge asks of the launcher ------------------------------------
 // One `outl %eax, $hypercall_port` with EAX = guest-physical address of a `request`. The
-// launcher reads the request (and the bytes it names) from guest memory, acts, and resumes
-// the guest: one exit per hypercall. Nothing is returned.
+// launcher reads the request (and the bytes it names) from guest memory, acts, writes
+// `result` back (0 unless the op says otherwise), and resumes the guest: one exit per
+// hypercall.
 inline constexpr uint16_t default_hypercall_port = 0x0ab0;
 
 enum class op : uint32_t {
@@ -63,12 +64,18 @@ enum class op : uint32_t {
     fatal = 3,            // [gpa, gpa + len): the wedge cannot go on; the launcher ends the run (status 12)
     register_console = 4, // gpa = a console_buffer the launcher drains when the run ends (halt, crash, timeout)
     set_irq = 5,          // len = ISA interrupt line, gpa = level (0/1): the emulated UART's IRQ4 (KVM_IRQ_LINE)
+    // len = XCR index, gpa = the value: the guest's xsetbv, made the vCPU's with KVM_SET_XCRS
+    // (an L0 that lets a nested guest's xsetbv through without an exit would leave KVM's copy
+    // stale: docs/kvm-backend-notes.md). result: 0 set, 1 KVM refused the value.
+    set_xcr = 6,
 };
+inline constexpr uint32_t op_count = 7;  // ops are 1 .. op_count - 1
 
 struct request {
-    uint32_t op;    // enum op
-    uint32_t len;   // bytes at gpa
+    uint32_t op;      // enum op
+    uint32_t len;     // bytes at gpa
     uint64_t gpa;
+    uint64_t result;  // written by the launcher
 };
 
 inline constexpr uint32_t console_capacity = 4096 - 8;
