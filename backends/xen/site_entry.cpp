@@ -12,6 +12,7 @@
 #include "guest_sites.h"
 #include "guest_time.h"
 #include "run_stats.h"
+#include "site_cache.h"
 #include "swapgs_fast_path.h"
 #include "user_return_fast_path.h"
 #include "wedge/frame.h"
@@ -56,7 +57,7 @@ extern "C" void site_dispatch(site_frame *f) {
     // look it up by its link address and run it where it is.
     const loaded_guest &g = *g_guest_run.guest;
     uint64_t alias = g.link_address(ret) - ret;
-    const wedge::site *s = guest_sites().find_by_return(ret + alias);
+    const wedge::site *s = site_by_return(ret + alias);
     bool own_site = true;  // the call of the site itself, at its link address
     if (!s || s->rec.kind != kind || s->call_return() != ret + alias || (alias && !s->position_independent)) {
         // A copy Linux's alternatives made of a rewritten .altinstr_replacement site: run the
