@@ -10,13 +10,14 @@ namespace {
 
 constexpr unsigned max_steps = 16;
 
-// Chains per swapgs site (Linux 6.1 has two on its way out: the iret and the sysret exit).
+// Chains per swapgs site, direct-mapped by the site's address (Linux 6.1 has 17 swapgs sites;
+// a collision only costs the walk again).
 struct cached_chain {
     const wedge::site *swapgs;
     return_chain chain;
 };
-constinit cached_chain g_chains[8]{};
-constinit unsigned g_chain_count = 0;
+constexpr unsigned cache_size = 256;  // a power of two
+constinit cached_chain g_chains[cache_size]{};
 
 // The bytes the CPU runs at `va`: the backend's read only to have the page checked and filled
 // in the shadow (it shows a changed site's original bytes), then the guest's own bytes.
@@ -91,12 +92,9 @@ return_chain follow(uint64_t at) {
 } // namespace
 
 return_chain return_chain_of(const wedge::site &s, uint64_t ret) {
-    for (unsigned i = 0; i < g_chain_count; ++i)
-        if (g_chains[i].swapgs == &s) return g_chains[i].chain;
-    return_chain c = follow(ret);
-    // A full cache only costs the walk again; the entries are never wrong.
-    if (g_chain_count < sizeof g_chains / sizeof g_chains[0]) g_chains[g_chain_count++] = {&s, c};
-    return c;
+    cached_chain &e = g_chains[(s.insn >> 3) & (cache_size - 1)];
+    if (e.swapgs != &s) e = {&s, follow(ret)};
+    return e.chain;
 }
 
 } // namespace xw
