@@ -91,11 +91,14 @@ user_wbinvd:
         wbinvd
         ud2
 
-        /* user_return.cpp: the RFLAGS ring 3 starts with, back via int $0x80 */
+        /* user_return.cpp: the RFLAGS ring 3 starts with, then RDI turns of a loop (an
+         * interrupt handler may end it by setting the frame's RDI to 1), back via int $0x80 */
         .globl user_return_flags
 user_return_flags:
         pushfq
         popq %rbx
+1:      decq %rdi
+        jnz 1b
         int $VEC_SYSCALL_INT
         ud2
 
