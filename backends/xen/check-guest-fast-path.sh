@@ -17,9 +17,10 @@
 #                  that finished it would let the marker run first. The wedge must report
 #                  swapgs it finished itself (swapgs_fast_path.cpp).
 #   user-return    xen.guest.user_return_pending: iretq to ring 3 (plain, and after swapgs and
-#                  Linux's jmps) with a self-IPI pending or not and IF set or clear in the
-#                  popped RFLAGS: the interrupt must be taken before ring 3's first instruction
-#                  exactly when IF is set, ring 3 must start with the popped arithmetic flags,
+#                  Linux's jmps) with a self-IPI pending, an APIC timer expiring in ring 3 or
+#                  nothing, IF set or clear in the popped RFLAGS: a pending interrupt must be
+#                  taken before ring 3's first instruction exactly when IF is set, the timer in
+#                  ring 3 only with IF set, ring 3 must start with the popped arithmetic flags,
 #                  and the GS bases must be swapped. The wedge must report returns to user mode
 #                  it made without the core (user_return_fast_path.cpp), some after the swapgs.
 set -u
