@@ -16,6 +16,13 @@
 #                  it must go through the core, which delivers at the site's exit; a fast path
 #                  that finished it would let the marker run first. The wedge must report
 #                  swapgs it finished itself (swapgs_fast_path.cpp).
+#   user-return    xen.guest.user_return_pending: iretq to ring 3 (plain, and after swapgs and
+#                  Linux's jmps) with a self-IPI pending, an APIC timer expiring in ring 3 or
+#                  nothing, IF set or clear in the popped RFLAGS: a pending interrupt must be
+#                  taken before ring 3's first instruction exactly when IF is set, the timer in
+#                  ring 3 only with IF set, ring 3 must start with the popped arithmetic flags,
+#                  and the GS bases must be swapped. The wedge must report returns to user mode
+#                  it made without the core (user_return_fast_path.cpp), some after the swapgs.
 set -u
 afterburn=$1 guest=$2 logdir=$3 mode=$4
 case $mode in
@@ -23,6 +30,8 @@ case $mode in
         counter='s/^xen-wedge: guest: [0-9]* sti finished in the entry window .*, \([0-9]*\) upcalls waited for the instruction after one$/\1/p' ;;
     swapgs-shadow) check=swapgs.shadow_pending what="swapgs finished without the core"
         counter='s/^xen-wedge: guest: \([0-9]*\) swapgs finished without the core .*/\1/p' ;;
+    user-return) check=user_return.delivery what="returns to user mode without the core after a swapgs"
+        counter='s/^xen-wedge: guest: [0-9]* returns to user mode without the core, \([0-9]*\) of them with the swapgs.*/\1/p' ;;
     *) echo "check-guest-fast-path.sh: unknown mode '$mode'" >&2; exit 2 ;;
 esac
 mkdir -p "$logdir"

@@ -24,6 +24,9 @@ struct run_stats {
     uint64_t shadow_faults;    // #PFs the shadow filled (the guest never saw them)
     uint64_t cr3_loads, cr3_kept;  // guest CR3 loads, and those that kept the kernel half
     uint64_t swapgs_fast;  // swapgs sites finished without the core (swapgs_fast_path.cpp)
+    // Returns to user mode without the core (user_return_fast_path.cpp): at the iretq site, and
+    // at the swapgs whose code leads to it (both sites in one entry).
+    uint64_t user_return_fast, swapgs_user_return_fast;
     // The last site run and the last exception delivered, for a failure report.
     uint64_t last_site, last_kind, last_vector = ~0ull, last_trap_rip;
 };

@@ -12,7 +12,9 @@
 #include "guest_sites.h"
 #include "guest_time.h"
 #include "run_stats.h"
+#include "site_cache.h"
 #include "swapgs_fast_path.h"
+#include "user_return_fast_path.h"
 #include "wedge/frame.h"
 
 static_assert(afterburn::site_kind_count == 71, "window.S KIND_COUNT must match site_kind_count");
@@ -55,7 +57,8 @@ extern "C" void site_dispatch(site_frame *f) {
     // look it up by its link address and run it where it is.
     const loaded_guest &g = *g_guest_run.guest;
     uint64_t alias = g.link_address(ret) - ret;
-    const wedge::site *s = guest_sites().find_by_return(ret + alias);
+    const wedge::site *s = site_by_return(ret + alias);
+    bool own_site = true;  // the call of the site itself, at its link address
     if (!s || s->rec.kind != kind || s->call_return() != ret + alias || (alias && !s->position_independent)) {
         // A copy Linux's alternatives made of a rewritten .altinstr_replacement site: run the
         // replacement's record at the copy.
@@ -74,6 +77,7 @@ extern "C" void site_dispatch(site_frame *f) {
         }
         s = c->of;
         alias = c->alias();
+        own_site = false;
         ++g_run_stats.alternative_copy_entries;
     }
     run_stats &st = g_run_stats;
@@ -93,6 +97,10 @@ extern "C" void site_dispatch(site_frame *f) {
     fr.rip = s->insn - alias;
     fr.rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
     uint64_t resume_at = s->resume_after_call(ret, alias);
+    if (own_site && !alias) {
+        if (kind == static_cast<uint64_t>(afterburn::site_kind::iret)) try_user_return_fast(*s);
+        if (kind == static_cast<uint64_t>(afterburn::site_kind::swapgs)) try_swapgs_user_return_fast(*s, ret);
+    }
     if (kind == static_cast<uint64_t>(afterburn::site_kind::swapgs)) try_swapgs_fast(*s, resume_at);
     run_site_and_resume(*s, s->insn - alias, false, resume_at);
 }

@@ -6,6 +6,7 @@
 #include "console.h"
 #include "events.h"
 #include "exit.h"
+#include "guest_probe.h"
 #include "guest.h"
 #include "hypercall.h"
 #include "pv_shadow.h"
@@ -168,6 +169,8 @@ extern "C" void trap_dispatch(xw::trap_frame *frame) {
     } else if (frame->vector == afterburn::wedge::vec::pf && this_vcpu() &&
                shadow_fix_wedge_fault(this_vcpu()->arch.cr2, frame->error)) {
         // The wedge touched guest memory through the shadow (kernel root): filled, retry.
+    } else if (guest_probe_fixup(frame)) {
+        // A guest_probe_read of a page the guest's tables do not back: the probe says so.
     } else if (frame->vector == afterburn::wedge::vec::bp) {
         ++g_breakpoints; // int3 is a trap: rip already points past it, so just resume
     } else {

@@ -36,6 +36,7 @@ bool cmdline_has(const char* word);          // exact word, e.g. "nox2apic"
 void run_benchmarks();                       // `bench`: BENCH <kind> <ticks per op> lines
 void run_sti_stress();                       // `sti-stress`: sti's shadow against timer ticks
 void run_swapgs_shadow();                    // `swapgs-shadow`: a pending interrupt after sti; swapgs
+void run_user_return();                      // `user-return`: iretq to ring 3 with an interrupt pending
 bool cmdline_break(const char* check_name);  // break=<check_name> present
 
 // ---- setjmp.S ------------------------------------------------------------------------------
@@ -146,6 +147,7 @@ extern per_cpu g_percpu;
 void user_init();
 u64 user_va(const void* user_text_symbol);   // where a .user.text symbol is mapped
 extern "C" [[noreturn]] void enter_ring(u64 rip, u64 rsp, u64 rflags, u64 cs, u64 ss, u64 rdi);
+extern "C" [[noreturn]] void enter_ring_swapgs(u64 rip, u64 rsp, u64 rflags, u64 cs, u64 ss, u64 rdi);
 extern "C" [[noreturn]] void enter_sysret(u64 rip, u64 rsp, u64 rflags, u64 rdi);
 extern "C" void syscall_entry();
 // Run a .user.text snippet at CPL 3 (iretq); returns once it traps with `vec` (recorded in

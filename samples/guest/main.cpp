@@ -159,6 +159,11 @@ extern "C" void kmain(u64 boot_params_pa) {
         run_swapgs_shadow();
         reset_machine();
     }
+    if (cmdline_has("user-return")) {
+        reset_machine();
+        run_user_return();
+        reset_machine();
+    }
     if (skipped) kprintf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
     else kprintf("%u passed, %u failed\n", passed, failed);
     finish(failed == 0);

@@ -16,6 +16,27 @@ enter_ring:
         movq %r9, %rdi
         iretq
 
+        /* enter_ring_swapgs(rip, rsp, rflags, cs, ss, rdi): enter_ring with Linux's way out
+         * (swapgs, jmps and the ESPFIX test on the way to iretq: the Xen wedge runs the swapgs
+         * and the iretq in one entry, user_return.cpp) */
+        .globl enter_ring_swapgs
+enter_ring_swapgs:
+        pushq %r8
+        pushq %rsi
+        pushq %rdx
+        pushq %rcx
+        pushq %rdi
+        movq %r9, %rdi
+        swapgs
+        jmp 1f
+        ud2
+1:      testb $4, 0x20(%rsp)
+        jnz 3f
+        jmp 2f
+        ud2
+2:      iretq
+3:      ud2
+
         /* enter_sysret(rip, rsp, rflags, rdi): sysretq takes RIP from RCX, RFLAGS from R11 */
         .globl enter_sysret
 enter_sysret:
@@ -68,6 +89,17 @@ user_rdpmc:
         ud2
 user_wbinvd:
         wbinvd
+        ud2
+
+        /* user_return.cpp: the RFLAGS ring 3 starts with, then RDI turns of a loop (an
+         * interrupt handler may end it by setting the frame's RDI to 1), back via int $0x80 */
+        .globl user_return_flags
+user_return_flags:
+        pushfq
+        popq %rbx
+1:      decq %rdi
+        jnz 1b
+        int $VEC_SYSCALL_INT
         ud2
 
         /* syscall 1 (echo rdi+1), then syscall 2 (exit) with the echo and %cs */

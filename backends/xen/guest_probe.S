@@ -1,0 +1,21 @@
+/* guest_probe_copy(dst, src, len): the quadwords, then the bytes left, from guest memory; 1,
+ * or 0 when a fault at a load could not be fixed (trap_dispatch moves rip to
+ * guest_probe_failed: guest_probe.cpp). */
+        .text
+        .globl guest_probe_copy, guest_probe_load, guest_probe_load_tail, guest_probe_failed
+guest_probe_copy:
+        movq %rdx, %rcx
+        shrq $3, %rcx
+guest_probe_load:
+        rep movsq
+        movq %rdx, %rcx
+        andq $7, %rcx
+guest_probe_load_tail:
+        rep movsb
+        movl $1, %eax
+        ret
+guest_probe_failed:
+        xorl %eax, %eax
+        ret
+
+        .section .note.GNU-stack, "", @progbits

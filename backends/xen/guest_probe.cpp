@@ -1,0 +1,40 @@
+#include "guest_probe.h"
+
+#include "guest_platform.h"
+#include "guest_sites.h"
+#include "pv_shadow.h"
+#include "wedge/guest_memory.h"
+
+extern "C" {
+uint64_t guest_probe_copy(void *dst, uint64_t src, size_t len);
+extern const char guest_probe_load[], guest_probe_load_tail[], guest_probe_failed[];
+}
+
+namespace xw {
+
+namespace {
+
+// The link-address range the site table's spans cover (they are sorted and do not overlap).
+bool touches_sites(uint64_t va, size_t len) {
+    const wedge::site_table &t = guest_sites();
+    if (!t.count()) return false;
+    uint64_t a = g_guest_run.guest->link_address(va);
+    return a < t[t.count() - 1].end && a + len > t[0].start;
+}
+
+} // namespace
+
+bool guest_probe_read(uint64_t va, void *dst, size_t len) {
+    if (!len || !wedge::is_canonical(va) || !wedge::is_canonical(va + len - 1) || va + len < va) return false;
+    if (is_wedge_address(va) || is_wedge_address(va + len - 1) || touches_sites(va, len)) return false;
+    return guest_probe_copy(dst, va, len) != 0;
+}
+
+bool guest_probe_fixup(trap_frame *f) {
+    if (f->rip != reinterpret_cast<uint64_t>(guest_probe_load) && f->rip != reinterpret_cast<uint64_t>(guest_probe_load_tail))
+        return false;
+    f->rip = reinterpret_cast<uint64_t>(guest_probe_failed);
+    return true;
+}
+
+} // namespace xw

@@ -1,0 +1,25 @@
+// Reads of guest memory by the wedge as plain loads through the kernel root's shadow, which the
+// wedge runs on: what the backend's supervisor read does (read_through_shadow: the shadow is
+// the guest's TLB), without its walk of the shadow for every page, ~900 instructions a read. A
+// page the shadow lacks faults into the wedge's #PF handler, which fills it from the guest's
+// tables as a TLB fill does (shadow_fix_wedge_fault) and retries; when the guest's tables do
+// not map it (or the address is not canonical) the probe returns false instead of the run
+// ending, and the caller leaves the access to the core, which raises the guest's fault.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "traps.h"
+
+namespace xw {
+
+// Copies guest-virtual [va, va + len) to dst. False: it faulted (nothing else changed but the
+// shadow's fills), or the range holds bytes of a rewritten site, which the core's reads see as
+// the original instruction (the caller then leaves it to the core).
+bool guest_probe_read(uint64_t va, void *dst, size_t len);
+
+// trap_dispatch: a fault the wedge could not fix, at the probe's load: the probe returns false.
+bool guest_probe_fixup(trap_frame *f);
+
+} // namespace xw

@@ -1,0 +1,100 @@
+#include "return_chain.h"
+
+#include "afterburn/site_kind.h"
+#include "guest_platform.h"
+#include "guest_sites.h"
+
+namespace xw {
+
+namespace {
+
+constexpr unsigned max_steps = 16;
+
+// Chains per swapgs site, direct-mapped by the site's address (Linux 6.1 has 17 swapgs sites;
+// a collision only costs the walk again).
+struct cached_chain {
+    const wedge::site *swapgs;
+    return_chain chain;
+};
+constexpr unsigned cache_size = 256;  // a power of two
+constinit cached_chain g_chains[cache_size]{};
+
+// The bytes the CPU runs at `va`: the backend's read only to have the page checked and filled
+// in the shadow (it shows a changed site's original bytes), then the guest's own bytes.
+bool read_code(uint64_t va, uint8_t *buf, unsigned len) {
+    wedge::page_fault pf;
+    if (!platform().be.read(va, buf, len, wedge::access_mode::supervisor, pf)) return false;
+    __builtin_memcpy(buf, reinterpret_cast<const void *>(va), len);
+    return true;
+}
+
+// The length of a NOP the rewriter or Linux's NOP optimizer writes (90, 66 90, 0f 1f /0 with
+// 66/2e prefixes), or 0.
+unsigned nop_length(const uint8_t *b) {
+    unsigned p = 0;
+    while (p < 8 && (b[p] == 0x66 || b[p] == 0x2e)) ++p;
+    if (b[p] == 0x90) return p + 1;
+    if (b[p] != 0x0f || b[p + 1] != 0x1f) return 0;
+    uint8_t modrm = b[p + 2];
+    if ((modrm >> 3 & 7) != 0) return 0;
+    unsigned mod = modrm >> 6, rm = modrm & 7, n = p + 3;
+    if (mod == 3) return n;
+    if (rm == 4) ++n;  // SIB
+    if (mod == 0 && rm == 5) return n + 4;
+    return n + (mod == 1 ? 1 : mod == 2 ? 4 : 0);
+}
+
+return_chain follow(uint64_t at) {
+    return_chain out;
+    const wedge::site_table &sites = guest_sites();
+    for (unsigned step = 0; step < max_steps; ++step) {
+        if (const wedge::site *t = sites.find_by_insn(at)) {
+            // The CPU runs the site's call: the chain ends at an iretq site written as a call.
+            if (t->start == at && t->rewritten && !t->position_independent &&
+                t->rec.kind == static_cast<uint8_t>(afterburn::site_kind::iret))
+                out.iret = t;
+            return out;
+        }
+        uint8_t b[16];
+        if (!read_code(at, b, sizeof b)) return out;
+        if (b[0] == 0xeb) {  // jmp rel8
+            at = at + 2 + static_cast<int8_t>(b[1]);
+            continue;
+        }
+        if (b[0] == 0xe9) {  // jmp rel32
+            at = at + 5 + static_cast<int32_t>(b[1] | b[2] << 8 | b[3] << 16 | static_cast<uint32_t>(b[4]) << 24);
+            continue;
+        }
+        // Linux's ESPFIX check: testb $4, 0x20(%rsp) (the frame's SS, TI bit); jnz to the LDT
+        // exit. Not taken while SS names the GDT, which the caller checks in the frame.
+        if (b[0] == 0xf6 && b[1] == 0x44 && b[2] == 0x24 && b[3] == 0x20 && b[4] == 0x04 && !out.ss_test) {
+            if (b[5] == 0x75) {
+                out.ss_test = true;
+                at += 7;
+                continue;
+            }
+            if (b[5] == 0x0f && b[6] == 0x85) {
+                out.ss_test = true;
+                at += 11;
+                continue;
+            }
+            return out;
+        }
+        if (unsigned n = nop_length(b)) {
+            at += n;
+            continue;
+        }
+        return out;
+    }
+    return out;
+}
+
+} // namespace
+
+return_chain return_chain_of(const wedge::site &s, uint64_t ret) {
+    cached_chain &e = g_chains[(s.insn >> 3) & (cache_size - 1)];
+    if (e.swapgs != &s) e = {&s, follow(ret)};
+    return e.chain;
+}
+
+} // namespace xw

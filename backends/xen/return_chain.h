@@ -1,0 +1,25 @@
+// Where a swapgs leads: Linux's way back to user mode is `swapgs`, then a `jmp` or two (and,
+// with ESPFIX, `testb $4, 0x20(%rsp); jnz`), then its `iretq` site. Those instructions between
+// change nothing the iretq does not reload (flags), so the wedge may run the swapgs and the
+// iretq in one entry (user_return_fast_path.h). The chain is read from the guest's code at the
+// swapgs' first use and kept: Linux patches its entry code (alternatives) only before it first
+// returns to user mode.
+#pragma once
+
+#include <stdint.h>
+
+#include "wedge/site_table.h"
+
+namespace xw {
+
+struct return_chain {
+    const afterburn::wedge::site *iret = nullptr;  // the iretq site the code reaches, or null
+    bool ss_test = false;  // `testb $4, 0x20(%rsp); jnz`: the chain holds while the frame's SS has TI clear
+};
+
+// The chain from the swapgs site `s`, whose call returned to `ret` (the bytes from there are
+// the rewriter's NOP fill, then the guest's code). Null iret: anything else on the way (another
+// site, an unknown instruction, a taken branch we cannot judge, more than a few steps).
+return_chain return_chain_of(const afterburn::wedge::site &s, uint64_t ret);
+
+} // namespace xw
