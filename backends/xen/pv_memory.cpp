@@ -174,4 +174,9 @@ volatile uint64_t *guest_phys_u64(uint64_t gpa) {
     return p ? reinterpret_cast<volatile uint64_t *>(p + (gpa & (page_size - 1))) : nullptr;
 }
 
+volatile uint64_t *guest_phys_frame(uint64_t gfn) {
+    if (gfn >= g_guest_pages) return nullptr;
+    return reinterpret_cast<volatile uint64_t *>(map_gfn(gfn));
+}
+
 } // namespace xw

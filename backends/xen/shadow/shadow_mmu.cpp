@@ -369,27 +369,36 @@ void shadow_mmu::unlist(int l1)
 
 // Clear the leaves of every filled L1 whose 2 MiB lie in [lo, hi] (2 MiB aligned). Only 4K
 // leaves exist (invariant 2) and only pool L1s hold guest-derived ones (the wedge's L1s are
-// the backend's), so this is every guest-derived leaf in the range, without a walk.
+// the backend's), so this is every guest-derived leaf in the range, without a walk. The
+// leaves of all those tables go to the hypervisor in one request (or a few, if many).
 bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi)
 {
-    static hypervisor_mmu::entry_update cleared[512];
+    constexpr unsigned batch_max = 512;  // Xen's mmu_update takes any count; one page of requests
+    static hypervisor_mmu::table_update batch[batch_max];
+    unsigned n = 0;
     bool changed = false;
     for (size_t k = filled_count_; k-- > 0;) {  // backwards: unlist moves the last one here
         const int idx = filled_l1_[k];
         frame_meta &f = frames_[idx];
         if (f.base < lo || f.base + (page_2m - 1) > hi)
             continue;
-        unsigned n = 0;
-        for (unsigned i = f.filled_lo; i <= f.filled_hi; ++i)
-            if (f.table[i] & pte::present)
-                cleared[n++] = {static_cast<uint16_t>(i), 0};
-        if (n) {
-            stats_.entries_written += n;
-            hv_.write_entries(f.mfn, cleared, n);
+        for (unsigned i = f.filled_lo; i <= f.filled_hi; ++i) {
+            if (!(f.table[i] & pte::present))
+                continue;
+            if (n == batch_max) {
+                stats_.entries_written += n;
+                hv_.write_batch(batch, n);
+                n = 0;
+            }
+            batch[n++] = {f.mfn, static_cast<uint16_t>(i), 0};
             changed = true;
         }
         f.flags = 0;
         unlist(idx);
+    }
+    if (n) {
+        stats_.entries_written += n;
+        hv_.write_batch(batch, n);
     }
     return changed;
 }
@@ -490,13 +499,15 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
     kept = false;
     if (!keep_global_half || !ready_)
         return load_cr3(cr3);
-    // One pass over the new root: compare with the copy and update it where it differs.
+    // One pass over the new root, through one view of its frame: compare with the copy and
+    // update it where it differs.
     const uint64_t root = cr3 & pte::addr_mask;
+    const volatile uint64_t *l4 = mem_.frame_view(root >> 12);
+    if (!l4)
+        return load_cr3(cr3);
     bool same = kernel_half_known_;
     for (unsigned i = 0; i < half; ++i) {
-        uint64_t e = 0;
-        if (!mem_.read_u64(root + (half + i) * 8, e))
-            return load_cr3(cr3);
+        const uint64_t e = l4[half + i];
         if (e != kernel_half_[i]) {
             kernel_half_[i] = e;
             same = false;
@@ -634,12 +645,17 @@ void shadow_mmu::scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_
 {
     unsigned i_first, i_last;
     entry_span(level, base, lo, hi, i_first, i_last);
+    // One view of the table, taken again after each descent (the view is good until the next
+    // guest_physical call).
+    const volatile uint64_t *t = mem_.frame_view(table_gpa >> 12);
+    if (!t)
+        return;
     for (unsigned i = i_first; i <= i_last; ++i) {
         const uint64_t first = entry_base(level, base, i), last = entry_last(level, first);
         if (last < lo || first > hi)
             continue;
-        uint64_t e = 0;
-        if (!mem_.read_u64(table_gpa + i * 8, e) || !(e & pte::present))
+        const uint64_t e = t[i];
+        if (!(e & pte::present))
             continue;
         if (level == 1 || (level < 4 && (e & pte::page_size))) {
             if (rep.count++ == 0)
@@ -647,6 +663,9 @@ void shadow_mmu::scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_
             continue;
         }
         scan(e & pte::addr_mask, level - 1, first, lo, hi, rep);
+        t = mem_.frame_view(table_gpa >> 12);
+        if (!t)
+            return;
     }
 }
 
