@@ -29,8 +29,9 @@ public:
     // Atomic: if *gpa == expected, store desired and return true; otherwise return false
     // and put the current value in `expected`.
     virtual bool cmpxchg_u64(uint64_t gpa, uint64_t &expected, uint64_t desired) = 0;
-    // The 512 u64 of guest frame `gfn` as one read-only view, good until the next call on
-    // this interface; nullptr if `gfn` is not guest RAM. Reading many entries of one table
+    // The 512 u64 of guest frame `gfn` as one read-only view, good until the next
+    // frame_view, read_u64 or cmpxchg_u64 (gfn_to_mfn keeps it); nullptr if `gfn` is not
+    // guest RAM. Reading many entries of one table
     // (a CR3 load's kernel half) costs one lookup instead of one read_u64 call per entry.
     virtual const volatile uint64_t *frame_view(uint64_t gfn) = 0;
 

@@ -26,6 +26,11 @@ constexpr uint64_t entry_last(unsigned level, uint64_t first) { return first + (
 // entry shows up in the next fill of any address below it.
 constexpr uint64_t link_bits = pte::present | pte::write | pte::user | pte::accessed;
 
+// Bits the hypervisor may add to a leaf it stores (Xen's adjust_guest_l1e puts G on a PV
+// guest's user mappings, which every shadow leaf is). The core never sets them, so a leaf
+// read back is compared with one it would write without them.
+constexpr uint64_t hypervisor_leaf_bits = pte::global;
+
 constexpr uint64_t range_last(uint64_t end) { return end - 1; }  // end 0 -> ~0
 
 constexpr uint64_t user_half_last = 0x00007fffffffffffull;  // L4 slots 0-255
@@ -371,7 +376,9 @@ void shadow_mmu::unlist(int l1)
 // leaves exist (invariant 2) and only pool L1s hold guest-derived ones (the wedge's L1s are
 // the backend's), so this is every guest-derived leaf in the range, without a walk. The
 // leaves of all those tables go to the hypervisor in one request (or a few, if many).
-bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi)
+// With keep_valid, a leaf the guest's current tables give exactly as it is stays (see
+// leaf_still_valid); an L1 with such a leaf stays listed.
+bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi, bool keep_valid)
 {
     constexpr unsigned batch_max = 512;  // Xen's mmu_update takes any count; one page of requests
     static hypervisor_mmu::table_update batch[batch_max];
@@ -382,9 +389,19 @@ bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi)
         frame_meta &f = frames_[idx];
         if (f.base < lo || f.base + (page_2m - 1) > hi)
             continue;
+        // Pieces of a guest large page are not checked: they all go.
+        guest_path path{};
+        const volatile uint64_t *guest_l1 = keep_valid && !(f.flags & splinter) ? guest_l1_of(f.base, path) : nullptr;
+        bool left = false;
         for (unsigned i = f.filled_lo; i <= f.filled_hi; ++i) {
-            if (!(f.table[i] & pte::present))
+            const uint64_t leaf = f.table[i];
+            if (!(leaf & pte::present))
                 continue;
+            if (guest_l1 && leaf_still_valid(guest_l1[i], path, f.user_root, leaf)) {
+                ++stats_.leaves_kept;
+                left = true;
+                continue;
+            }
             if (n == batch_max) {
                 stats_.entries_written += n;
                 hv_.write_batch(batch, n);
@@ -393,14 +410,63 @@ bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi)
             batch[n++] = {f.mfn, static_cast<uint16_t>(i), 0};
             changed = true;
         }
-        f.flags = 0;
-        unlist(idx);
+        if (!left) {
+            f.flags = 0;
+            unlist(idx);
+        }
     }
     if (n) {
         stats_.entries_written += n;
         hv_.write_batch(batch, n);
     }
     return changed;
+}
+
+// The guest L1 table the current tables use for the 2 MiB at `base`, if the path to it is
+// one a walk would take without setting anything: present, Accessed, no reserved bits, no
+// large page. Its view is good until the next read through guest_physical (gfn_to_mfn is
+// not one). `path` gets the rights of the three upper levels.
+const volatile uint64_t *shadow_mmu::guest_l1_of(uint64_t base, guest_path &path)
+{
+    uint64_t table = guest_cr3_ & pte::addr_mask & ((1ull << cfg_.maxphyaddr) - 1);
+    path = guest_path{true, true, false};
+    for (unsigned level = 4; level > 1; --level) {
+        const volatile uint64_t *t = mem_.frame_view(table >> 12);
+        if (!t)
+            return nullptr;
+        const uint64_t e = t[(base >> shift_of(level)) & 511];
+        if (!(e & pte::present) || !(e & pte::accessed) || (level < 4 && (e & pte::page_size)) ||
+            (e & reserved_bits(cfg_, level, false)))
+            return nullptr;
+        path.writable = path.writable && (e & pte::write);
+        path.user = path.user && (e & pte::user);
+        path.nx = path.nx || (cfg_.nxe && (e & pte::nx));
+        table = e & pte::addr_mask;
+    }
+    return mem_.frame_view(table >> 12);
+}
+
+// A shadow leaf survives a CR3 load when the new tables give exactly it and every Accessed
+// bit on the way is set (Dirty too, for a writable leaf: leaf_for makes a leaf writable only
+// with D). A walk at the next access would then read the same entries and set nothing, so
+// the kept leaf is what a fill right after the load writes, and a TLB may fill at any time
+// (speculatively). So no access can tell the kept leaf from a dropped and refilled one.
+bool shadow_mmu::leaf_still_valid(uint64_t e, const guest_path &path, bool user_root, uint64_t leaf)
+{
+    if (!(e & pte::present) || !(e & pte::accessed) || (e & reserved_bits(cfg_, 1, false)))
+        return false;
+    translation t;
+    t.page_size = page_4k;
+    t.leaf = e;
+    t.writable = path.writable && (e & pte::write);
+    t.user = path.user && (e & pte::user);
+    t.nx = path.nx || (cfg_.nxe && (e & pte::nx));
+    if (user_root && !t.user)
+        return false;  // a user access would fault: the user root holds no such leaf
+    uint64_t mfn = 0;
+    if (!mem_.gfn_to_mfn((e & pte::addr_mask) >> 12, mfn))
+        return false;
+    return leaf_for(t, mfn, user_root) == (leaf & ~hypervisor_leaf_bits);
 }
 
 void shadow_mmu::drop_range(uint64_t lo, uint64_t hi, bool keep_tables)
@@ -505,22 +571,28 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
     const volatile uint64_t *l4 = mem_.frame_view(root >> 12);
     if (!l4)
         return load_cr3(cr3);
-    bool same = kernel_half_known_;
-    for (unsigned i = 0; i < half; ++i) {
-        const uint64_t e = l4[half + i];
-        if (e != kernel_half_[i]) {
-            kernel_half_[i] = e;
-            same = false;
-        }
-    }
+    uint64_t diff = 0;
+    for (unsigned i = 0; i < half; ++i)
+        diff |= l4[half + i] ^ kernel_half_[i];
+    const bool same = kernel_half_known_ && diff == 0;
+    if (diff)
+        for (unsigned i = 0; i < half; ++i)
+            kernel_half_[i] = l4[half + i];
     kernel_half_known_ = true;
     if (!same)
         return full_load(cr3);
     guest_cr3_ = cr3;
     ++stats_.flushes;
-    drop_range(0, user_half_last, true);
+    // The user half: only the leaves the new tables do not give as they are.
+    if (clear_filled(0, user_half_last, true))
+        hv_.flush_all();
     kept = true;
-    return scan_collisions();
+    // The kernel half's L4 entries are those of the last full load, whose scan reported its
+    // collisions; nothing there is shadowed from the guest anyway (handle_fault and
+    // invalidate_page report a mapping they meet). So only the user half is scanned.
+    collision_report rep;
+    scan_ranges(0, user_half_last, rep);
+    return rep;
 }
 
 void shadow_mmu::set_config(const paging_config &cfg)
@@ -533,6 +605,17 @@ void shadow_mmu::set_config(const paging_config &cfg)
 }
 
 // ---- filling --------------------------------------------------------------------------------
+
+// The 4K shadow leaf for a guest translation to machine frame `mfn`.
+uint64_t shadow_mmu::leaf_for(const translation &t, uint64_t mfn, bool user_root) const
+{
+    // Writable only once the guest's Dirty bit is set: the first write faults and sets it.
+    const bool dirty = t.leaf & pte::dirty;
+    const bool writable = dirty && (t.writable || (!user_root && !cfg_.wp));
+    const uint64_t pat = t.page_size == page_4k ? (t.leaf & pte::pat_4k) : ((t.leaf & pte::pat_large) ? pte::pat_4k : 0);
+    return (mfn << 12) | pte::present | pte::user | pte::accessed | (writable ? pte::write | pte::dirty : 0) |
+           (t.nx ? pte::nx : 0) | (t.leaf & (pte::pwt | pte::pcd)) | pat;
+}
 
 fault_outcome shadow_mmu::install(bool user_root, uint64_t va, const translation &t, uint64_t mfn)
 {
@@ -549,6 +632,7 @@ fault_outcome shadow_mmu::install(bool user_root, uint64_t va, const translation
             child = alloc_table(level - 1);
             if (child < 0)
                 return fault_outcome::out_of_memory;
+            frames_[child].user_root = user_root;
             if (!write(table, i, (frames_[child].mfn << 12) | link_bits)) {
                 free_subtree(child);
                 return fault_outcome::hypervisor_refused;
@@ -560,16 +644,10 @@ fault_outcome shadow_mmu::install(bool user_root, uint64_t va, const translation
         table = child;
     }
 
-    // Writable only once the guest's Dirty bit is set: the first write faults and sets it.
-    const bool dirty = t.leaf & pte::dirty;
-    const bool writable = dirty && (t.writable || (!user_root && !cfg_.wp));
-    const uint64_t pat = t.page_size == page_4k ? (t.leaf & pte::pat_4k) : ((t.leaf & pte::pat_large) ? pte::pat_4k : 0);
-    const uint64_t leaf = (mfn << 12) | pte::present | pte::user | pte::accessed |
-                          (writable ? pte::write | pte::dirty : 0) | (t.nx ? pte::nx : 0) |
-                          (t.leaf & (pte::pwt | pte::pcd)) | pat;
+    const uint64_t leaf = leaf_for(t, mfn, user_root);
     const unsigned i = (va >> 12) & 511;
     const uint64_t old = frames_[table].table[i];
-    if (old == leaf)
+    if ((old & ~hypervisor_leaf_bits) == leaf)
         return fault_outcome::fixed;  // spurious: the CPU re-walked already
     note_filled(table, va);
     if (!write(table, i, leaf))
@@ -674,14 +752,24 @@ void shadow_mmu::scan_range(uint64_t lo, uint64_t hi, collision_report &rep)
     scan(guest_cr3_ & pte::addr_mask, 4, 0, lo, hi, rep);
 }
 
+// The guest's mappings of the protected ranges, clipped to [lo, hi].
+void shadow_mmu::scan_ranges(uint64_t lo, uint64_t hi, collision_report &rep)
+{
+    auto one = [&](uint64_t start, uint64_t last) {
+        if (start <= hi && lo <= last)
+            scan_range(start > lo ? start : lo, last < hi ? last : hi, rep);
+    };
+    for (size_t i = 0; i < wedge_count_; ++i)
+        one(wedge_[i].start, range_last(wedge_[i].end));
+    for (size_t i = 0; i < reserved_count_; ++i)
+        one(reserved_[i].start, range_last(reserved_[i].end));
+    stats_.collisions += rep.count;
+}
+
 collision_report shadow_mmu::scan_collisions()
 {
     collision_report rep;
-    for (size_t i = 0; i < wedge_count_; ++i)
-        scan_range(wedge_[i].start, range_last(wedge_[i].end), rep);
-    for (size_t i = 0; i < reserved_count_; ++i)
-        scan_range(reserved_[i].start, range_last(reserved_[i].end), rep);
-    stats_.collisions += rep.count;
+    scan_ranges(0, ~0ull, rep);
     return rep;
 }
 

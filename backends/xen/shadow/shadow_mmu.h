@@ -82,6 +82,7 @@ struct collision_report {
 struct shadow_stats {
     uint64_t faults_fixed = 0, faults_injected = 0, collisions = 0;
     uint64_t entries_written = 0, tables_allocated = 0, flushes = 0, pool_reclaims = 0;
+    uint64_t leaves_kept = 0;  // user leaves kept CR3 loads left in place
     uint32_t tables_in_use = 0;
 };
 
@@ -145,6 +146,7 @@ private:
         const volatile uint64_t *table = nullptr;
         uint8_t level = 0;  // 0 = free, 1..4 = a shadow table of that level
         uint8_t flags = 0;
+        bool user_root = false;  // a table of the user root (set when a fill allocates it)
         uint16_t filled_pos = none;  // an L1's place in filled_l1_, or none
         uint16_t filled_lo = 0, filled_hi = 0;  // a listed L1's filled entries lie in [lo, hi]
         uint64_t base = 0;           // the first address a listed L1 covers
@@ -161,7 +163,14 @@ private:
     bool clear_leaves(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi);
     void note_filled(int l1, uint64_t va);
     void unlist(int l1);
-    bool clear_filled(uint64_t lo, uint64_t hi);
+    // keep_valid: leave the leaves the current guest tables give unchanged (a kept CR3 load).
+    bool clear_filled(uint64_t lo, uint64_t hi, bool keep_valid = false);
+    struct guest_path {
+        bool writable, user, nx;
+    };
+    const volatile uint64_t *guest_l1_of(uint64_t base, guest_path &path);
+    bool leaf_still_valid(uint64_t guest_entry, const guest_path &path, bool user_root, uint64_t leaf);
+    uint64_t leaf_for(const translation &t, uint64_t mfn, bool user_root) const;
     // keep_tables: clear only leaves (CR3 loads); otherwise empty tables return to the pool.
     void drop_range(uint64_t lo, uint64_t hi, bool keep_tables = false);
     fault_outcome install(bool user_root, uint64_t va, const translation &t, uint64_t mfn);
@@ -169,6 +178,7 @@ private:
     void scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_t lo, uint64_t hi,
               collision_report &rep);
     void scan_range(uint64_t lo, uint64_t hi, collision_report &rep);
+    void scan_ranges(uint64_t lo, uint64_t hi, collision_report &rep);
     uint64_t splinter_span(int root, uint64_t va) const;
 
     guest_physical &mem_;

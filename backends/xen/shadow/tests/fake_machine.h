@@ -53,7 +53,6 @@ public:
 
     bool gfn_to_mfn(uint64_t gfn, uint64_t &mfn) override
     {
-        poison_view();
         auto it = p2m_.find(gfn);
         if (it == p2m_.end())
             return false;
@@ -272,6 +271,10 @@ private:
         }
         if (level > 1 && (value & pte::present))
             ++refs_[target];
+        // Xen (adjust_guest_l1e, with its default global pages for PV guests) adds G to a PV
+        // guest's user mappings, and every shadow leaf is one (U is always set).
+        if (level == 1 && (value & pte::present) && (value & pte::user))
+            value |= pte::global;
         frame(table_mfn)[index] = value;
         return false;
     }
