@@ -62,18 +62,13 @@ void entry_span(unsigned level, uint64_t base, uint64_t lo, uint64_t hi, unsigne
 int shadow_mmu::lookup(uint64_t maddr) const
 {
     const uint64_t mfn = maddr >> 12;
-    size_t lo = 0, hi = frame_count_;
-    while (lo < hi) {
-        const size_t mid = (lo + hi) / 2;
-        const uint64_t m = frames_[by_mfn_[mid]].mfn;
-        if (m == mfn)
-            return by_mfn_[mid];
-        if (m < mfn)
-            lo = mid + 1;
-        else
-            hi = mid;
+    for (size_t h = hash_of(mfn);; h = (h + 1) & (hash_size - 1)) {
+        const uint16_t idx = by_hash_[h];
+        if (idx == none)
+            return -1;  // not a pool frame (a wedge L1 of the backend's)
+        if (frames_[idx].mfn == mfn)
+            return idx;
     }
-    return -1;
 }
 
 int shadow_mmu::alloc_table(unsigned level)
@@ -187,6 +182,14 @@ init_status shadow_mmu::init(const shadow_setup &s, const paging_config &cfg)
     for (size_t i = 1; i < frame_count_; ++i)
         if (frames_[by_mfn_[i]].mfn == frames_[by_mfn_[i - 1]].mfn)
             return init_status::bad_pool;
+    for (uint16_t &h : by_hash_)
+        h = none;
+    for (size_t i = 0; i < frame_count_; ++i) {
+        size_t h = hash_of(frames_[i].mfn);
+        while (by_hash_[h] != none)
+            h = (h + 1) & (hash_size - 1);
+        by_hash_[h] = static_cast<uint16_t>(i);
+    }
     free_count_ = 0;
     filled_count_ = 0;
     for (size_t i = frame_count_; i-- > 0;)

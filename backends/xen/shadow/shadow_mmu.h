@@ -135,6 +135,9 @@ public:
 
     const shadow_stats &stats() const { return stats_; }
 
+    // Where lookup() starts its probe for a pool frame: public for tests that make frames collide.
+    static size_t hash_of(uint64_t mfn) { return (mfn * 0x9e3779b97f4a7c15ull) >> 51; }  // 13 bits
+
     // The shadow leaf entry for `va` in a root (0 if none): for tests and diagnostics.
     uint64_t shadow_leaf(bool user_root, uint64_t va) const;
 
@@ -195,7 +198,13 @@ private:
     collision_report full_load(uint64_t cr3);
 
     frame_meta frames_[max_frames];
-    uint16_t by_mfn_[max_frames];     // frame indices sorted by mfn
+    uint16_t by_mfn_[max_frames];     // frame indices sorted by mfn (init's duplicate check)
+    static_assert(2 * max_frames == size_t(1) << 13, "hash_of gives 13 bits");
+    // Frame index by mfn, open addressing with linear probing, half full at most: lookup()
+    // runs on every level of every shadow walk (fills, shadow_leaf, drops), and a binary
+    // search over the pool cost ~70 instructions where this costs ~10.
+    static constexpr size_t hash_size = 2 * max_frames;
+    uint16_t by_hash_[hash_size];
     uint16_t free_[max_frames];       // stack of free frame indices
     size_t frame_count_ = 0, free_count_ = 0;
     // Every L1 that may hold a leaf (a fill wrote one since its last full clear), in both

@@ -633,6 +633,45 @@ TEST_CASE("shadow: tables kept across CR3 loads fill the pool and are reclaimed"
     CHECK(r.m.refused == 0);
 }
 
+TEST_CASE("shadow: pool frames whose mfns collide in the lookup hash", "[shadow][pool]")
+{
+    // 64 pool frames that all start their probe at the same slot, and 64 at the next: every
+    // lookup but the first of each run probes on, past frames of the other run too.
+    std::vector<uint64_t> mfns;
+    const size_t slot = shadow_mmu::hash_of(pool_base_mfn);
+    for (uint64_t mfn = pool_base_mfn; mfns.size() < 128; ++mfn) {
+        const size_t h = shadow_mmu::hash_of(mfn);
+        if (h == slot || h == ((slot + 1) & 8191))
+            mfns.push_back(mfn);
+    }
+    rig r(0, {}, false, mfns);
+    REQUIRE(r.status == init_status::ok);
+    const uint64_t cr3_b = r.gt.new_table();
+    // 24 pages in 24 L1s under 6 L2s: tables from all over the pool.
+    for (uint64_t k = 0; k < 24; ++k) {
+        const uint64_t va = (k % 6) << 30 | (k / 6) << 21;
+        r.gt.map(r.cr3, va, 0x1000 * (k + 1), P | W | U);
+        r.gt.map(cr3_b, va, 0x1000 * (k + 30), P | W | U);
+    }
+    for (int round = 0; round < 3; ++round)
+        for (uint64_t cr3 : {r.cr3, cr3_b}) {
+            r.sh->load_cr3(cr3);
+            for (uint64_t k = 0; k < 24; ++k) {
+                const uint64_t va = (k % 6) << 30 | (k / 6) << 21;
+                REQUIRE(r.write(va, true).maddr == r.maddr_of(0x1000 * (k + (cr3 == cr3_b ? 30 : 1))));
+                REQUIRE((r.sh->shadow_leaf(true, va) & ~pte::global) != 0);
+            }
+        }
+    // The backend's own L1s (the window's, the image's) are no pool frames: shadow_leaf does
+    // not read them (or any pool table in their place: the kernel root's entry 0 is present).
+    REQUIRE(r.read(0).ok);
+    CHECK(r.sh->shadow_leaf(false, window) == 0);
+    CHECK(r.sh->shadow_leaf(false, wedge_image) == 0);
+    r.sh->flush();
+    CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
+    CHECK(r.m.refused == 0);
+}
+
 TEST_CASE("shadow: 2M guest pages are splintered into 4K shadow entries", "[shadow][large]")
 {
     rig r;
