@@ -170,6 +170,7 @@ private:
     bool clear_filled(uint64_t lo, uint64_t hi, bool keep_valid = false);
     struct guest_path {
         bool writable, user, nx;
+        uint64_t leaf_reserved;  // reserved_bits of a 4K leaf, once per table
     };
     const volatile uint64_t *guest_l1_of(uint64_t base, guest_path &path);
     bool leaf_still_valid(uint64_t guest_entry, const guest_path &path, bool user_root, uint64_t leaf);
