@@ -19,21 +19,31 @@ uint64_t g_nr_pages;
 uint64_t g_scratch_next, g_scratch_end;  // dom0 pfns
 uint64_t g_guest_base, g_guest_pages;    // dom0 pfn of guest-physical 0, guest RAM pages
 // Guest frames the wedge reads or writes (page walks, emulated stack accesses, shadow A/D
-// updates) are mapped at the top pages of Xen's initial mapping, direct-mapped by frame
-// number: a walk touches the same few tables again and again, and each new mapping is an
-// update_va_mapping hypercall. A pointer from map_gfn is good until the next call.
+// updates) are mapped at the top pages of Xen's initial mapping: a walk touches the same few
+// tables again and again, and each new mapping is an update_va_mapping hypercall (~1,000
+// instructions). A pointer from map_gfn is good until the next call.
 // Once the shadow runs, the slots move to a 2 MiB range of their own (guest_map_area):
 // 512 slots keep the page tables of several processes and the kernel's stacks mapped.
+// Two-way set associative by frame number, the set's other slot replaced: direct-mapped, two
+// hot frames with the same number modulo the slot count (two processes' tables a CR3 load
+// reads in turn) took each other's slot on every use.
 constexpr unsigned temp_slots = 32;
 uint64_t g_temp_va;                      // the first slot; slot i at g_temp_va + i pages
 unsigned g_slot_count = temp_slots;
 uint64_t g_temp_gfn[guest_map_area_slots];  // what each maps (~0: nothing)
+uint8_t g_temp_last[guest_map_area_slots / 2];  // per set: the slot (0/1) used last
 uint64_t g_temp_remaps;
 
 volatile uint8_t *map_gfn(uint64_t gfn) {
-    unsigned i = static_cast<unsigned>(gfn % g_slot_count);
+    const unsigned set = static_cast<unsigned>(gfn % (g_slot_count / 2));
+    unsigned i = 2 * set;
+    if (gfn == g_temp_gfn[i] || gfn == g_temp_gfn[i + 1]) {
+        i += gfn != g_temp_gfn[i];
+        g_temp_last[set] = static_cast<uint8_t>(i & 1);
+        return reinterpret_cast<volatile uint8_t *>(g_temp_va + (uint64_t(i) << 12));
+    }
+    i += g_temp_last[set] ^ 1;  // the slot not used last
     auto *va = reinterpret_cast<volatile uint8_t *>(g_temp_va + (uint64_t(i) << 12));
-    if (gfn == g_temp_gfn[i]) return va;
     uint64_t mfn;
     if (!gfn_to_mfn(gfn, mfn)) return nullptr;
     ++g_temp_remaps;
@@ -46,6 +56,7 @@ volatile uint8_t *map_gfn(uint64_t gfn) {
         return nullptr;
     }
     g_temp_gfn[i] = gfn;
+    g_temp_last[set] = static_cast<uint8_t>(i & 1);
     return va;
 }
 
@@ -172,6 +183,11 @@ volatile uint64_t *guest_phys_u64(uint64_t gpa) {
     if ((gpa & 7) || gpa >= guest_ram_bytes()) return nullptr;
     volatile uint8_t *p = map_gfn(gpa >> 12);
     return p ? reinterpret_cast<volatile uint64_t *>(p + (gpa & (page_size - 1))) : nullptr;
+}
+
+volatile uint64_t *guest_phys_frame(uint64_t gfn) {
+    if (gfn >= g_guest_pages) return nullptr;
+    return reinterpret_cast<volatile uint64_t *>(map_gfn(gfn));
 }
 
 } // namespace xw

@@ -53,6 +53,9 @@ bool guest_phys_read(uint64_t gpa, void *dst, size_t len);
 bool guest_phys_zero(uint64_t gpa, size_t len);
 // The 8-byte-aligned u64 at gpa, mapped (valid until the next guest_phys_* call).
 volatile uint64_t *guest_phys_u64(uint64_t gpa);
+// Guest frame `gfn` as 512 u64, mapped (valid until the next guest_phys_* call); nullptr
+// outside guest RAM.
+volatile uint64_t *guest_phys_frame(uint64_t gfn);
 
 // Moves the temporary slots to `va`, 2 MiB the caller mapped with an L1 table of its own
 // (the shadow's roots link it): guest_map_area_slots slots from then on.

@@ -39,6 +39,8 @@ public:
         value = *p;
         return true;
     }
+    // The frame's temporary slot (pv_memory.h): good until another frame takes that slot.
+    const volatile uint64_t *frame_view(uint64_t gfn) override { return guest_phys_frame(gfn); }
     bool cmpxchg_u64(uint64_t gpa, uint64_t &expected, uint64_t desired) override {
         volatile uint64_t *p = guest_phys_u64(gpa);
         if (!p) return false;
@@ -78,6 +80,21 @@ public:
             if (refusals++ < 8)
                 print("xen-wedge: shadow: mmu_update of %u entries of mfn 0x%lx refused after %u: %ld\n", count,
                       table_mfn, done, rc);
+            return false;
+        }
+        return true;
+    }
+    bool write_batch(const table_update *updates, unsigned count) override {
+        cost_scope t(shadow_phase::hv_update);
+        static mmu_update_t reqs[512];
+        if (count > 512) return false;
+        for (unsigned i = 0; i < count; ++i)
+            reqs[i] = {updates[i].table_mfn << 12 | updates[i].index * 8u | MMU_NORMAL_PT_UPDATE, updates[i].value};
+        unsigned done = 0;
+        long rc = mmu_update(reqs, count, &done);
+        if (rc || done != count) {
+            if (refusals++ < 8)
+                print("xen-wedge: shadow: mmu_update of %u entries refused after %u: %ld\n", count, done, rc);
             return false;
         }
         return true;

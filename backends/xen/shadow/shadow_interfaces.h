@@ -29,6 +29,11 @@ public:
     // Atomic: if *gpa == expected, store desired and return true; otherwise return false
     // and put the current value in `expected`.
     virtual bool cmpxchg_u64(uint64_t gpa, uint64_t &expected, uint64_t desired) = 0;
+    // The 512 u64 of guest frame `gfn` as one read-only view, good until the next
+    // frame_view, read_u64 or cmpxchg_u64 (gfn_to_mfn keeps it); nullptr if `gfn` is not
+    // guest RAM. Reading many entries of one table
+    // (a CR3 load's kernel half) costs one lookup instead of one read_u64 call per entry.
+    virtual const volatile uint64_t *frame_view(uint64_t gfn) = 0;
 
 protected:
     ~guest_physical() = default;
@@ -48,6 +53,15 @@ public:
         uint64_t value;
     };
     virtual bool write_entries(uint64_t table_mfn, const entry_update *updates, unsigned count) = 0;
+    // Entries of any shadow tables, in this order, as one request (Xen: one mmu_update, at
+    // most 512 updates; each update names its own table): a CR3 load clears the leaves of
+    // every table it drops at once, and the hypervisor is entered once.
+    struct table_update {
+        uint64_t table_mfn;
+        uint16_t index;
+        uint64_t value;
+    };
+    virtual bool write_batch(const table_update *updates, unsigned count) = 0;
     // Keep a top-level table validated while it is not loaded (Xen: MMUEXT_PIN_L4_TABLE
     // and MMUEXT_UNPIN_TABLE). The core pins each root once at init.
     virtual bool pin_root(uint64_t mfn) = 0;

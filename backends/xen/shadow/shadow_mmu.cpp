@@ -26,6 +26,11 @@ constexpr uint64_t entry_last(unsigned level, uint64_t first) { return first + (
 // entry shows up in the next fill of any address below it.
 constexpr uint64_t link_bits = pte::present | pte::write | pte::user | pte::accessed;
 
+// Bits the hypervisor may add to a leaf it stores (Xen's adjust_guest_l1e puts G on a PV
+// guest's user mappings, which every shadow leaf is). The core never sets them, so a leaf
+// read back is compared with one it would write without them.
+constexpr uint64_t hypervisor_leaf_bits = pte::global;
+
 constexpr uint64_t range_last(uint64_t end) { return end - 1; }  // end 0 -> ~0
 
 constexpr uint64_t user_half_last = 0x00007fffffffffffull;  // L4 slots 0-255
@@ -57,18 +62,13 @@ void entry_span(unsigned level, uint64_t base, uint64_t lo, uint64_t hi, unsigne
 int shadow_mmu::lookup(uint64_t maddr) const
 {
     const uint64_t mfn = maddr >> 12;
-    size_t lo = 0, hi = frame_count_;
-    while (lo < hi) {
-        const size_t mid = (lo + hi) / 2;
-        const uint64_t m = frames_[by_mfn_[mid]].mfn;
-        if (m == mfn)
-            return by_mfn_[mid];
-        if (m < mfn)
-            lo = mid + 1;
-        else
-            hi = mid;
+    for (size_t h = hash_of(mfn);; h = (h + 1) & (hash_size - 1)) {
+        const uint16_t idx = by_hash_[h];
+        if (idx == none)
+            return -1;  // not a pool frame (a wedge L1 of the backend's)
+        if (frames_[idx].mfn == mfn)
+            return idx;
     }
-    return -1;
 }
 
 int shadow_mmu::alloc_table(unsigned level)
@@ -182,6 +182,14 @@ init_status shadow_mmu::init(const shadow_setup &s, const paging_config &cfg)
     for (size_t i = 1; i < frame_count_; ++i)
         if (frames_[by_mfn_[i]].mfn == frames_[by_mfn_[i - 1]].mfn)
             return init_status::bad_pool;
+    for (uint16_t &h : by_hash_)
+        h = none;
+    for (size_t i = 0; i < frame_count_; ++i) {
+        size_t h = hash_of(frames_[i].mfn);
+        while (by_hash_[h] != none)
+            h = (h + 1) & (hash_size - 1);
+        by_hash_[h] = static_cast<uint16_t>(i);
+    }
     free_count_ = 0;
     filled_count_ = 0;
     for (size_t i = frame_count_; i-- > 0;)
@@ -369,29 +377,99 @@ void shadow_mmu::unlist(int l1)
 
 // Clear the leaves of every filled L1 whose 2 MiB lie in [lo, hi] (2 MiB aligned). Only 4K
 // leaves exist (invariant 2) and only pool L1s hold guest-derived ones (the wedge's L1s are
-// the backend's), so this is every guest-derived leaf in the range, without a walk.
-bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi)
+// the backend's), so this is every guest-derived leaf in the range, without a walk. The
+// leaves of all those tables go to the hypervisor in one request (or a few, if many).
+// With keep_valid, a leaf the guest's current tables give exactly as it is stays (see
+// leaf_still_valid); an L1 with such a leaf stays listed.
+bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi, bool keep_valid)
 {
-    static hypervisor_mmu::entry_update cleared[512];
+    constexpr unsigned batch_max = 512;  // Xen's mmu_update takes any count; one page of requests
+    static hypervisor_mmu::table_update batch[batch_max];
+    unsigned n = 0;
     bool changed = false;
     for (size_t k = filled_count_; k-- > 0;) {  // backwards: unlist moves the last one here
         const int idx = filled_l1_[k];
         frame_meta &f = frames_[idx];
         if (f.base < lo || f.base + (page_2m - 1) > hi)
             continue;
-        unsigned n = 0;
-        for (unsigned i = f.filled_lo; i <= f.filled_hi; ++i)
-            if (f.table[i] & pte::present)
-                cleared[n++] = {static_cast<uint16_t>(i), 0};
-        if (n) {
-            stats_.entries_written += n;
-            hv_.write_entries(f.mfn, cleared, n);
+        // Pieces of a guest large page are not checked: they all go.
+        guest_path path{};
+        const volatile uint64_t *guest_l1 = keep_valid && !(f.flags & splinter) ? guest_l1_of(f.base, path) : nullptr;
+        bool left = false;
+        for (unsigned i = f.filled_lo; i <= f.filled_hi; ++i) {
+            const uint64_t leaf = f.table[i];
+            if (!(leaf & pte::present))
+                continue;
+            if (guest_l1 && leaf_still_valid(guest_l1[i], path, f.user_root, leaf)) {
+                ++stats_.leaves_kept;
+                left = true;
+                continue;
+            }
+            if (n == batch_max) {
+                stats_.entries_written += n;
+                hv_.write_batch(batch, n);
+                n = 0;
+            }
+            batch[n++] = {f.mfn, static_cast<uint16_t>(i), 0};
             changed = true;
         }
-        f.flags = 0;
-        unlist(idx);
+        if (!left) {
+            f.flags = 0;
+            unlist(idx);
+        }
+    }
+    if (n) {
+        stats_.entries_written += n;
+        hv_.write_batch(batch, n);
     }
     return changed;
+}
+
+// The guest L1 table the current tables use for the 2 MiB at `base`, if the path to it is
+// one a walk would take without setting anything: present, Accessed, no reserved bits, no
+// large page. Its view is good until the next read through guest_physical (gfn_to_mfn is
+// not one). `path` gets the rights of the three upper levels.
+const volatile uint64_t *shadow_mmu::guest_l1_of(uint64_t base, guest_path &path)
+{
+    uint64_t table = guest_cr3_ & pte::addr_mask & ((1ull << cfg_.maxphyaddr) - 1);
+    path = guest_path{true, true, false, reserved_bits(cfg_, 1, false)};
+    for (unsigned level = 4; level > 1; --level) {
+        const volatile uint64_t *t = mem_.frame_view(table >> 12);
+        if (!t)
+            return nullptr;
+        const uint64_t e = t[(base >> shift_of(level)) & 511];
+        if (!(e & pte::present) || !(e & pte::accessed) || (level < 4 && (e & pte::page_size)) ||
+            (e & reserved_bits(cfg_, level, false)))
+            return nullptr;
+        path.writable = path.writable && (e & pte::write);
+        path.user = path.user && (e & pte::user);
+        path.nx = path.nx || (cfg_.nxe && (e & pte::nx));
+        table = e & pte::addr_mask;
+    }
+    return mem_.frame_view(table >> 12);
+}
+
+// A shadow leaf survives a CR3 load when the new tables give exactly it and every Accessed
+// bit on the way is set (Dirty too, for a writable leaf: leaf_for makes a leaf writable only
+// with D). A walk at the next access would then read the same entries and set nothing, so
+// the kept leaf is what a fill right after the load writes, and a TLB may fill at any time
+// (speculatively). So no access can tell the kept leaf from a dropped and refilled one.
+bool shadow_mmu::leaf_still_valid(uint64_t e, const guest_path &path, bool user_root, uint64_t leaf)
+{
+    if (!(e & pte::present) || !(e & pte::accessed) || (e & path.leaf_reserved))
+        return false;
+    translation t;
+    t.page_size = page_4k;
+    t.leaf = e;
+    t.writable = path.writable && (e & pte::write);
+    t.user = path.user && (e & pte::user);
+    t.nx = path.nx || (cfg_.nxe && (e & pte::nx));
+    if (user_root && !t.user)
+        return false;  // a user access would fault: the user root holds no such leaf
+    uint64_t mfn = 0;
+    if (!mem_.gfn_to_mfn((e & pte::addr_mask) >> 12, mfn))
+        return false;
+    return leaf_for(t, mfn, user_root) == (leaf & ~hypervisor_leaf_bits);
 }
 
 void shadow_mmu::drop_range(uint64_t lo, uint64_t hi, bool keep_tables)
@@ -490,26 +568,39 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
     kept = false;
     if (!keep_global_half || !ready_)
         return load_cr3(cr3);
-    // One pass over the new root: compare with the copy and update it where it differs.
+    // One pass over the new root, through one view of its frame: compare with the copy and
+    // update it where it differs.
     const uint64_t root = cr3 & pte::addr_mask;
-    bool same = kernel_half_known_;
-    for (unsigned i = 0; i < half; ++i) {
-        uint64_t e = 0;
-        if (!mem_.read_u64(root + (half + i) * 8, e))
-            return load_cr3(cr3);
-        if (e != kernel_half_[i]) {
-            kernel_half_[i] = e;
-            same = false;
-        }
+    const volatile uint64_t *l4 = mem_.frame_view(root >> 12);
+    if (!l4)
+        return load_cr3(cr3);
+    // Eight entries a step: the loop's own instructions were half of its ~1,800.
+    uint64_t diff = 0;
+    static_assert(half % 8 == 0);
+    for (unsigned i = 0; i < half; i += 8) {
+#pragma GCC unroll 8
+        for (unsigned k = 0; k < 8; ++k)
+            diff |= l4[half + i + k] ^ kernel_half_[i + k];
     }
+    const bool same = kernel_half_known_ && diff == 0;
+    if (diff)
+        for (unsigned i = 0; i < half; ++i)
+            kernel_half_[i] = l4[half + i];
     kernel_half_known_ = true;
     if (!same)
         return full_load(cr3);
     guest_cr3_ = cr3;
     ++stats_.flushes;
-    drop_range(0, user_half_last, true);
+    // The user half: only the leaves the new tables do not give as they are.
+    if (clear_filled(0, user_half_last, true))
+        hv_.flush_all();
     kept = true;
-    return scan_collisions();
+    // The kernel half's L4 entries are those of the last full load, whose scan reported its
+    // collisions; nothing there is shadowed from the guest anyway (handle_fault and
+    // invalidate_page report a mapping they meet). So only the user half is scanned.
+    collision_report rep;
+    scan_ranges(0, user_half_last, rep);
+    return rep;
 }
 
 void shadow_mmu::set_config(const paging_config &cfg)
@@ -522,6 +613,17 @@ void shadow_mmu::set_config(const paging_config &cfg)
 }
 
 // ---- filling --------------------------------------------------------------------------------
+
+// The 4K shadow leaf for a guest translation to machine frame `mfn`.
+uint64_t shadow_mmu::leaf_for(const translation &t, uint64_t mfn, bool user_root) const
+{
+    // Writable only once the guest's Dirty bit is set: the first write faults and sets it.
+    const bool dirty = t.leaf & pte::dirty;
+    const bool writable = dirty && (t.writable || (!user_root && !cfg_.wp));
+    const uint64_t pat = t.page_size == page_4k ? (t.leaf & pte::pat_4k) : ((t.leaf & pte::pat_large) ? pte::pat_4k : 0);
+    return (mfn << 12) | pte::present | pte::user | pte::accessed | (writable ? pte::write | pte::dirty : 0) |
+           (t.nx ? pte::nx : 0) | (t.leaf & (pte::pwt | pte::pcd)) | pat;
+}
 
 fault_outcome shadow_mmu::install(bool user_root, uint64_t va, const translation &t, uint64_t mfn)
 {
@@ -538,6 +640,7 @@ fault_outcome shadow_mmu::install(bool user_root, uint64_t va, const translation
             child = alloc_table(level - 1);
             if (child < 0)
                 return fault_outcome::out_of_memory;
+            frames_[child].user_root = user_root;
             if (!write(table, i, (frames_[child].mfn << 12) | link_bits)) {
                 free_subtree(child);
                 return fault_outcome::hypervisor_refused;
@@ -549,16 +652,10 @@ fault_outcome shadow_mmu::install(bool user_root, uint64_t va, const translation
         table = child;
     }
 
-    // Writable only once the guest's Dirty bit is set: the first write faults and sets it.
-    const bool dirty = t.leaf & pte::dirty;
-    const bool writable = dirty && (t.writable || (!user_root && !cfg_.wp));
-    const uint64_t pat = t.page_size == page_4k ? (t.leaf & pte::pat_4k) : ((t.leaf & pte::pat_large) ? pte::pat_4k : 0);
-    const uint64_t leaf = (mfn << 12) | pte::present | pte::user | pte::accessed |
-                          (writable ? pte::write | pte::dirty : 0) | (t.nx ? pte::nx : 0) |
-                          (t.leaf & (pte::pwt | pte::pcd)) | pat;
+    const uint64_t leaf = leaf_for(t, mfn, user_root);
     const unsigned i = (va >> 12) & 511;
     const uint64_t old = frames_[table].table[i];
-    if (old == leaf)
+    if ((old & ~hypervisor_leaf_bits) == leaf)
         return fault_outcome::fixed;  // spurious: the CPU re-walked already
     note_filled(table, va);
     if (!write(table, i, leaf))
@@ -634,12 +731,17 @@ void shadow_mmu::scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_
 {
     unsigned i_first, i_last;
     entry_span(level, base, lo, hi, i_first, i_last);
+    // One view of the table, taken again after each descent (the view is good until the next
+    // guest_physical call).
+    const volatile uint64_t *t = mem_.frame_view(table_gpa >> 12);
+    if (!t)
+        return;
     for (unsigned i = i_first; i <= i_last; ++i) {
         const uint64_t first = entry_base(level, base, i), last = entry_last(level, first);
         if (last < lo || first > hi)
             continue;
-        uint64_t e = 0;
-        if (!mem_.read_u64(table_gpa + i * 8, e) || !(e & pte::present))
+        const uint64_t e = t[i];
+        if (!(e & pte::present))
             continue;
         if (level == 1 || (level < 4 && (e & pte::page_size))) {
             if (rep.count++ == 0)
@@ -647,6 +749,9 @@ void shadow_mmu::scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_
             continue;
         }
         scan(e & pte::addr_mask, level - 1, first, lo, hi, rep);
+        t = mem_.frame_view(table_gpa >> 12);
+        if (!t)
+            return;
     }
 }
 
@@ -655,14 +760,24 @@ void shadow_mmu::scan_range(uint64_t lo, uint64_t hi, collision_report &rep)
     scan(guest_cr3_ & pte::addr_mask, 4, 0, lo, hi, rep);
 }
 
+// The guest's mappings of the protected ranges, clipped to [lo, hi].
+void shadow_mmu::scan_ranges(uint64_t lo, uint64_t hi, collision_report &rep)
+{
+    auto one = [&](uint64_t start, uint64_t last) {
+        if (start <= hi && lo <= last)
+            scan_range(start > lo ? start : lo, last < hi ? last : hi, rep);
+    };
+    for (size_t i = 0; i < wedge_count_; ++i)
+        one(wedge_[i].start, range_last(wedge_[i].end));
+    for (size_t i = 0; i < reserved_count_; ++i)
+        one(reserved_[i].start, range_last(reserved_[i].end));
+    stats_.collisions += rep.count;
+}
+
 collision_report shadow_mmu::scan_collisions()
 {
     collision_report rep;
-    for (size_t i = 0; i < wedge_count_; ++i)
-        scan_range(wedge_[i].start, range_last(wedge_[i].end), rep);
-    for (size_t i = 0; i < reserved_count_; ++i)
-        scan_range(reserved_[i].start, range_last(reserved_[i].end), rep);
-    stats_.collisions += rep.count;
+    scan_ranges(0, ~0ull, rep);
     return rep;
 }
 

@@ -82,6 +82,7 @@ struct collision_report {
 struct shadow_stats {
     uint64_t faults_fixed = 0, faults_injected = 0, collisions = 0;
     uint64_t entries_written = 0, tables_allocated = 0, flushes = 0, pool_reclaims = 0;
+    uint64_t leaves_kept = 0;  // user leaves kept CR3 loads left in place
     uint32_t tables_in_use = 0;
 };
 
@@ -134,6 +135,9 @@ public:
 
     const shadow_stats &stats() const { return stats_; }
 
+    // Where lookup() starts its probe for a pool frame: public for tests that make frames collide.
+    static size_t hash_of(uint64_t mfn) { return (mfn * 0x9e3779b97f4a7c15ull) >> 51; }  // 13 bits
+
     // The shadow leaf entry for `va` in a root (0 if none): for tests and diagnostics.
     uint64_t shadow_leaf(bool user_root, uint64_t va) const;
 
@@ -145,6 +149,7 @@ private:
         const volatile uint64_t *table = nullptr;
         uint8_t level = 0;  // 0 = free, 1..4 = a shadow table of that level
         uint8_t flags = 0;
+        bool user_root = false;  // a table of the user root (set when a fill allocates it)
         uint16_t filled_pos = none;  // an L1's place in filled_l1_, or none
         uint16_t filled_lo = 0, filled_hi = 0;  // a listed L1's filled entries lie in [lo, hi]
         uint64_t base = 0;           // the first address a listed L1 covers
@@ -161,7 +166,15 @@ private:
     bool clear_leaves(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi);
     void note_filled(int l1, uint64_t va);
     void unlist(int l1);
-    bool clear_filled(uint64_t lo, uint64_t hi);
+    // keep_valid: leave the leaves the current guest tables give unchanged (a kept CR3 load).
+    bool clear_filled(uint64_t lo, uint64_t hi, bool keep_valid = false);
+    struct guest_path {
+        bool writable, user, nx;
+        uint64_t leaf_reserved;  // reserved_bits of a 4K leaf, once per table
+    };
+    const volatile uint64_t *guest_l1_of(uint64_t base, guest_path &path);
+    bool leaf_still_valid(uint64_t guest_entry, const guest_path &path, bool user_root, uint64_t leaf);
+    uint64_t leaf_for(const translation &t, uint64_t mfn, bool user_root) const;
     // keep_tables: clear only leaves (CR3 loads); otherwise empty tables return to the pool.
     void drop_range(uint64_t lo, uint64_t hi, bool keep_tables = false);
     fault_outcome install(bool user_root, uint64_t va, const translation &t, uint64_t mfn);
@@ -169,6 +182,7 @@ private:
     void scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_t lo, uint64_t hi,
               collision_report &rep);
     void scan_range(uint64_t lo, uint64_t hi, collision_report &rep);
+    void scan_ranges(uint64_t lo, uint64_t hi, collision_report &rep);
     uint64_t splinter_span(int root, uint64_t va) const;
 
     guest_physical &mem_;
@@ -185,7 +199,13 @@ private:
     collision_report full_load(uint64_t cr3);
 
     frame_meta frames_[max_frames];
-    uint16_t by_mfn_[max_frames];     // frame indices sorted by mfn
+    uint16_t by_mfn_[max_frames];     // frame indices sorted by mfn (init's duplicate check)
+    static_assert(2 * max_frames == size_t(1) << 13, "hash_of gives 13 bits");
+    // Frame index by mfn, open addressing with linear probing, half full at most: lookup()
+    // runs on every level of every shadow walk (fills, shadow_leaf, drops), and a binary
+    // search over the pool cost ~70 instructions where this costs ~10.
+    static constexpr size_t hash_size = 2 * max_frames;
+    uint16_t by_hash_[hash_size];
     uint16_t free_[max_frames];       // stack of free frame indices
     size_t frame_count_ = 0, free_count_ = 0;
     // Every L1 that may hold a leaf (a fill wrote one since its last full clear), in both

@@ -61,6 +61,7 @@ public:
     }
     bool read_u64(uint64_t gpa, uint64_t &value) override
     {
+        poison_view();
         uint64_t mfn;
         if ((gpa & 7) || !gfn_to_mfn(gpa >> 12, mfn))
             return false;
@@ -70,6 +71,7 @@ public:
     bool cmpxchg_u64(uint64_t gpa, uint64_t &expected, uint64_t desired) override
     {
         ++cmpxchg_calls;
+        poison_view();
         if (before_cmpxchg) {
             auto hook = before_cmpxchg;
             before_cmpxchg = nullptr;  // one shot: simulates another vCPU racing once
@@ -85,6 +87,19 @@ public:
         }
         slot = desired;
         return true;
+    }
+    // A copy of the frame, overwritten with present, reserved-bit garbage by the next call:
+    // a core that keeps a view past its next call reads nonsense, as it could on Xen, where
+    // the view is a temporary slot the next call may remap.
+    const volatile uint64_t *frame_view(uint64_t gfn) override
+    {
+        poison_view();
+        ++frame_views;
+        auto it = p2m_.find(gfn);
+        if (it == p2m_.end())
+            return nullptr;
+        view_ = frame(it->second);
+        return view_.data();
     }
     uint64_t gread(uint64_t gpa) { uint64_t v = 0; read_u64(gpa, v); return v; }
     void gwrite(uint64_t gpa, uint64_t v) { frame(mfn_of(gpa >> 12))[(gpa & 0xfff) / 8] = v; }
@@ -110,6 +125,14 @@ public:
         for (unsigned i = 0; i < count; ++i)
             if (!write_entry(table_mfn, updates[i].index, updates[i].value))
                 return false;  // Xen stops at the first refused update too
+        return true;
+    }
+    bool write_batch(const table_update *updates, unsigned count) override
+    {
+        ++batches;
+        for (unsigned i = 0; i < count; ++i)
+            if (!write_entry(updates[i].table_mfn, updates[i].index, updates[i].value))
+                return false;
         return true;
     }
     bool pin_root(uint64_t mfn) override
@@ -198,11 +221,13 @@ public:
         return n;
     }
 
-    uint64_t writes = 0, refused = 0, flushes = 0, cmpxchg_calls = 0, batches = 0;
+    uint64_t writes = 0, refused = 0, flushes = 0, cmpxchg_calls = 0, batches = 0, frame_views = 0;
     std::vector<uint64_t> invalidated;
     std::function<void()> before_cmpxchg;
 
 private:
+    void poison_view() { view_.fill(0xfff0000000000fffull); }
+
     // Xen-like validation; returns true to refuse.
     bool refuse(uint64_t table_mfn, unsigned index, uint64_t value)
     {
@@ -246,6 +271,10 @@ private:
         }
         if (level > 1 && (value & pte::present))
             ++refs_[target];
+        // Xen (adjust_guest_l1e, with its default global pages for PV guests) adds G to a PV
+        // guest's user mappings, and every shadow leaf is one (U is always set).
+        if (level == 1 && (value & pte::present) && (value & pte::user))
+            value |= pte::global;
         frame(table_mfn)[index] = value;
         return false;
     }
@@ -269,6 +298,7 @@ private:
         }
     }
 
+    page view_{};
     std::map<uint64_t, std::unique_ptr<page>> mem_;
     std::map<uint64_t, uint64_t> p2m_;
     std::set<uint64_t> pool_, pinned_;

@@ -42,10 +42,14 @@ struct rig {
     uint64_t cr3 = 0;
     init_status status = init_status::ok;
 
-    explicit rig(size_t pool_frames = 256, paging_config cfg = {}, bool wedge_in_user_root = false)
+    // `pool_mfns`: the pool's machine frames (default: pool_frames from pool_base_mfn on).
+    explicit rig(size_t pool_frames = 256, paging_config cfg = {}, bool wedge_in_user_root = false,
+                 const std::vector<uint64_t> &pool_mfns = {})
     {
+        if (!pool_mfns.empty())
+            pool_frames = pool_mfns.size();
         for (size_t i = 0; i < pool_frames; ++i) {
-            const uint64_t mfn = pool_base_mfn + i;
+            const uint64_t mfn = pool_mfns.empty() ? pool_base_mfn + i : pool_mfns[i];
             m.add_pool_frame(mfn);
             pool.push_back(pool_frame{m.frame(mfn).data(), mfn});
         }

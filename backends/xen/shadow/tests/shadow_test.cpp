@@ -300,6 +300,300 @@ TEST_CASE("shadow: CR3 loads, invlpg and #PF clear leaves (one request per table
     CHECK(r.m.refused == 0);
 }
 
+TEST_CASE("shadow: a kept CR3 load clears the user leaves of every table in one request", "[shadow]")
+{
+    rig r;
+    const uint64_t cr3_a = r.cr3, cr3_b = r.gt.new_table();
+    constexpr uint64_t kva = 0xffff888000001000ull;
+    r.gt.map(cr3_a, kva, 0x9000, P | W);
+    r.gt.set_entry(cr3_b, kva, 4, r.gt.entry(cr3_a, kva, 4));  // the shared kernel half
+    // Four user pages in four 2 MiB (four L1s), read by user mode (user root) and by the
+    // kernel (kernel root): eight L1s hold leaves.
+    constexpr uint64_t spread[4] = {0x400000, 0x600000, 0x7ffffffde000ull, 0x40000000};
+    for (int k = 0; k < 4; ++k) {
+        r.gt.map(cr3_a, spread[k], 0x10000 + 0x1000 * k, P | W | U);
+        r.gt.map(cr3_b, spread[k], 0x20000 + 0x1000 * k, P | W | U);
+    }
+    bool kept = false;
+    r.sh->load_cr3(cr3_a, true, kept);
+    REQUIRE(r.read(kva).ok);
+    for (int k = 0; k < 4; ++k) {
+        REQUIRE(r.read(spread[k], true).maddr == r.maddr_of(0x10000 + 0x1000 * k));
+        REQUIRE(r.write(spread[k]).maddr == r.maddr_of(0x10000 + 0x1000 * k));
+    }
+    const uint64_t batches = r.m.batches, writes = r.m.writes;
+    r.sh->load_cr3(cr3_b, true, kept);
+    REQUIRE(kept);
+    CHECK(r.m.batches - batches == 1);  // eight tables, one request
+    CHECK(r.m.writes - writes == 8);    // each leaf once, and no link
+    for (int k = 0; k < 4; ++k) {
+        CHECK(r.sh->shadow_leaf(true, spread[k]) == 0);
+        CHECK(r.sh->shadow_leaf(false, spread[k]) == 0);
+        CHECK(r.read(spread[k], true).maddr == r.maddr_of(0x20000 + 0x1000 * k));
+        CHECK(r.write(spread[k]).maddr == r.maddr_of(0x20000 + 0x1000 * k));
+    }
+    CHECK(r.sh->shadow_leaf(false, kva) != 0);
+    CHECK(r.m.refused == 0);
+}
+
+TEST_CASE("shadow: CR3 loads read the guest's tables through frame views and still see every entry", "[shadow][keep]")
+{
+    rig r;
+    const uint64_t cr3_a = r.cr3, cr3_b = r.gt.new_table();
+    constexpr uint64_t kva = 0xffff888000001000ull;
+    r.gt.map(cr3_a, kva, 0x9000, P | W);
+    // Guest mappings of the wedge image (2 pages) and of Xen's hole (2): four collisions the
+    // scan of every CR3 load reports, found through views of the tables on the way.
+    r.gt.map(cr3_a, wedge_image, 0x5000, P | W);
+    r.gt.map(cr3_a, wedge_image + 0x3000, 0x5000, P | W);
+    r.gt.map(cr3_a, xen_hole + 0x1000, 0x5000, P | W);
+    r.gt.map(cr3_a, xen_hole + (1ull << 39), 0x5000, P | W);  // the next L4 slot: read after a descent
+    for (unsigned i = 256; i < 512; ++i)  // B shares A's whole kernel half
+        r.m.gwrite(cr3_b + 8 * i, r.m.gread(cr3_a + 8 * i));
+    bool kept = false;
+    const uint64_t views = r.m.frame_views;
+    collision_report rep = r.sh->load_cr3(cr3_a, true, kept);
+    CHECK(rep.count == 4);
+    CHECK(rep.first_va == wedge_image);  // the wedge's ranges are scanned first
+    CHECK(r.m.frame_views > views);
+    REQUIRE(r.read(kva).ok);
+    rep = r.sh->load_cr3(cr3_b, true, kept);
+    CHECK(kept);  // the 256 kernel-half entries, read through one view, all equal
+    CHECK(rep.count == 0);  // a kept load scans only the user half: the kernel half is the same
+    CHECK(r.sh->load_cr3(cr3_b).count == 4);
+    r.sh->load_cr3(cr3_b, true, kept);  // the copy to compare with again
+    // The last kernel-half slot differs: no keep.
+    r.gt.set_entry(cr3_b, 0xffffff8000000000ull, 4, 0);
+    rep = r.sh->load_cr3(cr3_b, true, kept);
+    CHECK(!kept);
+    CHECK(rep.count == 2);  // the image's mappings were under slot 511; Xen's hole's stay
+    CHECK(rep.first_va == xen_hole + 0x1000);
+    CHECK(r.m.refused == 0);
+}
+
+namespace {
+// Two address spaces with a shared kernel half, as Linux's: A (the rig's root) and B.
+struct two_spaces {
+    rig r;
+    uint64_t a = r.cr3, b = r.gt.new_table();
+    static constexpr uint64_t kva = 0xffff888000001000ull;
+    two_spaces()
+    {
+        r.gt.map(a, kva, 0x9000, P | W);
+        r.gt.set_entry(a, kva, 4, r.gt.entry(a, kva, 4) | A);  // Linux's _KERNPG_TABLE has A
+        r.gt.set_entry(b, kva, 4, r.gt.entry(a, kva, 4));
+        load(a);  // the kernel half to compare with
+    }
+    // `va` -> `gpa` in `cr3` with the leaf `flags`, every upper entry present, writable, user
+    // and Accessed (Linux's _PAGE_TABLE).
+    void map(uint64_t cr3, uint64_t va, uint64_t gpa, uint64_t flags)
+    {
+        r.gt.map(cr3, va, gpa, flags);
+        for (int level = 4; level > 1; --level)
+            r.gt.set_entry(cr3, va, level, r.gt.entry(cr3, va, level) | A);
+    }
+    bool load(uint64_t cr3)
+    {
+        bool kept = false;
+        r.sh->load_cr3(cr3, true, kept);
+        return kept;
+    }
+};
+} // namespace
+
+TEST_CASE("shadow: a kept CR3 load keeps the user leaves the new tables give as they are", "[shadow][keep]")
+{
+    two_spaces s;
+    rig &r = s.r;
+    constexpr uint64_t text = 0x401000, data = 0x402000;  // one L1
+    s.map(s.a, text, 0x5000, P | U | A);                  // shared text: the same frame, read-only
+    s.map(s.b, text, 0x5000, P | U | A);
+    s.map(s.a, data, 0x6000, P | W | U | A | D);          // written data: a frame each
+    s.map(s.b, data, 0x7000, P | W | U | A | D);
+    REQUIRE(r.read(s.kva).ok);
+    REQUIRE(r.fetch(text, true).maddr == r.maddr_of(0x5000));
+    REQUIRE(r.read(text).maddr == r.maddr_of(0x5000));  // the kernel root's leaf (copy_from_user)
+    REQUIRE(r.write(data, true).maddr == r.maddr_of(0x6000));
+    const uint64_t text_user = r.sh->shadow_leaf(true, text), text_kernel = r.sh->shadow_leaf(false, text);
+
+    uint64_t writes = r.m.writes;
+    REQUIRE(s.load(s.b));
+    CHECK(r.sh->shadow_leaf(true, text) == text_user);      // kept in both roots
+    CHECK(r.sh->shadow_leaf(false, text) == text_kernel);
+    CHECK(r.sh->shadow_leaf(true, data) == 0);              // another frame: dropped
+    CHECK(r.m.writes - writes == 1);
+    CHECK(r.fetch(text, true).faults == 0);
+    CHECK(r.write(data, true).maddr == r.maddr_of(0x7000));
+    // Back to A: text kept again, data A's again. The L1 stayed listed, so its leaves are
+    // checked on every load (a stale one would survive otherwise).
+    REQUIRE(s.load(s.a));
+    CHECK(r.fetch(text, true).faults == 0);
+    CHECK(r.read(data, true).maddr == r.maddr_of(0x6000));
+    // A third space maps another frame at the text address: nothing of A's may survive.
+    const uint64_t c = r.gt.new_table();
+    r.gt.set_entry(c, s.kva, 4, r.gt.entry(s.a, s.kva, 4));
+    s.map(c, text, 0x8000, P | U | A);
+    REQUIRE(s.load(c));
+    CHECK(r.sh->shadow_leaf(true, text) == 0);
+    CHECK(r.sh->shadow_leaf(false, text) == 0);
+    CHECK(r.fetch(text, true).maddr == r.maddr_of(0x8000));
+    CHECK(pf_of(r.read(data, true)) == pf_error::user);
+    // Everything the new tables give as it is: no request, no TLB flush.
+    REQUIRE(s.load(c));
+    writes = r.m.writes;
+    const uint64_t flushes = r.m.flushes, batches = r.m.batches;
+    REQUIRE(s.load(c));
+    CHECK(r.m.writes == writes);
+    CHECK(r.m.batches == batches);
+    CHECK(r.m.flushes == flushes);
+    CHECK(r.fetch(text, true).faults == 0);
+    CHECK(r.m.refused == 0);
+}
+
+TEST_CASE("shadow: a kept CR3 load drops a leaf a walk of the new tables would not give as it is", "[shadow][keep]")
+{
+    constexpr uint64_t va = 0x401000;
+    constexpr uint64_t shared = P | W | U | A | D;
+    // Each case: B maps the page as A does, then one change; after the load the leaf must be
+    // gone in both roots and the next access must behave as a fresh walk of B.
+    SECTION("Accessed clear in the leaf: the next access sets it again")
+    {
+        two_spaces s;
+        s.map(s.a, va, 0x5000, shared);
+        s.map(s.b, va, 0x5000, shared & ~A);
+        REQUIRE(s.r.read(va, true).ok);
+        REQUIRE(s.r.read(va).ok);
+        REQUIRE(s.load(s.b));
+        CHECK(s.r.sh->shadow_leaf(true, va) == 0);
+        CHECK(s.r.sh->shadow_leaf(false, va) == 0);
+        CHECK(s.r.read(va, true).faults == 1);
+        CHECK((s.r.gt.entry(s.b, va, 1) & A) != 0);
+    }
+    SECTION("Accessed clear in an upper entry: the next access sets it again")
+    {
+        two_spaces s;
+        s.map(s.a, va, 0x5000, shared);
+        s.map(s.b, va, 0x5000, shared);
+        s.r.gt.set_entry(s.b, va, 2, s.r.gt.entry(s.b, va, 2) & ~A);
+        REQUIRE(s.r.read(va, true).ok);
+        REQUIRE(s.load(s.b));
+        CHECK(s.r.sh->shadow_leaf(true, va) == 0);
+        CHECK(s.r.read(va, true).faults == 1);
+        CHECK((s.r.gt.entry(s.b, va, 2) & A) != 0);
+    }
+    SECTION("Dirty clear under a writable leaf: the next write sets it")
+    {
+        two_spaces s;
+        s.map(s.a, va, 0x5000, shared);
+        s.map(s.b, va, 0x5000, shared & ~D);
+        REQUIRE(s.r.write(va, true).ok);
+        REQUIRE(s.r.write(va).ok);
+        REQUIRE(s.load(s.b));
+        CHECK((s.r.sh->shadow_leaf(true, va) & W) == 0);
+        CHECK((s.r.sh->shadow_leaf(false, va) & W) == 0);
+        CHECK(s.r.write(va, true).ok);
+        CHECK((s.r.gt.entry(s.b, va, 1) & D) != 0);
+    }
+    SECTION("read-only in the new tables: a user write faults")
+    {
+        two_spaces s;
+        s.map(s.a, va, 0x5000, shared);
+        s.map(s.b, va, 0x5000, shared & ~W);
+        s.r.gt.set_entry(s.b, va, 3, s.r.gt.entry(s.b, va, 3) & ~W);  // and read-only above
+        REQUIRE(s.r.write(va, true).ok);
+        REQUIRE(s.load(s.b));
+        CHECK(pf_of(s.r.write(va, true)) == (pf_error::present | pf_error::write | pf_error::user));
+    }
+    SECTION("supervisor-only in an upper entry: a user access faults, the kernel's does not")
+    {
+        two_spaces s;
+        s.map(s.a, va, 0x5000, shared);
+        s.map(s.b, va, 0x5000, shared);
+        s.r.gt.set_entry(s.b, va, 3, s.r.gt.entry(s.b, va, 3) & ~U);
+        REQUIRE(s.r.read(va, true).ok);
+        REQUIRE(s.r.read(va).ok);
+        REQUIRE(s.load(s.b));
+        CHECK(s.r.sh->shadow_leaf(true, va) == 0);
+        CHECK(s.r.sh->shadow_leaf(false, va) != 0);  // the kernel root's leaf is still what B gives
+        CHECK(pf_of(s.r.read(va, true)) == (pf_error::present | pf_error::user));
+    }
+    SECTION("NX in the new tables: a fetch faults")
+    {
+        paging_config cfg;
+        cfg.nxe = true;
+        rig r(256, cfg);
+        const uint64_t b = r.gt.new_table();
+        r.gt.map(r.cr3, two_spaces::kva, 0x9000, P | W);
+        r.gt.set_entry(b, two_spaces::kva, 4, r.gt.entry(r.cr3, two_spaces::kva, 4));
+        r.gt.map(r.cr3, va, 0x5000, shared);
+        r.gt.map(b, va, 0x5000, shared);
+        r.gt.set_entry(b, va, 2, r.gt.entry(b, va, 2) | NX | A);
+        r.gt.set_entry(b, va, 3, r.gt.entry(b, va, 3) | A);
+        r.gt.set_entry(b, va, 4, r.gt.entry(b, va, 4) | A);
+        bool kept = false;
+        r.sh->load_cr3(r.cr3, true, kept);
+        r.sh->load_cr3(r.cr3, true, kept);
+        REQUIRE(r.fetch(va, true).ok);
+        r.sh->load_cr3(b, true, kept);
+        REQUIRE(kept);
+        CHECK(pf_of(r.fetch(va, true)) == (pf_error::present | pf_error::user | pf_error::fetch));
+        CHECK(r.read(va, true).ok);
+    }
+    SECTION("a reserved bit in the new leaf (NX without EFER.NXE): #PF with RSVD")
+    {
+        paging_config cfg;
+        cfg.nxe = false;
+        rig r(256, cfg);
+        const uint64_t b = r.gt.new_table();
+        for (uint64_t cr3 : {r.cr3, b}) {
+            r.gt.map(cr3, va, 0x5000, cr3 == b ? shared | NX : shared);
+            for (int level = 4; level > 1; --level)
+                r.gt.set_entry(cr3, va, level, r.gt.entry(cr3, va, level) | A);
+        }
+        bool kept = false;
+        r.sh->load_cr3(r.cr3, true, kept);
+        r.sh->load_cr3(r.cr3, true, kept);
+        REQUIRE(r.read(va, true).ok);
+        r.sh->load_cr3(b, true, kept);
+        REQUIRE(kept);
+        CHECK(pf_of(r.read(va, true)) == (pf_error::present | pf_error::reserved | pf_error::user));
+    }
+    SECTION("not present in the new tables")
+    {
+        two_spaces s;
+        s.map(s.a, va, 0x5000, shared);
+        s.map(s.b, va, 0x5000, shared & ~P);
+        REQUIRE(s.r.read(va, true).ok);
+        REQUIRE(s.load(s.b));
+        CHECK(pf_of(s.r.read(va, true)) == pf_error::user);
+    }
+    SECTION("a 2 MiB page in the new tables")
+    {
+        two_spaces s;
+        s.r.m.add_ram(0x600, 0x200);
+        s.map(s.a, va, 0x5000, shared);
+        s.r.gt.map(s.b, 0x400000, 0x600000, shared, page_2m);
+        s.r.gt.set_entry(s.b, va, 3, s.r.gt.entry(s.b, va, 3) | A);
+        s.r.gt.set_entry(s.b, va, 4, s.r.gt.entry(s.b, va, 4) | A);
+        // The large page's data looks like an L1 that gives A's leaf: only a walk that stops
+        // at PS reads it right.
+        s.r.m.gwrite(0x600000 + 8 * 1, 0x5000 | shared);
+        REQUIRE(s.r.read(va, true).maddr == s.r.maddr_of(0x5000));
+        REQUIRE(s.load(s.b));
+        CHECK(s.r.sh->shadow_leaf(true, va) == 0);
+        CHECK(s.r.read(va, true).maddr == s.r.maddr_of(0x601000));
+    }
+    SECTION("the same page one level up the tree elsewhere: another L1 at the address")
+    {
+        two_spaces s;
+        s.map(s.a, va, 0x5000, shared);
+        s.map(s.b, va, 0x6000, shared);
+        REQUIRE(s.r.read(va, true).ok);
+        REQUIRE(s.load(s.b));
+        CHECK(s.r.read(va, true).maddr == s.r.maddr_of(0x6000));
+    }
+}
+
 TEST_CASE("shadow: tables kept across CR3 loads fill the pool and are reclaimed", "[shadow]")
 {
     rig r(20);  // 2 roots + 3 wedge path tables + 15 for the guest
@@ -335,6 +629,45 @@ TEST_CASE("shadow: tables kept across CR3 loads fill the pool and are reclaimed"
     CHECK(r.sh->stats().pool_reclaims > 0);
     CHECK(r.sh->stats().flushes - flushes == 24);     // one per CR3 load: no reclaim flushed all
     CHECK(r.sh->shadow_leaf(false, kva) != 0);        // the kernel half survived the reclaims
+    CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
+    CHECK(r.m.refused == 0);
+}
+
+TEST_CASE("shadow: pool frames whose mfns collide in the lookup hash", "[shadow][pool]")
+{
+    // 64 pool frames that all start their probe at the same slot, and 64 at the next: every
+    // lookup but the first of each run probes on, past frames of the other run too.
+    std::vector<uint64_t> mfns;
+    const size_t slot = shadow_mmu::hash_of(pool_base_mfn);
+    for (uint64_t mfn = pool_base_mfn; mfns.size() < 128; ++mfn) {
+        const size_t h = shadow_mmu::hash_of(mfn);
+        if (h == slot || h == ((slot + 1) & 8191))
+            mfns.push_back(mfn);
+    }
+    rig r(0, {}, false, mfns);
+    REQUIRE(r.status == init_status::ok);
+    const uint64_t cr3_b = r.gt.new_table();
+    // 24 pages in 24 L1s under 6 L2s: tables from all over the pool.
+    for (uint64_t k = 0; k < 24; ++k) {
+        const uint64_t va = (k % 6) << 30 | (k / 6) << 21;
+        r.gt.map(r.cr3, va, 0x1000 * (k + 1), P | W | U);
+        r.gt.map(cr3_b, va, 0x1000 * (k + 30), P | W | U);
+    }
+    for (int round = 0; round < 3; ++round)
+        for (uint64_t cr3 : {r.cr3, cr3_b}) {
+            r.sh->load_cr3(cr3);
+            for (uint64_t k = 0; k < 24; ++k) {
+                const uint64_t va = (k % 6) << 30 | (k / 6) << 21;
+                REQUIRE(r.write(va, true).maddr == r.maddr_of(0x1000 * (k + (cr3 == cr3_b ? 30 : 1))));
+                REQUIRE((r.sh->shadow_leaf(true, va) & ~pte::global) != 0);
+            }
+        }
+    // The backend's own L1s (the window's, the image's) are no pool frames: shadow_leaf does
+    // not read them (or any pool table in their place: the kernel root's entry 0 is present).
+    REQUIRE(r.read(0).ok);
+    CHECK(r.sh->shadow_leaf(false, window) == 0);
+    CHECK(r.sh->shadow_leaf(false, wedge_image) == 0);
+    r.sh->flush();
     CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
     CHECK(r.m.refused == 0);
 }
