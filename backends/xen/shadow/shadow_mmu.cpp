@@ -169,25 +169,15 @@ init_status shadow_mmu::init(const shadow_setup &s, const paging_config &cfg)
         if (!s.frames[i].table)
             return init_status::bad_pool;
         frames_[i] = frame_meta{s.frames[i].mfn, s.frames[i].table, 0, 0};
-        by_mfn_[i] = static_cast<uint16_t>(i);
     }
-    // Shell sort of the mfn index (no libc qsort in the wedge).
-    for (size_t gap = frame_count_ / 2; gap > 0; gap /= 2)
-        for (size_t i = gap; i < frame_count_; ++i)
-            for (size_t j = i; j >= gap && frames_[by_mfn_[j - gap]].mfn > frames_[by_mfn_[j]].mfn; j -= gap) {
-                const uint16_t t = by_mfn_[j];
-                by_mfn_[j] = by_mfn_[j - gap];
-                by_mfn_[j - gap] = t;
-            }
-    for (size_t i = 1; i < frame_count_; ++i)
-        if (frames_[by_mfn_[i]].mfn == frames_[by_mfn_[i - 1]].mfn)
-            return init_status::bad_pool;
+    // The frame index by mfn; a frame given twice is a bad pool.
     for (uint16_t &h : by_hash_)
         h = none;
     for (size_t i = 0; i < frame_count_; ++i) {
         size_t h = hash_of(frames_[i].mfn);
-        while (by_hash_[h] != none)
-            h = (h + 1) & (hash_size - 1);
+        for (; by_hash_[h] != none; h = (h + 1) & (hash_size - 1))
+            if (frames_[by_hash_[h]].mfn == frames_[i].mfn)
+                return init_status::bad_pool;
         by_hash_[h] = static_cast<uint16_t>(i);
     }
     free_count_ = 0;

@@ -199,7 +199,6 @@ private:
     collision_report full_load(uint64_t cr3);
 
     frame_meta frames_[max_frames];
-    uint16_t by_mfn_[max_frames];     // frame indices sorted by mfn (init's duplicate check)
     static_assert(2 * max_frames == size_t(1) << 13, "hash_of gives 13 bits");
     // Frame index by mfn, open addressing with linear probing, half full at most: lookup()
     // runs on every level of every shadow walk (fills, shadow_leaf, drops), and a binary
