@@ -13,11 +13,11 @@
 
 namespace xw {
 
-// Runs the iretq site `s` (g_guest_run.frame holds the guest's
-// registers) and continues the guest in user mode, when that gives exactly what the core
-// would: CPL 0, a 64-bit iretq, NT and TF clear, a readable frame whose CS is a present
-// 64-bit DPL-3 code segment, SS a present writable DPL-3 data segment, both in the GDT (an LDT selector is left to the core), a
-// canonical user-half rip, IF set and TF/NT clear in the popped RFLAGS, and no virtual
+// Runs the iretq site `s` (g_guest_run.frame holds the guest's registers) and continues the
+// guest in user mode, when that gives exactly what the core would: CPL 0, a 64-bit iretq, NT
+// and TF clear, a readable frame whose CS is a present 64-bit DPL-3 code segment and SS a
+// present writable DPL-3 data segment, both in the GDT (an LDT selector is left to the core),
+// a canonical user-half rip, IF set and TF/NT clear in the popped RFLAGS, and no virtual
 // interrupt pending (the core would deliver it at the site's exit). Returns otherwise, having
 // changed nothing; the caller then runs the site through the core, which also raises every
 // fault.
