@@ -1,0 +1,614 @@
+#include "direct_mmu.h"
+
+namespace afterburn::xen_direct {
+
+namespace {
+
+constexpr unsigned entries = 512;
+constexpr unsigned batch = 64;  // updates per hypercall from the stack (1 KiB)
+constexpr uint64_t link_flags = pte::present | pte::write | pte::user | pte::pwt | pte::pcd |
+                                pte::accessed | pte::nx;
+constexpr uint64_t leaf_flags = link_flags | pte::dirty | pte::global;
+
+unsigned index_at(uint64_t va, int level) { return (va >> (12 + 9 * (level - 1))) & 511; }
+half half_of_root_slot(unsigned index) { return index < 256 ? half::user : half::kernel; }
+bool in_xen_slots(unsigned index) { return index >= 256 && index < 272; }
+uint64_t entry_ptr(uint64_t table_mfn, unsigned index) { return table_mfn << 12 | index * 8; }
+
+} // namespace
+
+bool direct_mmu::pool::take(uint64_t &mfn)
+{
+    for (unsigned i = 0; i < count; ++i)
+        if (!used[i]) {
+            used[i] = true;
+            mfn = frames[i];
+            return true;
+        }
+    return false;
+}
+
+void direct_mmu::pool::give_back(uint64_t mfn)
+{
+    for (unsigned i = 0; i < count; ++i)
+        if (frames[i] == mfn) used[i] = false;
+}
+
+status direct_mmu::init(const direct_setup &s)
+{
+    if (s.l1_pool_count == 0 || s.l1_pool_count > max_pool || s.l4_pool_count == 0 ||
+        s.l4_pool_count > max_pool || s.range_count > max_ranges || s.alias_count > max_aliases)
+        return status::bad_setup;
+    for (unsigned i = 0; i < s.l1_pool_count; ++i) l1_pool_.frames[i] = s.l1_pool[i];
+    l1_pool_.count = s.l1_pool_count;
+    for (unsigned i = 0; i < s.l4_pool_count; ++i) l4_pool_.frames[i] = s.l4_pool[i];
+    l4_pool_.count = s.l4_pool_count;
+    for (unsigned i = 0; i < s.range_count; ++i) ranges_[i] = s.ranges[i];
+    range_count_ = s.range_count;
+    for (unsigned i = 0; i < s.alias_count; ++i) aliases_[i] = s.alias_bases[i];
+    alias_count_ = s.alias_count;
+    return status::ok;
+}
+
+// ---- entries -------------------------------------------------------------------------------
+
+status direct_mmu::to_machine(uint64_t table_mfn, unsigned index, int level, half side,
+                              uint64_t guest, uint64_t &machine)
+{
+    (void)side;
+    if (!(guest & pte::present)) {
+        machine = guest;
+        return status::ok;
+    }
+    const bool large = level > 1 && (guest & pte::page_size);
+    const uint64_t gfn = large ? ((guest & pte::addr_mask) & ~0x1fffffull) >> 12 : entry_frame(guest);
+    uint64_t mfn = 0;
+    // A 1 GiB page is a reserved bit to the guest (the CPUID policy hides them); a frame
+    // outside guest RAM has no machine frame. Either way Xen gets an absent entry and the
+    // guest's value is kept aside: loads still return it, an access faults.
+    if ((large && level == 3) || !mem_.gfn_to_mfn(gfn, mfn)) {
+        note *n = notes_.insert(slot_key(table_mfn, index));
+        if (!n) return fail(status::out_of_space, entry_ptr(table_mfn, index));
+        *n = note{note_kind::unreachable, guest, 0};
+        ++stats_.unreachable_entries;
+        machine = 0;
+        return status::ok;
+    }
+    if (large) return split(table_mfn, index, guest, machine);
+    machine = with_frame(guest, mfn);
+    if (level == 1 && (machine & pte::write)) {
+        const table *target = find_table(entry_frame(guest));
+        if (target && target->machine_form) {
+            note *n = notes_.insert(slot_key(table_mfn, index));
+            if (!n) return fail(status::out_of_space, entry_ptr(table_mfn, index));
+            *n = note{note_kind::write_protected, 0, 0};
+            machine &= ~pte::write;
+            ++stats_.mappings_write_protected;
+        }
+    }
+    return status::ok;
+}
+
+uint64_t direct_mmu::to_guest(uint64_t table_mfn, unsigned index, int level, half side, uint64_t machine)
+{
+    if (const note *n = notes_.find(slot_key(table_mfn, index))) {
+        if (n->kind != note_kind::write_protected) return n->guest_value;
+        machine |= pte::write;
+    }
+    uint64_t e = without_xen_additions(machine, level, side);
+    uint64_t gfn = 0;
+    if ((e & pte::present) && mem_.mfn_to_gfn(entry_frame(e), gfn)) e = with_frame(e, gfn);
+    return e;
+}
+
+// A guest 2 MiB page becomes one of the pool's (pinned) L1 tables with 512 4 KiB leaves.
+status direct_mmu::split(uint64_t table_mfn, unsigned index, uint64_t guest, uint64_t &machine)
+{
+    uint64_t l1 = 0;
+    note *n = notes_.insert(slot_key(table_mfn, index));
+    if (!n || !l1_pool_.take(l1)) return fail(status::out_of_space, entry_ptr(table_mfn, index));
+    *n = note{note_kind::split, guest, l1};
+    const uint64_t base = ((guest & pte::addr_mask) & ~0x1fffffull) >> 12;
+    uint64_t flags = guest & leaf_flags;
+    if (guest & pte::pat_large) flags |= pte::pat_4k;
+    xen_mmu::update u[batch];
+    for (unsigned first = 0; first < entries; first += batch) {
+        for (unsigned i = 0; i < batch; ++i) {
+            uint64_t leaf = 0;
+            if (to_machine(l1, first + i, 1, half::kernel, with_frame(flags, base + first + i), leaf) != status::ok)
+                return status::out_of_space;
+            u[i] = {entry_ptr(l1, first + i), leaf};
+        }
+        if (!xen_.update_entries(u, batch)) return fail(status::refused, entry_ptr(l1, first));
+    }
+    machine = (l1 << 12) | (guest & link_flags);
+    ++stats_.large_pages_split;
+    return status::ok;
+}
+
+// A split's pool table, no longer linked: emptied (its write-protect notes with it) and free.
+void direct_mmu::free_split(uint64_t l1)
+{
+    xen_mmu::update u[batch];
+    for (unsigned first = 0; first < entries; first += batch) {
+        for (unsigned i = 0; i < batch; ++i) {
+            u[i] = {entry_ptr(l1, first + i), 0};
+            notes_.erase(slot_key(l1, first + i));
+        }
+        xen_.update_entries(u, batch);
+    }
+    l1_pool_.give_back(l1);
+}
+
+// What an entry's old value held once the slot no longer holds it: its split table, or
+// `refs` references to the table it linked.
+void direct_mmu::drop_old(bool had_note, const note &saved, uint64_t machine, int level, unsigned refs)
+{
+    if (had_note) {
+        if (saved.kind == note_kind::split) free_split(saved.frame);
+        return;
+    }
+    uint64_t child = 0;
+    if (level > 1 && (machine & pte::present) && mem_.mfn_to_gfn(entry_frame(machine), child))
+        for (unsigned r = 0; r < refs; ++r) untyped_ref(child);
+}
+
+// ---- types ---------------------------------------------------------------------------------
+
+status direct_mmu::typed_ref(uint64_t gfn, int level, half side)
+{
+    table *t = tables_.insert(key_of(gfn));
+    if (!t) return fail(status::out_of_space, gfn);
+    if (t->level == 0) {
+        t->level = static_cast<uint8_t>(level);
+        t->side = side;
+        ++stats_.tables_tracked;
+    } else if (t->level != level) {
+        return fail(status::level_conflict, gfn);
+    }
+    if (t->links++ != 0 || t->pinned) return status::ok;
+    return become_typed(gfn, *t);
+}
+
+void direct_mmu::untyped_ref(uint64_t gfn)
+{
+    table *t = find_table(gfn);
+    if (!t || t->links == 0) return;
+    if (--t->links == 0 && !t->pinned) become_untyped(gfn, *t);
+}
+
+// The frame becomes a table Xen validates: its entries (and those of every table under it
+// that is still in guest form) in machine form, no writable mapping of any of them left,
+// its children typed too.
+status direct_mmu::become_typed(uint64_t gfn, table &t)
+{
+    ++stats_.tables_typed;
+    if (!t.machine_form) {
+        const status s = adopt(gfn, t.level, t.side);
+        if (s != status::ok) return s;
+    }
+    if (t.level == 1) return status::ok;
+    uint64_t mfn = 0;
+    mem_.gfn_to_mfn(gfn, mfn);
+    const int level = t.level;
+    const half side = t.side;
+    for (unsigned i = 0; i < entries; ++i) {
+        const uint64_t e = mem_.read_view(mfn)[i];
+        uint64_t child = 0;
+        if (!(e & pte::present) || (level == 4 && in_xen_slots(i)) || !mem_.mfn_to_gfn(entry_frame(e), child))
+            continue;  // absent, Xen's, or a pool / wedge table
+        const status s = typed_ref(child, level - 1, level == 4 ? half_of_root_slot(i) : side);
+        if (s != status::ok) return s;
+    }
+    return status::ok;
+}
+
+// A tree of tables in guest form goes to machine form in three passes: find every frame in
+// it (so that a leaf mapping any of them, wherever it lies in the tree, loses R/W), convert
+// them, then take R/W from the mappings outside the tree (the loaded root's linear maps).
+status direct_mmu::adopt(uint64_t gfn, int level, half side)
+{
+    adopting_ = 0;
+    status s = mark(gfn, level, side);
+    for (unsigned i = 0; s == status::ok && i < adopting_; ++i) {
+        table *t = find_table(adopting_list_[i]);
+        s = convert(adopting_list_[i], *t);
+    }
+    for (unsigned i = 0; s == status::ok && i < adopting_; ++i) s = write_protect_aliases(adopting_list_[i]);
+    return s;
+}
+
+status direct_mmu::mark(uint64_t gfn, int level, half side)
+{
+    table *t = tables_.insert(key_of(gfn));
+    if (!t) return fail(status::out_of_space, gfn);
+    if (t->level == 0) {
+        t->level = static_cast<uint8_t>(level);
+        t->side = side;
+        ++stats_.tables_tracked;
+    } else if (t->level != level) {
+        return fail(status::level_conflict, gfn);
+    }
+    if (t->machine_form) return status::ok;
+    if (adopting_ == max_adopt) return fail(status::out_of_space, gfn);
+    t->machine_form = true;  // from here a leaf that maps this frame loses R/W
+    adopting_list_[adopting_++] = gfn;
+    if (level == 1) return status::ok;
+    uint64_t mfn = 0;
+    if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, gfn);
+    for (unsigned i = 0; i < entries; ++i) {
+        const uint64_t e = mem_.read_view(mfn)[i];
+        if (!(e & pte::present) || (level == 4 && in_xen_slots(i)) || is_leaf(e, level)) continue;
+        uint64_t child_mfn = 0;
+        if (!mem_.gfn_to_mfn(entry_frame(e), child_mfn)) continue;  // unreachable: convert notes it
+        const status s = mark(entry_frame(e), level - 1, level == 4 ? half_of_root_slot(i) : side);
+        if (s != status::ok) return s;
+    }
+    return status::ok;
+}
+
+void direct_mmu::become_untyped(uint64_t gfn, table &t)
+{
+    if (t.level == 1) return;
+    uint64_t mfn = 0;
+    mem_.gfn_to_mfn(gfn, mfn);
+    const int level = t.level;
+    for (unsigned i = 0; i < entries; ++i) {
+        const uint64_t e = mem_.read_view(mfn)[i];
+        uint64_t child = 0;
+        if ((e & pte::present) && !(level == 4 && in_xen_slots(i)) && mem_.mfn_to_gfn(entry_frame(e), child))
+            untyped_ref(child);
+    }
+}
+
+// Guest form -> machine form, entry by entry, while the frame is still plain data to Xen.
+status direct_mmu::convert(uint64_t gfn, table &t)
+{
+    uint64_t mfn = 0;
+    if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, gfn);
+    const int level = t.level;
+    const half side = t.side;
+    for (unsigned i = 0; i < entries; ++i) {
+        const uint64_t e = mem_.write_view(gfn)[i];
+        if (level == 4 && in_xen_slots(i)) {
+            if (e & pte::present) {
+                mem_.end_write();
+                return fail(status::xen_range_used, entry_ptr(mfn, i));
+            }
+            continue;
+        }
+        uint64_t m = 0;
+        const status s = to_machine(mfn, i, level, level == 4 ? half_of_root_slot(i) : side, e, m);
+        if (s != status::ok) {
+            mem_.end_write();
+            return s;
+        }
+        if (m != e) mem_.write_view(gfn)[i] = m;
+    }
+    mem_.end_write();
+    ++stats_.tables_converted;
+    return status::ok;
+}
+
+// Linux maps every frame in its direct map (and its image in the kernel map) writable; Xen
+// refuses to validate a table mapped writable anywhere, so those mappings lose R/W. A write
+// through one faults, and on_write_fault() sorts it out.
+status direct_mmu::write_protect_aliases(uint64_t gfn)
+{
+    uint64_t mfn = 0;
+    mem_.gfn_to_mfn(gfn, mfn);
+    for (unsigned a = 0; a < alias_count_; ++a) {
+        uint64_t l1 = 0, e = 0;
+        unsigned index = 0;
+        if (!leaf_slot(aliases_[a] + (gfn << 12), l1, index, e)) continue;
+        if (!(e & pte::write) || entry_frame(e) != mfn) continue;
+        note *n = notes_.insert(slot_key(l1, index));
+        if (!n) return fail(status::out_of_space, entry_ptr(l1, index));
+        *n = note{note_kind::write_protected, 0, 0};
+        const status s = set_entry(l1, index, e & ~pte::write);
+        if (s != status::ok) return s;
+        ++stats_.mappings_write_protected;
+    }
+    return status::ok;
+}
+
+// One machine entry: through Xen when Xen runs the table (a typed guest table, a pool
+// table), by a plain write while the guest's table is still data to Xen.
+status direct_mmu::set_entry(uint64_t table_mfn, unsigned index, uint64_t value)
+{
+    uint64_t gfn = 0;
+    if (mem_.mfn_to_gfn(table_mfn, gfn)) {
+        const table *t = find_table(gfn);
+        if (!t || !t->typed()) {
+            mem_.write_view(gfn)[index] = value;
+            mem_.end_write();
+            return status::ok;
+        }
+    }
+    const xen_mmu::update u{entry_ptr(table_mfn, index), value};
+    return xen_.update_entries(&u, 1) ? status::ok : fail(status::refused, u.ptr);
+}
+
+// ---- the guest's accesses ------------------------------------------------------------------
+
+status direct_mmu::write_entry(uint64_t gfn, const table &t, unsigned index, uint64_t machine)
+{
+    uint64_t mfn = 0;
+    mem_.gfn_to_mfn(gfn, mfn);
+    if (!t.typed()) {
+        mem_.write_view(gfn)[index] = machine;
+        mem_.end_write();
+        return status::ok;
+    }
+    xen_mmu::update u[2] = {{entry_ptr(mfn, index), machine}, {}};
+    unsigned count = 1;
+    if (t.user_root && index < 256) u[count++] = {entry_ptr(t.user_root, index), machine};
+    return xen_.update_entries(u, count) ? status::ok : fail(status::refused, u[0].ptr);
+}
+
+status direct_mmu::store(uint64_t gpa, uint64_t value)
+{
+    if (gpa & 7) return fail(status::misaligned, gpa);
+    const uint64_t gfn = gpa >> 12;
+    const unsigned index = (gpa & 0xfff) / 8;
+    uint64_t mfn = 0;
+    if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, gpa);
+    ++stats_.entries_stored;
+    table *t = find_table(gfn);
+    if (!t || !t->machine_form) {
+        mem_.write_view(gfn)[index] = value;
+        mem_.end_write();
+        return status::ok;
+    }
+    const uint64_t key = slot_key(mfn, index);
+    if (note *n = notes_.find(key); n && n->kind == note_kind::wedge) {
+        n->guest_value = value;  // the wedge's range stays; the guest keeps its own value
+        return status::ok;
+    }
+    if (t->level == 4 && in_xen_slots(index))
+        return (value & pte::present) ? fail(status::xen_range_used, gpa) : status::ok;
+    const int level = t->level;
+    const half side = level == 4 ? half_of_root_slot(index) : t->side;
+    const bool typed = t->typed();
+    const unsigned refs = typed ? 1 + (t->user_root && index < 256) : 0;
+    const uint64_t old = mem_.read_view(mfn)[index];
+    // The old value's note goes with it; the new value may make one.
+    note saved{};
+    const note *old_note = notes_.find(key);
+    const bool had_note = old_note != nullptr;
+    if (had_note) {
+        saved = *old_note;
+        notes_.erase(key);
+    }
+    uint64_t machine = 0;
+    status s = to_machine(mfn, index, level, side, value, machine);
+    uint64_t child = 0;
+    const bool links = level > 1 && (machine & pte::present) && mem_.mfn_to_gfn(entry_frame(machine), child);
+    for (unsigned r = 0; s == status::ok && links && r < refs; ++r) s = typed_ref(child, level - 1, side);
+    if (s != status::ok) return s;
+    t = find_table(gfn);  // still there: typed_ref only inserts
+    s = write_entry(gfn, *t, index, machine);
+    if (s != status::ok) return s;
+    drop_old(had_note, saved, old, level, refs);
+    return status::ok;
+}
+
+status direct_mmu::load(uint64_t gpa, uint64_t &value)
+{
+    if (gpa & 7) return fail(status::misaligned, gpa);
+    const uint64_t gfn = gpa >> 12;
+    const unsigned index = (gpa & 0xfff) / 8;
+    uint64_t mfn = 0;
+    if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, gpa);
+    ++stats_.entries_loaded;
+    const uint64_t machine = mem_.read_view(mfn)[index];
+    const table *t = find_table(gfn);
+    if (!t || !t->machine_form) {
+        value = machine;
+        return status::ok;
+    }
+    const half side = t->level == 4 ? half_of_root_slot(index) : t->side;
+    value = to_guest(mfn, index, t->level, side, machine);
+    return status::ok;
+}
+
+// ---- roots ---------------------------------------------------------------------------------
+
+status direct_mmu::load_root(uint64_t cr3)
+{
+    const uint64_t gfn = (cr3 & pte::addr_mask) >> 12;
+    uint64_t mfn = 0;
+    if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, cr3);
+    table *t = tables_.insert(key_of(gfn));
+    if (!t) return fail(status::out_of_space, gfn);
+    if (t->level == 0) {
+        t->level = 4;
+        t->side = half::kernel;
+        ++stats_.tables_tracked;
+    } else if (t->level != 4) {
+        return fail(status::level_conflict, gfn);
+    }
+    if (!t->pinned) {
+        const bool was_typed = t->typed();
+        t->pinned = true;
+        status s = was_typed ? status::ok : become_typed(gfn, *t);
+        if (s != status::ok) return s;
+        if (!xen_.pin_l4(mfn)) return fail(status::refused, mfn << 12);
+        if ((s = put_ranges(mfn)) != status::ok) return s;
+        t = find_table(gfn);
+        if ((s = make_user_root(gfn, *t)) != status::ok) return s;
+    }
+    if (!xen_.set_roots(mfn, t->user_root)) return fail(status::refused, mfn << 12);
+    current_ = gfn;
+    current_mfn_ = mfn;
+    ++stats_.roots_loaded;
+    return status::ok;
+}
+
+// The wedge's 2 MiB ranges go into the root's tables at their L2 slots; the guest's own
+// values there are kept aside (it never uses those addresses; Linux clears them).
+status direct_mmu::put_ranges(uint64_t root_mfn)
+{
+    for (unsigned r = 0; r < range_count_; ++r) {
+        const uint64_t va = ranges_[r].va;
+        uint64_t table_mfn = root_mfn;
+        for (int level = 4; level > 2; --level) {
+            const uint64_t e = mem_.read_view(table_mfn)[index_at(va, level)];
+            if (!(e & pte::present)) return fail(status::no_path_to_range, va);
+            table_mfn = entry_frame(e);
+        }
+        const unsigned index = index_at(va, 2);
+        const uint64_t key = slot_key(table_mfn, index);
+        if (const note *n = notes_.find(key); n && n->kind == note_kind::wedge) continue;
+        uint64_t l2 = 0;
+        const table *t = mem_.mfn_to_gfn(table_mfn, l2) ? find_table(l2) : nullptr;
+        if (!t || t->level != 2) return fail(status::no_path_to_range, va);
+        const uint64_t old = mem_.read_view(table_mfn)[index];
+        const uint64_t guest_value = to_guest(table_mfn, index, 2, t->side, old);
+        note saved{};
+        const note *old_note = notes_.find(key);
+        const bool had_note = old_note != nullptr;
+        if (had_note) saved = *old_note;
+        note *n = notes_.insert(key);
+        if (!n) return fail(status::out_of_space, entry_ptr(table_mfn, index));
+        *n = note{note_kind::wedge, guest_value, 0};
+        const xen_mmu::update u{entry_ptr(table_mfn, index), ranges_[r].l2_entry};
+        if (!xen_.update_entries(&u, 1)) return fail(status::refused, u.ptr);
+        drop_old(had_note, saved, old, 2, 1);
+    }
+    return status::ok;
+}
+
+// Xen runs guest user mode on a root of its own: a pool L4 with the guest root's user half.
+status direct_mmu::make_user_root(uint64_t gfn, table &t)
+{
+    uint64_t user = 0, mfn = 0;
+    if (!l4_pool_.take(user)) return fail(status::out_of_space, gfn);
+    t.user_root = user;
+    mem_.gfn_to_mfn(gfn, mfn);
+    xen_mmu::update u[batch];
+    for (unsigned first = 0; first < 256; first += batch) {
+        unsigned count = 0;
+        for (unsigned i = first; i < first + batch; ++i) {
+            const uint64_t e = mem_.read_view(mfn)[i];
+            uint64_t child = 0;
+            if (!(e & pte::present)) continue;
+            if (mem_.mfn_to_gfn(entry_frame(e), child)) {
+                const status s = typed_ref(child, 3, half::user);
+                if (s != status::ok) return s;
+            }
+            u[count++] = {entry_ptr(user, i), e};
+        }
+        if (count && !xen_.update_entries(u, count)) return fail(status::refused, u[0].ptr);
+    }
+    return status::ok;
+}
+
+// A pinned root the guest is done with (it wrote the frame as data): unpinned, its user root
+// emptied and back in the pool, its tables' references dropped.
+void direct_mmu::release_root(uint64_t gfn, table &t)
+{
+    uint64_t mfn = 0;
+    mem_.gfn_to_mfn(gfn, mfn);
+    if (t.user_root) {
+        const uint64_t user = t.user_root;
+        for (unsigned i = 0; i < 256; ++i) {
+            const uint64_t e = mem_.read_view(user)[i];
+            if (!(e & pte::present)) continue;
+            const xen_mmu::update u{entry_ptr(user, i), 0};
+            xen_.update_entries(&u, 1);
+            uint64_t child = 0;
+            if (mem_.mfn_to_gfn(entry_frame(e), child)) untyped_ref(child);
+        }
+        l4_pool_.give_back(user);
+        find_table(gfn)->user_root = 0;
+    }
+    xen_.unpin(mfn);
+    table *root = find_table(gfn);
+    root->pinned = false;
+    if (root->links == 0) become_untyped(gfn, *root);
+}
+
+// ---- faults --------------------------------------------------------------------------------
+
+bool direct_mmu::leaf_slot(uint64_t va, uint64_t &table_mfn, unsigned &index, uint64_t &entry)
+{
+    if (current_ == ~0ull) return false;
+    uint64_t mfn = current_mfn_;
+    for (int level = 4; level >= 1; --level) {
+        const unsigned i = index_at(va, level);
+        const uint64_t e = mem_.read_view(mfn)[i];
+        if (!(e & pte::present)) return false;
+        if (level == 1) {
+            table_mfn = mfn;
+            index = i;
+            entry = e;
+            return true;
+        }
+        mfn = entry_frame(e);
+    }
+    return false;
+}
+
+bool direct_mmu::translate(uint64_t va, uint64_t &gpa)
+{
+    uint64_t table_mfn = 0, e = 0, gfn = 0;
+    unsigned index = 0;
+    if (!leaf_slot(va, table_mfn, index, e) || !mem_.mfn_to_gfn(entry_frame(e), gfn)) return false;
+    gpa = gfn << 12 | (va & 0xfff);
+    return true;
+}
+
+direct_mmu::write_fault direct_mmu::on_write_fault(uint64_t va)
+{
+    uint64_t table_mfn = 0, e = 0, gfn = 0;
+    unsigned index = 0;
+    if (!leaf_slot(va, table_mfn, index, e) || (e & pte::write)) return write_fault::not_ours;
+    const uint64_t key = slot_key(table_mfn, index);
+    const note *n = notes_.find(key);
+    if (!n || n->kind != note_kind::write_protected) return write_fault::not_ours;
+    if (mem_.mfn_to_gfn(entry_frame(e), gfn)) {
+        if (table *t = find_table(gfn)) {
+            if (t->pinned && t->links == 0 && gfn != current_) release_root(gfn, *t);
+            t = find_table(gfn);
+            if (t->typed()) return write_fault::live_table;
+            // Data again: its own notes (write-protected leaves, splits) go with it.
+            uint64_t mfn = 0;
+            mem_.gfn_to_mfn(gfn, mfn);
+            for (unsigned i = 0; i < entries; ++i) {
+                const uint64_t k = slot_key(mfn, i);
+                if (const note *own = notes_.find(k)) {
+                    const note saved = *own;
+                    notes_.erase(k);
+                    if (saved.kind == note_kind::split) free_split(saved.frame);
+                }
+            }
+            tables_.erase(key_of(gfn));
+            --stats_.tables_tracked;
+            ++stats_.tables_released;
+        }
+    }
+    notes_.erase(key);
+    const xen_mmu::update u{entry_ptr(table_mfn, index), e | pte::write};
+    return xen_.update_entries(&u, 1) ? write_fault::retry : write_fault::live_table;
+}
+
+bool direct_mmu::unreachable_at(uint64_t va, uint64_t &guest_entry)
+{
+    if (current_ == ~0ull) return false;
+    uint64_t mfn = current_mfn_;
+    for (int level = 4; level >= 1; --level) {
+        const unsigned i = index_at(va, level);
+        const uint64_t e = mem_.read_view(mfn)[i];
+        if (!(e & pte::present)) {
+            const note *n = notes_.find(slot_key(mfn, i));
+            if (!n || n->kind != note_kind::unreachable) return false;
+            guest_entry = n->guest_value;
+            return true;
+        }
+        mfn = entry_frame(e);
+    }
+    return false;
+}
+
+} // namespace afterburn::xen_direct

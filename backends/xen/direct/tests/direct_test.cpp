@@ -1,0 +1,242 @@
+// Direct paging against the fake Xen: the guest's tables become Xen's, the guest keeps seeing
+// its own values, and Xen's type rules hold at every step (a refused update fails the test).
+#include <catch2/catch.hpp>
+
+#include "direct_mmu.h"
+#include "fake_xen.h"
+
+using namespace afterburn::xen_direct;
+using afterburn::xen_direct::test::fake_xen;
+
+namespace {
+
+constexpr uint64_t P = pte::present, RW = pte::write, U = pte::user, A = pte::accessed, D = pte::dirty,
+                   PS = pte::page_size, G = pte::global, NX = pte::nx;
+constexpr uint64_t direct_map = 0xffff888000000000ull, kernel_map = 0xffffffff80000000ull;
+constexpr uint64_t window = 0xffffffffffe00000ull;
+
+// Guest frames of the layout below.
+constexpr uint64_t root = 16, user_l3 = 17, user_l2 = 18, user_l1 = 19, dm_l3 = 20, dm_l2 = 21,
+                   dm_l1a = 22, dm_l1b = 23, km_l3 = 24, km_l2 = 25, fix_l2 = 26;
+constexpr uint64_t ram_frames = 1024;  // 4 MiB
+
+unsigned idx(uint64_t va, int level) { return (va >> (12 + 9 * (level - 1))) & 511; }
+uint64_t gpa_of(uint64_t gfn, unsigned index) { return gfn << 12 | index * 8; }
+uint64_t link(uint64_t gfn, uint64_t extra = 0) { return gfn << 12 | P | RW | A | extra; }
+
+// A Linux-like guest in guest-physical form: user page at 0x400000, a 4 KiB direct map of
+// all 4 MiB, the kernel map of the first 4 MiB in 2 MiB pages, an empty fixmap L2.
+struct rig {
+    fake_xen xen;
+    direct_mmu mmu{xen, xen};
+    uint64_t wedge_l1 = 0;
+
+    rig()
+    {
+        xen.add_ram(0, ram_frames);
+        auto w = [&](uint64_t gfn, unsigned i, uint64_t v) { xen.gwrite(gpa_of(gfn, i), v); };
+        w(root, idx(0x400000, 4), link(user_l3, U));
+        w(user_l3, idx(0x400000, 3), link(user_l2, U));
+        w(user_l2, idx(0x400000, 2), link(user_l1, U));
+        w(user_l1, idx(0x400000, 1), 200ull << 12 | P | RW | U | A | D);
+        w(root, idx(direct_map, 4), link(dm_l3));
+        w(dm_l3, idx(direct_map, 3), link(dm_l2));
+        w(dm_l2, 0, link(dm_l1a));
+        w(dm_l2, 1, link(dm_l1b));
+        for (unsigned i = 0; i < 1024; ++i)
+            w(i < 512 ? dm_l1a : dm_l1b, i % 512, uint64_t(i) << 12 | P | RW | A | D | G | NX);
+        w(root, 511, link(km_l3));
+        w(km_l3, idx(kernel_map, 3), link(km_l2));
+        w(km_l3, 511, link(fix_l2));
+        w(km_l2, 0, 0ull << 12 | P | RW | A | D | PS | G);
+        w(km_l2, 1, 0x200000ull | P | RW | A | D | PS | G);
+
+        wedge_l1 = xen.pool_frame(1);
+        static uint64_t l1s[8], l4s[4];
+        for (auto &f : l1s) f = xen.pool_frame(1);
+        for (auto &f : l4s) f = xen.pool_frame(4);
+        static wedge_range ranges[1];
+        ranges[0] = {window, wedge_l1 << 12 | P | RW | A};
+        static const uint64_t aliases[] = {direct_map, kernel_map};
+        direct_setup s;
+        s.l1_pool = l1s;
+        s.l1_pool_count = 8;
+        s.l4_pool = l4s;
+        s.l4_pool_count = 4;
+        s.ranges = ranges;
+        s.range_count = 1;
+        s.alias_bases = aliases;
+        s.alias_count = 2;
+        REQUIRE(mmu.init(s) == status::ok);
+    }
+    uint64_t m(uint64_t gfn) const { return xen.mfn_of(gfn); }
+    uint64_t load(uint64_t gfn, unsigned i)
+    {
+        uint64_t v = 0;
+        REQUIRE(mmu.load(gpa_of(gfn, i), v) == status::ok);
+        return v;
+    }
+    uint64_t kwalk(uint64_t va) { return xen.walk(xen.kernel_root, va); }
+};
+
+} // namespace
+
+TEST_CASE("a root's tables become Xen's and the guest still reads its own entries")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    CHECK(r.xen.errors.empty());
+    CHECK(r.xen.kernel_root == r.m(root));
+    CHECK(r.xen.is_pinned(r.m(root)));
+    CHECK(r.xen.level_of(r.m(dm_l1a)) == 1);
+    CHECK(r.xen.level_of(r.m(km_l2)) == 2);
+
+    // The machine tables map what the guest's map.
+    CHECK(entry_frame(r.kwalk(direct_map + 0x5000)) == r.m(5));
+    CHECK((r.kwalk(direct_map + 0x5000) & RW));
+    CHECK(entry_frame(r.kwalk(kernel_map + 0x3000)) == r.m(3));  // a 2 MiB page, split
+    CHECK(entry_frame(r.kwalk(kernel_map + 0x3ff000)) == r.m(0x3ff));
+    CHECK(r.mmu.statistics().large_pages_split == 2);
+
+    // Table frames are mapped read-only everywhere, and Xen holds no writable reference.
+    for (uint64_t t : {root, dm_l1a, dm_l2, km_l2, user_l1}) {
+        CHECK_FALSE((r.kwalk(direct_map + (t << 12)) & RW));
+        CHECK_FALSE((r.kwalk(kernel_map + (t << 12)) & RW));
+        CHECK(r.xen.writable_refs(r.m(t)) == 0);
+    }
+
+    // The guest reads back exactly what it wrote, table frames' mappings writable included.
+    CHECK(r.load(dm_l1a, 5) == (5ull << 12 | P | RW | A | D | G | NX));
+    CHECK(r.load(dm_l1a, dm_l1a) == (dm_l1a << 12 | P | RW | A | D | G | NX));
+    CHECK(r.load(root, idx(direct_map, 4)) == link(dm_l3));
+    CHECK(r.load(root, idx(0x400000, 4)) == link(user_l3, U));
+    CHECK(r.load(user_l1, idx(0x400000, 1)) == (200ull << 12 | P | RW | U | A | D));
+    CHECK(r.load(km_l2, 1) == (0x200000ull | P | RW | A | D | PS | G));
+    // The raw frame holds machine frames, which the guest never sees.
+    CHECK(entry_frame(r.xen.raw(gpa_of(dm_l1a, 5))) == r.m(5));
+}
+
+TEST_CASE("the wedge's range is in the root and the guest's value at its slot is kept aside")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const uint64_t slot = r.xen.frame(r.m(fix_l2))[idx(window, 2)];
+    CHECK(entry_frame(slot) == r.wedge_l1);
+    CHECK(r.load(fix_l2, idx(window, 2)) == 0);
+    REQUIRE(r.mmu.store(gpa_of(fix_l2, idx(window, 2)), 0x1234000ull | P) == status::ok);
+    CHECK(r.load(fix_l2, idx(window, 2)) == (0x1234000ull | P));
+    CHECK(entry_frame(r.xen.frame(r.m(fix_l2))[idx(window, 2)]) == r.wedge_l1);
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("guest user mode runs on a root with only the user half")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    REQUIRE(r.xen.user_root != 0);
+    CHECK(entry_frame(r.xen.walk(r.xen.user_root, 0x400000)) == r.m(200));
+    CHECK(r.xen.walk(r.xen.user_root, direct_map) == 0);
+    CHECK(r.xen.walk(r.xen.user_root, kernel_map + 0x1000) == 0);
+
+    // A new user-half root entry reaches the user root too.
+    const uint64_t l3 = 300, l2 = 301, l1 = 302;
+    r.xen.gwrite(gpa_of(l3, 0), link(l2, U));
+    r.xen.gwrite(gpa_of(l2, 0), link(l1, U));
+    r.xen.gwrite(gpa_of(l1, 7), 400ull << 12 | P | U | A);
+    REQUIRE(r.mmu.store(gpa_of(root, 1), link(l3, U)) == status::ok);
+    CHECK(entry_frame(r.xen.walk(r.xen.user_root, 0x8000000000ull + 0x7000)) == r.m(400));
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("a table filled as data and then linked is converted, and unlinking gives it back")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const uint64_t fresh = 30;
+    for (unsigned i = 0; i < 512; ++i)  // filled before it is linked, as Linux's direct map is
+        r.xen.gwrite(gpa_of(fresh, i), (100ull + i % 50) << 12 | P | RW | U | A);
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), link(fresh, U)) == status::ok);
+    CHECK(r.xen.errors.empty());
+    CHECK(r.xen.level_of(r.m(fresh)) == 1);
+    CHECK(entry_frame(r.kwalk(3ull << 21 | 0x1000)) == r.m(101));
+    CHECK_FALSE((r.kwalk(direct_map + (fresh << 12)) & RW));
+    CHECK(r.load(fresh, 1) == (101ull << 12 | P | RW | U | A));
+
+    // A store through the site into the live table.
+    REQUIRE(r.mmu.store(gpa_of(fresh, 2), 150ull << 12 | P | U | A) == status::ok);
+    CHECK(entry_frame(r.kwalk(3ull << 21 | 0x2000)) == r.m(150));
+
+    // An unannotated write to the live table is not absorbed.
+    CHECK(r.mmu.on_write_fault(direct_map + (fresh << 12) + 8) == direct_mmu::write_fault::live_table);
+
+    // Unlinked: Xen drops its type; the guest's next write as data gets the page back.
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), 0) == status::ok);
+    CHECK(r.xen.level_of(r.m(fresh)) == 0);
+    CHECK(r.mmu.on_write_fault(direct_map + (fresh << 12) + 8) == direct_mmu::write_fault::retry);
+    CHECK((r.kwalk(direct_map + (fresh << 12)) & RW));
+    CHECK_FALSE(r.mmu.is_table(fresh));
+    CHECK(r.mmu.statistics().tables_released == 1);
+    // A fault the core did not cause is the guest's.
+    CHECK(r.mmu.on_write_fault(0x400000) == direct_mmu::write_fault::not_ours);
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("a leaf naming a frame outside guest RAM is absent to Xen and kept for the guest")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const uint64_t outside = 0x80000ull << 12 | P | RW | U | A;
+    REQUIRE(r.mmu.store(gpa_of(user_l1, 5), outside) == status::ok);
+    CHECK(r.load(user_l1, 5) == outside);
+    CHECK(r.kwalk(0x405000) == 0);
+    uint64_t e = 0;
+    CHECK(r.mmu.unreachable_at(0x405000, e));
+    CHECK(e == outside);
+    CHECK(r.mmu.statistics().unreachable_entries == 1);
+
+    // A 2 MiB page outside guest RAM takes no pool table.
+    const uint64_t large_outside = 0x40000000ull | P | RW | A | D | PS;
+    REQUIRE(r.mmu.store(gpa_of(km_l2, 5), large_outside) == status::ok);
+    CHECK(r.load(km_l2, 5) == large_outside);
+    CHECK(r.mmu.statistics().large_pages_split == 2);
+    CHECK(r.mmu.statistics().unreachable_entries == 2);
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("a second root shares the kernel half, and a freed root is unpinned on its first data write")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const uint32_t kernel_l3_refs = r.xen.type_count(r.m(dm_l3));
+    const uint64_t second = 40;
+    for (unsigned i = 256; i < 512; ++i)  // Linux copies the kernel half through its sites
+        r.xen.gwrite(gpa_of(second, i), r.load(root, i));
+    REQUIRE(r.mmu.load_root(second << 12) == status::ok);
+    CHECK(r.xen.kernel_root == r.m(second));
+    CHECK(r.xen.type_count(r.m(dm_l3)) == kernel_l3_refs + 1);
+    CHECK(entry_frame(r.kwalk(direct_map + 0x9000)) == r.m(9));
+    CHECK(entry_frame(r.kwalk(window)) == 0);  // the shared fixmap L2 already has the range
+
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    CHECK(r.mmu.on_write_fault(direct_map + (second << 12)) == direct_mmu::write_fault::retry);
+    CHECK_FALSE(r.xen.is_pinned(r.m(second)));
+    CHECK(r.xen.type_count(r.m(dm_l3)) == kernel_l3_refs);
+    CHECK(r.xen.errors.empty());
+    // The current root is not given back.
+    CHECK(r.mmu.on_write_fault(direct_map + (root << 12)) == direct_mmu::write_fault::live_table);
+}
+
+TEST_CASE("bad entry accesses and roots are refused with a reason")
+{
+    rig r;
+    CHECK(r.mmu.store(gpa_of(root, 0) + 4, 0) == status::misaligned);
+    CHECK(r.mmu.store(ram_frames << 12, 0) == status::not_guest_ram);
+    CHECK(r.mmu.load_root(ram_frames << 12) == status::not_guest_ram);
+    r.xen.gwrite(gpa_of(root, 260), link(50));
+    CHECK(r.mmu.load_root(root << 12) == status::xen_range_used);
+
+    rig s;
+    s.xen.gwrite(gpa_of(km_l3, 511), 0);  // no fixmap L2: nowhere to put the wedge's window
+    CHECK(s.mmu.load_root(root << 12) == status::no_path_to_range);
+    CHECK(s.mmu.detail() == window);
+}
