@@ -34,33 +34,58 @@ uint64_t g_temp_gfn[guest_map_area_slots];  // what each maps (~0: nothing)
 uint8_t g_temp_last[guest_map_area_slots / 2];  // per set: the slot (0/1) used last
 uint64_t g_temp_remaps;
 
-volatile uint8_t *map_gfn(uint64_t gfn) {
-    const unsigned set = static_cast<unsigned>(gfn % (g_slot_count / 2));
+// Under direct paging (pv_memory_direct) the cache holds machine frames read-only: Xen
+// refuses to make a frame a page table while it is mapped writable anywhere, and the guest's
+// tables are the machine's. Writes then go through one slot that is unmapped after each use.
+bool g_direct;
+unsigned g_cache_slots = temp_slots;  // slots the cache uses; under direct paging the last one is the write slot
+
+volatile uint8_t *map_frame(uint64_t key, uint64_t mfn, bool writable) {
+    const unsigned set = static_cast<unsigned>(key % (g_cache_slots / 2));
     unsigned i = 2 * set;
-    if (gfn == g_temp_gfn[i] || gfn == g_temp_gfn[i + 1]) {
-        i += gfn != g_temp_gfn[i];
+    if (key == g_temp_gfn[i] || key == g_temp_gfn[i + 1]) {
+        i += key != g_temp_gfn[i];
         g_temp_last[set] = static_cast<uint8_t>(i & 1);
         return reinterpret_cast<volatile uint8_t *>(g_temp_va + (uint64_t(i) << 12));
     }
     i += g_temp_last[set] ^ 1;  // the slot not used last
     auto *va = reinterpret_cast<volatile uint8_t *>(g_temp_va + (uint64_t(i) << 12));
-    uint64_t mfn;
-    if (!gfn_to_mfn(gfn, mfn)) return nullptr;
     ++g_temp_remaps;
     cost_scope t(shadow_phase::guest_map);
-    long rc = update_va_mapping(reinterpret_cast<uint64_t>(va), mfn << 12 | pte_p | pte_rw | pte_a | pte_d,
-                                UVMF_INVLPG);
+    long rc = update_va_mapping(reinterpret_cast<uint64_t>(va),
+                                mfn << 12 | pte_p | pte_a | (writable ? pte_rw | pte_d : 0), UVMF_INVLPG);
     if (rc) {
-        print("xen-wedge: mapping guest frame 0x%lx (mfn 0x%lx) failed: %ld\n", gfn, mfn, rc);
+        print("xen-wedge: mapping frame 0x%lx (mfn 0x%lx) failed: %ld\n", key, mfn, rc);
         g_temp_gfn[i] = ~0ull;
         return nullptr;
     }
-    g_temp_gfn[i] = gfn;
+    g_temp_gfn[i] = key;
     g_temp_last[set] = static_cast<uint8_t>(i & 1);
     return va;
 }
 
-template <class F> bool each_chunk(uint64_t gpa, size_t len, F &&f) {
+volatile uint8_t *map_gfn(uint64_t gfn) {
+    uint64_t mfn;
+    if (!gfn_to_mfn(gfn, mfn)) return nullptr;
+    return g_direct ? map_frame(mfn, mfn, false) : map_frame(gfn, mfn, true);
+}
+
+volatile uint8_t *write_slot() { return reinterpret_cast<volatile uint8_t *>(g_temp_va + (uint64_t(g_cache_slots) << 12)); }
+
+// The write slot maps `gfn` writable until unmap_write_slot().
+volatile uint8_t *map_write_slot(uint64_t gfn) {
+    uint64_t mfn;
+    if (!gfn_to_mfn(gfn, mfn)) return nullptr;
+    ++g_temp_remaps;
+    long rc = update_va_mapping(reinterpret_cast<uint64_t>(write_slot()), mfn << 12 | pte_p | pte_rw | pte_a | pte_d,
+                                UVMF_INVLPG);
+    if (rc) print("xen-wedge: mapping guest frame 0x%lx (mfn 0x%lx) writable failed: %ld\n", gfn, mfn, rc);
+    return rc ? nullptr : write_slot();
+}
+
+void unmap_write_slot() { update_va_mapping(reinterpret_cast<uint64_t>(write_slot()), 0, UVMF_INVLPG); }
+
+template <class F> bool each_chunk(uint64_t gpa, size_t len, bool writes, F &&f) {
     if (gpa > guest_ram_bytes() || len > guest_ram_bytes() - gpa) return false;
     size_t done = 0;
     while (done < len) {
@@ -68,9 +93,11 @@ template <class F> bool each_chunk(uint64_t gpa, size_t len, F &&f) {
         size_t off = a & (page_size - 1);
         size_t n = page_size - off;
         if (n > len - done) n = len - done;
-        volatile uint8_t *p = map_gfn(a >> 12);
+        const bool one_shot = g_direct && writes;
+        volatile uint8_t *p = one_shot ? map_write_slot(a >> 12) : map_gfn(a >> 12);
         if (!p) return false;
         f(p + off, done, n);
+        if (one_shot) unmap_write_slot();
         done += n;
     }
     return true;
@@ -122,8 +149,40 @@ uint64_t guest_phys_remaps() { return g_temp_remaps; }
 
 void guest_map_area(uint64_t va) {
     g_temp_va = va;
-    g_slot_count = guest_map_area_slots;
+    g_slot_count = g_cache_slots = guest_map_area_slots;
     for (uint64_t &gfn : g_temp_gfn) gfn = ~0ull;
+}
+
+void pv_memory_direct() {
+    // Every cached slot goes (they map guest frames writable); the last one becomes the write slot.
+    for (unsigned i = 0; i < g_slot_count; ++i)
+        if (g_temp_gfn[i] != ~0ull) {
+            update_va_mapping(g_temp_va + (uint64_t(i) << 12), 0, UVMF_INVLPG);
+            g_temp_gfn[i] = ~0ull;
+        }
+    g_direct = true;
+    g_cache_slots = g_slot_count - 2;  // an even number of slots for the two-way sets
+}
+
+const volatile uint64_t *machine_frame_view(uint64_t mfn) {
+    return reinterpret_cast<const volatile uint64_t *>(map_frame(mfn, mfn, false));
+}
+
+volatile uint64_t *guest_frame_for_write(uint64_t gfn) {
+    return gfn < g_guest_pages ? reinterpret_cast<volatile uint64_t *>(map_write_slot(gfn)) : nullptr;
+}
+
+void guest_frame_write_done() { unmap_write_slot(); }
+
+bool mfn_to_gfn(uint64_t mfn, uint64_t &gfn) {
+    // Xen's read-only machine-to-phys table, mapped in every PV root; an entry of a frame that
+    // is not ours may say anything, so the p2m must agree.
+    const auto *m2p = reinterpret_cast<const volatile uint64_t *>(0xffff800000000000ull);
+    if (mfn >= (0x4000000000ull >> 3)) return false;
+    const uint64_t pfn = m2p[mfn];
+    if (pfn < g_guest_base || pfn >= g_guest_base + g_guest_pages || mfn_of_pfn(pfn) != mfn) return false;
+    gfn = pfn - g_guest_base;
+    return true;
 }
 
 uint64_t initial_mapping_end() { return virt_base + (g_guest_base << 12); }
@@ -161,20 +220,20 @@ bool gfn_to_mfn(uint64_t gfn, uint64_t &mfn) {
 
 bool guest_phys_write(uint64_t gpa, const void *src, size_t len) {
     auto *s = static_cast<const uint8_t *>(src);
-    return each_chunk(gpa, len, [&](volatile uint8_t *p, size_t done, size_t n) {
+    return each_chunk(gpa, len, true, [&](volatile uint8_t *p, size_t done, size_t n) {
         for (size_t i = 0; i < n; ++i) p[i] = s[done + i];
     });
 }
 
 bool guest_phys_read(uint64_t gpa, void *dst, size_t len) {
     auto *d = static_cast<uint8_t *>(dst);
-    return each_chunk(gpa, len, [&](volatile uint8_t *p, size_t done, size_t n) {
+    return each_chunk(gpa, len, false, [&](volatile uint8_t *p, size_t done, size_t n) {
         for (size_t i = 0; i < n; ++i) d[done + i] = p[i];
     });
 }
 
 bool guest_phys_zero(uint64_t gpa, size_t len) {
-    return each_chunk(gpa, len, [&](volatile uint8_t *p, size_t, size_t n) {
+    return each_chunk(gpa, len, true, [&](volatile uint8_t *p, size_t, size_t n) {
         for (size_t i = 0; i < n; ++i) p[i] = 0;
     });
 }

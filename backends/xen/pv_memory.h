@@ -61,6 +61,16 @@ volatile uint64_t *guest_phys_frame(uint64_t gfn);
 // (the shadow's roots link it): guest_map_area_slots slots from then on.
 inline constexpr unsigned guest_map_area_slots = 512;
 void guest_map_area(uint64_t va);
+// Direct paging (docs/xen-direct-paging.md): from now on the slots map frames read-only
+// (guest_phys_u64 and guest_phys_frame give read-only pointers), writes go through one slot
+// unmapped after each use, and machine frames can be viewed.
+void pv_memory_direct();
+const volatile uint64_t *machine_frame_view(uint64_t mfn);
+volatile uint64_t *guest_frame_for_write(uint64_t gfn);  // until guest_frame_write_done()
+void guest_frame_write_done();
+// The guest frame a machine frame backs (Xen's M2P, checked against the p2m).
+bool mfn_to_gfn(uint64_t mfn, uint64_t &gfn);
+
 // How often a guest frame had to be mapped into a temporary slot (one hypercall each).
 uint64_t guest_phys_remaps();
 

@@ -1,0 +1,189 @@
+// Direct paging on real Xen (pv_direct.h).
+#include "pv_direct.h"
+
+#include "boot_tables.h"
+#include "console.h"
+#include "hypercall.h"
+#include "pv_memory.h"
+#include "wedge_ranges.h"
+
+// Placement new (no <new> in a -nostdinc build).
+inline void *operator new(size_t, void *p) noexcept { return p; }
+
+namespace xw {
+
+namespace {
+
+// Linux's direct map with 4-level paging and no KASLR (__PAGE_OFFSET_BASE_L4): where a table
+// frame's writable alias is looked for, besides the image's own map (virt_minus_phys).
+constexpr uint64_t linux_direct_map = 0xffff888000000000ull;
+constexpr unsigned user_roots = 32;
+// The boot tables map at most this much in 2 MiB pages, each split into a pool L1.
+constexpr uint64_t boot_map_bytes = 64ull << 20;
+
+class xen_guest_memory final : public xd::guest_memory {
+public:
+    bool gfn_to_mfn(uint64_t gfn, uint64_t &mfn) override { return xw::gfn_to_mfn(gfn, mfn); }
+    bool mfn_to_gfn(uint64_t mfn, uint64_t &gfn) override { return xw::mfn_to_gfn(mfn, gfn); }
+    const volatile uint64_t *read_view(uint64_t mfn) override { return machine_frame_view(mfn); }
+    volatile uint64_t *write_view(uint64_t gfn) override { return guest_frame_for_write(gfn); }
+    void end_write() override { guest_frame_write_done(); }
+};
+
+class xen_direct_mmu final : public xd::xen_mmu {
+public:
+    unsigned refusals = 0;
+    bool update_entries(const update *u, unsigned count) override {
+        mmu_update_t reqs[64];
+        for (unsigned first = 0; first < count; first += 64) {
+            const unsigned n = count - first < 64 ? count - first : 64;
+            for (unsigned i = 0; i < n; ++i) reqs[i] = {u[first + i].ptr | MMU_NORMAL_PT_UPDATE, u[first + i].value};
+            unsigned done = 0;
+            long rc = mmu_update(reqs, n, &done);
+            if (rc || done != n) {
+                if (refusals++ < 8)
+                    print("xen-wedge: direct: mmu_update of entry 0x%lx = 0x%lx refused: %ld\n",
+                          u[first + done].ptr, u[first + done].value, rc);
+                return false;
+            }
+        }
+        return true;
+    }
+    bool pin_l4(uint64_t mfn) override { return op(MMUEXT_PIN_L4_TABLE, mfn, "pin"); }
+    bool unpin(uint64_t mfn) override { return op(MMUEXT_UNPIN_TABLE, mfn, "unpin"); }
+    bool set_roots(uint64_t kernel_mfn, uint64_t user_mfn) override {
+        mmuext_op_t ops[2]{};
+        ops[0].cmd = MMUEXT_NEW_BASEPTR;
+        ops[0].arg1.mfn = kernel_mfn;
+        ops[1].cmd = MMUEXT_NEW_USER_BASEPTR;
+        ops[1].arg1.mfn = user_mfn;
+        unsigned done = 0;
+        long rc = mmuext_op(ops, 2, &done);
+        if (rc || done != 2) print("xen-wedge: direct: new_baseptr/new_user_baseptr refused: %ld\n", rc);
+        return rc == 0 && done == 2;
+    }
+    void invalidate_page(uint64_t va) override {
+        mmuext_op_t o{};
+        o.cmd = MMUEXT_INVLPG_LOCAL;
+        o.arg1.linear_addr = va;
+        unsigned done = 0;
+        mmuext_op(&o, 1, &done);
+    }
+    void flush_all() override {
+        mmuext_op_t o{};
+        o.cmd = MMUEXT_TLB_FLUSH_LOCAL;
+        unsigned done = 0;
+        mmuext_op(&o, 1, &done);
+    }
+    bool op(unsigned cmd, uint64_t mfn, const char *what) {
+        mmuext_op_t o{};
+        o.cmd = cmd;
+        o.arg1.mfn = mfn;
+        unsigned done = 0;
+        long rc = mmuext_op(&o, 1, &done);
+        if (rc) print("xen-wedge: direct: %s of mfn 0x%lx refused: %ld\n", what, mfn, rc);
+        return rc == 0;
+    }
+};
+
+xen_guest_memory g_memory;
+xen_direct_mmu g_xen;
+// Constructed at run time (direct_start): xen-wedge.ld forbids global constructors.
+alignas(xd::direct_mmu) unsigned char g_direct_storage[sizeof(xd::direct_mmu)];
+xd::direct_mmu *g_direct;
+bool g_active;
+wedge_tables g_tables;
+uint64_t g_l1_pool[xd::direct_mmu::max_pool], g_l4_pool[user_roots];
+xd::wedge_range g_ranges[max_image_l1s + 2];
+uint64_t g_aliases[2];
+
+// A scratch page as an empty table of `level`, pinned: read-only in the wedge, then pinned.
+bool pinned_table(unsigned level, uint64_t &mfn) {
+    scratch_page p;
+    if (!scratch_alloc(p) || !scratch_make_readonly(p)) return false;
+    mfn = p.mfn;
+    return g_xen.op(level == 1 ? MMUEXT_PIN_L1_TABLE : MMUEXT_PIN_L4_TABLE, p.mfn, "pin");
+}
+
+} // namespace
+
+bool direct_start(const start_info_t *si, const loaded_guest &g) {
+    g_direct = new (g_direct_storage) xd::direct_mmu(g_memory, g_xen);
+    if (!build_wedge_tables(si, g_tables)) return false;
+    unsigned free = static_cast<unsigned>(scratch_free_pages());
+    if (free < user_roots + 64) {
+        print("xen-wedge: direct: only %u scratch pages left for the pools (at least %u needed)\n", free,
+              user_roots + 64);
+        return false;
+    }
+    unsigned l1s = free - user_roots;
+    if (l1s > xd::direct_mmu::max_pool) l1s = xd::direct_mmu::max_pool;
+    for (unsigned i = 0; i < user_roots; ++i)
+        if (!pinned_table(4, g_l4_pool[i])) return false;
+    for (unsigned i = 0; i < l1s; ++i)
+        if (!pinned_table(1, g_l1_pool[i])) return false;
+    unsigned ranges = 0;
+    constexpr uint64_t link = pte_p | pte_rw | pte_u | pte_a;
+    for (unsigned k = 0; k < g_tables.image_l1_count; ++k)
+        g_ranges[ranges++] = {wedge_virt_base + (uint64_t(k) << 21), g_tables.image_l1[k] << 12 | link};
+    g_ranges[ranges++] = {wedge_map_area, g_tables.map_area_l1 << 12 | link};
+    g_ranges[ranges++] = {wedge_window, g_tables.window_l1 << 12 | link};
+    g_aliases[0] = linux_direct_map;
+    g_aliases[1] = g.virt_minus_phys;
+    xd::direct_setup s;
+    s.l1_pool = g_l1_pool;
+    s.l1_pool_count = l1s;
+    s.l4_pool = g_l4_pool;
+    s.l4_pool_count = user_roots;
+    s.ranges = g_ranges;
+    s.range_count = ranges;
+    s.alias_bases = g_aliases;
+    s.alias_count = 2;
+    if (g_direct->init(s) != xd::status::ok) {
+        print("xen-wedge: direct: init failed\n");
+        return false;
+    }
+    guest_map_area(wedge_map_area);
+    pv_memory_direct();
+    g_active = true;
+    print("xen-wedge: paging: direct (the guest's page tables are Xen's; pools of %u L1 and %u L4 tables, "
+          "image [0x%lx, 0x%lx) in %u of Xen's L1s)\n",
+          l1s, user_roots, wedge_virt_base, g_tables.image_end, g_tables.image_l1_count);
+    return true;
+}
+
+bool direct_boot_tables(const loaded_guest &g, uint64_t &cr3) {
+    const uint64_t map = guest_ram_bytes() < boot_map_bytes ? guest_ram_bytes() : boot_map_bytes;
+    if (!write_boot_tables(g, map, cr3)) return false;
+    const xd::status s = g_direct->load_root(cr3);
+    if (s != xd::status::ok) {
+        print("xen-wedge: direct: loading the boot tables at 0x%lx failed: %s (0x%lx)\n", cr3,
+              direct_status_text(s), g_direct->detail());
+        return false;
+    }
+    print("xen-wedge: direct: guest boot tables at 0x%lx (identity 0-%lu MiB, 0x%lx -> 0): %lu tables, "
+          "%lu large pages split\n",
+          cr3, map >> 20, g.virt_minus_phys, uint64_t(g_direct->statistics().tables_tracked),
+          g_direct->statistics().large_pages_split);
+    return true;
+}
+
+xd::direct_mmu &direct() { return *g_direct; }
+bool direct_active() { return g_active; }
+
+const char *direct_status_text(xd::status s) {
+    switch (s) {
+    case xd::status::ok: return "ok";
+    case xd::status::bad_setup: return "bad setup";
+    case xd::status::misaligned: return "an entry access that is not 8-byte aligned";
+    case xd::status::not_guest_ram: return "a table or entry outside guest RAM";
+    case xd::status::level_conflict: return "one frame used as page tables of two levels";
+    case xd::status::xen_range_used: return "the guest maps L4 slots 256-271, which Xen owns";
+    case xd::status::no_path_to_range: return "the root has no tables down to one of the wedge's ranges";
+    case xd::status::out_of_space: return "a fixed table or pool of the direct-paging core is full";
+    case xd::status::refused: return "Xen refused an update or pin";
+    }
+    return "unknown";
+}
+
+} // namespace xw

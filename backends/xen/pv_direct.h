@@ -1,0 +1,27 @@
+// The direct-paging core (backends/xen/direct) driven by real Xen hypercalls: the guest_memory
+// and xen_mmu implementations, the pools of pinned L1 and L4 tables, the wedge's ranges and the
+// guest's boot tables. See docs/xen-direct-paging.md.
+#pragma once
+
+#include <stdint.h>
+
+#include "direct_mmu.h"
+#include "guest_loader.h"
+#include "start_info.h"
+
+namespace xw {
+
+namespace xd = afterburn::xen_direct;
+
+// Builds the pools and the wedge's ranges and puts guest memory access into direct mode.
+bool direct_start(const start_info_t *si, const loaded_guest &g);
+// Writes the guest's boot tables (as shadow_boot_tables) and loads them: from here the guest's
+// tables are the machine's.
+bool direct_boot_tables(const loaded_guest &g, uint64_t &cr3);
+
+xd::direct_mmu &direct();
+bool direct_active();
+// A status in words, with the core's detail, for the one line a failure prints.
+const char *direct_status_text(xd::status s);
+
+} // namespace xw
