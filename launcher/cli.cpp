@@ -48,6 +48,9 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
   --nested          kvm: run nested even when this host's /dev/kvm could run guests
   --pistachio DIR   l4: the OUT of backends/l4/build-pistachio.sh (kickstart, x86-kernel,
                     sigma0); default $AFTERBURN_PISTACHIO
+  --paging MODE     xen: shadow (default: the wedge runs copies of the guest's page tables)
+                    or direct (Xen runs the guest's own tables, translated at the page-table
+                    sites the compiler pass annotated: docs/xen-direct-paging.md)
   -h, --help        this text
 
 Exit status: 0 success, 1 the guest failed or timed out, 2 bad usage or input,
@@ -97,6 +100,7 @@ parse_result parse_command_line(const std::vector<std::string>& args)
     };
 
     bool have_image = false;
+    bool paging_given = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& arg = args[i];
         // Options taking a value accept both "--opt VALUE" and "--opt=VALUE".
@@ -133,7 +137,7 @@ parse_result parse_command_line(const std::vector<std::string>& args)
             o.quiet = true;
         } else if (name == "--on" || name == "--initrd" || name == "--append" || name == "--timeout" ||
                    name == "--cpu" || name == "--memory" || name == "--marker" || name == "--qemu-arg" ||
-                   name == "--log" || name == "--pistachio") {
+                   name == "--log" || name == "--pistachio" || name == "--paging") {
             if (!value(v))
                 return fail("option " + name + " needs a value");
             if (name == "--on") {
@@ -162,6 +166,11 @@ parse_result parse_command_line(const std::vector<std::string>& args)
                 o.log = v;
             } else if (name == "--pistachio") {
                 o.pistachio = v;
+            } else if (name == "--paging") {
+                if (v != "shadow" && v != "direct")
+                    return fail("--paging wants shadow or direct, got '" + v + "'");
+                o.paging = v;
+                paging_given = true;
             }
         } else if (arg.starts_with("-") && arg != "-") {
             return fail("unknown option '" + arg + "'");
@@ -183,6 +192,8 @@ parse_result parse_command_line(const std::vector<std::string>& args)
             return fail(std::string(option) + " is for --on kvm, not --on " + o.backend);
     if (o.pistachio && o.backend != "l4")
         return fail("--pistachio is for --on l4, not --on " + o.backend);
+    if (paging_given && o.backend != "xen")
+        return fail("--paging is for --on xen, not --on " + o.backend);
     if (o.no_wedge && o.trap_and_emulate)
         return fail("--no-wedge runs no wedge, so there is no fallback for --trap-and-emulate");
     return result;

@@ -24,6 +24,7 @@ struct boot_options {
     bool nested = false;                      // kvm: nested even when this host's /dev/kvm could run guests
     bool no_wedge = false;                    // kvm: afterburn-kvm alone, without the KVM wedge
     std::optional<std::filesystem::path> pistachio; // l4: build-pistachio.sh's OUT (else $AFTERBURN_PISTACHIO)
+    std::string paging = "shadow";            // xen: shadow, or direct (the guest's own tables on Xen)
 };
 
 enum class parse_status { ok, help, error };

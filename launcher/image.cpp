@@ -1,5 +1,8 @@
 #include "image.h"
 
+#include "afterburn/annotation_reader.h"
+#include "afterburn/site_kind.h"
+
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -49,6 +52,7 @@ struct elf_notes {
     bool xen_pv = false;
     bool linux_owner = false;
     bool afterburn = false;
+    bool page_table_sites = false;
 };
 
 // ELF notes are {namesz, descsz, type, name (4-aligned), desc (4-aligned)} in both classes.
@@ -77,8 +81,19 @@ void scan_notes(const std::vector<unsigned char>& data, elf_notes& notes)
             notes.xen_pv = true;
         if (name == "Linux")
             notes.linux_owner = true;
-        if (name == "Afterburn")
+        if (name == "Afterburn") {
             notes.afterburn = true;
+            // Any page_table_store/_load record: the image was built with the compiler pass.
+            annotation::walk_tables(&data[pos], &data[next], [&](const annotation::table_view& v) {
+                for (std::uint32_t i = 0; i < v.count; ++i) {
+                    std::uint8_t kind;
+                    std::memcpy(&kind, reinterpret_cast<const unsigned char*>(v.records) + i * v.record_size +
+                                           offsetof(annotation::site_record, kind), 1);
+                    if (site_kind_is_page_table(static_cast<site_kind>(kind)))
+                        notes.page_table_sites = true;
+                }
+            });
+        }
         pos = next;
     }
 }
@@ -173,13 +188,13 @@ std::variant<image_info, image_error> probe_image(const std::filesystem::path& p
             suffix += ", Xen PV entry note";
         if (notes.pvh)
             return image_info{image_kind::elf_pvh, notes.linux_owner,
-                              std::string(cls) + " with PVH entry note" + suffix, notes.afterburn, notes.xen_pv};
+                              std::string(cls) + " with PVH entry note" + suffix, notes.afterburn, notes.xen_pv, notes.page_table_sites};
         if (has_multiboot_header(file))
             return image_info{image_kind::elf_multiboot, notes.linux_owner,
-                              std::string(cls) + " with multiboot header" + suffix, notes.afterburn, notes.xen_pv};
+                              std::string(cls) + " with multiboot header" + suffix, notes.afterburn, notes.xen_pv, notes.page_table_sites};
         if (notes.xen_pv) // only Xen can start it (xen-dom0, xenolinux); the other backends refuse it
             return image_info{image_kind::elf_xen_pv, notes.linux_owner,
-                              std::string(cls) + " with only a Xen PV entry note" + suffix, notes.afterburn, true};
+                              std::string(cls) + " with only a Xen PV entry note" + suffix, notes.afterburn, true, notes.page_table_sites};
         return image_error{"image '" + path.string() + "' is an ELF without a PVH entry note "
                            "(Xen note type 18) or multiboot header; QEMU cannot boot it "
                            "(for Linux, build with CONFIG_PVH=y)"};

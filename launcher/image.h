@@ -15,6 +15,7 @@ struct image_info {
     std::string description;   // for messages, e.g. "ELF64 with PVH entry note (Linux)"
     bool annotated = false;    // holds an "Afterburn" annotation note (docs/annotation-format.md)
     bool xen_pv = false;       // has a Xen PV entry note (XEN_ELFNOTE_ENTRY): can be Xen's dom0
+    bool page_table_sites = false; // annotated page-table accesses (the compiler pass): direct paging can run it
 };
 
 struct image_error {

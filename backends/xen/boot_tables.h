@@ -9,8 +9,9 @@
 
 namespace xw {
 
-// Writes them at guest-physical 0x9000-0xdfff, mapping [0, map_bytes) (at most 1 GiB, in 2 MiB
-// pages) both at 0 and at the image's virt_minus_phys; `cr3` is their root.
+// Writes them at guest-physical 0x9000-0xefff, mapping [0, map_bytes) (at most 1 GiB, in 2 MiB
+// pages) both at 0 and at the image's virt_minus_phys, with an empty PD for the top 1 GiB (a
+// -mcmodel=kernel image's virt_minus_phys is not in it); `cr3` is their root.
 bool write_boot_tables(const loaded_guest &g, uint64_t map_bytes, uint64_t &cr3);
 
 } // namespace xw

@@ -1,6 +1,7 @@
 #include "guest_stacks.h"
 
 #include "guest_platform.h"
+#include "pv_direct.h"
 #include "pv_shadow.h"
 #include "shadow_costs.h"
 
@@ -67,6 +68,7 @@ void note_kernel_stack(uint64_t rsp) {
 // a fill walks the guest's tables again through the temporary slots (~2,500 instructions; the
 // user stack is noted on every way in from user mode).
 void prefill(uint64_t va) {
+    if (direct_active()) return;  // Xen runs the guest's own tables: nothing to fill
     constexpr uint64_t present_writable = 3;  // P, R/W
     if ((shadow().shadow_leaf(false, va) & present_writable) == present_writable) return;
     shadow().handle_fault(va, xs::access_type{true, false, false});
@@ -156,6 +158,7 @@ void fill_stack_under(uint64_t rsp) {
 
 // A fill that found the pool full may have flushed everything filled before it: again.
 template <typename Fill> void fill_until_stable(Fill fill) {
+    if (direct_active()) return;
     for (int pass = 0; pass < 3; ++pass) {
         const uint64_t flushes = shadow().stats().flushes;
         fill();

@@ -11,6 +11,9 @@
 #include "guest_resume.h"
 #include "guest_sites.h"
 #include "guest_stacks.h"
+#include "guest_walk.h"
+#include "pv_direct.h"
+#include "pv_memory.h"
 #include "pv_shadow.h"
 #include "shadow_costs.h"
 #include "run_stats.h"
@@ -34,8 +37,7 @@ bool idt_error(uint64_t error) { return (error & 3) == 2; }
 // user-mode address -> the image's link address of the same byte (the guest maps its .user
 // pages a second time for ring 3), through the guest's tables.
 bool user_to_link(uint64_t va, uint64_t &link) {
-    auto r = xs::translate(shadow_guest_memory(), shadow().config(), shadow().guest_cr3(), va,
-                           xs::access_type{false, true, true});
+    auto r = guest_walk(va, xs::access_type{false, true, true});
     if (r.status != xs::walk_status::ok) return false;
     const loaded_guest &g = *g_guest_run.guest;
     if (r.t.gpa < g.image_lo || r.t.gpa >= g.image_hi) return false;
@@ -54,9 +56,64 @@ void run_user_site(uint64_t va, bool int3_only) {
     }
 }
 
+// A #PF under direct paging: Xen ran the guest's own tables, so the fault is the guest's,
+// except a write to a page the core made read-only (a table frame, or one that was: retried)
+// and an access to a frame outside guest RAM (the xAPIC, or nothing). Returns true to retry,
+// false with the guest's error code in `pf`.
+bool handle_direct_page_fault(trap_frame *f, bool from_user, xs::fault_result &pf) {
+    wedge::vcpu &c = cpu();
+    const uint64_t cr2 = this_vcpu()->arch.cr2;
+    if ((f->error & (pf_error::present | pf_error::write)) == (pf_error::present | pf_error::write)) {
+        switch (direct().on_write_fault(cr2)) {
+        case xd::direct_mmu::write_fault::retry:
+            ++g_run_stats.shadow_faults;
+            if (from_user) returning_to_user_mode(c);
+            return true;
+        case xd::direct_mmu::write_fault::live_table: {
+            console_flush();
+            char sym[96];
+            print("xen-wedge: guest: direct paging: an unannotated write to a page table at 0x%lx (rip 0x%lx%s): "
+                  "the compiler pass missed a page-table store\n", cr2, f->rip, guest_symbol(f->rip, sym, sizeof sym));
+            exit_with(verdict_fail);
+        }
+        case xd::direct_mmu::write_fault::not_ours: break;
+        }
+    }
+    uint64_t entry = 0;
+    if (direct().unreachable_at(cr2, entry)) {
+        const uint64_t gpa = (entry & xs::pte::addr_mask) | (cr2 & 0xfff);
+        if (xapic_mmio(f, cr2, gpa)) {
+            frame_from_trap(f);
+            g_guest_run.frame.rip = f->rip;  // xapic_mmio moved it past the access
+            resume();
+        }
+        console_flush();
+        print("xen-wedge: guest: #PF at 0x%lx (rip 0x%lx): the guest's tables map guest-physical 0x%lx, outside its "
+              "RAM (0x%lx bytes)\n", cr2, f->rip, gpa, guest_ram_bytes());
+        exit_with(verdict_fail);
+    }
+    const xs::access_type acc{(f->error & pf_error::write) != 0, (f->error & pf_error::fetch) != 0, c.cpl == 3};
+    const xs::walk_result r = guest_walk(cr2, acc);
+    if (r.status == xs::walk_status::page_fault) {
+        pf = {xs::fault_outcome::inject_pf, r.error_code, cr2, 0};
+        return false;
+    }
+    // The guest's tables allow it: a privileged instruction's own access checked against
+    // the real ring 3 (see handle_page_fault), emulated by the fallback; else a bug.
+    if (r.status == xs::walk_status::ok && (f->error & pf_error::present) && !(f->error & pf_error::fetch)) {
+        frame_from_trap(f);
+        try_fallback(f, from_user);
+    }
+    console_flush();
+    print("xen-wedge: guest: direct paging: #PF at 0x%lx (rip 0x%lx, error 0x%lx) that the guest's tables allow "
+          "(walk status %u)\n", cr2, f->rip, f->error, static_cast<unsigned>(r.status));
+    exit_with(verdict_fail);
+}
+
 // A #PF: filled by the shadow (returns true: retry), an xAPIC access (does not return), or the
 // guest's own (returns false with the error code its tables give in `pf`).
 bool handle_page_fault(trap_frame *f, bool from_user, xs::fault_result &pf) {
+    if (direct_active()) return handle_direct_page_fault(f, from_user, pf);
     wedge::vcpu &c = cpu();
     uint64_t cr2 = this_vcpu()->arch.cr2;
     xs::access_type acc{(f->error & pf_error::write) != 0, (f->error & pf_error::fetch) != 0, c.cpl == 3};

@@ -10,6 +10,7 @@
 #include "guest.h"
 #include "hypercall.h"
 #include "pv_memory.h"
+#include "pv_direct.h"
 #include "pv_shadow.h"
 #include "shared_info.h"
 #include "start_info.h"
@@ -65,7 +66,8 @@ void print_xen_version() {
 // Milestone check for the shadow: read the guest through its own virtual addresses (the
 // boot tables, filled into the shadow on #PF) and compare with what the loader wrote.
 bool check_guest_view(const loaded_guest &g) {
-    const uint64_t before = shadow().stats().faults_fixed;
+    const bool direct = direct_active();  // then nothing is filled: the guest's tables run as they are
+    const uint64_t before = direct ? 0 : shadow().stats().faults_fixed;
     // The image at its link address, 256 bytes from the entry, against the module's bytes.
     const module_bytes m = g.module;
     uint64_t off = g.entry_phys - g.loads[0].paddr;
@@ -83,12 +85,12 @@ bool check_guest_view(const loaded_guest &g) {
     *scratch_low = 0x5a5a1234abcd0001ull;
     uint64_t seen = *scratch_high;
     *scratch_low = saved;
-    uint64_t fixed = shadow().stats().faults_fixed - before;
-    print("xen-wedge: shadow: guest view: entry bytes %s at 0x%lx, boot_params magic 0x%x at 0x%lx, "
+    uint64_t fixed = direct ? 0 : shadow().stats().faults_fixed - before;
+    print("xen-wedge: %s: guest view: entry bytes %s at 0x%lx, boot_params magic 0x%x at 0x%lx, "
           "identity write seen at link address: %s, %lu faults filled\n",
-          mismatches ? "DIFFER" : "match", g.entry_virt, magic, g.boot_params + 0x202,
+          direct ? "direct" : "shadow", mismatches ? "DIFFER" : "match", g.entry_virt, magic, g.boot_params + 0x202,
           seen == 0x5a5a1234abcd0001ull ? "yes" : "no", fixed);
-    return !mismatches && magic == 0x53726448 && seen == 0x5a5a1234abcd0001ull && fixed > 0;
+    return !mismatches && magic == 0x53726448 && seen == 0x5a5a1234abcd0001ull && (direct || fixed > 0);
 }
 
 // The entry window as a rewritten site sees it: slot(k) = entry(k), entry(k) starts with
@@ -167,8 +169,14 @@ extern "C" [[noreturn]] void wedge_main(const start_info_t *si, unsigned long xe
             exit_with(verdict_fail);
         print("xen-wedge: guest loaded\n");
         uint64_t cr3 = 0;
-        if (!shadow_start(si, g) || !shadow_boot_tables(g, cr3) || !check_guest_view(g) || !check_window())
+        // paging=direct (afterburn boot --paging direct): the guest's own tables run on Xen
+        // (docs/xen-direct-paging.md); otherwise shadow paging.
+        const bool direct_paging = cmdline_option(cmdline, "paging").equals("direct");
+        if (!direct_paging) print("xen-wedge: paging: shadow\n");
+        if (direct_paging ? !direct_start(si, g) || !direct_boot_tables(g, cr3)
+                          : !shadow_start(si, g) || !shadow_boot_tables(g, cr3))
             exit_with(verdict_fail);
+        if (!check_guest_view(g) || !check_window()) exit_with(verdict_fail);
         auto count_option = [&](const char *key, void (*set)(uint64_t)) {
             slice trace = cmdline_option(cmdline, key);
             if (!trace.found()) return;

@@ -86,16 +86,28 @@ public:
     }
 };
 
-xen_guest_memory g_memory;
-xen_direct_mmu g_xen;
 // Constructed at run time (direct_start): xen-wedge.ld forbids global constructors.
 alignas(xd::direct_mmu) unsigned char g_direct_storage[sizeof(xd::direct_mmu)];
 xd::direct_mmu *g_direct;
+
+// Reads entries as the guest stored them; the walker's A/D updates are refused (Xen and the
+// CPU set them in the machine entries, which loads then show).
+class direct_view final : public afterburn::xen_shadow::guest_physical {
+public:
+    bool gfn_to_mfn(uint64_t gfn, uint64_t &mfn) override { return xw::gfn_to_mfn(gfn, mfn); }
+    bool read_u64(uint64_t gpa, uint64_t &value) override { return g_direct->load(gpa, value) == xd::status::ok; }
+    bool cmpxchg_u64(uint64_t, uint64_t &, uint64_t) override { return false; }
+    const volatile uint64_t *frame_view(uint64_t) override { return nullptr; }
+};
+
+xen_guest_memory g_memory;
+xen_direct_mmu g_xen;
 bool g_active;
+direct_view g_view;
 wedge_tables g_tables;
 uint64_t g_l1_pool[xd::direct_mmu::max_pool], g_l4_pool[user_roots];
 xd::wedge_range g_ranges[max_image_l1s + 2];
-uint64_t g_aliases[2];
+uint64_t g_aliases[3];
 
 // A scratch page as an empty table of `level`, pinned: read-only in the wedge, then pinned.
 bool pinned_table(unsigned level, uint64_t &mfn) {
@@ -128,8 +140,9 @@ bool direct_start(const start_info_t *si, const loaded_guest &g) {
         g_ranges[ranges++] = {wedge_virt_base + (uint64_t(k) << 21), g_tables.image_l1[k] << 12 | link};
     g_ranges[ranges++] = {wedge_map_area, g_tables.map_area_l1 << 12 | link};
     g_ranges[ranges++] = {wedge_window, g_tables.window_l1 << 12 | link};
-    g_aliases[0] = linux_direct_map;
-    g_aliases[1] = g.virt_minus_phys;
+    g_aliases[0] = 0;  // the identity map of the boot tables (and of Linux's early ones)
+    g_aliases[1] = linux_direct_map;
+    g_aliases[2] = g.virt_minus_phys;
     xd::direct_setup s;
     s.l1_pool = g_l1_pool;
     s.l1_pool_count = l1s;
@@ -138,12 +151,13 @@ bool direct_start(const start_info_t *si, const loaded_guest &g) {
     s.ranges = g_ranges;
     s.range_count = ranges;
     s.alias_bases = g_aliases;
-    s.alias_count = 2;
+    s.alias_count = 3;
     if (g_direct->init(s) != xd::status::ok) {
         print("xen-wedge: direct: init failed\n");
         return false;
     }
-    guest_map_area(wedge_map_area);
+    // The loader's writable slots go; until a guest root links the map area, the slots stay
+    // in Xen's initial mapping.
     pv_memory_direct();
     g_active = true;
     print("xen-wedge: paging: direct (the guest's page tables are Xen's; pools of %u L1 and %u L4 tables, "
@@ -161,6 +175,8 @@ bool direct_boot_tables(const loaded_guest &g, uint64_t &cr3) {
               direct_status_text(s), g_direct->detail());
         return false;
     }
+    guest_map_area(wedge_map_area);  // linked in every root the guest loads from now on
+    pv_memory_direct();
     print("xen-wedge: direct: guest boot tables at 0x%lx (identity 0-%lu MiB, 0x%lx -> 0): %lu tables, "
           "%lu large pages split\n",
           cr3, map >> 20, g.virt_minus_phys, uint64_t(g_direct->statistics().tables_tracked),
@@ -170,6 +186,13 @@ bool direct_boot_tables(const loaded_guest &g, uint64_t &cr3) {
 
 xd::direct_mmu &direct() { return *g_direct; }
 bool direct_active() { return g_active; }
+void direct_flush_tlb() { g_xen.flush_all(); }
+bool direct_fix_wedge_fault(uint64_t va, uint64_t error_code) {
+    return g_active && (error_code & 3) == 3 &&
+           g_direct->on_write_fault(va) == xd::direct_mmu::write_fault::retry;
+}
+void direct_invalidate_page(uint64_t va) { g_xen.invalidate_page(va); }
+afterburn::xen_shadow::guest_physical &direct_guest_view() { return g_view; }
 
 const char *direct_status_text(xd::status s) {
     switch (s) {

@@ -7,6 +7,7 @@
 
 #include "direct_mmu.h"
 #include "guest_loader.h"
+#include "guest_paging.h"
 #include "start_info.h"
 
 namespace xw {
@@ -21,6 +22,14 @@ bool direct_boot_tables(const loaded_guest &g, uint64_t &cr3);
 
 xd::direct_mmu &direct();
 bool direct_active();
+void direct_flush_tlb();
+// A #PF the wedge itself took writing guest memory at `va`: true if the page was a table and
+// is data again (retry the access).
+bool direct_fix_wedge_fault(uint64_t va, uint64_t error_code);
+void direct_invalidate_page(uint64_t va);
+// The guest's tables as the guest sees them (entries through direct().load): for walks that
+// compute a #PF error code or check an emulated access. Read-only: Xen sets A/D itself.
+afterburn::xen_shadow::guest_physical &direct_guest_view();
 // A status in words, with the core's detail, for the one line a failure prints.
 const char *direct_status_text(xd::status s);
 

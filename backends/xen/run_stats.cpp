@@ -5,6 +5,7 @@
 #include "exit.h"
 #include "guest_platform.h"
 #include "pv_memory.h"
+#include "pv_direct.h"
 #include "pv_shadow.h"
 #include "shadow_costs.h"
 
@@ -80,12 +81,22 @@ void print_stats() {
         print("xen-wedge: guest: %lu CPUID-gated instructions trapped (the guest ran them although CPUID hides them)\n",
               s.gated_traps);
     if (s.xapic_accesses) print("xen-wedge: guest: %lu xAPIC MMIO accesses emulated\n", s.xapic_accesses);
-    print("xen-wedge: guest: shadow: %lu faults filled for the guest, %lu CR3 loads (%lu kept the global kernel half, "
-          "%lu rebuilt from empty), %lu flushes in all, %lu pool reclaims, %u tables in use\n",
-          s.shadow_faults, s.cr3_loads, s.cr3_kept, s.cr3_loads - s.cr3_kept, shadow().stats().flushes,
-          shadow().stats().pool_reclaims, shadow().stats().tables_in_use);
+    if (direct_active()) {
+        const auto &d = direct().statistics();
+        print("xen-wedge: guest: direct paging: %lu root loads, %lu tables converted, %u tracked, %lu "
+              "released as data, %lu page-table stores and %lu loads through the wedge, %lu mappings of tables made "
+              "read-only, %lu 2 MiB pages split, %lu entries outside guest RAM, %lu write faults on former tables\n",
+              d.roots_loaded, d.tables_converted, d.tables_tracked, d.tables_released, d.entries_stored,
+              d.entries_loaded, d.mappings_write_protected, d.large_pages_split, d.unreachable_entries,
+              s.shadow_faults);
+    } else {
+        print("xen-wedge: guest: shadow: %lu faults filled for the guest, %lu CR3 loads (%lu kept the global kernel half, "
+              "%lu rebuilt from empty), %lu flushes in all, %lu pool reclaims, %u tables in use\n",
+              s.shadow_faults, s.cr3_loads, s.cr3_kept, s.cr3_loads - s.cr3_kept, shadow().stats().flushes,
+              shadow().stats().pool_reclaims, shadow().stats().tables_in_use);
+    }
     print("xen-wedge: guest: %lu guest frames mapped into the wedge's temporary slots\n", guest_phys_remaps());
-    print_shadow_costs();
+    if (!direct_active()) print_shadow_costs();
 }
 
 const char *guest_symbol(uint64_t va, char *buf, unsigned size) {

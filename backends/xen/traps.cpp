@@ -9,6 +9,7 @@
 #include "guest_probe.h"
 #include "guest.h"
 #include "hypercall.h"
+#include "pv_direct.h"
 #include "pv_shadow.h"
 #include "shared_info.h"
 #include "wedge/event.h"
@@ -167,8 +168,10 @@ extern "C" void trap_dispatch(xw::trap_frame *frame) {
     if (frame->vector == event_vector) {
         handle_events(frame->rip);
     } else if (frame->vector == afterburn::wedge::vec::pf && this_vcpu() &&
-               shadow_fix_wedge_fault(this_vcpu()->arch.cr2, frame->error)) {
-        // The wedge touched guest memory through the shadow (kernel root): filled, retry.
+               (direct_active() ? direct_fix_wedge_fault(this_vcpu()->arch.cr2, frame->error)
+                                : shadow_fix_wedge_fault(this_vcpu()->arch.cr2, frame->error))) {
+        // The wedge touched guest memory through the shadow (kernel root): filled, retry; or,
+        // under direct paging, wrote a page that was a table and is data again.
     } else if (guest_probe_fixup(frame)) {
         // A guest_probe_read of a page the guest's tables do not back: the probe says so.
     } else if (frame->vector == afterburn::wedge::vec::bp) {

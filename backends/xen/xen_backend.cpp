@@ -2,10 +2,13 @@
 
 #include "console.h"
 #include "console_line.h"
+#include "exit.h"
 #include "guest_platform.h"
 #include "guest_sites.h"
 #include "guest_stacks.h"
 #include "hypercall.h"
+#include "guest_walk.h"
+#include "pv_direct.h"
 #include "pv_memory.h"
 #include "pv_shadow.h"
 #include "run_stats.h"
@@ -70,6 +73,19 @@ bool xen_backend::write(uint64_t va, const void *src, size_t len, wedge::access_
 uint64_t xen_backend::read_tsc() { return rdtsc(); }
 
 void xen_backend::load_cr3(uint64_t cr3) {
+    if (direct_active()) {
+        // The guest's tables are Xen's: the root is loaded (adopted and validated the first
+        // time) and Xen flushes the TLB, as mov cr3 does.
+        const xd::status s = direct().load_root(cr3);
+        if (s != xd::status::ok) {
+            console_flush();
+            print("xen-wedge: guest: direct paging: loading CR3 0x%lx failed: %s (0x%lx)\n", cr3,
+                  direct_status_text(s), direct().detail());
+            exit_with(verdict_fail);
+        }
+        ++g_run_stats.cr3_loads;
+        return;
+    }
     sync_paging();
     // Linux (the head code marks it) maps its kernel half globally (no PTI) and shares it in
     // every address space: with CR4.PGE a CR3 load keeps it, as the TLB does; only the user
@@ -86,11 +102,13 @@ void xen_backend::load_cr3(uint64_t cr3) {
 }
 
 void xen_backend::flush_tlb(bool) {
+    if (direct_active()) return direct_flush_tlb();
     if (!sync_paging()) shadow().flush();
     stacks_forgotten();
 }
 
 void xen_backend::invalidate_page(uint64_t linear) {
+    if (direct_active()) return direct_invalidate_page(linear);
     shadow().invalidate_page(linear);
     stack_page_forgotten(linear);
 }
@@ -135,6 +153,7 @@ uint64_t xen_backend::tsc_hz() {
 }
 
 bool xen_backend::sync_paging() {
+    if (direct_active()) return false;  // the guest's CR0.WP/EFER.NXE are what its walks use
     xs::paging_config want = paging_of(cpu()), have = shadow().config();
     if (want.nxe == have.nxe && want.wp == have.wp) return false;
     shadow().set_config(want);
@@ -145,14 +164,14 @@ bool xen_backend::sync_paging() {
 bool xen_backend::access(uint64_t va, uint8_t *buf, size_t len, wedge::access_mode mode, bool is_write,
                         wedge::page_fault &fault) {
     bool user = mode == wedge::access_mode::user;
-    if (!user && !is_write && read_through_shadow(va, buf, len)) return true;
+    if (!user && !is_write && !direct_active() && read_through_shadow(va, buf, len)) return true;
     xs::access_type acc{is_write, false, user};
     uint32_t denied = (is_write ? wedge::pf_error::write : 0u) | (user ? wedge::pf_error::user : 0u);
     // All or nothing: translate every page first.
     uint64_t gpas[2];
     size_t n = 0;
     for (uint64_t a = va; a < va + len && n < 2; a = (a & ~0xfffull) + 0x1000) {
-        auto r = xs::translate(shadow_guest_memory(), shadow().config(), shadow().guest_cr3(), a, acc);
+        auto r = guest_walk(a, acc);
         if (r.status != xs::walk_status::ok) {
             fault.error_code = r.status == xs::walk_status::page_fault ? r.error_code : denied;
             fault.address = a;
@@ -164,8 +183,16 @@ bool xen_backend::access(uint64_t va, uint8_t *buf, size_t len, wedge::access_mo
         uint64_t a = va + done;
         size_t chunk = 0x1000 - (a & 0xfff);
         if (chunk > len - done) chunk = len - done;
-        bool ok = i < 2 && (is_write ? guest_phys_write(gpas[i], buf + done, chunk)
-                                     : guest_phys_read(gpas[i], buf + done, chunk));
+        bool ok = i < 2 && gpas[i] < guest_ram_bytes();
+        if (ok && direct_active()) {
+            // The wedge runs on the guest's own tables: the access is made where the guest
+            // would make it (Xen and the CPU set A/D; a table's read-only alias faults into
+            // direct().on_write_fault through the wedge's #PF path).
+            if (is_write) __builtin_memcpy(reinterpret_cast<void *>(a), buf + done, chunk);
+            else __builtin_memcpy(buf + done, reinterpret_cast<const void *>(a), chunk);
+        } else if (ok) {
+            ok = is_write ? guest_phys_write(gpas[i], buf + done, chunk) : guest_phys_read(gpas[i], buf + done, chunk);
+        }
         if (!ok) {
             // The guest's tables lead outside its RAM. The CPU would reach MMIO or nothing
             // there; behind an emulated operand (a descriptor table, a memory operand) the

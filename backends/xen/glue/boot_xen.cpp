@@ -98,7 +98,17 @@ int boot_xen(const boot_options& options, const image_info& image)
     // instead of spinning until the wedge's stall watchdog or the timeout.
     std::string append = options.append ? *options.append
                                         : std::string(image.is_linux ? "console=ttyS0 panic=-1" : "console=ttyS0");
-    boot.cmdline = "guest memory=" + std::to_string(options.memory_mb) + " -- " + append;
+    // Direct paging needs the guest's page-table accesses annotated; without them the guest's
+    // tables would hold machine frames it then reads. Shadow paging is the fallback.
+    std::string paging = options.paging;
+    if (paging == "direct" && !image.page_table_sites) {
+        std::cerr << "afterburn boot: " << options.image.string()
+                  << " has no page-table sites (built without the compiler pass): shadow paging instead of direct"
+                  << std::endl;
+        paging = "shadow";
+    }
+    boot.cmdline = "guest memory=" + std::to_string(options.memory_mb) + (paging == "direct" ? " paging=direct" : "") +
+                   " -- " + append;
     boot.module = std::filesystem::absolute(options.image);
     packed_module pack;
     if (options.initrd) {
