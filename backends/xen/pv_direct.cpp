@@ -109,12 +109,9 @@ uint64_t g_l1_pool[xd::direct_mmu::max_pool], g_l4_pool[user_roots];
 xd::wedge_range g_ranges[max_image_l1s + 2];
 uint64_t g_aliases[3];
 
-// A scratch page as an empty table of `level`, pinned: read-only in the wedge, then pinned.
+// An empty table of `level` from dom0's spare frames, pinned.
 bool pinned_table(unsigned level, uint64_t &mfn) {
-    scratch_page p;
-    if (!scratch_alloc(p) || !scratch_make_readonly(p)) return false;
-    mfn = p.mfn;
-    return g_xen.op(level == 1 ? MMUEXT_PIN_L1_TABLE : MMUEXT_PIN_L4_TABLE, p.mfn, "pin");
+    return spare_frame(mfn) && g_xen.op(level == 1 ? MMUEXT_PIN_L1_TABLE : MMUEXT_PIN_L4_TABLE, mfn, "pin");
 }
 
 } // namespace
@@ -122,10 +119,13 @@ bool pinned_table(unsigned level, uint64_t &mfn) {
 bool direct_start(const start_info_t *si, const loaded_guest &g) {
     g_direct = new (g_direct_storage) xd::direct_mmu(g_memory, g_xen);
     if (!build_wedge_tables(si, g_tables)) return false;
-    unsigned free = static_cast<unsigned>(scratch_free_pages());
+    // The loader's writable slots go, and the write slot is set up (the pools are zeroed through
+    // it); until a guest root links the map area, the slots stay in Xen's initial mapping.
+    pv_memory_direct();
+    unsigned free = static_cast<unsigned>(spare_frames_left());
     if (free < user_roots + 64) {
-        print("xen-wedge: direct: only %u scratch pages left for the pools (at least %u needed)\n", free,
-              user_roots + 64);
+        print("xen-wedge: direct: only %u spare dom0 frames above guest RAM for the pools (at least %u needed): "
+              "give dom0 more memory than the guest\n", free, user_roots + 64);
         return false;
     }
     unsigned l1s = free - user_roots;
@@ -156,9 +156,6 @@ bool direct_start(const start_info_t *si, const loaded_guest &g) {
         print("xen-wedge: direct: init failed\n");
         return false;
     }
-    // The loader's writable slots go; until a guest root links the map area, the slots stay
-    // in Xen's initial mapping.
-    pv_memory_direct();
     g_active = true;
     print("xen-wedge: paging: direct (the guest's page tables are Xen's; pools of %u L1 and %u L4 tables, "
           "image [0x%lx, 0x%lx) in %u of Xen's L1s)\n",

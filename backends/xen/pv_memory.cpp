@@ -18,6 +18,7 @@ const xen_pfn_t *g_p2m;
 uint64_t g_nr_pages;
 uint64_t g_scratch_next, g_scratch_end;  // dom0 pfns
 uint64_t g_guest_base, g_guest_pages;    // dom0 pfn of guest-physical 0, guest RAM pages
+uint64_t g_spare_next;                   // dom0 pfns above guest RAM, not mapped by the wedge
 // Guest frames the wedge reads or writes (page walks, emulated stack accesses, shadow A/D
 // updates) are mapped at the top pages of Xen's initial mapping: a walk touches the same few
 // tables again and again, and each new mapping is an update_va_mapping hypercall (~1,000
@@ -138,6 +139,7 @@ bool pv_memory_init(const start_info_t *si, unsigned long xen_rsp, uint64_t gues
         }
         g_guest_pages = guest_mb << 8;
     }
+    g_spare_next = g_guest_base + g_guest_pages;
     print("xen-wedge: memory: scratch dom0 pfns 0x%lx-0x%lx (%lu pages), %u temporary slots at 0x%lx\n",
           g_scratch_next, g_scratch_end, g_scratch_end - g_scratch_next, temp_slots, g_temp_va);
     print("xen-wedge: memory: guest RAM %lu MiB = dom0 pfns 0x%lx-0x%lx (guest-physical 0x0-0x%lx)\n",
@@ -173,6 +175,21 @@ volatile uint64_t *guest_frame_for_write(uint64_t gfn) {
 }
 
 void guest_frame_write_done() { unmap_write_slot(); }
+
+bool spare_frame(uint64_t &mfn) {
+    if (g_spare_next >= g_nr_pages) return false;
+    mfn = mfn_of_pfn(g_spare_next++);
+    // Not zeroed by Xen (bootscrub=0): zeroed here through the write slot, then unmapped.
+    if (update_va_mapping(reinterpret_cast<uint64_t>(write_slot()), mfn << 12 | pte_p | pte_rw | pte_a | pte_d,
+                          UVMF_INVLPG))
+        return false;
+    auto *p = reinterpret_cast<volatile uint64_t *>(write_slot());
+    for (unsigned i = 0; i < page_size / 8; ++i) p[i] = 0;
+    unmap_write_slot();
+    return true;
+}
+
+unsigned long spare_frames_left() { return g_nr_pages - g_spare_next; }
 
 bool mfn_to_gfn(uint64_t mfn, uint64_t &gfn) {
     // Xen's read-only machine-to-phys table, mapped in every PV root; an entry of a frame that

@@ -68,6 +68,11 @@ void pv_memory_direct();
 const volatile uint64_t *machine_frame_view(uint64_t mfn);
 volatile uint64_t *guest_frame_for_write(uint64_t gfn);  // until guest_frame_write_done()
 void guest_frame_write_done();
+// A zeroed dom0 frame above guest RAM (dom0 gets more memory than the guest: afterburn boot's
+// dom0_mem), mapped nowhere: for tables of the wedge's own (direct paging's pools). Only after
+// pv_memory_direct (it uses the write slot).
+bool spare_frame(uint64_t &mfn);
+unsigned long spare_frames_left();
 // The guest frame a machine frame backs (Xen's M2P, checked against the p2m).
 bool mfn_to_gfn(uint64_t mfn, uint64_t &gfn);
 

@@ -69,7 +69,7 @@ class direct_mmu {
 public:
     static constexpr size_t max_tables = 4096;
     static constexpr size_t max_notes = 4096;
-    static constexpr unsigned max_pool = 512;
+    static constexpr unsigned max_pool = 1024;
     static constexpr unsigned max_ranges = 16;
     static constexpr unsigned max_aliases = 4;
     static constexpr unsigned max_adopt = 1024;  // tables converted by one link or root load
