@@ -46,6 +46,10 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
   --no-wedge        kvm: run IMAGE under afterburn-kvm without the KVM wedge (every sensitive
                     instruction traps to afterburn-kvm; to compare with the wedge)
   --nested          kvm: run nested even when this host's /dev/kvm could run guests
+  --pt-sites MODE    xen: native (default: Linux's page-table accesses run as they are, on the
+                    wedge's shadow page tables) or wedge (route page-table accesses through the
+                    wedge — the base of direct paging: every page_table_store/_load site becomes a
+                    call and the wedge performs the access; a developer knob, not direct paging)
   --pistachio DIR   l4: the OUT of backends/l4/build-pistachio.sh (kickstart, x86-kernel,
                     sigma0); default $AFTERBURN_PISTACHIO
   -h, --help        this text
@@ -133,7 +137,7 @@ parse_result parse_command_line(const std::vector<std::string>& args)
             o.quiet = true;
         } else if (name == "--on" || name == "--initrd" || name == "--append" || name == "--timeout" ||
                    name == "--cpu" || name == "--memory" || name == "--marker" || name == "--qemu-arg" ||
-                   name == "--log" || name == "--pistachio") {
+                   name == "--log" || name == "--pistachio" || name == "--pt-sites") {
             if (!value(v))
                 return fail("option " + name + " needs a value");
             if (name == "--on") {
@@ -162,6 +166,10 @@ parse_result parse_command_line(const std::vector<std::string>& args)
                 o.log = v;
             } else if (name == "--pistachio") {
                 o.pistachio = v;
+            } else if (name == "--pt-sites") {
+                if (v != "native" && v != "wedge")
+                    return fail("--pt-sites wants native or wedge, got '" + v + "'");
+                o.pt_sites = v;
             }
         } else if (arg.starts_with("-") && arg != "-") {
             return fail("unknown option '" + arg + "'");
@@ -183,6 +191,8 @@ parse_result parse_command_line(const std::vector<std::string>& args)
             return fail(std::string(option) + " is for --on kvm, not --on " + o.backend);
     if (o.pistachio && o.backend != "l4")
         return fail("--pistachio is for --on l4, not --on " + o.backend);
+    if (o.pt_sites != "native" && o.backend != "xen")
+        return fail("--pt-sites wedge is for --on xen (its wedge performs page-table sites), not --on " + o.backend);
     if (o.no_wedge && o.trap_and_emulate)
         return fail("--no-wedge runs no wedge, so there is no fallback for --trap-and-emulate");
     return result;

@@ -24,6 +24,7 @@ struct boot_options {
     bool nested = false;                      // kvm: nested even when this host's /dev/kvm could run guests
     bool no_wedge = false;                    // kvm: afterburn-kvm alone, without the KVM wedge
     std::optional<std::filesystem::path> pistachio; // l4: build-pistachio.sh's OUT (else $AFTERBURN_PISTACHIO)
+    std::string pt_sites = "native";          // xen: page-table sites left native, or "wedge": performed by the wedge
 };
 
 enum class parse_status { ok, help, error };

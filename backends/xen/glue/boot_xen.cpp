@@ -98,7 +98,9 @@ int boot_xen(const boot_options& options, const image_info& image)
     // instead of spinning until the wedge's stall watchdog or the timeout.
     std::string append = options.append ? *options.append
                                         : std::string(image.is_linux ? "console=ttyS0 panic=-1" : "console=ttyS0");
-    boot.cmdline = "guest memory=" + std::to_string(options.memory_mb) + " -- " + append;
+    // pt-sites=wedge only when asked: the wedge's default is native.
+    boot.cmdline = "guest memory=" + std::to_string(options.memory_mb) +
+                   (options.pt_sites != "native" ? " pt-sites=" + options.pt_sites : "") + " -- " + append;
     boot.module = std::filesystem::absolute(options.image);
     packed_module pack;
     if (options.initrd) {
