@@ -46,11 +46,16 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
   --no-wedge        kvm: run IMAGE under afterburn-kvm without the KVM wedge (every sensitive
                     instruction traps to afterburn-kvm; to compare with the wedge)
   --nested          kvm: run nested even when this host's /dev/kvm could run guests
+  --pt-sites MODE   xen: native (default: Linux's page-table accesses run as they are, on the
+                    wedge's shadow page tables) or wedge (route page-table accesses through the
+                    wedge — the base of direct paging: every page_table_store/_load site becomes a
+                    call and the wedge performs the access; a developer knob, not direct paging)
   --pistachio DIR   l4: the OUT of backends/l4/build-pistachio.sh (kickstart, x86-kernel,
                     sigma0); default $AFTERBURN_PISTACHIO
   --paging MODE     xen: shadow (default: the wedge runs copies of the guest's page tables)
                     or direct (Xen runs the guest's own tables, translated at the page-table
-                    sites the compiler pass annotated: docs/xen-direct-paging.md)
+                    sites the compiler pass annotated; implies --pt-sites wedge; an image
+                    without those sites falls back to shadow: docs/xen-direct-paging.md)
   -h, --help        this text
 
 Exit status: 0 success, 1 the guest failed or timed out, 2 bad usage or input,
@@ -100,7 +105,7 @@ parse_result parse_command_line(const std::vector<std::string>& args)
     };
 
     bool have_image = false;
-    bool paging_given = false;
+    bool paging_given = false, pt_sites_given = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& arg = args[i];
         // Options taking a value accept both "--opt VALUE" and "--opt=VALUE".
@@ -137,7 +142,7 @@ parse_result parse_command_line(const std::vector<std::string>& args)
             o.quiet = true;
         } else if (name == "--on" || name == "--initrd" || name == "--append" || name == "--timeout" ||
                    name == "--cpu" || name == "--memory" || name == "--marker" || name == "--qemu-arg" ||
-                   name == "--log" || name == "--pistachio" || name == "--paging") {
+                   name == "--log" || name == "--pistachio" || name == "--paging" || name == "--pt-sites") {
             if (!value(v))
                 return fail("option " + name + " needs a value");
             if (name == "--on") {
@@ -171,6 +176,11 @@ parse_result parse_command_line(const std::vector<std::string>& args)
                     return fail("--paging wants shadow or direct, got '" + v + "'");
                 o.paging = v;
                 paging_given = true;
+            } else if (name == "--pt-sites") {
+                if (v != "native" && v != "wedge")
+                    return fail("--pt-sites wants native or wedge, got '" + v + "'");
+                o.pt_sites = v;
+                pt_sites_given = true;
             }
         } else if (arg.starts_with("-") && arg != "-") {
             return fail("unknown option '" + arg + "'");
@@ -194,6 +204,10 @@ parse_result parse_command_line(const std::vector<std::string>& args)
         return fail("--pistachio is for --on l4, not --on " + o.backend);
     if (paging_given && o.backend != "xen")
         return fail("--paging is for --on xen, not --on " + o.backend);
+    if (o.pt_sites != "native" && o.backend != "xen")
+        return fail("--pt-sites wedge is for --on xen (its wedge performs page-table sites), not --on " + o.backend);
+    if (o.paging == "direct" && o.pt_sites == "native" && pt_sites_given)
+        return fail("--paging direct needs the page-table sites in the wedge: not with --pt-sites native");
     if (o.no_wedge && o.trap_and_emulate)
         return fail("--no-wedge runs no wedge, so there is no fallback for --trap-and-emulate");
     return result;

@@ -25,6 +25,7 @@ struct boot_options {
     bool no_wedge = false;                    // kvm: afterburn-kvm alone, without the KVM wedge
     std::optional<std::filesystem::path> pistachio; // l4: build-pistachio.sh's OUT (else $AFTERBURN_PISTACHIO)
     std::string paging = "shadow";            // xen: shadow, or direct (the guest's own tables on Xen)
+    std::string pt_sites = "native";          // xen: page-table sites left native, or "wedge": performed by the wedge
 };
 
 enum class parse_status { ok, help, error };

@@ -8,7 +8,11 @@ namespace afterburn::wedge {
 site_exit run_site(vcpu &cpu, frame &f, const annotation::site_record &rec, uint64_t site_addr, backend &be,
                    uint64_t resume_at)
 {
-    emulation r = emulate(cpu, f, rec, site_addr, be, resume_at);
+    return finish_site(cpu, f, emulate(cpu, f, rec, site_addr, be, resume_at), be);
+}
+
+site_exit finish_site(vcpu &cpu, frame &f, const emulation &r, backend &be)
+{
     switch (r.what) {
     case action::bad_record: return site_exit::bad_record;
     case action::raise:

@@ -8,6 +8,7 @@
 
 #include "afterburn/annotation.h"
 #include "wedge/backend.h"
+#include "wedge/emulate.h"
 #include "wedge/frame.h"
 #include "wedge/vcpu.h"
 
@@ -24,5 +25,9 @@ enum class site_exit : uint8_t {
 // `resume_at`: as for emulate() (0: the span's end).
 site_exit run_site(vcpu &cpu, frame &f, const annotation::site_record &rec, uint64_t site_addr, backend &be,
                    uint64_t resume_at = 0);
+
+// The second half of run_site, for an emulation made elsewhere (a page-table site,
+// page_table_access.h): deliver what it raised, then what is pending.
+site_exit finish_site(vcpu &cpu, frame &f, const emulation &r, backend &be);
 
 } // namespace afterburn::wedge

@@ -16,9 +16,9 @@ bool same(const char *a, const char *b)
 
 // Every sensitive instruction kind calls its entry in the window; cli stores 0 to the vCPU's
 // virtual IF (the core reads it from the vCPU page: docs/wedge-abi.md). Page-table accesses
-// (page_table_store/_load) stay native in every plan: under shadow paging and on KVM the guest's
-// own page tables are what it reads and writes, so the original instruction is correct; only
-// direct paging would translate them.
+// (page_table_store/_load) stay native here: under shadow paging and on KVM the guest's own
+// page tables are what it reads and writes, so the original instruction is correct; the Xen
+// plan with page_table_sites::wedge calls the wedge for them (the base of direct paging).
 rewriter::plan all_kinds()
 {
     rewriter::plan p;
@@ -103,12 +103,36 @@ bool backend_by_name(const char *name, backend_id &out)
     return false;
 }
 
-rewrite_plan plan_for(backend_id b)
+const char *page_table_sites_name(page_table_sites p) { return p == page_table_sites::wedge ? "wedge" : "native"; }
+
+bool page_table_sites_by_name(const char *name, page_table_sites &out)
+{
+    static constexpr page_table_sites all[] = {page_table_sites::native, page_table_sites::wedge};
+    for (page_table_sites p : all)
+        if (same(name, page_table_sites_name(p))) {
+            out = p;
+            return true;
+        }
+    return false;
+}
+
+bool performs_page_table_sites(backend_id b) { return b == backend_id::xen; }
+
+rewrite_plan plan_for(backend_id b, page_table_sites pt)
 {
     switch (b) {
     case backend_id::xen: {
         rewrite_plan p = deprivileged_plan();
         mark_user_int3(p);  // Xen PV user mode sees Xen's flat selectors and tables
+        if (pt == page_table_sites::wedge) {
+            // Like every other kind: a call of the kind's entry (`call *slot` where position
+            // independent); the entry performs the access (page_table_access.h).
+            static constexpr site_kind pt_kinds[] = {site_kind::page_table_store, site_kind::page_table_load};
+            for (site_kind k : pt_kinds)
+                p.kinds.kinds[static_cast<unsigned>(k)] = {rewriter::strategy::call, wedge_abi::entry(k),
+                                                           wedge_abi::slot(k), 0};
+            p.page_table_calls = true;
+        }
         return p;
     }
     case backend_id::kvm: return kvm_plan();

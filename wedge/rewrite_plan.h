@@ -13,6 +13,16 @@ namespace afterburn::wedge {
 
 enum class backend_id : uint8_t { xen, kvm, l4 };
 
+// Page-table sites (page_table_store/_load): left native (shadow paging, KVM), or rewritten
+// into calls of the wedge, which performs the access (page_table_access.h): the base of
+// direct paging. Only the Xen plan has the second.
+enum class page_table_sites : uint8_t { native, wedge };
+const char *page_table_sites_name(page_table_sites p);
+// "native", "wedge"; false for any other name.
+bool page_table_sites_by_name(const char *name, page_table_sites &out);
+// Whether backend b's wedge performs page-table sites (--pt-sites wedge).
+bool performs_page_table_sites(backend_id b);
+
 const char *backend_name(backend_id b);
 // "xen", "kvm", "l4"; false for any other name.
 bool backend_by_name(const char *name, backend_id &out);
@@ -34,9 +44,14 @@ struct rewrite_plan {
     // Ring-3 code cannot reach the entry window, so its sites stay as they are, except the
     // kinds marked here: their first byte becomes int3, for the wedge to resolve the trap.
     bool user_int3[site_kind_count] = {};
+    // The page-table kinds are calls: the table must keep their records
+    // (site_table::keep_page_table_sites) and each must be described before rewriting
+    // (page_table_sites.h), or refused.
+    bool page_table_calls = false;
 };
 
-rewrite_plan plan_for(backend_id b);
+// `pt` wedge on a backend whose wedge does not perform them is native.
+rewrite_plan plan_for(backend_id b, page_table_sites pt = page_table_sites::native);
 
 // What the plan does with one site of the table.
 enum class site_action : uint8_t {

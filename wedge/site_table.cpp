@@ -8,7 +8,7 @@ namespace afterburn::wedge {
 namespace ann = annotation;
 
 // The single gate for records.
-admit_result site_table::admit(const ann::site_record &rec)
+admit_result site_table::admit(const ann::site_record &rec) const
 {
     // The one record check every reader shares (afterburn scan and rewrite, every wedge):
     // a record they refuse is refused here with the same words.
@@ -18,10 +18,10 @@ admit_result site_table::admit(const ann::site_record &rec)
     // none and the 16/32-bit code regions name no instruction of their own.
     if (kind == site_kind::none || kind == site_kind::code16_region || kind == site_kind::code32_region)
         return {admission::not_site, ""};
-    // Page-table accesses are checked like every record but take no slot: every plan leaves
-    // them native (wedge/rewrite_plan.cpp), and Linux has hundreds of them, which would crowd
-    // out the sensitive sites of the wedges' fixed tables. Direct paging stores them here.
-    if (site_kind_is_page_table(kind)) return {admission::not_site, ""};
+    // Page-table accesses are checked like every record but take no slot unless the plan routes
+    // them through the wedge (keep_page_table_sites): left native, Linux's hundreds of them
+    // would only crowd the sensitive sites of the wedges' fixed tables.
+    if (site_kind_is_page_table(kind) && !keep_page_table_) return {admission::not_site, ""};
     if (static_cast<uint32_t>(rec.insn_len) + rec.pad_len > site::max_span)
         return {admission::refused, "instruction and padding longer than 32 bytes"};
     return {admission::site, ""};

@@ -13,6 +13,7 @@
 #include "afterburn/annotation.h"
 #include "afterburn/annotation_reader.h"
 #include "afterburn/site_rewriter.h"
+#include "wedge/page_table_access.h"
 
 namespace afterburn::wedge {
 
@@ -21,10 +22,13 @@ struct site {
     uint64_t start = 0, end = 0;  // the span [start, end): a rewritten site's entry returns to `end`
     uint64_t insn = 0;            // the instruction's link address (start + pad_len with pad_before)
     annotation::site_record rec{};
-    bool user_code = false;  // in the guest's ring-3 code (its .user sections)
-    bool position_independent = false;  // the code also runs at another address: call *slot
-    bool rewritten = false;  // the span holds the plan's call or inline store
-    bool trapping = false;   // the instruction's first byte is an int3 the wedge resolves
+    // Bits, so that the page-table description below fits in what was padding: the Xen
+    // wedge's table of 4,096 sites lives in Xen's initial mapping, which has no room to spare.
+    bool user_code : 1 = false;  // in the guest's ring-3 code (its .user sections)
+    bool position_independent : 1 = false;  // the code also runs at another address: call *slot
+    bool rewritten : 1 = false;  // the span holds the plan's call or inline store
+    bool trapping : 1 = false;   // the instruction's first byte is an int3 the wedge resolves
+    page_table_access pt{};  // a page-table site the wedge performs: its operation (describe_page_table_sites)
     uint8_t original[max_span] = {};  // the span before it was changed (rewritten || trapping)
     uint32_t size() const { return static_cast<uint32_t>(end - start); }
     bool changed() const { return rewritten || trapping; }
@@ -74,9 +78,16 @@ struct site_conflict {
     const site *first = nullptr, *second = nullptr;
 };
 
+static_assert(sizeof(site) == 80, "a site grew: the Xen wedge's table has no room for it (see above)");
+
 class site_table {
 public:
     constexpr site_table(site *storage, uint32_t capacity) : sites_(storage), capacity_(capacity) {}
+
+    // Page-table records (page_table_store/_load) take a slot only when asked, before the
+    // first add(): a plan that routes them through the wedge (--pt-sites wedge) needs them.
+    void keep_page_table_sites(bool keep) { keep_page_table_ = keep; }
+    bool keeps_page_table_sites() const { return keep_page_table_; }
 
     // Adds the record whose instruction lies at link address `site_addr` (the record's
     // `site` field resolved against where the field sits in the guest). Before seal() only.
@@ -117,12 +128,13 @@ public:
     const site &operator[](uint32_t i) const { return sites_[i]; }
 
 private:
-    static admit_result admit(const annotation::site_record &rec);
+    admit_result admit(const annotation::site_record &rec) const;
     uint32_t first_starting_after(uint64_t addr) const;  // index of the first site with start > addr
 
     site *sites_;
     uint32_t capacity_;
     uint32_t count_ = 0;
+    bool keep_page_table_ = false;
 };
 
 // A table with its own storage of N sites. (A wedge keeps a large table's storage in a

@@ -172,11 +172,11 @@ int scan_main(int argc, char **argv)
 
 int rewrite_main(int argc, char **argv)
 {
-    std::string image, backend, out;
+    std::string image, backend, out, pt_sites = "native";
     for (int i = 0; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "-h" || a == "--help") {
-            std::puts("usage: afterburn rewrite IMAGE --backend xen|kvm|l4 -o OUT\n\n"
+            std::puts("usage: afterburn rewrite IMAGE --backend xen|kvm|l4 [--pt-sites native|wedge] -o OUT\n\n"
                       "Rewrites the annotated sites of IMAGE exactly as backend B's wedge does at load\n"
                       "time, with the wedge's own site table and rewrite plan (docs/wedge-abi.md):\n"
                       "  xen, l4  every kind but int $n: cli becomes a store to the vCPU's virtual IF,\n"
@@ -185,14 +185,17 @@ int rewrite_main(int argc, char **argv)
                       "           xen also puts int3 on the ring-3 (.user) sites that read\n"
                       "           Xen's selectors or descriptor tables\n"
                       "  kvm      port I/O (in, out, ins, outs), CR3 loads, CR8 writes, rdmsr/wrmsr\n"
+                      "--pt-sites wedge (xen): also every page-table access (page_table_store/_load)\n"
+                      "becomes a call into the wedge, as `afterburn boot --on xen --pt-sites wedge`\n"
+                      "does; a page-table site the wedge could not perform is named (exit status 1).\n"
                       "Writes the result to OUT and prints the digest of the sites' bytes that the\n"
                       "wedge prints after rewriting. A record the wedge or `afterburn scan` would\n"
                       "refuse, or a site that cannot be fitted, is named and makes the exit status 1;\n"
                       "nothing is skipped silently. The output runs only under that wedge.");
             return 0;
         }
-        if ((a == "--backend" || a == "-o") && i + 1 < argc) {
-            (a == "-o" ? out : backend) = argv[++i];
+        if ((a == "--backend" || a == "-o" || a == "--pt-sites") && i + 1 < argc) {
+            (a == "-o" ? out : a == "--pt-sites" ? pt_sites : backend) = argv[++i];
         } else if (!a.empty() && a[0] == '-') {
             std::fprintf(stderr, "afterburn rewrite: unknown option %s\n", a.c_str());
             return 2;
@@ -212,6 +215,13 @@ int rewrite_main(int argc, char **argv)
         std::fprintf(stderr, "afterburn rewrite: unknown backend '%s' (xen, kvm, l4)\n", backend.c_str());
         return 2;
     }
+    wedge::page_table_sites pt;
+    if (!wedge::page_table_sites_by_name(pt_sites.c_str(), pt) ||
+        (pt == wedge::page_table_sites::wedge && !wedge::performs_page_table_sites(id))) {
+        std::fprintf(stderr, "afterburn rewrite: --pt-sites is native or (for xen) wedge, not '%s' for %s\n",
+                     pt_sites.c_str(), backend.c_str());
+        return 2;
+    }
     std::string error;
     auto img = elf_image::load(image, error);
     if (!img) {
@@ -220,7 +230,7 @@ int rewrite_main(int argc, char **argv)
     }
     std::ifstream in(image, std::ios::binary);
     std::vector<uint8_t> file{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    rewrite_report r = rewrite_image(*img, file, wedge::plan_for(id));
+    rewrite_report r = rewrite_image(*img, file, wedge::plan_for(id, pt));
     const wedge::rewrite_counts &c = r.counts;
     std::printf("afterburn rewrite: %s for %s: %u sites: %u rewritten, %u left by the plan, %u left in ring-3 code "
                 "(%u of them trap with int3), %u left in .altinstr_replacement, %zu failed\n",

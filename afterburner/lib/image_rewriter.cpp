@@ -2,6 +2,7 @@
 
 #include "annotation_tables.h"
 #include "wedge/boot/linux_boot.h"
+#include "wedge/page_table_sites.h"
 #include "wedge/site_table.h"
 
 namespace afterburn {
@@ -54,6 +55,7 @@ rewrite_report rewrite_image(const elf_image &img, std::vector<uint8_t> &file, c
     for (const auto &e : tables.errors) r.failures.push_back("annotation table " + e);
     std::vector<wedge::site> storage(tables.records.size());
     wedge::site_table t(storage.data(), static_cast<uint32_t>(storage.size()));
+    t.keep_page_table_sites(p.page_table_calls);
     for (const auto &lr : tables.records) {
         // The same validation as `afterburn scan`: a record it refuses is never rewritten
         // nor skipped silently.
@@ -85,6 +87,23 @@ rewrite_report rewrite_image(const elf_image &img, std::vector<uint8_t> &file, c
                   boot::parse_elf64(file.data(), file.size(), "image", false, guest, st);
     if (parsed && boot::linux_head_code(guest, head_lo, head_hi)) wedge::mark_head_code(t, p, head_lo, head_hi);
     image_bytes bytes(img, file, r.failures);
+    if (p.page_table_calls) {
+        // As the Xen wedge does (backends/xen/page_table_sites.cpp): every page-table site
+        // described, or the image refused at the first one the wedge could not perform.
+        wedge::block_functions fns;
+        if (parsed) {
+            boot::symbol_value(guest, "memcpy", fns.memcpy);
+            boot::symbol_value(guest, "memmove", fns.memmove);
+            boot::symbol_value(guest, "memset", fns.memset);
+        }
+        wedge::page_table_refusal no;
+        wedge::describe_page_table_sites(t, bytes, fns, no);
+        if (no.where) {
+            r.failures.push_back(img.describe(no.where->insn) + " (" +
+                                 site_kind_name(static_cast<site_kind>(no.where->rec.kind)) + "): " + no.why);
+            return r;
+        }
+    }
     r.counts = wedge::apply_plan(t, p, bytes);
     bytes.reporting_ = false;
     r.sites = t.count();

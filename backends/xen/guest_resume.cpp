@@ -7,6 +7,7 @@
 #include "guest_platform.h"
 #include "guest_sites.h"
 #include "guest_stacks.h"
+#include "page_table_sites.h"
 #include "guest_time.h"
 #include "pv_shadow.h"
 #include "run_stats.h"
@@ -153,7 +154,10 @@ void run_site_and_resume(const wedge::site &s, uint64_t site_addr, bool fallback
     if (!fallback) ++g_run_stats.kind_entries[s.rec.kind];
     poll_devices();
     const wedge::frame before = g_guest_run.frame;
-    switch (wedge::run_site(c, g_guest_run.frame, s.rec, site_addr, be, resume_at)) {
+    const wedge::site_exit done = afterburn::site_kind_is_page_table(static_cast<site_kind>(s.rec.kind))
+                                      ? run_page_table_site(s, site_addr, resume_at)
+                                      : wedge::run_site(c, g_guest_run.frame, s.rec, site_addr, be, resume_at);
+    switch (done) {
     case wedge::site_exit::resume: break;
     case wedge::site_exit::halted: wait_halted(); break;
     case wedge::site_exit::shutdown: {

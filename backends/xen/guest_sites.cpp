@@ -2,6 +2,7 @@
 
 #include "afterburn/annotation_reader.h"
 #include "console.h"
+#include "page_table_sites.h"
 #include "wedge/alternative_copies.h"
 #include "wedge/boot/elf64.h"
 #include "wedge/rewrite_plan.h"
@@ -16,8 +17,12 @@ using afterburn::site_kind;
 namespace {
 
 // Storage apart from the table, so that it stays in .bss (zero) and out of the image file.
-constinit wedge::site g_site_storage[4096];
-constinit wedge::site_table g_sites(g_site_storage, 4096);
+// Linux 6.1 has 3,585 sensitive sites, and 397 page-table sites more with pt-sites=wedge:
+// 3,982. No more fits: the storage is part of Xen's initial mapping of dom0, and 2,048 sites
+// more (160 KiB) leave the shadow pool too few scratch pages to boot.
+constexpr uint32_t max_sites = 4096;
+constinit wedge::site g_site_storage[max_sites];
+constinit wedge::site_table g_sites(g_site_storage, max_sites);
 constinit wedge::site_copy g_copy_storage[4096];
 constinit wedge::alternative_copies g_copies(g_copy_storage, 4096);
 
@@ -56,6 +61,7 @@ void mark_sections_by_name(const module_bytes &m, const wedge::rewrite_plan &pla
 }
 
 bool collect_sites(const loaded_guest &g) {
+    g_sites.keep_page_table_sites(page_table_sites_mode() == wedge::page_table_sites::wedge);
     for (unsigned n = 0; n < g.note_count; ++n) {
         const guest_notes &gn = g.notes[n];
         // The records are read from the module's copy of the note; their sites are relative to
@@ -136,10 +142,11 @@ bool flag_sites_all_64_bit() { return g_flag_sites_64; }
 
 bool prepare_sites(const loaded_guest &g) {
     if (!collect_sites(g)) return false;
-    const wedge::rewrite_plan plan = wedge::plan_for(wedge::backend_id::xen);
+    const wedge::rewrite_plan plan = wedge::plan_for(wedge::backend_id::xen, page_table_sites_mode());
     mark_sections_by_name(g.module, plan);
     if (g.head_hi) wedge::mark_head_code(g_sites, plan, g.head_lo, g.head_hi);
     guest_text text(g);
+    if (plan.page_table_calls && !describe_guest_page_table_sites(g, g_sites, text)) return false;
     wedge::rewrite_counts c = wedge::apply_plan(g_sites, plan, text);
     uint32_t narrow = 0;
     for (uint32_t i = 0; i < g_sites.count(); ++i) {

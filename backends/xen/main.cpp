@@ -8,6 +8,7 @@
 #include "exit.h"
 #include "guest_loader.h"
 #include "guest.h"
+#include "page_table_sites.h"
 #include "hypercall.h"
 #include "pv_memory.h"
 #include "pv_direct.h"
@@ -187,6 +188,15 @@ extern "C" [[noreturn]] void wedge_main(const start_info_t *si, unsigned long xe
         count_option("fallback-trace", guest_trace_fallbacks);
         count_option("trap-trace", guest_trace_traps);
         if (cmdline_option(cmdline, "heartbeat").found()) guest_heartbeat();
+        // pt-sites=native|wedge: page-table sites left native, or performed by the wedge.
+        if (slice pt = cmdline_option(cmdline, "pt-sites"); pt.found() && !set_page_table_sites(pt.p, pt.len)) {
+            print("xen-wedge: pt-sites=%.*s: expected native or wedge\n", static_cast<int>(pt.len), pt.p);
+            exit_with(verdict_fail);
+        }
+        if (direct_paging && page_table_sites_mode() != afterburn::wedge::page_table_sites::wedge) {
+            print("xen-wedge: paging=direct needs pt-sites=wedge: the wedge translates the guest's entries there\n");
+            exit_with(verdict_fail);
+        }
         if (!guest_prepare(g, cr3)) exit_with(verdict_fail);
         guest_enter(g);
     }

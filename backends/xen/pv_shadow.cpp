@@ -212,10 +212,6 @@ xs::shadow_mmu &shadow() { return *g_shadow_ptr; }
 bool shadow_active() { return g_active; }
 xs::guest_physical &shadow_guest_memory() { return g_phys; }
 
-bool is_wedge_address(uint64_t va) {
-    return (va >= virt_base && va < g_tables.image_end) || va >= map_area;
-}
-
 bool shadow_fix_wedge_fault(uint64_t va, uint64_t error_code) {
     if (!g_active || is_wedge_address(va)) return false;
     xs::access_type acc{(error_code & 2) != 0, (error_code & 16) != 0, false};

@@ -9,6 +9,7 @@
 #include "guest_loader.h"
 #include "shadow_mmu.h"
 #include "start_info.h"
+#include "wedge_ranges.h"
 
 namespace xw {
 
@@ -27,9 +28,6 @@ bool shadow_active();
 // Guest-physical memory as the shadow core reads it (for translate(): the wedge core's
 // backend::read/write).
 xs::guest_physical &shadow_guest_memory();
-
-// The wedge's ranges, for the #PF path.
-bool is_wedge_address(uint64_t va);
 
 // Called from trap_dispatch for a #PF the wedge itself took in kernel mode at `va`: true if
 // the shadow now maps it (retry the access).

@@ -4,6 +4,7 @@
 #include "console_line.h"
 #include "exit.h"
 #include "guest_platform.h"
+#include "page_table_sites.h"
 #include "pv_memory.h"
 #include "pv_direct.h"
 #include "pv_shadow.h"
@@ -59,6 +60,7 @@ uint64_t fast_path_completions() {
 void print_stats() {
     const run_stats &s = g_run_stats;
     print_kind_counts("site entries by kind", s.kind_entries);
+    print_page_table_site_stats(s.kind_entries);
     print("xen-wedge: guest: %lu pushf and %lu popf finished in the entry window (flags_fast_path.S)\n",
           wedge_inline_pushf_count, wedge_inline_popf_count);
     print("xen-wedge: guest: %lu sti finished in the entry window (sti_fast_path.S), %lu upcalls waited for the "

@@ -34,14 +34,20 @@ bool initial_table_mfn(const start_info_t *si, uint64_t va, unsigned level, uint
 
 uint64_t image_mfn(uint64_t va) { return mfn_of_pfn((va - wedge_virt_base) >> 12); }
 
+uint64_t g_image_end;  // set by build_wedge_tables
+
 } // namespace
+
+bool is_wedge_address(uint64_t va) {
+    return (va >= wedge_virt_base && va < g_image_end) || va >= wedge_map_area;
+}
 
 bool build_wedge_tables(const start_info_t *si, wedge_tables &out) {
     // The image range: Xen's own initial L1 tables for its whole initial mapping (wedge image,
     // boot module, p2m list, scratch). Shared with Xen's bootstrap tables, so update_va_mapping
     // (the temporary slot, shared_info) keeps working whichever root is loaded, and the p2m
     // list and the module stay readable.
-    out.image_end = initial_mapping_end();
+    out.image_end = g_image_end = initial_mapping_end();
     out.image_l1_count = static_cast<unsigned>((out.image_end - wedge_virt_base) >> 21);
     if (out.image_l1_count == 0 || out.image_l1_count > max_image_l1s) {
         print("xen-wedge: memory: Xen's initial mapping [0x%lx, 0x%lx) is larger than the %u MiB the wedge "

@@ -31,4 +31,8 @@ struct wedge_tables {
 // pages (read-only once written, so Xen accepts them as tables). Prints why on failure.
 bool build_wedge_tables(const start_info_t *si, wedge_tables &out);
 
+// Whether `va` is the wedge's (its image, temporary slots or window), once build_wedge_tables
+// ran: for the trap paths, which must not take the wedge's own faults for the guest's.
+bool is_wedge_address(uint64_t va);
+
 } // namespace xw

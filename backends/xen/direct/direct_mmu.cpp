@@ -17,12 +17,13 @@ uint64_t entry_ptr(uint64_t table_mfn, unsigned index) { return table_mfn << 12 
 
 } // namespace
 
-bool direct_mmu::pool::take(uint64_t &mfn)
+bool direct_mmu::pool::take(uint64_t &mfn, unsigned *slot)
 {
     for (unsigned i = 0; i < count; ++i)
         if (!used[i]) {
             used[i] = true;
             mfn = frames[i];
+            if (slot) *slot = i;
             return true;
         }
     return false;
@@ -105,10 +106,12 @@ uint64_t direct_mmu::to_guest(uint64_t table_mfn, unsigned index, int level, hal
 status direct_mmu::split(uint64_t table_mfn, unsigned index, uint64_t guest, uint64_t &machine)
 {
     uint64_t l1 = 0;
+    unsigned slot = 0;
     note *n = notes_.insert(slot_key(table_mfn, index));
-    if (!n || !l1_pool_.take(l1)) return fail(status::out_of_space, entry_ptr(table_mfn, index));
+    if (!n || !l1_pool_.take(l1, &slot)) return fail(status::out_of_space, entry_ptr(table_mfn, index));
     *n = note{note_kind::split, guest, l1};
     const uint64_t base = ((guest & pte::addr_mask) & ~0x1fffffull) >> 12;
+    l1_pool_.base_gfn[slot] = base;
     uint64_t flags = guest & leaf_flags;
     if (guest & pte::pat_large) flags |= pte::pat_4k;
     xen_mmu::update u[batch];
@@ -309,6 +312,28 @@ status direct_mmu::write_protect_aliases(uint64_t gfn)
         if (s != status::ok) return s;
         ++stats_.mappings_write_protected;
     }
+    return write_protect_in_splits(gfn, mfn);
+}
+
+// Every split 2 MiB page stays a table Xen holds (the pool's L1s are pinned), linked under the
+// current root or not (a root the guest left, like the boot tables): each that maps the frame
+// writable loses R/W there too.
+status direct_mmu::write_protect_in_splits(uint64_t gfn, uint64_t mfn)
+{
+    for (unsigned i = 0; i < l1_pool_.count; ++i) {
+        const uint64_t base = l1_pool_.base_gfn[i];
+        if (!l1_pool_.used[i] || gfn < base || gfn >= base + entries) continue;
+        const uint64_t l1 = l1_pool_.frames[i];
+        const unsigned index = static_cast<unsigned>(gfn - base);
+        const uint64_t e = mem_.read_view(l1)[index];
+        if (!(e & pte::present) || !(e & pte::write) || entry_frame(e) != mfn) continue;
+        note *n = notes_.insert(slot_key(l1, index));
+        if (!n) return fail(status::out_of_space, entry_ptr(l1, index));
+        *n = note{note_kind::write_protected, 0, 0};
+        const xen_mmu::update u{entry_ptr(l1, index), e & ~pte::write};
+        if (!xen_.update_entries(&u, 1)) return fail(status::refused, u.ptr);
+        ++stats_.mappings_write_protected;
+    }
     return status::ok;
 }
 
@@ -405,6 +430,10 @@ status direct_mmu::load(uint64_t gpa, uint64_t &value)
     const table *t = find_table(gfn);
     if (!t || !t->machine_form) {
         value = machine;
+        return status::ok;
+    }
+    if (t->level == 4 && in_xen_slots(index)) {
+        value = 0;  // Xen's own entries; the guest may only have left them absent
         return status::ok;
     }
     const half side = t->level == 4 ? half_of_root_slot(index) : t->side;

@@ -130,8 +130,9 @@ private:
     struct pool {
         uint64_t frames[max_pool] = {};
         bool used[max_pool] = {};
+        uint64_t base_gfn[max_pool] = {};  // L1 pool: the first frame a split maps
         unsigned count = 0;
-        bool take(uint64_t &mfn);
+        bool take(uint64_t &mfn, unsigned *slot = nullptr);
         void give_back(uint64_t mfn);
     };
 
@@ -154,6 +155,7 @@ private:
     void free_split(uint64_t l1);
     void drop_old(bool had_note, const note &saved, uint64_t machine, int level, unsigned refs);
     status write_protect_aliases(uint64_t gfn);
+    status write_protect_in_splits(uint64_t gfn, uint64_t mfn);
     status write_entry(uint64_t gfn, const table &t, unsigned index, uint64_t machine);
     status put_ranges(uint64_t root_mfn);
     status make_user_root(uint64_t gfn, table &t);

@@ -112,6 +112,9 @@ TEST_CASE("a root's tables become Xen's and the guest still reads its own entrie
     CHECK(r.load(root, idx(0x400000, 4)) == link(user_l3, U));
     CHECK(r.load(user_l1, idx(0x400000, 1)) == (200ull << 12 | P | RW | U | A | D));
     CHECK(r.load(km_l2, 1) == (0x200000ull | P | RW | A | D | PS | G));
+    // Xen's own L4 slots read as absent, and clearing them is allowed.
+    CHECK(r.load(root, 260) == 0);
+    CHECK(r.mmu.store(gpa_of(root, 260), 0) == status::ok);
     // The raw frame holds machine frames, which the guest never sees.
     CHECK(entry_frame(r.xen.raw(gpa_of(dm_l1a, 5))) == r.m(5));
 }

@@ -1,0 +1,81 @@
+#include "page_table_sites.h"
+
+#include "console.h"
+#include "guest_platform.h"
+#include "page_table_direct.h"
+#include "pv_direct.h"
+#include "run_stats.h"
+#include "wedge/boot/elf64.h"
+#include "wedge/guest_memory.h"
+#include "wedge/page_table_access.h"
+#include "wedge/page_table_memory.h"
+#include "wedge/page_table_sites.h"
+
+namespace xw {
+
+namespace wedge = afterburn::wedge;
+using afterburn::site_kind;
+
+namespace {
+wedge::page_table_sites g_mode = wedge::page_table_sites::native;
+uint64_t g_faults;  // page faults the wedge raised for the guest at these sites
+} // namespace
+
+bool set_page_table_sites(const char *value, unsigned len) {
+    char name[8] = {};
+    if (len >= sizeof name) return false;
+    for (unsigned i = 0; i < len; ++i) name[i] = value[i];
+    return wedge::page_table_sites_by_name(name, g_mode);
+}
+
+wedge::page_table_sites page_table_sites_mode() { return g_mode; }
+
+bool describe_guest_page_table_sites(const loaded_guest &g, wedge::site_table &t, wedge::site_bytes &text) {
+    wedge::block_functions fns;
+    if (g.elf) {
+        // Linux's C code calls these by name; the SYM_FUNC_ALIAS names share the address.
+        afterburn::boot::symbol_value(*g.elf, "memcpy", fns.memcpy);
+        afterburn::boot::symbol_value(*g.elf, "memmove", fns.memmove);
+        afterburn::boot::symbol_value(*g.elf, "memset", fns.memset);
+    }
+    wedge::page_table_refusal no;
+    wedge::page_table_site_counts c = wedge::describe_page_table_sites(t, text, fns, no);
+    if (no.where) {
+        char sym[96];
+        print("xen-wedge: guest: the page-table site at 0x%lx%s (%s, form %u) cannot be performed by the wedge: %s\n",
+              no.where->insn, guest_symbol(no.where->insn, sym, sizeof sym),
+              afterburn::site_kind_name(static_cast<site_kind>(no.where->rec.kind)), no.where->rec.special, no.why);
+        return false;
+    }
+    print("xen-wedge: guest: page-table sites through the wedge (pt-sites=wedge): %u stores, %u loads (%u memory "
+          "operand, %u string, %u block call)\n",
+          c.stores, c.loads, c.by_form[0], c.by_form[1], c.by_form[2]);
+    return true;
+}
+
+wedge::site_exit run_page_table_site(const wedge::site &s, uint64_t site_addr, uint64_t resume_at) {
+    wedge::vcpu &c = cpu();
+    xen_backend &be = platform().be;
+    wedge::guest_memory gm(c, be);
+    // Shadow paging: the guest's entries are plain memory. Direct paging: Xen's tables,
+    // translated by the direct-paging core.
+    wedge::identity_page_table_memory plain(gm);
+    direct_page_table_memory translated(gm);
+    wedge::page_table_memory &mem = direct_active() ? static_cast<wedge::page_table_memory &>(translated)
+                                                    : static_cast<wedge::page_table_memory &>(plain);
+    // The instruction's original bytes (for its displacement): the site kept them when rewritten.
+    const uint8_t *insn = s.original + (s.insn - s.start);
+    wedge::emulation r =
+        wedge::emulate_page_table(s.pt, s.rec, insn, site_addr, resume_at, c, g_guest_run.frame, mem);
+    if (r.what == wedge::action::raise) ++g_faults;
+    return wedge::finish_site(c, g_guest_run.frame, r, be);
+}
+
+void print_page_table_site_stats(const uint64_t *kind_entries) {
+    if (g_mode != wedge::page_table_sites::wedge) return;
+    print("xen-wedge: guest: page-table sites ran: %lu stores, %lu loads (%lu page faults raised)\n",
+          kind_entries[static_cast<unsigned>(site_kind::page_table_store)],
+          kind_entries[static_cast<unsigned>(site_kind::page_table_load)], g_faults);
+}
+
+} // namespace xw

@@ -1,0 +1,35 @@
+// Linux's page-table accesses through the Xen wedge (`afterburn boot --on xen --pt-sites
+// wedge`, wedge option pt-sites=wedge): the Xen plan rewrites every page_table_store/_load
+// site into a call of its entry, and the wedge performs the access (wedge/page_table_access.h)
+// on guest memory as it is, the base on which direct paging will translate frame numbers.
+#pragma once
+
+#include <stdint.h>
+
+#include "guest_loader.h"
+#include "wedge/dispatch.h"
+#include "wedge/rewrite_plan.h"
+#include "wedge/site_rewrite.h"
+#include "wedge/site_table.h"
+
+namespace xw {
+
+// From the wedge's command line (pt-sites=native|wedge); false for another value.
+bool set_page_table_sites(const char *value, unsigned len);
+afterburn::wedge::page_table_sites page_table_sites_mode();
+
+// Before rewriting (wedge mode): describes each page-table site of `t` from its bytes, with
+// memcpy/memmove/memset from the guest's symbols; prints the counts, or the site it refuses
+// and why (false: the guest must not run).
+bool describe_guest_page_table_sites(const loaded_guest &g, afterburn::wedge::site_table &t,
+                                     afterburn::wedge::site_bytes &text);
+
+// Performs the page-table site `s` at `site_addr` on g_guest_run.frame (as run_site does for
+// the other kinds).
+afterburn::wedge::site_exit run_page_table_site(const afterburn::wedge::site &s, uint64_t site_addr,
+                                                uint64_t resume_at);
+
+// The end-of-run line: how often the sites ran (from the per-kind entry counts).
+void print_page_table_site_stats(const uint64_t *kind_entries);
+
+} // namespace xw
