@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# afterburn bench: what a Linux operation costs on four systems, measured side by side in one
+# afterburn bench: what a Linux operation costs on five systems, measured side by side in one
 # run: the stock kernel natively, the afterburnt kernel natively, the same afterburnt file on
-# Xen through the wedge, and XenoLinux (the same tree para-virtualized) on the same Xen.
+# Xen through the wedge with shadow and with direct paging, and XenoLinux (the same tree
+# para-virtualized) on the same Xen.
 #
 # Each system boots once per run with afterburn-bench (samples/linux/bench) as its init; under
 # QEMU -icount shift=0 (and a pinned clock and no hardware randomness) the guest's nanoseconds
@@ -21,7 +22,7 @@ if [[ $SOURCE_DIR == @*@ ]]; then SOURCE_DIR=$(cd "$SCRIPT_DIR/../.." && pwd); f
 if [[ $BINARY_DIR == @*@ ]]; then BINARY_DIR=$SOURCE_DIR/build; fi
 AFTERBURN=$(realpath -m "$SCRIPT_DIR/../../bin/afterburn")
 
-readonly SYSTEMS=(plain native afterburn-xen xenolinux)
+readonly SYSTEMS=(plain native afterburn-xen afterburn-xen-direct xenolinux)
 readonly OPS=(getpid fork_exit fork_exec pipe page_fault mmap_munmap sched_yield user_loop boot)
 declare -A OP_LABEL=(
     [getpid]="getpid" [fork_exit]="fork+exit+wait" [fork_exec]="fork+execve+wait"
@@ -30,7 +31,8 @@ declare -A OP_LABEL=(
 )
 declare -A SYSTEM_LABEL=(
     [plain]="stock kernel, natively" [native]="afterburnt kernel, natively"
-    [afterburn-xen]="afterburnt kernel on Xen (wedge)" [xenolinux]="XenoLinux on Xen"
+    [afterburn-xen]="afterburnt kernel on Xen (wedge, shadow paging)"
+    [afterburn-xen-direct]="afterburnt kernel on Xen (wedge, direct paging)" [xenolinux]="XenoLinux on Xen"
 )
 
 usage() {
@@ -39,11 +41,13 @@ Usage: afterburn bench [--json] [--runs N] [--plot FILE.svg] [--short] [--wall]
                        [--systems LIST] [--linux DIR] [--plain DIR] [--xenolinux DIR] [--no-build]
                        [--logs DIR] [--timeout S]
 
-Measures per operation what Linux costs on four systems, side by side in one run:
-  plain          the stock kernel (build-linux --plain), natively under QEMU
-  native         the afterburnt kernel (build-linux), natively under QEMU
-  afterburn-xen  the same afterburnt vmlinux file on Xen 4.17 through the Xen wedge
-  xenolinux      XenoLinux (build-linux --xenolinux) as the PV dom0 of the same Xen
+Measures per operation what Linux costs on five systems, side by side in one run:
+  plain                 the stock kernel (build-linux --plain), natively under QEMU
+  native                the afterburnt kernel (build-linux), natively under QEMU
+  afterburn-xen         the same afterburnt vmlinux file on Xen 4.17 through the Xen wedge,
+                        shadow paging (afterburn boot --on xen)
+  afterburn-xen-direct  the same file and Xen, direct paging (--paging direct)
+  xenolinux             XenoLinux (build-linux --xenolinux) as the PV dom0 of the same Xen
 Operations: getpid, fork+exit+wait, fork+execve+wait, a pipe round trip between two processes,
 a page fault on a fresh anonymous page, mmap+munmap of one page, a sched_yield round trip
 between two processes, a user-mode loop (the control), and the boot to init.
@@ -57,7 +61,7 @@ Boot to init is the TSC since the machine's reset: firmware, Xen and the wedge i
   --runs N         boot each system N times and take the median (default 1)
   --plot FILE.svg  also draw the instructions per operation relative to the stock kernel
   --short          a tenth of the iterations: checks that it works, does not measure
-  --systems LIST   only these systems, comma-separated (default: all four)
+  --systems LIST   only these systems, comma-separated (default: all five)
   --wall           without -icount: guest nanoseconds of wall clock under QEMU TCG (noisy;
                    boot is then the kernel's own clock from its timekeeping start)
   --linux DIR      the afterburnt build (default: $BINARY_DIR/linux)
@@ -71,7 +75,7 @@ Boot to init is the TSC since the machine's reset: firmware, Xen and the wedge i
   --timeout S      give up on one boot after S seconds (default 1200)
   -h, --help       this text
 
-All four systems boot the afterburnt build's initramfs. A system whose hypervisor is not
+All five systems boot the afterburnt build's initramfs. A system whose hypervisor is not
 available on this machine is reported as n/a. Exit status: 0 every available system was
 measured, 1 a boot failed, 2 bad usage or input. docs/bench.md describes the method.
 EOF
@@ -111,7 +115,7 @@ else
     IFS=, read -ra only_list <<<"$ONLY"
     for system in "${only_list[@]}"; do
         [[ -n ${SYSTEM_LABEL[$system]:-} ]] ||
-            die "--systems: unknown system '$system' (plain, native, afterburn-xen, xenolinux)"
+            die "--systems: unknown system '$system' (plain, native, afterburn-xen, afterburn-xen-direct, xenolinux)"
         WANTED[$system]=1
     done
 fi
@@ -194,18 +198,19 @@ WEDGE_ENTRIES="" WEDGE_BY_KIND=""
 for system in "${SYSTEMS[@]}"; do [[ -n ${WANTED[$system]:-} ]] || STATUS[$system]="not run (--systems)"; done
 # boot_system SYSTEM RUN: boots it, parses its AFTERBURN-BENCH lines into VALUE[SYSTEM,OP,RUN].
 boot_system() {
-    local system=$1 run=$2 on image console
+    local system=$1 run=$2 on image console extra=()
     case $system in
         plain) on=native image=${KERNEL_DIR[plain]}/vmlinux console=ttyS0 ;;
         native) on=native image=${KERNEL_DIR[native]}/vmlinux console=ttyS0 ;;
         afterburn-xen) on=xen image=${KERNEL_DIR[native]}/vmlinux console=ttyS0 ;;
+        afterburn-xen-direct) on=xen image=${KERNEL_DIR[native]}/vmlinux console=ttyS0 extra=(--paging direct) ;;
         xenolinux) on=xenolinux image=${KERNEL_DIR[xenolinux]}/vmlinux console=hvc0 ;;
     esac
     local append="console=$console rdinit=/bin/afterburn-bench quiet norandmaps panic=-1"
     [[ $SHORT -eq 0 ]] || append+=" AFTERBURN_BENCH=short"
     local log=$LOGS/$system-$run.log err=$LOGS/$system-$run.err rc=0
     local start=$EPOCHREALTIME
-    "$AFTERBURN" boot --on "$on" "$image" --initrd "$INITRD" --append "$append" "${QEMU_ARGS[@]}" \
+    "$AFTERBURN" boot --on "$on" "${extra[@]}" "$image" --initrd "$INITRD" --append "$append" "${QEMU_ARGS[@]}" \
         --timeout "$TIMEOUT" -q --log "$log" >/dev/null 2>"$err" || rc=$?
     local wall
     wall=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
@@ -302,8 +307,11 @@ for system in "${SYSTEMS[@]}"; do
     for op in "${OPS[@]}" boot_kernel wall; do RESULT[$system,$op]=$(median "$system" "$op"); done
 done
 declare -A RATIO_PAIRS=([native/plain]="native plain" [afterburn-xen/xenolinux]="afterburn-xen xenolinux"
+                        [afterburn-xen-direct/xenolinux]="afterburn-xen-direct xenolinux"
                         [afterburn-xen/native]="afterburn-xen native")
-readonly RATIO_ORDER=(native/plain afterburn-xen/xenolinux afterburn-xen/native)
+readonly RATIO_ORDER=(native/plain afterburn-xen/xenolinux afterburn-xen-direct/xenolinux afterburn-xen/native)
+# Column widths of the table: the system's name, at least 13.
+width_of() { local w=${#1}; echo $((w > 13 ? w : 13)); }
 
 print_table() {
     local unit=instructions
@@ -311,13 +319,14 @@ print_table() {
     printf '\n%s per operation (%s), median of %d run(s)%s\n\n' "$unit" \
         "$([[ $WALL -eq 0 ]] && echo 'QEMU -icount shift=0' || echo 'QEMU TCG, no -icount')" "$RUNS" \
         "$([[ $SHORT -eq 1 ]] && echo '; SHORT MODE: a check, not a measurement')"
-    printf '%-24s %13s %13s %14s %13s %13s %13s %13s\n' operation plain native afterburn-xen xenolinux \
-        native/plain ab-xen/xenoL ab-xen/native
+    printf '%-24s' operation
+    for system in "${SYSTEMS[@]}"; do printf " %$(width_of "$system")s" "$system"; done
+    printf ' %13s %13s %13s %13s\n' native/plain ab-xen/xenoL direct/xenoL ab-xen/native
     local op system pair a b
     for op in "${OPS[@]}"; do
         printf '%-24s' "${OP_LABEL[$op]}"
         for system in "${SYSTEMS[@]}"; do
-            printf " %$([[ $system == afterburn-xen ]] && echo 14 || echo 13)s" "${RESULT[$system,$op]:-n/a}"
+            printf " %$(width_of "$system")s" "${RESULT[$system,$op]:-n/a}"
         done
         for pair in "${RATIO_ORDER[@]}"; do
             read -r a b <<<"${RATIO_PAIRS[$pair]}"
@@ -329,14 +338,14 @@ print_table() {
     done
     printf '%-24s' "whole boot, wall s"
     for system in "${SYSTEMS[@]}"; do
-        printf " %$([[ $system == afterburn-xen ]] && echo 14 || echo 13)s" "${RESULT[$system,wall]:-n/a}"
+        printf " %$(width_of "$system")s" "${RESULT[$system,wall]:-n/a}"
     done
     echo
     if [[ $RUNS -gt 1 ]]; then
         printf '%-24s' "largest spread, %"
         for system in "${SYSTEMS[@]}"; do
             s=$(largest_spread "$system")
-            printf " %$([[ $system == afterburn-xen ]] && echo 14 || echo 13)s" "${s:-n/a}"
+            printf " %$(width_of "$system")s" "${s:-n/a}"
         done
         echo
     fi
@@ -431,13 +440,13 @@ print_svg() {
     done
     printf '%s' "$rows" | awk -F '\t' -v title="afterburn bench: instructions per operation relative to the stock kernel natively" '
     function y(r) { return top + plot_h * (1 - (log(r) - log(lo)) / (log(hi) - log(lo))) }
-    NF == 5 { ++n; label[n] = $1; for (s = 1; s <= 4; ++s) { v[n, s] = $(s + 1); if (v[n, s] != "-" && v[n, s] + 0 > hi) hi = v[n, s] + 0 } }
+    NF == 6 { ++n; label[n] = $1; for (s = 1; s <= 5; ++s) { v[n, s] = $(s + 1); if (v[n, s] != "-" && v[n, s] + 0 > hi) hi = v[n, s] + 0 } }
     END {
         lo = 0.5; if (hi < 2) hi = 2; hi *= 1.3
-        left = 70; top = 50; plot_h = 360; group_w = 100; bar_w = 20
+        left = 70; top = 50; plot_h = 360; group_w = 120; bar_w = 20
         width = left + n * group_w + 20; height = top + plot_h + 110
-        split("plain native afterburn-xen xenolinux", name, " ")
-        split("#7f7f7f #1f77b4 #d62728 #2ca02c", color, " ")
+        split("plain native afterburn-xen afterburn-xen-direct xenolinux", name, " ")
+        split("#7f7f7f #1f77b4 #d62728 #ff7f0e #2ca02c", color, " ")
         printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", width, height
         printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
         printf "<text x=\"%d\" y=\"24\" font-size=\"15\">%s</text>\n", left, title
@@ -447,16 +456,16 @@ print_svg() {
         }
         for (g = 1; g <= n; ++g) {
             x0 = left + (g - 1) * group_w + 10
-            for (s = 1; s <= 4; ++s) {
+            for (s = 1; s <= 5; ++s) {
                 if (v[g, s] == "-") continue
                 yy = y(v[g, s]); base = y(lo)
                 printf "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\"><title>%s %s: %sx</title></rect>\n", x0 + (s - 1) * bar_w, yy, bar_w - 2, base - yy, color[s], label[g], name[s], v[g, s]
             }
             printf "<text x=\"%d\" y=\"%d\" transform=\"rotate(30 %d %d)\">%s</text>\n", x0, top + plot_h + 16, x0, top + plot_h + 16, label[g]
         }
-        for (s = 1; s <= 4; ++s) {
-            printf "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>", left + (s - 1) * 150, height - 24, color[s]
-            printf "<text x=\"%d\" y=\"%d\">%s</text>\n", left + (s - 1) * 150 + 16, height - 14, name[s]
+        for (s = 1; s <= 5; ++s) {
+            printf "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>", left + (s - 1) * 170, height - 24, color[s]
+            printf "<text x=\"%d\" y=\"%d\">%s</text>\n", left + (s - 1) * 170 + 16, height - 14, name[s]
         }
         printf "</svg>\n"
     }'

@@ -86,8 +86,8 @@ public:
     }
 };
 
-// Constructed at run time (direct_start): xen-wedge.ld forbids global constructors.
-alignas(xd::direct_mmu) unsigned char g_direct_storage[sizeof(xd::direct_mmu)];
+// Constructed at run time (direct_start) in scratch pages: its fixed tables (~270 KiB) in the
+// image's .bss would take that much of Xen's initial mapping from shadow paging's pool.
 xd::direct_mmu *g_direct;
 
 // Reads entries as the guest stored them; the walker's A/D updates are refused (Xen and the
@@ -114,10 +114,29 @@ bool pinned_table(unsigned level, uint64_t &mfn) {
     return spare_frame(mfn) && g_xen.op(level == 1 ? MMUEXT_PIN_L1_TABLE : MMUEXT_PIN_L4_TABLE, mfn, "pin");
 }
 
+// Consecutive scratch pages (consecutive pfns are consecutive addresses in Xen's initial
+// mapping) for `bytes`.
+void *scratch_block(size_t bytes) {
+    void *first = nullptr;
+    for (size_t done = 0; done < bytes; done += page_size) {
+        scratch_page p;
+        if (!scratch_alloc(p)) return nullptr;
+        if (!first) first = p.va;
+        else if (p.va != static_cast<char *>(first) + done) return nullptr;
+    }
+    return first;
+}
+
 } // namespace
 
 bool direct_start(const start_info_t *si, const loaded_guest &g) {
-    g_direct = new (g_direct_storage) xd::direct_mmu(g_memory, g_xen);
+    void *storage = scratch_block(sizeof(xd::direct_mmu));
+    if (!storage) {
+        print("xen-wedge: direct: no room for the direct-paging core's tables (%lu KiB of scratch)\n",
+              sizeof(xd::direct_mmu) >> 10);
+        return false;
+    }
+    g_direct = new (storage) xd::direct_mmu(g_memory, g_xen);
     if (!build_wedge_tables(si, g_tables)) return false;
     // The loader's writable slots go, and the write slot is set up (the pools are zeroed through
     // it); until a guest root links the map area, the slots stay in Xen's initial mapping.

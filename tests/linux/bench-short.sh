@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench.short: `afterburn bench --short` runs on all four systems (the stock kernel, built here
-# into STOCK_DIR and cached; the afterburnt one natively and on Xen; XenoLinux) and its JSON,
+# bench.short: `afterburn bench --short` runs on all five systems (the stock kernel, built here
+# into STOCK_DIR and cached; the afterburnt one natively and on Xen, shadow and direct paging;
+# XenoLinux) and its JSON,
 # table and chart are complete and consistent; then two short runs of the afterburnt kernel
 # natively must give the same instruction counts. A check that the benchmark works, not a measurement.
 # Usage: tests/linux/bench-short.sh BUILD_DIR AFTERBURNT_DIR XENO_DIR STOCK_DIR
@@ -13,7 +14,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bench-short.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 fail() { echo "bench.short: FAIL: $*" >&2; exit 1; }
 
-echo "== afterburn bench --short --json --plot (all four systems)"
+echo "== afterburn bench --short --json --plot (all five systems)"
 rc=0
 "$ab" bench --short --json --plot "$work/bench.svg" --logs "$work/logs" --linux "$afterburnt" \
     --xenolinux "$xeno" --plain "$stock" >"$work/bench.json" 2>"$work/bench.err" || rc=$?
@@ -26,12 +27,12 @@ if grep -q '"status": "n/a' <<<"$json"; then
 fi
 grep -q '^{"unit": "instructions", "mode": "icount shift=0", "runs": 1, "short": true,' <<<"$json" ||
     fail "the JSON does not start with its unit and mode: $(head -c 120 <<<"$json")"
-for system in plain native afterburn-xen xenolinux; do
+for system in plain native afterburn-xen afterburn-xen-direct xenolinux; do
     grep -q "\"$system\": {\"kernel\": \"[^\"]*\", \"status\": \"ok\"}" <<<"$json" || fail "$system did not run: $json"
 done
 # Every operation has a positive count on each system.
 for op in getpid fork_exit fork_exec pipe page_fault mmap_munmap sched_yield user_loop boot; do
-    counts=$(grep -o "\"$op\": {\"plain\": [0-9]*, \"native\": [0-9]*, \"afterburn-xen\": [0-9]*, \"xenolinux\": [0-9]*}" <<<"$json") ||
+    counts=$(grep -o "\"$op\": {\"plain\": [0-9]*, \"native\": [0-9]*, \"afterburn-xen\": [0-9]*, \"afterburn-xen-direct\": [0-9]*, \"xenolinux\": [0-9]*}" <<<"$json") ||
         fail "ops.$op lacks a count for some system: $json"
     for n in $(grep -o '[0-9][0-9]*' <<<"${counts#*:}"); do [[ $n -gt 0 ]] || fail "ops.$op has a zero: $counts"; done
     echo "   $counts"

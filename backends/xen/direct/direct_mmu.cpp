@@ -271,8 +271,12 @@ status direct_mmu::convert(uint64_t gfn, table &t)
     if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, gfn);
     const int level = t.level;
     const half side = t.side;
+    // One writable view for the whole frame: to_machine takes none (it may update pool tables
+    // through Xen, which needs no view).
+    volatile uint64_t *v = mem_.write_view(gfn);
+    if (!v) return fail(status::not_guest_ram, gfn);
     for (unsigned i = 0; i < entries; ++i) {
-        const uint64_t e = mem_.write_view(gfn)[i];
+        const uint64_t e = v[i];
         if (level == 4 && in_xen_slots(i)) {
             if (e & pte::present) {
                 mem_.end_write();
@@ -286,7 +290,7 @@ status direct_mmu::convert(uint64_t gfn, table &t)
             mem_.end_write();
             return s;
         }
-        if (m != e) mem_.write_view(gfn)[i] = m;
+        if (m != e) v[i] = m;
     }
     mem_.end_write();
     ++stats_.tables_converted;
@@ -574,6 +578,29 @@ bool direct_mmu::leaf_slot(uint64_t va, uint64_t &table_mfn, unsigned &index, ui
             entry = e;
             return true;
         }
+        mfn = entry_frame(e);
+    }
+    return false;
+}
+
+bool direct_mmu::translate(uint64_t va, uint64_t &gpa, bool &guest_writable)
+{
+    if (current_ == ~0ull) return false;
+    uint64_t mfn = current_mfn_;
+    bool writable = true;
+    for (int level = 4; level >= 1; --level) {
+        const unsigned i = index_at(va, level);
+        const uint64_t e = mem_.read_view(mfn)[i];
+        if (!(e & pte::present)) return false;
+        if (level == 1) {
+            const note *n = (e & pte::write) ? nullptr : notes_.find(slot_key(mfn, i));
+            guest_writable = writable && ((e & pte::write) || (n && n->kind == note_kind::write_protected));
+            uint64_t gfn = 0;
+            if (!mem_.mfn_to_gfn(entry_frame(e), gfn)) return false;
+            gpa = gfn << 12 | (va & 0xfff);
+            return true;
+        }
+        writable = writable && (e & pte::write);
         mfn = entry_frame(e);
     }
     return false;

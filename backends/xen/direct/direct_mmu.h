@@ -90,6 +90,9 @@ public:
     // The guest-physical address `va` reaches under the current root (the machine tables);
     // false if unmapped or not guest RAM.
     bool translate(uint64_t va, uint64_t &gpa);
+    // The same, and whether the guest's own tables let the kernel write there (R/W at every
+    // level, a write-protected leaf counting as the guest's writable one).
+    bool translate(uint64_t va, uint64_t &gpa, bool &guest_writable);
 
     enum class write_fault {
         not_ours,    // a fault the guest must see
