@@ -79,28 +79,42 @@ bool handle_direct_page_fault(trap_frame *f, bool from_user, xs::fault_result &p
         case xd::direct_mmu::write_fault::not_ours: break;
         }
     }
+    const uint32_t mode_bits = (f->error & (pf_error::write | pf_error::fetch)) | (c.cpl == 3 ? pf_error::user : 0u);
     uint64_t entry = 0;
-    if (direct().unreachable_at(cr2, entry)) {
+    if (!(f->error & pf_error::present) && direct().unreachable_at(cr2, entry)) {
         const uint64_t gpa = (entry & xs::pte::addr_mask) | (cr2 & 0xfff);
         if (xapic_mmio(f, cr2, gpa)) {
             frame_from_trap(f);
             g_guest_run.frame.rip = f->rip;  // xapic_mmio moved it past the access
             resume();
         }
-        console_flush();
-        print("xen-wedge: guest: #PF at 0x%lx (rip 0x%lx): the guest's tables map guest-physical 0x%lx, outside its "
-              "RAM (0x%lx bytes)\n", cr2, f->rip, gpa, guest_ram_bytes());
-        exit_with(verdict_fail);
+        // A frame outside guest RAM behind the guest's entry: the wedge has nothing to map
+        // there, so the access gets what a reserved bit in that entry would give.
+        ++g_run_stats.unreachable_faults;
+        pf = {xs::fault_outcome::inject_pf, mode_bits | pf_error::present | pf_error::reserved, cr2, gpa};
+        return false;
     }
+    // Xen ran the guest's own tables, so its error code is the guest's, but for the user bit:
+    // the guest kernel runs in ring 3 (its virtual CPL decides). A protection fault the core
+    // did not cause (not a former table's alias) is the guest's as well. Guest user mode runs
+    // on the user root, which has no kernel half: there the guest's walk decides (P is set
+    // where the guest maps the page for the kernel only).
+    const bool kernel_half_from_user = c.cpl == 3 && cr2 >= 0xffff800000000000ull;
+    if (!kernel_half_from_user &&
+        (!(f->error & pf_error::present) || (f->error & pf_error::write) || (f->error & pf_error::fetch))) {
+        pf = {xs::fault_outcome::inject_pf, mode_bits | (static_cast<uint32_t>(f->error) & pf_error::present), cr2, 0};
+        return false;
+    }
+    // A read of a present page refused: the guest's tables may allow it (a privileged
+    // instruction's own access checked against the real ring 3, see handle_page_fault):
+    // emulated by the fallback; else the guest's walk says what the CPU would raise.
     const xs::access_type acc{(f->error & pf_error::write) != 0, (f->error & pf_error::fetch) != 0, c.cpl == 3};
     const xs::walk_result r = guest_walk(cr2, acc);
     if (r.status == xs::walk_status::page_fault) {
         pf = {xs::fault_outcome::inject_pf, r.error_code, cr2, 0};
         return false;
     }
-    // The guest's tables allow it: a privileged instruction's own access checked against
-    // the real ring 3 (see handle_page_fault), emulated by the fallback; else a bug.
-    if (r.status == xs::walk_status::ok && (f->error & pf_error::present) && !(f->error & pf_error::fetch)) {
+    if (r.status == xs::walk_status::ok) {
         frame_from_trap(f);
         try_fallback(f, from_user);
     }

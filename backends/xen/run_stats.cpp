@@ -87,10 +87,11 @@ void print_stats() {
         const auto &d = direct().statistics();
         print("xen-wedge: guest: direct paging: %lu root loads, %lu tables converted, %u tracked, %lu "
               "released as data, %lu page-table stores and %lu loads through the wedge, %lu mappings of tables made "
-              "read-only, %lu 2 MiB pages split, %lu entries outside guest RAM, %lu write faults on former tables\n",
+              "read-only, %lu 2 MiB pages split, %lu entries outside guest RAM (%lu accesses through them: #PF with the reserved "
+              "bit), %lu write faults on former tables\n",
               d.roots_loaded, d.tables_converted, d.tables_tracked, d.tables_released, d.entries_stored,
               d.entries_loaded, d.mappings_write_protected, d.large_pages_split, d.unreachable_entries,
-              s.shadow_faults);
+              s.unreachable_faults, s.shadow_faults);
     } else {
         print("xen-wedge: guest: shadow: %lu faults filled for the guest, %lu CR3 loads (%lu kept the global kernel half, "
               "%lu rebuilt from empty), %lu flushes in all, %lu pool reclaims, %u tables in use\n",
