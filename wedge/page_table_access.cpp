@@ -7,35 +7,6 @@ namespace afterburn::wedge {
 
 namespace ann = annotation;
 
-const char *pt_op_name(pt_op op)
-{
-    switch (op) {
-    case pt_op::none: return "none";
-    case pt_op::mov_load: case pt_op::mov_store: return "mov";
-    case pt_op::movzx: return "movzx";
-    case pt_op::movsx: return "movsx";
-    case pt_op::add: return "add";
-    case pt_op::or_: return "or";
-    case pt_op::and_: return "and";
-    case pt_op::sub: return "sub";
-    case pt_op::xor_: return "xor";
-    case pt_op::cmp: return "cmp";
-    case pt_op::test: return "test";
-    case pt_op::xchg: return "xchg";
-    case pt_op::cmpxchg: return "cmpxchg";
-    case pt_op::bt: return "bt";
-    case pt_op::bts: return "bts";
-    case pt_op::btr: return "btr";
-    case pt_op::btc: return "btc";
-    case pt_op::movs: return "movs";
-    case pt_op::stos: return "stos";
-    case pt_op::memcpy: return "memcpy";
-    case pt_op::memmove: return "memmove";
-    case pt_op::memset: return "memset";
-    }
-    return "?";
-}
-
 namespace {
 
 // ---- describe: the operation, from the opcode ----------------------------------------------
@@ -86,7 +57,8 @@ const char *describe_memory_operand(const ann::site_record &rec, const uint8_t *
         if (i >= n) return "no opcode after 0x0f";
         op = b[i++];
     }
-    const uint8_t modrm_reg = i < n ? (b[i] >> 3) & 7 : 0xff;  // the byte after the opcode
+    if (i >= n) return "page-table site: no ModRM byte after the opcode";
+    const uint8_t modrm_reg = (b[i] >> 3) & 7;  // the byte after the opcode
     unsigned bits = 0;           // the memory operand's width as encoded
     bool byte_register = false;  // the register operand is an 8-bit one
     if (!two) {
@@ -97,7 +69,7 @@ const char *describe_memory_operand(const ann::site_record &rec, const uint8_t *
             out.to_register = op & 2;
             byte_register = byte_op;
         } else if (op == 0x80 || op == 0x81 || op == 0x83) {
-            out.op = alu_ops[modrm_reg & 7];
+            out.op = alu_ops[modrm_reg];
             out.immediate = true;
             bits = op == 0x80 ? 8 : word_bits(p);
         } else if (op == 0x84 || op == 0x85) {

@@ -39,8 +39,6 @@ enum class pt_op : uint8_t {
     memcpy, memmove, memset,
 };
 
-const char *pt_op_name(pt_op op);
-
 // What describe() found; kept per site (wedge/site_table.h) in 3 bytes. The displacement
 // stays in the instruction's bytes (the site keeps the original ones).
 struct page_table_access {

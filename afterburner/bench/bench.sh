@@ -39,7 +39,7 @@ usage() {
     cat <<EOF
 Usage: afterburn bench [--json] [--runs N] [--plot FILE.svg] [--short] [--wall]
                        [--systems LIST] [--linux DIR] [--plain DIR] [--xenolinux DIR] [--no-build]
-                       [--logs DIR] [--timeout S]
+                       [--logs DIR] [--timeout S] [--pt-sites native|wedge]
 
 Measures per operation what Linux costs on five systems, side by side in one run:
   plain                 the stock kernel (build-linux --plain), natively under QEMU
@@ -73,6 +73,9 @@ Boot to init is the TSC since the machine's reset: firmware, Xen and the wedge i
   --logs DIR       keep each boot's console log in DIR (default: a temporary directory,
                    kept only when a boot fails)
   --timeout S      give up on one boot after S seconds (default 1200)
+  --pt-sites MODE  afterburn-xen (shadow paging): native (default) or wedge: the wedge
+                   performs Linux's page-table accesses (afterburn boot --pt-sites; direct
+                   paging always does)
   -h, --help       this text
 
 All five systems boot the afterburnt build's initramfs. A system whose hypervisor is not
@@ -85,7 +88,7 @@ die() { echo "$PROG: $*" >&2; exit 2; }
 progress() { echo "$PROG: $*" >&2; }
 
 # --- arguments ------------------------------------------------------------------------------
-JSON=0 RUNS=1 PLOT="" ONLY="" SHORT=0 WALL=0 NO_BUILD=0 LOGS="" TIMEOUT=1200
+JSON=0 RUNS=1 PLOT="" ONLY="" SHORT=0 WALL=0 NO_BUILD=0 LOGS="" TIMEOUT=1200 PT_SITES=native
 declare -A KERNEL_DIR=(
     [native]=$BINARY_DIR/linux [plain]=$BINARY_DIR/linux-plain [xenolinux]=$BINARY_DIR/linux-xenolinux
 )
@@ -105,6 +108,7 @@ while [[ $# -gt 0 ]]; do
         --no-build) NO_BUILD=1; shift ;;
         --logs) need_arg "$@"; LOGS=$2; shift 2 ;;
         --timeout) need_arg "$@"; TIMEOUT=$2; shift 2 ;;
+        --pt-sites) need_arg "$@"; PT_SITES=$2; shift 2 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -121,6 +125,7 @@ else
 fi
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive number, got '$RUNS'"
 [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout wants a positive number of seconds, got '$TIMEOUT'"
+[[ $PT_SITES == native || $PT_SITES == wedge ]] || die "--pt-sites wants native or wedge, got '$PT_SITES'"
 if [[ -n $PLOT ]]; then
     [[ -d $(dirname "$PLOT") ]] || die "--plot: directory $(dirname "$PLOT") does not exist"
 fi
@@ -202,7 +207,7 @@ boot_system() {
     case $system in
         plain) on=native image=${KERNEL_DIR[plain]}/vmlinux console=ttyS0 ;;
         native) on=native image=${KERNEL_DIR[native]}/vmlinux console=ttyS0 ;;
-        afterburn-xen) on=xen image=${KERNEL_DIR[native]}/vmlinux console=ttyS0 ;;
+        afterburn-xen) on=xen image=${KERNEL_DIR[native]}/vmlinux console=ttyS0 extra=(--pt-sites "$PT_SITES") ;;
         afterburn-xen-direct) on=xen image=${KERNEL_DIR[native]}/vmlinux console=ttyS0 extra=(--paging direct) ;;
         xenolinux) on=xenolinux image=${KERNEL_DIR[xenolinux]}/vmlinux console=hvc0 ;;
     esac
@@ -210,7 +215,7 @@ boot_system() {
     [[ $SHORT -eq 0 ]] || append+=" AFTERBURN_BENCH=short"
     local log=$LOGS/$system-$run.log err=$LOGS/$system-$run.err rc=0
     local start=$EPOCHREALTIME
-    "$AFTERBURN" boot --on "$on" "${extra[@]}" "$image" --initrd "$INITRD" --append "$append" "${QEMU_ARGS[@]}" \
+    "$AFTERBURN" boot --on "$on" "$image" --initrd "$INITRD" --append "$append" "${QEMU_ARGS[@]}" "${extra[@]}" \
         --timeout "$TIMEOUT" -q --log "$log" >/dev/null 2>"$err" || rc=$?
     local wall
     wall=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
@@ -415,6 +420,7 @@ print_json() {
     else
         printf 'null'
     fi
+    printf ',\n "pt_sites": %s' "$(json_string "$PT_SITES")"
     printf ',\n "systems": {'
     sep=""
     for system in "${SYSTEMS[@]}"; do

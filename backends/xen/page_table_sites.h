@@ -29,6 +29,12 @@ bool describe_guest_page_table_sites(const loaded_guest &g, afterburn::wedge::si
 afterburn::wedge::site_exit run_page_table_site(const afterburn::wedge::site &s, uint64_t site_addr,
                                                 uint64_t resume_at);
 
+// From the entry (site_dispatch), before the core: when nothing can be delivered at the
+// site's exit (CPL 0, no guest TF, IF clear or nothing pending), performs the site and
+// returns to the guest without polling devices or the rest of resume(), as the swapgs fast
+// path does; a fault is delivered the core's way. Otherwise returns, and the core runs it.
+void try_page_table_fast(const afterburn::wedge::site &s, uint64_t site_addr, uint64_t resume_at);
+
 // The end-of-run line: how often the sites ran (from the per-kind entry counts).
 void print_page_table_site_stats(const uint64_t *kind_entries);
 

@@ -6,6 +6,7 @@
 #include "afterburn/wedge_abi.h"
 #include "console.h"
 #include "console_line.h"
+#include "page_table_sites.h"
 #include "exit.h"
 #include "guest_platform.h"
 #include "guest_resume.h"
@@ -102,5 +103,7 @@ extern "C" void site_dispatch(site_frame *f) {
         if (kind == static_cast<uint64_t>(afterburn::site_kind::swapgs)) try_swapgs_user_return_fast(*s, ret);
     }
     if (kind == static_cast<uint64_t>(afterburn::site_kind::swapgs)) try_swapgs_fast(*s, resume_at);
+    if (afterburn::site_kind_is_page_table(static_cast<afterburn::site_kind>(kind)))
+        try_page_table_fast(*s, s->insn - alias, resume_at);
     run_site_and_resume(*s, s->insn - alias, false, resume_at);
 }

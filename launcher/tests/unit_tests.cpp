@@ -51,6 +51,23 @@ TEST_CASE("command line: errors")
     }
 }
 
+TEST_CASE("command line: xen's --pt-sites")
+{
+    CHECK(parse_command_line({"--on", "xen", "g.elf"}).options.pt_sites == "native");
+    auto r = parse_command_line({"--on", "xen", "g.elf", "--pt-sites", "wedge"});
+    REQUIRE(r.status == parse_status::ok);
+    CHECK(r.options.pt_sites == "wedge");
+    CHECK(parse_command_line({"--on", "xen", "g.elf", "--pt-sites=native"}).options.pt_sites == "native");
+    for (auto args : std::vector<std::vector<std::string>>{{"--on", "xen", "g", "--pt-sites", "direct"},
+                                                           {"--on", "xen", "g", "--pt-sites"},
+                                                           {"--on", "kvm", "g", "--pt-sites", "wedge"},
+                                                           {"--on", "native", "g", "--pt-sites", "wedge"}}) {
+        INFO(args[1] << " " << args.back());
+        CHECK(parse_command_line(args).status == parse_status::error);
+    }
+    CHECK(usage_text().find("--pt-sites MODE") != std::string::npos);
+}
+
 TEST_CASE("console: marker must start a line")
 {
     CHECK(console_watcher::line_has_marker("AFTERBURN-SUCCESS", "AFTERBURN-SUCCESS"));
