@@ -1,0 +1,53 @@
+#!/bin/bash
+# Linux on Xen with direct paging: Xen runs Linux's own page tables, translated at the
+# page-table sites (docs/xen-direct-paging.md).
+#   test-linux-direct.sh AFTERBURN LINUX_OUT LOGDIR   (ctest xen.linux.direct)
+# LINUX_OUT as for test-linux-boot.sh (built there with `afterburn build-linux` when missing).
+# `afterburn boot --on xen --paging direct` must succeed with the workload transcript equal
+# to the native one and fallback 0; the wedge must say it runs direct paging and report what
+# the core did: tables converted, stores and loads through it, table mappings made read-only,
+# tables given back as data (> 0 each: a 0 means the mode is not really in use); vmlinux must
+# be unchanged (the same file as natively and on shadow paging), and `afterburn rewrite
+# --backend xen --pt-sites wedge` must give the digest the wedge printed.
+set -euo pipefail
+ab=$1 out=$2 logdir=$3
+mkdir -p "$logdir"
+fail() { echo "FAIL: $*"; exit 1; }
+
+if [ ! -f "$out/vmlinux" ] || [ ! -f "$out/initramfs.cpio.gz" ]; then
+    echo "== no Linux build in $out: afterburn build-linux -o $out"
+    "$ab" build-linux -o "$out" || fail "afterburn build-linux failed"
+fi
+vmlinux=$out/vmlinux initrd=$out/initramfs.cpio.gz native=$out/workload-native.txt
+here=$(cd "$(dirname "$0")" && pwd)
+[ -f "$native" ] || fail "no native workload transcript $native (linux.e2e / linux.workload_native write it)"
+sum_before=$(sha256sum "$vmlinux") || fail "cannot read $vmlinux"
+
+log=$logdir/xen-linux-direct.log
+rc=0
+"$ab" boot --on xen --paging direct "$vmlinux" --initrd "$initrd" --timeout 900 --log "$log" -q || rc=$?
+[ $rc -eq 0 ] || fail "afterburn boot --on xen --paging direct exited $rc (console log: $log)"
+clean=$(tr -d '\r' <"$log")
+grep -q '^AFTERBURN-SUCCESS' <<<"$clean" || fail "no AFTERBURN-SUCCESS line in $log"
+grep -q '^xen-wedge: paging: direct ' <<<"$clean" || fail "the wedge does not say it runs direct paging (console log: $log)"
+"$here/../../tests/linux/compare-workload.sh" "$native" "$log" ||
+    fail "the workload transcript with direct paging differs from the native one (console log: $log)"
+fallback=$(sed -n 's/^xen-wedge: guest: fallback \([0-9]*\) .*/\1/p' <<<"$clean" | tail -n 1)
+[ "$fallback" = 0 ] || fail "fallback '$fallback': unannotated sensitive instructions ran through trap-and-emulate"
+
+# "direct paging: R root loads, C tables converted, T tracked, F released as data, S page-table
+# stores and L loads through the wedge, P mappings of tables made read-only, ..."
+line=$(grep '^xen-wedge: guest: direct paging: ' <<<"$clean" | tail -n 1) ||
+    fail "the wedge printed no direct-paging counters (console log: $log)"
+echo "$line"
+read -r roots converted released stores loads protected < <(sed -n \
+    's/^.*: \([0-9]*\) root loads, \([0-9]*\) tables converted, [0-9]* tracked, \([0-9]*\) released as data, \([0-9]*\) page-table stores and \([0-9]*\) loads through the wedge, \([0-9]*\) mappings of tables made read-only.*/\1 \2 \3 \4 \5 \6/p' <<<"$line") ||
+    fail "cannot read the direct-paging counters: $line"
+for pair in "root loads:$roots" "tables converted:$converted" "tables released:$released" \
+            "stores:$stores" "loads:$loads" "read-only mappings:$protected"; do
+    [ "${pair#*:}" -gt 0 ] || fail "direct paging: ${pair%%:*} is ${pair#*:} (want > 0)"
+done
+[ "$(sha256sum "$vmlinux")" = "$sum_before" ] || fail "$vmlinux changed during the boot"
+"$here/../../wedge/tests/compare-rewrite-digest.sh" xen "$ab" "$vmlinux" "$log" "$logdir/rewrite-direct" \
+    --pt-sites wedge || fail "afterburn rewrite --backend xen --pt-sites wedge differs from the wedge on $vmlinux"
+echo "xen.linux.direct: transcript equal to the native one; $converted tables converted, $stores stores and $loads loads through the wedge, $released tables given back"
