@@ -9,6 +9,8 @@
 namespace lw {
 
 inline constexpr uint64_t guest_ram_window = 0x100000000;  // 4 GiB, above any physical RAM here
+// sigma0's pages: 2 MiB, the amd64 superpage (the kernel would split larger ones).
+inline constexpr unsigned guest_ram_chunk_log2 = 21;
 
 // Maps `mib` MiB (a multiple of 4) of sigma0's memory at the window; prints what it got.
 // False, with why printed, when sigma0 has less.

@@ -16,6 +16,9 @@ inline constexpr uint64_t kip_thread_info = 0x188;   // bits 20-31: the first us
 inline constexpr uint64_t kip_utcb_area_info = 0x150; // bits 0-9 m, 10-15 a (UTCB size m << a), 16-21 s (area log2)
 inline constexpr uint64_t kip_thread_control = 0x1a8; // ThreadControl's entry
 inline constexpr uint64_t kip_ipc = 0x1c0;           // the IPC system call's entry (absolute on amd64)
+inline constexpr uint64_t kip_space_control = 0x1a0;  // SpaceControl's entry
+inline constexpr uint64_t kip_unmap = 0x1d0;          // Unmap's entry
+inline constexpr uint64_t kip_system_clock = 0x1e0;   // SystemClock's entry
 
 // The KIP's address: the `lock; nop` that the kernel recognizes as KernelInterface.
 inline const uint8_t *kernel_interface() {
@@ -66,6 +69,26 @@ extern "C" uint64_t l4_ipc(uint64_t to, uint64_t from, uint64_t timeouts, uint64
 extern "C" uint64_t l4_thread_control(uint64_t dest, uint64_t space, uint64_t scheduler, uint64_t pager,
                                       uint64_t utcb_location, uint64_t entry);
 inline constexpr int tcr_error_code = -9;
+
+// ---- SpaceControl (space_control.S): KIP and UTCB areas of a new space; 1 on success
+extern "C" uint64_t l4_space_control(uint64_t space, uint64_t control, uint64_t kip_area, uint64_t utcb_area,
+                                     uint64_t redirector, uint64_t entry);
+
+// ---- Unmap (unmap.S): the flexpages in MR0..MR`control & 63`; bit 6 also flushes them from
+// our own space. The rights bits of each flexpage say which rights to take away.
+extern "C" void l4_unmap(uint64_t control, uint64_t *utcb, uint64_t entry);
+
+// ---- SystemClock (system_clock.S): microseconds since the kernel started
+extern "C" uint64_t l4_system_clock(uint64_t entry);
+
+// ---- map items (two typed words): the send base (where the page lands in the receiver's
+// window) with type 100b, then the flexpage with its rights (r 4, w 2, x 1)
+inline constexpr uint64_t map_item_word0(uint64_t send_base) { return (send_base & ~uint64_t(0x3ff)) | 0x8; }
+inline constexpr uint64_t rights_rwx = 7, rights_rx = 5;
+
+// ---- kernel protocol labels (label >> 4 of a 48-bit label)
+inline constexpr uint64_t label_page_fault = 0xffe;  // -2: rwx access bits in the low 4 bits
+inline constexpr uint64_t label_exception = 0xffc, label_arch_exception = 0xffb;
 
 // ---- timeouts: a relative time m * 2^e microseconds is e << 10 | m (bit 15 clear)
 inline constexpr uint64_t relative_timeout(unsigned e, unsigned m) { return uint64_t(e) << 10 | m; }
