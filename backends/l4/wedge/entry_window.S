@@ -59,6 +59,15 @@ window_common:
 	xorl	%r8d, %r8d		/* no timeouts */
 	movq	$SITE_TAG, %r9
 	callq	*F_IPC
+	jmp	window_restore
+
+	/* The thread's first instructions: the wedge is its exception handler (the UTCB's
+	 * thread control register -11, which only the thread itself can write). */
+	.globl window_start
+window_start:
+	movq	%gs:0, %rax
+	movq	F_WEDGE, %rcx
+	movq	%rcx, -88(%rax)
 	.globl window_restore
 window_restore:
 	movq	GPR(4), %rsp

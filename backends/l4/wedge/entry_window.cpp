@@ -2,7 +2,7 @@
 
 #include "guest_platform.h"
 
-extern "C" const unsigned char window_code[], window_code_end[], window_restore[];
+extern "C" const unsigned char window_code[], window_code_end[], window_start[];
 
 namespace lw {
 
@@ -45,7 +45,7 @@ bool window_page(uint64_t va, uint64_t &wedge_page, bool &writable) {
 }
 
 uint64_t window_start_ip() {
-    return window_base + static_cast<uint64_t>(window_restore - window_code);
+    return window_base + static_cast<uint64_t>(window_start - window_code);
 }
 
 } // namespace lw

@@ -38,7 +38,8 @@ void window_init(uint64_t wedge_thread, uint64_t ipc_entry);
 // it; false outside the window's pages.
 bool window_page(uint64_t va, uint64_t &wedge_page, bool &writable);
 
-// Where the guest thread starts: the entries' restore path, which loads frame_page().f.
+// Where the guest thread starts: it makes the wedge its exception handler and goes on into
+// the entries' restore path, which loads frame_page().f.
 uint64_t window_start_ip();
 
 } // namespace lw

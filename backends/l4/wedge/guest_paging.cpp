@@ -57,7 +57,9 @@ bool translate(uint64_t va, bool write, bool user, translation &t) {
         w = w && (v & pte_w);
         u = u && (v & pte_u);
         if (level == 0 || (level <= 2 && (v & pte_ps))) {
-            bool allowed = (!user || u) && (!write || w || (!user && !(cpu().cr0 & cr0_wp)));
+            // CR0.WP clear: the guest kernel writes read-only pages too.
+            bool may_write = w || (!user && !(cpu().cr0 & cr0_wp));
+            bool allowed = (!user || u) && (!write || may_write);
             if (!allowed) {
                 t.pf_error = access | pf_p;
                 return false;
@@ -66,7 +68,7 @@ bool translate(uint64_t va, bool write, bool user, translation &t) {
             uint64_t size = uint64_t(1) << shift;
             t.gpa = fold_gpa(((v & pte_addr) & ~(size - 1)) + (va & (size - 1)));
             // Writable in L4 only once dirty, so that the first write comes back here.
-            t.writable = w && (write || (v & pte_d));
+            t.writable = may_write && (write || (v & pte_d));
             return true;
         }
         if (!(v & pte_a)) *e = v | pte_a;

@@ -94,6 +94,8 @@ uint8_t *site_original_bytes(uint64_t link, uint32_t len, bool &straddles) {
 
 const wedge::site *site_by_return(uint64_t link_ret) { return g_sites.find_by_return(link_ret); }
 
+const wedge::site *site_by_insn(uint64_t link) { return g_sites.find_by_insn(link); }
+
 void overlay_site_originals(uint64_t link, uint8_t *buf, uint64_t len) { g_sites.overlay_original(link, buf, len); }
 
 bool rewrite_guest_sites(const guest_image &g) {

@@ -23,6 +23,9 @@ uint8_t *site_original_bytes(uint64_t link, uint32_t len, bool &straddles);
 // The rewritten site whose call (at its link address) returns to `link_ret`, or null.
 const afterburn::wedge::site *site_by_return(uint64_t link_ret);
 
+// The site whose instruction is at `link` (a trap at it), or null.
+const afterburn::wedge::site *site_by_insn(uint64_t link);
+
 // Reads of guest text at link addresses see the original bytes of changed spans.
 void overlay_site_originals(uint64_t link, uint8_t *buf, uint64_t len);
 

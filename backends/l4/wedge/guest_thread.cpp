@@ -88,7 +88,7 @@ bool start_guest_thread(const uint8_t *kip, uint64_t guest) {
         print("l4-wedge: guest thread: the start message failed (error code %lu)\n", u[l4::tcr_error_code]);
         return false;
     }
-    print("l4-wedge: guest thread started at 0x%lx (the window's restore path), rip 0x%lx rsi 0x%lx, "
+    print("l4-wedge: guest thread started at 0x%lx (the window's start path), rip 0x%lx rsi 0x%lx, "
           "the image at its load address\n", window_start_ip(), frame_page().f.rip, frame_page().f.gpr[afterburn::wedge::rsi]);
     return true;
 }

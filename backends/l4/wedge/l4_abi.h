@@ -19,6 +19,7 @@ inline constexpr uint64_t kip_ipc = 0x1c0;           // the IPC system call's en
 inline constexpr uint64_t kip_space_control = 0x1a0;  // SpaceControl's entry
 inline constexpr uint64_t kip_unmap = 0x1d0;          // Unmap's entry
 inline constexpr uint64_t kip_system_clock = 0x1e0;   // SystemClock's entry
+inline constexpr uint64_t kip_exchange_registers = 0x1d8;  // ExchangeRegisters' entry
 
 // The KIP's address: the `lock; nop` that the kernel recognizes as KernelInterface.
 inline const uint8_t *kernel_interface() {
@@ -77,6 +78,20 @@ extern "C" uint64_t l4_space_control(uint64_t space, uint64_t control, uint64_t 
 // ---- Unmap (unmap.S): the flexpages in MR0..MR`control & 63`; bit 6 also flushes them from
 // our own space. The rights bits of each flexpage say which rights to take away.
 extern "C" void l4_unmap(uint64_t control, uint64_t *utcb, uint64_t entry);
+
+// ---- ExchangeRegisters (exchange_registers.S): sp_ip_flags[3] in (what control sets) and
+// out (the old values); the thread id, nil on failure. Control bits: cancel a receive (1) or
+// send (2), set sp (3), ip (4), flags (5).
+extern "C" uint64_t l4_exchange_registers(uint64_t dest, uint64_t control, uint64_t *sp_ip_flags, uint64_t entry);
+inline constexpr uint64_t exreg_cancel_ipc = 1 << 1 | 1 << 2, exreg_set_sp_ip_flags = 1 << 3 | 1 << 4 | 1 << 5;
+
+// ---- the UTCB's exception handler (thread control register -11)
+inline constexpr int tcr_exception_handler = -11;
+
+// ---- an amd64 exception message (label -5 << 4): MR 1-18 the registers in this order
+// (hardware numbers, 16 rip, 17 rflags), MR 19 the vector, MR 20 the error code
+inline constexpr int exception_mr_reg[18] = {16, 3, 10, 12, 13, 14, 15, 0, 1, 2, 6, 7, 5, 8, 9, 11, 4, 17};
+inline constexpr int exception_mr_vector = 19, exception_mr_error = 20;
 
 // ---- SystemClock (system_clock.S): microseconds since the kernel started
 extern "C" uint64_t l4_system_clock(uint64_t entry);
