@@ -29,8 +29,8 @@ tr -d '\r' <"$log" | sed -n '/^l4-wedge:/p; /^AFTERBURN-/p; /^PASS /p; /^FAIL /p
 
 # The guest's check lines (status and name) on L4 today, in order.
 L4_TRANSCRIPT="PASS boot.params|PASS cpuid|PASS desc.gdt|PASS desc.idt|PASS desc.tss|PASS desc.ldt|PASS seg.mov|\
-PASS seg.pushpop|PASS seg.lar|PASS cr0|PASS cr2|FAIL cr3|FAIL cr4|FAIL cr8|PASS msr.efer|PASS msr.syscall|\
-FAIL msr.fsgs|PASS msr.tsc|FAIL swapgs|SKIP fsgsbase|PASS paging.map|FAIL paging.invlpg|PASS paging.accessed|\
+PASS seg.pushpop|PASS seg.lar|PASS cr0|PASS cr2|PASS cr3|FAIL cr4|FAIL cr8|PASS msr.efer|PASS msr.syscall|\
+FAIL msr.fsgs|PASS msr.tsc|FAIL swapgs|SKIP fsgsbase|PASS paging.map|PASS paging.invlpg|PASS paging.accessed|\
 PASS paging.dirty|PASS paging.notpresent|FAIL paging.protection|PASS exc.de|PASS exc.ud|PASS exc.gp|"
 got=$(tr -d '\r' <"$log" | grep -E '^(PASS|FAIL|SKIP) ' | sed 's/:.*//' | tr '\n' '|')
 [ "$got" = "$L4_TRANSCRIPT" ] || fail "the guest's check lines are not the L4 transcript:

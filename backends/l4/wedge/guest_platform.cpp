@@ -91,8 +91,7 @@ void note_guest_ram_mapped(uint64_t gpa) {
 
 void unmap_guest_ram() {
     // Unmap takes the guest's mappings derived from our pages and leaves ours (no flush bit),
-    // eight 4 KiB flexpages a call: only the pages the guest was given (a flexpage over a
-    // whole 2 MiB page of ours sends this Pistachio into an unmapped kmem chunk).
+    // eight 4 KiB flexpages a call, only the pages the guest was given (guest_ram.h).
     uint64_t *u = l4::utcb();
     unsigned n = 0;
     for (uint64_t w = 0; w < max_guest_pages / 64; ++w) {

@@ -24,7 +24,7 @@ bool map_guest_ram(uint64_t mib) {
         if (phys < lowest) lowest = phys;
         if (phys + chunk > highest) highest = phys + chunk;
     }
-    print("l4-wedge: guest RAM: %lu MiB at 0x%lx, sigma0's 2 MiB pages from physical [0x%lx, 0x%lx)\n", mib,
+    print("l4-wedge: guest RAM: %lu MiB at 0x%lx, sigma0's 4 KiB pages from physical [0x%lx, 0x%lx)\n", mib,
           guest_ram_window, lowest, highest);
     return true;
 }
