@@ -18,27 +18,28 @@ bool same(const char *a, const char *b)
 // virtual IF (the core reads it from the vCPU page: docs/wedge-abi.md). Page-table accesses
 // (page_table_store/_load) stay native here: under shadow paging and on KVM the guest's own
 // page tables are what it reads and writes, so the original instruction is correct; the Xen
-// plan with page_table_sites::wedge calls the wedge for them (the base of direct paging).
-rewriter::plan all_kinds()
+// plan with page_table_sites::wedge calls the wedge for them (direct paging needs that).
+rewriter::plan all_kinds(uint64_t window = wedge_abi::window_base)
 {
     rewriter::plan p;
     for (unsigned k = 0; k < site_kind_count; ++k) {
         auto kind = static_cast<site_kind>(k);
         if (!site_kind_is_instruction(kind) || site_kind_is_page_table(kind)) continue;
-        p.kinds[k] = {rewriter::strategy::call, wedge_abi::entry(kind), wedge_abi::slot(kind), 0};
+        p.kinds[k] = {rewriter::strategy::call, wedge_abi::relocated(wedge_abi::entry(kind), window),
+                      wedge_abi::relocated(wedge_abi::slot(kind), window), 0};
     }
-    p.kinds[static_cast<unsigned>(site_kind::cli)] = {rewriter::strategy::inline_store, wedge_abi::vcpu_virtual_if,
-                                                      0, 0};
+    p.kinds[static_cast<unsigned>(site_kind::cli)] = {
+        rewriter::strategy::inline_store, wedge_abi::relocated(wedge_abi::vcpu_virtual_if, window), 0, 0};
     return p;
 }
 
 // The guest kernel runs de-privileged (Xen PV: ring 3; L4: user mode): every kind is the
 // wedge's, except int $n, which traps by itself and is delivered with the return address
 // the CPU would push (a call from a padded span could only return past the padding).
-rewrite_plan deprivileged_plan()
+rewrite_plan deprivileged_plan(uint64_t window = wedge_abi::window_base)
 {
     rewrite_plan p;
-    p.kinds = all_kinds();
+    p.kinds = all_kinds(window);
     p.kinds.kinds[static_cast<unsigned>(site_kind::int_n)] = {};
     return p;
 }
@@ -136,7 +137,12 @@ rewrite_plan plan_for(backend_id b, page_table_sites pt)
         return p;
     }
     case backend_id::kvm: return kvm_plan();
-    case backend_id::l4: return deprivileged_plan();
+    case backend_id::l4: {
+        // The guest runs at its load address, the window below 2 GiB (wedge_abi.h).
+        rewrite_plan p = deprivileged_plan(wedge_abi::l4_window_base);
+        p.every_site_position_independent = true;
+        return p;
+    }
     }
     return {};
 }

@@ -41,6 +41,9 @@ struct rewrite_plan {
     // independent `call *slot` (a de-privileged kernel must not run them natively); false, they
     // are left as they are, like ring-3 code (a ring-0 guest runs them natively).
     bool head_code_rewritten = true;
+    // Every site takes the position-independent `call *slot` form: the image runs away from
+    // its link address (L4: at its load address, below the kernel half).
+    bool every_site_position_independent = false;
     // Ring-3 code cannot reach the entry window, so its sites stay as they are, except the
     // kinds marked here: their first byte becomes int3, for the wedge to resolve the trap.
     bool user_int3[site_kind_count] = {};

@@ -34,6 +34,7 @@ rewrite_counts apply_plan(site_table &t, const rewrite_plan &p, site_bytes &mem)
             continue;
         }
         rewriter::site_span sp{s.start, s.insn, s.size()};
+        if (p.every_site_position_independent) s.position_independent = true;
         auto o = rewriter::rewrite_site(bytes, sp, s.rec, p.kinds, s.position_independent);
         if (o == rewriter::outcome::rewritten) {
             s.rewritten = true;

@@ -119,10 +119,13 @@ int boot_l4(const boot_options& options, const image_info& image)
     vmm_kind qemu{"QEMU", describe_qemu_exit, std::nullopt};
     // Pistachio is built to enter its debugger before the first user thread (KDB_ON_STARTUP,
     // docs/l4-backend.md): "g" at its prompt lets sigma0 and the wedge run. Its debug kernel
-    // also stops when a user thread touches the kernel's half of the address space, as the
-    // guest thread's first rewritten site does (the entry window is there): "g" again, and the
-    // fault goes to the wedge as a page-fault IPC.
-    qemu.replies = {{"KD# System started", "g"}, {"KD# user touches kernel area", "g"}};
+    // also stops when a user thread touches the kernel's half of the address space (a guest
+    // address the wedge's relocation does not cover): "g" again, and the fault goes to the
+    // wedge as a page-fault IPC.
+    // The sample guest's isolation check probes five such addresses from ring 3; eight
+    // replies cover it (each is sent once, in order).
+    qemu.replies = {{"KD# System started", "g"}};
+    for (int i = 0; i < 8; ++i) qemu.replies.push_back({"KD# user touches kernel area", "g"});
     return run_vmm(argv, options, qemu);
 }
 

@@ -7,17 +7,16 @@ namespace lw {
 
 namespace {
 
-constexpr unsigned chunk_log2 = 22;  // 4 MiB: few requests, and any size sigma0 may split
 uint64_t g_bytes;
 
 } // namespace
 
 bool map_guest_ram(uint64_t mib) {
-    const uint64_t chunk = uint64_t(1) << chunk_log2, want = mib << 20;
+    const uint64_t chunk = uint64_t(1) << guest_ram_chunk_log2, want = mib << 20;
     uint64_t lowest = ~uint64_t(0), highest = 0;
     for (g_bytes = 0; g_bytes < want; g_bytes += chunk) {
         uint64_t phys;
-        if (!sigma0_map_any(chunk_log2, guest_ram_window + g_bytes, phys)) {
+        if (!sigma0_map_any(guest_ram_chunk_log2, guest_ram_window + g_bytes, phys)) {
             print("l4-wedge: guest RAM: sigma0 gave only %lu of %lu MiB: too little memory (give QEMU more, or the "
                   "guest less with --memory)\n", g_bytes >> 20, mib);
             return false;
@@ -25,7 +24,7 @@ bool map_guest_ram(uint64_t mib) {
         if (phys < lowest) lowest = phys;
         if (phys + chunk > highest) highest = phys + chunk;
     }
-    print("l4-wedge: guest RAM: %lu MiB at 0x%lx, sigma0's 4 MiB pages from physical [0x%lx, 0x%lx)\n", mib,
+    print("l4-wedge: guest RAM: %lu MiB at 0x%lx, sigma0's 4 KiB pages from physical [0x%lx, 0x%lx)\n", mib,
           guest_ram_window, lowest, highest);
     return true;
 }

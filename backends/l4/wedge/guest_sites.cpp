@@ -78,6 +78,26 @@ private:
 
 } // namespace
 
+uint8_t *site_original_bytes(uint64_t link, uint32_t len, bool &straddles) {
+    straddles = false;
+    uint32_t i = g_sites.first_at_or_after(link + 1);  // the last site starting at or before link
+    if (i == 0) return nullptr;
+    wedge::site &s = g_sites[i - 1];
+    if (i < g_sites.count() && g_sites[i].start < link + len && g_sites[i].changed()) straddles = true;
+    if (!s.changed() || link >= s.end) return nullptr;
+    if (link + len > s.end) {
+        straddles = true;
+        return nullptr;
+    }
+    return s.original + (link - s.start);
+}
+
+const wedge::site *site_by_return(uint64_t link_ret) { return g_sites.find_by_return(link_ret); }
+
+const wedge::site *site_by_insn(uint64_t link) { return g_sites.find_by_insn(link); }
+
+void overlay_site_originals(uint64_t link, uint8_t *buf, uint64_t len) { g_sites.overlay_original(link, buf, len); }
+
 bool rewrite_guest_sites(const guest_image &g) {
     if (!collect_sites(g)) return false;
     const wedge::rewrite_plan plan = wedge::plan_for(wedge::backend_id::l4);

@@ -1,69 +1,96 @@
 #include "guest_thread.h"
 
 #include "console.h"
+#include "entry_window.h"
 #include "guest_ram.h"
 #include "l4_abi.h"
+#include "wedge/boot/linux_boot.h"
 
 namespace lw {
 
 namespace {
 
-constexpr uint64_t label_page_fault = 0xffe;  // label >> 4: -2 page fault, -4 exception, -5 arch exception
-constexpr uint64_t label_exception = 0xffc, label_arch_exception = 0xffb;
+namespace boot = afterburn::boot;
 
-const char *ipc_kind(uint64_t label) {
-    switch ((label >> 4) & 0xfff) {
-    case label_page_fault: return "page fault";
-    case label_exception: return "exception";
-    case label_arch_exception: return "architecture exception";
-    default: return "other";
-    }
-}
+// Below 1 MiB, clear of the image (16 MiB), as on Xen.
+constexpr uint64_t boot_params_gpa = 0x7000, cmdline_gpa = 0x8000, boot_stack_gpa = 0x6ff0;
+constexpr uint32_t cmdline_max = 4096;
 
 } // namespace
 
-void start_guest_thread(const uint8_t *kip, uint64_t entry_gpa) {
+uint64_t create_guest_thread(const uint8_t *kip) {
     uint64_t *u = l4::utcb();
-    const uint64_t me = u[l4::tcr_my_global_id], ipc = l4::kip_word(kip, l4::kip_ipc);
-    // The next thread number, in our space; its UTCB the next slot of our UTCB area (as
-    // Pistachio's own l4test places them).
+    const uint64_t me = u[l4::tcr_my_global_id];
     const uint64_t area = l4::kip_word(kip, l4::kip_utcb_area_info);
-    const uint64_t utcb_size = (area & 0x3ff) << ((area >> 10) & 0x3f);
-    const uint64_t area_base = reinterpret_cast<uint64_t>(u) & ~((uint64_t(1) << ((area >> 16) & 0x3f)) - 1);
-    const uint64_t user_base = (l4::kip_word(kip, l4::kip_thread_info) >> 20) & 0xfff;
+    const unsigned area_log2 = (area >> 16) & 0x3f;
+    const uint64_t area_base = reinterpret_cast<uint64_t>(u) & ~((uint64_t(1) << area_log2) - 1);
     const uint64_t guest = l4::global_id(l4::thread_no(me) + 1, 1);
-    const uint64_t utcb_location = area_base + utcb_size * (l4::thread_no(guest) - user_base + 1);
-    uint64_t r = l4::l4_thread_control(guest, me, me, me, utcb_location, l4::kip_word(kip, l4::kip_thread_control));
-    if (r != 1) {
-        print("l4-wedge: guest thread: ThreadControl failed (error code %lu)\n", u[l4::tcr_error_code]);
-        return;
+    const uint64_t tc = l4::kip_word(kip, l4::kip_thread_control);
+    // Inactive in a new space, the space's KIP and UTCB areas where ours are, then active
+    // with the wedge as its pager (Pistachio's own l4test does the same).
+    if (l4::l4_thread_control(guest, guest, me, l4::nil_thread, ~uint64_t(0), tc) != 1) {
+        print("l4-wedge: guest thread: ThreadControl (create) failed (error code %lu)\n", u[l4::tcr_error_code]);
+        return 0;
     }
+    uint64_t kip_area = l4::fpage(reinterpret_cast<uint64_t>(kip), 12);
+    uint64_t utcb_area = l4::fpage(area_base, area_log2 < 12 ? 12 : area_log2);
+    if (l4::l4_space_control(guest, 0, kip_area, utcb_area, l4::nil_thread, l4::kip_word(kip, l4::kip_space_control)) !=
+        1) {
+        print("l4-wedge: guest thread: SpaceControl failed (error code %lu)\n", u[l4::tcr_error_code]);
+        return 0;
+    }
+    if (l4::l4_thread_control(guest, guest, me, me, area_base, tc) != 1) {
+        print("l4-wedge: guest thread: ThreadControl (activate) failed (error code %lu)\n", u[l4::tcr_error_code]);
+        return 0;
+    }
+    print("l4-wedge: guest thread %lx.%lx in its own address space (KIP at 0x%lx, UTCB at 0x%lx), pager the wedge\n",
+          l4::thread_no(guest), guest & 0xffffffff, reinterpret_cast<uint64_t>(kip), area_base);
+    return guest;
+}
+
+bool prepare_guest_boot(uint64_t entry_gpa) {
+    boot::guest_ram ram{};
+    ram.ranges[0] = {0, guest_ram_bytes(), nullptr};  // build_e820 reads only gpa and size
+    ram.count = 1;
+    boot::boot_request req{};
+    req.cmdline = "";
+    req.boot_params_gpa = boot_params_gpa;
+    req.cmdline_gpa = cmdline_gpa;
+    req.cmdline_max = cmdline_max;
+    static boot::boot_result r;
+    r = boot::boot_result{};
+    boot::status st;
+    uint8_t *bp = guest_phys(boot_params_gpa, boot::boot_params_bytes);
+    uint8_t *cl = guest_phys(cmdline_gpa, cmdline_max);
+    if (!bp || !cl || !boot::build_e820(ram, req, r, st) || !boot::write_boot_params(req, r, bp, st)) {
+        print("l4-wedge: guest: boot_params: %s\n", st.text);
+        return false;
+    }
+    __builtin_memset(cl, 0, cmdline_max);
+    afterburn::wedge::frame &f = frame_page().f;
+    f = afterburn::wedge::frame{};
+    f.rip = entry_gpa;
+    f.gpr[afterburn::wedge::rsi] = boot_params_gpa;
+    f.gpr[afterburn::wedge::rsp] = boot_stack_gpa;
+    f.rflags = 2;
+    return true;
+}
+
+bool start_guest_thread(const uint8_t *kip, uint64_t guest) {
+    uint64_t *u = l4::utcb();
     // A new thread waits for its pager's start message: MR1 the instruction pointer, MR2 the
-    // stack pointer. The guest sets up its own stack; this one is guest RAM at 8 MiB.
-    const uint64_t ip = guest_ram_window + entry_gpa, sp = guest_ram_window + 0x800000;
-    print("l4-wedge: guest thread %lx.%lx (UTCB at 0x%lx) starts at 0x%lx (guest-physical 0x%lx), user level, "
-          "pager the wedge\n", l4::thread_no(guest), guest & 0xffffffff, utcb_location, ip, entry_gpa);
+    // stack pointer (the restore path loads the frame's).
     u[0] = l4::tag(0, 0, 2);
-    u[1] = ip;
-    u[2] = sp;
-    uint64_t tag = l4::l4_ipc(guest, l4::nil_thread, 0, u, nullptr, ipc);
+    u[1] = window_start_ip();
+    u[2] = frame_page().f.gpr[afterburn::wedge::rsp];
+    uint64_t tag = l4::l4_ipc(guest, l4::nil_thread, 0, u, nullptr, l4::kip_word(kip, l4::kip_ipc));
     if (l4::tag_failed(tag)) {
         print("l4-wedge: guest thread: the start message failed (error code %lu)\n", u[l4::tcr_error_code]);
-        return;
+        return false;
     }
-    uint64_t from = 0;
-    tag = l4::l4_ipc(l4::nil_thread, guest, l4::relative_timeout(11, 1000), u, &from, ipc);  // ~2 s
-    if (l4::tag_failed(tag)) {
-        print("l4-wedge: guest thread: no IPC from it within 2 s (error code %lu)\n", u[l4::tcr_error_code]);
-        return;
-    }
-    uint64_t label = tag >> 16;
-    print("l4-wedge: guest thread: first IPC: %s (label 0x%lx), MR1 0x%lx MR2 0x%lx", ipc_kind(label), label, u[1],
-          u[2]);
-    if (((label >> 4) & 0xfff) == label_page_fault && u[2] >= guest_ram_window)
-        print(": %s%s%s at 0x%lx from guest-physical rip 0x%lx", label & 4 ? "read" : "", label & 2 ? "write" : "",
-              label & 1 ? "execute" : "", u[1], u[2] - guest_ram_window);
-    print("\n");
+    print("l4-wedge: guest thread started at 0x%lx (the window's start path), rip 0x%lx rsi 0x%lx, "
+          "the image at its load address\n", window_start_ip(), frame_page().f.rip, frame_page().f.gpr[afterburn::wedge::rsi]);
+    return true;
 }
 
 } // namespace lw

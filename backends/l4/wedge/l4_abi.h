@@ -16,6 +16,10 @@ inline constexpr uint64_t kip_thread_info = 0x188;   // bits 20-31: the first us
 inline constexpr uint64_t kip_utcb_area_info = 0x150; // bits 0-9 m, 10-15 a (UTCB size m << a), 16-21 s (area log2)
 inline constexpr uint64_t kip_thread_control = 0x1a8; // ThreadControl's entry
 inline constexpr uint64_t kip_ipc = 0x1c0;           // the IPC system call's entry (absolute on amd64)
+inline constexpr uint64_t kip_space_control = 0x1a0;  // SpaceControl's entry
+inline constexpr uint64_t kip_unmap = 0x1d0;          // Unmap's entry
+inline constexpr uint64_t kip_system_clock = 0x1e0;   // SystemClock's entry
+inline constexpr uint64_t kip_exchange_registers = 0x1d8;  // ExchangeRegisters' entry
 
 // The KIP's address: the `lock; nop` that the kernel recognizes as KernelInterface.
 inline const uint8_t *kernel_interface() {
@@ -66,6 +70,40 @@ extern "C" uint64_t l4_ipc(uint64_t to, uint64_t from, uint64_t timeouts, uint64
 extern "C" uint64_t l4_thread_control(uint64_t dest, uint64_t space, uint64_t scheduler, uint64_t pager,
                                       uint64_t utcb_location, uint64_t entry);
 inline constexpr int tcr_error_code = -9;
+
+// ---- SpaceControl (space_control.S): KIP and UTCB areas of a new space; 1 on success
+extern "C" uint64_t l4_space_control(uint64_t space, uint64_t control, uint64_t kip_area, uint64_t utcb_area,
+                                     uint64_t redirector, uint64_t entry);
+
+// ---- Unmap (unmap.S): the flexpages in MR0..MR`control & 63`; bit 6 also flushes them from
+// our own space. The rights bits of each flexpage say which rights to take away.
+extern "C" void l4_unmap(uint64_t control, uint64_t *utcb, uint64_t entry);
+
+// ---- ExchangeRegisters (exchange_registers.S): sp_ip_flags[3] in (what control sets) and
+// out (the old values); the thread id, nil on failure. Control bits: cancel a receive (1) or
+// send (2), set sp (3), ip (4), flags (5).
+extern "C" uint64_t l4_exchange_registers(uint64_t dest, uint64_t control, uint64_t *sp_ip_flags, uint64_t entry);
+inline constexpr uint64_t exreg_cancel_ipc = 1 << 1 | 1 << 2, exreg_set_sp_ip_flags = 1 << 3 | 1 << 4 | 1 << 5;
+
+// ---- the UTCB's exception handler (thread control register -11)
+inline constexpr int tcr_exception_handler = -11;
+
+// ---- an amd64 exception message (label -5 << 4): MR 1-18 the registers in this order
+// (hardware numbers, 16 rip, 17 rflags), MR 19 the vector, MR 20 the error code
+inline constexpr int exception_mr_reg[18] = {16, 3, 10, 12, 13, 14, 15, 0, 1, 2, 6, 7, 5, 8, 9, 11, 4, 17};
+inline constexpr int exception_mr_vector = 19, exception_mr_error = 20;
+
+// ---- SystemClock (system_clock.S): microseconds since the kernel started
+extern "C" uint64_t l4_system_clock(uint64_t entry);
+
+// ---- map items (two typed words): the send base (where the page lands in the receiver's
+// window) with type 100b, then the flexpage with its rights (r 4, w 2, x 1)
+inline constexpr uint64_t map_item_word0(uint64_t send_base) { return (send_base & ~uint64_t(0x3ff)) | 0x8; }
+inline constexpr uint64_t rights_rwx = 7, rights_rx = 5;
+
+// ---- kernel protocol labels (label >> 4 of a 48-bit label)
+inline constexpr uint64_t label_page_fault = 0xffe;  // -2: rwx access bits in the low 4 bits
+inline constexpr uint64_t label_exception = 0xffc, label_arch_exception = 0xffb;
 
 // ---- timeouts: a relative time m * 2^e microseconds is e << 10 | m (bit 15 clear)
 inline constexpr uint64_t relative_timeout(unsigned e, unsigned m) { return uint64_t(e) << 10 | m; }

@@ -1,14 +1,19 @@
 // The L4 wedge as Pistachio's root task (docs/l4-backend.md): finds the KIP and itself,
 // takes the guest from kickstart's boot info, gets the guest's RAM from sigma0, loads the
-// guest, rewrites its sites with the `l4` plan and starts it as an L4 thread, printing its
-// first fault. Running the guest further is not done yet: the wedge says so and ends the run
-// with a failure verdict.
+// guest, rewrites its sites with the `l4` plan, relocates it to its load address and runs it
+// as an L4 thread in a space of its own, the wedge its pager and the target of its sites'
+// calls, until the guest does something the wedge cannot handle yet.
 #include <stdint.h>
 
 #include "boot_info.h"
 #include "console.h"
 #include "guest_image.h"
+#include "entry_window.h"
+#include "guest_paging.h"
+#include "guest_platform.h"
 #include "guest_ram.h"
+#include "guest_relocate.h"
+#include "guest_run.h"
 #include "guest_sites.h"
 #include "guest_thread.h"
 #include "l4_abi.h"
@@ -67,7 +72,12 @@ extern "C" [[noreturn]] void wedge_main() {
     if (!load_guest(mods.guest.data, mods.guest.size, g_guest)) fail(kip, "the guest cannot be loaded");
     if (!rewrite_guest_sites(g_guest)) fail(kip, "the guest's annotations are bad");
     print("l4-wedge: guest loaded and rewritten\n");
-    start_guest_thread(kip, g_guest.entry_gpa);
-    print("l4-wedge: running the guest further is not implemented yet (issue 12)\n");
-    fail(kip, "the L4 backend cannot run the guest yet");
+    if (!relocate_guest(g_guest)) fail(kip, "the guest cannot be relocated to its load address");
+    paging_init(g_guest);
+    if (!platform_init(kip)) fail(kip, "no platform for the guest");
+    window_init(me, l4::kip_word(kip, l4::kip_ipc));
+    if (!prepare_guest_boot(g_guest.entry_gpa)) fail(kip, "no boot_params for the guest");
+    uint64_t guest = create_guest_thread(kip);
+    if (!guest || !start_guest_thread(kip, guest)) fail(kip, "the guest thread cannot be started");
+    run_guest(kip, guest, g_guest);
 }

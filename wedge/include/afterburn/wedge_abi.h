@@ -49,4 +49,15 @@ inline constexpr uint8_t inline_tsc_rdtsc = 1, inline_tsc_rdtscp = 2;
 inline constexpr uint64_t vcpu_tsc_offset = vcpu_page + 16;
 inline constexpr uint64_t vcpu_tsc_aux = vcpu_page + 24;
 
+// The L4 backend's window (docs/l4-backend.md): the top 2 GiB are Pistachio's kernel half,
+// so the L4 wedge runs the guest at its load address and places the same layout (entries,
+// slots, vCPU page, at the offsets above) just below 2 GiB, where sign-extended 32-bit
+// absolute addresses still name it; every site calls through its slot (`call *abs32`), which
+// is the same bytes wherever the image runs.
+inline constexpr uint64_t l4_window_base = 0x7fe00000ull;
+constexpr uint64_t relocated(uint64_t window_address, uint64_t new_base)
+{
+    return window_address - window_base + new_base;
+}
+
 } // namespace afterburn::wedge_abi

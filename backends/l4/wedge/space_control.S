@@ -1,0 +1,31 @@
+/*
+ * The SpaceControl system call through the kernel's amd64 stub, whose address the KIP gives
+ * (l4_abi.h, kip_space_control). The stub takes %rdi the space specifier, %rsi control,
+ * %rdx the KIP area, %r8 the UTCB area, %r9 the redirector, returns the result (1: success)
+ * in %rax, and clobbers everything else but %rsp.
+ *
+ * uint64_t l4_space_control(uint64_t space, uint64_t control, uint64_t kip_area,
+ *                           uint64_t utcb_area, uint64_t redirector, uint64_t entry)
+ */
+	.text
+	.globl l4_space_control
+	.type l4_space_control, @function
+l4_space_control:
+	pushq	%rbx
+	pushq	%rbp
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	movq	%r9, %rax		/* the stub's address */
+	movq	%r8, %r9		/* redirector */
+	movq	%rcx, %r8		/* UTCB area */
+	call	*%rax
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbp
+	popq	%rbx
+	ret
+	.size l4_space_control, . - l4_space_control
