@@ -135,9 +135,6 @@ const char *describe_memory_operand(const ann::site_record &rec, const uint8_t *
     // cannot tell from spl..dil.
     if (byte_register && !p.rex && has_reg && rec.reg >= 4 && rec.reg <= 7)
         return "page-table site: a high-byte register (ah, ch, dh, bh) operand";
-    if ((rec.disp_size == 1 || rec.disp_size == 4) &&
-        (rec.disp_offset == ann::no_displacement || rec.disp_offset + rec.disp_size > n))
-        return "page-table site: displacement outside the instruction";
     return nullptr;
 }
 
@@ -449,6 +446,12 @@ const char *describe_page_table_site(const ann::site_record &rec, const uint8_t 
     const prefixes p = read_prefixes(insn, rec.insn_len);
     if (p.opcode_at >= rec.insn_len) return "page-table site: no opcode after the prefixes";
     if (p.addr32) return "page-table site: a 32-bit address-size prefix (0x67)";
+    // emulate reads the displacement at the record's offset: it must lie inside the bytes
+    // (check_record says so too; this function does not rely on it).
+    if (rec.disp_size != 0 && rec.disp_size != 1 && rec.disp_size != 4)
+        return "page-table site: a displacement of neither 0, 1 nor 4 bytes";
+    if (rec.disp_size && (rec.disp_offset == ann::no_displacement || rec.disp_offset + rec.disp_size > rec.insn_len))
+        return "page-table site: displacement outside the instruction";
     const char *why = nullptr;
     switch (static_cast<page_table_form>(rec.special)) {
     case page_table_form::memory_operand: why = describe_memory_operand(rec, insn, p, out); break;
