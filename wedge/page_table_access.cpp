@@ -289,10 +289,7 @@ emulation run::memory_operand()
         if (!mem.store(ea, width, source(bits), fault)) return raise();
         return next();
     case pt_op::mov_load:
-        if (!mem.load(ea, width, old, fault)) return raise();
-        write_gpr(f, rec.reg, old, a.reg_bits);
-        return next();
-    case pt_op::movzx:
+    case pt_op::movzx:  // the register width (reg_bits) is wider than the load
         if (!mem.load(ea, width, old, fault)) return raise();
         write_gpr(f, rec.reg, old, a.reg_bits);
         return next();
@@ -308,7 +305,7 @@ emulation run::memory_operand()
     uint64_t r = 0, fl = 0;
     bool store = !a.to_register;
     switch (a.op) {
-    case pt_op::add: r = a.to_register ? other + old : old + other, fl = add_flags(old, other, r, bits); break;
+    case pt_op::add: r = old + other, fl = add_flags(old, other, r, bits); break;
     case pt_op::or_: r = old | other, fl = logic_flags(r, bits); break;
     case pt_op::and_: r = old & other, fl = logic_flags(r, bits); break;
     case pt_op::xor_: r = old ^ other, fl = logic_flags(r, bits); break;
