@@ -149,6 +149,7 @@ bool prepare_sites(const loaded_guest &g) {
     guest_text text(g);
     if (plan.page_table_calls && !describe_guest_page_table_sites(g, g_sites, text)) return false;
     wedge::rewrite_counts c = wedge::apply_plan(g_sites, plan, text);
+    if (plan.page_table_calls && !check_page_table_rewrites(c)) return false;
     uint32_t narrow = 0;
     for (uint32_t i = 0; i < g_sites.count(); ++i) {
         const wedge::site &s = g_sites[i];
