@@ -135,9 +135,6 @@ const char *describe_memory_operand(const ann::site_record &rec, const uint8_t *
     // cannot tell from spl..dil.
     if (byte_register && !p.rex && has_reg && rec.reg >= 4 && rec.reg <= 7)
         return "page-table site: a high-byte register (ah, ch, dh, bh) operand";
-    if ((rec.disp_size == 1 || rec.disp_size == 4) &&
-        (rec.disp_offset == ann::no_displacement || rec.disp_offset + rec.disp_size > n))
-        return "page-table site: displacement outside the instruction";
     return nullptr;
 }
 
@@ -292,10 +289,7 @@ emulation run::memory_operand()
         if (!mem.store(ea, width, source(bits), fault)) return raise();
         return next();
     case pt_op::mov_load:
-        if (!mem.load(ea, width, old, fault)) return raise();
-        write_gpr(f, rec.reg, old, a.reg_bits);
-        return next();
-    case pt_op::movzx:
+    case pt_op::movzx:  // the register width (reg_bits) is wider than the load
         if (!mem.load(ea, width, old, fault)) return raise();
         write_gpr(f, rec.reg, old, a.reg_bits);
         return next();
@@ -311,7 +305,7 @@ emulation run::memory_operand()
     uint64_t r = 0, fl = 0;
     bool store = !a.to_register;
     switch (a.op) {
-    case pt_op::add: r = a.to_register ? other + old : old + other, fl = add_flags(old, other, r, bits); break;
+    case pt_op::add: r = old + other, fl = add_flags(old, other, r, bits); break;
     case pt_op::or_: r = old | other, fl = logic_flags(r, bits); break;
     case pt_op::and_: r = old & other, fl = logic_flags(r, bits); break;
     case pt_op::xor_: r = old ^ other, fl = logic_flags(r, bits); break;
@@ -449,6 +443,12 @@ const char *describe_page_table_site(const ann::site_record &rec, const uint8_t 
     const prefixes p = read_prefixes(insn, rec.insn_len);
     if (p.opcode_at >= rec.insn_len) return "page-table site: no opcode after the prefixes";
     if (p.addr32) return "page-table site: a 32-bit address-size prefix (0x67)";
+    // emulate reads the displacement at the record's offset: it must lie inside the bytes
+    // (check_record says so too; this function does not rely on it).
+    if (rec.disp_size != 0 && rec.disp_size != 1 && rec.disp_size != 4)
+        return "page-table site: a displacement of neither 0, 1 nor 4 bytes";
+    if (rec.disp_size && (rec.disp_offset == ann::no_displacement || rec.disp_offset + rec.disp_size > rec.insn_len))
+        return "page-table site: displacement outside the instruction";
     const char *why = nullptr;
     switch (static_cast<page_table_form>(rec.special)) {
     case page_table_form::memory_operand: why = describe_memory_operand(rec, insn, p, out); break;

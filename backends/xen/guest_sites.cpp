@@ -18,8 +18,9 @@ namespace {
 
 // Storage apart from the table, so that it stays in .bss (zero) and out of the image file.
 // Linux 6.1 has 3,585 sensitive sites, and 397 page-table sites more with pt-sites=wedge:
-// 3,982. No more fits: the storage is part of Xen's initial mapping of dom0, and 2,048 sites
-// more (160 KiB) leave the shadow pool too few scratch pages to boot.
+// 3,982. The storage is part of Xen's initial mapping of dom0, whatever it takes the shadow
+// pool lacks: with 4,096 sites of 80 bytes Linux leaves 266 scratch pages (256 needed), and
+// 6,144 sites (of 96 bytes, tried) left 200 and did not boot.
 constexpr uint32_t max_sites = 4096;
 constinit wedge::site g_site_storage[max_sites];
 constinit wedge::site_table g_sites(g_site_storage, max_sites);
@@ -148,6 +149,7 @@ bool prepare_sites(const loaded_guest &g) {
     guest_text text(g);
     if (plan.page_table_calls && !describe_guest_page_table_sites(g, g_sites, text)) return false;
     wedge::rewrite_counts c = wedge::apply_plan(g_sites, plan, text);
+    if (plan.page_table_calls && !check_page_table_rewrites(c)) return false;
     uint32_t narrow = 0;
     for (uint32_t i = 0; i < g_sites.count(); ++i) {
         const wedge::site &s = g_sites[i];

@@ -21,6 +21,7 @@ using afterburn::site_kind;
 
 namespace {
 wedge::page_table_sites g_mode = wedge::page_table_sites::native;
+wedge::page_table_site_counts g_described;
 uint64_t g_faults;  // page faults the wedge raised for the guest at these sites
 uint64_t g_fast_entries;  // sites try_page_table_fast finished
 } // namespace
@@ -43,7 +44,7 @@ bool describe_guest_page_table_sites(const loaded_guest &g, wedge::site_table &t
         afterburn::boot::symbol_value(*g.elf, "memset", fns.memset);
     }
     wedge::page_table_refusal no;
-    wedge::page_table_site_counts c = wedge::describe_page_table_sites(t, text, fns, no);
+    const wedge::page_table_site_counts c = g_described = wedge::describe_page_table_sites(t, text, fns, no);
     if (no.where) {
         char sym[96];
         print("xen-wedge: guest: the page-table site at 0x%lx%s (%s, form %u) cannot be performed by the wedge: %s\n",
@@ -55,6 +56,17 @@ bool describe_guest_page_table_sites(const loaded_guest &g, wedge::site_table &t
           "operand, %u string, %u block call)\n",
           c.stores, c.loads, c.by_form[0], c.by_form[1], c.by_form[2]);
     return true;
+}
+
+bool check_page_table_rewrites(const wedge::rewrite_counts &c) {
+    const uint32_t stores = c.by_kind[static_cast<unsigned>(site_kind::page_table_store)],
+                   loads = c.by_kind[static_cast<unsigned>(site_kind::page_table_load)];
+    print("xen-wedge: guest: page-table sites rewritten: %u stores, %u loads\n", stores, loads);
+    if (stores == g_described.stores && loads == g_described.loads) return true;
+    print("xen-wedge: guest: %u page-table sites were described but not rewritten (named above): they would "
+          "bypass the wedge\n",
+          g_described.stores + g_described.loads - stores - loads);
+    return false;
 }
 
 namespace {

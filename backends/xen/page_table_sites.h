@@ -35,6 +35,10 @@ afterburn::wedge::site_exit run_page_table_site(const afterburn::wedge::site &s,
 // path does; a fault is delivered the core's way. Otherwise returns, and the core runs it.
 void try_page_table_fast(const afterburn::wedge::site &s, uint64_t site_addr, uint64_t resume_at);
 
+// After rewriting: every described page-table site must have become a call (a site left as
+// it is would bypass the wedge unseen); prints how many of each kind were rewritten.
+bool check_page_table_rewrites(const afterburn::wedge::rewrite_counts &c);
+
 // The end-of-run line: how often the sites ran (from the per-kind entry counts).
 void print_page_table_site_stats(const uint64_t *kind_entries);
 

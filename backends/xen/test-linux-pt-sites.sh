@@ -37,6 +37,8 @@ read -r stores loads < <(sed -n 's/^xen-wedge: guest: page-table sites through t
 grep -E '^xen-wedge: guest: page-table sites' <<<"$clean"
 [ "${stores:-0}" -gt 0 ] && [ "${loads:-0}" -gt 0 ] ||
     fail "the wedge took ${stores:-0} page_table_store and ${loads:-0} page_table_load sites (want > 0 of each)"
+grep -qx "xen-wedge: guest: page-table sites rewritten: $stores stores, $loads loads" <<<"$clean" ||
+    fail "the wedge did not rewrite all $stores store and $loads load sites it took (console log: $log)"
 by_kind=$(grep '^xen-wedge: guest: site entries by kind:' <<<"$clean" | tr '\n' ' ')
 read -r ran_stores ran_loads < <(sed -n 's/^xen-wedge: guest: page-table sites ran: \([0-9]*\) stores, \([0-9]*\) loads .*/\1 \2/p' <<<"$clean") ||
     fail "the wedge printed no page-table run counts (console log: $log)"

@@ -73,6 +73,30 @@ def main():
             seen.add(key)
             write(outdir, f"site-{len(seen)}", rec + bytes([len(seen) & 0xff]) + span)
         n = len(seen)
+    elif target == "page_table":
+        # The sample guest has no page-table sites: one seed per access form, by hand (record,
+        # 15 instruction bytes, rdi and rsi in the fuzzer's memory window, rcx a small count).
+        def rec(kind, flags, reg, special, base, insn_len, disp_off=0xff, disp_size=0, imm=0):
+            mem = flags & 0x10
+            return struct.pack("<iBBBBBBBBBBBBi", 0, kind, insn_len, 8 - insn_len if insn_len < 8 else 0, flags,
+                               reg, special, base if mem else 0xff, 0xff, 1 if mem else 0, 0xff, disp_off,
+                               disp_size, imm)
+        regs = [0] * 16
+        regs[1], regs[6], regs[7] = 3, 0xffff888000005040, 0xffff888000005080
+        tail = b"".join(struct.pack("<Q", v) for v in regs) + struct.pack("<Q", 0x202)
+        seeds = [
+            rec(69, 0x33, 0, 0, 7, 8) + b"\x2e" * 5 + b"\x48\x89\x07",            # mov %rax,(%rdi)
+            rec(70, 0x33, 0, 0, 7, 8, 7, 1) + b"\x2e" * 4 + b"\x48\x8b\x47\x10",  # mov 0x10(%rdi),%rax
+            rec(69, 0x10, 0xff, 0, 7, 8, imm=-33) + b"\x2e" * 5 + b"\x80\x27\xdf",  # andb $0xdf,(%rdi)
+            rec(69, 0x33, 2, 0, 7, 8) + b"\x2e" * 3 + b"\xf0\x48\x0f\xb1\x17",   # lock cmpxchg %rdx,(%rdi)
+            rec(69, 0x13, 0xff, 0, 7, 8, imm=5) + b"\x2e" * 3 + b"\x48\x0f\xba\x37\x05",  # btrq $5,(%rdi)
+            rec(69, 0x07, 0xff, 1, 0, 3) + b"\xf3\x48\xab",                       # rep stosq
+            rec(69, 0x06, 0xff, 1, 0, 2) + b"\xf3\xa5",                            # rep movsl
+            rec(69, 0x03, 0xff, 2, 0, 5) + b"\xe8\xfb\x00\x00\x00",              # call memcpy
+        ]
+        for i, s in enumerate(seeds):
+            write(outdir, f"pt-{i}", s + b"\x90" * (35 - len(s)) + tail)
+        n = len(seeds)
     elif target == "elf":
         write(outdir, "guest.elf", d)
         n = 1
