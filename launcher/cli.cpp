@@ -26,7 +26,8 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
                     or xenolinux (a para-virtualized Linux, build-linux --xenolinux, as Xen
                     4.17's PV dom0 under QEMU TCG; default --append console=hvc0),
                     or l4 (L4Ka::Pistachio under QEMU TCG, the L4 wedge as its root task
-                    loads and rewrites the guest; it cannot run it yet: docs/l4-backend.md)
+                    loads, rewrites and runs the guest as an L4 thread; the sample guest
+                    runs to its verdict with some checks failing: docs/l4-backend.md)
   IMAGE             an ELF with a PVH entry note (Linux vmlinux built with CONFIG_PVH,
                     the sample guest) or a multiboot header, or a Linux bzImage
   --initrd FILE     initial ramdisk (e.g. the initramfs.cpio.gz of `afterburn build-linux`)
