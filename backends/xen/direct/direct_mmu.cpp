@@ -195,13 +195,16 @@ status direct_mmu::become_typed(uint64_t gfn, table &t)
     mem_.gfn_to_mfn(gfn, mfn);
     const int level = t.level;
     const half side = t.side;
+    // One view for the frame, taken again after a call that may map others (its slot may go).
+    const volatile uint64_t *v = mem_.read_view(mfn);
     for (unsigned i = 0; i < entries; ++i) {
-        const uint64_t e = mem_.read_view(mfn)[i];
+        const uint64_t e = v[i];
         uint64_t child = 0;
         if (!(e & pte::present) || (level == 4 && in_xen_slots(i)) || !mem_.mfn_to_gfn(entry_frame(e), child))
             continue;  // absent, Xen's, or a pool / wedge table
         const status s = typed_ref(child, level - 1, level == 4 ? half_of_root_slot(i) : side);
         if (s != status::ok) return s;
+        v = mem_.read_view(mfn);
     }
     return status::ok;
 }
@@ -239,13 +242,15 @@ status direct_mmu::mark(uint64_t gfn, int level, half side)
     if (level == 1) return status::ok;
     uint64_t mfn = 0;
     if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, gfn);
+    const volatile uint64_t *v = mem_.read_view(mfn);  // taken again after a mark below
     for (unsigned i = 0; i < entries; ++i) {
-        const uint64_t e = mem_.read_view(mfn)[i];
+        const uint64_t e = v[i];
         if (!(e & pte::present) || (level == 4 && in_xen_slots(i)) || is_leaf(e, level)) continue;
         uint64_t child_mfn = 0;
         if (!mem_.gfn_to_mfn(entry_frame(e), child_mfn)) continue;  // unreachable: convert notes it
         const status s = mark(entry_frame(e), level - 1, level == 4 ? half_of_root_slot(i) : side);
         if (s != status::ok) return s;
+        v = mem_.read_view(mfn);
     }
     return status::ok;
 }
@@ -256,11 +261,14 @@ void direct_mmu::become_untyped(uint64_t gfn, table &t)
     uint64_t mfn = 0;
     mem_.gfn_to_mfn(gfn, mfn);
     const int level = t.level;
+    const volatile uint64_t *v = mem_.read_view(mfn);  // taken again after an untyped_ref
     for (unsigned i = 0; i < entries; ++i) {
-        const uint64_t e = mem_.read_view(mfn)[i];
+        const uint64_t e = v[i];
         uint64_t child = 0;
-        if ((e & pte::present) && !(level == 4 && in_xen_slots(i)) && mem_.mfn_to_gfn(entry_frame(e), child))
+        if ((e & pte::present) && !(level == 4 && in_xen_slots(i)) && mem_.mfn_to_gfn(entry_frame(e), child)) {
             untyped_ref(child);
+            v = mem_.read_view(mfn);
+        }
     }
 }
 
@@ -522,13 +530,15 @@ status direct_mmu::make_user_root(uint64_t gfn, table &t)
     xen_mmu::update u[batch];
     for (unsigned first = 0; first < 256; first += batch) {
         unsigned count = 0;
+        const volatile uint64_t *v = mem_.read_view(mfn);  // taken again after a typed_ref
         for (unsigned i = first; i < first + batch; ++i) {
-            const uint64_t e = mem_.read_view(mfn)[i];
+            const uint64_t e = v[i];
             uint64_t child = 0;
             if (!(e & pte::present)) continue;
             if (mem_.mfn_to_gfn(entry_frame(e), child)) {
                 const status s = typed_ref(child, 3, half::user);
                 if (s != status::ok) return s;
+                v = mem_.read_view(mfn);
             }
             u[count++] = {entry_ptr(user, i), e};
         }

@@ -243,3 +243,28 @@ TEST_CASE("bad entry accesses and roots are refused with a reason")
     CHECK(s.mmu.load_root(root << 12) == status::no_path_to_range);
     CHECK(s.mmu.detail() == window);
 }
+
+TEST_CASE("a subtree linked and unlinked types and untypes every table in it")
+{
+    // Each table's entries are read through one view, taken again after a call that may map
+    // another frame (the fake's view then shows that frame, as the wedge's slot would).
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const uint64_t l3 = 30, l2a = 31, l1a = 32, l2b = 33, l1b = 34;
+    r.xen.gwrite(gpa_of(l3, 0), link(l2a, U));
+    r.xen.gwrite(gpa_of(l3, 1), link(l2b, U));
+    r.xen.gwrite(gpa_of(l2a, 0), link(l1a, U));
+    r.xen.gwrite(gpa_of(l2b, 0), link(l1b, U));
+    r.xen.gwrite(gpa_of(l1a, 0), 300ull << 12 | P | RW | U | A);
+    r.xen.gwrite(gpa_of(l1b, 0), 301ull << 12 | P | RW | U | A);
+    REQUIRE(r.mmu.store(gpa_of(root, 2), link(l3, U)) == status::ok);
+    for (uint64_t t : {l3, l2a, l1a, l2b, l1b}) CHECK(r.xen.level_of(r.m(t)) != 0);
+    CHECK(entry_frame(r.kwalk(2ull << 39 | 1ull << 30)) == r.m(301));
+    CHECK(entry_frame(r.xen.walk(r.xen.user_root, 2ull << 39 | 1ull << 30)) == r.m(301));
+    REQUIRE(r.mmu.store(gpa_of(root, 2), 0) == status::ok);
+    for (uint64_t t : {l3, l2a, l1a, l2b, l1b}) CHECK(r.xen.level_of(r.m(t)) == 0);
+    // The core agrees: each is data again on its first write.
+    for (uint64_t t : {l3, l2a, l1a, l2b, l1b})
+        CHECK(r.mmu.on_write_fault(direct_map + (t << 12)) == direct_mmu::write_fault::retry);
+    CHECK(r.xen.errors.empty());
+}
