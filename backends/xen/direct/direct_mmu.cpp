@@ -110,6 +110,7 @@ status direct_mmu::split(uint64_t table_mfn, unsigned index, uint64_t guest, uin
     note *n = notes_.insert(slot_key(table_mfn, index));
     if (!n || !l1_pool_.take(l1, &slot)) return fail(status::out_of_space, entry_ptr(table_mfn, index));
     *n = note{note_kind::split, guest, l1};
+    changed();
     const uint64_t base = ((guest & pte::addr_mask) & ~0x1fffffull) >> 12;
     l1_pool_.base_gfn[slot] = base;
     uint64_t flags = guest & leaf_flags;
@@ -132,6 +133,7 @@ status direct_mmu::split(uint64_t table_mfn, unsigned index, uint64_t guest, uin
 // A split's pool table, no longer linked: emptied (its write-protect notes with it) and free.
 void direct_mmu::free_split(uint64_t l1)
 {
+    changed();
     xen_mmu::update u[batch];
     for (unsigned first = 0; first < entries; first += batch) {
         for (unsigned i = 0; i < batch; ++i) {
@@ -283,6 +285,7 @@ status direct_mmu::convert(uint64_t gfn, table &t)
     // through Xen, which needs no view).
     volatile uint64_t *v = mem_.write_view(gfn);
     if (!v) return fail(status::not_guest_ram, gfn);
+    changed();
     for (unsigned i = 0; i < entries; ++i) {
         const uint64_t e = v[i];
         if (level == 4 && in_xen_slots(i)) {
@@ -342,6 +345,7 @@ status direct_mmu::write_protect_in_splits(uint64_t gfn, uint64_t mfn)
         note *n = notes_.insert(slot_key(l1, index));
         if (!n) return fail(status::out_of_space, entry_ptr(l1, index));
         *n = note{note_kind::write_protected, 0, 0};
+        changed();
         const xen_mmu::update u{entry_ptr(l1, index), e & ~pte::write};
         if (!xen_.update_entries(&u, 1)) return fail(status::refused, u.ptr);
         ++stats_.mappings_write_protected;
@@ -353,6 +357,7 @@ status direct_mmu::write_protect_in_splits(uint64_t gfn, uint64_t mfn)
 // table), by a plain write while the guest's table is still data to Xen.
 status direct_mmu::set_entry(uint64_t table_mfn, unsigned index, uint64_t value)
 {
+    changed();
     uint64_t gfn = 0;
     if (mem_.mfn_to_gfn(table_mfn, gfn)) {
         const table *t = find_table(gfn);
@@ -372,6 +377,9 @@ status direct_mmu::write_entry(uint64_t gfn, const table &t, unsigned index, uin
 {
     uint64_t mfn = 0;
     mem_.gfn_to_mfn(gfn, mfn);
+    const uint64_t key = slot_key(mfn, index);
+    for (uint64_t s : last_.slots)
+        if (s == key) changed();
     if (!t.typed()) {
         mem_.write_view(gfn)[index] = machine;
         mem_.end_write();
@@ -393,6 +401,7 @@ status direct_mmu::store(uint64_t gpa, uint64_t value)
     ++stats_.entries_stored;
     table *t = find_table(gfn);
     if (!t || !t->machine_form) {
+        changed();  // plain memory (no walk reads it), but cheap to be sure
         mem_.write_view(gfn)[index] = value;
         mem_.end_write();
         return status::ok;
@@ -479,6 +488,7 @@ status direct_mmu::load_root(uint64_t cr3)
         t = find_table(gfn);
         if ((s = make_user_root(gfn, *t)) != status::ok) return s;
     }
+    changed();
     if (!xen_.set_roots(mfn, t->user_root)) return fail(status::refused, mfn << 12);
     current_ = gfn;
     current_mfn_ = mfn;
@@ -513,6 +523,7 @@ status direct_mmu::put_ranges(uint64_t root_mfn)
         note *n = notes_.insert(key);
         if (!n) return fail(status::out_of_space, entry_ptr(table_mfn, index));
         *n = note{note_kind::wedge, guest_value, 0};
+        changed();
         const xen_mmu::update u{entry_ptr(table_mfn, index), ranges_[r].l2_entry};
         if (!xen_.update_entries(&u, 1)) return fail(status::refused, u.ptr);
         drop_old(had_note, saved, old, 2, 1);
@@ -551,6 +562,7 @@ status direct_mmu::make_user_root(uint64_t gfn, table &t)
 // emptied and back in the pool, its tables' references dropped.
 void direct_mmu::release_root(uint64_t gfn, table &t)
 {
+    changed();
     uint64_t mfn = 0;
     mem_.gfn_to_mfn(gfn, mfn);
     if (t.user_root) {
@@ -596,10 +608,18 @@ bool direct_mmu::leaf_slot(uint64_t va, uint64_t &table_mfn, unsigned &index, ui
 bool direct_mmu::translate(uint64_t va, uint64_t &gpa, bool &guest_writable)
 {
     if (current_ == ~0ull) return false;
+    const uint64_t page = va & ~0xfffull;
+    if (page == last_.va_page) {
+        gpa = last_.gpa_page | (va & 0xfff);
+        guest_writable = last_.writable;
+        return true;
+    }
     uint64_t mfn = current_mfn_;
     bool writable = true;
+    last_walk w;
     for (int level = 4; level >= 1; --level) {
         const unsigned i = index_at(va, level);
+        w.slots[4 - level] = slot_key(mfn, i);
         const uint64_t e = mem_.read_view(mfn)[i];
         if (!(e & pte::present)) return false;
         if (level == 1) {
@@ -608,6 +628,10 @@ bool direct_mmu::translate(uint64_t va, uint64_t &gpa, bool &guest_writable)
             uint64_t gfn = 0;
             if (!mem_.mfn_to_gfn(entry_frame(e), gfn)) return false;
             gpa = gfn << 12 | (va & 0xfff);
+            w.va_page = page;
+            w.gpa_page = gfn << 12;
+            w.writable = guest_writable;
+            last_ = w;
             return true;
         }
         writable = writable && (e & pte::write);
@@ -655,6 +679,7 @@ direct_mmu::write_fault direct_mmu::on_write_fault(uint64_t va)
         }
     }
     notes_.erase(key);
+    changed();
     const xen_mmu::update u{entry_ptr(table_mfn, index), e | pte::write};
     return xen_.update_entries(&u, 1) ? write_fault::retry : write_fault::live_table;
 }

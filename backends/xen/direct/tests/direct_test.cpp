@@ -268,3 +268,48 @@ TEST_CASE("a subtree linked and unlinked types and untypes every table in it")
         CHECK(r.mmu.on_write_fault(direct_map + (t << 12)) == direct_mmu::write_fault::retry);
     CHECK(r.xen.errors.empty());
 }
+
+TEST_CASE("the walk translate() keeps is forgotten when an entry of it or the root changes")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    uint64_t gpa = 0;
+    bool writable = false;
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    CHECK(gpa == (200ull << 12 | 0x123));
+    CHECK(writable);
+    REQUIRE(r.mmu.translate(0x400456, gpa, writable));  // the kept walk
+    CHECK(gpa == (200ull << 12 | 0x456));
+
+    // The leaf changes through the site.
+    REQUIRE(r.mmu.store(gpa_of(user_l1, idx(0x400000, 1)), 201ull << 12 | P | U | A) == status::ok);
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    CHECK(gpa == (201ull << 12 | 0x123));
+    CHECK_FALSE(writable);
+
+    // An upper level of the walk changes: a new L1 under the same L2 slot.
+    const uint64_t other_l1 = 35;
+    r.xen.gwrite(gpa_of(other_l1, idx(0x400000, 1)), 202ull << 12 | P | RW | U | A);
+    REQUIRE(r.mmu.store(gpa_of(user_l2, idx(0x400000, 2)), link(other_l1, U)) == status::ok);
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    CHECK(gpa == (202ull << 12 | 0x123));
+    CHECK(writable);
+
+    // A table page's alias, kept, then written by the guest as data once unlinked: the same.
+    REQUIRE(r.mmu.translate(direct_map + (other_l1 << 12), gpa, writable));
+    CHECK(gpa == other_l1 << 12);
+    CHECK(writable);  // the guest's view: its map allows the write
+
+    // Another root, without the user half.
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    const uint64_t second = 40;
+    for (unsigned i = 256; i < 512; ++i) r.xen.gwrite(gpa_of(second, i), r.load(root, i));
+    REQUIRE(r.mmu.load_root(second << 12) == status::ok);
+    CHECK_FALSE(r.mmu.translate(0x400123, gpa, writable));
+    // Loaded again (pinned already: nothing adopted) after the first root's walk was kept.
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    REQUIRE(r.mmu.load_root(second << 12) == status::ok);
+    CHECK_FALSE(r.mmu.translate(0x400123, gpa, writable));
+    CHECK(r.xen.errors.empty());
+}
