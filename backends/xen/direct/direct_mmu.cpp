@@ -72,6 +72,9 @@ status direct_mmu::to_machine(uint64_t table_mfn, unsigned index, int level, hal
         if (!n) return fail(status::out_of_space, entry_ptr(table_mfn, index));
         *n = note{note_kind::unreachable, guest, 0};
         ++stats_.unreachable_entries;
+        uint64_t gfn_of_table = 0;  // not a pool L1's: free_split takes those notes
+        if (mem_.mfn_to_gfn(table_mfn, gfn_of_table))
+            if (table *t = find_table(gfn_of_table)) t->unreachable = true;
         machine = 0;
         return status::ok;
     }
@@ -662,15 +665,21 @@ direct_mmu::write_fault direct_mmu::on_write_fault(uint64_t va)
             if (t->pinned && t->links == 0 && gfn != current_) release_root(gfn, *t);
             t = find_table(gfn);
             if (t->typed()) return write_fault::live_table;
-            // Data again: its own notes (write-protected leaves, splits) go with it.
+            // Data again: its own notes (write-protected leaves, splits) go with it. Only an
+            // unreachable note sits on an absent machine entry; Linux frees its tables empty,
+            // so the search is for the present entries unless the table ever had one.
             uint64_t mfn = 0;
             mem_.gfn_to_mfn(gfn, mfn);
+            const bool absent_too = t->unreachable;
+            const volatile uint64_t *v = mem_.read_view(mfn);
             for (unsigned i = 0; i < entries; ++i) {
+                if (!absent_too && !(v[i] & pte::present)) continue;
                 const uint64_t k = slot_key(mfn, i);
                 if (const note *own = notes_.find(k)) {
                     const note saved = *own;
                     notes_.erase(k);
                     if (saved.kind == note_kind::split) free_split(saved.frame);
+                    v = mem_.read_view(mfn);
                 }
             }
             tables_.erase(key_of(gfn));

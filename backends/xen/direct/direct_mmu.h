@@ -120,6 +120,7 @@ private:
         half side = half::user;
         bool machine_form = false;
         bool pinned = false;
+        bool unreachable = false;    // an unreachable note was made in it (kept until released)
         uint32_t links = 0;          // references from typed tables and user roots
         uint64_t user_root = 0;      // for a pinned root: its user root's mfn
         bool typed() const { return links != 0 || pinned; }

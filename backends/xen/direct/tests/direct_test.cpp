@@ -313,3 +313,24 @@ TEST_CASE("the walk translate() keeps is forgotten when an entry of it or the ro
     CHECK_FALSE(r.mmu.translate(0x400123, gpa, writable));
     CHECK(r.xen.errors.empty());
 }
+
+TEST_CASE("a table given back as data takes its notes along, absent entries' too")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const uint64_t fresh = 30, outside = 0x80000ull << 12 | P | RW | U | A;
+    r.xen.gwrite(gpa_of(fresh, 1), 101ull << 12 | P | RW | U | A);
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), link(fresh, U)) == status::ok);
+    REQUIRE(r.mmu.store(gpa_of(fresh, 5), outside) == status::ok);  // absent to Xen, kept
+    CHECK(r.load(fresh, 5) == outside);
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), 0) == status::ok);
+    REQUIRE(r.mmu.on_write_fault(direct_map + (fresh << 12) + 8) == direct_mmu::write_fault::retry);
+    // The guest uses the page as data, then as a table again: it reads what it wrote last.
+    r.xen.gwrite(gpa_of(fresh, 5), 0);
+    r.xen.gwrite(gpa_of(fresh, 6), 102ull << 12 | P | U | A);
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), link(fresh, U)) == status::ok);
+    CHECK(r.load(fresh, 5) == 0);
+    CHECK(r.load(fresh, 6) == (102ull << 12 | P | U | A));
+    CHECK(entry_frame(r.kwalk(3ull << 21 | 0x6000)) == r.m(102));
+    CHECK(r.xen.errors.empty());
+}
