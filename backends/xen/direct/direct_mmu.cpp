@@ -22,6 +22,7 @@ bool direct_mmu::pool::take(uint64_t &mfn, unsigned *slot)
     for (unsigned i = 0; i < count; ++i)
         if (!used[i]) {
             used[i] = true;
+            if (i >= high) high = i + 1;
             mfn = frames[i];
             if (slot) *slot = i;
             return true;
@@ -298,6 +299,7 @@ status direct_mmu::convert(uint64_t gfn, table &t)
             }
             continue;
         }
+        if (!(e & pte::present)) continue;  // the same in both forms
         uint64_t m = 0;
         const status s = to_machine(mfn, i, level, level == 4 ? half_of_root_slot(i) : side, e, m);
         if (s != status::ok) {
@@ -338,7 +340,7 @@ status direct_mmu::write_protect_aliases(uint64_t gfn)
 // writable loses R/W there too.
 status direct_mmu::write_protect_in_splits(uint64_t gfn, uint64_t mfn)
 {
-    for (unsigned i = 0; i < l1_pool_.count; ++i) {
+    for (unsigned i = 0; i < l1_pool_.high; ++i) {
         const uint64_t base = l1_pool_.base_gfn[i];
         if (!l1_pool_.used[i] || gfn < base || gfn >= base + entries) continue;
         const uint64_t l1 = l1_pool_.frames[i];

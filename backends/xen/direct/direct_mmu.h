@@ -136,6 +136,7 @@ private:
         bool used[max_pool] = {};
         uint64_t base_gfn[max_pool] = {};  // L1 pool: the first frame a split maps
         unsigned count = 0;
+        unsigned high = 0;  // no slot at or above it was ever taken (what a scan looks at)
         bool take(uint64_t &mfn, unsigned *slot = nullptr);
         void give_back(uint64_t mfn);
     };

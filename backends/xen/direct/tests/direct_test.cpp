@@ -334,3 +334,18 @@ TEST_CASE("a table given back as data takes its notes along, absent entries' too
     CHECK(entry_frame(r.kwalk(3ull << 21 | 0x6000)) == r.m(102));
     CHECK(r.xen.errors.empty());
 }
+
+TEST_CASE("a new table mapped by a split 2 MiB page outside the alias maps loses R/W there")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    // A user 2 MiB page over guest frames 0-511 at 1 GiB: split into a pool L1.
+    const uint64_t big_l2 = 36, fresh = 30;
+    REQUIRE(r.mmu.store(gpa_of(user_l3, 1), link(big_l2, U)) == status::ok);
+    REQUIRE(r.mmu.store(gpa_of(big_l2, 0), 0ull | P | RW | U | A | D | PS) == status::ok);
+    CHECK((r.xen.walk(r.xen.user_root, (1ull << 30) + (fresh << 12)) & RW));
+    // Linked as a table: the split's leaf for it loses R/W (Xen refuses the link otherwise).
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), link(fresh, U)) == status::ok);
+    CHECK_FALSE((r.xen.walk(r.xen.user_root, (1ull << 30) + (fresh << 12)) & RW));
+    CHECK(r.xen.errors.empty());
+}
