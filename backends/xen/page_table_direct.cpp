@@ -4,6 +4,7 @@
 #include "console.h"
 #include "console_line.h"
 #include "exit.h"
+#include "guest_loader.h"
 #include "guest_platform.h"
 #include "guest_walk.h"
 #include "pv_direct.h"
@@ -30,9 +31,13 @@ target classify(uint64_t address, unsigned width, uint64_t &gpa, bool &writable)
 // the guest instruction would touch it (the wedge runs on the guest's tables; the CPU sets A/D;
 // a write to a former table's read-only alias faults into on_write_fault through the wedge's
 // #PF path, as xen_backend::access relies on). Saves the plain path's guest walk, four loads
-// through the core. A store needs the guest's tables to allow it (else its walk decides).
-bool native(target t, bool write, bool writable) {
-    return t == target::plain && cpu().cpl == 0 && (!write || writable);
+// through the core. A store needs the guest's tables to allow it (else its walk decides). The
+// guest's image stays on the plain path: its reads show the original bytes of rewritten sites.
+// (SMAP, which a supervisor access would check, is hidden by the CPUID policy.)
+bool native(target t, uint64_t gpa, bool write, bool writable) {
+    if (t != target::plain || cpu().cpl != 0 || (write && !writable)) return false;
+    const loaded_guest *g = g_guest_run.guest;
+    return !g || gpa < g->image_lo || gpa >= g->image_hi;
 }
 
 uint64_t width_mask(unsigned width) { return width == 8 ? ~0ull : (1ull << (8 * width)) - 1; }
@@ -51,7 +56,7 @@ bool direct_page_table_memory::load(uint64_t address, unsigned width, uint64_t &
     uint64_t gpa;
     bool writable;
     const target t = classify(address, width, gpa, writable);
-    if (native(t, false, writable)) {
+    if (native(t, gpa, false, writable)) {
         switch (width) {
         case 1: value = *reinterpret_cast<const volatile uint8_t *>(address); break;
         case 2: value = *reinterpret_cast<const volatile uint16_t *>(address); break;
@@ -72,7 +77,7 @@ bool direct_page_table_memory::store(uint64_t address, unsigned width, uint64_t 
     uint64_t gpa;
     bool writable;
     const target t = classify(address, width, gpa, writable);
-    if (native(t, true, writable)) {
+    if (native(t, gpa, true, writable)) {
         switch (width) {
         case 1: *reinterpret_cast<volatile uint8_t *>(address) = static_cast<uint8_t>(value); break;
         case 2: *reinterpret_cast<volatile uint16_t *>(address) = static_cast<uint16_t>(value); break;
