@@ -64,7 +64,12 @@ bool handle_direct_page_fault(trap_frame *f, bool from_user, xs::fault_result &p
     wedge::vcpu &c = cpu();
     const uint64_t cr2 = this_vcpu()->arch.cr2;
     if ((f->error & (pf_error::present | pf_error::write)) == (pf_error::present | pf_error::write)) {
-        switch (direct().on_write_fault(cr2)) {
+        xd::direct_mmu::write_fault wf;
+        {
+            cost_scope t(shadow_phase::direct_fault);
+            wf = direct().on_write_fault(cr2);
+        }
+        switch (wf) {
         case xd::direct_mmu::write_fault::retry:
             ++g_run_stats.shadow_faults;
             if (from_user) returning_to_user_mode(c);

@@ -4,19 +4,40 @@
 #include "console.h"
 #include "console_line.h"
 #include "exit.h"
+#include "guest_loader.h"
+#include "guest_platform.h"
 #include "guest_walk.h"
 #include "pv_direct.h"
+#include "shadow_costs.h"
 #include "wedge/event.h"
 
 namespace xw {
 
 namespace {
 
-// The guest-physical address of a table entry the access lies in, or false when the access
-// is not inside one entry of a frame Xen runs as a table (then it is plain memory).
-bool table_entry(uint64_t address, unsigned width, uint64_t &gpa, bool &writable) {
-    if ((address & 7) + width > 8 || !direct().translate(address, gpa, writable)) return false;
-    return direct().is_table(gpa >> 12);
+enum class target { table, plain, unknown };
+
+// Where an access inside one 8-byte entry lands: in a frame Xen runs as a table (`gpa` is the
+// entry's), in other memory the machine tables map (`plain`), or not known without the guest's
+// walk (crossing an entry, not canonical, not mapped: left to the plain path and its walk).
+target classify(uint64_t address, unsigned width, uint64_t &gpa, bool &writable) {
+    if ((address & 7) + width > 8 || static_cast<uint64_t>(static_cast<int64_t>(address << 16) >> 16) != address ||
+        !direct().translate(address, gpa, writable))
+        return target::unknown;
+    return direct().is_table(gpa >> 12) ? target::table : target::plain;
+}
+
+// Memory that is no table, mapped for this kernel-mode access: touched at its own address, as
+// the guest instruction would touch it (the wedge runs on the guest's tables; the CPU sets A/D;
+// a write to a former table's read-only alias faults into on_write_fault through the wedge's
+// #PF path, as xen_backend::access relies on). Saves the plain path's guest walk, four loads
+// through the core. A store needs the guest's tables to allow it (else its walk decides). The
+// guest's image stays on the plain path: its reads show the original bytes of rewritten sites.
+// (SMAP, which a supervisor access would check, is hidden by the CPUID policy.)
+bool native(target t, uint64_t gpa, bool write, bool writable) {
+    if (t != target::plain || cpu().cpl != 0 || (write && !writable)) return false;
+    const loaded_guest *g = g_guest_run.guest;
+    return !g || gpa < g->image_lo || gpa >= g->image_hi;
 }
 
 uint64_t width_mask(unsigned width) { return width == 8 ? ~0ull : (1ull << (8 * width)) - 1; }
@@ -31,9 +52,20 @@ uint64_t width_mask(unsigned width) { return width == 8 ? ~0ull : (1ull << (8 * 
 } // namespace
 
 bool direct_page_table_memory::load(uint64_t address, unsigned width, uint64_t &value, wedge::event &fault) {
+    cost_scope cost(shadow_phase::direct_load);
     uint64_t gpa;
     bool writable;
-    if (!table_entry(address, width, gpa, writable)) return plain_.load(address, width, value, fault);
+    const target t = classify(address, width, gpa, writable);
+    if (native(t, gpa, false, writable)) {
+        switch (width) {
+        case 1: value = *reinterpret_cast<const volatile uint8_t *>(address); break;
+        case 2: value = *reinterpret_cast<const volatile uint16_t *>(address); break;
+        case 4: value = *reinterpret_cast<const volatile uint32_t *>(address); break;
+        default: value = *reinterpret_cast<const volatile uint64_t *>(address); break;
+        }
+        return true;
+    }
+    if (t != target::table) return plain_.load(address, width, value, fault);
     uint64_t entry = 0;
     if (const xd::status s = direct().load(gpa & ~7ull, entry); s != xd::status::ok) refused("load", address, s);
     value = (entry >> (8 * (gpa & 7))) & width_mask(width);
@@ -41,9 +73,20 @@ bool direct_page_table_memory::load(uint64_t address, unsigned width, uint64_t &
 }
 
 bool direct_page_table_memory::store(uint64_t address, unsigned width, uint64_t value, wedge::event &fault) {
+    cost_scope cost(shadow_phase::direct_store);
     uint64_t gpa;
     bool writable;
-    if (!table_entry(address, width, gpa, writable)) return plain_.store(address, width, value, fault);
+    const target t = classify(address, width, gpa, writable);
+    if (native(t, gpa, true, writable)) {
+        switch (width) {
+        case 1: *reinterpret_cast<volatile uint8_t *>(address) = static_cast<uint8_t>(value); break;
+        case 2: *reinterpret_cast<volatile uint16_t *>(address) = static_cast<uint16_t>(value); break;
+        case 4: *reinterpret_cast<volatile uint32_t *>(address) = static_cast<uint32_t>(value); break;
+        default: *reinterpret_cast<volatile uint64_t *>(address) = value; break;
+        }
+        return true;
+    }
+    if (t != target::table) return plain_.store(address, width, value, fault);
     // The machine mapping of a table is read-only; the guest's own may allow the write or not
     // (then its walk gives the fault the CPU would).
     if (!writable) {

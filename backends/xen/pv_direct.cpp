@@ -5,6 +5,7 @@
 #include "console.h"
 #include "hypercall.h"
 #include "pv_memory.h"
+#include "shadow_costs.h"
 #include "wedge_ranges.h"
 
 // Placement new (no <new> in a -nostdinc build).
@@ -39,6 +40,7 @@ public:
             const unsigned n = count - first < 64 ? count - first : 64;
             for (unsigned i = 0; i < n; ++i) reqs[i] = {u[first + i].ptr | MMU_NORMAL_PT_UPDATE, u[first + i].value};
             unsigned done = 0;
+            cost_scope t(shadow_phase::direct_hv);
             long rc = mmu_update(reqs, n, &done);
             if (rc || done != n) {
                 if (refusals++ < 8)
@@ -58,6 +60,7 @@ public:
         ops[1].cmd = MMUEXT_NEW_USER_BASEPTR;
         ops[1].arg1.mfn = user_mfn;
         unsigned done = 0;
+        cost_scope t(shadow_phase::direct_hv);
         long rc = mmuext_op(ops, 2, &done);
         if (rc || done != 2) print("xen-wedge: direct: new_baseptr/new_user_baseptr refused: %ld\n", rc);
         return rc == 0 && done == 2;
@@ -67,12 +70,14 @@ public:
         o.cmd = MMUEXT_INVLPG_LOCAL;
         o.arg1.linear_addr = va;
         unsigned done = 0;
+        cost_scope t(shadow_phase::direct_hv);
         mmuext_op(&o, 1, &done);
     }
     void flush_all() override {
         mmuext_op_t o{};
         o.cmd = MMUEXT_TLB_FLUSH_LOCAL;
         unsigned done = 0;
+        cost_scope t(shadow_phase::direct_hv);
         mmuext_op(&o, 1, &done);
     }
     bool op(unsigned cmd, uint64_t mfn, const char *what) {
@@ -80,6 +85,7 @@ public:
         o.cmd = cmd;
         o.arg1.mfn = mfn;
         unsigned done = 0;
+        cost_scope t(shadow_phase::direct_hv);
         long rc = mmuext_op(&o, 1, &done);
         if (rc) print("xen-wedge: direct: %s of mfn 0x%lx refused: %ld\n", what, mfn, rc);
         return rc == 0;

@@ -99,7 +99,7 @@ void print_stats() {
               shadow().stats().pool_reclaims, shadow().stats().tables_in_use);
     }
     print("xen-wedge: guest: %lu guest frames mapped into the wedge's temporary slots\n", guest_phys_remaps());
-    if (!direct_active()) print_shadow_costs();
+    print_shadow_costs();
 }
 
 const char *guest_symbol(uint64_t va, char *buf, unsigned size) {

@@ -1,6 +1,7 @@
 #include "shadow_costs.h"
 
 #include "console.h"
+#include "pv_direct.h"
 #include "pv_shadow.h"
 
 namespace xw {
@@ -15,13 +16,16 @@ uint64_t hypercall_ticks() {
 
 void print_shadow_costs() {
     static constexpr const char *names[] = {"cr3_load", "cr3_load_hv", "stack_refill", "fault", "fault_hv",
-                                            "hv_update", "hv_mmuext", "guest_map"};
+                                            "hv_update", "hv_mmuext", "guest_map",
+                                            "direct_load", "direct_store", "direct_root", "direct_fault",
+                                            "direct_hv"};
     static_assert(sizeof names / sizeof *names == static_cast<unsigned>(shadow_phase::count));
     for (unsigned i = 0; i < static_cast<unsigned>(shadow_phase::count); ++i) {
         const shadow_cost &c = g_shadow_costs[i];
         print("xen-wedge: guest: shadow cost %s: %lu calls, %lu ticks, %lu per call\n", names[i], c.calls, c.ticks,
               c.calls ? c.ticks / c.calls : 0);
     }
+    if (direct_active()) return;
     const xs::shadow_stats &st = shadow().stats();
     print("xen-wedge: guest: shadow: %lu entries written, %lu tables allocated, %lu user leaves kept by CR3 loads\n",
           st.entries_written, st.tables_allocated, st.leaves_kept);

@@ -16,6 +16,12 @@ enum class shadow_phase : unsigned {
     hv_update,      // mmu_update hypercalls (shadow entry writes)
     hv_mmuext,      // mmuext_op hypercalls (invlpg, flush, roots)
     guest_map,      // update_va_mapping of a guest frame into a temporary slot
+    // Direct paging (docs/xen-direct-paging.md, "Cost"):
+    direct_load,    // a page-table load site's memory access (translate, is_table, load)
+    direct_store,   // a page-table store site's memory access
+    direct_root,    // load_root (adoption, pin, user root the first time)
+    direct_fault,   // on_write_fault
+    direct_hv,      // the core's mmu_update / mmuext_op hypercalls
     count
 };
 

@@ -76,7 +76,11 @@ void xen_backend::load_cr3(uint64_t cr3) {
     if (direct_active()) {
         // The guest's tables are Xen's: the root is loaded (adopted and validated the first
         // time) and Xen flushes the TLB, as mov cr3 does.
-        const xd::status s = direct().load_root(cr3);
+        xd::status s;
+        {
+            cost_scope t(shadow_phase::direct_root);
+            s = direct().load_root(cr3);
+        }
         if (s != xd::status::ok) {
             console_flush();
             print("xen-wedge: guest: direct paging: loading CR3 0x%lx failed: %s (0x%lx)\n", cr3,

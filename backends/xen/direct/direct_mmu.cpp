@@ -22,6 +22,7 @@ bool direct_mmu::pool::take(uint64_t &mfn, unsigned *slot)
     for (unsigned i = 0; i < count; ++i)
         if (!used[i]) {
             used[i] = true;
+            if (i >= high) high = i + 1;
             mfn = frames[i];
             if (slot) *slot = i;
             return true;
@@ -72,6 +73,9 @@ status direct_mmu::to_machine(uint64_t table_mfn, unsigned index, int level, hal
         if (!n) return fail(status::out_of_space, entry_ptr(table_mfn, index));
         *n = note{note_kind::unreachable, guest, 0};
         ++stats_.unreachable_entries;
+        uint64_t gfn_of_table = 0;  // not a pool L1's: free_split takes those notes
+        if (mem_.mfn_to_gfn(table_mfn, gfn_of_table))
+            if (table *t = find_table(gfn_of_table)) t->unreachable = true;
         machine = 0;
         return status::ok;
     }
@@ -110,6 +114,7 @@ status direct_mmu::split(uint64_t table_mfn, unsigned index, uint64_t guest, uin
     note *n = notes_.insert(slot_key(table_mfn, index));
     if (!n || !l1_pool_.take(l1, &slot)) return fail(status::out_of_space, entry_ptr(table_mfn, index));
     *n = note{note_kind::split, guest, l1};
+    changed();
     const uint64_t base = ((guest & pte::addr_mask) & ~0x1fffffull) >> 12;
     l1_pool_.base_gfn[slot] = base;
     uint64_t flags = guest & leaf_flags;
@@ -132,6 +137,7 @@ status direct_mmu::split(uint64_t table_mfn, unsigned index, uint64_t guest, uin
 // A split's pool table, no longer linked: emptied (its write-protect notes with it) and free.
 void direct_mmu::free_split(uint64_t l1)
 {
+    changed();
     xen_mmu::update u[batch];
     for (unsigned first = 0; first < entries; first += batch) {
         for (unsigned i = 0; i < batch; ++i) {
@@ -195,13 +201,16 @@ status direct_mmu::become_typed(uint64_t gfn, table &t)
     mem_.gfn_to_mfn(gfn, mfn);
     const int level = t.level;
     const half side = t.side;
+    // One view for the frame, taken again after a call that may map others (its slot may go).
+    const volatile uint64_t *v = mem_.read_view(mfn);
     for (unsigned i = 0; i < entries; ++i) {
-        const uint64_t e = mem_.read_view(mfn)[i];
+        const uint64_t e = v[i];
         uint64_t child = 0;
         if (!(e & pte::present) || (level == 4 && in_xen_slots(i)) || !mem_.mfn_to_gfn(entry_frame(e), child))
             continue;  // absent, Xen's, or a pool / wedge table
         const status s = typed_ref(child, level - 1, level == 4 ? half_of_root_slot(i) : side);
         if (s != status::ok) return s;
+        v = mem_.read_view(mfn);
     }
     return status::ok;
 }
@@ -239,13 +248,15 @@ status direct_mmu::mark(uint64_t gfn, int level, half side)
     if (level == 1) return status::ok;
     uint64_t mfn = 0;
     if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, gfn);
+    const volatile uint64_t *v = mem_.read_view(mfn);  // taken again after a mark below
     for (unsigned i = 0; i < entries; ++i) {
-        const uint64_t e = mem_.read_view(mfn)[i];
+        const uint64_t e = v[i];
         if (!(e & pte::present) || (level == 4 && in_xen_slots(i)) || is_leaf(e, level)) continue;
         uint64_t child_mfn = 0;
         if (!mem_.gfn_to_mfn(entry_frame(e), child_mfn)) continue;  // unreachable: convert notes it
         const status s = mark(entry_frame(e), level - 1, level == 4 ? half_of_root_slot(i) : side);
         if (s != status::ok) return s;
+        v = mem_.read_view(mfn);
     }
     return status::ok;
 }
@@ -256,11 +267,14 @@ void direct_mmu::become_untyped(uint64_t gfn, table &t)
     uint64_t mfn = 0;
     mem_.gfn_to_mfn(gfn, mfn);
     const int level = t.level;
+    const volatile uint64_t *v = mem_.read_view(mfn);  // taken again after an untyped_ref
     for (unsigned i = 0; i < entries; ++i) {
-        const uint64_t e = mem_.read_view(mfn)[i];
+        const uint64_t e = v[i];
         uint64_t child = 0;
-        if ((e & pte::present) && !(level == 4 && in_xen_slots(i)) && mem_.mfn_to_gfn(entry_frame(e), child))
+        if ((e & pte::present) && !(level == 4 && in_xen_slots(i)) && mem_.mfn_to_gfn(entry_frame(e), child)) {
             untyped_ref(child);
+            v = mem_.read_view(mfn);
+        }
     }
 }
 
@@ -275,6 +289,7 @@ status direct_mmu::convert(uint64_t gfn, table &t)
     // through Xen, which needs no view).
     volatile uint64_t *v = mem_.write_view(gfn);
     if (!v) return fail(status::not_guest_ram, gfn);
+    changed();
     for (unsigned i = 0; i < entries; ++i) {
         const uint64_t e = v[i];
         if (level == 4 && in_xen_slots(i)) {
@@ -284,6 +299,7 @@ status direct_mmu::convert(uint64_t gfn, table &t)
             }
             continue;
         }
+        if (!(e & pte::present)) continue;  // the same in both forms
         uint64_t m = 0;
         const status s = to_machine(mfn, i, level, level == 4 ? half_of_root_slot(i) : side, e, m);
         if (s != status::ok) {
@@ -324,7 +340,7 @@ status direct_mmu::write_protect_aliases(uint64_t gfn)
 // writable loses R/W there too.
 status direct_mmu::write_protect_in_splits(uint64_t gfn, uint64_t mfn)
 {
-    for (unsigned i = 0; i < l1_pool_.count; ++i) {
+    for (unsigned i = 0; i < l1_pool_.high; ++i) {
         const uint64_t base = l1_pool_.base_gfn[i];
         if (!l1_pool_.used[i] || gfn < base || gfn >= base + entries) continue;
         const uint64_t l1 = l1_pool_.frames[i];
@@ -334,6 +350,7 @@ status direct_mmu::write_protect_in_splits(uint64_t gfn, uint64_t mfn)
         note *n = notes_.insert(slot_key(l1, index));
         if (!n) return fail(status::out_of_space, entry_ptr(l1, index));
         *n = note{note_kind::write_protected, 0, 0};
+        changed();
         const xen_mmu::update u{entry_ptr(l1, index), e & ~pte::write};
         if (!xen_.update_entries(&u, 1)) return fail(status::refused, u.ptr);
         ++stats_.mappings_write_protected;
@@ -345,6 +362,7 @@ status direct_mmu::write_protect_in_splits(uint64_t gfn, uint64_t mfn)
 // table), by a plain write while the guest's table is still data to Xen.
 status direct_mmu::set_entry(uint64_t table_mfn, unsigned index, uint64_t value)
 {
+    changed();
     uint64_t gfn = 0;
     if (mem_.mfn_to_gfn(table_mfn, gfn)) {
         const table *t = find_table(gfn);
@@ -364,6 +382,9 @@ status direct_mmu::write_entry(uint64_t gfn, const table &t, unsigned index, uin
 {
     uint64_t mfn = 0;
     mem_.gfn_to_mfn(gfn, mfn);
+    const uint64_t key = slot_key(mfn, index);
+    for (uint64_t s : last_.slots)
+        if (s == key) changed();
     if (!t.typed()) {
         mem_.write_view(gfn)[index] = machine;
         mem_.end_write();
@@ -385,6 +406,7 @@ status direct_mmu::store(uint64_t gpa, uint64_t value)
     ++stats_.entries_stored;
     table *t = find_table(gfn);
     if (!t || !t->machine_form) {
+        changed();  // plain memory (no walk reads it), but cheap to be sure
         mem_.write_view(gfn)[index] = value;
         mem_.end_write();
         return status::ok;
@@ -471,6 +493,7 @@ status direct_mmu::load_root(uint64_t cr3)
         t = find_table(gfn);
         if ((s = make_user_root(gfn, *t)) != status::ok) return s;
     }
+    changed();
     if (!xen_.set_roots(mfn, t->user_root)) return fail(status::refused, mfn << 12);
     current_ = gfn;
     current_mfn_ = mfn;
@@ -505,6 +528,7 @@ status direct_mmu::put_ranges(uint64_t root_mfn)
         note *n = notes_.insert(key);
         if (!n) return fail(status::out_of_space, entry_ptr(table_mfn, index));
         *n = note{note_kind::wedge, guest_value, 0};
+        changed();
         const xen_mmu::update u{entry_ptr(table_mfn, index), ranges_[r].l2_entry};
         if (!xen_.update_entries(&u, 1)) return fail(status::refused, u.ptr);
         drop_old(had_note, saved, old, 2, 1);
@@ -522,13 +546,15 @@ status direct_mmu::make_user_root(uint64_t gfn, table &t)
     xen_mmu::update u[batch];
     for (unsigned first = 0; first < 256; first += batch) {
         unsigned count = 0;
+        const volatile uint64_t *v = mem_.read_view(mfn);  // taken again after a typed_ref
         for (unsigned i = first; i < first + batch; ++i) {
-            const uint64_t e = mem_.read_view(mfn)[i];
+            const uint64_t e = v[i];
             uint64_t child = 0;
             if (!(e & pte::present)) continue;
             if (mem_.mfn_to_gfn(entry_frame(e), child)) {
                 const status s = typed_ref(child, 3, half::user);
                 if (s != status::ok) return s;
+                v = mem_.read_view(mfn);
             }
             u[count++] = {entry_ptr(user, i), e};
         }
@@ -541,6 +567,7 @@ status direct_mmu::make_user_root(uint64_t gfn, table &t)
 // emptied and back in the pool, its tables' references dropped.
 void direct_mmu::release_root(uint64_t gfn, table &t)
 {
+    changed();
     uint64_t mfn = 0;
     mem_.gfn_to_mfn(gfn, mfn);
     if (t.user_root) {
@@ -586,10 +613,18 @@ bool direct_mmu::leaf_slot(uint64_t va, uint64_t &table_mfn, unsigned &index, ui
 bool direct_mmu::translate(uint64_t va, uint64_t &gpa, bool &guest_writable)
 {
     if (current_ == ~0ull) return false;
+    const uint64_t page = va & ~0xfffull;
+    if (page == last_.va_page) {
+        gpa = last_.gpa_page | (va & 0xfff);
+        guest_writable = last_.writable;
+        return true;
+    }
     uint64_t mfn = current_mfn_;
     bool writable = true;
+    last_walk w;
     for (int level = 4; level >= 1; --level) {
         const unsigned i = index_at(va, level);
+        w.slots[4 - level] = slot_key(mfn, i);
         const uint64_t e = mem_.read_view(mfn)[i];
         if (!(e & pte::present)) return false;
         if (level == 1) {
@@ -598,6 +633,10 @@ bool direct_mmu::translate(uint64_t va, uint64_t &gpa, bool &guest_writable)
             uint64_t gfn = 0;
             if (!mem_.mfn_to_gfn(entry_frame(e), gfn)) return false;
             gpa = gfn << 12 | (va & 0xfff);
+            w.va_page = page;
+            w.gpa_page = gfn << 12;
+            w.writable = guest_writable;
+            last_ = w;
             return true;
         }
         writable = writable && (e & pte::write);
@@ -628,15 +667,21 @@ direct_mmu::write_fault direct_mmu::on_write_fault(uint64_t va)
             if (t->pinned && t->links == 0 && gfn != current_) release_root(gfn, *t);
             t = find_table(gfn);
             if (t->typed()) return write_fault::live_table;
-            // Data again: its own notes (write-protected leaves, splits) go with it.
+            // Data again: its own notes (write-protected leaves, splits) go with it. Only an
+            // unreachable note sits on an absent machine entry; Linux frees its tables empty,
+            // so the search is for the present entries unless the table ever had one.
             uint64_t mfn = 0;
             mem_.gfn_to_mfn(gfn, mfn);
+            const bool absent_too = t->unreachable;
+            const volatile uint64_t *v = mem_.read_view(mfn);
             for (unsigned i = 0; i < entries; ++i) {
+                if (!absent_too && !(v[i] & pte::present)) continue;
                 const uint64_t k = slot_key(mfn, i);
                 if (const note *own = notes_.find(k)) {
                     const note saved = *own;
                     notes_.erase(k);
                     if (saved.kind == note_kind::split) free_split(saved.frame);
+                    v = mem_.read_view(mfn);
                 }
             }
             tables_.erase(key_of(gfn));
@@ -645,6 +690,7 @@ direct_mmu::write_fault direct_mmu::on_write_fault(uint64_t va)
         }
     }
     notes_.erase(key);
+    changed();
     const xen_mmu::update u{entry_ptr(table_mfn, index), e | pte::write};
     return xen_.update_entries(&u, 1) ? write_fault::retry : write_fault::live_table;
 }

@@ -120,6 +120,7 @@ private:
         half side = half::user;
         bool machine_form = false;
         bool pinned = false;
+        bool unreachable = false;    // an unreachable note was made in it (kept until released)
         uint32_t links = 0;          // references from typed tables and user roots
         uint64_t user_root = 0;      // for a pinned root: its user root's mfn
         bool typed() const { return links != 0 || pinned; }
@@ -135,6 +136,7 @@ private:
         bool used[max_pool] = {};
         uint64_t base_gfn[max_pool] = {};  // L1 pool: the first frame a split maps
         unsigned count = 0;
+        unsigned high = 0;  // no slot at or above it was ever taken (what a scan looks at)
         bool take(uint64_t &mfn, unsigned *slot = nullptr);
         void give_back(uint64_t mfn);
     };
@@ -165,6 +167,17 @@ private:
     void release_root(uint64_t gfn, table &t);
     bool leaf_slot(uint64_t va, uint64_t &table_mfn, unsigned &index, uint64_t &entry);
     status fail(status s, uint64_t detail) { detail_ = detail; return s; }
+    // The last translate() (a site's table page, translated again by the next site): good
+    // while the four machine entries of its walk and its leaf's note stay. A store through the
+    // site to one of them forgets it; every other change of a machine entry (the core's own,
+    // Xen's never change a walk) and a root load forget it outright.
+    struct last_walk {
+        uint64_t va_page = ~0ull;  // ~0: none
+        uint64_t gpa_page = 0;
+        bool writable = false;
+        uint64_t slots[4] = {};    // slot_key of the entry used at each level
+    };
+    void changed() { last_.va_page = ~0ull; }
 
     guest_memory &mem_;
     xen_mmu &xen_;
@@ -181,6 +194,7 @@ private:
     uint64_t current_mfn_ = 0;
     stats stats_;
     uint64_t detail_ = 0;
+    last_walk last_;
 };
 
 } // namespace afterburn::xen_direct

@@ -243,3 +243,109 @@ TEST_CASE("bad entry accesses and roots are refused with a reason")
     CHECK(s.mmu.load_root(root << 12) == status::no_path_to_range);
     CHECK(s.mmu.detail() == window);
 }
+
+TEST_CASE("a subtree linked and unlinked types and untypes every table in it")
+{
+    // Each table's entries are read through one view, taken again after a call that may map
+    // another frame (the fake's view then shows that frame, as the wedge's slot would).
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const uint64_t l3 = 30, l2a = 31, l1a = 32, l2b = 33, l1b = 34;
+    r.xen.gwrite(gpa_of(l3, 0), link(l2a, U));
+    r.xen.gwrite(gpa_of(l3, 1), link(l2b, U));
+    r.xen.gwrite(gpa_of(l2a, 0), link(l1a, U));
+    r.xen.gwrite(gpa_of(l2b, 0), link(l1b, U));
+    r.xen.gwrite(gpa_of(l1a, 0), 300ull << 12 | P | RW | U | A);
+    r.xen.gwrite(gpa_of(l1b, 0), 301ull << 12 | P | RW | U | A);
+    REQUIRE(r.mmu.store(gpa_of(root, 2), link(l3, U)) == status::ok);
+    for (uint64_t t : {l3, l2a, l1a, l2b, l1b}) CHECK(r.xen.level_of(r.m(t)) != 0);
+    CHECK(entry_frame(r.kwalk(2ull << 39 | 1ull << 30)) == r.m(301));
+    CHECK(entry_frame(r.xen.walk(r.xen.user_root, 2ull << 39 | 1ull << 30)) == r.m(301));
+    REQUIRE(r.mmu.store(gpa_of(root, 2), 0) == status::ok);
+    for (uint64_t t : {l3, l2a, l1a, l2b, l1b}) CHECK(r.xen.level_of(r.m(t)) == 0);
+    // The core agrees: each is data again on its first write.
+    for (uint64_t t : {l3, l2a, l1a, l2b, l1b})
+        CHECK(r.mmu.on_write_fault(direct_map + (t << 12)) == direct_mmu::write_fault::retry);
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("the walk translate() keeps is forgotten when an entry of it or the root changes")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    uint64_t gpa = 0;
+    bool writable = false;
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    CHECK(gpa == (200ull << 12 | 0x123));
+    CHECK(writable);
+    REQUIRE(r.mmu.translate(0x400456, gpa, writable));  // the kept walk
+    CHECK(gpa == (200ull << 12 | 0x456));
+
+    // The leaf changes through the site.
+    REQUIRE(r.mmu.store(gpa_of(user_l1, idx(0x400000, 1)), 201ull << 12 | P | U | A) == status::ok);
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    CHECK(gpa == (201ull << 12 | 0x123));
+    CHECK_FALSE(writable);
+
+    // An upper level of the walk changes: a new L1 under the same L2 slot.
+    const uint64_t other_l1 = 35;
+    r.xen.gwrite(gpa_of(other_l1, idx(0x400000, 1)), 202ull << 12 | P | RW | U | A);
+    REQUIRE(r.mmu.store(gpa_of(user_l2, idx(0x400000, 2)), link(other_l1, U)) == status::ok);
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    CHECK(gpa == (202ull << 12 | 0x123));
+    CHECK(writable);
+
+    // A table page's alias, kept, then written by the guest as data once unlinked: the same.
+    REQUIRE(r.mmu.translate(direct_map + (other_l1 << 12), gpa, writable));
+    CHECK(gpa == other_l1 << 12);
+    CHECK(writable);  // the guest's view: its map allows the write
+
+    // Another root, without the user half.
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    const uint64_t second = 40;
+    for (unsigned i = 256; i < 512; ++i) r.xen.gwrite(gpa_of(second, i), r.load(root, i));
+    REQUIRE(r.mmu.load_root(second << 12) == status::ok);
+    CHECK_FALSE(r.mmu.translate(0x400123, gpa, writable));
+    // Loaded again (pinned already: nothing adopted) after the first root's walk was kept.
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    REQUIRE(r.mmu.load_root(second << 12) == status::ok);
+    CHECK_FALSE(r.mmu.translate(0x400123, gpa, writable));
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("a table given back as data takes its notes along, absent entries' too")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const uint64_t fresh = 30, outside = 0x80000ull << 12 | P | RW | U | A;
+    r.xen.gwrite(gpa_of(fresh, 1), 101ull << 12 | P | RW | U | A);
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), link(fresh, U)) == status::ok);
+    REQUIRE(r.mmu.store(gpa_of(fresh, 5), outside) == status::ok);  // absent to Xen, kept
+    CHECK(r.load(fresh, 5) == outside);
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), 0) == status::ok);
+    REQUIRE(r.mmu.on_write_fault(direct_map + (fresh << 12) + 8) == direct_mmu::write_fault::retry);
+    // The guest uses the page as data, then as a table again: it reads what it wrote last.
+    r.xen.gwrite(gpa_of(fresh, 5), 0);
+    r.xen.gwrite(gpa_of(fresh, 6), 102ull << 12 | P | U | A);
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), link(fresh, U)) == status::ok);
+    CHECK(r.load(fresh, 5) == 0);
+    CHECK(r.load(fresh, 6) == (102ull << 12 | P | U | A));
+    CHECK(entry_frame(r.kwalk(3ull << 21 | 0x6000)) == r.m(102));
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("a new table mapped by a split 2 MiB page outside the alias maps loses R/W there")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    // A user 2 MiB page over guest frames 0-511 at 1 GiB: split into a pool L1.
+    const uint64_t big_l2 = 36, fresh = 30;
+    REQUIRE(r.mmu.store(gpa_of(user_l3, 1), link(big_l2, U)) == status::ok);
+    REQUIRE(r.mmu.store(gpa_of(big_l2, 0), 0ull | P | RW | U | A | D | PS) == status::ok);
+    CHECK((r.xen.walk(r.xen.user_root, (1ull << 30) + (fresh << 12)) & RW));
+    // Linked as a table: the split's leaf for it loses R/W (Xen refuses the link otherwise).
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), link(fresh, U)) == status::ok);
+    CHECK_FALSE((r.xen.walk(r.xen.user_root, (1ull << 30) + (fresh << 12)) & RW));
+    CHECK(r.xen.errors.empty());
+}

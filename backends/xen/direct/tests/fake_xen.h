@@ -41,7 +41,11 @@ public:
     }
     uint64_t mfn_of(uint64_t gfn) const { return p2m_.at(gfn); }
     // The guest's plain memory access (only for frames that are no tables, as in the guest).
-    void gwrite(uint64_t gpa, uint64_t v) { frame(mfn_of(gpa >> 12))[(gpa & 0xfff) / 8] = v; }
+    void gwrite(uint64_t gpa, uint64_t v)
+    {
+        frame(mfn_of(gpa >> 12))[(gpa & 0xfff) / 8] = v;
+        refresh_view(mfn_of(gpa >> 12));
+    }
     uint64_t raw(uint64_t gpa) { return frame(mfn_of(gpa >> 12))[(gpa & 0xfff) / 8]; }
     // A pinned, empty L1 or L4 of the wedge's pool (not guest RAM).
     uint64_t pool_frame(int level)
@@ -69,7 +73,12 @@ public:
     }
     const volatile uint64_t *read_view(uint64_t mfn) override
     {
-        return mem_.count(mfn) ? frame(mfn).data() : nullptr;
+        if (!mem_.count(mfn)) return nullptr;
+        // As the wedge's temporary slot: a view is good until the next view of another frame
+        // (then it shows that frame), and shows updates of its own frame.
+        view_mfn_ = mfn;
+        view_ = frame(mfn);
+        return view_.data();
     }
     volatile uint64_t *write_view(uint64_t gfn) override
     {
@@ -78,7 +87,11 @@ public:
         writable_view_ = mfn;
         return frame(mfn).data();
     }
-    void end_write() override { writable_view_ = ~0ull; }
+    void end_write() override
+    {
+        refresh_view(writable_view_);
+        writable_view_ = ~0ull;
+    }
 
     // ---- the hypercalls ----------------------------------------------------------------
     bool update_entries(const update *u, unsigned count) override
@@ -88,6 +101,8 @@ public:
             if (!update_one(u[i].ptr, u[i].value)) {
                 errors.push_back("refused update at " + std::to_string(u[i].ptr));
                 return false;
+            } else {
+                refresh_view(u[i].ptr >> 12);
             }
         return true;
     }
@@ -136,6 +151,12 @@ public:
     std::vector<std::string> errors;
 
 private:
+    void refresh_view(uint64_t mfn)
+    {
+        if (mfn == view_mfn_) view_ = frame(mfn);
+    }
+    page view_{};
+    uint64_t view_mfn_ = ~0ull;
     bool get_type(uint64_t mfn, int level)
     {
         if (!mem_.count(mfn)) return false;
