@@ -120,7 +120,8 @@ fault_outcome serve_fault(uint64_t va, uint64_t ip, uint64_t access, uint64_t *u
 }
 
 // An exception of the guest thread (Pistachio's exception IPC, the wedge its handler): a
-// trapping site (int3 on a site's instruction, an `int $n` the plan leaves) runs in the core;
+// trapping site (int3 on a site's instruction) runs in the core, an `int $n` the plan leaves
+// is delivered as the software interrupt it is;
 // anything else is delivered through the guest's IDT. The reply carries the new registers.
 bool run_exception(uint64_t *u, uint64_t vmp) {
     ++g_exceptions;
@@ -140,7 +141,17 @@ bool run_exception(uint64_t *u, uint64_t vmp) {
     } else if (vector == wedge::vec::gp) {
         s = site_by_insn(f.rip + vmp);
     }
-    if (s) {
+    if (s && s->rec.kind == static_cast<uint8_t>(afterburn::site_kind::int_n) && !s->trapping) {
+        // An `int $n` the plan leaves: Pistachio's IDT has no user gate for n, so it trapped
+        // as #GP. The guest's IDT decides (the core checks the gate's DPL), and the return
+        // address is the end of the instruction, not of the site's padded span.
+        ++g_sites_run;
+        wedge::event ev = wedge::event::software_interrupt(static_cast<uint8_t>(s->rec.imm), f.rip + s->rec.insn_len);
+        if (wedge::deliver(cpu(), f, ev, be) != wedge::delivery::delivered) {
+            print("l4-wedge: guest: triple fault delivering int $0x%x at 0x%lx\n", static_cast<unsigned>(s->rec.imm & 0xff), f.rip);
+            return false;
+        }
+    } else if (s) {
         ++g_sites_run;
         f.rip = s->insn - vmp;
         poll_devices();
