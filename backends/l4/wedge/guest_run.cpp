@@ -94,10 +94,8 @@ fault_outcome serve_fault(uint64_t va, uint64_t ip, uint64_t access, uint64_t *u
         return fault_outcome::stuck;
     }
     bool user = cpu().cpl == 3;
-    if (!translate(va, write, user, t)) {
-        // L4 reports the access, not whether the fetch was one: a fetch the tables refuse
-        // is reported as a read.
-        if (access & 1) t.pf_error |= wedge::pf_error::fetch;
+    // The fetch bit: Pistachio passes the CPU's I/D bit on as X (with EFER.NXE, fix 0014).
+    if (!translate(va, write, user, t, access & 1)) {
         if (deliver_page_fault(va, t.pf_error)) return fault_outcome::delivered;
         print("l4-wedge: guest: %s fault at 0x%lx from rip 0x%lx: the #PF (error 0x%x) cannot be delivered\n",
               write ? "write" : "read", va, ip, t.pf_error);
@@ -113,7 +111,9 @@ fault_outcome serve_fault(uint64_t va, uint64_t ip, uint64_t access, uint64_t *u
         return fault_outcome::stuck;
     }
     u[1] = l4::map_item_word0(va);
-    u[2] = l4::fpage(guest_ram_window + (t.gpa & ~uint64_t(0xfff)), 12) | (t.writable ? l4::rights_rwx : l4::rights_rx);
+    // No execute right where the guest's tables say NX (fix 0014 makes it the PTE's NX bit).
+    u[2] = l4::fpage(guest_ram_window + (t.gpa & ~uint64_t(0xfff)), 12) | l4::rights_r |
+           (t.writable ? l4::rights_w : 0) | (t.executable ? l4::rights_x : 0);
     note_guest_ram_mapped(t.gpa);
     ++g_faults_served;
     return fault_outcome::mapped;
