@@ -2,7 +2,7 @@
 
 #include "guest_platform.h"
 
-extern "C" const unsigned char window_code[], window_code_end[], window_start[];
+extern "C" const unsigned char window_code[], window_code_end[], window_start[], window_restore[];
 
 namespace lw {
 
@@ -47,5 +47,7 @@ bool window_page(uint64_t va, uint64_t &wedge_page, bool &writable) {
 uint64_t window_start_ip() {
     return window_base + static_cast<uint64_t>(window_start - window_code);
 }
+
+uint64_t window_restore_ip() { return window_base + static_cast<uint64_t>(window_restore - window_code); }
 
 } // namespace lw

@@ -42,4 +42,7 @@ bool window_page(uint64_t va, uint64_t &wedge_page, bool &writable);
 // the entries' restore path, which loads frame_page().f.
 uint64_t window_start_ip();
 
+// The entries' restore path: loads the frame page's frame and jumps to its rip.
+uint64_t window_restore_ip();
+
 } // namespace lw

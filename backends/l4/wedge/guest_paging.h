@@ -20,11 +20,13 @@ void paging_init(const guest_image &g);
 struct translation {
     uint64_t gpa = 0;
     bool writable = false;  // the guest may write it (and its dirty bit is set): map it writable
+    bool executable = true; // no NX on the way (EFER.NXE): map it with execute rights
     uint32_t pf_error = 0;  // on failure: the #PF error code the CPU would report
 };
 
-// False when the guest's page tables do not allow the access (pf_error says why).
-bool translate(uint64_t va, bool write, bool user, translation &t);
+// False when the guest's page tables do not allow the access (pf_error says why); a fetch
+// also needs no NX on the way.
+bool translate(uint64_t va, bool write, bool user, translation &t, bool fetch = false);
 
 // The guest's first CR3 load ends the boot identity map.
 void paging_leave_boot_identity();

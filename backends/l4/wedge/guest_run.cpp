@@ -17,6 +17,8 @@ namespace {
 
 uint64_t g_sites_run, g_faults_served, g_halts, g_faults_delivered, g_exceptions;
 const uint8_t *g_kip;
+bool g_stepping;  // the guest thread runs with TF for an interrupt shadow
+uint64_t g_steps;
 uint64_t g_me, g_guest;
 
 [[noreturn]] void stop(const char *why) {
@@ -94,10 +96,8 @@ fault_outcome serve_fault(uint64_t va, uint64_t ip, uint64_t access, uint64_t *u
         return fault_outcome::stuck;
     }
     bool user = cpu().cpl == 3;
-    if (!translate(va, write, user, t)) {
-        // L4 reports the access, not whether the fetch was one: a fetch the tables refuse
-        // is reported as a read.
-        if (access & 1) t.pf_error |= wedge::pf_error::fetch;
+    // The fetch bit: Pistachio passes the CPU's I/D bit on as X (with EFER.NXE, fix 0014).
+    if (!translate(va, write, user, t, access & 1)) {
         if (deliver_page_fault(va, t.pf_error)) return fault_outcome::delivered;
         print("l4-wedge: guest: %s fault at 0x%lx from rip 0x%lx: the #PF (error 0x%x) cannot be delivered\n",
               write ? "write" : "read", va, ip, t.pf_error);
@@ -113,14 +113,51 @@ fault_outcome serve_fault(uint64_t va, uint64_t ip, uint64_t access, uint64_t *u
         return fault_outcome::stuck;
     }
     u[1] = l4::map_item_word0(va);
-    u[2] = l4::fpage(guest_ram_window + (t.gpa & ~uint64_t(0xfff)), 12) | (t.writable ? l4::rights_rwx : l4::rights_rx);
+    // No execute right where the guest's tables say NX (fix 0014 makes it the PTE's NX bit).
+    u[2] = l4::fpage(guest_ram_window + (t.gpa & ~uint64_t(0xfff)), 12) | l4::rights_r |
+           (t.writable ? l4::rights_w : 0) | (t.executable ? l4::rights_x : 0);
     note_guest_ram_mapped(t.gpa);
     ++g_faults_served;
     return fault_outcome::mapped;
 }
 
+bool in_window(uint64_t ip) { return ip >= window_base && ip < window_base + 0x200000; }
+
+// The interrupt shadow (sti) holds a deliverable interrupt back for exactly one instruction,
+// and the guest's next ones may bring nothing back to the wedge (a spin loop): the site's
+// exit returns with TF, the thread single-steps (#DB to the wedge, fix 0015) through the
+// window's restore path and the shadowed instruction, and the wedge delivers at the next.
+// A shadowed instruction that is a site needs none: its own exit delivers.
+bool want_step(const wedge::frame &f) {
+    wedge::vcpu &c = cpu();
+    return c.interrupt_shadow && c.shadow_rip == f.rip && c.virtual_if() && wedge::refresh_pending_hint(c) &&
+           !site_by_insn(f.rip + guest_virt_minus_phys());
+}
+
+// A #DB of the wedge's stepping, at `f`: false when it is the guest's own. TF stays in the
+// thread's flags whatever the reply says (Pistachio keeps all but the arithmetic flags), so
+// stepping ends through the restore path, whose popfq loads the frame's flags without TF;
+// the steps until then are inside the window and go on.
+bool single_step(wedge::frame &f) {
+    const uint64_t kip = reinterpret_cast<uint64_t>(g_kip);
+    if (in_window(f.rip) || (f.rip >= kip && f.rip < kip + 0x10000)) return true;  // on the way to or from a site
+    if (!g_stepping) return false;
+    ++g_steps;
+    if (cpu().interrupt_shadow && cpu().shadow_rip == f.rip) return true;  // the shadowed instruction is next
+    g_stepping = false;
+    f.rflags &= ~wedge::flags::tf;
+    poll_devices();
+    bool dead = false;
+    wedge::deliver_pending(cpu(), f, platform().be, &dead);
+    if (dead) return false;
+    frame_page().f = f;
+    f.rip = window_restore_ip();
+    return true;
+}
+
 // An exception of the guest thread (Pistachio's exception IPC, the wedge its handler): a
-// trapping site (int3 on a site's instruction, an `int $n` the plan leaves) runs in the core;
+// trapping site (int3 on a site's instruction) runs in the core, an `int $n` the plan leaves
+// is delivered as the software interrupt it is;
 // anything else is delivered through the guest's IDT. The reply carries the new registers.
 bool run_exception(uint64_t *u, uint64_t vmp) {
     ++g_exceptions;
@@ -134,13 +171,26 @@ bool run_exception(uint64_t *u, uint64_t vmp) {
     const uint64_t vector = u[l4::exception_mr_vector], error = u[l4::exception_mr_error];
     l4_backend &be = platform().be;
     const wedge::site *s = nullptr;
+    const bool stepped = vector == wedge::vec::db && single_step(f);
     if (vector == wedge::vec::bp) {
         s = site_by_insn(f.rip - 1 + vmp);
         if (s && !s->trapping) s = nullptr;
     } else if (vector == wedge::vec::gp) {
         s = site_by_insn(f.rip + vmp);
     }
-    if (s) {
+    if (stepped) {
+        // f goes on (or to the restore path)
+    } else if (s && s->rec.kind == static_cast<uint8_t>(afterburn::site_kind::int_n) && !s->trapping) {
+        // An `int $n` the plan leaves: Pistachio's IDT has no user gate for n, so it trapped
+        // as #GP. The guest's IDT decides (the core checks the gate's DPL), and the return
+        // address is the end of the instruction, not of the site's padded span.
+        ++g_sites_run;
+        wedge::event ev = wedge::event::software_interrupt(static_cast<uint8_t>(s->rec.imm), f.rip + s->rec.insn_len);
+        if (wedge::deliver(cpu(), f, ev, be) != wedge::delivery::delivered) {
+            print("l4-wedge: guest: triple fault delivering int $0x%x at 0x%lx\n", static_cast<unsigned>(s->rec.imm & 0xff), f.rip);
+            return false;
+        }
+    } else if (s) {
         ++g_sites_run;
         f.rip = s->insn - vmp;
         poll_devices();
@@ -185,10 +235,21 @@ bool run_site_call(uint64_t vmp) {
     ++g_sites_run;
     wedge::frame &f = w.f;
     f.rflags = (f.rflags & wedge::flags::real) | wedge::flags::fixed1;
+    if (g_stepping) {
+        // The steps reached a site (a jump to one): the window's pushfq saw the stepping's TF.
+        // The site's exit delivers; the restore path's popfq ends the stepping.
+        g_stepping = false;
+        f.rflags &= ~wedge::flags::tf;
+    }
     f.rip = s->insn - vmp;
     poll_devices();
     switch (wedge::run_site(cpu(), f, s->rec, s->insn - vmp, platform().be, s->resume_after_call(w.ret, vmp))) {
-    case wedge::site_exit::resume: return true;
+    case wedge::site_exit::resume:
+        if (!g_stepping && want_step(f)) {
+            g_stepping = true;
+            f.rflags |= wedge::flags::tf;
+        }
+        return true;
     case wedge::site_exit::halted: wait_for_interrupt(f); return true;
     case wedge::site_exit::shutdown: print("l4-wedge: guest: triple fault at 0x%lx\n", s->insn - vmp); return false;
     case wedge::site_exit::bad_record:
@@ -203,7 +264,8 @@ bool run_site_call(uint64_t vmp) {
 
 void print_run_counts() {
     print("l4-wedge: guest: %lu sites emulated, %lu page faults served, %lu halts, %lu #PF and %lu other exceptions "
-          "delivered or run\n", g_sites_run, g_faults_served, g_halts, g_faults_delivered, g_exceptions);
+          "delivered or run, %lu shadow steps\n", g_sites_run, g_faults_served, g_halts, g_faults_delivered,
+          g_exceptions, g_steps);
 }
 
 void debug_exit_device::io_write(uint16_t, unsigned, uint32_t value) {

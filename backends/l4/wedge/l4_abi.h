@@ -99,7 +99,7 @@ extern "C" uint64_t l4_system_clock(uint64_t entry);
 // ---- map items (two typed words): the send base (where the page lands in the receiver's
 // window) with type 100b, then the flexpage with its rights (r 4, w 2, x 1)
 inline constexpr uint64_t map_item_word0(uint64_t send_base) { return (send_base & ~uint64_t(0x3ff)) | 0x8; }
-inline constexpr uint64_t rights_rwx = 7, rights_rx = 5;
+inline constexpr uint64_t rights_r = 4, rights_w = 2, rights_x = 1, rights_rwx = 7, rights_rx = 5;
 
 // ---- kernel protocol labels (label >> 4 of a 48-bit label)
 inline constexpr uint64_t label_page_fault = 0xffe;  // -2: rwx access bits in the low 4 bits
