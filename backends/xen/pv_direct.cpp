@@ -4,6 +4,7 @@
 #include "boot_tables.h"
 #include "console.h"
 #include "hypercall.h"
+#include "mmuext.h"
 #include "pv_memory.h"
 #include "shadow_costs.h"
 #include "wedge_ranges.h"
@@ -54,41 +55,20 @@ public:
     bool pin_l4(uint64_t mfn) override { return op(MMUEXT_PIN_L4_TABLE, mfn, "pin"); }
     bool unpin(uint64_t mfn) override { return op(MMUEXT_UNPIN_TABLE, mfn, "unpin"); }
     bool set_roots(uint64_t kernel_mfn, uint64_t user_mfn) override {
-        mmuext_op_t ops[2]{};
-        ops[0].cmd = MMUEXT_NEW_BASEPTR;
-        ops[0].arg1.mfn = kernel_mfn;
-        ops[1].cmd = MMUEXT_NEW_USER_BASEPTR;
-        ops[1].arg1.mfn = user_mfn;
-        unsigned done = 0;
         cost_scope t(shadow_phase::direct_hv);
-        long rc = mmuext_op(ops, 2, &done);
-        if (rc || done != 2) print("xen-wedge: direct: new_baseptr/new_user_baseptr refused: %ld\n", rc);
-        return rc == 0 && done == 2;
+        return mmuext_set_roots(kernel_mfn, user_mfn, "direct");
     }
     void invalidate_page(uint64_t va) override {
-        mmuext_op_t o{};
-        o.cmd = MMUEXT_INVLPG_LOCAL;
-        o.arg1.linear_addr = va;
-        unsigned done = 0;
         cost_scope t(shadow_phase::direct_hv);
-        mmuext_op(&o, 1, &done);
+        mmuext_invalidate_page(va);
     }
     void flush_all() override {
-        mmuext_op_t o{};
-        o.cmd = MMUEXT_TLB_FLUSH_LOCAL;
-        unsigned done = 0;
         cost_scope t(shadow_phase::direct_hv);
-        mmuext_op(&o, 1, &done);
+        mmuext_flush_tlb();
     }
     bool op(unsigned cmd, uint64_t mfn, const char *what) {
-        mmuext_op_t o{};
-        o.cmd = cmd;
-        o.arg1.mfn = mfn;
-        unsigned done = 0;
         cost_scope t(shadow_phase::direct_hv);
-        long rc = mmuext_op(&o, 1, &done);
-        if (rc) print("xen-wedge: direct: %s of mfn 0x%lx refused: %ld\n", what, mfn, rc);
-        return rc == 0;
+        return mmuext_on_frame(cmd, mfn, what, "direct");
     }
 };
 

@@ -3,6 +3,7 @@
 
 #include "console.h"
 #include "hypercall.h"
+#include "mmuext.h"
 #include "exit.h"
 #include "pv_memory.h"
 #include "shadow_costs.h"
@@ -91,45 +92,19 @@ public:
         }
         return true;
     }
-    bool pin_root(uint64_t mfn) override { return op(MMUEXT_PIN_L4_TABLE, mfn, "pin"); }
-    void unpin_root(uint64_t mfn) override { op(MMUEXT_UNPIN_TABLE, mfn, "unpin"); }
+    bool pin_root(uint64_t mfn) override { return mmuext_on_frame(MMUEXT_PIN_L4_TABLE, mfn, "pin", "shadow"); }
+    void unpin_root(uint64_t mfn) override { mmuext_on_frame(MMUEXT_UNPIN_TABLE, mfn, "unpin", "shadow"); }
     bool set_roots(uint64_t kernel_mfn, uint64_t user_mfn) override {
         cost_scope t(shadow_phase::hv_mmuext);
-        mmuext_op_t ops[2]{};
-        ops[0].cmd = MMUEXT_NEW_BASEPTR;
-        ops[0].arg1.mfn = kernel_mfn;
-        ops[1].cmd = MMUEXT_NEW_USER_BASEPTR;
-        ops[1].arg1.mfn = user_mfn;
-        unsigned done = 0;
-        long rc = mmuext_op(ops, 2, &done);
-        if (rc || done != 2) print("xen-wedge: shadow: new_baseptr/new_user_baseptr refused: %ld\n", rc);
-        return rc == 0 && done == 2;
+        return mmuext_set_roots(kernel_mfn, user_mfn, "shadow");
     }
     void invalidate_page(uint64_t va) override {
-        mmuext_op_t o{};
         cost_scope t(shadow_phase::hv_mmuext);
-        o.cmd = MMUEXT_INVLPG_LOCAL;
-        o.arg1.linear_addr = va;
-        unsigned done = 0;
-        mmuext_op(&o, 1, &done);
+        mmuext_invalidate_page(va);
     }
     void flush_all() override {
-        mmuext_op_t o{};
         cost_scope t(shadow_phase::hv_mmuext);
-        o.cmd = MMUEXT_TLB_FLUSH_LOCAL;
-        unsigned done = 0;
-        mmuext_op(&o, 1, &done);
-    }
-
-private:
-    bool op(unsigned cmd, uint64_t mfn, const char *what) {
-        mmuext_op_t o{};
-        o.cmd = cmd;
-        o.arg1.mfn = mfn;
-        unsigned done = 0;
-        long rc = mmuext_op(&o, 1, &done);
-        if (rc) print("xen-wedge: shadow: %s of mfn 0x%lx refused: %ld\n", what, mfn, rc);
-        return rc == 0;
+        mmuext_flush_tlb();
     }
 };
 

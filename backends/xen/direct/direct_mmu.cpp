@@ -164,9 +164,11 @@ void direct_mmu::drop_old(bool had_note, const note &saved, uint64_t machine, in
 
 // ---- types ---------------------------------------------------------------------------------
 
-status direct_mmu::typed_ref(uint64_t gfn, int level, half side)
+// The frame's record, made the first time it is met as a table of `level`; a frame met at two
+// levels is refused (Xen would refuse it too).
+status direct_mmu::track(uint64_t gfn, int level, half side, table *&t)
 {
-    table *t = tables_.insert(key_of(gfn));
+    t = tables_.insert(key_of(gfn));
     if (!t) return fail(status::out_of_space, gfn);
     if (t->level == 0) {
         t->level = static_cast<uint8_t>(level);
@@ -175,6 +177,13 @@ status direct_mmu::typed_ref(uint64_t gfn, int level, half side)
     } else if (t->level != level) {
         return fail(status::level_conflict, gfn);
     }
+    return status::ok;
+}
+
+status direct_mmu::typed_ref(uint64_t gfn, int level, half side)
+{
+    table *t = nullptr;
+    if (const status s = track(gfn, level, side, t); s != status::ok) return s;
     if (t->links++ != 0 || t->pinned) return status::ok;
     return become_typed(gfn, *t);
 }
@@ -232,15 +241,8 @@ status direct_mmu::adopt(uint64_t gfn, int level, half side)
 
 status direct_mmu::mark(uint64_t gfn, int level, half side)
 {
-    table *t = tables_.insert(key_of(gfn));
-    if (!t) return fail(status::out_of_space, gfn);
-    if (t->level == 0) {
-        t->level = static_cast<uint8_t>(level);
-        t->side = side;
-        ++stats_.tables_tracked;
-    } else if (t->level != level) {
-        return fail(status::level_conflict, gfn);
-    }
+    table *t = nullptr;
+    if (const status s = track(gfn, level, side, t); s != status::ok) return s;
     if (t->machine_form) return status::ok;
     if (adopting_ == max_adopt) return fail(status::out_of_space, gfn);
     t->machine_form = true;  // from here a leaf that maps this frame loses R/W
@@ -474,15 +476,8 @@ status direct_mmu::load_root(uint64_t cr3)
     const uint64_t gfn = (cr3 & pte::addr_mask) >> 12;
     uint64_t mfn = 0;
     if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, cr3);
-    table *t = tables_.insert(key_of(gfn));
-    if (!t) return fail(status::out_of_space, gfn);
-    if (t->level == 0) {
-        t->level = 4;
-        t->side = half::kernel;
-        ++stats_.tables_tracked;
-    } else if (t->level != 4) {
-        return fail(status::level_conflict, gfn);
-    }
+    table *t = nullptr;
+    if (const status s = track(gfn, 4, half::kernel, t); s != status::ok) return s;
     if (!t->pinned) {
         const bool was_typed = t->typed();
         t->pinned = true;

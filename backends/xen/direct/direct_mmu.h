@@ -145,6 +145,7 @@ private:
     static uint64_t slot_key(uint64_t table_mfn, unsigned index) { return (table_mfn << 9 | index) + 1; }
 
     table *find_table(uint64_t gfn) { return tables_.find(key_of(gfn)); }
+    status track(uint64_t gfn, int level, half side, table *&t);
     status typed_ref(uint64_t gfn, int level, half side);  // one more reference from a typed table
     void untyped_ref(uint64_t gfn);                           // one fewer
     status become_typed(uint64_t gfn, table &t);
