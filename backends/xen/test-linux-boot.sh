@@ -13,18 +13,8 @@
 # sites to (wedge/alternative_copies.h); vmlinux must be byte for byte what it was; and
 # `afterburn rewrite --backend xen` must give the digest the wedge printed.
 set -euo pipefail
-ab=$1 out=$2 logdir=$3
-mkdir -p "$logdir"
-fail() { echo "FAIL: $*"; exit 1; }
-
-if [ ! -f "$out/vmlinux" ] || [ ! -f "$out/initramfs.cpio.gz" ]; then
-    echo "== no Linux build in $out: afterburn build-linux -o $out"
-    "$ab" build-linux -o "$out" || fail "afterburn build-linux failed"
-fi
-vmlinux=$out/vmlinux initrd=$out/initramfs.cpio.gz
-compare=$(cd "$(dirname "$0")/../../tests/linux" && pwd)/compare-workload.sh
-native=$out/workload-native.txt
-[ -f "$native" ] || fail "no native workload transcript $native (linux.e2e / linux.workload_native write it)"
+. "$(dirname "$0")/linux-test-setup.sh"
+compare=$here/../../tests/linux/compare-workload.sh
 
 sum_before=$(sha256sum "$vmlinux") || fail "cannot read $vmlinux"
 log=$logdir/xen-linux.log

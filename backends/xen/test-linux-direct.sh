@@ -10,17 +10,7 @@
 # be unchanged (the same file as natively and on shadow paging), and `afterburn rewrite
 # --backend xen --pt-sites wedge` must give the digest the wedge printed.
 set -euo pipefail
-ab=$1 out=$2 logdir=$3
-mkdir -p "$logdir"
-fail() { echo "FAIL: $*"; exit 1; }
-
-if [ ! -f "$out/vmlinux" ] || [ ! -f "$out/initramfs.cpio.gz" ]; then
-    echo "== no Linux build in $out: afterburn build-linux -o $out"
-    "$ab" build-linux -o "$out" || fail "afterburn build-linux failed"
-fi
-vmlinux=$out/vmlinux initrd=$out/initramfs.cpio.gz native=$out/workload-native.txt
-here=$(cd "$(dirname "$0")" && pwd)
-[ -f "$native" ] || fail "no native workload transcript $native (linux.e2e / linux.workload_native write it)"
+. "$(dirname "$0")/linux-test-setup.sh"
 sum_before=$(sha256sum "$vmlinux") || fail "cannot read $vmlinux"
 
 log=$logdir/xen-linux-direct.log

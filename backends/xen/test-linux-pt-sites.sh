@@ -8,17 +8,7 @@
 # run each kind (> 0 times: a count of 0 means the plumbing is not in use); and `afterburn
 # rewrite --backend xen --pt-sites wedge` must give the digest the wedge printed.
 set -euo pipefail
-ab=$1 out=$2 logdir=$3
-mkdir -p "$logdir"
-fail() { echo "FAIL: $*"; exit 1; }
-
-if [ ! -f "$out/vmlinux" ] || [ ! -f "$out/initramfs.cpio.gz" ]; then
-    echo "== no Linux build in $out: afterburn build-linux -o $out"
-    "$ab" build-linux -o "$out" || fail "afterburn build-linux failed"
-fi
-vmlinux=$out/vmlinux initrd=$out/initramfs.cpio.gz native=$out/workload-native.txt
-here=$(cd "$(dirname "$0")" && pwd)
-[ -f "$native" ] || fail "no native workload transcript $native (linux.e2e / linux.workload_native write it)"
+. "$(dirname "$0")/linux-test-setup.sh"
 
 log=$logdir/xen-linux-pt-sites.log
 rc=0
