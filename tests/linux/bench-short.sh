@@ -46,7 +46,8 @@ grep -q 'pipe round trip' "$work/bench.err" || fail "the table lacks the pipe ro
 # The wedge's counters reach the log (the reset is prompt) and the JSON names where it was entered.
 grep -q '"wedge_site_entries": {"total": [1-9][0-9]*, "by_kind": {"[a-z_0-9]*": [1-9]' <<<"$json" ||
     fail "no wedge_site_entries with counts: $(grep -o '"wedge_site_entries": [^}]*' <<<"$json")"
-[[ $(grep -c '<title>' "$work/bench.svg") -eq 36 ]] || fail "the chart lacks bars: $(grep -c '<title>' "$work/bench.svg") of 36"
+# One bar per system and operation: 5 systems x 9 operations.
+[[ $(grep -c '<title>' "$work/bench.svg") -eq 45 ]] || fail "the chart lacks bars: $(grep -c '<title>' "$work/bench.svg") of 45"
 
 echo "== afterburn bench --short --runs 2 --systems native: the counts repeat"
 "$ab" bench --short --json --runs 2 --systems native --no-build --linux "$afterburnt" \
