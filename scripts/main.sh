@@ -49,7 +49,9 @@ for backend in native kvm xen l4; do
   echo "== afterburn boot --on $backend $guest"
   "$ab" boot --on "$backend" "$guest" --timeout 300 -q --log "$out/guest-$backend.log"
   status=$?
-  summary=$(tr -d '\r' <"$out/guest-$backend.log" 2>/dev/null | grep -m1 -E '^[0-9]+ passed' || true)
+  summary=
+  [ ! -f "$out/guest-$backend.log" ] ||
+    summary=$(tr -d '\r' <"$out/guest-$backend.log" | grep -m1 -E '^[0-9]+ passed' || true)
   case $status in
     0) guest_result[$backend]="ok ($summary)" ;;
     4) guest_result[$backend]="not available on this machine" ;;
