@@ -84,7 +84,7 @@ void scan_notes(const std::vector<unsigned char>& data, elf_notes& notes)
         if (name == "Afterburn") {
             notes.afterburn = true;
             // Any page_table_store/_load record: the image was built with the compiler pass.
-            annotation::walk_tables(&data[pos], &data[next], [&](const annotation::table_view& v) {
+            annotation::walk_tables(data.data() + pos, data.data() + next, [&](const annotation::table_view& v) {
                 for (std::uint32_t i = 0; i < v.count; ++i) {
                     std::uint8_t kind;
                     std::memcpy(&kind, reinterpret_cast<const unsigned char*>(v.records) + i * v.record_size +
