@@ -8,16 +8,13 @@
  *                                uint64_t entry)
  *   sp_ip_flags[3]: in, what `control` sets; out, the thread's old values
  */
+#include "callee_saved.h"
+
 	.text
 	.globl l4_exchange_registers
 	.type l4_exchange_registers, @function
 l4_exchange_registers:
-	pushq	%rbx
-	pushq	%rbp
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
+	save_callee_saved
 	pushq	%rdx			/* sp_ip_flags */
 	pushq	%rcx			/* the stub's address */
 	movq	%rdi, %rax
@@ -32,11 +29,6 @@ l4_exchange_registers:
 	movq	%rdx, 0(%rcx)
 	movq	%r8, 8(%rcx)
 	movq	%r9, 16(%rcx)
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbp
-	popq	%rbx
+	restore_callee_saved
 	ret
 	.size l4_exchange_registers, . - l4_exchange_registers

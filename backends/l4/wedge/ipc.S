@@ -9,16 +9,13 @@
  * uint64_t l4_ipc(uint64_t to, uint64_t from, uint64_t timeouts, uint64_t *utcb,
  *                 uint64_t *sender, uint64_t entry)   returns MR0 (the message tag)
  */
+#include "callee_saved.h"
+
 	.text
 	.globl l4_ipc
 	.type l4_ipc, @function
 l4_ipc:
-	pushq	%rbx
-	pushq	%rbp
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
+	save_callee_saved
 	pushq	%r8			/* sender out */
 	pushq	%rcx			/* utcb */
 	pushq	%r9			/* the stub's address */
@@ -50,11 +47,6 @@ l4_ipc:
 	jz	1f
 	movq	%rsi, (%r8)
 1:	movq	%r9, %rax
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbp
-	popq	%rbx
+	restore_callee_saved
 	ret
 	.size l4_ipc, . - l4_ipc

@@ -7,25 +7,17 @@
  * uint64_t l4_space_control(uint64_t space, uint64_t control, uint64_t kip_area,
  *                           uint64_t utcb_area, uint64_t redirector, uint64_t entry)
  */
+#include "callee_saved.h"
+
 	.text
 	.globl l4_space_control
 	.type l4_space_control, @function
 l4_space_control:
-	pushq	%rbx
-	pushq	%rbp
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
+	save_callee_saved
 	movq	%r9, %rax		/* the stub's address */
 	movq	%r8, %r9		/* redirector */
 	movq	%rcx, %r8		/* UTCB area */
 	call	*%rax
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbp
-	popq	%rbx
+	restore_callee_saved
 	ret
 	.size l4_space_control, . - l4_space_control

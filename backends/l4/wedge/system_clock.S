@@ -4,22 +4,14 @@
  *
  * uint64_t l4_system_clock(uint64_t entry)
  */
+#include "callee_saved.h"
+
 	.text
 	.globl l4_system_clock
 	.type l4_system_clock, @function
 l4_system_clock:
-	pushq	%rbx
-	pushq	%rbp
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
+	save_callee_saved
 	call	*%rdi
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbp
-	popq	%rbx
+	restore_callee_saved
 	ret
 	.size l4_system_clock, . - l4_system_clock

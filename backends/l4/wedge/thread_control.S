@@ -7,26 +7,18 @@
  * uint64_t l4_thread_control(uint64_t dest, uint64_t space, uint64_t scheduler,
  *                            uint64_t pager, uint64_t utcb_location, uint64_t entry)
  */
+#include "callee_saved.h"
+
 	.text
 	.globl l4_thread_control
 	.type l4_thread_control, @function
 l4_thread_control:
-	pushq	%rbx
-	pushq	%rbp
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
+	save_callee_saved
 	movq	%r9, %rax		/* the stub's address */
 	movq	%r8, %r9		/* utcb location */
 	movq	%rsi, %r8		/* space specifier */
 	movq	%rcx, %rsi		/* pager */
 	call	*%rax
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbp
-	popq	%rbx
+	restore_callee_saved
 	ret
 	.size l4_thread_control, . - l4_thread_control

@@ -6,16 +6,13 @@
  *
  * void l4_unmap(uint64_t control, uint64_t *utcb, uint64_t entry)
  */
+#include "callee_saved.h"
+
 	.text
 	.globl l4_unmap
 	.type l4_unmap, @function
 l4_unmap:
-	pushq	%rbx
-	pushq	%rbp
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
+	save_callee_saved
 	movq	%rdx, %rcx		/* the stub's address */
 	movq	%rdi, %rdx		/* control */
 	movq	%rsi, %rdi		/* UTCB */
@@ -28,11 +25,6 @@ l4_unmap:
 	movq	48(%rdi), %r14
 	movq	56(%rdi), %r15
 	call	*%rcx
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbp
-	popq	%rbx
+	restore_callee_saved
 	ret
 	.size l4_unmap, . - l4_unmap
