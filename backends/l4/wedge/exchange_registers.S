@@ -8,7 +8,7 @@
  *                                uint64_t entry)
  *   sp_ip_flags[3]: in, what `control` sets; out, the thread's old values
  */
-#include "callee_saved.h"
+#include "stub_macros.h"
 
 	.text
 	.globl l4_exchange_registers

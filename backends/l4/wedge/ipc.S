@@ -9,7 +9,7 @@
  * uint64_t l4_ipc(uint64_t to, uint64_t from, uint64_t timeouts, uint64_t *utcb,
  *                 uint64_t *sender, uint64_t entry)   returns MR0 (the message tag)
  */
-#include "callee_saved.h"
+#include "stub_macros.h"
 
 	.text
 	.globl l4_ipc
@@ -23,14 +23,7 @@ l4_ipc:
 	movq	%rsi, %rdx
 	movq	%rdi, %rsi
 	movq	%rcx, %rdi
-	movq	0(%rdi), %r9
-	movq	8(%rdi), %rax
-	movq	16(%rdi), %rbx
-	movq	24(%rdi), %r10
-	movq	32(%rdi), %r12
-	movq	40(%rdi), %r13
-	movq	48(%rdi), %r14
-	movq	56(%rdi), %r15
+	load_message_registers %rdi
 	popq	%rcx
 	call	*%rcx
 	popq	%rcx			/* utcb */

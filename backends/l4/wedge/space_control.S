@@ -7,7 +7,7 @@
  * uint64_t l4_space_control(uint64_t space, uint64_t control, uint64_t kip_area,
  *                           uint64_t utcb_area, uint64_t redirector, uint64_t entry)
  */
-#include "callee_saved.h"
+#include "stub_macros.h"
 
 	.text
 	.globl l4_space_control

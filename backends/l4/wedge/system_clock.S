@@ -4,7 +4,7 @@
  *
  * uint64_t l4_system_clock(uint64_t entry)
  */
-#include "callee_saved.h"
+#include "stub_macros.h"
 
 	.text
 	.globl l4_system_clock

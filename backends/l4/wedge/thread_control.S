@@ -7,7 +7,7 @@
  * uint64_t l4_thread_control(uint64_t dest, uint64_t space, uint64_t scheduler,
  *                            uint64_t pager, uint64_t utcb_location, uint64_t entry)
  */
-#include "callee_saved.h"
+#include "stub_macros.h"
 
 	.text
 	.globl l4_thread_control

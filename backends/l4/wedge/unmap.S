@@ -6,7 +6,7 @@
  *
  * void l4_unmap(uint64_t control, uint64_t *utcb, uint64_t entry)
  */
-#include "callee_saved.h"
+#include "stub_macros.h"
 
 	.text
 	.globl l4_unmap
@@ -16,14 +16,7 @@ l4_unmap:
 	movq	%rdx, %rcx		/* the stub's address */
 	movq	%rdi, %rdx		/* control */
 	movq	%rsi, %rdi		/* UTCB */
-	movq	0(%rdi), %r9
-	movq	8(%rdi), %rax
-	movq	16(%rdi), %rbx
-	movq	24(%rdi), %r10
-	movq	32(%rdi), %r12
-	movq	40(%rdi), %r13
-	movq	48(%rdi), %r14
-	movq	56(%rdi), %r15
+	load_message_registers %rdi
 	call	*%rcx
 	restore_callee_saved
 	ret
