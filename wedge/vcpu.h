@@ -160,4 +160,13 @@ struct vcpu {
     }
 };
 
+// The state the 64-bit boot protocol enters a kernel in, for what the vCPU's constructor does
+// not already give: __BOOT_CS (0x10), __BOOT_DS (0x18) in DS/ES/SS, interrupts off.
+inline void enter_boot_protocol_state(vcpu &c)
+{
+    c.selector[1] = 0x10;
+    c.selector[0] = c.selector[2] = c.selector[3] = 0x18;
+    c.set_virtual_if(false);
+}
+
 } // namespace afterburn::wedge

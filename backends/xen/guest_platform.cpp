@@ -73,10 +73,7 @@ bool platform_init(uint64_t cr3) {
     guest_platform &p = *g_platform;
     c.cpuid.build(real_cpuid, nullptr);
     c.cr3 = cr3;
-    // The 64-bit boot protocol's state: __BOOT_CS / __BOOT_DS, IF 0.
-    c.selector[1] = 0x10;
-    c.selector[0] = c.selector[2] = c.selector[3] = 0x18;
-    c.set_virtual_if(false);
+    wedge::enter_boot_protocol_state(c);
     c.io = &p.bus;
     c.apic = &p.apic;
     c.extint = &p.pic;

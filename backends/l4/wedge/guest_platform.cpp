@@ -136,9 +136,7 @@ bool platform_init(const uint8_t *kip) {
     g_platform = new (g_platform_storage) guest_platform(c);
     guest_platform &p = *g_platform;
     c.cpuid.build(real_cpuid, nullptr);
-    c.selector[1] = 0x10;
-    c.selector[0] = c.selector[2] = c.selector[3] = 0x18;
-    c.set_virtual_if(false);
+    wedge::enter_boot_protocol_state(c);
     c.io = &p.bus;
     c.apic = &p.apic;
     c.extint = &p.pic;
