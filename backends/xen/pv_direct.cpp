@@ -3,6 +3,7 @@
 
 #include "boot_tables.h"
 #include "console.h"
+#include "exit.h"
 #include "hypercall.h"
 #include "mmuext.h"
 #include "pv_memory.h"
@@ -188,12 +189,37 @@ bool direct_boot_tables(const loaded_guest &g, uint64_t &cr3) {
 
 xd::direct_mmu &direct() { return *g_direct; }
 bool direct_active() { return g_active; }
-void direct_flush_tlb() { g_xen.flush_all(); }
-bool direct_fix_wedge_fault(uint64_t va, uint64_t error_code) {
-    return g_active && (error_code & 3) == 3 &&
-           g_direct->on_write_fault(va) == xd::direct_mmu::write_fault::retry;
+
+namespace {
+[[noreturn]] void flush_refused(xd::status s) {
+    print("xen-wedge: guest: direct paging: sending the queued page-table updates failed: %s (0x%lx)\n",
+          direct_status_text(s), g_direct->detail());
+    exit_with(verdict_fail);
 }
-void direct_invalidate_page(uint64_t va) { g_xen.invalidate_page(va); }
+} // namespace
+
+bool direct_send_updates() {
+    if (!g_active || !g_direct->has_queued()) return false;
+    xd::status s;
+    {
+        cost_scope t(shadow_phase::direct_flush);
+        s = g_direct->flush();
+    }
+    if (s != xd::status::ok) flush_refused(s);
+    return true;
+}
+void direct_flush_tlb() {
+    if (const xd::status s = g_direct->flush_tlb(); s != xd::status::ok) flush_refused(s);
+}
+bool direct_fix_wedge_fault(uint64_t va, uint64_t error_code) {
+    if (!g_active) return false;
+    // The wedge's own access through a mapping still queued: sent, the access runs again.
+    if (direct_send_updates()) return true;
+    return (error_code & 3) == 3 && g_direct->on_write_fault(va) == xd::direct_mmu::write_fault::retry;
+}
+void direct_invalidate_page(uint64_t va) {
+    if (const xd::status s = g_direct->invalidate_page(va); s != xd::status::ok) flush_refused(s);
+}
 afterburn::xen_shadow::guest_physical &direct_guest_view() { return g_view; }
 
 const char *direct_status_text(xd::status s) {

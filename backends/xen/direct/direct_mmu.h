@@ -62,6 +62,8 @@ struct stats {
     uint64_t large_pages_split = 0;
     uint64_t unreachable_entries = 0;  // guest entries naming a frame outside guest RAM
     uint64_t roots_loaded = 0;
+    uint64_t updates_queued = 0;      // entry updates through the queue
+    uint64_t queue_flushes = 0;       // mmu_update hypercalls that sent them
     uint32_t tables_tracked = 0;
 };
 
@@ -73,6 +75,8 @@ public:
     static constexpr unsigned max_ranges = 16;
     static constexpr unsigned max_aliases = 4;
     static constexpr unsigned max_adopt = 1024;  // tables converted by one link or root load
+    static constexpr unsigned max_queued = 128;   // entry updates waiting for one mmu_update
+    static constexpr unsigned max_queued_frames = 8;  // distinct frames they may touch
 
     direct_mmu(guest_memory &mem, xen_mmu &xen) : mem_(mem), xen_(xen) {}
     direct_mmu(const direct_mmu &) = delete;
@@ -87,6 +91,20 @@ public:
     // In a frame that is no table the access is plain: the guest's value as it is.
     status store(uint64_t gpa, uint64_t value);
     status load(uint64_t gpa, uint64_t &value);
+
+    // Stores to tables Xen runs are queued (docs/xen-direct-paging.md, "Batched updates") and
+    // reach Xen in order, in one mmu_update per queue, at the latest when something could
+    // observe them: a root load, a TLB invalidation, a write fault, any other hypercall the
+    // core makes, a read of a queued slot's frame by a loop, a table becoming data again, and
+    // whatever the integration calls flush() for (the guest's #PF, the return to the guest
+    // through anything but a page-table site). Loads and the core's own reads see queued
+    // values. flush() is cheap when nothing is queued.
+    status flush();
+    bool has_queued() const { return queued_ != 0; }
+    // MMUEXT_INVLPG_LOCAL / MMUEXT_TLB_FLUSH_LOCAL for the guest's invlpg and flushes, after
+    // the queue (the guest flushes to make its stores take effect).
+    status invalidate_page(uint64_t va);
+    status flush_tlb();
     // The guest-physical address `va` reaches under the current root (the machine tables);
     // false if unmapped or not guest RAM.
     bool translate(uint64_t va, uint64_t &gpa);
@@ -180,6 +198,22 @@ private:
     };
     void changed() { last_.va_page = ~0ull; }
 
+    // The queue: updates in order, each with what Xen will store (its additions on), and per
+    // frame a bitmap of the slots that have one, so a read of any other slot stays cheap.
+    static constexpr unsigned entries_per_table = 512;
+    struct queued_frame {
+        uint64_t mfn = 0;
+        uint64_t slots[entries_per_table / 64] = {};
+    };
+    status submit(uint64_t table_mfn, unsigned index, uint64_t value, int level);
+    // A machine entry as Xen will hold it once the queue is sent.
+    uint64_t entry_at(uint64_t table_mfn, unsigned index);
+    bool holds(uint64_t table_mfn) const;
+    // Before a loop reads the frame through one view: the queue sent if it touches the frame.
+    status settle(uint64_t table_mfn) { return holds(table_mfn) ? flush() : status::ok; }
+    // A read view of a table after settle(); nullptr if the flush was refused.
+    const volatile uint64_t *view(uint64_t mfn);
+
     guest_memory &mem_;
     xen_mmu &xen_;
     fixed_hash<table, max_tables> tables_;
@@ -196,6 +230,11 @@ private:
     stats stats_;
     uint64_t detail_ = 0;
     last_walk last_;
+    xen_mmu::update queue_[max_queued] = {};
+    uint64_t queue_seen_[max_queued] = {};
+    unsigned queued_ = 0;
+    queued_frame queue_frames_[max_queued_frames] = {};
+    unsigned queue_frame_count_ = 0;
 };
 
 } // namespace afterburn::xen_direct
