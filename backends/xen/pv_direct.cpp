@@ -36,20 +36,18 @@ public:
 class xen_direct_mmu final : public xd::xen_mmu {
 public:
     unsigned refusals = 0;
+    // The core's updates are mmu_update requests as they are (an 8-byte aligned entry address
+    // is MMU_NORMAL_PT_UPDATE's ptr): one hypercall for the whole queue, no copy.
+    static_assert(sizeof(update) == sizeof(mmu_update_t) && MMU_NORMAL_PT_UPDATE == 0);
     bool update_entries(const update *u, unsigned count) override {
-        mmu_update_t reqs[64];
-        for (unsigned first = 0; first < count; first += 64) {
-            const unsigned n = count - first < 64 ? count - first : 64;
-            for (unsigned i = 0; i < n; ++i) reqs[i] = {u[first + i].ptr | MMU_NORMAL_PT_UPDATE, u[first + i].value};
-            unsigned done = 0;
-            cost_scope t(shadow_phase::direct_hv);
-            long rc = mmu_update(reqs, n, &done);
-            if (rc || done != n) {
-                if (refusals++ < 8)
-                    print("xen-wedge: direct: mmu_update of entry 0x%lx = 0x%lx refused: %ld\n",
-                          u[first + done].ptr, u[first + done].value, rc);
-                return false;
-            }
+        unsigned done = 0;
+        cost_scope t(shadow_phase::direct_hv);
+        long rc = mmu_update(reinterpret_cast<const mmu_update_t *>(u), count, &done);
+        if (rc || done != count) {
+            const update &bad = u[done < count ? done : count - 1];
+            if (refusals++ < 8)
+                print("xen-wedge: direct: mmu_update of entry 0x%lx = 0x%lx refused: %ld\n", bad.ptr, bad.value, rc);
+            return false;
         }
         return true;
     }

@@ -584,7 +584,7 @@ bool direct_mmu::holds(uint64_t table_mfn) const
     return false;
 }
 
-uint64_t direct_mmu::entry_at(uint64_t table_mfn, unsigned index)
+uint64_t direct_mmu::queued_entry_at(uint64_t table_mfn, unsigned index)
 {
     for (unsigned f = 0; f < queue_frame_count_; ++f) {
         const queued_frame &q = queue_frames_[f];
@@ -628,6 +628,7 @@ status direct_mmu::flush()
     queued_ = 0;
     queue_frame_count_ = 0;
     ++stats_.queue_flushes;
+    changed();  // translate's kept walk was read from the entries Xen ran before
     return xen_.update_entries(queue_, count) ? status::ok : fail(status::refused, queue_[0].ptr);
 }
 
@@ -686,7 +687,7 @@ bool direct_mmu::translate(uint64_t va, uint64_t &gpa, bool &guest_writable)
     for (int level = 4; level >= 1; --level) {
         const unsigned i = index_at(va, level);
         w.slots[4 - level] = slot_key(mfn, i);
-        const uint64_t e = entry_at(mfn, i);
+        const uint64_t e = mem_.read_view(mfn)[i];  // what Xen runs, as the CPU (not the queue)
         if (!(e & pte::present)) return false;
         if (level == 1) {
             const note *n = (e & pte::write) ? nullptr : notes_.find(slot_key(mfn, i));

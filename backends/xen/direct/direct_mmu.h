@@ -109,7 +109,10 @@ public:
     // false if unmapped or not guest RAM.
     bool translate(uint64_t va, uint64_t &gpa);
     // The same, and whether the guest's own tables let the kernel write there (R/W at every
-    // level, a write-protected leaf counting as the guest's writable one).
+    // level, a write-protected leaf counting as the guest's writable one). This one reads the
+    // entries Xen runs, as the CPU does, not the queue: an access it finds mapped is made there
+    // natively (see page_table_direct.cpp); one it does not takes the guest's walk, which sees
+    // the queue. Like a TLB that kept old translations until the guest flushes.
     bool translate(uint64_t va, uint64_t &gpa, bool &guest_writable);
 
     enum class write_fault {
@@ -207,7 +210,11 @@ private:
     };
     status submit(uint64_t table_mfn, unsigned index, uint64_t value, int level);
     // A machine entry as Xen will hold it once the queue is sent.
-    uint64_t entry_at(uint64_t table_mfn, unsigned index);
+    uint64_t entry_at(uint64_t table_mfn, unsigned index)
+    {
+        return queue_frame_count_ ? queued_entry_at(table_mfn, index) : mem_.read_view(table_mfn)[index];
+    }
+    uint64_t queued_entry_at(uint64_t table_mfn, unsigned index);
     bool holds(uint64_t table_mfn) const;
     // Before a loop reads the frame through one view: the queue sent if it touches the frame.
     status settle(uint64_t table_mfn) { return holds(table_mfn) ? flush() : status::ok; }

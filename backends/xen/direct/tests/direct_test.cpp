@@ -289,6 +289,7 @@ TEST_CASE("the walk translate() keeps is forgotten when an entry of it or the ro
 
     // The leaf changes through the site.
     REQUIRE(r.mmu.store(gpa_of(user_l1, idx(0x400000, 1)), 201ull << 12 | P | U | A) == status::ok);
+    r.sent();
     REQUIRE(r.mmu.translate(0x400123, gpa, writable));
     CHECK(gpa == (201ull << 12 | 0x123));
     CHECK_FALSE(writable);
@@ -297,6 +298,7 @@ TEST_CASE("the walk translate() keeps is forgotten when an entry of it or the ro
     const uint64_t other_l1 = 35;
     r.xen.gwrite(gpa_of(other_l1, idx(0x400000, 1)), 202ull << 12 | P | RW | U | A);
     REQUIRE(r.mmu.store(gpa_of(user_l2, idx(0x400000, 2)), link(other_l1, U)) == status::ok);
+    r.sent();
     REQUIRE(r.mmu.translate(0x400123, gpa, writable));
     CHECK(gpa == (202ull << 12 | 0x123));
     CHECK(writable);
@@ -376,11 +378,12 @@ TEST_CASE("stores to a live table are queued, read back from the queue and sent 
     CHECK(r.load(user_l1, 7) == (250ull << 12 | P | U | A));
     uint64_t gpa = 0;
     bool writable = true;
-    REQUIRE(r.mmu.translate(0x407123, gpa, writable));  // the core's own reads see the queue
-    CHECK(gpa == (250ull << 12 | 0x123));
-    CHECK_FALSE(writable);
+    CHECK_FALSE(r.mmu.translate(0x407123, gpa, writable));  // what Xen runs, as the CPU sees it
 
     r.sent();
+    REQUIRE(r.mmu.translate(0x407123, gpa, writable));
+    CHECK(gpa == (250ull << 12 | 0x123));
+    CHECK_FALSE(writable);
     CHECK(r.xen.hypercalls == before + 1);
     CHECK_FALSE(r.mmu.has_queued());
     CHECK(entry_frame(r.kwalk(0x405000)) == r.m(305));
@@ -388,6 +391,20 @@ TEST_CASE("stores to a live table are queued, read back from the queue and sent 
     CHECK_FALSE((r.kwalk(0x407000) & RW));
     CHECK(r.load(user_l1, 7) == (250ull << 12 | P | U | A));
     CHECK(r.mmu.statistics().updates_queued >= 101);
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("translate's kept walk is forgotten when the queue is sent")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    uint64_t gpa = 0;
+    bool writable = false;
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    REQUIRE(r.mmu.store(gpa_of(user_l1, idx(0x400000, 1)), 0) == status::ok);  // queued
+    REQUIRE(r.mmu.translate(0x400456, gpa, writable));  // Xen still runs the old entry
+    r.sent();
+    CHECK_FALSE(r.mmu.translate(0x400789, gpa, writable));
     CHECK(r.xen.errors.empty());
 }
 
