@@ -51,6 +51,37 @@ public:
         }
         return true;
     }
+    // mmu_update and mmuext_op in one multicall (one entry into Xen instead of two).
+    bool update_then_invalidate(const update *u, unsigned count, bool all, uint64_t va) override {
+        mmuext_op_t o{};
+        o.cmd = all ? MMUEXT_TLB_FLUSH_LOCAL : MMUEXT_INVLPG_LOCAL;
+        if (!all) o.arg1.linear_addr = va;
+        unsigned done = 0, ext_done = 0;
+        multicall_entry_t calls[2]{};
+        calls[0].op = __HYPERVISOR_mmu_update;
+        calls[0].args[0] = reinterpret_cast<uint64_t>(u);
+        calls[0].args[1] = count;
+        calls[0].args[2] = reinterpret_cast<uint64_t>(&done);
+        calls[0].args[3] = DOMID_SELF;
+        calls[1].op = __HYPERVISOR_mmuext_op;
+        calls[1].args[0] = reinterpret_cast<uint64_t>(&o);
+        calls[1].args[1] = 1;
+        calls[1].args[2] = reinterpret_cast<uint64_t>(&ext_done);
+        calls[1].args[3] = DOMID_SELF;
+        long rc;
+        {
+            cost_scope t(shadow_phase::direct_hv);
+            rc = hypercall<__HYPERVISOR_multicall>(reinterpret_cast<uint64_t>(calls), 2);
+        }
+        if (rc || calls[0].result || done != count) {
+            const update &bad = u[done < count ? done : count - 1];
+            if (refusals++ < 8)
+                print("xen-wedge: direct: mmu_update of entry 0x%lx = 0x%lx refused: %ld (multicall %ld)\n", bad.ptr,
+                      bad.value, static_cast<long>(calls[0].result), rc);
+            return false;
+        }
+        return true;
+    }
     bool pin_l4(uint64_t mfn) override { return op(MMUEXT_PIN_L4_TABLE, mfn, "pin"); }
     bool unpin(uint64_t mfn) override { return op(MMUEXT_UNPIN_TABLE, mfn, "unpin"); }
     bool set_roots(uint64_t kernel_mfn, uint64_t user_mfn) override {

@@ -637,18 +637,25 @@ const volatile uint64_t *direct_mmu::view(uint64_t mfn)
     return settle(mfn) == status::ok ? mem_.read_view(mfn) : nullptr;
 }
 
-status direct_mmu::invalidate_page(uint64_t va)
-{
-    const status s = flush();
-    xen_.invalidate_page(va);
-    return s;
-}
+status direct_mmu::invalidate_page(uint64_t va) { return send_then_invalidate(false, va); }
 
-status direct_mmu::flush_tlb()
+status direct_mmu::flush_tlb() { return send_then_invalidate(true, 0); }
+
+// The guest invalidates to make its stores take effect: the queue goes first, in the same
+// hypercall when there is one.
+status direct_mmu::send_then_invalidate(bool all, uint64_t va)
 {
-    const status s = flush();
-    xen_.flush_all();
-    return s;
+    if (queued_ == 0) {
+        if (all) xen_.flush_all();
+        else xen_.invalidate_page(va);
+        return status::ok;
+    }
+    const unsigned count = queued_;
+    queued_ = 0;
+    queue_frame_count_ = 0;
+    ++stats_.queue_flushes;
+    changed();
+    return xen_.update_then_invalidate(queue_, count, all, va) ? status::ok : fail(status::refused, queue_[0].ptr);
 }
 
 // ---- faults --------------------------------------------------------------------------------

@@ -218,6 +218,7 @@ private:
     bool holds(uint64_t table_mfn) const;
     // Before a loop reads the frame through one view: the queue sent if it touches the frame.
     status settle(uint64_t table_mfn) { return holds(table_mfn) ? flush() : status::ok; }
+    status send_then_invalidate(bool all, uint64_t va);
     // A read view of a table after settle(); nullptr if the flush was refused.
     const volatile uint64_t *view(uint64_t mfn);
 

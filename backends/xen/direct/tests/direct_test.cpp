@@ -447,8 +447,16 @@ TEST_CASE("every flush point sends the queue before Xen or the CPU could see the
     REQUIRE(r.mmu.store(gpa_of(user_l1, idx(va, 1)), leaf) == status::ok);
     REQUIRE(r.kwalk(va) == 0);
     SECTION("a root load") { REQUIRE(r.mmu.load_root(root << 12) == status::ok); }
-    SECTION("invlpg") { REQUIRE(r.mmu.invalidate_page(va) == status::ok); }
-    SECTION("a TLB flush") { REQUIRE(r.mmu.flush_tlb() == status::ok); }
+    SECTION("invlpg")
+    {
+        REQUIRE(r.mmu.invalidate_page(va) == status::ok);
+        CHECK(entry_frame(r.xen.walked_at_invalidation) == r.m(310));  // sent before the invlpg
+    }
+    SECTION("a TLB flush")
+    {
+        REQUIRE(r.mmu.flush_tlb() == status::ok);
+        CHECK(r.xen.full_flushes == 1);
+    }
     SECTION("a write fault (any: the queue may be why)")
     {
         CHECK(r.mmu.on_write_fault(0x400000) == direct_mmu::write_fault::not_ours);
