@@ -380,10 +380,13 @@ status direct_mmu::write_entry(uint64_t gfn, const table &t, unsigned index, uin
 {
     uint64_t mfn = 0;
     mem_.gfn_to_mfn(gfn, mfn);
-    const uint64_t key = slot_key(mfn, index);
-    for (uint64_t s : last_.slots)
-        if (s == key) changed();
     if (!t.typed()) {
+        // Changed at once: a kept walk through it goes. (A typed table's update is queued,
+        // and sending the queue forgets every kept walk.)
+        const uint64_t key = slot_key(mfn, index);
+        for (const last_walk &w : kept_)
+            for (uint64_t s : w.slots)
+                if (s == key) changed();
         mem_.write_view(gfn)[index] = machine;
         mem_.end_write();
         return status::ok;
@@ -683,11 +686,12 @@ bool direct_mmu::translate(uint64_t va, uint64_t &gpa, bool &guest_writable)
 {
     if (current_ == ~0ull) return false;
     const uint64_t page = va & ~0xfffull;
-    if (page == last_.va_page) {
-        gpa = last_.gpa_page | (va & 0xfff);
-        guest_writable = last_.writable;
-        return true;
-    }
+    for (const last_walk &k : kept_)
+        if (page == k.va_page) {
+            gpa = k.gpa_page | (va & 0xfff);
+            guest_writable = k.writable;
+            return true;
+        }
     uint64_t mfn = current_mfn_;
     bool writable = true;
     last_walk w;
@@ -705,7 +709,8 @@ bool direct_mmu::translate(uint64_t va, uint64_t &gpa, bool &guest_writable)
             w.va_page = page;
             w.gpa_page = gfn << 12;
             w.writable = guest_writable;
-            last_ = w;
+            kept_[next_kept_] = w;
+            next_kept_ = (next_kept_ + 1) % kept_walks;
             return true;
         }
         writable = writable && (e & pte::write);

@@ -189,17 +189,23 @@ private:
     void release_root(uint64_t gfn, table &t);
     bool leaf_slot(uint64_t va, uint64_t &table_mfn, unsigned &index, uint64_t &entry);
     status fail(status s, uint64_t detail) { detail_ = detail; return s; }
-    // The last translate() (a site's table page, translated again by the next site): good
-    // while the four machine entries of its walk and its leaf's note stay. A store through the
-    // site to one of them forgets it; every other change of a machine entry (the core's own,
-    // Xen's never change a walk) and a root load forget it outright.
+    // A translate() kept (a site's table page, translated again by a later site): good while
+    // the four machine entries of its walk and its leaf's note stay. Sending the queue, a plain
+    // write to one of them, every other change of a machine entry (the core's own; Xen's never
+    // change a walk) and a root load forget the kept walks.
     struct last_walk {
         uint64_t va_page = ~0ull;  // ~0: none
         uint64_t gpa_page = 0;
         bool writable = false;
         uint64_t slots[4] = {};    // slot_key of the entry used at each level
     };
-    void changed() { last_.va_page = ~0ull; }
+    // A few walks are kept: Linux's loops alternate between table pages (fork's copy reads the
+    // parent's and writes the child's; a fault walks four levels).
+    static constexpr unsigned kept_walks = 4;
+    void changed()
+    {
+        for (last_walk &w : kept_) w.va_page = ~0ull;
+    }
 
     // The queue: updates in order, each with what Xen will store (its additions on), and per
     // frame a bitmap of the slots that have one, so a read of any other slot stays cheap.
@@ -237,7 +243,8 @@ private:
     uint64_t current_mfn_ = 0;
     stats stats_;
     uint64_t detail_ = 0;
-    last_walk last_;
+    last_walk kept_[kept_walks];
+    unsigned next_kept_ = 0;  // the one a new walk replaces (round robin)
     xen_mmu::update queue_[max_queued] = {};
     uint64_t queue_seen_[max_queued] = {};
     unsigned queued_ = 0;

@@ -394,6 +394,36 @@ TEST_CASE("stores to a live table are queued, read back from the queue and sent 
     CHECK(r.xen.errors.empty());
 }
 
+TEST_CASE("translate keeps several walks, and a store to any entry of one forgets it")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    uint64_t gpa = 0;
+    bool writable = false;
+    // Four pages kept (a fault's walk: the user page and three tables' aliases), then the
+    // user page's leaf changes while the other walks stay kept.
+    const uint64_t vas[] = {direct_map + (user_l1 << 12), 0x400000, direct_map + (user_l2 << 12),
+                            direct_map + (user_l3 << 12)};
+    for (uint64_t va : vas) REQUIRE(r.mmu.translate(va, gpa, writable));
+    REQUIRE(r.mmu.store(gpa_of(user_l1, idx(0x400000, 1)), 203ull << 12 | P | U | A) == status::ok);
+    r.sent();
+    for (uint64_t va : vas) REQUIRE(r.mmu.translate(va, gpa, writable));  // kept again, in another order
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    CHECK(gpa == (203ull << 12 | 0x123));
+    CHECK_FALSE(writable);
+    REQUIRE(r.mmu.translate(direct_map + (user_l2 << 12) + 8, gpa, writable));
+    CHECK(gpa == (user_l2 << 12 | 8));
+    CHECK(writable);  // the guest's view of a table's alias
+    // A store to the leaf again, with the walk kept in a slot other than the newest.
+    REQUIRE(r.mmu.translate(direct_map + 0x5000, gpa, writable));
+    REQUIRE(r.mmu.store(gpa_of(user_l1, idx(0x400000, 1)), 204ull << 12 | P | RW | U | A) == status::ok);
+    r.sent();
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    CHECK(gpa == (204ull << 12 | 0x123));
+    CHECK(writable);
+    CHECK(r.xen.errors.empty());
+}
+
 TEST_CASE("translate's kept walk is forgotten when the queue is sent")
 {
     rig r;
