@@ -9,6 +9,7 @@
 #include "guest_stacks.h"
 #include "guest_time.h"
 #include "page_table_sites.h"
+#include "pv_direct.h"
 #include "pv_shadow.h"
 #include "run_stats.h"
 #include "user_mode.h"
@@ -74,6 +75,9 @@ void find_fast_path_facts() { g_fast_path_facts = wedge::find_fast_path_facts(cp
 void resume() {
     wedge::vcpu &c = cpu();
     wedge::frame &fr = g_guest_run.frame;
+    // Direct paging: the page-table stores the core queued reach Xen before the guest runs on
+    // anything but the kernel fast paths' return (docs/xen-direct-paging.md, "Batched updates").
+    direct_send_updates();
     // Every change of the state the entry window's fast paths (sti_fast_path.S,
     // flags_fast_path.S, tsc_fast_path.S) depend on is the core's and ends here. Virtual CPL 1
     // and 2 run in Xen's kernel mode too, where the window is mapped.

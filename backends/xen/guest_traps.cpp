@@ -63,6 +63,13 @@ void run_user_site(uint64_t va, bool int3_only) {
 bool handle_direct_page_fault(trap_frame *f, bool from_user, xs::fault_result &pf) {
     wedge::vcpu &c = cpu();
     const uint64_t cr2 = this_vcpu()->arch.cr2;
+    // Xen ran entries older than the guest's while stores were queued (a page the guest just
+    // mapped, or made writable): sent, the access runs again and faults only if it must.
+    if (direct_send_updates()) {
+        ++g_run_stats.queued_update_faults;
+        if (from_user) returning_to_user_mode(c);
+        return true;
+    }
     if ((f->error & (pf_error::present | pf_error::write)) == (pf_error::present | pf_error::write)) {
         xd::direct_mmu::write_fault wf;
         {

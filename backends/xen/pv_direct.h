@@ -22,6 +22,10 @@ bool direct_boot_tables(const loaded_guest &g, uint64_t &cr3);
 
 xd::direct_mmu &direct();
 bool direct_active();
+// Sends the core's queued page-table updates to Xen (docs/xen-direct-paging.md, "Batched
+// updates"): true if there were any. Called before the guest runs anywhere but right after a
+// page-table site, and on the guest's #PF (then the faulting access is retried).
+bool direct_send_updates();
 void direct_flush_tlb();
 // A #PF the wedge itself took writing guest memory at `va`: true if the page was a table and
 // is data again (retry the access).

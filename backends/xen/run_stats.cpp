@@ -92,6 +92,9 @@ void print_stats() {
               d.roots_loaded, d.tables_converted, d.tables_tracked, d.tables_released, d.entries_stored,
               d.entries_loaded, d.mappings_write_protected, d.large_pages_split, d.unreachable_entries,
               s.unreachable_faults, s.shadow_faults);
+        print("xen-wedge: guest: direct paging queue: %lu entry updates queued, sent in %lu batches (%lu #PFs retried after "
+              "sending them)\n",
+              d.updates_queued, d.queue_flushes, s.queued_update_faults);
     } else {
         print("xen-wedge: guest: shadow: %lu faults filled for the guest, %lu CR3 loads (%lu kept the global kernel half, "
               "%lu rebuilt from empty), %lu flushes in all, %lu pool reclaims, %u tables in use\n",

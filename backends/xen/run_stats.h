@@ -23,6 +23,7 @@ struct run_stats {
     bool heartbeat;            // wedge option heartbeat: a progress line every 5 s
     uint64_t shadow_faults;    // #PFs the shadow filled (the guest never saw them)
     uint64_t unreachable_faults; // direct paging: accesses through entries naming frames outside guest RAM
+    uint64_t queued_update_faults; // direct paging: #PFs retried after sending the queued updates
     uint64_t cr3_loads, cr3_kept;  // guest CR3 loads, and those that kept the kernel half
     uint64_t swapgs_fast;  // swapgs sites finished without the core (swapgs_fast_path.cpp)
     // Returns to user mode without the core (user_return_fast_path.cpp): at the iretq site, and

@@ -18,7 +18,7 @@ void print_shadow_costs() {
     static constexpr const char *names[] = {"cr3_load", "cr3_load_hv", "stack_refill", "fault", "fault_hv",
                                             "hv_update", "hv_mmuext", "guest_map",
                                             "direct_load", "direct_store", "direct_root", "direct_fault",
-                                            "direct_hv"};
+                                            "direct_hv", "direct_flush"};
     static_assert(sizeof names / sizeof *names == static_cast<unsigned>(shadow_phase::count));
     for (unsigned i = 0; i < static_cast<unsigned>(shadow_phase::count); ++i) {
         const shadow_cost &c = g_shadow_costs[i];

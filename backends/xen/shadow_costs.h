@@ -22,6 +22,7 @@ enum class shadow_phase : unsigned {
     direct_root,    // load_root (adoption, pin, user root the first time)
     direct_fault,   // on_write_fault
     direct_hv,      // the core's mmu_update / mmuext_op hypercalls
+    direct_flush,   // sending the queued updates outside a site (return to the guest, #PF)
     count
 };
 

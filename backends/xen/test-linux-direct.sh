@@ -37,6 +37,12 @@ for pair in "root loads:$roots" "tables converted:$converted" "tables released:$
             "stores:$stores" "loads:$loads" "read-only mappings:$protected"; do
     [ "${pair#*:}" -gt 0 ] || fail "direct paging: ${pair%%:*} is ${pair#*:} (want > 0)"
 done
+# "direct paging queue: Q entry updates queued, sent in B batches (...)": stores are batched.
+read -r queued batches < <(sed -n \
+    's/^xen-wedge: guest: direct paging queue: \([0-9]*\) entry updates queued, sent in \([0-9]*\) batches.*/\1 \2/p' \
+    <<<"$clean") || fail "the wedge printed no direct-paging queue counters (console log: $log)"
+[ "${batches:-0}" -gt 0 ] && [ "${queued:-0}" -gt "$batches" ] ||
+    fail "direct paging: $queued updates queued in $batches batches (want batches > 0 and fewer than the updates)"
 [ "$(sha256sum "$vmlinux")" = "$sum_before" ] || fail "$vmlinux changed during the boot"
 "$here/../../wedge/tests/compare-rewrite-digest.sh" xen "$ab" "$vmlinux" "$log" "$logdir/rewrite-direct" \
     --pt-sites wedge || fail "afterburn rewrite --backend xen --pt-sites wedge differs from the wedge on $vmlinux"

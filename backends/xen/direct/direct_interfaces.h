@@ -53,6 +53,16 @@ public:
     // MMUEXT_INVLPG_LOCAL / MMUEXT_TLB_FLUSH_LOCAL.
     virtual void invalidate_page(uint64_t va) = 0;
     virtual void flush_all() = 0;
+    // The updates, then the invalidation of `va` (all of the TLB if `all`): one multicall on
+    // Xen, whose entry is a good part of a one-entry update's cost. False = an update refused
+    // (the invalidation is made anyway).
+    virtual bool update_then_invalidate(const update *updates, unsigned count, bool all, uint64_t va)
+    {
+        const bool ok = update_entries(updates, count);
+        if (all) flush_all();
+        else invalidate_page(va);
+        return ok;
+    }
 
 protected:
     ~xen_mmu() = default;

@@ -5,7 +5,6 @@ namespace afterburn::xen_direct {
 namespace {
 
 constexpr unsigned entries = 512;
-constexpr unsigned batch = 64;  // updates per hypercall from the stack (1 KiB)
 constexpr uint64_t link_flags = pte::present | pte::write | pte::user | pte::pwt | pte::pcd |
                                 pte::accessed | pte::nx;
 constexpr uint64_t leaf_flags = link_flags | pte::dirty | pte::global;
@@ -119,15 +118,11 @@ status direct_mmu::split(uint64_t table_mfn, unsigned index, uint64_t guest, uin
     l1_pool_.base_gfn[slot] = base;
     uint64_t flags = guest & leaf_flags;
     if (guest & pte::pat_large) flags |= pte::pat_4k;
-    xen_mmu::update u[batch];
-    for (unsigned first = 0; first < entries; first += batch) {
-        for (unsigned i = 0; i < batch; ++i) {
-            uint64_t leaf = 0;
-            if (to_machine(l1, first + i, 1, half::kernel, with_frame(flags, base + first + i), leaf) != status::ok)
-                return status::out_of_space;
-            u[i] = {entry_ptr(l1, first + i), leaf};
-        }
-        if (!xen_.update_entries(u, batch)) return fail(status::refused, entry_ptr(l1, first));
+    for (unsigned i = 0; i < entries; ++i) {
+        uint64_t leaf = 0;
+        if (to_machine(l1, i, 1, half::kernel, with_frame(flags, base + i), leaf) != status::ok)
+            return status::out_of_space;
+        if (const status s = submit(l1, i, leaf, 1); s != status::ok) return s;
     }
     machine = (l1 << 12) | (guest & link_flags);
     ++stats_.large_pages_split;
@@ -138,13 +133,9 @@ status direct_mmu::split(uint64_t table_mfn, unsigned index, uint64_t guest, uin
 void direct_mmu::free_split(uint64_t l1)
 {
     changed();
-    xen_mmu::update u[batch];
-    for (unsigned first = 0; first < entries; first += batch) {
-        for (unsigned i = 0; i < batch; ++i) {
-            u[i] = {entry_ptr(l1, first + i), 0};
-            notes_.erase(slot_key(l1, first + i));
-        }
-        xen_.update_entries(u, batch);
+    for (unsigned i = 0; i < entries; ++i) {
+        notes_.erase(slot_key(l1, i));
+        submit(l1, i, 0, 1);  // a refusal shows at the next flush
     }
     l1_pool_.give_back(l1);
 }
@@ -211,15 +202,16 @@ status direct_mmu::become_typed(uint64_t gfn, table &t)
     const int level = t.level;
     const half side = t.side;
     // One view for the frame, taken again after a call that may map others (its slot may go).
-    const volatile uint64_t *v = mem_.read_view(mfn);
+    const volatile uint64_t *v = view(mfn);
     for (unsigned i = 0; i < entries; ++i) {
+        if (!v) return fail(status::refused, detail_);
         const uint64_t e = v[i];
         uint64_t child = 0;
         if (!(e & pte::present) || (level == 4 && in_xen_slots(i)) || !mem_.mfn_to_gfn(entry_frame(e), child))
             continue;  // absent, Xen's, or a pool / wedge table
         const status s = typed_ref(child, level - 1, level == 4 ? half_of_root_slot(i) : side);
         if (s != status::ok) return s;
-        v = mem_.read_view(mfn);
+        v = view(mfn);
     }
     return status::ok;
 }
@@ -250,21 +242,26 @@ status direct_mmu::mark(uint64_t gfn, int level, half side)
     if (level == 1) return status::ok;
     uint64_t mfn = 0;
     if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, gfn);
-    const volatile uint64_t *v = mem_.read_view(mfn);  // taken again after a mark below
+    const volatile uint64_t *v = view(mfn);  // taken again after a mark below
     for (unsigned i = 0; i < entries; ++i) {
+        if (!v) return fail(status::refused, detail_);
         const uint64_t e = v[i];
         if (!(e & pte::present) || (level == 4 && in_xen_slots(i)) || is_leaf(e, level)) continue;
         uint64_t child_mfn = 0;
         if (!mem_.gfn_to_mfn(entry_frame(e), child_mfn)) continue;  // unreachable: convert notes it
         const status s = mark(entry_frame(e), level - 1, level == 4 ? half_of_root_slot(i) : side);
         if (s != status::ok) return s;
-        v = mem_.read_view(mfn);
+        v = view(mfn);
     }
     return status::ok;
 }
 
+// The queue goes to Xen first: the update that dropped the last reference is in it, and from
+// here the core treats the frame as data (plain writes through a writable view), which Xen
+// allows only once it has dropped the type too.
 void direct_mmu::become_untyped(uint64_t gfn, table &t)
 {
+    flush();  // a refusal was the guest's store's; the next flush or pin reports Xen's state
     if (t.level == 1) return;
     uint64_t mfn = 0;
     mem_.gfn_to_mfn(gfn, mfn);
@@ -288,7 +285,8 @@ status direct_mmu::convert(uint64_t gfn, table &t)
     const int level = t.level;
     const half side = t.side;
     // One writable view for the whole frame: to_machine takes none (it may update pool tables
-    // through Xen, which needs no view).
+    // through Xen, which needs no view). The frame is data to Xen: nothing of it is queued.
+    if (const status s = settle(mfn); s != status::ok) return s;
     volatile uint64_t *v = mem_.write_view(gfn);
     if (!v) return fail(status::not_guest_ram, gfn);
     changed();
@@ -347,21 +345,20 @@ status direct_mmu::write_protect_in_splits(uint64_t gfn, uint64_t mfn)
         if (!l1_pool_.used[i] || gfn < base || gfn >= base + entries) continue;
         const uint64_t l1 = l1_pool_.frames[i];
         const unsigned index = static_cast<unsigned>(gfn - base);
-        const uint64_t e = mem_.read_view(l1)[index];
+        const uint64_t e = entry_at(l1, index);
         if (!(e & pte::present) || !(e & pte::write) || entry_frame(e) != mfn) continue;
         note *n = notes_.insert(slot_key(l1, index));
         if (!n) return fail(status::out_of_space, entry_ptr(l1, index));
         *n = note{note_kind::write_protected, 0, 0};
         changed();
-        const xen_mmu::update u{entry_ptr(l1, index), e & ~pte::write};
-        if (!xen_.update_entries(&u, 1)) return fail(status::refused, u.ptr);
+        if (const status s = submit(l1, index, e & ~pte::write, 1); s != status::ok) return s;
         ++stats_.mappings_write_protected;
     }
     return status::ok;
 }
 
-// One machine entry: through Xen when Xen runs the table (a typed guest table, a pool
-// table), by a plain write while the guest's table is still data to Xen.
+// One machine leaf (an L1's entry): through Xen when Xen runs the table (a typed guest table,
+// a pool table), by a plain write while the guest's table is still data to Xen.
 status direct_mmu::set_entry(uint64_t table_mfn, unsigned index, uint64_t value)
 {
     changed();
@@ -374,8 +371,7 @@ status direct_mmu::set_entry(uint64_t table_mfn, unsigned index, uint64_t value)
             return status::ok;
         }
     }
-    const xen_mmu::update u{entry_ptr(table_mfn, index), value};
-    return xen_.update_entries(&u, 1) ? status::ok : fail(status::refused, u.ptr);
+    return submit(table_mfn, index, value, 1);
 }
 
 // ---- the guest's accesses ------------------------------------------------------------------
@@ -384,18 +380,19 @@ status direct_mmu::write_entry(uint64_t gfn, const table &t, unsigned index, uin
 {
     uint64_t mfn = 0;
     mem_.gfn_to_mfn(gfn, mfn);
-    const uint64_t key = slot_key(mfn, index);
-    for (uint64_t s : last_.slots)
-        if (s == key) changed();
     if (!t.typed()) {
+        // Changed at once: a kept walk through it goes. (A typed table's update is queued,
+        // and sending the queue forgets every kept walk.)
+        const uint64_t key = slot_key(mfn, index);
+        for (const last_walk &w : kept_)
+            for (uint64_t s : w.slots)
+                if (s == key) changed();
         mem_.write_view(gfn)[index] = machine;
         mem_.end_write();
         return status::ok;
     }
-    xen_mmu::update u[2] = {{entry_ptr(mfn, index), machine}, {}};
-    unsigned count = 1;
-    if (t.user_root && index < 256) u[count++] = {entry_ptr(t.user_root, index), machine};
-    return xen_.update_entries(u, count) ? status::ok : fail(status::refused, u[0].ptr);
+    if (const status s = submit(mfn, index, machine, t.level); s != status::ok) return s;
+    return t.user_root && index < 256 ? submit(t.user_root, index, machine, 4) : status::ok;
 }
 
 status direct_mmu::store(uint64_t gpa, uint64_t value)
@@ -424,7 +421,7 @@ status direct_mmu::store(uint64_t gpa, uint64_t value)
     const half side = level == 4 ? half_of_root_slot(index) : t->side;
     const bool typed = t->typed();
     const unsigned refs = typed ? 1 + (t->user_root && index < 256) : 0;
-    const uint64_t old = mem_.read_view(mfn)[index];
+    const uint64_t old = entry_at(mfn, index);
     // The old value's note goes with it; the new value may make one.
     note saved{};
     const note *old_note = notes_.find(key);
@@ -454,7 +451,7 @@ status direct_mmu::load(uint64_t gpa, uint64_t &value)
     uint64_t mfn = 0;
     if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, gpa);
     ++stats_.entries_loaded;
-    const uint64_t machine = mem_.read_view(mfn)[index];
+    const uint64_t machine = entry_at(mfn, index);
     const table *t = find_table(gfn);
     if (!t || !t->machine_form) {
         value = machine;
@@ -482,13 +479,15 @@ status direct_mmu::load_root(uint64_t cr3)
         const bool was_typed = t->typed();
         t->pinned = true;
         status s = was_typed ? status::ok : become_typed(gfn, *t);
-        if (s != status::ok) return s;
+        if (s != status::ok || (s = flush()) != status::ok) return s;
         if (!xen_.pin_l4(mfn)) return fail(status::refused, mfn << 12);
         if ((s = put_ranges(mfn)) != status::ok) return s;
         t = find_table(gfn);
         if ((s = make_user_root(gfn, *t)) != status::ok) return s;
     }
     changed();
+    // The CPU runs on the tables from here: everything queued goes first.
+    if (const status s = flush(); s != status::ok) return s;
     if (!xen_.set_roots(mfn, t->user_root)) return fail(status::refused, mfn << 12);
     current_ = gfn;
     current_mfn_ = mfn;
@@ -504,7 +503,7 @@ status direct_mmu::put_ranges(uint64_t root_mfn)
         const uint64_t va = ranges_[r].va;
         uint64_t table_mfn = root_mfn;
         for (int level = 4; level > 2; --level) {
-            const uint64_t e = mem_.read_view(table_mfn)[index_at(va, level)];
+            const uint64_t e = entry_at(table_mfn, index_at(va, level));
             if (!(e & pte::present)) return fail(status::no_path_to_range, va);
             table_mfn = entry_frame(e);
         }
@@ -514,7 +513,7 @@ status direct_mmu::put_ranges(uint64_t root_mfn)
         uint64_t l2 = 0;
         const table *t = mem_.mfn_to_gfn(table_mfn, l2) ? find_table(l2) : nullptr;
         if (!t || t->level != 2) return fail(status::no_path_to_range, va);
-        const uint64_t old = mem_.read_view(table_mfn)[index];
+        const uint64_t old = entry_at(table_mfn, index);
         const uint64_t guest_value = to_guest(table_mfn, index, 2, t->side, old);
         note saved{};
         const note *old_note = notes_.find(key);
@@ -524,8 +523,7 @@ status direct_mmu::put_ranges(uint64_t root_mfn)
         if (!n) return fail(status::out_of_space, entry_ptr(table_mfn, index));
         *n = note{note_kind::wedge, guest_value, 0};
         changed();
-        const xen_mmu::update u{entry_ptr(table_mfn, index), ranges_[r].l2_entry};
-        if (!xen_.update_entries(&u, 1)) return fail(status::refused, u.ptr);
+        if (const status s = submit(table_mfn, index, ranges_[r].l2_entry, 2); s != status::ok) return s;
         drop_old(had_note, saved, old, 2, 1);
     }
     return status::ok;
@@ -538,22 +536,18 @@ status direct_mmu::make_user_root(uint64_t gfn, table &t)
     if (!l4_pool_.take(user)) return fail(status::out_of_space, gfn);
     t.user_root = user;
     mem_.gfn_to_mfn(gfn, mfn);
-    xen_mmu::update u[batch];
-    for (unsigned first = 0; first < 256; first += batch) {
-        unsigned count = 0;
-        const volatile uint64_t *v = mem_.read_view(mfn);  // taken again after a typed_ref
-        for (unsigned i = first; i < first + batch; ++i) {
-            const uint64_t e = v[i];
-            uint64_t child = 0;
-            if (!(e & pte::present)) continue;
-            if (mem_.mfn_to_gfn(entry_frame(e), child)) {
-                const status s = typed_ref(child, 3, half::user);
-                if (s != status::ok) return s;
-                v = mem_.read_view(mfn);
-            }
-            u[count++] = {entry_ptr(user, i), e};
+    const volatile uint64_t *v = view(mfn);  // taken again after a typed_ref
+    for (unsigned i = 0; i < 256; ++i) {
+        if (!v) return fail(status::refused, detail_);
+        const uint64_t e = v[i];
+        uint64_t child = 0;
+        if (!(e & pte::present)) continue;
+        if (mem_.mfn_to_gfn(entry_frame(e), child)) {
+            const status s = typed_ref(child, 3, half::user);
+            if (s != status::ok) return s;
         }
-        if (count && !xen_.update_entries(u, count)) return fail(status::refused, u[0].ptr);
+        if (const status s = submit(user, i, e, 4); s != status::ok) return s;
+        v = view(mfn);
     }
     return status::ok;
 }
@@ -568,20 +562,103 @@ void direct_mmu::release_root(uint64_t gfn, table &t)
     if (t.user_root) {
         const uint64_t user = t.user_root;
         for (unsigned i = 0; i < 256; ++i) {
-            const uint64_t e = mem_.read_view(user)[i];
+            const uint64_t e = entry_at(user, i);
             if (!(e & pte::present)) continue;
-            const xen_mmu::update u{entry_ptr(user, i), 0};
-            xen_.update_entries(&u, 1);
+            submit(user, i, 0, 4);  // before the reference goes: untyping sends the queue
             uint64_t child = 0;
             if (mem_.mfn_to_gfn(entry_frame(e), child)) untyped_ref(child);
         }
         l4_pool_.give_back(user);
         find_table(gfn)->user_root = 0;
     }
+    flush();
     xen_.unpin(mfn);
     table *root = find_table(gfn);
     root->pinned = false;
     if (root->links == 0) become_untyped(gfn, *root);
+}
+
+// ---- the queue -----------------------------------------------------------------------------
+
+bool direct_mmu::holds(uint64_t table_mfn) const
+{
+    for (unsigned f = 0; f < queue_frame_count_; ++f)
+        if (queue_frames_[f].mfn == table_mfn) return true;
+    return false;
+}
+
+uint64_t direct_mmu::queued_entry_at(uint64_t table_mfn, unsigned index)
+{
+    for (unsigned f = 0; f < queue_frame_count_; ++f) {
+        const queued_frame &q = queue_frames_[f];
+        if (q.mfn != table_mfn) continue;
+        if (q.slots[index / 64] >> (index % 64) & 1) {
+            const uint64_t ptr = entry_ptr(table_mfn, index);
+            for (unsigned i = queued_; i-- > 0;)  // the newest update of the slot
+                if (queue_[i].ptr == ptr) return queue_seen_[i];
+        }
+        break;
+    }
+    return mem_.read_view(table_mfn)[index];
+}
+
+status direct_mmu::submit(uint64_t table_mfn, unsigned index, uint64_t value, int level)
+{
+    queued_frame *q = nullptr;
+    for (unsigned f = 0; f < queue_frame_count_ && !q; ++f)
+        if (queue_frames_[f].mfn == table_mfn) q = &queue_frames_[f];
+    if (queued_ == max_queued || (!q && queue_frame_count_ == max_queued_frames)) {
+        if (const status s = flush(); s != status::ok) return s;
+        q = nullptr;
+    }
+    if (!q) {
+        q = &queue_frames_[queue_frame_count_++];
+        *q = queued_frame{};
+        q->mfn = table_mfn;
+    }
+    q->slots[index / 64] |= 1ull << (index % 64);
+    queue_[queued_] = {entry_ptr(table_mfn, index), value};
+    queue_seen_[queued_] = xen_adjusted(value, level);
+    ++queued_;
+    ++stats_.updates_queued;
+    return status::ok;
+}
+
+status direct_mmu::flush()
+{
+    if (queued_ == 0) return status::ok;
+    const unsigned count = queued_;
+    queued_ = 0;
+    queue_frame_count_ = 0;
+    ++stats_.queue_flushes;
+    changed();  // translate's kept walk was read from the entries Xen ran before
+    return xen_.update_entries(queue_, count) ? status::ok : fail(status::refused, queue_[0].ptr);
+}
+
+const volatile uint64_t *direct_mmu::view(uint64_t mfn)
+{
+    return settle(mfn) == status::ok ? mem_.read_view(mfn) : nullptr;
+}
+
+status direct_mmu::invalidate_page(uint64_t va) { return send_then_invalidate(false, va); }
+
+status direct_mmu::flush_tlb() { return send_then_invalidate(true, 0); }
+
+// The guest invalidates to make its stores take effect: the queue goes first, in the same
+// hypercall when there is one.
+status direct_mmu::send_then_invalidate(bool all, uint64_t va)
+{
+    if (queued_ == 0) {
+        if (all) xen_.flush_all();
+        else xen_.invalidate_page(va);
+        return status::ok;
+    }
+    const unsigned count = queued_;
+    queued_ = 0;
+    queue_frame_count_ = 0;
+    ++stats_.queue_flushes;
+    changed();
+    return xen_.update_then_invalidate(queue_, count, all, va) ? status::ok : fail(status::refused, queue_[0].ptr);
 }
 
 // ---- faults --------------------------------------------------------------------------------
@@ -592,7 +669,7 @@ bool direct_mmu::leaf_slot(uint64_t va, uint64_t &table_mfn, unsigned &index, ui
     uint64_t mfn = current_mfn_;
     for (int level = 4; level >= 1; --level) {
         const unsigned i = index_at(va, level);
-        const uint64_t e = mem_.read_view(mfn)[i];
+        const uint64_t e = entry_at(mfn, i);
         if (!(e & pte::present)) return false;
         if (level == 1) {
             table_mfn = mfn;
@@ -609,18 +686,19 @@ bool direct_mmu::translate(uint64_t va, uint64_t &gpa, bool &guest_writable)
 {
     if (current_ == ~0ull) return false;
     const uint64_t page = va & ~0xfffull;
-    if (page == last_.va_page) {
-        gpa = last_.gpa_page | (va & 0xfff);
-        guest_writable = last_.writable;
-        return true;
-    }
+    for (const last_walk &k : kept_)
+        if (page == k.va_page) {
+            gpa = k.gpa_page | (va & 0xfff);
+            guest_writable = k.writable;
+            return true;
+        }
     uint64_t mfn = current_mfn_;
     bool writable = true;
     last_walk w;
     for (int level = 4; level >= 1; --level) {
         const unsigned i = index_at(va, level);
         w.slots[4 - level] = slot_key(mfn, i);
-        const uint64_t e = mem_.read_view(mfn)[i];
+        const uint64_t e = mem_.read_view(mfn)[i];  // what Xen runs, as the CPU (not the queue)
         if (!(e & pte::present)) return false;
         if (level == 1) {
             const note *n = (e & pte::write) ? nullptr : notes_.find(slot_key(mfn, i));
@@ -631,7 +709,8 @@ bool direct_mmu::translate(uint64_t va, uint64_t &gpa, bool &guest_writable)
             w.va_page = page;
             w.gpa_page = gfn << 12;
             w.writable = guest_writable;
-            last_ = w;
+            kept_[next_kept_] = w;
+            next_kept_ = (next_kept_ + 1) % kept_walks;
             return true;
         }
         writable = writable && (e & pte::write);
@@ -651,6 +730,9 @@ bool direct_mmu::translate(uint64_t va, uint64_t &gpa)
 
 direct_mmu::write_fault direct_mmu::on_write_fault(uint64_t va)
 {
+    // The fault may be a queued update's (a mapping the guest made writable again): sent
+    // first, the machine tables are the guest's and the fault says what it means.
+    if (flush() != status::ok) return write_fault::live_table;
     uint64_t table_mfn = 0, e = 0, gfn = 0;
     unsigned index = 0;
     if (!leaf_slot(va, table_mfn, index, e) || (e & pte::write)) return write_fault::not_ours;
@@ -686,8 +768,10 @@ direct_mmu::write_fault direct_mmu::on_write_fault(uint64_t va)
     }
     notes_.erase(key);
     changed();
-    const xen_mmu::update u{entry_ptr(table_mfn, index), e | pte::write};
-    return xen_.update_entries(&u, 1) ? write_fault::retry : write_fault::live_table;
+    // The access is retried when the wedge returns: R/W must be in Xen's entry by then.
+    if (submit(table_mfn, index, e | pte::write, 1) != status::ok || flush() != status::ok)
+        return write_fault::live_table;
+    return write_fault::retry;
 }
 
 bool direct_mmu::unreachable_at(uint64_t va, uint64_t &guest_entry)
@@ -696,7 +780,7 @@ bool direct_mmu::unreachable_at(uint64_t va, uint64_t &guest_entry)
     uint64_t mfn = current_mfn_;
     for (int level = 4; level >= 1; --level) {
         const unsigned i = index_at(va, level);
-        const uint64_t e = mem_.read_view(mfn)[i];
+        const uint64_t e = entry_at(mfn, i);
         if (!(e & pte::present)) {
             const note *n = notes_.find(slot_key(mfn, i));
             if (!n || n->kind != note_kind::unreachable) return false;

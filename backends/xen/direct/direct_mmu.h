@@ -62,6 +62,8 @@ struct stats {
     uint64_t large_pages_split = 0;
     uint64_t unreachable_entries = 0;  // guest entries naming a frame outside guest RAM
     uint64_t roots_loaded = 0;
+    uint64_t updates_queued = 0;      // entry updates through the queue
+    uint64_t queue_flushes = 0;       // mmu_update hypercalls that sent them
     uint32_t tables_tracked = 0;
 };
 
@@ -73,6 +75,8 @@ public:
     static constexpr unsigned max_ranges = 16;
     static constexpr unsigned max_aliases = 4;
     static constexpr unsigned max_adopt = 1024;  // tables converted by one link or root load
+    static constexpr unsigned max_queued = 128;   // entry updates waiting for one mmu_update
+    static constexpr unsigned max_queued_frames = 8;  // distinct frames they may touch
 
     direct_mmu(guest_memory &mem, xen_mmu &xen) : mem_(mem), xen_(xen) {}
     direct_mmu(const direct_mmu &) = delete;
@@ -87,11 +91,28 @@ public:
     // In a frame that is no table the access is plain: the guest's value as it is.
     status store(uint64_t gpa, uint64_t value);
     status load(uint64_t gpa, uint64_t &value);
+
+    // Stores to tables Xen runs are queued (docs/xen-direct-paging.md, "Batched updates") and
+    // reach Xen in order, in one mmu_update per queue, at the latest when something could
+    // observe them: a root load, a TLB invalidation, a write fault, any other hypercall the
+    // core makes, a read of a queued slot's frame by a loop, a table becoming data again, and
+    // whatever the integration calls flush() for (the guest's #PF, the return to the guest
+    // through anything but a page-table site). Loads and the core's own reads see queued
+    // values. flush() is cheap when nothing is queued.
+    status flush();
+    bool has_queued() const { return queued_ != 0; }
+    // MMUEXT_INVLPG_LOCAL / MMUEXT_TLB_FLUSH_LOCAL for the guest's invlpg and flushes, after
+    // the queue (the guest flushes to make its stores take effect).
+    status invalidate_page(uint64_t va);
+    status flush_tlb();
     // The guest-physical address `va` reaches under the current root (the machine tables);
     // false if unmapped or not guest RAM.
     bool translate(uint64_t va, uint64_t &gpa);
     // The same, and whether the guest's own tables let the kernel write there (R/W at every
-    // level, a write-protected leaf counting as the guest's writable one).
+    // level, a write-protected leaf counting as the guest's writable one). This one reads the
+    // entries Xen runs, as the CPU does, not the queue: an access it finds mapped is made there
+    // natively (see page_table_direct.cpp); one it does not takes the guest's walk, which sees
+    // the queue. Like a TLB that kept old translations until the guest flushes.
     bool translate(uint64_t va, uint64_t &gpa, bool &guest_writable);
 
     enum class write_fault {
@@ -168,17 +189,44 @@ private:
     void release_root(uint64_t gfn, table &t);
     bool leaf_slot(uint64_t va, uint64_t &table_mfn, unsigned &index, uint64_t &entry);
     status fail(status s, uint64_t detail) { detail_ = detail; return s; }
-    // The last translate() (a site's table page, translated again by the next site): good
-    // while the four machine entries of its walk and its leaf's note stay. A store through the
-    // site to one of them forgets it; every other change of a machine entry (the core's own,
-    // Xen's never change a walk) and a root load forget it outright.
+    // A translate() kept (a site's table page, translated again by a later site): good while
+    // the four machine entries of its walk and its leaf's note stay. Sending the queue, a plain
+    // write to one of them, every other change of a machine entry (the core's own; Xen's never
+    // change a walk) and a root load forget the kept walks.
     struct last_walk {
         uint64_t va_page = ~0ull;  // ~0: none
         uint64_t gpa_page = 0;
         bool writable = false;
         uint64_t slots[4] = {};    // slot_key of the entry used at each level
     };
-    void changed() { last_.va_page = ~0ull; }
+    // A few walks are kept: Linux's loops alternate between table pages (fork's copy reads the
+    // parent's and writes the child's; a fault walks four levels).
+    static constexpr unsigned kept_walks = 4;
+    void changed()
+    {
+        for (last_walk &w : kept_) w.va_page = ~0ull;
+    }
+
+    // The queue: updates in order, each with what Xen will store (its additions on), and per
+    // frame a bitmap of the slots that have one, so a read of any other slot stays cheap.
+    static constexpr unsigned entries_per_table = 512;
+    struct queued_frame {
+        uint64_t mfn = 0;
+        uint64_t slots[entries_per_table / 64] = {};
+    };
+    status submit(uint64_t table_mfn, unsigned index, uint64_t value, int level);
+    // A machine entry as Xen will hold it once the queue is sent.
+    uint64_t entry_at(uint64_t table_mfn, unsigned index)
+    {
+        return queue_frame_count_ ? queued_entry_at(table_mfn, index) : mem_.read_view(table_mfn)[index];
+    }
+    uint64_t queued_entry_at(uint64_t table_mfn, unsigned index);
+    bool holds(uint64_t table_mfn) const;
+    // Before a loop reads the frame through one view: the queue sent if it touches the frame.
+    status settle(uint64_t table_mfn) { return holds(table_mfn) ? flush() : status::ok; }
+    status send_then_invalidate(bool all, uint64_t va);
+    // A read view of a table after settle(); nullptr if the flush was refused.
+    const volatile uint64_t *view(uint64_t mfn);
 
     guest_memory &mem_;
     xen_mmu &xen_;
@@ -195,7 +243,13 @@ private:
     uint64_t current_mfn_ = 0;
     stats stats_;
     uint64_t detail_ = 0;
-    last_walk last_;
+    last_walk kept_[kept_walks];
+    unsigned next_kept_ = 0;  // the one a new walk replaces (round robin)
+    xen_mmu::update queue_[max_queued] = {};
+    uint64_t queue_seen_[max_queued] = {};
+    unsigned queued_ = 0;
+    queued_frame queue_frames_[max_queued_frames] = {};
+    unsigned queue_frame_count_ = 0;
 };
 
 } // namespace afterburn::xen_direct

@@ -77,6 +77,8 @@ struct rig {
         return v;
     }
     uint64_t kwalk(uint64_t va) { return xen.walk(xen.kernel_root, va); }
+    // What the integration does before the guest runs on its tables: the queue to Xen.
+    void sent() { REQUIRE(mmu.flush() == status::ok); }
 };
 
 } // namespace
@@ -147,6 +149,7 @@ TEST_CASE("guest user mode runs on a root with only the user half")
     r.xen.gwrite(gpa_of(l2, 0), link(l1, U));
     r.xen.gwrite(gpa_of(l1, 7), 400ull << 12 | P | U | A);
     REQUIRE(r.mmu.store(gpa_of(root, 1), link(l3, U)) == status::ok);
+    r.sent();
     CHECK(entry_frame(r.xen.walk(r.xen.user_root, 0x8000000000ull + 0x7000)) == r.m(400));
     CHECK(r.xen.errors.empty());
 }
@@ -159,6 +162,7 @@ TEST_CASE("a table filled as data and then linked is converted, and unlinking gi
     for (unsigned i = 0; i < 512; ++i)  // filled before it is linked, as Linux's direct map is
         r.xen.gwrite(gpa_of(fresh, i), (100ull + i % 50) << 12 | P | RW | U | A);
     REQUIRE(r.mmu.store(gpa_of(user_l2, 3), link(fresh, U)) == status::ok);
+    r.sent();
     CHECK(r.xen.errors.empty());
     CHECK(r.xen.level_of(r.m(fresh)) == 1);
     CHECK(entry_frame(r.kwalk(3ull << 21 | 0x1000)) == r.m(101));
@@ -167,6 +171,7 @@ TEST_CASE("a table filled as data and then linked is converted, and unlinking gi
 
     // A store through the site into the live table.
     REQUIRE(r.mmu.store(gpa_of(fresh, 2), 150ull << 12 | P | U | A) == status::ok);
+    r.sent();
     CHECK(entry_frame(r.kwalk(3ull << 21 | 0x2000)) == r.m(150));
 
     // An unannotated write to the live table is not absorbed.
@@ -258,6 +263,7 @@ TEST_CASE("a subtree linked and unlinked types and untypes every table in it")
     r.xen.gwrite(gpa_of(l1a, 0), 300ull << 12 | P | RW | U | A);
     r.xen.gwrite(gpa_of(l1b, 0), 301ull << 12 | P | RW | U | A);
     REQUIRE(r.mmu.store(gpa_of(root, 2), link(l3, U)) == status::ok);
+    r.sent();
     for (uint64_t t : {l3, l2a, l1a, l2b, l1b}) CHECK(r.xen.level_of(r.m(t)) != 0);
     CHECK(entry_frame(r.kwalk(2ull << 39 | 1ull << 30)) == r.m(301));
     CHECK(entry_frame(r.xen.walk(r.xen.user_root, 2ull << 39 | 1ull << 30)) == r.m(301));
@@ -283,6 +289,7 @@ TEST_CASE("the walk translate() keeps is forgotten when an entry of it or the ro
 
     // The leaf changes through the site.
     REQUIRE(r.mmu.store(gpa_of(user_l1, idx(0x400000, 1)), 201ull << 12 | P | U | A) == status::ok);
+    r.sent();
     REQUIRE(r.mmu.translate(0x400123, gpa, writable));
     CHECK(gpa == (201ull << 12 | 0x123));
     CHECK_FALSE(writable);
@@ -291,6 +298,7 @@ TEST_CASE("the walk translate() keeps is forgotten when an entry of it or the ro
     const uint64_t other_l1 = 35;
     r.xen.gwrite(gpa_of(other_l1, idx(0x400000, 1)), 202ull << 12 | P | RW | U | A);
     REQUIRE(r.mmu.store(gpa_of(user_l2, idx(0x400000, 2)), link(other_l1, U)) == status::ok);
+    r.sent();
     REQUIRE(r.mmu.translate(0x400123, gpa, writable));
     CHECK(gpa == (202ull << 12 | 0x123));
     CHECK(writable);
@@ -331,6 +339,7 @@ TEST_CASE("a table given back as data takes its notes along, absent entries' too
     REQUIRE(r.mmu.store(gpa_of(user_l2, 3), link(fresh, U)) == status::ok);
     CHECK(r.load(fresh, 5) == 0);
     CHECK(r.load(fresh, 6) == (102ull << 12 | P | U | A));
+    r.sent();
     CHECK(entry_frame(r.kwalk(3ull << 21 | 0x6000)) == r.m(102));
     CHECK(r.xen.errors.empty());
 }
@@ -343,9 +352,199 @@ TEST_CASE("a new table mapped by a split 2 MiB page outside the alias maps loses
     const uint64_t big_l2 = 36, fresh = 30;
     REQUIRE(r.mmu.store(gpa_of(user_l3, 1), link(big_l2, U)) == status::ok);
     REQUIRE(r.mmu.store(gpa_of(big_l2, 0), 0ull | P | RW | U | A | D | PS) == status::ok);
+    r.sent();
     CHECK((r.xen.walk(r.xen.user_root, (1ull << 30) + (fresh << 12)) & RW));
     // Linked as a table: the split's leaf for it loses R/W (Xen refuses the link otherwise).
     REQUIRE(r.mmu.store(gpa_of(user_l2, 3), link(fresh, U)) == status::ok);
+    r.sent();
     CHECK_FALSE((r.xen.walk(r.xen.user_root, (1ull << 30) + (fresh << 12)) & RW));
+    CHECK(r.xen.errors.empty());
+}
+
+// ---- batched updates (docs/xen-direct-paging.md, "Batched updates") ---------------------------
+
+TEST_CASE("stores to a live table are queued, read back from the queue and sent in one mmu_update")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const unsigned before = r.xen.hypercalls;
+    for (unsigned i = 0; i < 100; ++i)
+        REQUIRE(r.mmu.store(gpa_of(user_l1, i), (300ull + i) << 12 | P | RW | U | A) == status::ok);
+    REQUIRE(r.mmu.store(gpa_of(user_l1, 7), 250ull << 12 | P | U | A) == status::ok);  // twice: the newest
+    CHECK(r.xen.hypercalls == before);
+    CHECK(r.mmu.has_queued());
+    CHECK(r.kwalk(0x407000) == 0);  // Xen runs the old entries until the queue is sent
+    CHECK(r.load(user_l1, 5) == (305ull << 12 | P | RW | U | A));
+    CHECK(r.load(user_l1, 7) == (250ull << 12 | P | U | A));
+    uint64_t gpa = 0;
+    bool writable = true;
+    CHECK_FALSE(r.mmu.translate(0x407123, gpa, writable));  // what Xen runs, as the CPU sees it
+
+    r.sent();
+    REQUIRE(r.mmu.translate(0x407123, gpa, writable));
+    CHECK(gpa == (250ull << 12 | 0x123));
+    CHECK_FALSE(writable);
+    CHECK(r.xen.hypercalls == before + 1);
+    CHECK_FALSE(r.mmu.has_queued());
+    CHECK(entry_frame(r.kwalk(0x405000)) == r.m(305));
+    CHECK(entry_frame(r.kwalk(0x407000)) == r.m(250));
+    CHECK_FALSE((r.kwalk(0x407000) & RW));
+    CHECK(r.load(user_l1, 7) == (250ull << 12 | P | U | A));
+    CHECK(r.mmu.statistics().updates_queued >= 101);
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("translate keeps several walks, and a store to any entry of one forgets it")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    uint64_t gpa = 0;
+    bool writable = false;
+    // Four pages kept (a fault's walk: the user page and three tables' aliases), then the
+    // user page's leaf changes while the other walks stay kept.
+    const uint64_t vas[] = {direct_map + (user_l1 << 12), 0x400000, direct_map + (user_l2 << 12),
+                            direct_map + (user_l3 << 12)};
+    for (uint64_t va : vas) REQUIRE(r.mmu.translate(va, gpa, writable));
+    REQUIRE(r.mmu.store(gpa_of(user_l1, idx(0x400000, 1)), 203ull << 12 | P | U | A) == status::ok);
+    r.sent();
+    for (uint64_t va : vas) REQUIRE(r.mmu.translate(va, gpa, writable));  // kept again, in another order
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    CHECK(gpa == (203ull << 12 | 0x123));
+    CHECK_FALSE(writable);
+    REQUIRE(r.mmu.translate(direct_map + (user_l2 << 12) + 8, gpa, writable));
+    CHECK(gpa == (user_l2 << 12 | 8));
+    CHECK(writable);  // the guest's view of a table's alias
+    // A store to the leaf again, with the walk kept in a slot other than the newest.
+    REQUIRE(r.mmu.translate(direct_map + 0x5000, gpa, writable));
+    REQUIRE(r.mmu.store(gpa_of(user_l1, idx(0x400000, 1)), 204ull << 12 | P | RW | U | A) == status::ok);
+    r.sent();
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    CHECK(gpa == (204ull << 12 | 0x123));
+    CHECK(writable);
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("translate's kept walk is forgotten when the queue is sent")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    uint64_t gpa = 0;
+    bool writable = false;
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));
+    REQUIRE(r.mmu.store(gpa_of(user_l1, idx(0x400000, 1)), 0) == status::ok);  // queued
+    REQUIRE(r.mmu.translate(0x400456, gpa, writable));  // Xen still runs the old entry
+    r.sent();
+    CHECK_FALSE(r.mmu.translate(0x400789, gpa, writable));
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("a full queue, or one touching too many frames, is sent on its own")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const unsigned before = r.xen.hypercalls;
+    for (unsigned i = 0; i < direct_mmu::max_queued + 1; ++i)
+        REQUIRE(r.mmu.store(gpa_of(dm_l1a + i % 2, i / 2), uint64_t(i / 2) << 12 | P | A | G | NX) == status::ok);
+    CHECK(r.xen.hypercalls == before + 1);
+    CHECK(entry_frame(r.kwalk(direct_map + 0x1000)) == r.m(1));
+    CHECK_FALSE((r.kwalk(direct_map + 0x1000) & RW));
+    r.sent();
+    CHECK(r.xen.hypercalls == before + 2);
+
+    // Nine frames: the ninth sends the eight before it.
+    uint64_t l1s[direct_mmu::max_queued_frames + 1];
+    for (unsigned f = 0; f < direct_mmu::max_queued_frames + 1; ++f) {
+        l1s[f] = 60 + f;
+        REQUIRE(r.mmu.store(gpa_of(user_l2, 10 + f), link(l1s[f], U)) == status::ok);
+    }
+    r.sent();
+    const unsigned start = r.xen.hypercalls;
+    for (unsigned f = 0; f < direct_mmu::max_queued_frames; ++f)
+        REQUIRE(r.mmu.store(gpa_of(l1s[f], 1), 400ull << 12 | P | U | A) == status::ok);
+    CHECK(r.xen.hypercalls == start);
+    REQUIRE(r.mmu.store(gpa_of(l1s[direct_mmu::max_queued_frames], 1), 400ull << 12 | P | U | A) == status::ok);
+    CHECK(r.xen.hypercalls == start + 1);
+    CHECK(entry_frame(r.kwalk((10ull << 21) + 0x1000)) == r.m(400));
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("every flush point sends the queue before Xen or the CPU could see the old entries")
+{
+    // A new mapping, queued: the guest would run on it after each of these.
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const uint64_t va = 0x409000, leaf = 310ull << 12 | P | RW | U | A;
+    REQUIRE(r.mmu.store(gpa_of(user_l1, idx(va, 1)), leaf) == status::ok);
+    REQUIRE(r.kwalk(va) == 0);
+    SECTION("a root load") { REQUIRE(r.mmu.load_root(root << 12) == status::ok); }
+    SECTION("invlpg")
+    {
+        REQUIRE(r.mmu.invalidate_page(va) == status::ok);
+        CHECK(entry_frame(r.xen.walked_at_invalidation) == r.m(310));  // sent before the invlpg
+    }
+    SECTION("a TLB flush")
+    {
+        REQUIRE(r.mmu.flush_tlb() == status::ok);
+        CHECK(r.xen.full_flushes == 1);
+    }
+    SECTION("a write fault (any: the queue may be why)")
+    {
+        CHECK(r.mmu.on_write_fault(0x400000) == direct_mmu::write_fault::not_ours);
+    }
+    SECTION("another root's load")
+    {
+        const uint64_t second = 40;
+        for (unsigned i = 0; i < 512; ++i) r.xen.gwrite(gpa_of(second, i), r.load(root, i));
+        REQUIRE(r.mmu.load_root(second << 12) == status::ok);
+    }
+    CHECK(entry_frame(r.kwalk(va)) == r.m(310));
+    CHECK_FALSE(r.mmu.has_queued());
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("a table that becomes data again is Xen's data before the core writes it plainly")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const uint64_t fresh = 30;
+    r.xen.gwrite(gpa_of(fresh, 1), 101ull << 12 | P | RW | U | A);
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), link(fresh, U)) == status::ok);
+    r.sent();
+    REQUIRE(r.xen.level_of(r.m(fresh)) == 1);
+    // Queued: a store into it, then its unlink; the unlink drops the last reference.
+    REQUIRE(r.mmu.store(gpa_of(fresh, 2), 102ull << 12 | P | U | A) == status::ok);
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), 0) == status::ok);
+    CHECK(r.xen.level_of(r.m(fresh)) == 0);  // sent with the unlink
+    CHECK(entry_frame(r.xen.raw(gpa_of(fresh, 2))) == r.m(102));
+    // The core writes it plainly now (a write view Xen refuses for a table).
+    REQUIRE(r.mmu.store(gpa_of(fresh, 3), 103ull << 12 | P | U | A) == status::ok);
+    CHECK(entry_frame(r.xen.raw(gpa_of(fresh, 3))) == r.m(103));  // still in machine form
+    CHECK(r.load(fresh, 3) == (103ull << 12 | P | U | A));
+    CHECK(r.mmu.on_write_fault(direct_map + (fresh << 12)) == direct_mmu::write_fault::retry);
+    CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("fork's write protection of a parent's entries is a few mmu_updates, not one per entry")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    const uint64_t parent = 30;
+    for (unsigned i = 0; i < 256; ++i) r.xen.gwrite(gpa_of(parent, i), (500ull + i) << 12 | P | RW | U | A | D);
+    REQUIRE(r.mmu.store(gpa_of(user_l2, 3), link(parent, U)) == status::ok);
+    r.sent();
+    const unsigned before = r.xen.hypercalls;
+    // A read-modify-write site per entry: load, R/W off, store; the next load sees the store.
+    for (unsigned i = 0; i < 256; ++i) {
+        const uint64_t e = r.load(parent, i);
+        REQUIRE(r.mmu.store(gpa_of(parent, i), e & ~RW) == status::ok);
+        CHECK(r.load(parent, i) == ((500ull + i) << 12 | P | U | A | D));
+    }
+    r.sent();
+    CHECK(r.xen.hypercalls - before <= 256 / direct_mmu::max_queued + 1);
+    for (unsigned i = 0; i < 256; ++i) {
+        const uint64_t m = r.kwalk(3ull << 21 | uint64_t(i) << 12);
+        CHECK(entry_frame(m) == r.m(500 + i));
+        CHECK_FALSE((m & RW));
+    }
     CHECK(r.xen.errors.empty());
 }

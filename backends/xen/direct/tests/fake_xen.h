@@ -125,8 +125,9 @@ public:
         user_root = user;
         return true;
     }
-    void invalidate_page(uint64_t) override {}
-    void flush_all() override {}
+    // What the CPU would walk to right after the invalidation (the updates before it applied).
+    void invalidate_page(uint64_t va) override { walked_at_invalidation = walk(kernel_root, va); }
+    void flush_all() override { ++full_flushes; }
 
     // ---- inspection --------------------------------------------------------------------
     int level_of(uint64_t mfn) { return count_[mfn] ? type_[mfn] : 0; }
@@ -148,6 +149,8 @@ public:
 
     uint64_t kernel_root = 0, user_root = 0;
     unsigned hypercalls = 0;
+    uint64_t walked_at_invalidation = 0;
+    unsigned full_flushes = 0;
     std::vector<std::string> errors;
 
 private:
