@@ -55,6 +55,29 @@ bool console_watcher::line_shows_crash(std::string_view line)
     return false;
 }
 
+void console_watcher::crash_on_lines_starting_with(std::vector<std::string> prefixes, std::vector<std::string> except)
+{
+    stop_prefixes_ = std::move(prefixes);
+    stop_exceptions_ = std::move(except);
+}
+
+bool console_watcher::line_stops_vmm(std::string_view line) const
+{
+    std::size_t pos = line.find_first_not_of(" \t\r");
+    if (pos == std::string_view::npos)
+        return false;
+    std::string_view text = line.substr(pos);
+    for (const auto& prefix : stop_prefixes_) {
+        if (!text.starts_with(prefix))
+            continue;
+        for (const auto& answered : stop_exceptions_)
+            if (text.find(answered) != std::string_view::npos)
+                return false;
+        return true;
+    }
+    return false;
+}
+
 std::string console_watcher::without_terminal_controls(std::string_view line)
 {
     // ESC [ parameters intermediates final (CSI: 0x30-0x3f, 0x20-0x2f, then 0x40-0x7e), or ESC and
@@ -100,7 +123,7 @@ void console_watcher::text_line(std::string line)
             verdict_ = console_verdict::success;
         else if (line_has_marker(line, failure_marker))
             verdict_ = console_verdict::failure;
-        else if (line_shows_crash(line))
+        else if (line_shows_crash(line) || line_stops_vmm(line))
             verdict_ = console_verdict::crashed;
         if (verdict_ != console_verdict::pending)
             decisive_line_ = line;

@@ -37,9 +37,15 @@ public:
     void remember_lines_starting_with(std::string prefix) { remember_prefix_ = std::move(prefix); }
     const std::vector<std::string>& remembered() const { return remembered_; }
 
+    // What a particular VMM prints when the machine has stopped for good (a loader's panic, a
+    // kernel debugger waiting for keys nobody sends): a line that starts with one of PREFIXES
+    // (after blanks) and contains none of EXCEPT (the prompts answered) is a crash.
+    void crash_on_lines_starting_with(std::vector<std::string> prefixes, std::vector<std::string> except);
+
     // Exposed for tests: does this console line count as the marker?
     static bool line_has_marker(std::string_view line, std::string_view marker);
     static bool line_shows_crash(std::string_view line);
+    bool line_stops_vmm(std::string_view line) const;
     // LINE without terminal control sequences (ESC c, ESC [ ... m, ...): what a terminal shows.
     static std::string without_terminal_controls(std::string_view line);
 
@@ -57,6 +63,7 @@ private:
     std::string decisive_line_;
     std::string remember_prefix_;
     std::vector<std::string> remembered_;
+    std::vector<std::string> stop_prefixes_, stop_exceptions_;
 };
 
 } // namespace afterburn::launcher

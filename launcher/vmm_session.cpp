@@ -122,6 +122,10 @@ vmm_run watch_vmm(const std::vector<std::string>& argv, const boot_options& opti
 
     console_watcher watcher(options.marker);
     watcher.remember_lines_starting_with(vmm.remember_prefix);
+    std::vector<std::string> answered;
+    for (const auto& r : vmm.replies)
+        answered.push_back(r.after);
+    watcher.crash_on_lines_starting_with(vmm.stop_line_prefixes, std::move(answered));
     bool stdout_broken = false, stderr_broken = false;
     std::optional<steady_clock::time_point> grace_end;
     std::string reply_window;  // the console's last bytes, while a reply is awaited

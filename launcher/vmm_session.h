@@ -27,6 +27,10 @@ struct vmm_kind {
         std::string after, send;
     };
     std::vector<console_reply> replies = {};
+    // Console lines that mean the machine has stopped for good (console_watcher::
+    // crash_on_lines_starting_with): a crash verdict at once instead of the timeout. A line
+    // containing a reply's 'after' text is answered, not a stop.
+    std::vector<std::string> stop_line_prefixes = {};
 };
 
 // QEMU's exit status in words (isa-debug-exit values decoded).

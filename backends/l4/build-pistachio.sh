@@ -186,7 +186,11 @@ note "user level: autoheader, autoconf, configure"
 (cd "$OUT/src/user" && run autoheader && run autoconf)
 mkdir -p "$UB"
 # COM1 (port 0) at 115200 baud for sigma0's and kickstart's output, like the kernel debugger.
-(cd "$UB" && run "$OUT/src/user/configure" --with-kerneldir="$KB" --with-comport=0 --with-comspeed=115200)
+# kickstart at 64 MiB, not amd64's default 1 MiB: QEMU puts the multiboot modules right after
+# kickstart, and from 1 MiB a large guest (Linux's vmlinux is ~14 MiB) covers the addresses the
+# kernel (6 MiB), sigma0 (15 MiB) and the wedge (32 MiB) are loaded at, which kickstart refuses.
+(cd "$UB" && run "$OUT/src/user/configure" --with-kerneldir="$KB" --with-comport=0 --with-comspeed=115200 \
+                 --with-kickstart-linkbase=04000000)
 note "user level: make lib serv util apps/grabmem"
 # The user level's own 'make' also builds apps/l4test and apps/bench, which do not link
 # with GCC 12 yet (docs/l4-backend.md, "Not done yet"); build only what this step needs.

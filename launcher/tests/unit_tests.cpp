@@ -189,6 +189,21 @@ TEST_CASE("console watcher remembers the lines it is asked to")
     CHECK(w.remembered()[0] == "xen-wedge: verdict 2");
 }
 
+TEST_CASE("console watcher stops on a VMM's own stop lines, except those answered")
+{
+    console_watcher w("AFTERBURN-SUCCESS");
+    w.crash_on_lines_starting_with({"PANIC", "--- \"KD# "}, {"KD# System started"});
+    CHECK(w.feed("--- \"KD# System started (press 'g' to continue)\" ---\r\n") == console_verdict::pending);
+    CHECK(w.feed("kickstart: PANIC is only a word here\r\n") == console_verdict::pending);
+    CHECK(w.feed("   PANIC: FAIL in line 161\r\n") == console_verdict::crashed);
+    CHECK(w.decisive_line() == "   PANIC: FAIL in line 161");
+    console_watcher kdb("AFTERBURN-SUCCESS");
+    kdb.crash_on_lines_starting_with({"PANIC", "--- \"KD# "}, {"KD# System started"});
+    CHECK(kdb.feed("\r--- \"KD# panic\" ---\n\r") == console_verdict::crashed);
+    console_watcher plain("AFTERBURN-SUCCESS"); // no stop lines: only the generic crash text
+    CHECK(plain.feed("PANIC: FAIL in line 161\n") == console_verdict::pending);
+}
+
 TEST_CASE("console watcher matches the text of a line, without terminal control sequences")
 {
     CHECK(console_watcher::without_terminal_controls("\x1b" "c\x1b[?7l\x1b[2JAFTERBURN-L1-INIT uptime=4.36") ==

@@ -126,6 +126,10 @@ int boot_l4(const boot_options& options, const image_info& image)
     // replies cover it (each is sent once, in order).
     qemu.replies = {{"KD# System started", "g"}};
     for (int i = 0; i < 8; ++i) qemu.replies.push_back({"KD# user touches kernel area", "g"});
+    // Anything else that stops the machine ends the run at once, not at the timeout: kickstart's
+    // "PANIC: FAIL in line N" (e.g. a module over the kernel's load address), the kernel's
+    // "PANIC in ...", and every other entry into its debugger ('--- "KD# ...'), which waits for keys.
+    qemu.stop_line_prefixes = {"PANIC", "--- \"KD# ", "--- KD# "};
     return run_vmm(argv, options, qemu);
 }
 
