@@ -19,6 +19,8 @@
 
 extern "C" {
 [[noreturn]] void wedge_resume(const afterburn::wedge::frame *f);
+// window.S: the same from a trap frame (traps.h): its GPRs, rip, rflags and rsp.
+[[noreturn]] void wedge_resume_trap(const xw::trap_frame *f);
 // window.S: HYPERVISOR_iret into the guest with this cs/ss.
 [[noreturn]] void wedge_iret(const afterburn::wedge::frame *f, uint64_t cs, uint64_t ss);
 }
@@ -118,6 +120,16 @@ void resume_kernel_fast() {
     refill_forgotten_stacks();
     if (fr.gpr[wedge::rsp] >= user_half_end) unmask_events();
     wedge_resume(&fr);
+}
+
+void resume_kernel_fast_from(trap_frame *f) {
+    wedge::vcpu &c = cpu();
+    wedge::publish_fast_paths(c, g_fast_path_facts);
+    sync_gs(c);
+    refill_forgotten_stacks();
+    if (f->rsp >= user_half_end) unmask_events();
+    g_guest_run.frame.rip = f->rip;
+    wedge_resume_trap(f);
 }
 
 void deliver_pending_and_resume() {
