@@ -43,6 +43,20 @@ bool g_stepping;
 
 wedge::fast_path_facts g_fast_path_facts;
 
+// What the vCPU page's fast-path bytes were last published for: kernel mode (CPL 0) with this
+// IOPL. Their other inputs (CR4.TSD, the TSC offset and TSC_AUX) change only in the core,
+// whose every run ends in resume(), which publishes.
+struct published_view {
+    bool kernel = false;
+    uint8_t iopl = 0;
+};
+constinit published_view g_published{};
+
+void publish_fast_paths(wedge::vcpu &c) {
+    wedge::publish_fast_paths(c, g_fast_path_facts);
+    g_published = {c.cpl == 0, c.iopl};
+}
+
 constexpr uint64_t user_half_end = 0x0000800000000000ull;
 
 bool want_step(wedge::vcpu &c) {
@@ -79,7 +93,7 @@ void resume() {
     // Every change of the state the entry window's fast paths (sti_fast_path.S,
     // flags_fast_path.S, tsc_fast_path.S) depend on is the core's and ends here. Virtual CPL 1
     // and 2 run in Xen's kernel mode too, where the window is mapped.
-    wedge::publish_fast_paths(c, g_fast_path_facts);
+    publish_fast_paths(c);
     sync_gs(c);
     if (c.cpl == 3) {
         ++g_run_stats.user_entries;
@@ -112,10 +126,19 @@ void resume() {
     wedge_resume(&fr);
 }
 
+namespace {
+
+// The page's bytes for the fast paths' callers (CPL 0), unless they already are (g_published).
+void publish_for_kernel(wedge::vcpu &c) {
+    if (c.cpl != 0 || !g_published.kernel || g_published.iopl != c.iopl) publish_fast_paths(c);
+}
+
+} // namespace
+
 void resume_kernel_fast() {
     wedge::vcpu &c = cpu();
     wedge::frame &fr = g_guest_run.frame;
-    wedge::publish_fast_paths(c, g_fast_path_facts);
+    publish_for_kernel(c);
     sync_gs(c);
     refill_forgotten_stacks();
     if (fr.gpr[wedge::rsp] >= user_half_end) unmask_events();
@@ -124,7 +147,9 @@ void resume_kernel_fast() {
 
 void resume_kernel_fast_from(trap_frame *f) {
     wedge::vcpu &c = cpu();
-    wedge::publish_fast_paths(c, g_fast_path_facts);
+    // The fused return to user mode leaves the page as kernel mode had it (user mode does not
+    // reach the entry window): a system call that comes back with the same IOPL finds it right.
+    publish_for_kernel(c);
     sync_gs(c);
     refill_forgotten_stacks();
     if (f->rsp >= user_half_end) unmask_events();
