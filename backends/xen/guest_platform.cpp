@@ -35,7 +35,6 @@ wedge::cpuid_regs real_cpuid(uint32_t leaf, uint32_t subleaf, void *) {
 
 } // namespace
 
-wedge::vcpu &cpu() { return *reinterpret_cast<wedge::vcpu *>(wedge_vcpu_page); }
 guest_platform &platform() { return *g_platform; }
 
 namespace {

@@ -68,7 +68,9 @@ struct guest_run {
 };
 extern guest_run g_guest_run;
 
-wedge::vcpu &cpu();
+// The vCPU object (guest_platform.cpp), placed in the page the entry window aliases.
+extern "C" unsigned char wedge_vcpu_page[];
+inline wedge::vcpu &cpu() { return *reinterpret_cast<wedge::vcpu *>(wedge_vcpu_page); }
 guest_platform &platform();
 
 // Constructs the vCPU (boot-protocol state, CR3 = `cr3`) and the platform, and lays out the

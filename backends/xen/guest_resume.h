@@ -28,6 +28,10 @@ void find_fast_path_facts();
 // no interrupt shadow or single step to arm (swapgs_fast_path.h): resume() without the parts
 // only those need (the timer's next deadline, the single step, the pages under a new rsp).
 [[noreturn]] void resume_kernel_fast();
+// The same from a trap frame the caller changed in place into the guest's state (registers,
+// rip, the real RFLAGS bits, rsp): loaded straight into the guest, the core's frame is not used
+// (every way into the wedge fills it afresh; only its rip is set, for a failure report).
+[[noreturn]] void resume_kernel_fast_from(trap_frame *f);
 // Polls the devices, delivers what is pending and deliverable, resumes.
 [[noreturn]] void deliver_pending_and_resume();
 

@@ -23,13 +23,16 @@ struct stack_fill {
     static constexpr unsigned kernel_stacks = 32;
     uint64_t kernel_blocks[kernel_stacks] = {};
     unsigned kernel_next = 0;
+    // The user stack page note_user_stack last found present and writable in the kernel root,
+    // and the shadow's forget count then: while both are the same, it still is.
+    uint64_t user_seen = ~0ull, user_seen_forgets = 0;
 };
 constinit stack_fill g_fill{};
 
 constexpr uint32_t pf_writable = 2;  // ELF PF_W
 constexpr uint64_t stack_block = 16 * 1024;
 
-void prefill(uint64_t va);
+bool prefill(uint64_t va);
 
 void prefill_block(uint64_t block) {
     for (uint64_t p = block; p < block + stack_block; p += 0x1000) prefill(p);
@@ -66,12 +69,13 @@ void note_kernel_stack(uint64_t rsp) {
 // A page the kernel root already maps present and writable needs no fill: that entry is what
 // the guest's tables gave, kept until the guest flushes it (as a TLB keeps a translation), and
 // a fill walks the guest's tables again through the temporary slots (~2,500 instructions; the
-// user stack is noted on every way in from user mode).
-void prefill(uint64_t va) {
-    if (direct_active()) return;  // Xen runs the guest's own tables: nothing to fill
+// user stack is noted on every way in from user mode). True: the kernel root now maps the page
+// present and writable (a fill for a write installs a writable leaf or none).
+bool prefill(uint64_t va) {
+    if (direct_active()) return false;  // Xen runs the guest's own tables: nothing to fill
     constexpr uint64_t present_writable = 3;  // P, R/W
-    if ((shadow().shadow_leaf(false, va) & present_writable) == present_writable) return;
-    shadow().handle_fault(va, xs::access_type{true, false, false});
+    if ((shadow().shadow_leaf(false, va) & present_writable) == present_writable) return true;
+    return shadow().handle_fault(va, xs::access_type{true, false, false}).outcome == xs::fault_outcome::fixed;
 }
 
 } // namespace
@@ -105,13 +109,21 @@ void stack_page_forgotten(uint64_t va) {
 }
 
 void note_user_stack(uint64_t rsp) {
+    if (direct_active()) return;  // Xen runs the guest's own tables: nothing to fill or keep
     uint64_t page = (rsp - 8) & ~0xfffull;
+    // The same page as last time, and the shadow has dropped nothing since: it is still
+    // filled (and among user_pages, where the last call put it). Every system call of a
+    // process that loops is this case.
+    const xs::shadow_mmu &sh = shadow();
+    if (page == g_fill.user_seen && sh.stats().forgets == g_fill.user_seen_forgets) return;
     bool known = false;
     for (uint64_t p : g_fill.user_pages) known |= p == page;
     if (!known) g_fill.user_pages[g_fill.user_next++ % 4] = page;
     // Always: the page may have been absent when it was first seen (a stack that grew since,
     // a fresh exec), and the kernel's first site after the switch pushes onto it.
-    prefill(page);
+    bool filled = prefill(page);
+    g_fill.user_seen = filled ? page : ~0ull;
+    g_fill.user_seen_forgets = sh.stats().forgets;
 }
 
 namespace {
@@ -170,6 +182,13 @@ template <typename Fill> void fill_until_stable(Fill fill) {
 } // namespace
 
 void refill_forgotten_stacks() {
+    // What refill_kept_stacks would find to do (nothing, on almost every return).
+    if (g_fill.filled_generation == g_fill.generation && !g_fill.user_refill) return;
+    if (direct_active()) {  // Xen runs the guest's own tables: nothing to refill, ever
+        g_fill.filled_generation = g_fill.generation;
+        g_fill.user_refill = false;
+        return;
+    }
     cost_scope t(shadow_phase::stack_refill);
     fill_until_stable([] { refill_kept_stacks(); });
 }

@@ -19,6 +19,7 @@ namespace {
 struct timer_state {
     uint32_t port = ~0u;
     uint64_t armed_ns = 0;  // what set_timer_op was last given (0: none)
+    bool off_deadline = false;  // armed_ns may not be next_deadline() (set_timer_op not from arm_timer)
     bool blocking = false;  // in wait_halted's SCHEDOP_block
 };
 constinit timer_state g_timer{};
@@ -75,16 +76,19 @@ uint64_t next_deadline() {
 void arm_timer_at(uint64_t ns) {
     set_timer_op(ns);
     g_timer.armed_ns = ns;
+    g_timer.off_deadline = true;
 }
 
 } // namespace
 
 void retry_delivery_soon() { arm_timer_at(platform().be.now_ns() + retry_in_wedge_ns); }
 
+bool timer_off_deadline() { return g_timer.off_deadline; }
+
 void arm_timer() {
     uint64_t d = next_deadline();
-    if (d == g_timer.armed_ns) return;
-    arm_timer_at(d);
+    if (d != g_timer.armed_ns) arm_timer_at(d);
+    g_timer.off_deadline = false;
 }
 
 void mask_events() { this_vcpu()->evtchn_upcall_mask = 1; }

@@ -17,6 +17,10 @@ void arm_timer();
 // An upcall a moment from now (50 µs): for an interrupt that became deliverable where the
 // wedge cannot deliver it (inside the wedge).
 void retry_delivery_soon();
+// Xen's timer may be armed elsewhere than arm_timer left it (retry_delivery_soon, hlt's
+// wait): a way into the guest that skips arm_timer, because it changed no emulated device,
+// must call it then.
+bool timer_off_deadline();
 
 // Events are masked while the wedge runs and opened on every way into the guest.
 void mask_events();

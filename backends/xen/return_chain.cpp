@@ -10,14 +10,12 @@ namespace {
 
 constexpr unsigned max_steps = 16;
 
-// Chains per swapgs site, direct-mapped by the site's address (Linux 6.1 has 17 swapgs sites;
+// Chains per swapgs call, direct-mapped by its return address (Linux 6.1 has 17 swapgs sites;
 // a collision only costs the walk again).
-struct cached_chain {
-    const wedge::site *swapgs;
-    return_chain chain;
-};
-constexpr unsigned cache_size = 256;  // a power of two
-constinit cached_chain g_chains[cache_size]{};
+constexpr unsigned cache_size = 64;  // a power of two
+constinit kept_chain g_chains[cache_size]{};
+
+kept_chain &slot_of(uint64_t ret) { return g_chains[(ret ^ (ret >> 8)) & (cache_size - 1)]; }
 
 // The bytes the CPU runs at `va`: the backend's read only to have the page checked and filled
 // in the shadow (it shows a changed site's original bytes), then the guest's own bytes.
@@ -92,9 +90,14 @@ return_chain follow(uint64_t at) {
 } // namespace
 
 return_chain return_chain_of(const wedge::site &s, uint64_t ret) {
-    cached_chain &e = g_chains[(s.insn >> 3) & (cache_size - 1)];
-    if (e.swapgs != &s) e = {&s, follow(ret)};
+    kept_chain &e = slot_of(ret);
+    if (e.ret != ret || e.swapgs != &s) e = {ret, &s, follow(ret)};
     return e.chain;
+}
+
+const kept_chain *kept_chain_of(uint64_t ret) {
+    const kept_chain &e = slot_of(ret);
+    return e.ret == ret && e.swapgs ? &e : nullptr;
 }
 
 } // namespace xw

@@ -20,6 +20,17 @@ struct return_chain {
 // The chain from the swapgs site `s`, whose call returned to `ret` (the bytes from there are
 // the rewriter's NOP fill, then the guest's code). Null iret: anything else on the way (another
 // site, an unknown instruction, a taken branch we cannot judge, more than a few steps).
+// Kept per return address: the caller has checked that `ret` is the return of `s`'s own call
+// at its link address.
 return_chain return_chain_of(const afterburn::wedge::site &s, uint64_t ret);
+
+// A chain return_chain_of found and kept for `ret` (swapgs: its site), or null: the fused
+// return's way to skip the site lookup (user_return_fast_path.h).
+struct kept_chain {
+    uint64_t ret;
+    const afterburn::wedge::site *swapgs;
+    return_chain chain;
+};
+const kept_chain *kept_chain_of(uint64_t ret);
 
 } // namespace xw

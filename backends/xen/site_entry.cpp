@@ -14,6 +14,7 @@
 #include "page_table_sites.h"
 #include "run_stats.h"
 #include "site_cache.h"
+#include "site_frame.h"
 #include "swapgs_fast_path.h"
 #include "user_return_fast_path.h"
 #include "wedge/frame.h"
@@ -37,18 +38,7 @@ static_assert(afterburn::wedge_abi::vcpu_inline_sti == afterburn::wedge_abi::vcp
                   afterburn::wedge_abi::vcpu_inline_sti_end == afterburn::wedge_abi::vcpu_page + 8,
               "sti_fast_path.S spells out the vCPU page's inline_sti and inline_sti_end");
 
-// window.S pushes these on the wedge's site stack (low to high).
-struct site_frame {
-    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
-    uint64_t rflags;
-};
-
-extern "C" {
-extern uint64_t wedge_site_guest_rsp;  // window.S: the guest's rsp at the entry stub
-[[noreturn]] void site_dispatch(site_frame *f);
-}
-
-extern "C" void site_dispatch(site_frame *f) {
+extern "C" void site_dispatch(xw::site_frame *f) {
     using namespace xw;
     mask_events();  // events were open in the guest (resume)
     // The entry stub pushed the kind above the call's return address.

@@ -52,10 +52,28 @@
 	ENTRY_STUB trap_mc,  18, 0
 	ENTRY_STUB trap_xm,  19, 0
 	ENTRY_STUB event_upcall, EVENT_VECTOR, 0
-	/* Xen's syscall callback (a `syscall` in guest user mode): the same frame as the
-	 * upcall, rcx/r11 (the values the syscall left: return rip, user rflags) on top of an
-	 * iret frame whose rip is the return address. */
-	ENTRY_STUB syscall_entry, SYSCALL_VECTOR, 0
+
+/*
+ * Xen's syscall callback (a `syscall` in guest user mode): the same frame as the upcall,
+ * rcx/r11 (the values the syscall left: return rip, user rflags) on top of an iret frame whose
+ * rip is the return address. Only guest user mode makes one, so it goes straight to
+ * syscall_dispatch (traps.cpp), which does not return, instead of through trap_dispatch.
+ */
+	.globl syscall_entry
+	.type syscall_entry, @function
+syscall_entry:
+	popq	%rcx
+	popq	%r11
+	pushq	$0
+	pushq	$SYSCALL_VECTOR
+	WEDGE_PUSH_GPRS
+	cld
+	movq	%rsp, %rdi		/* trap_frame * */
+	andq	$-16, %rsp
+	call	syscall_dispatch
+1:	ud2
+	jmp	1b
+	.size syscall_entry, . - syscall_entry
 
 trap_common:
 	WEDGE_PUSH_GPRS

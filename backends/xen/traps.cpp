@@ -37,6 +37,7 @@ void syscall_entry();
 void failsafe_callback();
 
 void trap_dispatch(xw::trap_frame *frame);
+[[noreturn]] void syscall_dispatch(xw::trap_frame *frame);
 [[noreturn]] void failsafe_report(const uint64_t *frame);
 }
 
@@ -142,10 +143,6 @@ extern "C" void trap_dispatch(xw::trap_frame *frame) {
         print("xen-wedge: nested: vector %lu at rip 0x%lx\n", frame->vector, frame->rip);
         exit_with(verdict_unexpected_trap);
     }
-    if (frame->vector == syscall_vector && guest_running()) {
-        --g_depth;
-        guest_syscall(frame);  // does not return
-    }
     if (frame->vector == afterburn::wedge::vec::db && guest_running()) {
         // The wedge's own single step over an interrupt shadow: cleared and resumed, or
         // the pending interrupt delivered (then guest_single_step does not return).
@@ -180,6 +177,12 @@ extern "C" void trap_dispatch(xw::trap_frame *frame) {
         report_and_exit(*frame);
     }
     --g_depth;
+}
+
+extern "C" void syscall_dispatch(xw::trap_frame *frame) {
+    using namespace xw;
+    // Only guest user mode makes a system call (the wedge never runs in user mode).
+    guest_syscall(frame);
 }
 
 extern "C" void failsafe_report(const uint64_t *f) {

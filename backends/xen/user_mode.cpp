@@ -11,6 +11,7 @@
 #include "hypercall.h"
 #include "run_stats.h"
 #include "swapgs_fast_path.h"
+#include "syscall_fast_path.h"
 #include "wedge/event.h"
 #include "wedge/interrupts.h"
 
@@ -23,19 +24,6 @@ struct user_mode_state {
     bool real_tsd = false;
 };
 constinit user_mode_state g_user{};
-
-// The rewritten site that starts at LSTAR (Linux's swapgs), looked up once per LSTAR value:
-// the site table does not change after loading.
-const wedge::site *lstar_site(uint64_t lstar) {
-    static uint64_t cached = 0;
-    static const wedge::site *site = nullptr;
-    if (lstar != cached || !cached) {
-        const wedge::site *s = guest_sites().find_by_insn(lstar);
-        site = s && s->rewritten && s->start == s->insn ? s : nullptr;
-        cached = lstar;
-    }
-    return site;
-}
 
 } // namespace
 
@@ -74,6 +62,9 @@ void returning_to_user_mode(const wedge::vcpu &c) {
 // CS/SS from STAR[47:32], RFLAGS &= ~FMASK (IF and IOPL are virtual), rip = LSTAR, CPL 0.
 // No swapgs and no stack switch, as on the CPU. EFER.SCE clear: #UD at the instruction.
 void guest_syscall(trap_frame *f) {
+    // Xen entered the callback with events masked (install_traps: CALLBACKF_mask_events), and
+    // the fast path leaves them so (the guest runs on the user's stack).
+    try_syscall_fast(f);  // returns only when that path does not apply
     mask_events();
     wedge::vcpu &c = cpu();
     wedge::frame &fr = g_guest_run.frame;

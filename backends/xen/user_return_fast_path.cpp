@@ -3,15 +3,30 @@
 #include "guest_platform.h"
 #include "guest_probe.h"
 #include "guest_resume.h"
+#include "guest_time.h"
 #include "return_chain.h"
 #include "run_stats.h"
+#include "site_frame.h"
+#include "user_mode.h"
 #include "wedge/descriptor.h"
+
+extern "C" {
+// window.S: HYPERVISOR_iret into guest user mode with the registers `regs` and the iret frame
+// `iret` (rip, cs, rflags, rsp, ss).
+[[noreturn]] void wedge_iret_site_frame(const xw::site_frame *regs, const uint64_t *iret);
+// The swapgs entry (window.S): the fused return, else site_dispatch.
+[[noreturn]] void swapgs_site_dispatch(xw::site_frame *f);
+}
 
 namespace xw {
 
 namespace {
 
 constexpr uint64_t user_half_end = 0x0000800000000000ull;
+// Xen's flat user selectors (RPL 3): HYPERVISOR_iret's frame (the guest's own stay virtual).
+constexpr uint64_t flat_user_cs = 0xe033, flat_user_ss = 0xe02b;
+constexpr auto iret_kind = static_cast<unsigned>(afterburn::site_kind::iret);
+constexpr auto swapgs_kind = static_cast<unsigned>(afterburn::site_kind::swapgs);
 
 // What the iretq pops, once checked.
 struct user_frame {
@@ -19,29 +34,38 @@ struct user_frame {
     uint16_t cs, ss;
 };
 
-// The descriptor `selector` names in the GDT, as the core's read_descriptor reads it (an LDT
-// selector is left to the core).
-bool gdt_descriptor(const wedge::vcpu &c, uint16_t selector, wedge::segment_descriptor &d) {
-    uint32_t index = selector & 0xfff8u;
-    if ((selector & 4) || index + 7 > c.gdtr.limit) return false;
-    return guest_probe_read(c.gdtr.base + index, &d.low, 8);
+// The descriptors `cs` and `ss` name in the GDT, as the core's read_descriptor reads them (an
+// LDT selector is left to the core): in one read when SS's is right below CS's (Linux's
+// __USER_DS and __USER_CS).
+bool gdt_descriptors(const wedge::vcpu &c, uint16_t cs, uint16_t ss, wedge::segment_descriptor &dcs,
+                     wedge::segment_descriptor &dss) {
+    uint32_t ics = cs & 0xfff8u, iss = ss & 0xfff8u;
+    if (((cs | ss) & 4) || ics + 7 > c.gdtr.limit || iss + 7 > c.gdtr.limit) return false;
+    if (ics == iss + 8) {
+        uint64_t both[2];
+        if (!guest_probe_read(c.gdtr.base + iss, both, sizeof both)) return false;
+        dss.low = both[0];
+        dcs.low = both[1];
+        return true;
+    }
+    return guest_probe_read(c.gdtr.base + ics, &dcs.low, 8) && guest_probe_read(c.gdtr.base + iss, &dss.low, 8);
 }
 
 // The core's iret (wedge/emulate_transfers.cpp) on its way to CPL 3 succeeding with nothing
-// to deliver after it: every check it makes, on the same bytes (guest_probe.h reads them as
-// the core's supervisor reads do; a read may fill the shadow, as the core's does; nothing
-// else changes). False: anything the core would answer otherwise (a fault, a kernel frame, a
-// compatibility-mode CS, a delivery at the exit) or that the fast path leaves to it (the
-// guest's or the popped TF, NT, IF clear, an LDT selector, a kernel-half rip).
-bool check_user_frame(const wedge::site &iret, user_frame &out) {
+// to deliver after it, for the guest at the iretq with real flags `rflags` and stack `rsp`:
+// every check it makes, on the same bytes (guest_probe.h reads them as the core's supervisor
+// reads do; a read may fill the shadow, as the core's does; nothing else changes). False:
+// anything the core would answer otherwise (a fault, a kernel frame, a compatibility-mode CS, a
+// delivery at the exit) or that the fast path leaves to it (the guest's or the popped TF, NT,
+// IF clear, an LDT selector, a kernel-half rip).
+bool check_user_frame(const wedge::site &iret, uint64_t rflags, uint64_t rsp, user_frame &out) {
     wedge::vcpu &c = cpu();
-    const wedge::frame &fr = g_guest_run.frame;
     if (c.cpl != 0 || afterburn::annotation::operand_bits(iret.rec.flags) != 64) return false;
-    if (fr.rflags & (wedge::flags::nt | wedge::flags::tf)) return false;
+    if (rflags & (wedge::flags::nt | wedge::flags::tf)) return false;
     // An interrupt pending now is delivered at the exit once IF is set (the popped IF must be).
     if (c.page.pending) return false;
     uint64_t image[5];
-    if (!guest_probe_read(fr.gpr[wedge::rsp], image, sizeof image)) return false;
+    if (!guest_probe_read(rsp, image, sizeof image)) return false;
     out.rip = image[0];
     out.cs = static_cast<uint16_t>(image[1]);
     out.rflags = image[2];
@@ -50,58 +74,117 @@ bool check_user_frame(const wedge::site &iret, user_frame &out) {
     if ((out.cs & 3) != 3 || (out.ss & 3) != 3 || !(out.cs & 0xfffc) || !(out.ss & 0xfffc)) return false;
     if (!(out.rflags & wedge::flags::if_) || (out.rflags & (wedge::flags::tf | wedge::flags::nt))) return false;
     if (out.rip >= user_half_end) return false;  // also the canonical check
-    wedge::segment_descriptor d;
-    if (!gdt_descriptor(c, out.cs, d)) return false;
-    if (!d.code() || (d.conforming() ? d.dpl() > 3 : d.dpl() != 3) || !d.present() || !d.long_mode()) return false;
-    if (!gdt_descriptor(c, out.ss, d)) return false;
-    if (!d.writable() || d.dpl() != 3 || !d.present()) return false;
+    wedge::segment_descriptor dcs, dss;
+    if (!gdt_descriptors(c, out.cs, out.ss, dcs, dss)) return false;
+    if (!dcs.code() || (dcs.conforming() ? dcs.dpl() > 3 : dcs.dpl() != 3) || !dcs.present() || !dcs.long_mode())
+        return false;
+    if (!dss.writable() || dss.dpl() != 3 || !dss.present()) return false;
     return true;
 }
 
-// The rest of the core's iret (load_rflags at CPL 0, enter_cpl) and the run's end: no device
-// was polled (an expired timer is Xen's upcall, armed at its deadline), nothing is pending,
-// and resume() takes CPL 3 through HYPERVISOR_iret.
-[[noreturn]] void enter_user(const user_frame &u) {
+// The rest of the core's iret (load_rflags at CPL 0, enter_cpl) on the vCPU; returns the real
+// RFLAGS bits user mode starts with, from the guest's `rflags` at the iretq.
+uint64_t enter_user(const user_frame &u, uint64_t rflags) {
     wedge::vcpu &c = cpu();
-    wedge::frame &fr = g_guest_run.frame;
     c.interrupt_shadow = false;  // as emulate(): the instruction ends a shadow
-    uint64_t writable = wedge::flags::real | wedge::flags::rf;
-    fr.rflags = (fr.rflags & ~writable) | (u.rflags & writable) | wedge::flags::fixed1;
+    constexpr uint64_t writable = wedge::flags::real | wedge::flags::rf;
     c.set_virtual_if(true);
     c.iopl = static_cast<uint8_t>((u.rflags >> wedge::flags::iopl_shift) & 3);
-    fr.rip = u.rip;
-    fr.gpr[wedge::rsp] = u.rsp;
     c.selector[1] = u.cs;
     c.selector[2] = u.ss;
     c.cpl = 3;
     platform().be.state_changed(c, wedge::state_change::privilege);
-    ++g_run_stats.kind_entries[static_cast<unsigned>(afterburn::site_kind::iret)];
+    ++g_run_stats.kind_entries[iret_kind];
+    return (rflags & ~writable) | (u.rflags & writable) | wedge::flags::fixed1;
+}
+
+// The run's end after enter_user through the core's frame: no device was polled (an expired
+// timer is Xen's timer upcall, armed at its deadline), nothing is pending, and resume() takes
+// CPL 3 through HYPERVISOR_iret.
+[[noreturn]] void resume_user(const user_frame &u, uint64_t rflags) {
+    wedge::frame &fr = g_guest_run.frame;
+    fr.rflags = rflags;
+    fr.rip = u.rip;
+    fr.gpr[wedge::rsp] = u.rsp;
     resume();
+}
+
+void swap_gs_bases(wedge::vcpu &c) {
+    uint64_t t = c.gs_base;
+    c.gs_base = c.kernel_gs_base;
+    c.kernel_gs_base = t;
+}
+
+// The fused return straight from the swapgs entry's saved registers: resume()'s way to user
+// mode without what it does for the core. The fast-path bytes of the vCPU page are not
+// published (only guest kernel code reaches the entry window, and every way back into it
+// publishes them first), and the timer is not re-armed (no emulated device changed since the
+// last arm_timer, unless someone armed it elsewhere since).
+[[noreturn]] void resume_user_from(const site_frame *regs, const user_frame &u, uint64_t rflags) {
+    wedge::vcpu &c = cpu();
+    sync_gs(c);
+    ++g_run_stats.user_entries;
+    if (timer_off_deadline()) arm_timer();
+    returning_to_user_mode(c);
+    g_guest_run.frame.rip = u.rip;  // for a failure report only
+    // IF in the frame is the event mask Xen restores: events open in user mode.
+    const uint64_t iret[5] = {u.rip, flat_user_cs, rflags | wedge::flags::if_, u.rsp, flat_user_ss};
+    wedge_iret_site_frame(regs, iret);
+}
+
+// A swapgs whose call returned to `ret`, known to lead to an iretq site (kept_chain_of: the
+// slow path checked the call and followed the code once), with the guest's registers in `f`:
+// both finished here when try_swapgs_user_return_fast would finish them.
+void try_fused_return(const site_frame *f, uint64_t ret) {
+    const kept_chain *k = kept_chain_of(ret);
+    if (!k || !k->chain.iret) return;
+    run_stats &st = g_run_stats;
+    if (st.trace_traps) return;  // site_dispatch prints the entry
+    mask_events();  // events were open in the guest (resume)
+    const uint64_t rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
+    user_frame u;
+    if (!check_user_frame(*k->chain.iret, rflags, wedge_site_guest_rsp + 16, u)) return;
+    if (k->chain.ss_test && (u.ss & 4)) return;  // Linux's ESPFIX exit: an LDT stack segment
+    // site_dispatch's and try_swapgs_user_return_fast's counts.
+    ++st.entries;
+    st.last_site = k->swapgs->insn;
+    st.last_kind = swapgs_kind;
+    ++st.kind_entries[swapgs_kind];
+    ++st.swapgs_user_return_fast;
+    wedge::vcpu &c = cpu();
+    swap_gs_bases(c);
+    resume_user_from(f, u, enter_user(u, rflags));
 }
 
 } // namespace
 
 void try_user_return_fast(const wedge::site &s) {
+    const wedge::frame &fr = g_guest_run.frame;
     user_frame u;
-    if (!check_user_frame(s, u)) return;
+    if (!check_user_frame(s, fr.rflags, fr.gpr[wedge::rsp], u)) return;
     ++g_run_stats.user_return_fast;
-    enter_user(u);
+    resume_user(u, enter_user(u, fr.rflags));
 }
 
 void try_swapgs_user_return_fast(const wedge::site &s, uint64_t ret) {
     wedge::vcpu &c = cpu();
+    const wedge::frame &fr = g_guest_run.frame;
     // The swapgs fast path's conditions (swapgs_fast_path.h); the iretq's include them.
     return_chain chain = return_chain_of(s, ret);
     if (!chain.iret) return;
     user_frame u;
-    if (!check_user_frame(*chain.iret, u)) return;
+    if (!check_user_frame(*chain.iret, fr.rflags, fr.gpr[wedge::rsp], u)) return;
     if (chain.ss_test && (u.ss & 4)) return;  // Linux's ESPFIX exit: an LDT stack segment
     ++g_run_stats.kind_entries[s.rec.kind];
     ++g_run_stats.swapgs_user_return_fast;
-    uint64_t t = c.gs_base;
-    c.gs_base = c.kernel_gs_base;
-    c.kernel_gs_base = t;
-    enter_user(u);
+    swap_gs_bases(c);
+    resume_user(u, enter_user(u, fr.rflags));
 }
 
 } // namespace xw
+
+extern "C" void swapgs_site_dispatch(xw::site_frame *f) {
+    // The entry stub pushed the kind above the call's return address.
+    xw::try_fused_return(f, reinterpret_cast<const uint64_t *>(wedge_site_guest_rsp)[1]);
+    site_dispatch(f);
+}

@@ -27,6 +27,9 @@ wedge_entries:
         jmp wedge_rdtsc_fast
         .elseif k == 28
         jmp wedge_rdtscp_fast
+        .elseif k == 31                     /* swapgs: the fused return first (user_return_fast_path.cpp) */
+        pushq $k
+        jmp wedge_swapgs_entry
         .else
         pushq $k
         jmp wedge_site_entry
@@ -53,17 +56,27 @@ wedge_slots:
          * while the guest runs (docs/xen-backend.md, "Time and interrupts"): an upcall
          * striking here only acknowledges and re-arms the timer (guest_event), and
          * site_dispatch masks them first thing; nothing re-enters this path. */
-        .globl wedge_site_entry
-wedge_site_entry:
+        .macro SITE_ENTRY dispatch
         movq %rsp, wedge_site_guest_rsp(%rip)
         leaq wedge_site_stack_top(%rip), %rsp
         pushfq
         WEDGE_PUSH_GPRS
         movq %rsp, %rdi
         cld
-        call site_dispatch                 /* does not return */
+        call \dispatch                     /* does not return */
 1:      ud2
         jmp 1b
+        .endm
+
+        .globl wedge_site_entry
+wedge_site_entry:
+        SITE_ENTRY site_dispatch
+
+        /* The swapgs sites' entry: the same frame, and swapgs_site_dispatch first tries to
+         * finish the swapgs with the iretq its code leads to (the return to user mode), then
+         * goes on as site_dispatch. */
+wedge_swapgs_entry:
+        SITE_ENTRY swapgs_site_dispatch
 
         /* wedge_resume(const afterburn::wedge::frame *f): continue the guest with every GPR,
          * rip and the real RFLAGS bits from *f (gpr[] by hardware number, then rip, rflags).
@@ -79,6 +92,22 @@ wedge_resume:
         pushq 17*8(%rdi)                   /* rflags */
         popfq
         WEDGE_LOAD_FRAME_GPRS
+        movq wedge_resume_rsp(%rip), %rsp
+        jmp *wedge_resume_rip(%rip)
+
+        /* wedge_resume_trap(const xw::trap_frame *f): the same from a trap frame (traps.h),
+         * which lies at the top of the wedge's kernel stack for user mode: its GPRs are
+         * popped in place. */
+        .globl wedge_resume_trap
+wedge_resume_trap:
+        movq 20*8(%rdi), %rax              /* rsp */
+        movq %rax, wedge_resume_rsp(%rip)
+        movq 17*8(%rdi), %rax              /* rip */
+        movq %rax, wedge_resume_rip(%rip)
+        pushq 19*8(%rdi)                   /* rflags */
+        popfq
+        movq %rdi, %rsp
+        WEDGE_POP_GPRS
         movq wedge_resume_rsp(%rip), %rsp
         jmp *wedge_resume_rip(%rip)
 
@@ -99,6 +128,24 @@ wedge_iret:
         pushq 16*8(%rdi)                   /* rip */
         pushq $0                           /* iret_context.flags: not VGCF_in_syscall */
         WEDGE_LOAD_FRAME_GPRS
+        jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
+
+        /* wedge_iret_site_frame(const site_frame *regs, const uint64_t iret[5]): HYPERVISOR_iret
+         * with the GPRs the site entry saved (site_frame.h, on the site stack: popped in
+         * place) and the iret frame rip, cs, rflags, rsp, ss, built on the same wedge stack as
+         * wedge_iret's. */
+        .globl wedge_iret_site_frame
+wedge_iret_site_frame:
+        leaq wedge_user_iret_top(%rip), %rsp
+        pushq 4*8(%rsi)                    /* ss */
+        pushq 3*8(%rsi)                    /* rsp */
+        pushq 2*8(%rsi)                    /* rflags */
+        pushq 1*8(%rsi)                    /* cs */
+        pushq 0*8(%rsi)                    /* rip */
+        pushq $0                           /* iret_context.flags: not VGCF_in_syscall */
+        movq %rdi, %rsp
+        WEDGE_POP_GPRS
+        leaq wedge_user_iret_top-6*8(%rip), %rsp
         jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
 
         .bss

@@ -464,6 +464,7 @@ bool shadow_mmu::leaf_still_valid(uint64_t e, const guest_path &path, bool user_
 
 void shadow_mmu::drop_range(uint64_t lo, uint64_t hi, bool keep_tables)
 {
+    ++stats_.forgets;
     bool changed = false;
     if (keep_tables && !(lo & (page_2m - 1)) && !((hi + 1) & (page_2m - 1)))
         changed = clear_filled(lo, hi);
@@ -581,6 +582,7 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
         return full_load(cr3);
     guest_cr3_ = cr3;
     ++stats_.flushes;
+    ++stats_.forgets;
     // The user half: only the leaves the new tables do not give as they are.
     if (clear_filled(0, user_half_last, true))
         hv_.flush_all();

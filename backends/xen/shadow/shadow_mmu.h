@@ -83,6 +83,9 @@ struct shadow_stats {
     uint64_t faults_fixed = 0, faults_injected = 0, collisions = 0;
     uint64_t entries_written = 0, tables_allocated = 0, flushes = 0, pool_reclaims = 0;
     uint64_t leaves_kept = 0;  // user leaves kept CR3 loads left in place
+    // Every time the shadow may have dropped entries (a sync point, a #PF it reflected, a pool
+    // reclaim): an entry the backend saw present stays so while this is unchanged.
+    uint64_t forgets = 0;
     uint32_t tables_in_use = 0;
 };
 

@@ -186,6 +186,42 @@ TEST_CASE("shadow: invlpg makes a changed mapping visible and without it the sta
     CHECK(r.write(low + 0x1000, true).maddr == r.maddr_of(0x7000));  // the write faulted (D) and re-walked
 }
 
+TEST_CASE("shadow: the forget count grows at every point that may drop an entry, and only there", "[shadow]")
+{
+    rig r;
+    constexpr uint64_t kva = 0xffff888000001000ull;
+    r.gt.map(r.cr3, low, 0x5000, P | W);
+    r.gt.map(r.cr3, user_va, 0x6000, P | W | U);
+    r.gt.map(r.cr3, kva, 0x7000, P | W);
+    r.sh->load_cr3(r.cr3);
+    uint64_t n = r.sh->stats().forgets;
+    // Fills (reads and writes, through either root) drop nothing.
+    REQUIRE(r.read(low).ok);
+    REQUIRE(r.access_va(low, access_type::write_at(false)).ok);
+    REQUIRE(r.read(user_va, true).ok);
+    REQUIRE(r.read(kva).ok);
+    CHECK(r.sh->stats().forgets == n);
+    // Each sync point does: invlpg, a full and a kept CR3 load, a flush, a #PF reflected.
+    r.sh->invalidate_page(low);
+    CHECK(r.sh->stats().forgets > n);
+    n = r.sh->stats().forgets;
+    r.sh->load_cr3(r.cr3);
+    CHECK(r.sh->stats().forgets > n);
+    bool kept = false;
+    r.sh->load_cr3(r.cr3, true, kept);  // remembers the kernel half
+    n = r.sh->stats().forgets;
+    r.sh->load_cr3(r.cr3, true, kept);
+    REQUIRE(kept);
+    CHECK(r.sh->stats().forgets > n);
+    n = r.sh->stats().forgets;
+    r.sh->flush();
+    CHECK(r.sh->stats().forgets > n);
+    n = r.sh->stats().forgets;
+    CHECK(pf_of(r.read(low + 0x5000)) == 0);  // not mapped: the #PF is the guest's
+    CHECK(r.sh->stats().forgets > n);
+    CHECK(r.m.refused == 0);
+}
+
 TEST_CASE("shadow: two guest address spaces switched by CR3", "[shadow]")
 {
     rig r;
