@@ -71,7 +71,11 @@ window_start:
 	.globl window_restore
 window_restore:
 	movq	GPR(4), %rsp
+	/* Pistachio runs user threads with IOPL 3 (no IO flexpages configured), so this popfq
+	 * loads IF for real. The guest's IF is virtual (the frame's is clear); the real one must
+	 * stay set, or no timer interrupt reaches the kernel while the thread runs. */
 	pushq	F_RFLAGS
+	orq	$0x200, (%rsp)
 	popfq
 	movq	GPR(0), %rax
 	movq	GPR(1), %rcx
