@@ -6,7 +6,8 @@
  *
  * uint64_t l4_exchange_registers(uint64_t dest, uint64_t control, uint64_t *sp_ip_flags,
  *                                uint64_t entry)
- *   sp_ip_flags[3]: in, what `control` sets; out, the thread's old values
+ *   sp_ip_flags[4]: in, what `control` sets (sp, ip, flags); out, the thread's old values and
+ *   [3] its old control (halted 1, receiving 2, sending 4)
  */
 #include "stub_macros.h"
 
@@ -29,6 +30,7 @@ l4_exchange_registers:
 	movq	%rdx, 0(%rcx)
 	movq	%r8, 8(%rcx)
 	movq	%r9, 16(%rcx)
+	movq	%rsi, 24(%rcx)
 	restore_callee_saved
 	ret
 	.size l4_exchange_registers, . - l4_exchange_registers
