@@ -78,10 +78,16 @@ bool l4_backend::write(uint64_t va, const void *src, size_t len, wedge::access_m
     return access(va, const_cast<uint8_t *>(static_cast<const uint8_t *>(src)), len, true, mode, fault);
 }
 
+// rdtsc is privileged here (fix 0016), so the TSC is SystemClock's microseconds at the
+// processor's frequency (the KIP's processor descriptor, as the kernel's SystemClock divides
+// by it), and like a TSC it never stands still between two reads.
 uint64_t l4_backend::read_tsc() {
-    uint32_t lo, hi;
-    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return uint64_t(hi) << 32 | lo;
+    static uint64_t last;
+    const uint64_t desc = l4::kip_word(g_kip, l4::kip_proc_desc);
+    uint64_t mhz = l4::kip_word(g_kip, desc + l4::proc_desc_internal_khz) / 1000;
+    uint64_t t = l4::l4_system_clock(l4::kip_word(g_kip, l4::kip_system_clock)) * (mhz ? mhz : 1000);
+    last = t > last ? t : last + 1;
+    return last;
 }
 
 void note_guest_ram_mapped(uint64_t gpa) {

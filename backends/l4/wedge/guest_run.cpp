@@ -9,6 +9,7 @@
 #include "guest_sites.h"
 #include "interrupt_thread.h"
 #include "l4_abi.h"
+#include "unrewritten_insn.h"
 #include "wedge/dispatch.h"
 #include "wedge/interrupts.h"
 
@@ -158,8 +159,9 @@ bool single_step(wedge::frame &f) {
 
 // An exception of the guest thread (Pistachio's exception IPC, the wedge its handler): a
 // trapping site (int3 on a site's instruction) runs in the core, an `int $n` the plan leaves
-// is delivered as the software interrupt it is;
-// anything else is delivered through the guest's IDT. The reply carries the new registers.
+// is delivered as the software interrupt it is, an `int $n` or rdtsc in code no plan rewrote
+// (ring 3's, unrewritten_insn.h) likewise or in the core; anything else is delivered through
+// the guest's IDT. The reply carries the new registers.
 bool run_exception(uint64_t *u, uint64_t vmp) {
     ++g_exceptions;
     wedge::frame f{};
@@ -189,6 +191,21 @@ bool run_exception(uint64_t *u, uint64_t vmp) {
         wedge::event ev = wedge::event::software_interrupt(static_cast<uint8_t>(s->rec.imm), f.rip + s->rec.insn_len);
         if (wedge::deliver(cpu(), f, ev, be) != wedge::delivery::delivered) {
             print("l4-wedge: guest: triple fault delivering int $0x%x at 0x%lx\n", static_cast<unsigned>(s->rec.imm & 0xff), f.rip);
+            return false;
+        }
+    } else if (afterburn::annotation::site_record rec; !s && vector == wedge::vec::gp && decode_unrewritten(f.rip, rec)) {
+        // The same for code no plan rewrote (ring 3's): its own bytes say what it is.
+        ++g_sites_run;
+        poll_devices();
+        if (rec.kind == static_cast<uint8_t>(afterburn::site_kind::int_n)) {
+            wedge::event ev = wedge::event::software_interrupt(static_cast<uint8_t>(rec.imm), f.rip + rec.insn_len);
+            if (wedge::deliver(cpu(), f, ev, be) != wedge::delivery::delivered) {
+                print("l4-wedge: guest: triple fault delivering int $0x%x at 0x%lx\n", static_cast<unsigned>(rec.imm), f.rip);
+                return false;
+            }
+        } else if (wedge::run_site(cpu(), f, rec, f.rip, be) != wedge::site_exit::resume) {
+            print("l4-wedge: guest: the %s at 0x%lx cannot be run\n",
+                  afterburn::site_kind_name(static_cast<afterburn::site_kind>(rec.kind)), f.rip);
             return false;
         }
     } else if (s) {

@@ -21,6 +21,8 @@ inline constexpr uint64_t kip_unmap = 0x1d0;          // Unmap's entry
 inline constexpr uint64_t kip_system_clock = 0x1e0;   // SystemClock's entry
 inline constexpr uint64_t kip_exchange_registers = 0x1d8;  // ExchangeRegisters' entry
 inline constexpr uint64_t kip_schedule = 0x1f0;       // Schedule's entry
+inline constexpr uint64_t kip_proc_desc = 0x178;      // the processor descriptors, from the KIP
+inline constexpr uint64_t proc_desc_internal_khz = 8; // a descriptor's internal frequency (kHz)
 
 // The KIP's address: the `lock; nop` that the kernel recognizes as KernelInterface.
 inline const uint8_t *kernel_interface() {
