@@ -102,9 +102,10 @@ window_start:
 	.globl window_restore
 window_restore:
 	movq	GPR(4), %rsp
-	/* Pistachio runs user threads with IOPL 3 (no IO flexpages configured), so this popfq
-	 * loads IF for real. The guest's IF is virtual (the frame's is clear); the real one must
-	 * stay set, or no timer interrupt reaches the kernel while the thread runs. */
+	/* Pistachio runs user threads with IOPL 3 (no IO flexpages configured), where this
+	 * popfq loads IF for real. The guest's IF is virtual (the frame's is clear); the real one
+	 * must stay set, or no timer interrupt reaches the kernel while the thread runs. (The
+	 * wedge lowers the guest thread to IOPL 0, fix 0017; this holds without it too.) */
 	pushq	F_RFLAGS
 	orq	$0x200, (%rsp)
 	popfq

@@ -88,7 +88,7 @@ extern "C" void l4_unmap(uint64_t control, uint64_t *utcb, uint64_t entry);
 // clear). The old control: halted (0), receiving (1), sending (2).
 extern "C" uint64_t l4_exchange_registers(uint64_t dest, uint64_t control, uint64_t *sp_ip_flags, uint64_t entry);
 inline constexpr uint64_t exreg_cancel_ipc = 1 << 1 | 1 << 2, exreg_set_sp_ip = 1 << 3 | 1 << 4,
-                          exreg_set_ip = 1 << 4, exreg_set_sp_ip_flags = 1 << 3 | 1 << 4 | 1 << 5,
+                          exreg_set_ip = 1 << 4, exreg_set_flags = 1 << 5, exreg_set_sp_ip_flags = 1 << 3 | 1 << 4 | 1 << 5,
                           exreg_resume = 1 << 8, exreg_in_ipc = 1 << 1 | 1 << 2;
 
 // ---- the UTCB's exception handler (thread control register -11)
