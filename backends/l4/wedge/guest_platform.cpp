@@ -21,6 +21,7 @@ namespace {
 alignas(guest_platform) unsigned char g_platform_storage[sizeof(guest_platform)];
 guest_platform *g_platform;
 const uint8_t *g_kip;
+uint64_t g_guest_thread;  // whose segment bases state_changed sets
 
 // The guest RAM pages the guest has been given, for unmap_guest_ram.
 constexpr uint64_t max_guest_pages = uint64_t(1) << 20;  // 4 GiB
@@ -125,9 +126,18 @@ void l4_backend::flush_tlb(bool) { unmap_guest_ram(); }
 // correct, and rare enough here.
 void l4_backend::invalidate_page(uint64_t) { unmap_guest_ram(); }
 
-// The guest's segment bases, debug registers and syscall MSRs stay virtual for now: nothing
-// on L4 reads them yet (docs/l4-backend.md, "Not done yet").
-void l4_backend::state_changed(const wedge::vcpu &, wedge::state_change) {}
+// The guest's FS and GS bases are made the guest thread's own (fix 0018: ExchangeRegisters
+// sets them; the kernel loads them when it runs the thread). Its debug registers and syscall
+// MSRs stay virtual: nothing on L4 reads them yet (docs/l4-backend.md, "Not done yet").
+void l4_backend::state_changed(const wedge::vcpu &c, wedge::state_change what) {
+    if (!g_guest_thread || (what != wedge::state_change::fs_base && what != wedge::state_change::gs_base)) return;
+    const bool gs = what == wedge::state_change::gs_base;
+    uint64_t regs[4] = {0, 0, 0, 0};
+    l4::l4_exchange_registers(g_guest_thread, gs ? l4::exreg_set_gs_base : l4::exreg_set_fs_base, regs,
+                              l4::kip_word(g_kip, l4::kip_exchange_registers), gs ? c.gs_base : c.fs_base);
+}
+
+void platform_set_guest_thread(uint64_t guest) { g_guest_thread = guest; }
 
 uint64_t l4_backend::now_ns() { return l4::l4_system_clock(l4::kip_word(g_kip, l4::kip_system_clock)) * 1000; }
 
