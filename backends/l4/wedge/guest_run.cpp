@@ -7,6 +7,7 @@
 #include "guest_platform.h"
 #include "guest_ram.h"
 #include "guest_sites.h"
+#include "guest_syscall.h"
 #include "interrupt_thread.h"
 #include "l4_abi.h"
 #include "unrewritten_insn.h"
@@ -160,8 +161,9 @@ bool single_step(wedge::frame &f) {
 // An exception of the guest thread (Pistachio's exception IPC, the wedge its handler): a
 // trapping site (int3 on a site's instruction) runs in the core, an `int $n` the plan leaves
 // is delivered as the software interrupt it is, an `int $n` or rdtsc in code no plan rewrote
-// (ring 3's, unrewritten_insn.h) likewise or in the core; anything else is delivered through
-// the guest's IDT. The reply carries the new registers.
+// (ring 3's, unrewritten_insn.h) likewise or in the core, ring 3's `syscall` (#UD, fix 0019)
+// enters the guest kernel at LSTAR; anything else is delivered through the guest's IDT. The
+// reply carries the new registers.
 bool run_exception(uint64_t *u, uint64_t vmp) {
     ++g_exceptions;
     wedge::frame f{};
@@ -208,6 +210,17 @@ bool run_exception(uint64_t *u, uint64_t vmp) {
                   afterburn::site_kind_name(static_cast<afterburn::site_kind>(rec.kind)), f.rip);
             return false;
         }
+    } else if (!s && vector == wedge::vec::ud && cpu().cpl == 3 && syscall_at(f.rip)) {
+        // Ring 3's syscall (fix 0019): the guest kernel's entry at LSTAR.
+        ++g_sites_run;
+        if (!enter_guest_syscall(cpu(), f, be)) {
+            print("l4-wedge: guest: triple fault at the syscall at 0x%lx\n", f.rip);
+            return false;
+        }
+        poll_devices();
+        bool dead = false;
+        wedge::deliver_pending(cpu(), f, be, &dead);
+        if (dead) return false;
     } else if (s) {
         ++g_sites_run;
         f.rip = s->insn - vmp;

@@ -38,4 +38,9 @@ bool decode_unrewritten(uint64_t rip, afterburn::annotation::site_record &rec) {
     return false;
 }
 
+bool syscall_at(uint64_t rip) {
+    uint8_t b[2];
+    return fetch_guest_code(rip, b, 2) && b[0] == 0x0f && b[1] == 0x05;
+}
+
 } // namespace lw

@@ -14,4 +14,7 @@ namespace lw {
 // false when it is none of these or its bytes cannot be fetched.
 bool decode_unrewritten(uint64_t rip, afterburn::annotation::site_record &rec);
 
+// A `syscall` (0f 05) at rip, which fix 0019 turns into #UD there when it is not Pistachio's.
+bool syscall_at(uint64_t rip);
+
 } // namespace lw
