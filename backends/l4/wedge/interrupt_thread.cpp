@@ -2,7 +2,6 @@
 
 #include "console.h"
 #include "l4_abi.h"
-#include "sigma0.h"
 
 namespace lw {
 
@@ -12,7 +11,7 @@ const uint8_t *g_kip;
 uint64_t g_main;
 volatile uint64_t g_deadline_ns;  // written by the main thread, read here
 volatile bool g_pending;
-alignas(16) uint8_t g_stack[16384];
+alignas(4096) uint8_t g_stack[16384];
 
 // Pistachio's timeslice donation: after each reply the guest thread runs on the wedge's time
 // slice, so a wake-up preempts it only from above the wedge's priority (the root task starts
@@ -58,9 +57,10 @@ bool start_interrupt_thread(const uint8_t *kip, uint64_t guest) {
     const uint64_t area = l4::kip_word(kip, l4::kip_utcb_area_info);
     const uint64_t utcb_size = (area & 0x3ff) << ((area >> 10) & 0x3f);
     const uint64_t mine = reinterpret_cast<uint64_t>(u) & ~(utcb_size - 1);
-    // Touched now, so that sigma0 maps the stack while we, not the new thread, fault on it.
+    // Touched now, so that sigma0 maps the stack for our space: the thread, whose pager we are,
+    // never faults (the rest it touches, we have).
     for (uint64_t p = 0; p < sizeof g_stack; p += 4096) g_stack[p] = 0;
-    if (l4::l4_thread_control(t, g_main, g_main, sigma0_thread(), mine + utcb_size,
+    if (l4::l4_thread_control(t, g_main, g_main, g_main, mine + utcb_size,
                               l4::kip_word(kip, l4::kip_thread_control)) != 1) {
         print("l4-wedge: interrupt thread: ThreadControl failed (error code %lu)\n", u[l4::tcr_error_code]);
         return false;
@@ -72,12 +72,14 @@ bool start_interrupt_thread(const uint8_t *kip, uint64_t guest) {
         print("l4-wedge: interrupt thread: Schedule failed (error code %lu)\n", u[l4::tcr_error_code]);
         return false;
     }
-    // Started like any new thread of our space: sp and ip set, its wait for a start message cut.
-    uint64_t regs[4] = {reinterpret_cast<uint64_t>(g_stack + sizeof g_stack - 8),
-                        reinterpret_cast<uint64_t>(&interrupt_thread_main), 0, 0};
-    if (!l4::l4_exchange_registers(t, l4::exreg_cancel_ipc | l4::exreg_set_sp_ip | l4::exreg_resume, regs,
-                                   l4::kip_word(kip, l4::kip_exchange_registers))) {
-        print("l4-wedge: interrupt thread: ExchangeRegisters failed\n");
+    // Started by its pager's start message (MR1 ip, MR2 sp), which waits until the thread takes
+    // it. (Cutting its wait with ExchangeRegisters instead raced with the thread's first run:
+    // when that came later, the thread waited for a start message for ever.)
+    u[0] = l4::tag(0, 0, 2);
+    u[1] = reinterpret_cast<uint64_t>(&interrupt_thread_main);
+    u[2] = reinterpret_cast<uint64_t>(g_stack + sizeof g_stack - 8);
+    if (l4::tag_failed(l4::l4_ipc(t, l4::nil_thread, 0, u, nullptr, l4::kip_word(kip, l4::kip_ipc)))) {
+        print("l4-wedge: interrupt thread: the start message failed (error code %lu)\n", u[l4::tcr_error_code]);
         return false;
     }
     print("l4-wedge: interrupt thread %lx.%lx: ticks the wedge at the emulated timers' deadlines\n", l4::thread_no(t),

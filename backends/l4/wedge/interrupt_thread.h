@@ -11,7 +11,7 @@ namespace lw {
 
 inline constexpr uint64_t tick_label = 0x5174;  // the tick's IPC label
 
-// Creates the thread (number: ours + 2) in our space, sigma0 its pager, starts it, and sets
+// Creates the thread (number: ours + 2) in our space, we its pager, starts it, and sets
 // the priorities: this thread above the wedge's main thread, the guest thread below both.
 bool start_interrupt_thread(const uint8_t *kip, uint64_t guest);
 

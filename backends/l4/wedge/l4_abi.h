@@ -84,13 +84,12 @@ extern "C" void l4_unmap(uint64_t control, uint64_t *utcb, uint64_t entry);
 
 // ---- ExchangeRegisters (exchange_registers.S): sp_ip_flags[4] in (what control sets) and
 // out (the old values, [3] the old control); the thread id, nil on failure. Control bits:
-// cancel a receive (1) or send (2), set sp (3), ip (4), flags (5), resume (bit 8 with bit 0
-// clear). The old control: halted (0), receiving (1), sending (2).
+// cancel a receive (1) or send (2), set sp (3), ip (4), flags (5), the FS (14) or GS (15) base
+// to `handle` (fix 0018). The old control: halted (0), receiving (1), sending (2).
 extern "C" uint64_t l4_exchange_registers(uint64_t dest, uint64_t control, uint64_t *sp_ip_flags, uint64_t entry,
                                           uint64_t handle = 0);
-inline constexpr uint64_t exreg_cancel_ipc = 1 << 1 | 1 << 2, exreg_set_sp_ip = 1 << 3 | 1 << 4,
-                          exreg_set_ip = 1 << 4, exreg_set_flags = 1 << 5, exreg_set_sp_ip_flags = 1 << 3 | 1 << 4 | 1 << 5,
-                          exreg_resume = 1 << 8, exreg_in_ipc = 1 << 1 | 1 << 2,
+inline constexpr uint64_t exreg_cancel_ipc = 1 << 1 | 1 << 2, exreg_set_ip = 1 << 4, exreg_set_flags = 1 << 5,
+                          exreg_set_sp_ip_flags = 1 << 3 | 1 << 4 | 1 << 5, exreg_in_ipc = 1 << 1 | 1 << 2,
                           exreg_set_fs_base = 1 << 14, exreg_set_gs_base = 1 << 15;  // fix 0018: the handle
 
 // ---- the UTCB's exception handler (thread control register -11)

@@ -24,8 +24,6 @@ uint64_t request(uint64_t want, uint64_t window) {
 
 } // namespace
 
-uint64_t sigma0_thread() { return g_sigma0; }
-
 void sigma0_init(const uint8_t *kip) {
     uint64_t user_base = (l4::kip_word(kip, l4::kip_thread_info) >> 20) & 0xfff;
     g_sigma0 = l4::global_id(user_base, 1);

@@ -11,9 +11,6 @@ namespace lw {
 // Once, before the first request: the KIP (sigma0's thread id and the IPC entry).
 void sigma0_init(const uint8_t *kip);
 
-// sigma0's thread id (the pager of the wedge's own threads).
-uint64_t sigma0_thread();
-
 // The page at physical `phys` of size 2^log2, mapped at the same address here (sigma0 maps
 // its memory one to one). False when sigma0 refuses it or the IPC fails.
 bool sigma0_map_phys(uint64_t phys, unsigned log2);
