@@ -18,6 +18,8 @@
 #define F_WEDGE		(F + 160)
 #define F_IPC		(F + 168)
 #define SITE_TAG	(0x5173 << 16)	/* label "site", no words */
+#define IRQ_TAG		(0x5175 << 16)	/* label "interrupted", no words */
+#define F_STACK		(F + 4096)	/* the interrupted path's own stack: the frame page's top */
 #define KINDS		128
 
 	.section .window, "ax"
@@ -61,6 +63,35 @@ window_common:
 	callq	*F_IPC
 	jmp	window_restore
 
+	/* Where the wedge sends the guest thread to take an interrupt (ExchangeRegisters, its
+	 * old rip, rsp and rflags already in the frame page): the GPRs saved, the wedge called on
+	 * a stack of the window's, so that nothing below the guest's rsp changes (user code's
+	 * red zone); the wedge delivers, and the restore path goes on at the handler. */
+	.globl window_interrupted
+window_interrupted:
+	movq	%rax, GPR(0)
+	movq	%rcx, GPR(1)
+	movq	%rdx, GPR(2)
+	movq	%rbx, GPR(3)
+	movq	%rbp, GPR(5)
+	movq	%rsi, GPR(6)
+	movq	%rdi, GPR(7)
+	movq	%r8, GPR(8)
+	movq	%r9, GPR(9)
+	movq	%r10, GPR(10)
+	movq	%r11, GPR(11)
+	movq	%r12, GPR(12)
+	movq	%r13, GPR(13)
+	movq	%r14, GPR(14)
+	movq	%r15, GPR(15)
+	movq	$F_STACK, %rsp
+	movq	F_WEDGE, %rsi
+	movq	%rsi, %rdx
+	xorl	%r8d, %r8d
+	movq	$IRQ_TAG, %r9
+	callq	*F_IPC
+	jmp	window_restore
+
 	/* The thread's first instructions: the wedge is its exception handler (the UTCB's
 	 * thread control register -11, which only the thread itself can write). */
 	.globl window_start
@@ -71,7 +102,12 @@ window_start:
 	.globl window_restore
 window_restore:
 	movq	GPR(4), %rsp
+	/* Pistachio runs user threads with IOPL 3 (no IO flexpages configured), where this
+	 * popfq loads IF for real. The guest's IF is virtual (the frame's is clear); the real one
+	 * must stay set, or no timer interrupt reaches the kernel while the thread runs. (The
+	 * wedge lowers the guest thread to IOPL 0, fix 0017; this holds without it too.) */
 	pushq	F_RFLAGS
+	orq	$0x200, (%rsp)
 	popfq
 	movq	GPR(0), %rax
 	movq	GPR(1), %rcx

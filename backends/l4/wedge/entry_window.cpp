@@ -2,7 +2,8 @@
 
 #include "guest_platform.h"
 
-extern "C" const unsigned char window_code[], window_code_end[], window_start[], window_restore[];
+extern "C" const unsigned char window_code[], window_code_end[], window_start[],
+    window_interrupted[], window_restore[];
 
 namespace lw {
 
@@ -49,5 +50,9 @@ uint64_t window_start_ip() {
 }
 
 uint64_t window_restore_ip() { return window_base + static_cast<uint64_t>(window_restore - window_code); }
+
+uint64_t window_interrupted_ip() {
+    return window_base + static_cast<uint64_t>(window_interrupted - window_code);
+}
 
 } // namespace lw

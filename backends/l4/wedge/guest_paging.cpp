@@ -79,4 +79,15 @@ bool translate(uint64_t va, bool write, bool user, translation &t, bool fetch) {
     return false;
 }
 
+bool fetch_guest_code(uint64_t va, uint8_t *out, unsigned n) {
+    for (unsigned k = 0; k < n; ++k) {  // byte by byte: an instruction may cross a page
+        translation t;
+        const uint8_t *p = nullptr;
+        if (translate(va + k, false, cpu().cpl == 3, t, true)) p = guest_phys(t.gpa, 1);
+        if (!p) return false;
+        out[k] = *p;
+    }
+    return true;
+}
+
 } // namespace lw

@@ -28,6 +28,11 @@ struct translation {
 // also needs no NX on the way.
 bool translate(uint64_t va, bool write, bool user, translation &t, bool fetch = false);
 
+// Copies n bytes of code at va as the guest's current privilege fetches them (its tables, its
+// CPL); false where it could not fetch them (the instruction the CPU ran was there, so that
+// means the guest changed its tables meanwhile).
+bool fetch_guest_code(uint64_t va, uint8_t *out, unsigned n);
+
 // The guest's first CR3 load ends the boot identity map.
 void paging_leave_boot_identity();
 

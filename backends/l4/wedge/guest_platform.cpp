@@ -21,6 +21,7 @@ namespace {
 alignas(guest_platform) unsigned char g_platform_storage[sizeof(guest_platform)];
 guest_platform *g_platform;
 const uint8_t *g_kip;
+uint64_t g_guest_thread;  // whose segment bases state_changed sets
 
 // The guest RAM pages the guest has been given, for unmap_guest_ram.
 constexpr uint64_t max_guest_pages = uint64_t(1) << 20;  // 4 GiB
@@ -78,10 +79,16 @@ bool l4_backend::write(uint64_t va, const void *src, size_t len, wedge::access_m
     return access(va, const_cast<uint8_t *>(static_cast<const uint8_t *>(src)), len, true, mode, fault);
 }
 
+// rdtsc is privileged here (fix 0016), so the TSC is SystemClock's microseconds at the
+// processor's frequency (the KIP's processor descriptor, as the kernel's SystemClock divides
+// by it), and like a TSC it never stands still between two reads.
 uint64_t l4_backend::read_tsc() {
-    uint32_t lo, hi;
-    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return uint64_t(hi) << 32 | lo;
+    static uint64_t last;
+    const uint64_t desc = l4::kip_word(g_kip, l4::kip_proc_desc);
+    uint64_t mhz = l4::kip_word(g_kip, desc + l4::proc_desc_internal_khz) / 1000;
+    uint64_t t = l4::l4_system_clock(l4::kip_word(g_kip, l4::kip_system_clock)) * (mhz ? mhz : 1000);
+    last = t > last ? t : last + 1;
+    return last;
 }
 
 void note_guest_ram_mapped(uint64_t gpa) {
@@ -119,9 +126,18 @@ void l4_backend::flush_tlb(bool) { unmap_guest_ram(); }
 // correct, and rare enough here.
 void l4_backend::invalidate_page(uint64_t) { unmap_guest_ram(); }
 
-// The guest's segment bases, debug registers and syscall MSRs stay virtual for now: nothing
-// on L4 reads them yet (docs/l4-backend.md, "Not done yet").
-void l4_backend::state_changed(const wedge::vcpu &, wedge::state_change) {}
+// The guest's FS and GS bases are made the guest thread's own (fix 0018: ExchangeRegisters
+// sets them; the kernel loads them when it runs the thread). Its debug registers and syscall
+// MSRs stay virtual: nothing on L4 reads them yet (docs/l4-backend.md, "Not done yet").
+void l4_backend::state_changed(const wedge::vcpu &c, wedge::state_change what) {
+    if (!g_guest_thread || (what != wedge::state_change::fs_base && what != wedge::state_change::gs_base)) return;
+    const bool gs = what == wedge::state_change::gs_base;
+    uint64_t regs[4] = {0, 0, 0, 0};
+    l4::l4_exchange_registers(g_guest_thread, gs ? l4::exreg_set_gs_base : l4::exreg_set_fs_base, regs,
+                              l4::kip_word(g_kip, l4::kip_exchange_registers), gs ? c.gs_base : c.fs_base);
+}
+
+void platform_set_guest_thread(uint64_t guest) { g_guest_thread = guest; }
 
 uint64_t l4_backend::now_ns() { return l4::l4_system_clock(l4::kip_word(g_kip, l4::kip_system_clock)) * 1000; }
 

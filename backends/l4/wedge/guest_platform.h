@@ -60,6 +60,9 @@ guest_platform &platform();
 bool platform_init(const uint8_t *kip);
 
 // The emulated timers catch up with the clock; the nearest deadline (0: none).
+// The guest thread, once it exists (state_changed makes its segment bases real).
+void platform_set_guest_thread(uint64_t guest);
+
 void poll_devices();
 uint64_t next_deadline_ns();
 

@@ -7,7 +7,10 @@
 #include "guest_platform.h"
 #include "guest_ram.h"
 #include "guest_sites.h"
+#include "guest_syscall.h"
+#include "interrupt_thread.h"
 #include "l4_abi.h"
+#include "unrewritten_insn.h"
 #include "wedge/dispatch.h"
 #include "wedge/interrupts.h"
 
@@ -15,7 +18,7 @@ namespace lw {
 
 namespace {
 
-uint64_t g_sites_run, g_faults_served, g_halts, g_faults_delivered, g_exceptions;
+uint64_t g_sites_run, g_faults_served, g_halts, g_faults_delivered, g_exceptions, g_interrupted;
 const uint8_t *g_kip;
 bool g_stepping;  // the guest thread runs with TF for an interrupt shadow
 uint64_t g_steps;
@@ -60,7 +63,7 @@ void wait_for_interrupt(wedge::frame &f) {
 // ("pagefault IPC error"). The other registers stay as they are in the thread.
 bool deliver_page_fault(uint64_t va, uint32_t error) {
     const uint64_t entry = l4::kip_word(g_kip, l4::kip_exchange_registers);
-    uint64_t regs[3] = {0, 0, 0};  // sp, ip, flags
+    uint64_t regs[4] = {0, 0, 0, 0};  // sp, ip, flags; the old control
     if (!l4::l4_exchange_registers(g_guest, 0, regs, entry)) return false;
     wedge::frame f{};
     f.gpr[wedge::rsp] = regs[0];
@@ -157,8 +160,10 @@ bool single_step(wedge::frame &f) {
 
 // An exception of the guest thread (Pistachio's exception IPC, the wedge its handler): a
 // trapping site (int3 on a site's instruction) runs in the core, an `int $n` the plan leaves
-// is delivered as the software interrupt it is;
-// anything else is delivered through the guest's IDT. The reply carries the new registers.
+// is delivered as the software interrupt it is, an `int $n` or rdtsc in code no plan rewrote
+// (ring 3's, unrewritten_insn.h) likewise or in the core, ring 3's `syscall` (#UD, fix 0019)
+// enters the guest kernel at LSTAR; anything else is delivered through the guest's IDT. The
+// reply carries the new registers.
 bool run_exception(uint64_t *u, uint64_t vmp) {
     ++g_exceptions;
     wedge::frame f{};
@@ -190,6 +195,32 @@ bool run_exception(uint64_t *u, uint64_t vmp) {
             print("l4-wedge: guest: triple fault delivering int $0x%x at 0x%lx\n", static_cast<unsigned>(s->rec.imm & 0xff), f.rip);
             return false;
         }
+    } else if (afterburn::annotation::site_record rec; !s && vector == wedge::vec::gp && decode_unrewritten(f.rip, rec)) {
+        // The same for code no plan rewrote (ring 3's): its own bytes say what it is.
+        ++g_sites_run;
+        poll_devices();
+        if (rec.kind == static_cast<uint8_t>(afterburn::site_kind::int_n)) {
+            wedge::event ev = wedge::event::software_interrupt(static_cast<uint8_t>(rec.imm), f.rip + rec.insn_len);
+            if (wedge::deliver(cpu(), f, ev, be) != wedge::delivery::delivered) {
+                print("l4-wedge: guest: triple fault delivering int $0x%x at 0x%lx\n", static_cast<unsigned>(rec.imm), f.rip);
+                return false;
+            }
+        } else if (wedge::run_site(cpu(), f, rec, f.rip, be) != wedge::site_exit::resume) {
+            print("l4-wedge: guest: the %s at 0x%lx cannot be run\n",
+                  afterburn::site_kind_name(static_cast<afterburn::site_kind>(rec.kind)), f.rip);
+            return false;
+        }
+    } else if (!s && vector == wedge::vec::ud && cpu().cpl == 3 && syscall_at(f.rip)) {
+        // Ring 3's syscall (fix 0019): the guest kernel's entry at LSTAR.
+        ++g_sites_run;
+        if (!enter_guest_syscall(cpu(), f, be)) {
+            print("l4-wedge: guest: triple fault at the syscall at 0x%lx\n", f.rip);
+            return false;
+        }
+        poll_devices();
+        bool dead = false;
+        wedge::deliver_pending(cpu(), f, be, &dead);
+        if (dead) return false;
     } else if (s) {
         ++g_sites_run;
         f.rip = s->insn - vmp;
@@ -236,8 +267,8 @@ bool run_site_call(uint64_t vmp) {
     wedge::frame &f = w.f;
     f.rflags = (f.rflags & wedge::flags::real) | wedge::flags::fixed1;
     if (g_stepping) {
-        // The steps reached a site (a jump to one): the window's pushfq saw the stepping's TF.
-        // The site's exit delivers; the restore path's popfq ends the stepping.
+        // The shadowed instruction was a site: the window's pushfq saw the stepping's TF. The
+        // site's exit delivers; the restore path's popfq ends the stepping.
         g_stepping = false;
         f.rflags &= ~wedge::flags::tf;
     }
@@ -260,12 +291,49 @@ bool run_site_call(uint64_t vmp) {
     return false;
 }
 
+// A tick of the interrupt thread: the timers caught up, and if an interrupt can be taken
+// now, the guest thread, wherever it runs guest code, goes to the window's interrupted path
+// (ExchangeRegisters; its rip, rsp and rflags to the frame page), which calls the wedge with
+// its GPRs; run_interrupted delivers. Not while it is in an IPC (a site, a fault, an
+// exception: their exits deliver), in the window or the kernel's IPC stub (on its way to or
+// from one: the frame page is in use), nor while the wedge steps it or inside an interrupt
+// shadow: the next tick tries again. The guest thread is below the wedge in priority, so it
+// does not move between the two ExchangeRegisters.
+void interrupt_guest() {
+    poll_devices();
+    wedge::vcpu &c = cpu();
+    const bool want = c.virtual_if() && wedge::refresh_pending_hint(c);
+    publish_wakeup(next_deadline_ns(), want);
+    if (!want || g_stepping) return;
+    const uint64_t entry = l4::kip_word(g_kip, l4::kip_exchange_registers);
+    uint64_t regs[4] = {0, 0, 0, 0};
+    if (!l4::l4_exchange_registers(g_guest, 0, regs, entry) || (regs[3] & l4::exreg_in_ipc)) return;
+    const uint64_t ip = regs[1], ipc_stub = l4::kip_word(g_kip, l4::kip_ipc) & ~uint64_t(0xfff);
+    if ((ip >= window_base && ip < window_base + window_bytes) || (ip >= ipc_stub && ip < ipc_stub + 0x1000)) return;
+    if (c.interrupt_shadow && c.shadow_rip == ip) return;
+    wedge::frame &f = frame_page().f;
+    f.rip = ip;
+    f.gpr[wedge::rsp] = regs[0];
+    f.rflags = (regs[2] & wedge::flags::real) | wedge::flags::fixed1;
+    regs[1] = window_interrupted_ip();
+    if (l4::l4_exchange_registers(g_guest, l4::exreg_set_ip, regs, entry)) ++g_interrupted;
+}
+
+// The guest thread on the window's interrupted path: deliver what is pending at its rip.
+bool run_interrupted() {
+    poll_devices();
+    bool dead = false;
+    wedge::deliver_pending(cpu(), frame_page().f, platform().be, &dead);
+    if (dead) print("l4-wedge: guest: triple fault delivering an interrupt at 0x%lx\n", frame_page().f.rip);
+    return !dead;
+}
+
 } // namespace
 
 void print_run_counts() {
     print("l4-wedge: guest: %lu sites emulated, %lu page faults served, %lu halts, %lu #PF and %lu other exceptions "
-          "delivered or run, %lu shadow steps\n", g_sites_run, g_faults_served, g_halts, g_faults_delivered,
-          g_exceptions, g_steps);
+          "delivered or run, %lu times interrupted, %lu shadow steps\n", g_sites_run, g_faults_served, g_halts,
+          g_faults_delivered, g_exceptions, g_interrupted, g_steps);
 }
 
 void debug_exit_device::io_write(uint16_t, unsigned, uint32_t value) {
@@ -281,7 +349,8 @@ void run_guest(const uint8_t *kip, uint64_t guest, const guest_image &g) {
     g_guest = guest;
     const uint64_t ipc = l4::kip_word(kip, l4::kip_ipc);
     l4::br(0) = 0;  // nothing from the guest is ever mapped to us
-    uint64_t from = 0;
+    if (!start_interrupt_thread(kip, guest)) stop("the interrupt thread cannot be started");
+    uint64_t from = 0, reply_to = l4::nil_thread;
     uint64_t tag = l4::l4_ipc(l4::nil_thread, guest, 0, u, &from, ipc);
     for (;;) {
         if (l4::tag_failed(tag)) {
@@ -289,7 +358,16 @@ void run_guest(const uint8_t *kip, uint64_t guest, const guest_image &g) {
             stop("the IPC with the guest thread failed");
         }
         const uint64_t label = tag >> 16;
-        if (((label >> 4) & 0xfff) == l4::label_page_fault) {
+        reply_to = guest;
+        if (from != guest) {
+            if (label != tick_label) {
+                print("l4-wedge: IPC label 0x%lx from thread %lx.%lx, which is not the guest's\n", label,
+                      l4::thread_no(from), from & 0xffffffff);
+                stop("an IPC from an unknown thread");
+            }
+            interrupt_guest();
+            reply_to = l4::nil_thread;  // the tick needs no answer
+        } else if (((label >> 4) & 0xfff) == l4::label_page_fault) {
             fault_outcome o = serve_fault(u[1], u[2], label & 7, u);
             if (o == fault_outcome::stuck) stop("the guest faulted where the wedge cannot map anything");
             // Delivered: an empty reply, and the thread returns from its fault to the handler.
@@ -300,6 +378,9 @@ void run_guest(const uint8_t *kip, uint64_t guest, const guest_image &g) {
         } else if (label == site_call_label) {
             if (!run_site_call(g.virt_minus_phys)) stop("a site call the wedge cannot run");
             u[0] = l4::tag(0, 0, 0);
+        } else if (label == interrupted_label) {
+            if (!run_interrupted()) stop("an interrupt the wedge cannot deliver");
+            u[0] = l4::tag(0, 0, 0);
         } else {
             print("l4-wedge: guest: IPC label 0x%lx (MR1 0x%lx MR2 0x%lx): %s\n", label, u[1], u[2],
                   ((label >> 4) & 0xfff) == l4::label_exception || ((label >> 4) & 0xfff) == l4::label_arch_exception
@@ -307,7 +388,9 @@ void run_guest(const uint8_t *kip, uint64_t guest, const guest_image &g) {
                       : "not a protocol the wedge speaks");
             stop("the guest raised an exception the wedge cannot handle yet");
         }
-        tag = l4::l4_ipc(guest, guest, 0, u, &from, ipc);
+        // What the interrupt thread waits for while the guest runs.
+        if (reply_to == guest) publish_wakeup(next_deadline_ns(), cpu().virtual_if() && wedge::refresh_pending_hint(cpu()));
+        tag = l4::l4_ipc(reply_to, l4::any_thread, 0, u, &from, ipc);
     }
 }
 

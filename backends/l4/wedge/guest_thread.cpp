@@ -88,6 +88,13 @@ bool start_guest_thread(const uint8_t *kip, uint64_t guest) {
         print("l4-wedge: guest thread: the start message failed (error code %lu)\n", u[l4::tcr_error_code]);
         return false;
     }
+    // IOPL 0 (fix 0017 lets ExchangeRegisters lower it; Pistachio starts user threads at 3):
+    // the guest's ring-3 cli, sti, in and out raise #GP, and no popfq turns the real IF off.
+    uint64_t regs[4] = {0, 0, afterburn::wedge::flags::if_ | afterburn::wedge::flags::fixed1, 0};
+    if (!l4::l4_exchange_registers(guest, l4::exreg_set_flags, regs, l4::kip_word(kip, l4::kip_exchange_registers))) {
+        print("l4-wedge: guest thread: ExchangeRegisters (its flags) failed\n");
+        return false;
+    }
     print("l4-wedge: guest thread started at 0x%lx (the window's start path), rip 0x%lx rsi 0x%lx, "
           "the image at its load address\n", window_start_ip(), frame_page().f.rip, frame_page().f.gpr[afterburn::wedge::rsi]);
     return true;

@@ -20,6 +20,9 @@ inline constexpr uint64_t kip_space_control = 0x1a0;  // SpaceControl's entry
 inline constexpr uint64_t kip_unmap = 0x1d0;          // Unmap's entry
 inline constexpr uint64_t kip_system_clock = 0x1e0;   // SystemClock's entry
 inline constexpr uint64_t kip_exchange_registers = 0x1d8;  // ExchangeRegisters' entry
+inline constexpr uint64_t kip_schedule = 0x1f0;       // Schedule's entry
+inline constexpr uint64_t kip_proc_desc = 0x178;      // the processor descriptors, from the KIP
+inline constexpr uint64_t proc_desc_internal_khz = 8; // a descriptor's internal frequency (kHz)
 
 // The KIP's address: the `lock; nop` that the kernel recognizes as KernelInterface.
 inline const uint8_t *kernel_interface() {
@@ -36,7 +39,7 @@ inline uint64_t kip_word(const uint8_t *kip, uint64_t offset) {
 // ---- thread ids: thread number in the high 32 bits, version in the low 32
 inline constexpr uint64_t global_id(uint64_t thread_no, uint64_t version) { return thread_no << 32 | version; }
 inline constexpr uint64_t thread_no(uint64_t id) { return id >> 32; }
-inline constexpr uint64_t nil_thread = 0;
+inline constexpr uint64_t nil_thread = 0, any_thread = ~uint64_t(0);
 
 // ---- UTCB: %gs:0 points at it; MR i is word i, BR i is word -16 - i, the thread control
 // registers sit below
@@ -79,11 +82,15 @@ extern "C" uint64_t l4_space_control(uint64_t space, uint64_t control, uint64_t 
 // our own space. The rights bits of each flexpage say which rights to take away.
 extern "C" void l4_unmap(uint64_t control, uint64_t *utcb, uint64_t entry);
 
-// ---- ExchangeRegisters (exchange_registers.S): sp_ip_flags[3] in (what control sets) and
-// out (the old values); the thread id, nil on failure. Control bits: cancel a receive (1) or
-// send (2), set sp (3), ip (4), flags (5).
-extern "C" uint64_t l4_exchange_registers(uint64_t dest, uint64_t control, uint64_t *sp_ip_flags, uint64_t entry);
-inline constexpr uint64_t exreg_cancel_ipc = 1 << 1 | 1 << 2, exreg_set_sp_ip_flags = 1 << 3 | 1 << 4 | 1 << 5;
+// ---- ExchangeRegisters (exchange_registers.S): sp_ip_flags[4] in (what control sets) and
+// out (the old values, [3] the old control); the thread id, nil on failure. Control bits:
+// cancel a receive (1) or send (2), set sp (3), ip (4), flags (5), the FS (14) or GS (15) base
+// to `handle` (fix 0018). The old control: halted (0), receiving (1), sending (2).
+extern "C" uint64_t l4_exchange_registers(uint64_t dest, uint64_t control, uint64_t *sp_ip_flags, uint64_t entry,
+                                          uint64_t handle = 0);
+inline constexpr uint64_t exreg_cancel_ipc = 1 << 1 | 1 << 2, exreg_set_ip = 1 << 4, exreg_set_flags = 1 << 5,
+                          exreg_set_sp_ip_flags = 1 << 3 | 1 << 4 | 1 << 5, exreg_in_ipc = 1 << 1 | 1 << 2,
+                          exreg_set_fs_base = 1 << 14, exreg_set_gs_base = 1 << 15;  // fix 0018: the handle
 
 // ---- the UTCB's exception handler (thread control register -11)
 inline constexpr int tcr_exception_handler = -11;
@@ -92,6 +99,11 @@ inline constexpr int tcr_exception_handler = -11;
 // (hardware numbers, 16 rip, 17 rflags), MR 19 the vector, MR 20 the error code
 inline constexpr int exception_mr_reg[18] = {16, 3, 10, 12, 13, 14, 15, 0, 1, 2, 6, 7, 5, 8, 9, 11, 4, 17};
 inline constexpr int exception_mr_vector = 19, exception_mr_error = 20;
+
+// ---- Schedule (schedule.S): sets the priority and time control (time slice << 16 | total
+// quantum, both time periods; 0 quantum: unlimited) of a thread we schedule; 0 on failure
+extern "C" uint64_t l4_schedule(uint64_t dest, uint64_t priority, uint64_t time_control, uint64_t entry);
+inline constexpr uint64_t schedule_unchanged = ~uint64_t(0);  // a Schedule word that changes nothing
 
 // ---- SystemClock (system_clock.S): microseconds since the kernel started
 extern "C" uint64_t l4_system_clock(uint64_t entry);

@@ -78,6 +78,7 @@ extern "C" [[noreturn]] void wedge_main() {
     window_init(me, l4::kip_word(kip, l4::kip_ipc));
     if (!prepare_guest_boot(g_guest.entry_gpa)) fail(kip, "no boot_params for the guest");
     uint64_t guest = create_guest_thread(kip);
+    platform_set_guest_thread(guest);
     if (!guest || !start_guest_thread(kip, guest)) fail(kip, "the guest thread cannot be started");
     run_guest(kip, guest, g_guest);
 }
