@@ -42,8 +42,21 @@ for backend in kvm xen xen-direct; do
     *) linux_result[$backend]="FAILED (console log: $log)"; rc=1 ;;
   esac
 done
-# L4 (with AFTERBURN_PISTACHIO set to a Pistachio build): the backend is not complete; the
-# guest's own count of passed and failed checks is shown, and does not fail the job.
+# Linux on L4 does not run yet (docs/l4-backend.md, "Linux on L4: how far it gets"): with a
+# Pistachio build the attempt is made and the line that stops it shown; it does not fail the job.
+linux_result[l4]="not available on this machine"
+if [ -n "${AFTERBURN_PISTACHIO:-}" ] && [ -f "$out/vmlinux" ]; then
+  echo "== afterburn boot --on l4 $out/vmlinux (does not run yet)"
+  "$ab" boot --on l4 "$out/vmlinux" --initrd "$out/initramfs.cpio.gz" --timeout 300 -q --log "$out/linux-l4.log"
+  case $? in
+    0) linux_result[l4]="booted (unexpected: compare $out/linux-l4.log by hand)" ;;
+    4) ;;
+    *) stop=
+       [ ! -f "$out/linux-l4.log" ] ||
+         stop=$(tr -d '\r' <"$out/linux-l4.log" | grep -m1 -E '^(AFTERBURN-FAILURE|PANIC)' || true)
+       linux_result[l4]="does not run yet: ${stop:-no failure line, see $out/linux-l4.log}" ;;
+  esac
+fi
 declare -A guest_result
 for backend in native kvm xen l4; do
   echo "== afterburn boot --on $backend $guest"
@@ -55,16 +68,12 @@ for backend in native kvm xen l4; do
   case $status in
     0) guest_result[$backend]="ok ($summary)" ;;
     4) guest_result[$backend]="not available on this machine" ;;
-    *) if [ "$backend" = l4 ]; then
-         guest_result[$backend]="incomplete backend (${summary:-no verdict}; docs/l4-backend.md)"
-       else
-         guest_result[$backend]=FAILED; rc=1
-       fi ;;
+    *) guest_result[$backend]="FAILED (${summary:-no verdict}; console log: $out/guest-$backend.log)"; rc=1 ;;
   esac
 done
 echo
 echo "== Linux 6.1 vmlinux (the file that booted natively above)"
-for backend in kvm xen xen-direct; do printf '  %-14s %s\n' "$backend" "${linux_result[$backend]}"; done
+for backend in kvm xen xen-direct l4; do printf '  %-14s %s\n' "$backend" "${linux_result[$backend]}"; done
 echo "== sample guest (byte-identical file on each backend)"
 for backend in native kvm xen l4; do printf '  %-14s %s\n' "$backend" "${guest_result[$backend]}"; done
 exit $rc
