@@ -3,6 +3,7 @@
 #include "console.h"
 #include "console_line.h"
 #include "exit.h"
+#include "fault_prefill.h"
 #include "guest_platform.h"
 #include "guest_sites.h"
 #include "guest_stacks.h"
@@ -123,6 +124,8 @@ void xen_backend::state_changed(const wedge::vcpu &c, wedge::state_change what) 
     // The active GS base goes to the slot of the mode the guest runs in (sync_gs); a change
     // of CPL is applied on the way back into the guest (resume).
     case wedge::state_change::gs_base: sync_gs(c); break;
+    // Every way into user mode (the core's iret and sysret, the fast user return) says so here.
+    case wedge::state_change::privilege: if (c.cpl == 3) prefill_user_fault(); break;
     case wedge::state_change::cr0_ts: fpu_taskswitch((c.cr0 & wedge::cr0::ts) ? 1 : 0); break;
     default: break;
     }
