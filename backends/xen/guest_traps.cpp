@@ -6,6 +6,7 @@
 #include "console_line.h"
 #include "exit.h"
 #include "fallback.h"
+#include "fault_prefill.h"
 #include "guest.h"
 #include "guest_platform.h"
 #include "guest_resume.h"
@@ -236,6 +237,7 @@ void guest_trap(trap_frame *f) {
         ev = wedge::event::software_interrupt(vec::bp, f->rip);
     } else if (f->vector == vec::pf) {
         ev = wedge::event::page_fault(pf.error_code, pf.address);
+        if (from_user) note_user_fault_delivered(pf.address);
     } else if (f->vector == vec::gp && idt_error(f->error) && platform().be.read(f->rip, insn, 2, mode, rf) &&
                insn[0] == int_n_opcode) {
         // `int $n` (guest kernel or user mode: both run in ring 3 under Xen PV): Xen's trap

@@ -16,7 +16,7 @@ uint64_t hypercall_ticks() {
 
 void print_shadow_costs() {
     static constexpr const char *names[] = {"cr3_load", "cr3_load_hv", "stack_refill", "fault", "fault_hv",
-                                            "hv_update", "hv_mmuext", "guest_map",
+                                            "hv_update", "hv_mmuext", "guest_map", "prefill",
                                             "direct_load", "direct_store", "direct_root", "direct_fault",
                                             "direct_hv", "direct_flush"};
     static_assert(sizeof names / sizeof *names == static_cast<unsigned>(shadow_phase::count));
@@ -27,8 +27,9 @@ void print_shadow_costs() {
     }
     if (direct_active()) return;
     const xs::shadow_stats &st = shadow().stats();
-    print("xen-wedge: guest: shadow: %lu entries written, %lu tables allocated, %lu user leaves kept by CR3 loads\n",
-          st.entries_written, st.tables_allocated, st.leaves_kept);
+    print("xen-wedge: guest: shadow: %lu entries written, %lu tables allocated, %lu user leaves kept by CR3 loads, "
+          "%lu user faults prefilled before their retry\n",
+          st.entries_written, st.tables_allocated, st.leaves_kept, st.prefills);
 }
 
 } // namespace xw

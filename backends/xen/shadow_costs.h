@@ -16,6 +16,7 @@ enum class shadow_phase : unsigned {
     hv_update,      // mmu_update hypercalls (shadow entry writes)
     hv_mmuext,      // mmuext_op hypercalls (invlpg, flush, roots)
     guest_map,      // update_va_mapping of a guest frame into a temporary slot
+    prefill,        // shadowing a user #PF's address on the way back to user mode (fault_prefill.h)
     // Direct paging (docs/xen-direct-paging.md, "Cost"):
     direct_load,    // a page-table load site's memory access (translate, is_table, load)
     direct_store,   // a page-table store site's memory access

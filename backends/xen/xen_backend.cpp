@@ -3,6 +3,7 @@
 #include "console.h"
 #include "console_line.h"
 #include "exit.h"
+#include "fault_prefill.h"
 #include "guest_platform.h"
 #include "guest_sites.h"
 #include "guest_stacks.h"
@@ -53,6 +54,26 @@ bool read_through_shadow(uint64_t va, uint8_t *buf, size_t len) {
             return false;
     }
     __builtin_memcpy(buf, reinterpret_cast<const void *>(va), len);
+    return true;
+}
+
+// A supervisor write the same way (the exception frame the core's delivery pushes, ~1,400
+// instructions through the walk and a temporary slot): a writable kernel-root leaf is a TLB
+// entry that is writable and dirty, which the CPU writes through without a walk; any other
+// page gets the fill a faulting write makes (A and D set in the guest's entries). Only
+// guest-derived leaves count: shadow_leaf reads nothing through the wedge's own L1s or Xen's
+// slots. False as for reads: the caller's walk then reports the fault.
+bool write_through_shadow(uint64_t va, const uint8_t *buf, size_t len) {
+    if (!shadow_active() || !len || va + len < va) return false;
+    constexpr uint64_t present_writable = 3;  // P | R/W
+    for (uint64_t page = va & ~0xfffull; page < va + len; page += 0x1000) {
+        if ((shadow().shadow_leaf(false, page) & present_writable) == present_writable) continue;
+        const uint64_t flushes = shadow().stats().flushes;
+        const bool fixed = shadow().handle_fault(page, xs::access_type::write_at(false)).outcome == xs::fault_outcome::fixed;
+        if (shadow().stats().flushes != flushes) stacks_forgotten();  // a full pool forgot the stacks too
+        if (!fixed || (shadow().shadow_leaf(false, page) & present_writable) != present_writable) return false;
+    }
+    __builtin_memcpy(reinterpret_cast<void *>(va), buf, len);
     return true;
 }
 
@@ -123,6 +144,8 @@ void xen_backend::state_changed(const wedge::vcpu &c, wedge::state_change what) 
     // The active GS base goes to the slot of the mode the guest runs in (sync_gs); a change
     // of CPL is applied on the way back into the guest (resume).
     case wedge::state_change::gs_base: sync_gs(c); break;
+    // Every way into user mode (the core's iret and sysret, the fast user return) says so here.
+    case wedge::state_change::privilege: if (c.cpl == 3) prefill_user_fault(); break;
     case wedge::state_change::cr0_ts: fpu_taskswitch((c.cr0 & wedge::cr0::ts) ? 1 : 0); break;
     default: break;
     }
@@ -168,7 +191,8 @@ bool xen_backend::sync_paging() {
 bool xen_backend::access(uint64_t va, uint8_t *buf, size_t len, wedge::access_mode mode, bool is_write,
                         wedge::page_fault &fault) {
     bool user = mode == wedge::access_mode::user;
-    if (!user && !is_write && !direct_active() && read_through_shadow(va, buf, len)) return true;
+    if (!user && !direct_active() && (is_write ? write_through_shadow(va, buf, len) : read_through_shadow(va, buf, len)))
+        return true;
     xs::access_type acc{is_write, false, user};
     uint32_t denied = (is_write ? wedge::pf_error::write : 0u) | (user ? wedge::pf_error::user : 0u);
     // All or nothing: translate every page first.

@@ -716,6 +716,27 @@ fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
     return r;
 }
 
+bool shadow_mmu::prefill(uint64_t va, bool user_root)
+{
+    if (!ready_ || is_protected(va))
+        return false;
+    // A read walk: the rights go into the leaf either way (leaf_for), and a read is the
+    // access that sets nothing beyond what is required to be set already.
+    const walk_result w = walk(mem_, cfg_, guest_cr3_, va, access_type::read_at(user_root));
+    if (w.status != walk_status::ok)
+        return false;
+    for (unsigned i = 0; i < w.t.levels; ++i)
+        if (!(w.t.entry[i] & pte::accessed))
+            return false;  // the CPU would set A: left to the access's own fault
+    uint64_t mfn = 0;
+    if (!mem_.gfn_to_mfn(w.t.gpa >> 12, mfn))
+        return false;
+    if (install(user_root, va, w.t, mfn) != fault_outcome::fixed)
+        return false;
+    ++stats_.prefills;
+    return true;
+}
+
 // ---- collisions -------------------------------------------------------------------------
 
 void shadow_mmu::scan(uint64_t table_gpa, unsigned level, uint64_t base, uint64_t lo, uint64_t hi,

@@ -83,6 +83,7 @@ struct shadow_stats {
     uint64_t faults_fixed = 0, faults_injected = 0, collisions = 0;
     uint64_t entries_written = 0, tables_allocated = 0, flushes = 0, pool_reclaims = 0;
     uint64_t leaves_kept = 0;  // user leaves kept CR3 loads left in place
+    uint64_t prefills = 0;     // prefill() calls that installed a leaf
     // Every time the shadow may have dropped entries (a sync point, a #PF it reflected, a pool
     // reclaim): an entry the backend saw present stays so while this is unchanged.
     uint64_t forgets = 0;
@@ -132,6 +133,13 @@ public:
     // frees the user half's tables, and if that is not enough flushes everything: then
     // stats().flushes grows, and what the backend prefilled is gone too.
     fault_result handle_fault(uint64_t va, const access_type &acc);
+
+    // A speculative fill, as a TLB may make at any moment: shadows `va` in one root when the
+    // guest's current walk there needs no A/D update (every entry on it is Accessed; the
+    // leaf is writable only if Dirty, as any fill). Sets nothing in the guest's tables and
+    // never reclaims the pool. For the address of a #PF the guest just handled, before it
+    // retries. True if the shadow now maps `va`.
+    bool prefill(uint64_t va, bool user_root);
 
     // Guest mappings of protected ranges in the current guest tables.
     collision_report scan_collisions();

@@ -993,3 +993,73 @@ TEST_CASE("shadow: init validates the pool and the ranges", "[shadow]")
     auto sh3 = std::make_unique<shadow_mmu>(m, m);
     CHECK(sh3->init(s, paging_config{}) == init_status::bad_range);
 }
+
+TEST_CASE("shadow: a prefill shadows what a walk setting nothing gives, and only that", "[shadow][prefill]")
+{
+    rig r;
+    auto accessed_path = [&](uint64_t va) {
+        for (int level = 4; level >= 2; --level)
+            r.gt.set_entry(r.cr3, va, level, r.gt.entry(r.cr3, va, level) | A);
+    };
+
+    // Not present: nothing is shadowed, the access faults as before.
+    CHECK_FALSE(r.sh->prefill(user_va, true));
+    CHECK(r.sh->shadow_leaf(true, user_va) == 0);
+
+    // Present, writable, A and D in the leaf but not on the path: the CPU would set A there.
+    r.gt.map(r.cr3, user_va, 0x5000, P | W | U | A | D);
+    CHECK_FALSE(r.sh->prefill(user_va, true));
+    CHECK(r.sh->shadow_leaf(true, user_va) == 0);
+    CHECK((r.gt.entry(r.cr3, user_va, 2) & A) == 0);
+
+    // A everywhere: the user root gets the writable leaf, and the user's write takes no fault.
+    accessed_path(user_va);
+    REQUIRE(r.sh->prefill(user_va, true));
+    CHECK((r.sh->shadow_leaf(true, user_va) & pte::write) != 0);
+    CHECK(r.sh->shadow_leaf(false, user_va) == 0);  // the other root is left alone
+    cpu_outcome o = r.write(user_va + 8, true);
+    REQUIRE(o.ok);
+    CHECK(o.faults == 0);
+    CHECK(o.maddr == r.maddr_of(0x5008));
+    CHECK(r.sh->stats().prefills == 1);
+
+    // Without D the leaf is read-only: the first write still faults and sets D.
+    r.gt.map(r.cr3, user_va + 0x1000, 0x6000, P | W | U | A);
+    REQUIRE(r.sh->prefill(user_va + 0x1000, true));
+    CHECK((r.sh->shadow_leaf(true, user_va + 0x1000) & pte::write) == 0);
+    CHECK((r.gt.entry(r.cr3, user_va + 0x1000, 1) & D) == 0);
+    CHECK(r.read(user_va + 0x1000, true).faults == 0);
+    o = r.write(user_va + 0x1000, true);
+    CHECK(o.faults == 1);
+    CHECK((r.gt.entry(r.cr3, user_va + 0x1000, 1) & D) == D);
+
+    // Leaf A clear: refused, and A stays clear until an access.
+    r.gt.map(r.cr3, user_va + 0x2000, 0x7000, P | W | U);
+    CHECK_FALSE(r.sh->prefill(user_va + 0x2000, true));
+    CHECK((r.gt.entry(r.cr3, user_va + 0x2000, 1) & A) == 0);
+
+    // Supervisor-only: never in the user root, but the kernel root may take it.
+    r.gt.map(r.cr3, user_va + 0x3000, 0x8000, P | W | A | D);
+    CHECK_FALSE(r.sh->prefill(user_va + 0x3000, true));
+    CHECK(r.sh->shadow_leaf(true, user_va + 0x3000) == 0);
+    CHECK(r.sh->prefill(user_va + 0x3000, false));
+    CHECK(r.read(user_va + 0x3000).faults == 0);
+    CHECK(pf_of(r.read(user_va + 0x3000, true)) == (pf_error::present | pf_error::user));
+
+    // NX (with EFER.NXE) goes into the prefilled leaf.
+    r.gt.map(r.cr3, user_va + 0x4000, 0x9000, P | U | A | NX);
+    REQUIRE(r.sh->prefill(user_va + 0x4000, true));
+    CHECK((r.sh->shadow_leaf(true, user_va + 0x4000) & pte::nx) != 0);
+    CHECK(pf_of(r.fetch(user_va + 0x4000, true)) == (pf_error::present | pf_error::user | pf_error::fetch));
+
+    // The wedge's and Xen's addresses are never prefilled from the guest's tables.
+    r.gt.map(r.cr3, window, 0xa000, P | W | U | A | D);
+    CHECK_FALSE(r.sh->prefill(window, false));
+    CHECK_FALSE(r.sh->prefill(xen_hole, false));
+
+    // A prefilled leaf is a TLB entry like any: gone at invlpg, the new mapping is seen.
+    r.gt.set_entry(r.cr3, user_va, 1, 0xb000 | P | U | A);
+    CHECK(r.read(user_va, true).maddr == r.maddr_of(0x5000));
+    r.sh->invalidate_page(user_va);
+    CHECK(r.read(user_va, true).maddr == r.maddr_of(0xb000));
+}
