@@ -27,12 +27,13 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
                     4.17's PV dom0 under QEMU TCG; default --append console=hvc0),
                     or l4 (L4Ka::Pistachio under QEMU TCG, the L4 wedge as its root task
                     loads, rewrites and runs the guest as an L4 thread; the sample guest
-                    runs to its verdict with some checks failing: docs/l4-backend.md)
+                    passes its checks, Linux does not run yet: docs/l4-backend.md)
   IMAGE             an ELF with a PVH entry note (Linux vmlinux built with CONFIG_PVH,
                     the sample guest) or a multiboot header, or a Linux bzImage
   --initrd FILE     initial ramdisk (e.g. the initramfs.cpio.gz of `afterburn build-linux`)
-  --append ARGS     kernel command line; default for Linux images: console=ttyS0,
-                    none for other images
+  --append ARGS     kernel command line; default for Linux images: console=ttyS0
+                    no_timer_check (kvm adds panic=-1 lpj=2000000 noapictimer; xen and
+                    xenolinux: above), none for other images
   --timeout S       give up after S seconds (default 120; kvm nested: the guest's, the L1's
                     boot gets 60 s more)
   --cpu MODEL       QEMU CPU model (default max; kvm nested: the L1's, e.g. max,-svm shows

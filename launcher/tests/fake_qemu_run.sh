@@ -62,7 +62,7 @@ run success_exit 0 "success: 'AFTERBURN-SUCCESS' after .*exited with status 0" 3
 grep -qx 'AFTERBURN-START' <(tr -d '\r' <"$TMP/out") || fail "success_exit: console not streamed to stdout"
 # The command line: the fixed QEMU setup, console=ttyS0 for a Linux image, extra args last.
 run success_exit 0 "success" 3 --qemu-arg -smp --qemu-arg 2 --memory 512 --cpu qemu64
-want="-accel tcg -cpu qemu64 -m 512 -nographic -no-reboot -serial stdio -monitor none -kernel $TMP/img.elf -device isa-debug-exit,iobase=0xf4,iosize=4 -append console=ttyS0 -smp 2"
+want="-accel tcg -cpu qemu64 -m 512 -nographic -no-reboot -serial stdio -monitor none -kernel $TMP/img.elf -device isa-debug-exit,iobase=0xf4,iosize=4 -append console=ttyS0 no_timer_check -smp 2"
 [[ $(tr '\n' ' ' <"$TMP/argv") == "$want " ]] || fail "argv: got '$(tr '\n' ' ' <"$TMP/argv")', want '$want'"
 touch "$TMP/initrd"
 run success_exit 0 "success" 3 --initrd "$TMP/initrd" --append "quiet console=ttyS0 x=1" --marker AFTERBURN-START

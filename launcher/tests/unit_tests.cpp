@@ -115,7 +115,7 @@ TEST_CASE("qemu argv: fixed setup, Linux default console, passthrough last")
     CHECK(tail == std::vector<std::string>{"-accel", "tcg", "-cpu", "max", "-m", "256", "-nographic",
                                            "-no-reboot", "-serial", "stdio", "-monitor", "none", "-kernel",
                                            "k.elf", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-                                           "-append", "console=ttyS0"});
+                                           "-append", "console=ttyS0 no_timer_check"});
     CHECK(native_qemu_argv(o, other).size() == argv.size() - 2); // no -append for non-Linux
     o.append = "";
     o.qemu_args = {"-smp", "2"};
