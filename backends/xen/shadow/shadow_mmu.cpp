@@ -368,6 +368,16 @@ void shadow_mmu::unlist(int l1)
 bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi, bool keep_valid)
 {
     bool changed = false;
+    // The guest path to each 2 MiB found so far: the kernel and the user root usually both list
+    // an L1 for the same 2 MiB, and the second one then costs one frame view, not four.
+    struct path_memo {
+        uint64_t base, l1_gfn;
+        guest_path path;
+        bool ok;
+    };
+    constexpr unsigned memo_max = 16;
+    path_memo memo[memo_max];
+    unsigned memo_count = 0;
     for (size_t k = filled_count_; k-- > 0;) {  // backwards: unlist moves the last one here
         const int idx = filled_l1_[k];
         frame_meta &f = frames_[idx];
@@ -375,7 +385,21 @@ bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi, bool keep_valid)
             continue;
         // Pieces of a guest large page are not checked: they all go.
         guest_path path{};
-        const volatile uint64_t *guest_l1 = keep_valid && !(f.flags & splinter) ? guest_l1_of(f.base, path) : nullptr;
+        const volatile uint64_t *guest_l1 = nullptr;
+        if (keep_valid && !(f.flags & splinter)) {
+            unsigned m = 0;
+            while (m < memo_count && memo[m].base != f.base)
+                ++m;
+            if (m < memo_count) {
+                path = memo[m].path;
+                guest_l1 = memo[m].ok ? mem_.frame_view(memo[m].l1_gfn) : nullptr;
+            } else {
+                uint64_t l1_gfn = 0;
+                guest_l1 = guest_l1_of(f.base, path, l1_gfn);
+                if (memo_count < memo_max)
+                    memo[memo_count++] = {f.base, l1_gfn, path, guest_l1 != nullptr};
+            }
+        }
         bool left = false;
         for (unsigned i = f.filled_lo; i <= f.filled_hi; ++i) {
             const uint64_t leaf = f.table[i];
@@ -425,7 +449,7 @@ void shadow_mmu::send_queued(bool all, uint64_t va)
 // one a walk would take without setting anything: present, Accessed, no reserved bits, no
 // large page. Its view is good until the next read through guest_physical (gfn_to_mfn is
 // not one). `path` gets the rights of the three upper levels.
-const volatile uint64_t *shadow_mmu::guest_l1_of(uint64_t base, guest_path &path)
+const volatile uint64_t *shadow_mmu::guest_l1_of(uint64_t base, guest_path &path, uint64_t &l1_gfn)
 {
     uint64_t table = guest_cr3_ & pte::addr_mask & ((1ull << cfg_.maxphyaddr) - 1);
     path = guest_path{true, true, false, reserved_bits(cfg_, 1, false)};
@@ -442,7 +466,8 @@ const volatile uint64_t *shadow_mmu::guest_l1_of(uint64_t base, guest_path &path
         path.nx = path.nx || (cfg_.nxe && (e & pte::nx));
         table = e & pte::addr_mask;
     }
-    return mem_.frame_view(table >> 12);
+    l1_gfn = table >> 12;
+    return mem_.frame_view(l1_gfn);
 }
 
 // A shadow leaf survives a CR3 load when the new tables give exactly it and every Accessed

@@ -183,7 +183,7 @@ private:
         bool writable, user, nx;
         uint64_t leaf_reserved;  // reserved_bits of a 4K leaf, once per table
     };
-    const volatile uint64_t *guest_l1_of(uint64_t base, guest_path &path);
+    const volatile uint64_t *guest_l1_of(uint64_t base, guest_path &path, uint64_t &l1_gfn);
     bool leaf_still_valid(uint64_t guest_entry, const guest_path &path, bool user_root, uint64_t leaf);
     uint64_t leaf_for(const translation &t, uint64_t mfn, bool user_root) const;
     // The leaf clears of a sync point are queued and sent with its TLB invalidation as one

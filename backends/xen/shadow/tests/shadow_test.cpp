@@ -433,9 +433,12 @@ TEST_CASE("shadow: a kept CR3 load clears the user leaves of every table in one 
         REQUIRE(r.read(spread[k], true).maddr == r.maddr_of(0x10000 + 0x1000 * k));
         REQUIRE(r.write(spread[k]).maddr == r.maddr_of(0x10000 + 0x1000 * k));
     }
-    const uint64_t batches = r.m.batches, writes = r.m.writes, combined = r.m.combined;
+    const uint64_t batches = r.m.batches, writes = r.m.writes, combined = r.m.combined, views = r.m.frame_views;
     r.sh->load_cr3(cr3_b, true, kept);
     REQUIRE(kept);
+    // The new root once (the kernel half), and the path to each 2 MiB once for both roots'
+    // L1s there: cr3_b's entries are not Accessed yet, so each path ends at its L4 entry.
+    CHECK(r.m.frame_views - views == 1 + 4);
     CHECK(r.m.batches - batches == 1);  // eight tables, one request
     CHECK(r.m.combined - combined == 1);  // and the TLB flush with it
     CHECK(r.m.writes - writes == 8);    // each leaf once, and no link
