@@ -564,15 +564,21 @@ collision_report shadow_mmu::invalidate_page(uint64_t va)
         drop_range(lo, lo + span - 1, true);
         return rep;
     }
-    // One 4K page: its leaf in each root's L1, without a walk from the roots.
+    drop_4k(va, l1);
+    return rep;
+}
+
+// One 4K page: its leaf in each root's L1 (l1: shadow_l1 of each root), without a range walk
+// from the roots, and the TLB told in the same request.
+void shadow_mmu::drop_4k(uint64_t va, const int (&l1)[2])
+{
     ++stats_.forgets;
     const unsigned i = (va >> 12) & 511;
     for (int t : l1)
         if (t >= 0 && (frames_[t].table[i] & pte::present))
             queue_clear(t, i);
     if (queued_count_)
-        send_queued(false, page);
-    return rep;
+        send_queued(false, va & ~(page_4k - 1));
 }
 
 void shadow_mmu::flush()
@@ -725,8 +731,11 @@ fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
     }
     if (w.status == walk_status::page_fault) {
         // A #PF also drops whatever the TLB held for the address.
-        if (!prot)
-            drop_range(va & ~(page_4k - 1), (va & ~(page_4k - 1)) + page_4k - 1, true);
+        if (!prot) {
+            uint64_t span = page_4k;
+            const int l1[2] = {shadow_l1(roots_[0], va, span), shadow_l1(roots_[1], va, span)};
+            drop_4k(va, l1);
+        }
         ++stats_.faults_injected;
         r.outcome = fault_outcome::inject_pf;
         r.error_code = w.error_code;

@@ -200,6 +200,7 @@ private:
     void scan_range(uint64_t lo, uint64_t hi, collision_report &rep);
     void scan_ranges(uint64_t lo, uint64_t hi, collision_report &rep);
     int shadow_l1(int root, uint64_t va, uint64_t &span) const;
+    void drop_4k(uint64_t va, const int (&l1)[2]);
 
     guest_physical &mem_;
     hypervisor_mmu &hv_;
