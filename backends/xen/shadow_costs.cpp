@@ -17,6 +17,7 @@ uint64_t hypercall_ticks() {
 void print_shadow_costs() {
     static constexpr const char *names[] = {"cr3_load", "cr3_load_hv", "stack_refill", "fault", "fault_hv",
                                             "hv_update", "hv_mmuext", "guest_map", "prefill",
+                                            "invlpg", "invlpg_hv",
                                             "direct_load", "direct_store", "direct_root", "direct_fault",
                                             "direct_hv", "direct_flush"};
     static_assert(sizeof names / sizeof *names == static_cast<unsigned>(shadow_phase::count));

@@ -17,6 +17,8 @@ enum class shadow_phase : unsigned {
     hv_mmuext,      // mmuext_op hypercalls (invlpg, flush, roots)
     guest_map,      // update_va_mapping of a guest frame into a temporary slot
     prefill,        // shadowing a user #PF's address on the way back to user mode (fault_prefill.h)
+    invlpg,         // backend::invalidate_page in all: the shadow's drop + the stack bookkeeping
+    invlpg_hv,      // of which: in hypercalls
     // Direct paging (docs/xen-direct-paging.md, "Cost"):
     direct_load,    // a page-table load site's memory access (translate, is_table, load)
     direct_store,   // a page-table store site's memory access

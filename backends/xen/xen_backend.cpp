@@ -134,6 +134,7 @@ void xen_backend::flush_tlb(bool) {
 
 void xen_backend::invalidate_page(uint64_t linear) {
     if (direct_active()) return direct_invalidate_page(linear);
+    cost_scope t(shadow_phase::invlpg, shadow_phase::invlpg_hv);
     shadow().invalidate_page(linear);
     stack_page_forgotten(linear);
 }

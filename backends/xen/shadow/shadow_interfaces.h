@@ -62,6 +62,11 @@ public:
         uint64_t value;
     };
     virtual bool write_batch(const table_update *updates, unsigned count) = 0;
+    // write_batch, then the real TLB told to drop one page (`va`) or, with `all`, everything,
+    // as one request (Xen: one multicall of mmu_update and mmuext_op INVLPG_LOCAL or
+    // TLB_FLUSH_LOCAL): a sync point that clears leaves enters the hypervisor once, not twice.
+    virtual bool write_batch_then_invalidate(const table_update *updates, unsigned count, bool all,
+                                             uint64_t va) = 0;
     // Keep a top-level table validated while it is not loaded (Xen: MMUEXT_PIN_L4_TABLE
     // and MMUEXT_UNPIN_TABLE). The core pins each root once at init.
     virtual bool pin_root(uint64_t mfn) = 0;

@@ -304,10 +304,8 @@ bool shadow_mmu::clear_range(int table, unsigned level, uint64_t base, uint64_t 
 // again when the next fill links it. Each table's leaves go in one request.
 bool shadow_mmu::clear_leaves(int table, unsigned level, uint64_t base, uint64_t lo, uint64_t hi)
 {
-    static hypervisor_mmu::entry_update cleared[512];  // used at level 1 only, which does not recurse
     frame_meta &f = frames_[table];
     bool changed = false;
-    unsigned n = 0;
     unsigned i_first, i_last;
     entry_span(level, base, lo, hi, i_first, i_last);
     for (unsigned i = i_first; i <= i_last; ++i) {
@@ -321,17 +319,13 @@ bool shadow_mmu::clear_leaves(int table, unsigned level, uint64_t base, uint64_t
         if (protected_overlap(first, last, fully) && (fully || level == 1))
             continue;
         if (level == 1) {
-            cleared[n++] = {static_cast<uint16_t>(i), 0};
+            queue_clear(table, i);
+            changed = true;
             continue;
         }
         const int child = lookup(e & pte::addr_mask);
         if (child >= 0)
             changed |= clear_leaves(child, level - 1, first, lo, hi);
-    }
-    if (n) {
-        stats_.entries_written += n;
-        hv_.write_entries(f.mfn, cleared, n);
-        changed = true;
     }
     // No piece of a guest large page is left below a table cleared as a whole.
     if (level < 4 && lo <= base && entry_last(level + 1, base) <= hi)
@@ -373,10 +367,17 @@ void shadow_mmu::unlist(int l1)
 // leaf_still_valid); an L1 with such a leaf stays listed.
 bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi, bool keep_valid)
 {
-    constexpr unsigned batch_max = 512;  // Xen's mmu_update takes any count; one page of requests
-    static hypervisor_mmu::table_update batch[batch_max];
-    unsigned n = 0;
     bool changed = false;
+    // The guest path to each 2 MiB found so far: the kernel and the user root usually both list
+    // an L1 for the same 2 MiB, and the second one then costs one frame view, not four.
+    struct path_memo {
+        uint64_t base, l1_gfn;
+        guest_path path;
+        bool ok;
+    };
+    constexpr unsigned memo_max = 16;
+    path_memo memo[memo_max];
+    unsigned memo_count = 0;
     for (size_t k = filled_count_; k-- > 0;) {  // backwards: unlist moves the last one here
         const int idx = filled_l1_[k];
         frame_meta &f = frames_[idx];
@@ -384,7 +385,21 @@ bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi, bool keep_valid)
             continue;
         // Pieces of a guest large page are not checked: they all go.
         guest_path path{};
-        const volatile uint64_t *guest_l1 = keep_valid && !(f.flags & splinter) ? guest_l1_of(f.base, path) : nullptr;
+        const volatile uint64_t *guest_l1 = nullptr;
+        if (keep_valid && !(f.flags & splinter)) {
+            unsigned m = 0;
+            while (m < memo_count && memo[m].base != f.base)
+                ++m;
+            if (m < memo_count) {
+                path = memo[m].path;
+                guest_l1 = memo[m].ok ? mem_.frame_view(memo[m].l1_gfn) : nullptr;
+            } else {
+                uint64_t l1_gfn = 0;
+                guest_l1 = guest_l1_of(f.base, path, l1_gfn);
+                if (memo_count < memo_max)
+                    memo[memo_count++] = {f.base, l1_gfn, path, guest_l1 != nullptr};
+            }
+        }
         bool left = false;
         for (unsigned i = f.filled_lo; i <= f.filled_hi; ++i) {
             const uint64_t leaf = f.table[i];
@@ -395,12 +410,7 @@ bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi, bool keep_valid)
                 left = true;
                 continue;
             }
-            if (n == batch_max) {
-                stats_.entries_written += n;
-                hv_.write_batch(batch, n);
-                n = 0;
-            }
-            batch[n++] = {f.mfn, static_cast<uint16_t>(i), 0};
+            queue_clear(idx, i);
             changed = true;
         }
         if (!left) {
@@ -408,18 +418,38 @@ bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi, bool keep_valid)
             unlist(idx);
         }
     }
-    if (n) {
-        stats_.entries_written += n;
-        hv_.write_batch(batch, n);
-    }
     return changed;
+}
+
+void shadow_mmu::queue_clear(int table, unsigned index)
+{
+    if (queued_count_ == queue_max) {  // rare (a 2 MiB splinter in both roots): send a full request ahead
+        stats_.entries_written += queued_count_;
+        hv_.write_batch(queued_, queued_count_);
+        queued_count_ = 0;
+    }
+    queued_[queued_count_++] = {frames_[table].mfn, static_cast<uint16_t>(index), 0};
+}
+
+void shadow_mmu::send_queued(bool all, uint64_t va)
+{
+    if (!queued_count_) {
+        if (all)
+            hv_.flush_all();
+        else
+            hv_.invalidate_page(va);
+        return;
+    }
+    stats_.entries_written += queued_count_;
+    hv_.write_batch_then_invalidate(queued_, queued_count_, all, va);
+    queued_count_ = 0;
 }
 
 // The guest L1 table the current tables use for the 2 MiB at `base`, if the path to it is
 // one a walk would take without setting anything: present, Accessed, no reserved bits, no
 // large page. Its view is good until the next read through guest_physical (gfn_to_mfn is
 // not one). `path` gets the rights of the three upper levels.
-const volatile uint64_t *shadow_mmu::guest_l1_of(uint64_t base, guest_path &path)
+const volatile uint64_t *shadow_mmu::guest_l1_of(uint64_t base, guest_path &path, uint64_t &l1_gfn)
 {
     uint64_t table = guest_cr3_ & pte::addr_mask & ((1ull << cfg_.maxphyaddr) - 1);
     path = guest_path{true, true, false, reserved_bits(cfg_, 1, false)};
@@ -436,7 +466,8 @@ const volatile uint64_t *shadow_mmu::guest_l1_of(uint64_t base, guest_path &path
         path.nx = path.nx || (cfg_.nxe && (e & pte::nx));
         table = e & pte::addr_mask;
     }
-    return mem_.frame_view(table >> 12);
+    l1_gfn = table >> 12;
+    return mem_.frame_view(l1_gfn);
 }
 
 // A shadow leaf survives a CR3 load when the new tables give exactly it and every Accessed
@@ -471,27 +502,23 @@ void shadow_mmu::drop_range(uint64_t lo, uint64_t hi, bool keep_tables)
     else
         for (int r : roots_)
             changed |= keep_tables ? clear_leaves(r, 4, 0, lo, hi) : clear_range(r, 4, 0, lo, hi);
-    if (!changed)
-        return;
-    if (hi - lo == page_4k - 1)
-        hv_.invalidate_page(lo);
-    else
-        hv_.flush_all();
+    if (changed)
+        send_queued(hi - lo != page_4k - 1, lo);
 }
 
-// How much the shadow of `va` must drop so that a guest large page goes as a whole: the
-// size of the guest page the covering shadow table was splintered from.
-uint64_t shadow_mmu::splinter_span(int root, uint64_t va) const
+// The pool L1 of a root that covers `va` (-1 if none), and in `span` how much the shadow of
+// `va` must drop so that a guest large page goes as a whole: the size of the guest page the
+// covering shadow tables were splintered from.
+int shadow_mmu::shadow_l1(int root, uint64_t va, uint64_t &span) const
 {
     int table = root;
-    uint64_t span = page_4k;
     for (unsigned level = 4; level > 1; --level) {
         const uint64_t e = frames_[table].table[(va >> shift_of(level)) & 511];
         if (!(e & pte::present))
-            break;
+            return -1;
         const int child = lookup(e & pte::addr_mask);
         if (child < 0)
-            break;
+            return -1;
         if (frames_[child].flags & splinter) {
             const uint64_t s = level == 3 ? page_1g : page_2m;
             if (s > span)
@@ -499,7 +526,7 @@ uint64_t shadow_mmu::splinter_span(int root, uint64_t va) const
         }
         table = child;
     }
-    return span;
+    return table;
 }
 
 collision_report shadow_mmu::invalidate_page(uint64_t va)
@@ -517,17 +544,41 @@ collision_report shadow_mmu::invalidate_page(uint64_t va)
     // page: the whole splintered range goes, both as the shadow cached it and as the
     // guest maps it now. Dropping more than needed is always allowed.
     uint64_t span = page_4k;
-    for (int r : roots_) {
-        const uint64_t s = splinter_span(r, va);
-        if (s > span)
-            span = s;
+    int l1[2];
+    bool any_leaf = false;
+    for (unsigned r = 0; r < 2; ++r) {
+        l1[r] = shadow_l1(roots_[r], va, span);
+        any_leaf |= l1[r] >= 0 && frames_[l1[r]].filled_pos != none;
     }
+    // No leaf in va's 2 MiB in either root (no L1 there, or one no fill wrote into since its
+    // last full clear: only listed L1s hold leaves) and no 1 GiB pages: the page containing va,
+    // however the guest maps it now, is at most those 2 MiB, and nothing of it is shadowed.
+    // So no walk of the guest's tables (~750 instructions) and nothing to drop.
+    if (!any_leaf && span == page_4k && !cfg_.gb_pages)
+        return rep;
     const walk_result w = walk(mem_, cfg_, guest_cr3_, va, access_type{});
     if (w.status == walk_status::ok && w.t.page_size > span)
         span = w.t.page_size;
-    const uint64_t lo = va & ~(span - 1);
-    drop_range(lo, lo + span - 1, true);
+    if (span > page_4k) {
+        const uint64_t lo = va & ~(span - 1);
+        drop_range(lo, lo + span - 1, true);
+        return rep;
+    }
+    drop_4k(va, l1);
     return rep;
+}
+
+// One 4K page: its leaf in each root's L1 (l1: shadow_l1 of each root), without a range walk
+// from the roots, and the TLB told in the same request.
+void shadow_mmu::drop_4k(uint64_t va, const int (&l1)[2])
+{
+    ++stats_.forgets;
+    const unsigned i = (va >> 12) & 511;
+    for (int t : l1)
+        if (t >= 0 && (frames_[t].table[i] & pte::present))
+            queue_clear(t, i);
+    if (queued_count_)
+        send_queued(false, va & ~(page_4k - 1));
 }
 
 void shadow_mmu::flush()
@@ -585,7 +636,7 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
     ++stats_.forgets;
     // The user half: only the leaves the new tables do not give as they are.
     if (clear_filled(0, user_half_last, true))
-        hv_.flush_all();
+        send_queued(true, 0);
     kept = true;
     // The kernel half's L4 entries are those of the last full load, whose scan reported its
     // collisions; nothing there is shadowed from the guest anyway (handle_fault and
@@ -680,8 +731,11 @@ fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
     }
     if (w.status == walk_status::page_fault) {
         // A #PF also drops whatever the TLB held for the address.
-        if (!prot)
-            drop_range(va & ~(page_4k - 1), (va & ~(page_4k - 1)) + page_4k - 1, true);
+        if (!prot) {
+            uint64_t span = page_4k;
+            const int l1[2] = {shadow_l1(roots_[0], va, span), shadow_l1(roots_[1], va, span)};
+            drop_4k(va, l1);
+        }
         ++stats_.faults_injected;
         r.outcome = fault_outcome::inject_pf;
         r.error_code = w.error_code;

@@ -183,9 +183,14 @@ private:
         bool writable, user, nx;
         uint64_t leaf_reserved;  // reserved_bits of a 4K leaf, once per table
     };
-    const volatile uint64_t *guest_l1_of(uint64_t base, guest_path &path);
+    const volatile uint64_t *guest_l1_of(uint64_t base, guest_path &path, uint64_t &l1_gfn);
     bool leaf_still_valid(uint64_t guest_entry, const guest_path &path, bool user_root, uint64_t leaf);
     uint64_t leaf_for(const translation &t, uint64_t mfn, bool user_root) const;
+    // The leaf clears of a sync point are queued and sent with its TLB invalidation as one
+    // request (hypervisor_mmu::write_batch_then_invalidate): an invlpg clears the page in
+    // both roots and invalidates it with one entry into the hypervisor instead of three.
+    void queue_clear(int table, unsigned index);
+    void send_queued(bool all, uint64_t va);
     // keep_tables: clear only leaves (CR3 loads); otherwise empty tables return to the pool.
     void drop_range(uint64_t lo, uint64_t hi, bool keep_tables = false);
     fault_outcome install(bool user_root, uint64_t va, const translation &t, uint64_t mfn);
@@ -194,7 +199,8 @@ private:
               collision_report &rep);
     void scan_range(uint64_t lo, uint64_t hi, collision_report &rep);
     void scan_ranges(uint64_t lo, uint64_t hi, collision_report &rep);
-    uint64_t splinter_span(int root, uint64_t va) const;
+    int shadow_l1(int root, uint64_t va, uint64_t &span) const;
+    void drop_4k(uint64_t va, const int (&l1)[2]);
 
     guest_physical &mem_;
     hypervisor_mmu &hv_;
@@ -223,6 +229,9 @@ private:
     uint16_t filled_l1_[max_frames];
     size_t filled_count_ = 0;
     int roots_[2] = {-1, -1};         // kernel, user
+    static constexpr unsigned queue_max = 512;  // one page of Xen's mmu_update requests
+    hypervisor_mmu::table_update queued_[queue_max];
+    unsigned queued_count_ = 0;
 
     wedge_range wedge_[max_wedge_ranges];
     size_t wedge_count_ = 0;

@@ -62,6 +62,7 @@ public:
     bool read_u64(uint64_t gpa, uint64_t &value) override
     {
         poison_view();
+        ++reads;
         uint64_t mfn;
         if ((gpa & 7) || !gfn_to_mfn(gpa >> 12, mfn))
             return false;
@@ -134,6 +135,16 @@ public:
             if (!write_entry(updates[i].table_mfn, updates[i].index, updates[i].value))
                 return false;
         return true;
+    }
+    bool write_batch_then_invalidate(const table_update *updates, unsigned count, bool all, uint64_t va) override
+    {
+        ++combined;
+        const bool ok = write_batch(updates, count);
+        if (all)
+            flush_all();
+        else
+            invalidate_page(va);
+        return ok;
     }
     bool pin_root(uint64_t mfn) override
     {
@@ -222,6 +233,8 @@ public:
     }
 
     uint64_t writes = 0, refused = 0, flushes = 0, cmpxchg_calls = 0, batches = 0, frame_views = 0;
+    uint64_t combined = 0;  // write_batch_then_invalidate requests (each also counted as a batch)
+    uint64_t reads = 0;     // read_u64 calls (guest page-table walks)
     std::vector<uint64_t> invalidated;
     std::function<void()> before_cmpxchg;
 

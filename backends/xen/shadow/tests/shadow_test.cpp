@@ -186,6 +186,82 @@ TEST_CASE("shadow: invlpg makes a changed mapping visible and without it the sta
     CHECK(r.write(low + 0x1000, true).maddr == r.maddr_of(0x7000));  // the write faulted (D) and re-walked
 }
 
+TEST_CASE("shadow: invlpg clears a page in both roots and invalidates it in one request", "[shadow][batch]")
+{
+    rig r;
+    r.gt.map(r.cr3, user_va, 0x5000, P | W | U);
+    REQUIRE(r.read(user_va, true).maddr == r.maddr_of(0x5000));  // the user root's leaf
+    REQUIRE(r.read(user_va).maddr == r.maddr_of(0x5000));        // and the kernel root's
+    REQUIRE(r.sh->shadow_leaf(true, user_va) != 0);
+    REQUIRE(r.sh->shadow_leaf(false, user_va) != 0);
+    const uint64_t batches = r.m.batches, combined = r.m.combined, writes = r.m.writes, flushes = r.m.flushes;
+    const size_t inv = r.m.invalidated.size();
+    r.gt.set_entry(r.cr3, user_va, 1, 0x6000 | P | W | U);
+    r.sh->invalidate_page(user_va + 0x10);
+    CHECK(r.m.batches - batches == 1);    // both leaves in one request
+    CHECK(r.m.combined - combined == 1);  // with the invalidation
+    CHECK(r.m.writes - writes == 2);
+    CHECK(r.m.flushes == flushes);        // one page, not everything
+    REQUIRE(r.m.invalidated.size() == inv + 1);
+    CHECK(r.m.invalidated.back() == user_va);
+    CHECK(r.sh->shadow_leaf(true, user_va) == 0);
+    CHECK(r.sh->shadow_leaf(false, user_va) == 0);
+    CHECK(r.read(user_va, true).maddr == r.maddr_of(0x6000));
+    CHECK(r.read(user_va).maddr == r.maddr_of(0x6000));
+
+    // A page the shadow does not map: nothing to clear, so the hypervisor is not entered.
+    r.gt.map(r.cr3, user_va + 0x1000, 0x7000, P | W | U);
+    const uint64_t batches2 = r.m.batches;
+    const size_t inv2 = r.m.invalidated.size();
+    r.sh->invalidate_page(user_va + 0x1000);
+    CHECK(r.m.batches == batches2);
+    CHECK(r.m.invalidated.size() == inv2);
+    CHECK(r.read(user_va + 0x1000, true).maddr == r.maddr_of(0x7000));
+    CHECK(r.m.refused == 0);
+}
+
+TEST_CASE("shadow: invlpg walks the guest's tables only where the shadow holds leaves", "[shadow][batch]")
+{
+    rig r;
+    constexpr uint64_t far_va = user_va + 0x200000;  // the next 2 MiB: its own L1
+    r.gt.map(r.cr3, user_va, 0x5000, P | W | U);
+    r.gt.map(r.cr3, far_va, 0x6000, P | W | U);
+    REQUIRE(r.read(user_va, true).ok);
+    // Nothing shadowed in far_va's 2 MiB: no walk, no request.
+    uint64_t reads = r.m.reads, batches = r.m.batches;
+    r.sh->invalidate_page(far_va);
+    CHECK(r.m.reads == reads);
+    CHECK(r.m.batches == batches);
+    // A leaf elsewhere in the same 2 MiB: the guest is walked (it may map a 2 MiB page here
+    // now, which would have to go as a whole), and the leaf there stays.
+    r.sh->invalidate_page(user_va + 0x1000);
+    CHECK(r.m.reads > reads);
+    CHECK(r.m.batches == batches);
+    CHECK(r.sh->shadow_leaf(true, user_va) != 0);
+    // Once far_va is filled, its invlpg clears it.
+    REQUIRE(r.read(far_va, true).ok);
+    r.gt.set_entry(r.cr3, far_va, 1, 0x7000 | P | W | U);
+    r.sh->invalidate_page(far_va);
+    CHECK(r.m.batches == batches + 1);
+    CHECK(r.read(far_va, true).maddr == r.maddr_of(0x7000));
+    // After a CR3 load cleared every leaf (and unlisted the L1s), an invlpg there walks nothing.
+    r.sh->load_cr3(r.cr3);
+    reads = r.m.reads;
+    r.sh->invalidate_page(user_va);
+    CHECK(r.m.reads == reads);
+    // The 4K -> 2 MiB replacement is still seen: a 2 MiB page over the filled L1 drops all of it.
+    REQUIRE(r.read(user_va, true).maddr == r.maddr_of(0x5000));
+    r.gt.map(r.cr3, user_va + 0x3000, 0x9000, P | W | U);
+    REQUIRE(r.read(user_va + 0x3000, true).maddr == r.maddr_of(0x9000));
+    r.m.add_ram(0x600, 0x200);  // the 2 MiB page's frames
+    r.gt.set_entry(r.cr3, user_va, 2, 0x600000 | P | W | U | pte::page_size);
+    r.sh->invalidate_page(user_va + 0x5000);  // neither filled page
+    CHECK(r.sh->shadow_leaf(true, user_va) == 0);
+    CHECK(r.sh->shadow_leaf(true, user_va + 0x3000) == 0);
+    CHECK(r.read(user_va + 0x3000, true).maddr == r.maddr_of(0x603000));
+    CHECK(r.m.refused == 0);
+}
+
 TEST_CASE("shadow: the forget count grows at every point that may drop an entry, and only there", "[shadow]")
 {
     rig r;
@@ -357,10 +433,14 @@ TEST_CASE("shadow: a kept CR3 load clears the user leaves of every table in one 
         REQUIRE(r.read(spread[k], true).maddr == r.maddr_of(0x10000 + 0x1000 * k));
         REQUIRE(r.write(spread[k]).maddr == r.maddr_of(0x10000 + 0x1000 * k));
     }
-    const uint64_t batches = r.m.batches, writes = r.m.writes;
+    const uint64_t batches = r.m.batches, writes = r.m.writes, combined = r.m.combined, views = r.m.frame_views;
     r.sh->load_cr3(cr3_b, true, kept);
     REQUIRE(kept);
+    // The new root once (the kernel half), and the path to each 2 MiB once for both roots'
+    // L1s there: cr3_b's entries are not Accessed yet, so each path ends at its L4 entry.
+    CHECK(r.m.frame_views - views == 1 + 4);
     CHECK(r.m.batches - batches == 1);  // eight tables, one request
+    CHECK(r.m.combined - combined == 1);  // and the TLB flush with it
     CHECK(r.m.writes - writes == 8);    // each leaf once, and no link
     for (int k = 0; k < 4; ++k) {
         CHECK(r.sh->shadow_leaf(true, spread[k]) == 0);
