@@ -49,6 +49,8 @@ entry_step decode_entry_step(const uint8_t *b) {
     };
     if (unsigned n = nop_length(b)) return is(k::plain, n);
     if (b[0] == 0xfc) return is(k::plain, 1);  // cld
+    // lfence, mfence, sfence (Linux's ALTERNATIVE "", "mfence", X86_BUG_SWAPGS_FENCE)
+    if (b[0] == 0x0f && b[1] == 0xae && (b[2] == 0xe8 || b[2] == 0xf0 || b[2] == 0xf8)) return is(k::plain, 3);
     if (b[0] >= 0x50 && b[0] <= 0x57) return is(k::push, 1);
     if (b[0] == 0x41 && b[1] >= 0x50 && b[1] <= 0x57) return is(k::push, 2);
     if (b[0] == 0x6a) return is(k::push, 2);

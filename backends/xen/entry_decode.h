@@ -14,7 +14,7 @@ unsigned nop_length(const uint8_t *b);
 
 enum class entry_step_kind : uint8_t {
     unknown,      // anything else: the walk gives up
-    plain,        // touches neither memory through a segment override nor %rsp (nop, cld, xor r,r, load from (%rsp))
+    plain,        // touches neither memory through a segment override nor %rsp (nop, cld, a fence, xor r,r, load from (%rsp))
     push,         // push of a register or an immediate: 8 bytes below %rsp
     call,         // call rel32: pushes 8 bytes and goes on at `target`
     jump,         // jmp rel8/rel32: goes on at `target`

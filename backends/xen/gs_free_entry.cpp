@@ -37,17 +37,24 @@ gs_free_path walk(uint64_t rip) {
     unsigned store_count = 0;
     uint64_t at = rip;
     for (unsigned step = 0; step < max_steps; ++step) {
-        if (const wedge::site *t = sites.find_by_insn(at)) {
-            // Any other site enters the wedge on a way that may not sync the slot (the entry
+        uint32_t i = sites.first_at_or_after(at);
+        const wedge::site *next_site = i < sites.count() ? &sites[i] : nullptr;
+        if (next_site && next_site->start == at) {
+            // A swapgs or a segment load: both are emulated on the vCPU's bases and leave the
+            // wedge through a resume that syncs the slot. Any other site may not (the entry
             // window's own fast paths return straight to the guest).
-            out.reaches_swapgs = t->start == at && t->rewritten &&
-                                 t->rec.kind == static_cast<uint8_t>(afterburn::site_kind::swapgs);
+            out.reaches_swapgs = next_site->rewritten &&
+                                 (next_site->rec.kind == static_cast<uint8_t>(afterburn::site_kind::swapgs) ||
+                                  next_site->rec.kind == static_cast<uint8_t>(afterburn::site_kind::mov_to_seg));
             return out;
         }
+        // Inside a site's span (where its call returned) the guest runs the rewriter's fill:
+        // NOPs, or an int3, which the decoder refuses.
         uint8_t b[16];
         if (!read_guest_code(at, b, sizeof b)) return out;
         entry_step s = decode_entry_step(b);
         uint64_t next = at + s.length;
+        if (next_site && next > next_site->start) return out;  // runs into a site's bytes
         switch (s.kind) {
         case entry_step_kind::unknown: return out;
         case entry_step_kind::plain: break;

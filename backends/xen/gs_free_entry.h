@@ -11,7 +11,11 @@
 
 namespace xw {
 
-// True when guest kernel code at `rip` with stack `rsp` reaches a rewritten swapgs site
+// Linux's asm_load_gs_index (every context switch) is `swapgs; mov %edi, %gs; swapgs`: the
+// same holds from each of its sites to the next, where all three wrote the slot.
+//
+// True when guest kernel code at `rip` with stack `rsp` reaches a rewritten swapgs or segment
+// load site
 // running only instructions that use no segment override and no %gs (entry_decode.h's plain,
 // push, call, jump, store to the stack), the CS test on the way falling through (its byte read
 // from the stack now, not written on the way). The walk of the code is done once per rip and

@@ -143,7 +143,7 @@ void resume_kernel_fast() {
     wedge::vcpu &c = cpu();
     wedge::frame &fr = g_guest_run.frame;
     publish_for_kernel(c);
-    sync_gs(c);
+    sync_gs_for_resume(c, fr.rip, fr.gpr[wedge::rsp]);
     refill_forgotten_stacks();
     if (fr.gpr[wedge::rsp] >= user_half_end) unmask_events();
     wedge_resume(&fr);

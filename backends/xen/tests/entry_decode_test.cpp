@@ -56,6 +56,9 @@ TEST_CASE("entry decode: error_entry reaches its CS test, which reads the frame'
 TEST_CASE("entry decode: the shapes the walk follows", "[entry]") {
     CHECK(decode({0x90}).kind == entry_step_kind::plain);
     CHECK(decode({0xfc}).kind == entry_step_kind::plain);
+    CHECK(decode({0x0f, 0xae, 0xf0}).kind == entry_step_kind::plain);  // mfence
+    CHECK(decode({0x0f, 0xae, 0xf0}).length == 3);
+    CHECK(decode({0x0f, 0xae, 0x38}).kind == entry_step_kind::unknown);  // clflush (%rax)
     CHECK(decode({0x6a, 0xff}).kind == entry_step_kind::push);
     CHECK(decode({0x6a, 0xff}).length == 2);
     entry_step call = decode({0xe8, 0x92, 0x03, 0x00, 0x00});
