@@ -98,7 +98,7 @@ void resume() {
     // flags_fast_path.S, tsc_fast_path.S) depend on is the core's and ends here. Virtual CPL 1
     // and 2 run in Xen's kernel mode too, where the window is mapped.
     publish_fast_paths(c);
-    sync_gs(c);
+    sync_gs_for_resume(c, fr.rip, fr.gpr[wedge::rsp]);
     if (c.cpl == 3) {
         ++g_run_stats.user_entries;
         // The user stack is noted (filled in the kernel root) on every way back in from user
@@ -143,7 +143,7 @@ void resume_kernel_fast() {
     wedge::vcpu &c = cpu();
     wedge::frame &fr = g_guest_run.frame;
     publish_for_kernel(c);
-    sync_gs(c);
+    sync_gs_for_resume(c, fr.rip, fr.gpr[wedge::rsp]);
     refill_forgotten_stacks();
     if (fr.gpr[wedge::rsp] >= user_half_end) unmask_events();
     wedge_resume(&fr);

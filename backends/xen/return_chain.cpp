@@ -1,6 +1,8 @@
 #include "return_chain.h"
 
 #include "afterburn/site_kind.h"
+#include "entry_decode.h"
+#include "guest_code.h"
 #include "guest_platform.h"
 #include "guest_sites.h"
 
@@ -17,31 +19,6 @@ constinit kept_chain g_chains[cache_size]{};
 
 kept_chain &slot_of(uint64_t ret) { return g_chains[(ret ^ (ret >> 8)) & (cache_size - 1)]; }
 
-// The bytes the CPU runs at `va`: the backend's read only to have the page checked and filled
-// in the shadow (it shows a changed site's original bytes), then the guest's own bytes.
-bool read_code(uint64_t va, uint8_t *buf, unsigned len) {
-    wedge::page_fault pf;
-    if (!platform().be.read(va, buf, len, wedge::access_mode::supervisor, pf)) return false;
-    __builtin_memcpy(buf, reinterpret_cast<const void *>(va), len);
-    return true;
-}
-
-// The length of a NOP the rewriter or Linux's NOP optimizer writes (90, 66 90, 0f 1f /0 with
-// 66/2e prefixes), or 0.
-unsigned nop_length(const uint8_t *b) {
-    unsigned p = 0;
-    while (p < 8 && (b[p] == 0x66 || b[p] == 0x2e)) ++p;
-    if (b[p] == 0x90) return p + 1;
-    if (b[p] != 0x0f || b[p + 1] != 0x1f) return 0;
-    uint8_t modrm = b[p + 2];
-    if ((modrm >> 3 & 7) != 0) return 0;
-    unsigned mod = modrm >> 6, rm = modrm & 7, n = p + 3;
-    if (mod == 3) return n;
-    if (rm == 4) ++n;  // SIB
-    if (mod == 0 && rm == 5) return n + 4;
-    return n + (mod == 1 ? 1 : mod == 2 ? 4 : 0);
-}
-
 return_chain follow(uint64_t at) {
     return_chain out;
     const wedge::site_table &sites = guest_sites();
@@ -54,7 +31,7 @@ return_chain follow(uint64_t at) {
             return out;
         }
         uint8_t b[16];
-        if (!read_code(at, b, sizeof b)) return out;
+        if (!read_guest_code(at, b, sizeof b)) return out;
         if (b[0] == 0xeb) {  // jmp rel8
             at = at + 2 + static_cast<int8_t>(b[1]);
             continue;

@@ -69,6 +69,9 @@ void print_stats() {
     print("xen-wedge: guest: %lu rdtsc and %lu rdtscp finished in the entry window (tsc_fast_path.S)\n",
           wedge_inline_rdtsc_count, wedge_inline_rdtscp_count);
     print("xen-wedge: guest: %lu swapgs finished without the core (swapgs_fast_path.cpp)\n", s.swapgs_fast);
+    print("xen-wedge: guest: %lu mov from CR finished without the core (cr_read_fast_path.cpp)\n", s.cr_read_fast);
+    print("xen-wedge: guest: %lu GS slot writes, %lu kernel slot writes left to the swapgs ahead (gs_free_entry.cpp)\n",
+          s.gs_slot_writes, s.gs_slot_writes_deferred);
     print("xen-wedge: guest: %lu returns to user mode without the core, %lu of them with the swapgs before the "
           "iretq (user_return_fast_path.cpp)\n",
           s.user_return_fast + s.swapgs_user_return_fast, s.swapgs_user_return_fast);

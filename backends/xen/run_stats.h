@@ -26,6 +26,9 @@ struct run_stats {
     uint64_t queued_update_faults; // direct paging: #PFs retried after sending the queued updates
     uint64_t cr3_loads, cr3_kept;  // guest CR3 loads, and those that kept the kernel half
     uint64_t swapgs_fast;  // swapgs sites finished without the core (swapgs_fast_path.cpp)
+    uint64_t cr_read_fast;  // mov-from-CR sites finished without the core (cr_read_fast_path.cpp)
+    uint64_t gs_slot_writes;  // HYPERVISOR_set_segment_base for a GS slot (sync_gs)
+    uint64_t gs_slot_writes_deferred;  // resumes that left Xen's kernel GS slot for the swapgs ahead (gs_free_entry.h)
     // Returns to user mode without the core (user_return_fast_path.cpp): at the iretq site, and
     // at the swapgs whose code leads to it (both sites in one entry).
     uint64_t user_return_fast, swapgs_user_return_fast;

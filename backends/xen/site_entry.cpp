@@ -8,6 +8,7 @@
 #include "console_line.h"
 #include "exit.h"
 #include "guest_platform.h"
+#include "cr_read_fast_path.h"
 #include "guest_resume.h"
 #include "guest_sites.h"
 #include "guest_time.h"
@@ -93,6 +94,7 @@ extern "C" void site_dispatch(xw::site_frame *f) {
         if (kind == static_cast<uint64_t>(afterburn::site_kind::swapgs)) try_swapgs_user_return_fast(*s, ret);
     }
     if (kind == static_cast<uint64_t>(afterburn::site_kind::swapgs)) try_swapgs_fast(*s, resume_at);
+    if (kind == static_cast<uint64_t>(afterburn::site_kind::mov_from_cr)) try_cr_read_fast(*s, resume_at);
     if (afterburn::site_kind_is_page_table(static_cast<afterburn::site_kind>(kind)))
         try_page_table_fast(*s, s->insn - alias, resume_at);
     run_site_and_resume(*s, s->insn - alias, false, resume_at);

@@ -8,6 +8,7 @@
 #include "guest_resume.h"
 #include "guest_stacks.h"
 #include "guest_time.h"
+#include "gs_free_entry.h"
 #include "hypercall.h"
 #include "run_stats.h"
 #include "swapgs_fast_path.h"
@@ -32,6 +33,15 @@ void sync_gs(const wedge::vcpu &c) {
     if (g_user.xen_gs[user] == c.gs_base) return;
     set_segment_base(user ? SEGBASE_GS_USER : SEGBASE_GS_KERNEL, c.gs_base);
     g_user.xen_gs[user] = c.gs_base;
+    ++g_run_stats.gs_slot_writes;
+}
+
+void sync_gs_for_resume(const wedge::vcpu &c, uint64_t rip, uint64_t rsp) {
+    if (c.cpl == 0 && g_user.xen_gs[0] != c.gs_base && gs_unused_until_swapgs(rip, rsp)) {
+        ++g_run_stats.gs_slot_writes_deferred;
+        return;
+    }
+    sync_gs(c);
 }
 
 void set_real_tsd(bool on) {

@@ -15,6 +15,11 @@ namespace xw {
 // in, written only when it differs from what Xen holds there.
 void sync_gs(const afterburn::wedge::vcpu &c);
 
+// sync_gs on the way back into the guest at `rip` on stack `rsp`, except for the kernel slot
+// while the guest kernel provably does not use %gs before its swapgs (gs_free_entry.h): an
+// exception or interrupt delivered from user mode leaves the slot with the kernel's base.
+void sync_gs_for_resume(const afterburn::wedge::vcpu &c, uint64_t rip, uint64_t rsp);
+
 // CR4.TSD is virtual in the vCPU; the guest kernel's rdtsc are sites. Only the guest's ring-3
 // rdtsc (unrewritten .user code) needs the real bit: a PV kernel may set TSD in its CR4 (Xen
 // emulates mov to/from %cr4 for it and keeps TSD per vCPU), so the real TSD is set while the

@@ -142,9 +142,10 @@ void xen_backend::invalidate_page(uint64_t linear) {
 void xen_backend::state_changed(const wedge::vcpu &c, wedge::state_change what) {
     switch (what) {
     case wedge::state_change::fs_base: set_segment_base(SEGBASE_FS, c.fs_base); break;
-    // The active GS base goes to the slot of the mode the guest runs in (sync_gs); a change
-    // of CPL is applied on the way back into the guest (resume).
-    case wedge::state_change::gs_base: sync_gs(c); break;
+    // The active GS base goes to the slot of the mode the guest runs in on the way back into
+    // the guest (resume: sync_gs_for_resume), with a change of CPL: the wedge itself does not
+    // use %gs, and the code ahead may not either before the base changes again.
+    case wedge::state_change::gs_base: break;
     // Every way into user mode (the core's iret and sysret, the fast user return) says so here.
     case wedge::state_change::privilege: if (c.cpl == 3) prefill_user_fault(); break;
     case wedge::state_change::cr0_ts: fpu_taskswitch((c.cr0 & wedge::cr0::ts) ? 1 : 0); break;
