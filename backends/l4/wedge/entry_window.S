@@ -22,19 +22,8 @@
 #define F_STACK		(F + 4096)	/* the interrupted path's own stack: the frame page's top */
 #define KINDS		128
 
-	.section .window, "ax"
-	.balign 4096
-	.globl window_code
-window_code:
-	.set kind, 0
-	.rept KINDS
-	movq	$kind, F_KIND
-	jmp	window_common
-	.balign 64, 0xcc
-	.set kind, kind + 1
-	.endr
-
-window_common:
+/* Every GPR but %rsp into the frame page, by hardware number (each path saves %rsp its way). */
+.macro SAVE_GPRS_BUT_RSP
 	movq	%rax, GPR(0)
 	movq	%rcx, GPR(1)
 	movq	%rdx, GPR(2)
@@ -50,6 +39,22 @@ window_common:
 	movq	%r13, GPR(13)
 	movq	%r14, GPR(14)
 	movq	%r15, GPR(15)
+.endm
+
+	.section .window, "ax"
+	.balign 4096
+	.globl window_code
+window_code:
+	.set kind, 0
+	.rept KINDS
+	movq	$kind, F_KIND
+	jmp	window_common
+	.balign 64, 0xcc
+	.set kind, kind + 1
+	.endr
+
+window_common:
+	SAVE_GPRS_BUT_RSP
 	popq	%rax			/* the site call's return address */
 	movq	%rax, F_RET
 	movq	%rsp, GPR(4)		/* the guest's rsp as before the call */
@@ -69,21 +74,7 @@ window_common:
 	 * red zone); the wedge delivers, and the restore path goes on at the handler. */
 	.globl window_interrupted
 window_interrupted:
-	movq	%rax, GPR(0)
-	movq	%rcx, GPR(1)
-	movq	%rdx, GPR(2)
-	movq	%rbx, GPR(3)
-	movq	%rbp, GPR(5)
-	movq	%rsi, GPR(6)
-	movq	%rdi, GPR(7)
-	movq	%r8, GPR(8)
-	movq	%r9, GPR(9)
-	movq	%r10, GPR(10)
-	movq	%r11, GPR(11)
-	movq	%r12, GPR(12)
-	movq	%r13, GPR(13)
-	movq	%r14, GPR(14)
-	movq	%r15, GPR(15)
+	SAVE_GPRS_BUT_RSP
 	movq	$F_STACK, %rsp
 	movq	F_WEDGE, %rsi
 	movq	%rsi, %rdx
