@@ -398,9 +398,7 @@ emulation segment_base(context &c, bool gs, bool write)
 
 emulation swapgs(context &c)
 {
-    uint64_t t = c.cpu.gs_base;
-    c.cpu.gs_base = c.cpu.kernel_gs_base;
-    c.cpu.kernel_gs_base = t;
+    c.cpu.swap_gs_bases();
     c.be.state_changed(c.cpu, state_change::gs_base);
     c.be.state_changed(c.cpu, state_change::kernel_gs_base);
     return c.next();

@@ -149,7 +149,12 @@ int pick_vector(vcpu &cpu, interrupt_controller *&from)
 
 uint64_t visible_rflags(const vcpu &cpu, const frame &f)
 {
-    uint64_t r = (f.rflags & flags::real) | flags::fixed1;
+    return visible_rflags(cpu, f.rflags);
+}
+
+uint64_t visible_rflags(const vcpu &cpu, uint64_t real_rflags)
+{
+    uint64_t r = (real_rflags & flags::real) | flags::fixed1;
     if (cpu.virtual_if()) r |= flags::if_;
     r |= static_cast<uint64_t>(cpu.iopl & 3) << flags::iopl_shift;
     return r;

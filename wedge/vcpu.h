@@ -141,6 +141,12 @@ struct vcpu {
 
     bool virtual_if() const { return page.virtual_if != 0; }
     void set_virtual_if(bool on) { page.virtual_if = on ? 1 : 0; }
+    // swapgs: the active and the kernel GS base exchange.
+    void swap_gs_bases() {
+        uint64_t t = gs_base;
+        gs_base = kernel_gs_base;
+        kernel_gs_base = t;
+    }
 
     // A device or the backend requests a vector; delivery happens at the next
     // deliver_pending (interrupts.h).

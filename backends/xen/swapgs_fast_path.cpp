@@ -10,9 +10,7 @@ void try_swapgs_fast(const wedge::site &s, uint64_t resume_at) {
     wedge::frame &fr = g_guest_run.frame;
     if (!kernel_fast_path_open(c, fr)) return;
     ++g_run_stats.swapgs_fast;
-    uint64_t t = c.gs_base;  // as the core's emulate(): the bases swap
-    c.gs_base = c.kernel_gs_base;
-    c.kernel_gs_base = t;
+    c.swap_gs_bases();  // as the core's emulate()
     finish_kernel_fast(c, fr, s, resume_at);
 }
 

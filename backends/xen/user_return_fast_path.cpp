@@ -109,12 +109,6 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
     resume();
 }
 
-void swap_gs_bases(wedge::vcpu &c) {
-    uint64_t t = c.gs_base;
-    c.gs_base = c.kernel_gs_base;
-    c.kernel_gs_base = t;
-}
-
 // The fused return straight from the swapgs entry's saved registers: resume()'s way to user
 // mode without what it does for the core. The fast-path bytes of the vCPU page are not
 // published (only guest kernel code reaches the entry window, and every way back into it
@@ -152,7 +146,7 @@ void try_fused_return(const site_frame *f, uint64_t ret) {
     ++st.kind_entries[swapgs_kind];
     ++st.swapgs_user_return_fast;
     wedge::vcpu &c = cpu();
-    swap_gs_bases(c);
+    c.swap_gs_bases();
     resume_user_from(f, u, enter_user(u, rflags));
 }
 
@@ -177,7 +171,7 @@ void try_swapgs_user_return_fast(const wedge::site &s, uint64_t ret) {
     if (chain.ss_test && (u.ss & 4)) return;  // Linux's ESPFIX exit: an LDT stack segment
     ++g_run_stats.kind_entries[s.rec.kind];
     ++g_run_stats.swapgs_user_return_fast;
-    swap_gs_bases(c);
+    c.swap_gs_bases();
     resume_user(u, enter_user(u, fr.rflags));
 }
 
