@@ -152,14 +152,6 @@ uint64_t visible_rflags(const vcpu &cpu, const frame &f)
     return visible_rflags(cpu, f.rflags);
 }
 
-uint64_t visible_rflags(const vcpu &cpu, uint64_t real_rflags)
-{
-    uint64_t r = (real_rflags & flags::real) | flags::fixed1;
-    if (cpu.virtual_if()) r |= flags::if_;
-    r |= static_cast<uint64_t>(cpu.iopl & 3) << flags::iopl_shift;
-    return r;
-}
-
 delivery deliver(vcpu &cpu, frame &f, const event &ev, backend &be)
 {
     guest_memory mem(cpu, be);

@@ -32,8 +32,15 @@ unsigned deliver_pending(vcpu &cpu, frame &f, backend &be, bool *dead = nullptr)
 // The RFLAGS the guest sees (pushf, interrupt frames): its real arithmetic flags with the
 // virtual IF and IOPL; RF and VM are never shown.
 uint64_t visible_rflags(const vcpu &cpu, const frame &f);
-// The same from the real RFLAGS value `real_rflags` (e.g. a hypervisor's trap frame).
-uint64_t visible_rflags(const vcpu &cpu, uint64_t real_rflags);
+// The same from the real RFLAGS value `real_rflags` (e.g. a hypervisor's trap frame). Inline:
+// the Xen wedge's system-call fast path computes it on every call.
+inline uint64_t visible_rflags(const vcpu &cpu, uint64_t real_rflags)
+{
+    uint64_t r = (real_rflags & flags::real) | flags::fixed1;
+    if (cpu.virtual_if()) r |= flags::if_;
+    r |= static_cast<uint64_t>(cpu.iopl & 3) << flags::iopl_shift;
+    return r;
+}
 
 // An asynchronous event (a backend's upcall) found the guest at `rip`. If an sti the entry
 // window finished by itself ended there (abi_page::inline_sti_end), the instruction at rip has

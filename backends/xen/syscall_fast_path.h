@@ -7,9 +7,24 @@
 #pragma once
 
 #include "traps.h"
+#include "wedge/vcpu.h"
 #include "wedge/site_table.h"
 
 namespace xw {
+
+// The CPU's `syscall` from guest user mode, on its state alone, in two halves: what the kernel
+// runs with (the real RFLAGS bits FMASK leaves of `user_rflags`, and the virtual IF), for a
+// caller that checks before it commits, then the commit: CS/SS from STAR[47:32], CPL 0, IF and
+// IOPL cleared as FMASK says (they are virtual), state_changed(privilege). It returns R11, the
+// RFLAGS the syscall saves (guest_syscall says why it has RF for Linux). RCX and rip are the
+// caller's (frames differ).
+inline uint64_t syscall_kernel_rflags(const afterburn::wedge::vcpu &c, uint64_t user_rflags) {
+    return (user_rflags & afterburn::wedge::flags::real & ~c.fmask) | afterburn::wedge::flags::fixed1;
+}
+inline bool syscall_kernel_if(const afterburn::wedge::vcpu &c) {
+    return c.virtual_if() && !(c.fmask & afterburn::wedge::flags::if_);
+}
+uint64_t enter_kernel_by_syscall(afterburn::wedge::vcpu &c, uint64_t user_rflags);
 
 // The rewritten site that starts at LSTAR, or null (looked up once per LSTAR value: the site
 // table does not change after loading).

@@ -65,31 +65,6 @@ void returning_to_user_mode(const wedge::vcpu &c) {
     set_real_tsd((c.cr4 & wedge::cr4::tsd) != 0 || c.tsc_offset != 0);
 }
 
-uint64_t syscall_kernel_rflags(const wedge::vcpu &c, uint64_t user_rflags) {
-    return (user_rflags & wedge::flags::real & ~c.fmask) | wedge::flags::fixed1;
-}
-
-bool syscall_kernel_if(const wedge::vcpu &c) { return c.virtual_if() && !(c.fmask & wedge::flags::if_); }
-
-uint64_t enter_kernel_by_syscall(wedge::vcpu &c, uint64_t user_rflags) {
-    uint64_t r11 = wedge::visible_rflags(c, user_rflags) & ~wedge::flags::rf;
-    // Linux returns from a syscall with `popq %rsp; swapgs; sysretq`: its two sites would run
-    // on the *user* stack, and their calls push below the user's rsp (its red zone, maybe a
-    // read-only copy-on-write page: a fault there kills the domain). RF in the saved flags
-    // makes Linux take its iret exit instead (do_syscall_64 refuses sysret with RF/TF set),
-    // which runs on its entry stack. Only for Linux images (the head code marks them).
-    if (g_guest_run.guest->head_hi) r11 |= wedge::flags::rf;
-    uint16_t cs = static_cast<uint16_t>(c.star >> 32) & 0xfffc;
-    c.selector[1] = cs;
-    c.selector[2] = static_cast<uint16_t>(cs + 8);
-    c.cpl = 0;
-    c.set_virtual_if(syscall_kernel_if(c));
-    if (c.fmask & wedge::flags::iopl)
-        c.iopl = static_cast<uint8_t>(c.iopl & ~((c.fmask & wedge::flags::iopl) >> wedge::flags::iopl_shift));
-    platform().be.state_changed(c, wedge::state_change::privilege);
-    return r11;
-}
-
 // `syscall` in guest user mode reached Xen's syscall callback (on the wedge's kernel_sp): do
 // what the CPU does with the guest's (virtual) MSRs: RCX = the return rip, R11 = RFLAGS,
 // CS/SS from STAR[47:32], RFLAGS &= ~FMASK (IF and IOPL are virtual), rip = LSTAR, CPL 0.

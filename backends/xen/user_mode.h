@@ -33,14 +33,4 @@ void left_user_mode(uint64_t user_rsp);
 // The way back (the real TSD follows the virtual one).
 void returning_to_user_mode(const afterburn::wedge::vcpu &c);
 
-// The CPU's `syscall` from guest user mode, on its state alone, in two halves: what the kernel
-// runs with (the real RFLAGS bits FMASK leaves of `user_rflags`, and the virtual IF), for a
-// caller that checks before it commits, then the commit: CS/SS from STAR[47:32], CPL 0, IF and
-// IOPL cleared as FMASK says (they are virtual), state_changed(privilege). It returns R11, the
-// RFLAGS the syscall saves (guest_syscall says why it has RF for Linux). RCX and rip are the
-// caller's (frames differ).
-uint64_t syscall_kernel_rflags(const afterburn::wedge::vcpu &c, uint64_t user_rflags);
-bool syscall_kernel_if(const afterburn::wedge::vcpu &c);
-uint64_t enter_kernel_by_syscall(afterburn::wedge::vcpu &c, uint64_t user_rflags);
-
 } // namespace xw
