@@ -38,18 +38,17 @@ bool plain_call_site(const wedge::site &s) {
 
 // The GS load and the second swapgs after `first`, or null. Spans are NOP-padded after their
 // call (site_table.h, resume_after_call), so the load's span starting where the first one ends
-// is the next instruction; between the load and the second swapgs only no_effect bytes.
-// The site table and the code are fixed once the guest runs (Linux's alternatives switch the
-// gap only between a NOP and mfence), so the answer is kept for the last site asked about.
+// is the next instruction; between the load and the second swapgs only no_effect bytes. The
+// site table and the code are fixed once the guest runs (Linux's alternatives switch the gap
+// only between a NOP and mfence), so the last sequence found is kept. Any other swapgs site
+// fails the table's checks before its code is read.
 struct fused_sequence {
     const wedge::site *first = nullptr, *load = nullptr, *second = nullptr;
 };
 constinit fused_sequence g_last{};
 
 const fused_sequence *sequence_after(const wedge::site &first) {
-    if (g_last.first == &first) return g_last.load ? &g_last : nullptr;
-    fused_sequence f{&first, nullptr, nullptr};
-    g_last = f;
+    if (g_last.first == &first) return &g_last;
     const wedge::site_table &t = guest_sites();
     const wedge::site *base = &t[0];
     if (&first < base || &first >= base + t.count()) return nullptr;
@@ -65,8 +64,7 @@ const fused_sequence *sequence_after(const wedge::site &first) {
     uint8_t gap[8];
     const auto gap_len = static_cast<unsigned>(second.start - load.end);
     if (gap_len && (!read_guest_code(load.end, gap, gap_len) || !no_effect(gap, gap_len))) return nullptr;
-    g_last.load = &load;
-    g_last.second = &second;
+    g_last = fused_sequence{&first, &load, &second};
     return &g_last;
 }
 
