@@ -70,6 +70,10 @@ void print_stats() {
           wedge_inline_rdtsc_count, wedge_inline_rdtscp_count);
     print("xen-wedge: guest: %lu swapgs finished without the core (swapgs_fast_path.cpp)\n", s.swapgs_fast);
     print("xen-wedge: guest: %lu mov from CR finished without the core (cr_read_fast_path.cpp)\n", s.cr_read_fast);
+    print("xen-wedge: guest: %lu mov to or from a data segment register, %lu wrmsr of a segment base, %lu mov to CR3 "
+          "finished without the core (segment_fast_path.cpp, msr_write_fast_path.cpp, cr3_write_fast_path.cpp)\n",
+          s.segment_fast, s.msr_write_fast, s.cr3_write_fast);
+    print("xen-wedge: guest: %lu GS loads between two swapgs in one entry (gs_index_fast_path.cpp)\n", s.gs_index_fast);
     print("xen-wedge: guest: %lu GS slot writes, %lu kernel slot writes left to the swapgs ahead (gs_free_entry.cpp)\n",
           s.gs_slot_writes, s.gs_slot_writes_deferred);
     print("xen-wedge: guest: %lu returns to user mode without the core, %lu of them with the swapgs before the "

@@ -27,6 +27,10 @@ struct run_stats {
     uint64_t cr3_loads, cr3_kept;  // guest CR3 loads, and those that kept the kernel half
     uint64_t swapgs_fast;  // swapgs sites finished without the core (swapgs_fast_path.cpp)
     uint64_t cr_read_fast;  // mov-from-CR sites finished without the core (cr_read_fast_path.cpp)
+    uint64_t segment_fast;  // mov to/from DS, ES, FS, GS finished without the core (segment_fast_path.cpp)
+    uint64_t msr_write_fast;  // wrmsr of FS_BASE, GS_BASE, KERNEL_GS_BASE without the core (msr_write_fast_path.cpp)
+    uint64_t gs_index_fast;  // swapgs; mov to GS; swapgs in one entry (gs_index_fast_path.cpp)
+    uint64_t cr3_write_fast;  // mov to CR3 without the core, direct paging (cr3_write_fast_path.cpp)
     uint64_t gs_slot_writes;  // HYPERVISOR_set_segment_base for a GS slot (sync_gs)
     uint64_t gs_slot_writes_deferred;  // resumes that left Xen's kernel GS slot for the swapgs ahead (gs_free_entry.h)
     // Returns to user mode without the core (user_return_fast_path.cpp): at the iretq site, and

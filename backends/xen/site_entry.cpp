@@ -9,11 +9,15 @@
 #include "exit.h"
 #include "guest_platform.h"
 #include "cr_read_fast_path.h"
+#include "cr3_write_fast_path.h"
 #include "guest_resume.h"
 #include "guest_sites.h"
+#include "gs_index_fast_path.h"
 #include "guest_time.h"
+#include "msr_write_fast_path.h"
 #include "page_table_sites.h"
 #include "run_stats.h"
+#include "segment_fast_path.h"
 #include "site_cache.h"
 #include "site_frame.h"
 #include "swapgs_fast_path.h"
@@ -92,9 +96,15 @@ extern "C" void site_dispatch(xw::site_frame *f) {
     if (own_site && !alias) {
         if (kind == static_cast<uint64_t>(afterburn::site_kind::iret)) try_user_return_fast(*s);
         if (kind == static_cast<uint64_t>(afterburn::site_kind::swapgs)) try_swapgs_user_return_fast(*s, ret);
+        if (kind == static_cast<uint64_t>(afterburn::site_kind::swapgs)) try_gs_index_fast(*s, resume_at);
     }
     if (kind == static_cast<uint64_t>(afterburn::site_kind::swapgs)) try_swapgs_fast(*s, resume_at);
     if (kind == static_cast<uint64_t>(afterburn::site_kind::mov_from_cr)) try_cr_read_fast(*s, resume_at);
+    if (kind == static_cast<uint64_t>(afterburn::site_kind::mov_from_seg) ||
+        kind == static_cast<uint64_t>(afterburn::site_kind::mov_to_seg))
+        try_segment_fast(*s, resume_at);
+    if (kind == static_cast<uint64_t>(afterburn::site_kind::wrmsr)) try_msr_write_fast(*s, resume_at);
+    if (kind == static_cast<uint64_t>(afterburn::site_kind::mov_to_cr)) try_cr3_write_fast(*s, resume_at);
     if (afterburn::site_kind_is_page_table(static_cast<afterburn::site_kind>(kind)))
         try_page_table_fast(*s, s->insn - alias, resume_at);
     run_site_and_resume(*s, s->insn - alias, false, resume_at);

@@ -43,6 +43,14 @@ read -r queued batches < <(sed -n \
     <<<"$clean") || fail "the wedge printed no direct-paging queue counters (console log: $log)"
 [ "${batches:-0}" -gt 0 ] && [ "${queued:-0}" -gt "$batches" ] ||
     fail "direct paging: $queued updates queued in $batches batches (want batches > 0 and fewer than the updates)"
+# The process switch's fast paths ran (docs/xen-direct-paging.md, "The process switch"): the
+# segment sites, the FS base, CR3 and asm_load_gs_index without the core.
+read -r seg msr cr3 < <(sed -n \
+    's/^xen-wedge: guest: \([0-9]*\) mov to or from a data segment register, \([0-9]*\) wrmsr of a segment base, \([0-9]*\) mov to CR3 finished without the core.*/\1 \2 \3/p' \
+    <<<"$clean") || fail "the wedge printed no process-switch fast-path counters (console log: $log)"
+gs_index=$(sed -n 's/^xen-wedge: guest: \([0-9]*\) GS loads between two swapgs in one entry.*/\1/p' <<<"$clean")
+[ "${seg:-0}" -gt 0 ] && [ "${msr:-0}" -gt 0 ] && [ "${cr3:-0}" -gt 0 ] && [ "${gs_index:-0}" -gt 0 ] ||
+    fail "process switch: segment ${seg:-?}, wrmsr ${msr:-?}, CR3 ${cr3:-?}, GS index ${gs_index:-?} sites without the core (want all > 0)"
 [ "$(sha256sum "$vmlinux")" = "$sum_before" ] || fail "$vmlinux changed during the boot"
 "$here/../../wedge/tests/compare-rewrite-digest.sh" xen "$ab" "$vmlinux" "$log" "$logdir/rewrite-direct" \
     --pt-sites wedge || fail "afterburn rewrite --backend xen --pt-sites wedge differs from the wedge on $vmlinux"
