@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "wedge/event.h"
 #include "wedge/guest_memory.h"
 
 namespace afterburn::wedge {
@@ -60,5 +61,16 @@ bool write_descriptor(const vcpu &cpu, guest_memory &mem, uint16_t selector, con
                       event &fault);
 
 constexpr uint32_t selector_error(uint16_t selector) { return selector & 0xfffc; }
+
+// Whether DS, ES, FS or GS may load the non-null selector (its RPL) naming `d` at `cpl`: 0 if
+// it may, else the vector the CPU raises with selector_error (#GP, or #NP for an absent one).
+// The loads of the core and of the backends' fast paths check with this one function.
+inline uint8_t data_segment_refusal(const segment_descriptor &d, unsigned rpl, unsigned cpl)
+{
+    if (d.system() || !d.readable()) return vec::gp;
+    if (!d.conforming() && (rpl > d.dpl() || cpl > d.dpl())) return vec::gp;
+    if (!d.present()) return vec::np;
+    return 0;
+}
 
 } // namespace afterburn::wedge

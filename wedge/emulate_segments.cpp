@@ -126,10 +126,8 @@ bool load_segment(context &c, unsigned seg, uint16_t sel, event &fault)
         if (!d.writable() || d.dpl() != cpu.cpl) return fault = event::fault(vec::gp, selector_error(sel)), false;
         if (!d.present()) return fault = event::fault(vec::ss, selector_error(sel)), false;
     } else {
-        if (d.system() || !d.readable()) return fault = event::fault(vec::gp, selector_error(sel)), false;
-        if (!d.conforming() && (rpl > d.dpl() || cpu.cpl > d.dpl()))
-            return fault = event::fault(vec::gp, selector_error(sel)), false;
-        if (!d.present()) return fault = event::fault(vec::np, selector_error(sel)), false;
+        if (const uint8_t v = data_segment_refusal(d, rpl, cpu.cpl))
+            return fault = event::fault(v, selector_error(sel)), false;
     }
     if (!(d.type() & 1)) {  // the CPU sets the accessed bit
         d.low |= 1ull << 40;

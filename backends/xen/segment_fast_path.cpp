@@ -31,10 +31,8 @@ bool data_segment_loads(const wedge::vcpu &c, unsigned seg, uint16_t sel, uint64
     if ((sel & 0xfffc) == 0) return true;
     wedge::segment_descriptor d;
     if (!gdt_descriptor(c, sel, d)) return false;
-    const unsigned rpl = sel & 3;
-    if (d.system() || !d.readable()) return false;
-    if (!d.conforming() && (rpl > d.dpl() || c.cpl > d.dpl())) return false;
-    if (!d.present() || !(d.type() & 1)) return false;
+    // Refused, or the CPU would set the accessed bit (a descriptor write): the core's.
+    if (wedge::data_segment_refusal(d, sel & 3, c.cpl) || !(d.type() & 1)) return false;
     base = d.base();
     return true;
 }
