@@ -106,4 +106,51 @@ bool direct_page_table_memory::store(uint64_t address, unsigned width, uint64_t 
     return true;
 }
 
+// The fast path's entry accesses: what load() and store() above do for an aligned 8-byte entry
+// in kernel mode (the caller checked CPL 0), except the cases those leave to the plain path's
+// walk or to it for a fault (crossing, unmapped, a store the guest's tables do not allow):
+// those return false before anything changed, and the full path performs the site.
+bool direct_fast_load(uint64_t address, uint64_t &value) {
+    uint64_t gpa;
+    bool writable;
+    const target t = classify(address, 8, gpa, writable);
+    if (native(t, gpa, false, writable)) {
+        value = *reinterpret_cast<const volatile uint64_t *>(address);
+        return true;
+    }
+    if (t != target::table) return false;
+    if (const xd::status s = direct().load(gpa, value); s != xd::status::ok) refused("load", address, s);
+    return true;
+}
+
+bool direct_fast_store(uint64_t address, uint64_t value) {
+    uint64_t gpa;
+    bool writable;
+    const target t = classify(address, 8, gpa, writable);
+    if (native(t, gpa, true, writable)) {
+        *reinterpret_cast<volatile uint64_t *>(address) = value;
+        return true;
+    }
+    if (t != target::table || !writable) return false;
+    if (const xd::status s = direct().store(gpa, value); s != xd::status::ok) refused("store", address, s);
+    return true;
+}
+
+// xchg: the CPU's own (atomic, one access) on plain memory; on a table the core's load and
+// store, as the full path's emulation makes them (the vCPU runs nothing else meanwhile).
+bool direct_fast_exchange(uint64_t address, uint64_t value, uint64_t &old) {
+    uint64_t gpa;
+    bool writable;
+    const target t = classify(address, 8, gpa, writable);
+    if (native(t, gpa, true, writable)) {
+        asm volatile("xchgq %0, %1" : "+r"(value), "+m"(*reinterpret_cast<volatile uint64_t *>(address)) : : "memory");
+        old = value;
+        return true;
+    }
+    if (t != target::table || !writable) return false;
+    if (const xd::status s = direct().load(gpa, old); s != xd::status::ok) refused("load", address, s);
+    if (const xd::status s = direct().store(gpa, value); s != xd::status::ok) refused("store", address, s);
+    return true;
+}
+
 } // namespace xw
