@@ -25,6 +25,7 @@
 #include "run_stats.h"
 #include "site_frame.h"
 #include "wedge/frame.h"
+#include "wedge/page_table_memory.h"
 
 namespace xw {
 
@@ -33,7 +34,9 @@ namespace {
 namespace ann = afterburn::annotation;
 using afterburn::wedge::pt_op;
 
-enum class fast_form : uint8_t { none, load, store, store_immediate, exchange };
+// `emulated`: any other memory-operand or string form, through emulate_page_table on a copy of
+// the registers with memory that declines instead of faulting (fast_memory below).
+enum class fast_form : uint8_t { none, load, store, store_immediate, exchange, emulated };
 
 // One site as the fast path performs it: the effective address is disp + base + index * scale
 // (a RIP-relative operand's absolute address is `disp`, base none), `reg` the loaded, stored
@@ -46,6 +49,7 @@ struct fast_site {
     uint8_t kind = 0;
     fast_form form = fast_form::none;
     uint8_t base = ann::no_register, index = ann::no_register, scale = 1, reg = 0;
+    const afterburn::wedge::site *site = nullptr;  // for `emulated`
 };
 
 // Linux has ~400 page-table sites; open addressing on the return address, never removed.
@@ -92,10 +96,60 @@ fast_form form_of(const afterburn::wedge::site &s) {
     }
 }
 
+// Block calls (memcpy and friends) are left to the full path: a decline half way could not be
+// resumed where it stopped, as an interrupted rep string instruction can.
+bool emulated_here(const afterburn::wedge::site &s) {
+    switch (s.pt.op) {
+    case pt_op::none: case pt_op::memcpy: case pt_op::memmove: case pt_op::memset: return false;
+    default: return true;
+    }
+}
+
+// Memory for emulate_page_table that never raises a fault: what direct_fast_* decline (a walk,
+// a fault, anything unusual) ends the emulation with `declined` set, before that access changed
+// anything.
+class fast_memory final : public afterburn::wedge::page_table_memory {
+public:
+    bool declined = false;
+    bool load(uint64_t address, unsigned width, uint64_t &value, afterburn::wedge::event &) override {
+        value = 0;
+        declined = !direct_fast_load(address, width, value);
+        return !declined;
+    }
+    bool store(uint64_t address, unsigned width, uint64_t value, afterburn::wedge::event &) override {
+        declined = !direct_fast_store(address, width, value);
+        return !declined;
+    }
+};
+
 // The saved registers by hardware number (site_frame holds them from r15 down to rax).
 uint64_t &gpr(site_frame &f, unsigned n) {
     static constexpr uint8_t slot[16] = {14, 13, 12, 11, 0xff, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
     return (&f.r15)[slot[n]];
+}
+
+// The guest's rsp at the site: above the kind and the call's return address.
+uint64_t guest_rsp_at_site() { return wedge_site_guest_rsp + 16; }
+
+// The site's instruction by emulate_page_table on a copy of the saved registers. Its registers
+// and flags go back to the saved frame whether it finished or declined: a declined memory-operand
+// form changed nothing yet (its one store is its last access), a declined rep string form has
+// its registers where the iterations done leave them, and the full path goes on from there, as
+// after an interrupted rep instruction.
+bool emulate(const fast_site &d, site_frame &f, afterburn::wedge::vcpu &c) {
+    namespace wedge = afterburn::wedge;
+    const wedge::site &s = *d.site;
+    wedge::frame fr;
+    for (unsigned n = 0; n < 16; ++n) fr.gpr[n] = n == wedge::rsp ? guest_rsp_at_site() : gpr(f, n);
+    fr.rip = s.insn;
+    fr.rflags = (f.rflags & wedge::flags::real) | wedge::flags::fixed1;
+    fast_memory mem;
+    const wedge::emulation r =
+        wedge::emulate_page_table(s.pt, s.rec, s.original + (s.insn - s.start), s.insn, d.resume_at, c, fr, mem);
+    for (unsigned n = 0; n < 16; ++n)
+        if (n != wedge::rsp) gpr(f, n) = fr.gpr[n];
+    f.rflags = (f.rflags & ~wedge::flags::real) | (fr.rflags & wedge::flags::real);
+    return !mem.declined && r.what == wedge::action::resume && fr.rip == d.resume_at;
 }
 
 } // namespace
@@ -111,7 +165,10 @@ void note_page_table_fast_site(const afterburn::wedge::site &s, uint64_t resume_
     d.resume_at = resume_at;
     d.kind = s.rec.kind;
     d.form = form_of(s);
-    if (d.form != fast_form::none) {
+    if (d.form == fast_form::none && emulated_here(s)) {
+        d.form = fast_form::emulated;
+        d.site = &s;
+    } else if (d.form != fast_form::none) {
         const ann::site_record &r = s.rec;
         d.disp = displacement(r, s.original + (s.insn - s.start));
         if (r.mem_base == ann::rip_base) d.disp += static_cast<int64_t>(s.insn + r.insn_len);
@@ -137,7 +194,7 @@ extern "C" bool page_table_fast(xw::site_frame *f) {
     auto *stack = reinterpret_cast<uint64_t *>(wedge_site_guest_rsp);  // [0] the kind, [1] the return address
     const fast_site *d = find(stack[1]);
     if (!d || d->form == fast_form::none || d->kind != stack[0]) return false;
-    const uint64_t guest_rsp = wedge_site_guest_rsp + 16;
+    const uint64_t guest_rsp = guest_rsp_at_site();
     auto value_of = [&](uint8_t n) { return n == afterburn::wedge::rsp ? guest_rsp : gpr(*f, n); };
     uint64_t ea = static_cast<uint64_t>(d->disp);
     if (d->base != ann::no_register) ea += value_of(d->base);
@@ -145,15 +202,15 @@ extern "C" bool page_table_fast(xw::site_frame *f) {
     switch (d->form) {
     case fast_form::load: {
         uint64_t v;
-        if (!direct_fast_load(ea, v)) return false;
+        if (!direct_fast_load(ea, 8, v)) return false;
         gpr(*f, d->reg) = v;
         break;
     }
     case fast_form::store:
-        if (!direct_fast_store(ea, gpr(*f, d->reg))) return false;
+        if (!direct_fast_store(ea, 8, gpr(*f, d->reg))) return false;
         break;
     case fast_form::store_immediate:
-        if (!direct_fast_store(ea, static_cast<uint64_t>(d->imm))) return false;
+        if (!direct_fast_store(ea, 8, static_cast<uint64_t>(d->imm))) return false;
         break;
     case fast_form::exchange: {
         uint64_t old;
@@ -161,6 +218,9 @@ extern "C" bool page_table_fast(xw::site_frame *f) {
         gpr(*f, d->reg) = old;
         break;
     }
+    case fast_form::emulated:
+        if (!emulate(*d, *f, c)) return false;
+        break;
     default: return false;
     }
     c.interrupt_shadow = false;
