@@ -36,7 +36,7 @@ using afterburn::wedge::pt_op;
 
 // `emulated`: any other memory-operand or string form, through emulate_page_table on a copy of
 // the registers with memory that declines instead of faulting (fast_memory below).
-enum class fast_form : uint8_t { none, load, store, store_immediate, exchange, emulated };
+enum class fast_form : uint8_t { none, load, store, store_immediate, exchange, test, compare, emulated };
 
 // One site as the fast path performs it: the effective address is disp + base + index * scale
 // (a RIP-relative operand's absolute address is `disp`, base none), `reg` the loaded, stored
@@ -49,6 +49,9 @@ struct fast_site {
     uint8_t kind = 0;
     fast_form form = fast_form::none;
     uint8_t base = ann::no_register, index = ann::no_register, scale = 1, reg = 0;
+    uint8_t bits = 64;                  // test, compare: the operand width
+    bool immediate = false;             // test, compare: the source is `imm` (else `reg`)
+    bool register_first = false;        // compare: `cmp (mem), reg` (the register minus the entry)
     const afterburn::wedge::site *site = nullptr;  // for `emulated`
 };
 
@@ -80,9 +83,14 @@ int64_t displacement(const ann::site_record &rec, const uint8_t *insn) {
 // saved value is not the guest's).
 fast_form form_of(const afterburn::wedge::site &s) {
     const ann::site_record &r = s.rec;
-    if (r.special != static_cast<uint8_t>(afterburn::page_table_form::memory_operand) || ann::operand_bits(r.flags) != 64 ||
-        r.mem_seg == ann::seg_fs || r.mem_seg == ann::seg_gs)
+    if (r.special != static_cast<uint8_t>(afterburn::page_table_form::memory_operand) || r.mem_seg == ann::seg_fs ||
+        r.mem_seg == ann::seg_gs)
         return fast_form::none;
+    // test and cmp (flags only) of any width: pmd_none(), pte_present() and friends.
+    const bool source_ok = s.pt.immediate || (r.reg < 16 && r.reg != afterburn::wedge::rsp);
+    if (s.pt.op == pt_op::test && source_ok) return fast_form::test;
+    if (s.pt.op == pt_op::cmp && source_ok) return fast_form::compare;
+    if (ann::operand_bits(r.flags) != 64) return fast_form::none;
     if (r.mem_index != ann::no_register && r.mem_index >= 16) return fast_form::none;
     if (r.mem_base != ann::no_register && r.mem_base != ann::rip_base && r.mem_base >= 16) return fast_form::none;
     const bool reg_ok = r.reg < 16 && r.reg != afterburn::wedge::rsp;
@@ -126,6 +134,29 @@ public:
 uint64_t &gpr(site_frame &f, unsigned n) {
     static constexpr uint8_t slot[16] = {14, 13, 12, 11, 0xff, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
     return (&f.r15)[slot[n]];
+}
+
+// The arithmetic flags as the CPU sets them (and as emulate_page_table does: AF clear after
+// test, which the CPU leaves undefined).
+constexpr uint64_t arith_flags = afterburn::wedge::flags::cf | afterburn::wedge::flags::pf | afterburn::wedge::flags::af |
+                                 afterburn::wedge::flags::zf | afterburn::wedge::flags::sf | afterburn::wedge::flags::of;
+
+uint64_t result_flags(uint64_t r, unsigned bits) {
+    namespace fl = afterburn::wedge::flags;
+    r = afterburn::wedge::truncate(r, bits);
+    uint8_t low = static_cast<uint8_t>(r);
+    low ^= low >> 4;
+    low ^= low >> 2;
+    low ^= low >> 1;
+    return (r ? 0 : fl::zf) | ((r >> (bits - 1)) & 1 ? fl::sf : 0) | ((low & 1) ? 0 : fl::pf);
+}
+
+uint64_t sub_flags(uint64_t a, uint64_t b, unsigned bits) {
+    namespace fl = afterburn::wedge::flags;
+    a = afterburn::wedge::truncate(a, bits), b = afterburn::wedge::truncate(b, bits);
+    const uint64_t r = afterburn::wedge::truncate(a - b, bits);
+    return result_flags(r, bits) | (a < b ? fl::cf : 0) | ((a ^ b ^ r) & 0x10 ? fl::af : 0) |
+           (((a ^ b) & (a ^ r)) >> (bits - 1) & 1 ? fl::of : 0);
 }
 
 // The guest's rsp at the site: above the kind and the call's return address.
@@ -177,6 +208,9 @@ void note_page_table_fast_site(const afterburn::wedge::site &s, uint64_t resume_
         d.scale = r.mem_scale ? r.mem_scale : 1;
         d.reg = r.reg;
         d.imm = r.imm;
+        d.bits = static_cast<uint8_t>(ann::operand_bits(r.flags));
+        d.immediate = s.pt.immediate;
+        d.register_first = s.pt.to_register;
     }
     g_sites[i] = d;
 }
@@ -216,6 +250,18 @@ extern "C" bool page_table_fast(xw::site_frame *f) {
         uint64_t old;
         if (!direct_fast_exchange(ea, gpr(*f, d->reg), old)) return false;
         gpr(*f, d->reg) = old;
+        break;
+    }
+    case fast_form::test:
+    case fast_form::compare: {
+        uint64_t v;
+        if (!direct_fast_load(ea, d->bits / 8, v)) return false;
+        const uint64_t other = afterburn::wedge::truncate(
+            d->immediate ? static_cast<uint64_t>(d->imm) : value_of(d->reg), d->bits);
+        const uint64_t fl = d->form == fast_form::test ? result_flags(v & other, d->bits)
+                            : d->register_first         ? sub_flags(other, v, d->bits)
+                                                        : sub_flags(v, other, d->bits);
+        f->rflags = (f->rflags & ~arith_flags) | fl;
         break;
     }
     case fast_form::emulated:
