@@ -21,6 +21,7 @@
 #include "afterburn/site_kind.h"
 #include "guest_platform.h"
 #include "page_table_direct.h"
+#include "page_table_fast_flags.h"
 #include "pv_direct.h"
 #include "run_stats.h"
 #include "site_frame.h"
@@ -78,22 +79,21 @@ int64_t displacement(const ann::site_record &rec, const uint8_t *insn) {
                                 static_cast<uint32_t>(d[2]) << 16 | static_cast<uint32_t>(d[3]) << 24);
 }
 
-// The forms done here: 8-byte mov to or from a 64-bit register, mov of an immediate, xchg with
-// a 64-bit register; one memory operand without an FS/GS base; no rsp as the register (its
-// saved value is not the guest's).
+// The forms done here, with one memory operand without an FS/GS base: test and cmp of any
+// width, an 8-byte mov to or from a 64-bit register, mov of an immediate, xchg with a 64-bit
+// register; no rsp as the register (its saved value is not the guest's).
 fast_form form_of(const afterburn::wedge::site &s) {
     const ann::site_record &r = s.rec;
     if (r.special != static_cast<uint8_t>(afterburn::page_table_form::memory_operand) || r.mem_seg == ann::seg_fs ||
         r.mem_seg == ann::seg_gs)
         return fast_form::none;
-    // test and cmp (flags only) of any width: pmd_none(), pte_present() and friends.
-    const bool source_ok = s.pt.immediate || (r.reg < 16 && r.reg != afterburn::wedge::rsp);
-    if (s.pt.op == pt_op::test && source_ok) return fast_form::test;
-    if (s.pt.op == pt_op::cmp && source_ok) return fast_form::compare;
-    if (ann::operand_bits(r.flags) != 64) return fast_form::none;
     if (r.mem_index != ann::no_register && r.mem_index >= 16) return fast_form::none;
     if (r.mem_base != ann::no_register && r.mem_base != ann::rip_base && r.mem_base >= 16) return fast_form::none;
     const bool reg_ok = r.reg < 16 && r.reg != afterburn::wedge::rsp;
+    // Flags only: pmd_none(), pte_present() and friends.
+    if (s.pt.op == pt_op::test && (s.pt.immediate || reg_ok)) return fast_form::test;
+    if (s.pt.op == pt_op::cmp && (s.pt.immediate || reg_ok)) return fast_form::compare;
+    if (ann::operand_bits(r.flags) != 64) return fast_form::none;
     switch (s.pt.op) {
     case pt_op::mov_load: return reg_ok && s.pt.reg_bits == 64 ? fast_form::load : fast_form::none;
     case pt_op::mov_store:
@@ -134,29 +134,6 @@ public:
 uint64_t &gpr(site_frame &f, unsigned n) {
     static constexpr uint8_t slot[16] = {14, 13, 12, 11, 0xff, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
     return (&f.r15)[slot[n]];
-}
-
-// The arithmetic flags as the CPU sets them (and as emulate_page_table does: AF clear after
-// test, which the CPU leaves undefined).
-constexpr uint64_t arith_flags = afterburn::wedge::flags::cf | afterburn::wedge::flags::pf | afterburn::wedge::flags::af |
-                                 afterburn::wedge::flags::zf | afterburn::wedge::flags::sf | afterburn::wedge::flags::of;
-
-uint64_t result_flags(uint64_t r, unsigned bits) {
-    namespace fl = afterburn::wedge::flags;
-    r = afterburn::wedge::truncate(r, bits);
-    uint8_t low = static_cast<uint8_t>(r);
-    low ^= low >> 4;
-    low ^= low >> 2;
-    low ^= low >> 1;
-    return (r ? 0 : fl::zf) | ((r >> (bits - 1)) & 1 ? fl::sf : 0) | ((low & 1) ? 0 : fl::pf);
-}
-
-uint64_t sub_flags(uint64_t a, uint64_t b, unsigned bits) {
-    namespace fl = afterburn::wedge::flags;
-    a = afterburn::wedge::truncate(a, bits), b = afterburn::wedge::truncate(b, bits);
-    const uint64_t r = afterburn::wedge::truncate(a - b, bits);
-    return result_flags(r, bits) | (a < b ? fl::cf : 0) | ((a ^ b ^ r) & 0x10 ? fl::af : 0) |
-           (((a ^ b) & (a ^ r)) >> (bits - 1) & 1 ? fl::of : 0);
 }
 
 // The guest's rsp at the site: above the kind and the call's return address.
@@ -258,10 +235,10 @@ extern "C" bool page_table_fast(xw::site_frame *f) {
         if (!direct_fast_load(ea, d->bits / 8, v)) return false;
         const uint64_t other = afterburn::wedge::truncate(
             d->immediate ? static_cast<uint64_t>(d->imm) : value_of(d->reg), d->bits);
-        const uint64_t fl = d->form == fast_form::test ? result_flags(v & other, d->bits)
-                            : d->register_first         ? sub_flags(other, v, d->bits)
-                                                        : sub_flags(v, other, d->bits);
-        f->rflags = (f->rflags & ~arith_flags) | fl;
+        const uint64_t fl = d->form == fast_form::test ? fast_flags::of_test(v, other, d->bits)
+                            : d->register_first         ? fast_flags::of_compare(other, v, d->bits)
+                                                        : fast_flags::of_compare(v, other, d->bits);
+        f->rflags = (f->rflags & ~fast_flags::arithmetic) | fl;
         break;
     }
     case fast_form::emulated:
