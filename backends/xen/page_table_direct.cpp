@@ -106,4 +106,69 @@ bool direct_page_table_memory::store(uint64_t address, unsigned width, uint64_t 
     return true;
 }
 
+// The fast path's entry accesses: what load() and store() above do in kernel mode (the caller
+// checked CPL 0), except the cases those leave to the plain path's walk or to it for a fault
+// (crossing an entry, unmapped, a store the guest's tables do not allow): those return false
+// before anything changed, and the full path performs the site.
+bool direct_fast_load(uint64_t address, unsigned width, uint64_t &value) {
+    uint64_t gpa;
+    bool writable;
+    const target t = classify(address, width, gpa, writable);
+    if (native(t, gpa, false, writable)) {
+        switch (width) {
+        case 1: value = *reinterpret_cast<const volatile uint8_t *>(address); break;
+        case 2: value = *reinterpret_cast<const volatile uint16_t *>(address); break;
+        case 4: value = *reinterpret_cast<const volatile uint32_t *>(address); break;
+        default: value = *reinterpret_cast<const volatile uint64_t *>(address); break;
+        }
+        return true;
+    }
+    if (t != target::table) return false;
+    uint64_t entry = 0;
+    if (const xd::status s = direct().load(gpa & ~7ull, entry); s != xd::status::ok) refused("load", address, s);
+    value = (entry >> (8 * (gpa & 7))) & width_mask(width);
+    return true;
+}
+
+bool direct_fast_store(uint64_t address, unsigned width, uint64_t value) {
+    uint64_t gpa;
+    bool writable;
+    const target t = classify(address, width, gpa, writable);
+    if (native(t, gpa, true, writable)) {
+        switch (width) {
+        case 1: *reinterpret_cast<volatile uint8_t *>(address) = static_cast<uint8_t>(value); break;
+        case 2: *reinterpret_cast<volatile uint16_t *>(address) = static_cast<uint16_t>(value); break;
+        case 4: *reinterpret_cast<volatile uint32_t *>(address) = static_cast<uint32_t>(value); break;
+        default: *reinterpret_cast<volatile uint64_t *>(address) = value; break;
+        }
+        return true;
+    }
+    if (t != target::table || !writable) return false;
+    uint64_t entry = value;
+    if (width != 8) {
+        const unsigned shift = 8 * (gpa & 7);
+        if (const xd::status s = direct().load(gpa & ~7ull, entry); s != xd::status::ok) refused("load", address, s);
+        entry = (entry & ~(width_mask(width) << shift)) | (value & width_mask(width)) << shift;
+    }
+    if (const xd::status s = direct().store(gpa & ~7ull, entry); s != xd::status::ok) refused("store", address, s);
+    return true;
+}
+
+// xchg: the CPU's own (atomic, one access) on plain memory; on a table the core's load and
+// store, as the full path's emulation makes them (the vCPU runs nothing else meanwhile).
+bool direct_fast_exchange(uint64_t address, uint64_t value, uint64_t &old) {
+    uint64_t gpa;
+    bool writable;
+    const target t = classify(address, 8, gpa, writable);
+    if (native(t, gpa, true, writable)) {
+        asm volatile("xchgq %0, %1" : "+r"(value), "+m"(*reinterpret_cast<volatile uint64_t *>(address)) : : "memory");
+        old = value;
+        return true;
+    }
+    if (t != target::table || !writable) return false;
+    if (const xd::status s = direct().load(gpa, old); s != xd::status::ok) refused("load", address, s);
+    if (const xd::status s = direct().store(gpa, value); s != xd::status::ok) refused("store", address, s);
+    return true;
+}
+
 } // namespace xw

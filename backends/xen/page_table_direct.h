@@ -20,4 +20,12 @@ private:
     wedge::identity_page_table_memory plain_;
 };
 
+// The page-table fast path's accesses (page_table_fast_path.h): `width` bytes inside one entry
+// (xchg: one aligned 8-byte entry) at `address`, for kernel mode, with the same outcome as the class above for the cases they do;
+// false (nothing done, nothing changed) for anything else, which the full path then performs
+// (its guest walk, its fault).
+bool direct_fast_load(uint64_t address, unsigned width, uint64_t &value);
+bool direct_fast_store(uint64_t address, unsigned width, uint64_t value);
+bool direct_fast_exchange(uint64_t address, uint64_t value, uint64_t &old);
+
 } // namespace xw

@@ -4,6 +4,7 @@
 #include "console_line.h"
 #include "guest_platform.h"
 #include "page_table_direct.h"
+#include "page_table_fast_path.h"
 #include "pv_direct.h"
 #include "guest_probe.h"
 #include "guest_resume.h"
@@ -124,6 +125,9 @@ void try_page_table_fast(const wedge::site &s, uint64_t site_addr, uint64_t resu
     if (c.virtual_if() && c.page.pending) return;
     ++g_run_stats.kind_entries[s.rec.kind];
     ++g_fast_entries;
+    // At its link address (not an alias or an alternative's copy): the entry window's fast
+    // path may run it from now on (page_table_fast_path.h).
+    if (site_addr == s.insn && direct_active()) note_page_table_fast_site(s, resume_at);
     const wedge::emulation r = perform(s, site_addr, resume_at);
     if (r.what == wedge::action::raise) deliver_and_resume(r.ev);
     // Done (rip past the site, or the caller's caller after a tail jmp): nothing else changed
@@ -140,6 +144,8 @@ void print_page_table_site_stats(const uint64_t *kind_entries) {
           "device poll and resume(): try_page_table_fast)\n",
           kind_entries[static_cast<unsigned>(site_kind::page_table_store)],
           kind_entries[static_cast<unsigned>(site_kind::page_table_load)], g_faults, g_fast_entries);
+    print("xen-wedge: guest: %lu page-table sites finished in the entry window's fast path (page_table_fast_path.cpp)\n",
+          page_table_fast_completions());
 }
 
 } // namespace xw

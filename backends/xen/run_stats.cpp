@@ -4,6 +4,7 @@
 #include "console_line.h"
 #include "exit.h"
 #include "guest_platform.h"
+#include "page_table_fast_path.h"
 #include "page_table_sites.h"
 #include "pv_memory.h"
 #include "pv_direct.h"
@@ -54,7 +55,7 @@ void print_kind_counts(const char *title, const uint64_t *counts) {
 
 uint64_t fast_path_completions() {
     return wedge_inline_pushf_count + wedge_inline_popf_count + wedge_inline_sti_count + wedge_inline_rdtsc_count +
-           wedge_inline_rdtscp_count;
+           wedge_inline_rdtscp_count + page_table_fast_completions();
 }
 
 void print_stats() {

@@ -29,6 +29,9 @@ static_assert(static_cast<unsigned>(afterburn::site_kind::sti) == 2 &&
                   static_cast<unsigned>(afterburn::site_kind::pushf) == 3 &&
                   static_cast<unsigned>(afterburn::site_kind::popf) == 4,
               "window.S, sti_fast_path.S and flags_fast_path.S name sti, pushf and popf by number");
+static_assert(static_cast<unsigned>(afterburn::site_kind::page_table_store) == 69 &&
+                  static_cast<unsigned>(afterburn::site_kind::page_table_load) == 70,
+              "window.S names the page-table kinds by number (page_table_fast_path.S)");
 static_assert(afterburn::wedge::flags::real == 0x244dd5 && afterburn::wedge_abi::vcpu_page == 0xffffffffffe20000ull,
               "flags_fast_path.S spells out flags::real and the vCPU page");
 static_assert(static_cast<unsigned>(afterburn::site_kind::rdtsc) == 27 &&

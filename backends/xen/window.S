@@ -2,7 +2,8 @@
  * image (xen-wedge.ld: .window); pv_shadow.cpp aliases its pages into the window's L1:
  *   window + 64*k     entry(k): pushq $k; jmp wedge_site_entry (sti, pushf, popf, rdtsc,
  *                     rdtscp: their fast paths in sti_fast_path.S, flags_fast_path.S and
- *                     tsc_fast_path.S, which fall back to that)
+ *                     tsc_fast_path.S, which fall back to that; page_table_store and
+ *                     _load push k and try page_table_fast_path.S first)
  *   window + 0x10000  slot table: slot(k) = &entry(k)
  *   window + 0x20000  vCPU page (wedge_vcpu_page, the first page of the wedge::vcpu object in
  *                     guest_platform.cpp, aliased writable)
@@ -27,6 +28,9 @@ wedge_entries:
         jmp wedge_rdtsc_fast
         .elseif k == 28
         jmp wedge_rdtscp_fast
+        .elseif k == 69 || k == 70          /* page_table_store, _load: page_table_fast_path.S first */
+        pushq $k
+        jmp wedge_page_table_fast
         .elseif k == 31                     /* swapgs: the fused return first (user_return_fast_path.cpp) */
         pushq $k
         jmp wedge_swapgs_entry
@@ -169,6 +173,7 @@ wedge_resume_rip:
         .balign 16
 wedge_site_stack:
         .skip 16384
+        .globl wedge_site_stack_top        /* page_table_fast_path.S saves the same frame here */
 wedge_site_stack_top:
 
         .section .note.GNU-stack, "", @progbits

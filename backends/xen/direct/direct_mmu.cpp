@@ -628,11 +628,24 @@ status direct_mmu::flush()
 {
     if (queued_ == 0) return status::ok;
     const unsigned count = queued_;
+    sending_queue();  // translate's kept walks were read from the entries Xen ran before
     queued_ = 0;
     queue_frame_count_ = 0;
     ++stats_.queue_flushes;
-    changed();  // translate's kept walk was read from the entries Xen ran before
     return xen_.update_entries(queue_, count) ? status::ok : fail(status::refused, queue_[0].ptr);
+}
+
+void direct_mmu::sending_queue()
+{
+    for (last_walk &w : kept_) {
+        if (w.va_page == ~0ull) continue;
+        for (unsigned f = 0; f < queue_frame_count_ && w.va_page != ~0ull; ++f)
+            for (uint64_t slot : w.slots)
+                if ((slot - 1) >> 9 == queue_frames_[f].mfn) {
+                    w.va_page = ~0ull;
+                    break;
+                }
+    }
 }
 
 const volatile uint64_t *direct_mmu::view(uint64_t mfn)
@@ -654,10 +667,10 @@ status direct_mmu::send_then_invalidate(bool all, uint64_t va)
         return status::ok;
     }
     const unsigned count = queued_;
+    sending_queue();
     queued_ = 0;
     queue_frame_count_ = 0;
     ++stats_.queue_flushes;
-    changed();
     return xen_.update_then_invalidate(queue_, count, all, va) ? status::ok : fail(status::refused, queue_[0].ptr);
 }
 

@@ -206,6 +206,10 @@ private:
     {
         for (last_walk &w : kept_) w.va_page = ~0ull;
     }
+    // Before the queue is sent: only the walks through a frame it updates change (Xen applies
+    // exactly the queued updates; each walk depends on its four entries and its leaf's note,
+    // and a note changes only with a change of the core's, which forgets every walk).
+    void sending_queue();
 
     // The queue: updates in order, each with what Xen will store (its additions on), and per
     // frame a bitmap of the slots that have one, so a read of any other slot stays cheap.

@@ -438,6 +438,28 @@ TEST_CASE("translate's kept walk is forgotten when the queue is sent")
     CHECK(r.xen.errors.empty());
 }
 
+TEST_CASE("sending the queue forgets only the kept walks through a frame it updates")
+{
+    rig r;
+    REQUIRE(r.mmu.load_root(root << 12) == status::ok);
+    uint64_t gpa = 0;
+    bool writable = false;
+    REQUIRE(r.mmu.translate(0x400123, gpa, writable));              // root, user_l3, user_l2, user_l1
+    REQUIRE(r.mmu.translate(direct_map + 0x5123, gpa, writable));   // root, dm_l3, dm_l2, dm_l1a
+    REQUIRE(gpa == 0x5123);
+    REQUIRE(r.mmu.store(gpa_of(user_l1, idx(0x400000, 1)), 0) == status::ok);  // queued: user_l1 only
+    r.sent();
+    CHECK_FALSE(r.mmu.translate(0x400789, gpa, writable));  // walked again: the leaf is gone
+    // The direct map's walk was kept: its leaf changed behind the core's back (Xen never
+    // changes a walk; this stands in for a re-walk detector) still reads as it was kept.
+    const uint64_t leaf = gpa_of(dm_l1a, idx(direct_map + 0x5000, 1)), before = r.xen.raw(leaf);
+    r.xen.gwrite(leaf, (before & ~pte::addr_mask) | r.m(300) << 12);
+    CHECK(r.mmu.translate(direct_map + 0x5456, gpa, writable));
+    CHECK(gpa == 0x5456);
+    r.xen.gwrite(leaf, before);
+    CHECK(r.xen.errors.empty());
+}
+
 TEST_CASE("a full queue, or one touching too many frames, is sent on its own")
 {
     rig r;
