@@ -1,5 +1,7 @@
 #include "direct_mmu.h"
 
+#include "present_scan.h"
+
 namespace afterburn::xen_direct {
 
 namespace {
@@ -207,12 +209,13 @@ status direct_mmu::become_typed(uint64_t gfn, table &t)
     cost_timer c(outermost ? root_probe() : no_probe, cost_part::typed_children);
     // One view for the frame, taken again after a call that may map others (its slot may go).
     const volatile uint64_t *v = view(mfn);
-    for (unsigned i = 0; i < entries; ++i) {
+    for (unsigned i = 0;; ++i) {
         if (!v) return fail(status::refused, detail_);
+        if ((i = next_present(v, i, entries)) == entries) break;
         const uint64_t e = v[i];
         uint64_t child = 0;
-        if (!(e & pte::present) || (level == 4 && in_xen_slots(i)) || !mem_.mfn_to_gfn(entry_frame(e), child))
-            continue;  // absent, Xen's, or a pool / wedge table
+        if ((level == 4 && in_xen_slots(i)) || !mem_.mfn_to_gfn(entry_frame(e), child))
+            continue;  // Xen's, or a pool / wedge table
         const status s = typed_ref(child, level - 1, level == 4 ? half_of_root_slot(i) : side);
         if (s != status::ok) return s;
         v = view(mfn);
@@ -255,10 +258,11 @@ status direct_mmu::mark(uint64_t gfn, int level, half side)
     uint64_t mfn = 0;
     if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, gfn);
     const volatile uint64_t *v = view(mfn);  // taken again after a mark below
-    for (unsigned i = 0; i < entries; ++i) {
+    for (unsigned i = 0;; ++i) {
         if (!v) return fail(status::refused, detail_);
+        if ((i = next_present(v, i, entries)) == entries) break;
         const uint64_t e = v[i];
-        if (!(e & pte::present) || (level == 4 && in_xen_slots(i)) || is_leaf(e, level)) continue;
+        if ((level == 4 && in_xen_slots(i)) || is_leaf(e, level)) continue;
         uint64_t child_mfn = 0;
         if (!mem_.gfn_to_mfn(entry_frame(e), child_mfn)) continue;  // unreachable: convert notes it
         const status s = mark(entry_frame(e), level - 1, level == 4 ? half_of_root_slot(i) : side);
@@ -280,10 +284,10 @@ void direct_mmu::become_untyped(uint64_t gfn, table &t)
     mem_.gfn_to_mfn(gfn, mfn);
     const int level = t.level;
     const volatile uint64_t *v = mem_.read_view(mfn);  // taken again after an untyped_ref
-    for (unsigned i = 0; i < entries; ++i) {
+    for (unsigned i = next_present(v, 0, entries); i < entries; i = next_present(v, i + 1, entries)) {
         const uint64_t e = v[i];
         uint64_t child = 0;
-        if ((e & pte::present) && !(level == 4 && in_xen_slots(i)) && mem_.mfn_to_gfn(entry_frame(e), child)) {
+        if (!(level == 4 && in_xen_slots(i)) && mem_.mfn_to_gfn(entry_frame(e), child)) {
             untyped_ref(child);
             v = mem_.read_view(mfn);
         }
@@ -307,16 +311,13 @@ status direct_mmu::convert(uint64_t gfn, table &t)
     }
     if (!v) return fail(status::not_guest_ram, gfn);
     changed();
-    for (unsigned i = 0; i < entries; ++i) {
+    // Absent entries are the same in both forms.
+    for (unsigned i = next_present(v, 0, entries); i < entries; i = next_present(v, i + 1, entries)) {
         const uint64_t e = v[i];
         if (level == 4 && in_xen_slots(i)) {
-            if (e & pte::present) {
-                mem_.end_write();
-                return fail(status::xen_range_used, entry_ptr(mfn, i));
-            }
-            continue;
+            mem_.end_write();
+            return fail(status::xen_range_used, entry_ptr(mfn, i));
         }
-        if (!(e & pte::present)) continue;  // the same in both forms
         uint64_t m = 0;
         // A 2 MiB page becomes a pool L1 of 512 leaves (mostly the kernel's maps, at boot).
         cost_timer ct(level > 1 && (e & pte::page_size) ? root_probe() : no_probe, cost_part::convert_splits);
@@ -572,11 +573,11 @@ status direct_mmu::make_user_root(uint64_t gfn, table &t)
     t.user_root = user;
     mem_.gfn_to_mfn(gfn, mfn);
     const volatile uint64_t *v = view(mfn);  // taken again after a typed_ref
-    for (unsigned i = 0; i < 256; ++i) {
+    for (unsigned i = 0;; ++i) {
         if (!v) return fail(status::refused, detail_);
+        if ((i = next_present(v, i, 256)) == 256) break;
         const uint64_t e = v[i];
         uint64_t child = 0;
-        if (!(e & pte::present)) continue;
         if (mem_.mfn_to_gfn(entry_frame(e), child)) {
             const status s = typed_ref(child, 3, half::user);
             if (s != status::ok) return s;
@@ -788,8 +789,8 @@ direct_mmu::write_fault direct_mmu::on_write_fault(uint64_t va)
             mem_.gfn_to_mfn(gfn, mfn);
             const bool absent_too = t->unreachable;
             const volatile uint64_t *v = mem_.read_view(mfn);
-            for (unsigned i = 0; i < entries; ++i) {
-                if (!absent_too && !(v[i] & pte::present)) continue;
+            auto next = [&](unsigned from) { return absent_too ? from : next_present(v, from, entries); };
+            for (unsigned i = next(0); i < entries; i = next(i + 1)) {
                 const uint64_t k = slot_key(mfn, i);
                 if (const note *own = notes_.find(k)) {
                     const note saved = *own;
