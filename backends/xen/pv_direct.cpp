@@ -187,6 +187,15 @@ bool direct_start(const start_info_t *si, const loaded_guest &g) {
     s.range_count = ranges;
     s.alias_bases = g_aliases;
     s.alias_count = 3;
+    static_assert(static_cast<unsigned>(shadow_phase::count) - static_cast<unsigned>(shadow_phase::direct_adopt_mark) ==
+                  static_cast<unsigned>(xd::cost_part::count));
+    s.probe.now = cost_now;
+    s.probe.add = [](xd::cost_part part, uint64_t ticks) {
+        shadow_cost &c = g_shadow_costs[static_cast<unsigned>(shadow_phase::direct_adopt_mark) +
+                                        static_cast<unsigned>(part)];
+        c.ticks += ticks;
+        ++c.calls;
+    };
     if (g_direct->init(s) != xd::status::ok) {
         print("xen-wedge: direct: init failed\n");
         return false;

@@ -19,7 +19,11 @@ void print_shadow_costs() {
                                             "hv_update", "hv_mmuext", "guest_map", "prefill",
                                             "invlpg", "invlpg_hv",
                                             "direct_load", "direct_store", "direct_root", "direct_fault",
-                                            "direct_hv", "direct_flush"};
+                                            "direct_hv", "direct_flush",
+                                            "direct_adopt_mark", "direct_adopt_convert", "direct_adopt_aliases",
+                                            "direct_adopt_splits", "direct_root_typed", "direct_root_pin",
+                                            "direct_root_ranges", "direct_root_user", "direct_root_release",
+                                            "direct_untyped", "direct_convert_views", "direct_typed_children", "direct_convert_splits"};
     static_assert(sizeof names / sizeof *names == static_cast<unsigned>(shadow_phase::count));
     for (unsigned i = 0; i < static_cast<unsigned>(shadow_phase::count); ++i) {
         const shadow_cost &c = g_shadow_costs[i];

@@ -26,6 +26,21 @@ enum class shadow_phase : unsigned {
     direct_fault,   // on_write_fault
     direct_hv,      // the core's mmu_update / mmuext_op hypercalls
     direct_flush,   // sending the queued updates outside a site (return to the guest, #PF)
+    // The core's parts inside a new root's load and a root's release (direct_cost.h,
+    // xen_direct::cost_part, in its order; nested ones overlap):
+    direct_adopt_mark,     // adopt's passes: finding the tree's guest-form frames,
+    direct_adopt_convert,  // converting them,
+    direct_adopt_aliases,  // R/W off their linear-map aliases (and splits:)
+    direct_adopt_splits,   // R/W off their mappings in the pool's splits
+    direct_root_typed,     // a new root's become_typed (adopt and its children)
+    direct_root_pin,       // a new root's pin (Xen's validation)
+    direct_root_ranges,    // put_ranges
+    direct_root_user,      // make_user_root
+    direct_root_release,   // release_root
+    direct_untyped,        // become_untyped (recursive: nested calls counted in each)
+    direct_convert_views,  // convert's writable view of each frame
+    direct_typed_children, // an outermost become_typed's loop over its children
+    direct_convert_splits, // convert's 2 MiB entries split into pool L1s
     count
 };
 

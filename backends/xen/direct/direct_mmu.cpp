@@ -1,5 +1,7 @@
 #include "direct_mmu.h"
 
+#include "present_scan.h"
+
 namespace afterburn::xen_direct {
 
 namespace {
@@ -48,6 +50,7 @@ status direct_mmu::init(const direct_setup &s)
     range_count_ = s.range_count;
     for (unsigned i = 0; i < s.alias_count; ++i) aliases_[i] = s.alias_bases[i];
     alias_count_ = s.alias_count;
+    probe_ = s.probe;
     return status::ok;
 }
 
@@ -201,14 +204,18 @@ status direct_mmu::become_typed(uint64_t gfn, table &t)
     mem_.gfn_to_mfn(gfn, mfn);
     const int level = t.level;
     const half side = t.side;
+    const bool outermost = typed_depth_++ == 0;
+    struct leave { unsigned &d; ~leave() { --d; } } l{typed_depth_};
+    cost_timer c(outermost ? root_probe() : no_probe, cost_part::typed_children);
     // One view for the frame, taken again after a call that may map others (its slot may go).
     const volatile uint64_t *v = view(mfn);
-    for (unsigned i = 0; i < entries; ++i) {
+    for (unsigned i = 0;; ++i) {
         if (!v) return fail(status::refused, detail_);
+        if ((i = next_present(v, i, entries)) == entries) break;
         const uint64_t e = v[i];
         uint64_t child = 0;
-        if (!(e & pte::present) || (level == 4 && in_xen_slots(i)) || !mem_.mfn_to_gfn(entry_frame(e), child))
-            continue;  // absent, Xen's, or a pool / wedge table
+        if ((level == 4 && in_xen_slots(i)) || !mem_.mfn_to_gfn(entry_frame(e), child))
+            continue;  // Xen's, or a pool / wedge table
         const status s = typed_ref(child, level - 1, level == 4 ? half_of_root_slot(i) : side);
         if (s != status::ok) return s;
         v = view(mfn);
@@ -222,11 +229,19 @@ status direct_mmu::become_typed(uint64_t gfn, table &t)
 status direct_mmu::adopt(uint64_t gfn, int level, half side)
 {
     adopting_ = 0;
-    status s = mark(gfn, level, side);
-    for (unsigned i = 0; s == status::ok && i < adopting_; ++i) {
-        table *t = find_table(adopting_list_[i]);
-        s = convert(adopting_list_[i], *t);
+    status s = status::ok;
+    {
+        cost_timer c(root_probe(), cost_part::adopt_mark);
+        s = mark(gfn, level, side);
     }
+    {
+        cost_timer c(root_probe(), cost_part::adopt_convert);
+        for (unsigned i = 0; s == status::ok && i < adopting_; ++i) {
+            table *t = find_table(adopting_list_[i]);
+            s = convert(adopting_list_[i], *t);
+        }
+    }
+    cost_timer c(root_probe(), cost_part::adopt_aliases);
     for (unsigned i = 0; s == status::ok && i < adopting_; ++i) s = write_protect_aliases(adopting_list_[i]);
     return s;
 }
@@ -243,10 +258,11 @@ status direct_mmu::mark(uint64_t gfn, int level, half side)
     uint64_t mfn = 0;
     if (!mem_.gfn_to_mfn(gfn, mfn)) return fail(status::not_guest_ram, gfn);
     const volatile uint64_t *v = view(mfn);  // taken again after a mark below
-    for (unsigned i = 0; i < entries; ++i) {
+    for (unsigned i = 0;; ++i) {
         if (!v) return fail(status::refused, detail_);
+        if ((i = next_present(v, i, entries)) == entries) break;
         const uint64_t e = v[i];
-        if (!(e & pte::present) || (level == 4 && in_xen_slots(i)) || is_leaf(e, level)) continue;
+        if ((level == 4 && in_xen_slots(i)) || is_leaf(e, level)) continue;
         uint64_t child_mfn = 0;
         if (!mem_.gfn_to_mfn(entry_frame(e), child_mfn)) continue;  // unreachable: convert notes it
         const status s = mark(entry_frame(e), level - 1, level == 4 ? half_of_root_slot(i) : side);
@@ -261,16 +277,17 @@ status direct_mmu::mark(uint64_t gfn, int level, half side)
 // allows only once it has dropped the type too.
 void direct_mmu::become_untyped(uint64_t gfn, table &t)
 {
+    cost_timer c(root_probe(), cost_part::untyped);
     flush();  // a refusal was the guest's store's; the next flush or pin reports Xen's state
     if (t.level == 1) return;
     uint64_t mfn = 0;
     mem_.gfn_to_mfn(gfn, mfn);
     const int level = t.level;
     const volatile uint64_t *v = mem_.read_view(mfn);  // taken again after an untyped_ref
-    for (unsigned i = 0; i < entries; ++i) {
+    for (unsigned i = next_present(v, 0, entries); i < entries; i = next_present(v, i + 1, entries)) {
         const uint64_t e = v[i];
         uint64_t child = 0;
-        if ((e & pte::present) && !(level == 4 && in_xen_slots(i)) && mem_.mfn_to_gfn(entry_frame(e), child)) {
+        if (!(level == 4 && in_xen_slots(i)) && mem_.mfn_to_gfn(entry_frame(e), child)) {
             untyped_ref(child);
             v = mem_.read_view(mfn);
         }
@@ -287,20 +304,23 @@ status direct_mmu::convert(uint64_t gfn, table &t)
     // One writable view for the whole frame: to_machine takes none (it may update pool tables
     // through Xen, which needs no view). The frame is data to Xen: nothing of it is queued.
     if (const status s = settle(mfn); s != status::ok) return s;
-    volatile uint64_t *v = mem_.write_view(gfn);
+    volatile uint64_t *v = nullptr;
+    {
+        cost_timer c(root_probe(), cost_part::convert_views);
+        v = mem_.write_view(gfn);
+    }
     if (!v) return fail(status::not_guest_ram, gfn);
     changed();
-    for (unsigned i = 0; i < entries; ++i) {
+    // Absent entries are the same in both forms.
+    for (unsigned i = next_present(v, 0, entries); i < entries; i = next_present(v, i + 1, entries)) {
         const uint64_t e = v[i];
         if (level == 4 && in_xen_slots(i)) {
-            if (e & pte::present) {
-                mem_.end_write();
-                return fail(status::xen_range_used, entry_ptr(mfn, i));
-            }
-            continue;
+            mem_.end_write();
+            return fail(status::xen_range_used, entry_ptr(mfn, i));
         }
-        if (!(e & pte::present)) continue;  // the same in both forms
         uint64_t m = 0;
+        // A 2 MiB page becomes a pool L1 of 512 leaves (mostly the kernel's maps, at boot).
+        cost_timer ct(level > 1 && (e & pte::page_size) ? root_probe() : no_probe, cost_part::convert_splits);
         const status s = to_machine(mfn, i, level, level == 4 ? half_of_root_slot(i) : side, e, m);
         if (s != status::ok) {
             mem_.end_write();
@@ -308,7 +328,10 @@ status direct_mmu::convert(uint64_t gfn, table &t)
         }
         if (m != e) v[i] = m;
     }
-    mem_.end_write();
+    {
+        cost_timer c(root_probe(), cost_part::convert_views);
+        mem_.end_write();
+    }
     ++stats_.tables_converted;
     return status::ok;
 }
@@ -332,6 +355,7 @@ status direct_mmu::write_protect_aliases(uint64_t gfn)
         if (s != status::ok) return s;
         ++stats_.mappings_write_protected;
     }
+    cost_timer c(root_probe(), cost_part::adopt_splits);
     return write_protect_in_splits(gfn, mfn);
 }
 
@@ -478,11 +502,23 @@ status direct_mmu::load_root(uint64_t cr3)
     if (!t->pinned) {
         const bool was_typed = t->typed();
         t->pinned = true;
-        status s = was_typed ? status::ok : become_typed(gfn, *t);
-        if (s != status::ok || (s = flush()) != status::ok) return s;
-        if (!xen_.pin_l4(mfn)) return fail(status::refused, mfn << 12);
-        if ((s = put_ranges(mfn)) != status::ok) return s;
+        root_scope measuring{in_root_};
+        status s = status::ok;
+        {
+            cost_timer c(probe_, cost_part::root_typed);
+            s = was_typed ? status::ok : become_typed(gfn, *t);
+            if (s != status::ok || (s = flush()) != status::ok) return s;
+        }
+        {
+            cost_timer c(probe_, cost_part::root_pin);
+            if (!xen_.pin_l4(mfn)) return fail(status::refused, mfn << 12);
+        }
+        {
+            cost_timer c(probe_, cost_part::root_ranges);
+            if ((s = put_ranges(mfn)) != status::ok) return s;
+        }
         t = find_table(gfn);
+        cost_timer c(probe_, cost_part::root_user);
         if ((s = make_user_root(gfn, *t)) != status::ok) return s;
     }
     changed();
@@ -537,11 +573,11 @@ status direct_mmu::make_user_root(uint64_t gfn, table &t)
     t.user_root = user;
     mem_.gfn_to_mfn(gfn, mfn);
     const volatile uint64_t *v = view(mfn);  // taken again after a typed_ref
-    for (unsigned i = 0; i < 256; ++i) {
+    for (unsigned i = 0;; ++i) {
         if (!v) return fail(status::refused, detail_);
+        if ((i = next_present(v, i, 256)) == 256) break;
         const uint64_t e = v[i];
         uint64_t child = 0;
-        if (!(e & pte::present)) continue;
         if (mem_.mfn_to_gfn(entry_frame(e), child)) {
             const status s = typed_ref(child, 3, half::user);
             if (s != status::ok) return s;
@@ -556,6 +592,8 @@ status direct_mmu::make_user_root(uint64_t gfn, table &t)
 // emptied and back in the pool, its tables' references dropped.
 void direct_mmu::release_root(uint64_t gfn, table &t)
 {
+    root_scope measuring{in_root_};
+    cost_timer c(probe_, cost_part::root_release);
     changed();
     uint64_t mfn = 0;
     mem_.gfn_to_mfn(gfn, mfn);
@@ -764,8 +802,8 @@ direct_mmu::write_fault direct_mmu::on_write_fault(uint64_t va)
             mem_.gfn_to_mfn(gfn, mfn);
             const bool absent_too = t->unreachable;
             const volatile uint64_t *v = mem_.read_view(mfn);
-            for (unsigned i = 0; i < entries; ++i) {
-                if (!absent_too && !(v[i] & pte::present)) continue;
+            auto next = [&](unsigned from) { return absent_too ? from : next_present(v, from, entries); };
+            for (unsigned i = next(0); i < entries; i = next(i + 1)) {
                 const uint64_t k = slot_key(mfn, i);
                 if (const note *own = notes_.find(k)) {
                     const note saved = *own;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "direct_cost.h"
 #include "direct_interfaces.h"
 #include "entry_format.h"
 #include "fixed_hash.h"
@@ -39,6 +40,7 @@ struct direct_setup {
     // kernel-image map: where a writable mapping of a new table frame is looked for.
     const uint64_t *alias_bases = nullptr;
     unsigned alias_count = 0;
+    cost_probe probe;  // optional: where a root's and an adoption's work goes
 };
 
 enum class status {
@@ -241,6 +243,20 @@ private:
     unsigned range_count_ = 0;
     uint64_t aliases_[max_aliases] = {};
     unsigned alias_count_ = 0;
+    cost_probe probe_;
+    unsigned typed_depth_ = 0;  // become_typed's recursion (the probe times the outermost)
+    // The adoption and untyping parts are timed only inside a new root's load and a root's
+    // release: a timer costs tens of instructions, too many for every link and unlink.
+    bool in_root_ = false;
+    struct root_scope {
+        bool &flag;
+        bool was = flag;
+        explicit root_scope(bool &f) : flag(f) { flag = true; }
+        ~root_scope() { flag = was; }
+        root_scope(const root_scope &) = delete;
+        root_scope &operator=(const root_scope &) = delete;
+    };
+    const cost_probe &root_probe() const { return in_root_ ? probe_ : no_probe; }
     uint64_t adopting_list_[max_adopt] = {};
     unsigned adopting_ = 0;
     uint64_t current_ = ~0ull;   // gfn of the loaded root

@@ -4,6 +4,7 @@
 
 #include "direct_mmu.h"
 #include "fake_xen.h"
+#include "present_scan.h"
 
 using namespace afterburn::xen_direct;
 using afterburn::xen_direct::test::fake_xen;
@@ -569,4 +570,29 @@ TEST_CASE("fork's write protection of a parent's entries is a few mmu_updates, n
         CHECK_FALSE((m & RW));
     }
     CHECK(r.xen.errors.empty());
+}
+
+TEST_CASE("next_present finds every present entry at any position and start, and nothing else")
+{
+    // Scanned in groups: an entry with P alone at each index, found from every start at or
+    // before it (and not from after it); bits other than P never count.
+    static uint64_t table[512];  // read through a volatile view, as the core's are
+    const volatile uint64_t *view = table;
+    for (unsigned k = 0; k < 512; ++k) table[k] = 0x1000ull * k | RW | A | D;  // absent, not zero
+    CHECK(next_present(view, 0, 512) == 512);
+    CHECK(next_present(view, 0, 256) == 256);
+    for (unsigned at = 0; at < 512; ++at) {
+        table[at] |= P;
+        for (unsigned from : {0u, at > 0 ? at - 1 : 0u, at & ~7u, at})
+            CHECK(next_present(view, from, 512) == at);
+        CHECK(next_present(view, at + 1, 512) == 512);
+        CHECK(next_present(view, 0, 256) == (at < 256 ? at : 256));
+        table[at] &= ~P;
+    }
+    table[3] |= P;
+    table[9] |= P;
+    table[511] |= P;
+    CHECK(next_present(view, 0, 512) == 3);
+    CHECK(next_present(view, 4, 512) == 9);
+    CHECK(next_present(view, 10, 512) == 511);
 }
