@@ -6,7 +6,6 @@
 #include "wedge/guest_memory.h"
 
 extern "C" {
-uint64_t guest_probe_copy(void *dst, uint64_t src, size_t len);
 extern const char guest_probe_load[], guest_probe_load_tail[], guest_probe_failed[];
 }
 
@@ -27,26 +26,18 @@ bool address_allowed(uint64_t va, size_t len) {
     return !is_wedge_address(va) && !is_wedge_address(va + len - 1) && !touches_sites(va, len);
 }
 
+} // namespace
+
 // Pages address_allowed passed whole, direct-mapped: its answer depends on the address alone
 // (the wedge's ranges and the site table are fixed while the guest runs), and the return to
 // user mode reads the same two pages (the kernel's entry stack, the GDT) every time.
-constexpr unsigned allowed_pages = 4;  // a power of two
-constinit uint64_t g_allowed[allowed_pages] = {~0ull, ~0ull, ~0ull, ~0ull};
+constinit uint64_t g_probe_allowed[probe_allowed_pages] = {~0ull, ~0ull, ~0ull, ~0ull};
 
-[[gnu::noinline]] bool read_checked(uint64_t va, void *dst, size_t len) {
+bool guest_probe_read_checked(uint64_t va, void *dst, size_t len) {
     if (!address_allowed(va, len)) return false;
     const uint64_t page = va >> 12;
-    if (((va + len - 1) >> 12) == page) g_allowed[page & (allowed_pages - 1)] = page;
+    if (((va + len - 1) >> 12) == page) g_probe_allowed[page & (probe_allowed_pages - 1)] = page;
     return guest_probe_copy(dst, va, len) != 0;
-}
-
-} // namespace
-
-bool guest_probe_read(uint64_t va, void *dst, size_t len) {
-    const uint64_t page = va >> 12;
-    if (len && ((va + len - 1) >> 12) == page && g_allowed[page & (allowed_pages - 1)] == page)
-        return guest_probe_copy(dst, va, len) != 0;
-    return read_checked(va, dst, len);
 }
 
 bool guest_probe_fixup(trap_frame *f) {

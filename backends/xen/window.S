@@ -95,22 +95,6 @@ wedge_resume:
         movq wedge_resume_rsp(%rip), %rsp
         jmp *wedge_resume_rip(%rip)
 
-        /* wedge_resume_trap(const xw::trap_frame *f): the same from a trap frame (traps.h),
-         * which lies at the top of the wedge's kernel stack for user mode: its GPRs are
-         * popped in place. */
-        .globl wedge_resume_trap
-wedge_resume_trap:
-        movq 20*8(%rdi), %rax              /* rsp */
-        movq %rax, wedge_resume_rsp(%rip)
-        movq 17*8(%rdi), %rax              /* rip */
-        movq %rax, wedge_resume_rip(%rip)
-        pushq 19*8(%rdi)                   /* rflags */
-        popfq
-        movq %rdi, %rsp
-        WEDGE_POP_GPRS
-        movq wedge_resume_rsp(%rip), %rsp
-        jmp *wedge_resume_rip(%rip)
-
         /* wedge_iret(const afterburn::wedge::frame *f, cs, ss): continue the guest with every
          * GPR, rip, rsp and the real RFLAGS bits from *f through HYPERVISOR_iret. With cs
          * FLAT_USER_CS (RPL 3) Xen switches to guest user mode and the shadow's user root
@@ -130,28 +114,24 @@ wedge_iret:
         WEDGE_LOAD_FRAME_GPRS
         jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
 
-        /* wedge_iret_site_frame(const site_frame *regs, const uint64_t iret[5]): HYPERVISOR_iret
-         * with the GPRs the site entry saved (site_frame.h, on the site stack: popped in
-         * place) and the iret frame rip, cs, rflags, rsp, ss, built on the same wedge stack as
-         * wedge_iret's. */
+        /* wedge_iret_site_frame(const site_frame *regs): HYPERVISOR_iret with the GPRs the
+         * site entry saved (site_frame.h, on the site stack: popped in place) and the iret
+         * context the caller wrote into wedge_user_iret_context (flags, rip, cs, rflags, rsp,
+         * ss), on the same wedge stack as wedge_iret's. */
         .globl wedge_iret_site_frame
 wedge_iret_site_frame:
-        leaq wedge_user_iret_top(%rip), %rsp
-        pushq 4*8(%rsi)                    /* ss */
-        pushq 3*8(%rsi)                    /* rsp */
-        pushq 2*8(%rsi)                    /* rflags */
-        pushq 1*8(%rsi)                    /* cs */
-        pushq 0*8(%rsi)                    /* rip */
-        pushq $0                           /* iret_context.flags: not VGCF_in_syscall */
         movq %rdi, %rsp
         WEDGE_POP_GPRS
-        leaq wedge_user_iret_top-6*8(%rip), %rsp
+        leaq wedge_user_iret_context(%rip), %rsp
         jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
 
         .bss
         .balign 16
 wedge_user_iret_stack:
-        .skip 256
+        .skip 256 - 6*8
+        .globl wedge_user_iret_context
+wedge_user_iret_context:
+        .skip 6*8
 wedge_user_iret_top:
         .balign 16
         .globl wedge_user_trap_stack_top
@@ -159,7 +139,7 @@ wedge_user_trap_stack:                     /* stack_switch: Xen's kernel_sp for 
         .skip 16384
 wedge_user_trap_stack_top:
         .balign 16
-        .globl wedge_site_guest_rsp
+        .globl wedge_site_guest_rsp, wedge_resume_rsp, wedge_resume_rip
 wedge_site_guest_rsp:
         .skip 8
 wedge_resume_rsp:
