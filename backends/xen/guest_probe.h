@@ -32,6 +32,13 @@ inline bool guest_probe_read(uint64_t va, void *dst, size_t len) {
     return guest_probe_read_checked(va, dst, len);
 }
 
+// Copies src into guest-virtual [va, va + len), which must lie in one page, under direct
+// paging (the CPU's own supervisor write: the wedge runs on the guest's own tables, and a page
+// table's read-only alias faults into direct_fix_wedge_fault as the guest's own write does).
+// False, having written nothing: the range spans two pages, touches the wedge or a site, or
+// the store faulted (the caller's walk then decides and reports).
+bool guest_probe_write(uint64_t va, const void *src, size_t len);
+
 // trap_dispatch: a fault the wedge could not fix, at the probe's load: the probe returns false.
 bool guest_probe_fixup(trap_frame *f);
 
