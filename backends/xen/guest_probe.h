@@ -32,9 +32,11 @@ inline bool guest_probe_read(uint64_t va, void *dst, size_t len) {
     return guest_probe_read_checked(va, dst, len);
 }
 
-// Copies src into guest-virtual [va, va + len), which must lie in one page, under direct
-// paging (the CPU's own supervisor write: the wedge runs on the guest's own tables, and a page
-// table's read-only alias faults into direct_fix_wedge_fault as the guest's own write does).
+// Copies src into guest-virtual [va, va + len), which must lie in one page: the CPU's own
+// supervisor write on the tables the wedge runs on (under direct paging the guest's own, where
+// a page table's read-only alias faults into direct_fix_wedge_fault as the guest's own write
+// does; under shadow paging the shadow, where a read-only or missing leaf faults into
+// shadow_fix_wedge_fault's fill for a write).
 // False, having written nothing: the range spans two pages, touches the wedge or a site, or
 // the store faulted (the caller's walk then decides and reports).
 bool guest_probe_write(uint64_t va, const void *src, size_t len);

@@ -140,8 +140,17 @@ void deliver_pending_and_resume() {
 }
 
 void deliver_and_resume(const wedge::event &ev) {
-    if (wedge::deliver(cpu(), g_guest_run.frame, ev, platform().be) == wedge::delivery::shutdown)
+    wedge::vcpu &c = cpu();
+    if (wedge::deliver(c, g_guest_run.frame, ev, platform().be) == wedge::delivery::shutdown)
         fail_run("triple fault while delivering an exception");
+    // Through an interrupt gate (Linux's exceptions) the handler starts with IF clear, and
+    // deliver_pending would deliver nothing: the device poll before it only raises what Xen's
+    // timer upcall, armed at the same deadline, raises too (as for the kernel fast paths), and
+    // `pending` is still exact (a delivery raises nothing).
+    if (!c.virtual_if()) {
+        after_core();
+        resume();
+    }
     deliver_pending_and_resume();
 }
 

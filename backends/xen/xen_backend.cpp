@@ -108,11 +108,25 @@ bool xen_backend::write(uint64_t va, const void *src, size_t len, wedge::access_
     // the guest's tables (guest_probe.h), as access() below makes it after its walk: the CPU
     // checks at least what the walk does (R/W is enforced for the real ring 3 whatever the
     // guest's CR0.WP; a refusal there goes to the walk, which decides) and sets A and D. It
-    // replaces that walk (an exception's delivery pushes its frame with one write). Shadow
-    // paging keeps write_through_shadow, which also keeps the stacks after a pool flush.
-    if (mode == wedge::access_mode::supervisor && g_guest_run.running && direct_active()) {
-        direct_send_updates();
-        if (guest_probe_write(va, src, len)) return true;
+    // replaces that walk (an exception's delivery pushes its frame with one write); under
+    // shadow paging, write_through_shadow's walk of the shadow.
+    if (mode == wedge::access_mode::supervisor && g_guest_run.running) {
+        if (direct_active()) {
+            direct_send_updates();
+            if (guest_probe_write(va, src, len)) return true;
+        } else if (shadow_active() && (cpu().cr0 & wedge::cr0::wp) && shadow().config().wp) {
+            // Shadow paging, with the guest's CR0.WP set: a store the shadow maps read-only
+            // faults into shadow_fix_wedge_fault, which makes the fill a faulting write makes
+            // (write_through_shadow's, A and D set) or refuses as the guest's tables refuse a
+            // supervisor write (then the walk below reports it). With WP clear the guest may
+            // write a read-only page, which the shadow does not map writable: that stays
+            // write_through_shadow's (else the store would fault forever), and so does a WP
+            // the shadow's walks do not follow yet (synced after the core's run: after_core).
+            const uint64_t flushes = shadow().stats().flushes;
+            const bool done = guest_probe_write(va, src, len);
+            if (shadow().stats().flushes != flushes) stacks_forgotten();  // a full pool forgot the stacks too
+            if (done) return true;
+        }
     }
     return access(va, const_cast<uint8_t *>(static_cast<const uint8_t *>(src)), len, mode, true, fault);
 }
