@@ -7,11 +7,15 @@
 
 namespace xw {
 
-// Low to high: WEDGE_PUSH_GPRS's order above the pushfq.
+// Low to high: what window.S pushes after the pushfq, the registers a C++ call may clobber
+// first (SITE_PUSH_CALLER), then the callee-saved ones, whose slots the swapgs entry fills
+// only when its fused return declines (swapgs_fused_return).
 struct site_frame {
-    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
+    uint64_t rbx, rbp, r12, r13, r14, r15;
+    uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax;
     uint64_t rflags;
 };
+static_assert(sizeof(site_frame) == 16 * 8, "window.S: 6 + 9 registers above rflags");
 
 } // namespace xw
 

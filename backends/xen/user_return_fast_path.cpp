@@ -12,13 +12,15 @@
 #include "wedge/descriptor.h"
 
 extern "C" {
-// window.S: HYPERVISOR_iret into guest user mode with the registers `regs` and the iret frame
-// the caller wrote into wedge_user_iret_context (flags 0, rip, cs, rflags, rsp, ss: struct
-// iret_context above the three words the hypercall page's stub pushes).
-[[noreturn]] void wedge_iret_site_frame(const xw::site_frame *regs);
+// window.S: the iret context HYPERVISOR_iret takes into guest user mode (flags 0, rip, cs,
+// rflags, rsp, ss: struct iret_context above the three words the hypercall page's stub
+// pushes), which the swapgs entry loads after swapgs_fused_return.
 extern uint64_t wedge_user_iret_context[6];
-// The swapgs entry (window.S): the fused return, else site_dispatch.
-[[noreturn]] void swapgs_site_dispatch(xw::site_frame *f);
+// The swapgs entry (window.S) calls it with the caller-saved registers saved in `f` (the
+// callee-saved ones still in the CPU, their slots not yet written): true, the fused return is
+// done up to HYPERVISOR_iret (the context written); false, nothing changed, and the entry
+// fills the other slots and calls site_dispatch.
+bool swapgs_fused_return(xw::site_frame *f);
 }
 
 namespace xw {
@@ -134,12 +136,12 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
     resume();
 }
 
-// The fused return straight from the swapgs entry's saved registers: resume()'s way to user
+// The fused return's end before the swapgs entry's HYPERVISOR_iret: resume()'s way to user
 // mode without what it does for the core. The fast-path bytes of the vCPU page are not
 // published (only guest kernel code reaches the entry window, and every way back into it
 // publishes them first), and the timer is not re-armed (no emulated device changed since the
 // last arm_timer, unless someone armed it elsewhere since).
-[[noreturn]] void resume_user_from(const site_frame *regs, const user_frame &u, uint64_t rflags) {
+void resume_user_from(const user_frame &u, uint64_t rflags) {
     wedge::vcpu &c = cpu();
     sync_gs(c);
     ++g_run_stats.user_entries;
@@ -154,22 +156,20 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
     ctx[3] = rflags | wedge::flags::if_;
     ctx[4] = u.rsp;
     ctx[5] = flat_user_ss;
-    wedge_iret_site_frame(regs);
 }
 
-// A swapgs whose call returned to `ret`, known to lead to an iretq site (kept_chain_of: the
-// slow path checked the call and followed the code once), with the guest's registers in `f`:
-// both finished here when try_swapgs_user_return_fast would finish them.
-[[gnu::flatten]] void try_fused_return(const site_frame *f, uint64_t ret) {
-    const kept_chain *k = kept_chain_of(ret);
-    if (!k || !k->chain.iret) return;
+// A swapgs whose call's return address has the kept chain `k` to an iretq site (kept_chain_of:
+// the slow path checked the call and followed the code once), with the guest's registers in
+// `f`: both finished here when try_swapgs_user_return_fast would finish them.
+// Not inlined into swapgs_fused_return: a swapgs without a chain (Linux's context switch runs
+// two) then pays no prologue for the registers this one needs.
+[[gnu::flatten, gnu::noinline]] bool try_fused_return(const site_frame *f, const kept_chain *k) {
     run_stats &st = g_run_stats;
-    if (st.trace_traps) return;  // site_dispatch prints the entry
     mask_events();  // events were open in the guest (resume)
     const uint64_t rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
     user_frame u;
-    if (!check_user_frame(*k->chain.iret, rflags, wedge_site_guest_rsp + 16, u)) return;
-    if (k->chain.ss_test && (u.ss & 4)) return;  // Linux's ESPFIX exit: an LDT stack segment
+    if (!check_user_frame(*k->chain.iret, rflags, wedge_site_guest_rsp + 16, u)) return false;
+    if (k->chain.ss_test && (u.ss & 4)) return false;  // Linux's ESPFIX exit: an LDT stack segment
     // site_dispatch's and try_swapgs_user_return_fast's counts.
     ++st.entries;
     st.last_site = k->swapgs->insn;
@@ -178,7 +178,8 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
     ++st.swapgs_user_return_fast;
     wedge::vcpu &c = cpu();
     c.swap_gs_bases();
-    resume_user_from(f, u, enter_user(u, rflags));
+    resume_user_from(u, enter_user(u, rflags));
+    return true;
 }
 
 } // namespace
@@ -208,8 +209,10 @@ void try_swapgs_user_return_fast(const wedge::site &s, uint64_t ret) {
 
 } // namespace xw
 
-extern "C" void swapgs_site_dispatch(xw::site_frame *f) {
+extern "C" bool swapgs_fused_return(xw::site_frame *f) {
+    using namespace xw;
     // The entry stub pushed the kind above the call's return address.
-    xw::try_fused_return(f, reinterpret_cast<const uint64_t *>(wedge_site_guest_rsp)[1]);
-    site_dispatch(f);
+    const kept_chain *k = kept_chain_of(reinterpret_cast<const uint64_t *>(wedge_site_guest_rsp)[1]);
+    if (!k || !k->chain.iret || g_run_stats.trace_traps) return false;  // site_dispatch prints a traced entry
+    return try_fused_return(f, k);
 }

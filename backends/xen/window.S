@@ -56,27 +56,75 @@ wedge_slots:
          * while the guest runs (docs/xen-backend.md, "Time and interrupts"): an upcall
          * striking here only acknowledges and re-arms the timer (guest_event), and
          * site_dispatch masks them first thing; nothing re-enters this path. */
-        .macro SITE_ENTRY dispatch
+        /* struct site_frame (site_frame.h), high to low below the pushfq: first the
+         * registers a C++ call may clobber, then the callee-saved ones. */
+        .macro SITE_ENTER_STACK
         movq %rsp, wedge_site_guest_rsp(%rip)
         leaq wedge_site_stack_top(%rip), %rsp
         pushfq
-        WEDGE_PUSH_GPRS
-        movq %rsp, %rdi
-        cld
-        call \dispatch                     /* does not return */
-1:      ud2
-        jmp 1b
+        pushq %rax
+        pushq %rcx
+        pushq %rdx
+        pushq %rsi
+        pushq %rdi
+        pushq %r8
+        pushq %r9
+        pushq %r10
+        pushq %r11
         .endm
 
         .globl wedge_site_entry
 wedge_site_entry:
-        SITE_ENTRY site_dispatch
+        SITE_ENTER_STACK
+        pushq %r15
+        pushq %r14
+        pushq %r13
+        pushq %r12
+        pushq %rbp
+        pushq %rbx
+        movq %rsp, %rdi
+        cld
+        call site_dispatch                 /* does not return */
+1:      ud2
+        jmp 1b
 
-        /* The swapgs sites' entry: the same frame, and swapgs_site_dispatch first tries to
-         * finish the swapgs with the iretq its code leads to (the return to user mode), then
-         * goes on as site_dispatch. */
+        /* The swapgs sites' entry: the same frame, but swapgs_fused_return (the swapgs with
+         * the iretq its code leads to: the return to user mode) is called with only the
+         * registers a call clobbers saved; the callee-saved ones are still the guest's when
+         * it returns, as the SysV ABI guarantees. Done: those nine are restored and
+         * HYPERVISOR_iret takes the context it wrote. Declined (nothing changed): the other
+         * six slots are filled and site_dispatch goes on as for any site. The frame is 16
+         * words below the stack's 16-byte aligned top, so the calls are aligned. */
 wedge_swapgs_entry:
-        SITE_ENTRY swapgs_site_dispatch
+        SITE_ENTER_STACK
+        subq $6*8, %rsp
+        movq %rsp, %rdi
+        cld
+        call swapgs_fused_return
+        testb %al, %al
+        jz 2f
+        addq $6*8, %rsp
+        popq %r11
+        popq %r10
+        popq %r9
+        popq %r8
+        popq %rdi
+        popq %rsi
+        popq %rdx
+        popq %rcx
+        popq %rax
+        leaq wedge_user_iret_context(%rip), %rsp
+        jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
+2:      movq %rbx, 0*8(%rsp)
+        movq %rbp, 1*8(%rsp)
+        movq %r12, 2*8(%rsp)
+        movq %r13, 3*8(%rsp)
+        movq %r14, 4*8(%rsp)
+        movq %r15, 5*8(%rsp)
+        movq %rsp, %rdi
+        call site_dispatch                 /* does not return */
+3:      ud2
+        jmp 3b
 
         /* wedge_resume(const afterburn::wedge::frame *f): continue the guest with every GPR,
          * rip and the real RFLAGS bits from *f (gpr[] by hardware number, then rip, rflags).
@@ -112,17 +160,6 @@ wedge_iret:
         pushq 16*8(%rdi)                   /* rip */
         pushq $0                           /* iret_context.flags: not VGCF_in_syscall */
         WEDGE_LOAD_FRAME_GPRS
-        jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
-
-        /* wedge_iret_site_frame(const site_frame *regs): HYPERVISOR_iret with the GPRs the
-         * site entry saved (site_frame.h, on the site stack: popped in place) and the iret
-         * context the caller wrote into wedge_user_iret_context (flags, rip, cs, rflags, rsp,
-         * ss), on the same wedge stack as wedge_iret's. */
-        .globl wedge_iret_site_frame
-wedge_iret_site_frame:
-        movq %rdi, %rsp
-        WEDGE_POP_GPRS
-        leaq wedge_user_iret_context(%rip), %rsp
         jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
 
         .bss
