@@ -14,6 +14,14 @@ guest_probe_load_tail:
         rep movsb
         movl $1, %eax
         ret
+/* guest_probe_store(dst, src, len): the bytes into guest memory; 1, or 0 as above. */
+        .globl guest_probe_store, guest_probe_store_load
+guest_probe_store:
+        movq %rdx, %rcx
+guest_probe_store_load:
+        rep movsb
+        movl $1, %eax
+        ret
 guest_probe_failed:
         xorl %eax, %eax
         ret

@@ -6,8 +6,8 @@
 #include "wedge/guest_memory.h"
 
 extern "C" {
-uint64_t guest_probe_copy(void *dst, uint64_t src, size_t len);
-extern const char guest_probe_load[], guest_probe_load_tail[], guest_probe_failed[];
+extern const char guest_probe_load[], guest_probe_load_tail[], guest_probe_store_load[], guest_probe_failed[];
+uint64_t guest_probe_store(uint64_t dst, const void *src, size_t len);
 }
 
 namespace xw {
@@ -27,30 +27,38 @@ bool address_allowed(uint64_t va, size_t len) {
     return !is_wedge_address(va) && !is_wedge_address(va + len - 1) && !touches_sites(va, len);
 }
 
-// Pages address_allowed passed whole, direct-mapped: its answer depends on the address alone
-// (the wedge's ranges and the site table are fixed while the guest runs), and the return to
-// user mode reads the same two pages (the kernel's entry stack, the GDT) every time.
-constexpr unsigned allowed_pages = 4;  // a power of two
-constinit uint64_t g_allowed[allowed_pages] = {~0ull, ~0ull, ~0ull, ~0ull};
+} // namespace
 
-[[gnu::noinline]] bool read_checked(uint64_t va, void *dst, size_t len) {
+// Pages address_allowed passed whole, direct-mapped: its answer for a range in such a page is
+// yes (the wedge's ranges and the site table are fixed while the guest runs), and the return
+// to user mode reads the same two pages (the kernel's entry stack, the GDT) every time. Only a
+// whole page's answer may be kept: the site table's span may start or end inside a page (a
+// read of Linux's head code before its first site passed, and the next read in that page, of
+// a site's displacement, got the rewritten bytes).
+constinit uint64_t g_probe_allowed[probe_allowed_pages] = {~0ull, ~0ull, ~0ull, ~0ull};
+
+bool guest_probe_read_checked(uint64_t va, void *dst, size_t len) {
     if (!address_allowed(va, len)) return false;
     const uint64_t page = va >> 12;
-    if (((va + len - 1) >> 12) == page) g_allowed[page & (allowed_pages - 1)] = page;
+    if (((va + len - 1) >> 12) == page && address_allowed(page << 12, 0x1000))
+        g_probe_allowed[page & (probe_allowed_pages - 1)] = page;
     return guest_probe_copy(dst, va, len) != 0;
 }
 
-} // namespace
-
-bool guest_probe_read(uint64_t va, void *dst, size_t len) {
+bool guest_probe_write(uint64_t va, const void *src, size_t len) {
     const uint64_t page = va >> 12;
-    if (len && ((va + len - 1) >> 12) == page && g_allowed[page & (allowed_pages - 1)] == page)
-        return guest_probe_copy(dst, va, len) != 0;
-    return read_checked(va, dst, len);
+    if (!len || ((va + len - 1) >> 12) != page) return false;
+    if (g_probe_allowed[page & (probe_allowed_pages - 1)] != page) {
+        if (!address_allowed(va, len)) return false;
+        if (address_allowed(page << 12, 0x1000)) g_probe_allowed[page & (probe_allowed_pages - 1)] = page;
+    }
+    // One page: a fault can only come at the first byte's store (the page is then not written).
+    return guest_probe_store(va, src, len) != 0;
 }
 
 bool guest_probe_fixup(trap_frame *f) {
-    if (f->rip != reinterpret_cast<uint64_t>(guest_probe_load) && f->rip != reinterpret_cast<uint64_t>(guest_probe_load_tail))
+    if (f->rip != reinterpret_cast<uint64_t>(guest_probe_load) && f->rip != reinterpret_cast<uint64_t>(guest_probe_load_tail) &&
+        f->rip != reinterpret_cast<uint64_t>(guest_probe_store_load))
         return false;
     f->rip = reinterpret_cast<uint64_t>(guest_probe_failed);
     return true;

@@ -12,12 +12,34 @@
 
 #include "traps.h"
 
+extern "C" uint64_t guest_probe_copy(void *dst, uint64_t src, size_t len);  // guest_probe.S
+
 namespace xw {
 
 // Copies guest-virtual [va, va + len) to dst. False: it faulted (nothing else changed but the
 // shadow's fills), or the range holds bytes of a rewritten site, which the core's reads see as
 // the original instruction (the caller then leaves it to the core).
-bool guest_probe_read(uint64_t va, void *dst, size_t len);
+// Inline: the return to user mode reads its frame and descriptors with it, from pages whose
+// address checks (guest_probe.cpp: address_allowed) passed before and are kept in
+// g_probe_allowed (direct-mapped by page number).
+constexpr unsigned probe_allowed_pages = 4;  // a power of two
+extern uint64_t g_probe_allowed[probe_allowed_pages];
+bool guest_probe_read_checked(uint64_t va, void *dst, size_t len);
+inline bool guest_probe_read(uint64_t va, void *dst, size_t len) {
+    const uint64_t page = va >> 12;
+    if (len && ((va + len - 1) >> 12) == page && g_probe_allowed[page & (probe_allowed_pages - 1)] == page)
+        return guest_probe_copy(dst, va, len) != 0;
+    return guest_probe_read_checked(va, dst, len);
+}
+
+// Copies src into guest-virtual [va, va + len), which must lie in one page: the CPU's own
+// supervisor write on the tables the wedge runs on (under direct paging the guest's own, where
+// a page table's read-only alias faults into direct_fix_wedge_fault as the guest's own write
+// does; under shadow paging the shadow, where a read-only or missing leaf faults into
+// shadow_fix_wedge_fault's fill for a write).
+// False, having written nothing: the range spans two pages, touches the wedge or a site, or
+// the store faulted (the caller's walk then decides and reports).
+bool guest_probe_write(uint64_t va, const void *src, size_t len);
 
 // trap_dispatch: a fault the wedge could not fix, at the probe's load: the probe returns false.
 bool guest_probe_fixup(trap_frame *f);

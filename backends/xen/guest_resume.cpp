@@ -20,8 +20,6 @@
 
 extern "C" {
 [[noreturn]] void wedge_resume(const afterburn::wedge::frame *f);
-// window.S: the same from a trap frame (traps.h): its GPRs, rip, rflags and rsp.
-[[noreturn]] void wedge_resume_trap(const xw::trap_frame *f);
 // window.S: HYPERVISOR_iret into the guest with this cs/ss.
 [[noreturn]] void wedge_iret(const afterburn::wedge::frame *f, uint64_t cs, uint64_t ss);
 }
@@ -44,19 +42,6 @@ bool g_stepping;
 
 wedge::fast_path_facts g_fast_path_facts;
 
-// What the vCPU page's fast-path bytes were last published for: kernel mode (CPL 0) with this
-// IOPL. Their other inputs (CR4.TSD, the TSC offset and TSC_AUX) change only in the core,
-// whose every run ends in resume(), which publishes.
-struct published_view {
-    bool kernel = false;
-    uint8_t iopl = 0;
-};
-constinit published_view g_published{};
-
-void publish_fast_paths(wedge::vcpu &c) {
-    wedge::publish_fast_paths(c, g_fast_path_facts);
-    g_published = {c.cpl == 0, c.iopl};
-}
 
 constexpr uint64_t user_half_end = 0x0000800000000000ull;
 
@@ -74,6 +59,13 @@ bool want_step(wedge::vcpu &c) {
 }
 
 } // namespace
+
+constinit published_view g_published{};
+
+void publish_fast_paths(wedge::vcpu &c) {
+    wedge::publish_fast_paths(c, g_fast_path_facts);
+    g_published = {c.cpl == 0, c.iopl};
+}
 
 void frame_from_trap(const trap_frame *f) {
     uint64_t regs[16] = {f->rax, f->rcx, f->rdx, f->rbx, f->rsp, f->rbp, f->rsi, f->rdi,
@@ -130,15 +122,6 @@ void resume() {
     wedge_resume(&fr);
 }
 
-namespace {
-
-// The page's bytes for the fast paths' callers (CPL 0), unless they already are (g_published).
-void publish_for_kernel(wedge::vcpu &c) {
-    if (c.cpl != 0 || !g_published.kernel || g_published.iopl != c.iopl) publish_fast_paths(c);
-}
-
-} // namespace
-
 void resume_kernel_fast() {
     wedge::vcpu &c = cpu();
     wedge::frame &fr = g_guest_run.frame;
@@ -149,18 +132,6 @@ void resume_kernel_fast() {
     wedge_resume(&fr);
 }
 
-void resume_kernel_fast_from(trap_frame *f) {
-    wedge::vcpu &c = cpu();
-    // The fused return to user mode leaves the page as kernel mode had it (user mode does not
-    // reach the entry window): a system call that comes back with the same IOPL finds it right.
-    publish_for_kernel(c);
-    sync_gs(c);
-    refill_forgotten_stacks();
-    if (f->rsp >= user_half_end) unmask_events();
-    g_guest_run.frame.rip = f->rip;
-    wedge_resume_trap(f);
-}
-
 void deliver_pending_and_resume() {
     poll_devices();
     wedge::deliver_pending(cpu(), g_guest_run.frame, platform().be);
@@ -169,8 +140,17 @@ void deliver_pending_and_resume() {
 }
 
 void deliver_and_resume(const wedge::event &ev) {
-    if (wedge::deliver(cpu(), g_guest_run.frame, ev, platform().be) == wedge::delivery::shutdown)
+    wedge::vcpu &c = cpu();
+    if (wedge::deliver(c, g_guest_run.frame, ev, platform().be) == wedge::delivery::shutdown)
         fail_run("triple fault while delivering an exception");
+    // Through an interrupt gate (Linux's exceptions) the handler starts with IF clear, and
+    // deliver_pending would deliver nothing: the device poll before it only raises what Xen's
+    // timer upcall, armed at the same deadline, raises too (as for the kernel fast paths), and
+    // `pending` is still exact (a delivery raises nothing).
+    if (!c.virtual_if()) {
+        after_core();
+        resume();
+    }
     deliver_pending_and_resume();
 }
 

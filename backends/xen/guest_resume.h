@@ -5,7 +5,11 @@
 
 #include <stdint.h>
 
+#include "guest_platform.h"
+#include "guest_stacks.h"
+#include "guest_time.h"
 #include "traps.h"
+#include "user_mode.h"
 #include "wedge/event.h"
 #include "wedge/site_table.h"
 
@@ -28,10 +32,33 @@ void find_fast_path_facts();
 // no interrupt shadow or single step to arm (swapgs_fast_path.h): resume() without the parts
 // only those need (the timer's next deadline, the single step, the pages under a new rsp).
 [[noreturn]] void resume_kernel_fast();
-// The same from a trap frame the caller changed in place into the guest's state (registers,
-// rip, the real RFLAGS bits, rsp): loaded straight into the guest, the core's frame is not used
-// (every way into the wedge fills it afresh; only its rip is set, for a failure report).
-[[noreturn]] void resume_kernel_fast_from(trap_frame *f);
+// What the vCPU page's fast-path bytes were last published for: kernel mode (CPL 0) with this
+// IOPL. Their other inputs (CR4.TSD, the TSC offset and TSC_AUX) change only in the core,
+// whose every run ends in resume(), which publishes.
+struct published_view {
+    bool kernel = false;
+    uint8_t iopl = 0;
+};
+extern published_view g_published;
+void publish_fast_paths(afterburn::wedge::vcpu &c);
+// The page's bytes for the fast paths' callers (CPL 0), unless they already are.
+inline void publish_for_kernel(afterburn::wedge::vcpu &c) {
+    if (c.cpl != 0 || !g_published.kernel || g_published.iopl != c.iopl) publish_fast_paths(c);
+}
+
+// What resume_kernel_fast does before it jumps, for a fast path that continues the guest in
+// kernel mode at `rip` on stack `rsp` by itself (syscall_fast_path.h): the fast-path bytes for
+// CPL 0, the GS slot, the kept stacks; events opened unless rsp is in the user half. Inline:
+// the system call's way in passes here.
+inline void prepare_kernel_fast_return(afterburn::wedge::vcpu &c, uint64_t rsp, uint64_t rip) {
+    // The fused return to user mode leaves the page as kernel mode had it (user mode does not
+    // reach the entry window): a system call that comes back with the same IOPL finds it right.
+    publish_for_kernel(c);
+    sync_gs(c);
+    refill_forgotten_stacks();
+    if (rsp >= 0x0000800000000000ull) unmask_events();  // a kernel-half stack (as resume_kernel_fast)
+    g_guest_run.frame.rip = rip;  // for a failure report only
+}
 // Polls the devices, delivers what is pending and deliverable, resumes.
 [[noreturn]] void deliver_pending_and_resume();
 

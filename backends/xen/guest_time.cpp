@@ -19,7 +19,6 @@ namespace {
 struct timer_state {
     uint32_t port = ~0u;
     uint64_t armed_ns = 0;  // what set_timer_op was last given (0: none)
-    bool off_deadline = false;  // armed_ns may not be next_deadline() (set_timer_op not from arm_timer)
     bool blocking = false;  // in wait_halted's SCHEDOP_block
 };
 constinit timer_state g_timer{};
@@ -76,22 +75,20 @@ uint64_t next_deadline() {
 void arm_timer_at(uint64_t ns) {
     set_timer_op(ns);
     g_timer.armed_ns = ns;
-    g_timer.off_deadline = true;
+    g_timer_off_deadline = true;
 }
 
 } // namespace
 
-void retry_delivery_soon() { arm_timer_at(platform().be.now_ns() + retry_in_wedge_ns); }
+constinit bool g_timer_off_deadline = false;
 
-bool timer_off_deadline() { return g_timer.off_deadline; }
+void retry_delivery_soon() { arm_timer_at(platform().be.now_ns() + retry_in_wedge_ns); }
 
 void arm_timer() {
     uint64_t d = next_deadline();
     if (d != g_timer.armed_ns) arm_timer_at(d);
-    g_timer.off_deadline = false;
+    g_timer_off_deadline = false;
 }
-
-void mask_events() { this_vcpu()->evtchn_upcall_mask = 1; }
 
 // Into the guest with events open: an event that became pending while they were masked would
 // wait for Xen's next entry, so a hypercall makes Xen deliver it now (the upcall then strikes

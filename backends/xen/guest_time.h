@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "shared_info.h"
+
 namespace xw {
 
 // Binds VIRQ_TIMER and unmasks its port. False (with why) if Xen refuses.
@@ -20,10 +22,12 @@ void retry_delivery_soon();
 // Xen's timer may be armed elsewhere than arm_timer left it (retry_delivery_soon, hlt's
 // wait): a way into the guest that skips arm_timer, because it changed no emulated device,
 // must call it then.
-bool timer_off_deadline();
+// (armed_ns may not be next_deadline(): set_timer_op not from arm_timer.)
+extern bool g_timer_off_deadline;
+inline bool timer_off_deadline() { return g_timer_off_deadline; }
 
 // Events are masked while the wedge runs and opened on every way into the guest.
-void mask_events();
+inline void mask_events() { this_vcpu()->evtchn_upcall_mask = 1; }
 void unmask_events();
 
 // hlt with nothing deliverable: blocks in Xen until the next emulated-timer deadline (or any

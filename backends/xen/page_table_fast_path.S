@@ -9,27 +9,23 @@
  * Events are open, as in the window's other fast paths: an upcall here finds a wedge address
  * and is retried (guest_event). The site stack is the full entry's, which is not in use
  * while the guest runs (site_dispatch never returns, every way back to the guest leaves it). */
-#include "afterburn/gpr_sequences.S.h"
+#include "site_stack.S.h"
 
         .text
         .globl wedge_page_table_fast
 wedge_page_table_fast:
-        movq %rsp, wedge_site_guest_rsp(%rip)
-        leaq wedge_site_stack_top(%rip), %rsp
-        pushfq
-        WEDGE_PUSH_GPRS
+        SITE_ENTER_STACK
+        SITE_PUSH_CALLEE_SAVED
         movq %rsp, %rdi
         cld
         call page_table_fast
         testb %al, %al
         jz 1f
-        WEDGE_POP_GPRS
-        popfq
+        SITE_POP_FRAME
         movq wedge_site_guest_rsp(%rip), %rsp
         leaq 8(%rsp), %rsp                 /* past the kind: `ret` to the resume address */
         ret
-1:      WEDGE_POP_GPRS
-        popfq
+1:      SITE_POP_FRAME
         movq wedge_site_guest_rsp(%rip), %rsp
         jmp wedge_site_entry
 

@@ -130,11 +130,6 @@ public:
     }
 };
 
-// The saved registers by hardware number (site_frame holds them from r15 down to rax).
-uint64_t &gpr(site_frame &f, unsigned n) {
-    static constexpr uint8_t slot[16] = {14, 13, 12, 11, 0xff, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
-    return (&f.r15)[slot[n]];
-}
 
 // The guest's rsp at the site: above the kind and the call's return address.
 uint64_t guest_rsp_at_site() { return wedge_site_guest_rsp + 16; }
@@ -148,14 +143,14 @@ bool emulate(const fast_site &d, site_frame &f, afterburn::wedge::vcpu &c) {
     namespace wedge = afterburn::wedge;
     const wedge::site &s = *d.site;
     wedge::frame fr;
-    for (unsigned n = 0; n < 16; ++n) fr.gpr[n] = n == wedge::rsp ? guest_rsp_at_site() : gpr(f, n);
+    for (unsigned n = 0; n < 16; ++n) fr.gpr[n] = n == wedge::rsp ? guest_rsp_at_site() : site_frame_gpr(f, n);
     fr.rip = s.insn;
     fr.rflags = (f.rflags & wedge::flags::real) | wedge::flags::fixed1;
     fast_memory mem;
     const wedge::emulation r =
         wedge::emulate_page_table(s.pt, s.rec, s.original + (s.insn - s.start), s.insn, d.resume_at, c, fr, mem);
     for (unsigned n = 0; n < 16; ++n)
-        if (n != wedge::rsp) gpr(f, n) = fr.gpr[n];
+        if (n != wedge::rsp) site_frame_gpr(f, n) = fr.gpr[n];
     f.rflags = (f.rflags & ~wedge::flags::real) | (fr.rflags & wedge::flags::real);
     return !mem.declined && r.what == wedge::action::resume && fr.rip == d.resume_at;
 }
@@ -206,7 +201,7 @@ extern "C" bool page_table_fast(xw::site_frame *f) {
     const fast_site *d = find(stack[1]);
     if (!d || d->form == fast_form::none || d->kind != stack[0]) return false;
     const uint64_t guest_rsp = guest_rsp_at_site();
-    auto value_of = [&](uint8_t n) { return n == afterburn::wedge::rsp ? guest_rsp : gpr(*f, n); };
+    auto value_of = [&](uint8_t n) { return n == afterburn::wedge::rsp ? guest_rsp : site_frame_gpr(*f, n); };
     uint64_t ea = static_cast<uint64_t>(d->disp);
     if (d->base != ann::no_register) ea += value_of(d->base);
     if (d->index != ann::no_register) ea += value_of(d->index) * d->scale;
@@ -214,19 +209,19 @@ extern "C" bool page_table_fast(xw::site_frame *f) {
     case fast_form::load: {
         uint64_t v;
         if (!direct_fast_load(ea, 8, v)) return false;
-        gpr(*f, d->reg) = v;
+        site_frame_gpr(*f, d->reg) = v;
         break;
     }
     case fast_form::store:
-        if (!direct_fast_store(ea, 8, gpr(*f, d->reg))) return false;
+        if (!direct_fast_store(ea, 8, site_frame_gpr(*f, d->reg))) return false;
         break;
     case fast_form::store_immediate:
         if (!direct_fast_store(ea, 8, static_cast<uint64_t>(d->imm))) return false;
         break;
     case fast_form::exchange: {
         uint64_t old;
-        if (!direct_fast_exchange(ea, gpr(*f, d->reg), old)) return false;
-        gpr(*f, d->reg) = old;
+        if (!direct_fast_exchange(ea, site_frame_gpr(*f, d->reg), old)) return false;
+        site_frame_gpr(*f, d->reg) = old;
         break;
     }
     case fast_form::test:

@@ -13,9 +13,10 @@ namespace {
 constexpr uint64_t pte_present_rw = 0x1 | 0x2 | 0x20 | 0x40;
 
 alignas(4096) char g_shared_info_page[4096];
-shared_info_t *g_mapped;
 
 } // namespace
+
+shared_info_t *g_shared_info;
 
 bool map_shared_info(const start_info_t *si) {
     auto va = reinterpret_cast<unsigned long>(g_shared_info_page);
@@ -24,12 +25,8 @@ bool map_shared_info(const start_info_t *si) {
         print("xen-wedge: mapping shared_info (machine 0x%lx) failed: %ld\n", si->shared_info, rc);
         return false;
     }
-    g_mapped = reinterpret_cast<shared_info_t *>(g_shared_info_page);
+    g_shared_info = reinterpret_cast<shared_info_t *>(g_shared_info_page);
     return true;
 }
-
-shared_info_t *shared() { return g_mapped; }
-
-vcpu_info_t *this_vcpu() { return g_mapped ? &g_mapped->vcpu_info[0] : nullptr; }
 
 } // namespace xw

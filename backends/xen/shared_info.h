@@ -11,7 +11,10 @@ namespace xw {
 // why, if Xen refused.
 bool map_shared_info(const start_info_t *si);
 
-shared_info_t *shared();     // nullptr until mapped
-vcpu_info_t *this_vcpu();    // vCPU 0 (the wedge is uniprocessor for now); nullptr until mapped
+// Inline: every way into and out of the guest masks or opens events through it.
+extern shared_info_t *g_shared_info;  // nullptr until mapped
+inline shared_info_t *shared() { return g_shared_info; }
+// vCPU 0 (the wedge is uniprocessor for now); nullptr until mapped
+inline vcpu_info_t *this_vcpu() { return g_shared_info ? &g_shared_info->vcpu_info[0] : nullptr; }
 
 } // namespace xw

@@ -56,23 +56,58 @@
 /*
  * Xen's syscall callback (a `syscall` in guest user mode): the same frame as the upcall,
  * rcx/r11 (the values the syscall left: return rip, user rflags) on top of an iret frame whose
- * rip is the return address. Only guest user mode makes one, so it goes straight to
- * syscall_dispatch (traps.cpp), which does not return, instead of through trap_dispatch.
+ * rip is the return address. Only guest user mode makes one.
+ *
+ * First the fast path (syscall_fast_path.h): only the registers a C++ call may clobber are
+ * saved (struct syscall_entry_frame); the callee-saved ones stay live in the CPU, as the
+ * SysV ABI guarantees across the call. When it finished the system call it has written the
+ * guest's rcx/r11 into the frame, the guest's real RFLAGS into the iret frame and the rsp and
+ * rip to continue at into wedge_resume_rsp/rip: the registers are popped and the guest
+ * continues in kernel mode, nothing written to its stack. Else every register is as at the
+ * callback's entry again and the general path builds the full trap frame for
+ * syscall_dispatch (traps.cpp), which does not return.
  */
 	.globl syscall_entry
 	.type syscall_entry, @function
 syscall_entry:
 	popq	%rcx
 	popq	%r11
-	pushq	$0
+	pushq	%rcx
+	pushq	%r11
+	pushq	%rax
+	pushq	%rdx
+	pushq	%rsi
+	pushq	%rdi
+	pushq	%r8
+	pushq	%r9
+	pushq	%r10
+	cld
+	movq	%rsp, %rdi		/* syscall_entry_frame *, 16-byte aligned (Xen's frame: 5 words below kernel_sp) */
+	call	syscall_fast
+	testb	%al, %al
+	popq	%r10
+	popq	%r9
+	popq	%r8
+	popq	%rdi
+	popq	%rsi
+	popq	%rdx
+	popq	%rax
+	popq	%r11
+	popq	%rcx
+	jz	1f
+	pushq	16(%rsp)		/* the guest's real RFLAGS (the iret frame's) */
+	popfq
+	movq	wedge_resume_rsp(%rip), %rsp
+	jmp	*wedge_resume_rip(%rip)
+1:	pushq	$0
 	pushq	$SYSCALL_VECTOR
 	WEDGE_PUSH_GPRS
 	cld
 	movq	%rsp, %rdi		/* trap_frame * */
 	andq	$-16, %rsp
 	call	syscall_dispatch
-1:	ud2
-	jmp	1b
+2:	ud2
+	jmp	2b
 	.size syscall_entry, . - syscall_entry
 
 trap_common:

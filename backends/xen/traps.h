@@ -16,9 +16,6 @@ struct trap_frame {
     uint64_t rip, cs, rflags, rsp, ss;
 };
 static_assert(sizeof(trap_frame) == 22 * 8, "traps.S pushes 22 words");
-static_assert(__builtin_offsetof(trap_frame, rip) == 17 * 8 && __builtin_offsetof(trap_frame, rflags) == 19 * 8 &&
-                  __builtin_offsetof(trap_frame, rsp) == 20 * 8,
-              "window.S (wedge_resume_trap) spells out these offsets");
 
 constexpr uint64_t event_vector = 256;
 constexpr uint64_t syscall_vector = 257;  // Xen's syscall callback: `syscall` in guest user mode

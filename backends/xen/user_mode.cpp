@@ -16,53 +16,30 @@
 
 namespace xw {
 
-namespace {
+constinit bool g_real_tsd = false;
+constinit xen_gs_slots g_xen_gs{{~0ull, ~0ull}};
 
-struct user_mode_state {
-    uint64_t xen_gs[2] = {~0ull, ~0ull};  // [0] kernel, [1] user: what Xen holds
-    bool real_tsd = false;
-};
-constinit user_mode_state g_user{};
-
-} // namespace
-
-void sync_gs(const wedge::vcpu &c) {
+void write_gs_slot(const wedge::vcpu &c) {
     unsigned user = c.cpl == 3;
-    if (g_user.xen_gs[user] == c.gs_base) return;
     set_segment_base(user ? SEGBASE_GS_USER : SEGBASE_GS_KERNEL, c.gs_base);
-    g_user.xen_gs[user] = c.gs_base;
+    g_xen_gs.base[user] = c.gs_base;
     ++g_run_stats.gs_slot_writes;
 }
 
 void sync_gs_for_resume(const wedge::vcpu &c, uint64_t rip, uint64_t rsp) {
-    if (c.cpl == 0 && g_user.xen_gs[0] != c.gs_base && gs_unused_until_swapgs(rip, rsp)) {
+    if (c.cpl == 0 && g_xen_gs.base[0] != c.gs_base && gs_unused_until_swapgs(rip, rsp)) {
         ++g_run_stats.gs_slot_writes_deferred;
         return;
     }
     sync_gs(c);
 }
 
-void set_real_tsd(bool on) {
-    if (on == g_user.real_tsd) return;
+void write_real_tsd(bool on) {
     uint64_t v;
     asm volatile("mov %%cr4, %0" : "=r"(v));
     v = on ? v | wedge::cr4::tsd : v & ~wedge::cr4::tsd;
     asm volatile("mov %0, %%cr4" : : "r"(v) : "memory");
-    g_user.real_tsd = on;
-}
-
-void left_user_mode(uint64_t user_rsp) {
-    set_real_tsd(false);
-    note_user_stack(user_rsp);
-}
-
-// The guest's TSC is the real one plus the vCPU's offset (its wrmsr to IA32_TSC moved it;
-// the core adds the offset at every kernel rdtsc site). A ring-3 rdtsc runs on the real CPU
-// and would read the real TSC, ahead of or behind the kernel's clock. So user mode also runs
-// with the real TSD set while the offset is not zero: its rdtsc/rdtscp trap, and the core
-// emulates them with the offset (or raises #GP when the guest's own TSD is set).
-void returning_to_user_mode(const wedge::vcpu &c) {
-    set_real_tsd((c.cr4 & wedge::cr4::tsd) != 0 || c.tsc_offset != 0);
+    g_real_tsd = on;
 }
 
 // `syscall` in guest user mode reached Xen's syscall callback (on the wedge's kernel_sp): do
@@ -70,9 +47,8 @@ void returning_to_user_mode(const wedge::vcpu &c) {
 // CS/SS from STAR[47:32], RFLAGS &= ~FMASK (IF and IOPL are virtual), rip = LSTAR, CPL 0.
 // No swapgs and no stack switch, as on the CPU. EFER.SCE clear: #UD at the instruction.
 void guest_syscall(trap_frame *f) {
-    // Xen entered the callback with events masked (install_traps: CALLBACKF_mask_events), and
-    // the fast path leaves them so (the guest runs on the user's stack).
-    try_syscall_fast(f);  // returns only when that path does not apply
+    // Xen entered the callback with events masked (install_traps: CALLBACKF_mask_events); the
+    // stub's fast path (syscall_fast_path.h) declined, having changed nothing.
     mask_events();
     wedge::vcpu &c = cpu();
     wedge::frame &fr = g_guest_run.frame;

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "guest_stacks.h"
 #include "wedge/vcpu.h"
 
 namespace xw {
@@ -13,7 +14,15 @@ namespace xw {
 // toggles modes; the guest has one active GS base (vcpu.gs_base; the other is its
 // KERNEL_GS_BASE, virtual). So the active base goes to the slot of the mode the guest runs
 // in, written only when it differs from what Xen holds there.
-void sync_gs(const afterburn::wedge::vcpu &c);
+// Inline: both system-call fast paths call it, and Xen almost always holds the base already.
+struct xen_gs_slots {
+    uint64_t base[2];  // [0] kernel, [1] user: what Xen holds
+};
+extern xen_gs_slots g_xen_gs;
+void write_gs_slot(const afterburn::wedge::vcpu &c);
+inline void sync_gs(const afterburn::wedge::vcpu &c) {
+    if (g_xen_gs.base[c.cpl == 3] != c.gs_base) write_gs_slot(c);
+}
 
 // sync_gs on the way back into the guest at `rip` on stack `rsp`, except for the kernel slot
 // while the guest kernel provably does not use %gs before its swapgs (gs_free_entry.h): an
@@ -25,12 +34,28 @@ void sync_gs_for_resume(const afterburn::wedge::vcpu &c, uint64_t rip, uint64_t 
 // emulates mov to/from %cr4 for it and keeps TSD per vCPU), so the real TSD is set while the
 // guest runs in user mode with virtual TSD set, and cleared at every way back into the wedge
 // from user mode before anything else runs (the wedge's own rdtsc would trap).
-void set_real_tsd(bool on);
+// Inline (with the two below): the system call's fast paths pass here, and the bit almost
+// never changes.
+extern bool g_real_tsd;
+void write_real_tsd(bool on);
+inline void set_real_tsd(bool on) {
+    if (on != g_real_tsd) write_real_tsd(on);
+}
 
 // Every way into the wedge from guest user mode, first thing: the real TSD off, the user
 // stack noted (guest_stacks.h).
-void left_user_mode(uint64_t user_rsp);
-// The way back (the real TSD follows the virtual one).
-void returning_to_user_mode(const afterburn::wedge::vcpu &c);
+inline void left_user_mode(uint64_t user_rsp) {
+    set_real_tsd(false);
+    note_user_stack(user_rsp);
+}
+// The way back (the real TSD follows the virtual one). The guest's TSC is the real one plus
+// the vCPU's offset (its wrmsr to IA32_TSC moved it; the core adds the offset at every kernel
+// rdtsc site). A ring-3 rdtsc runs on the real CPU and would read the real TSC, ahead of or
+// behind the kernel's clock. So user mode also runs with the real TSD set while the offset is
+// not zero: its rdtsc/rdtscp trap, and the core emulates them with the offset (or raises #GP
+// when the guest's own TSD is set).
+inline void returning_to_user_mode(const afterburn::wedge::vcpu &c) {
+    set_real_tsd((c.cr4 & afterburn::wedge::cr4::tsd) != 0 || c.tsc_offset != 0);
+}
 
 } // namespace xw

@@ -4,6 +4,7 @@
 #include "guest_probe.h"
 #include "guest_resume.h"
 #include "guest_time.h"
+#include "fault_prefill.h"
 #include "return_chain.h"
 #include "run_stats.h"
 #include "site_frame.h"
@@ -11,11 +12,15 @@
 #include "wedge/descriptor.h"
 
 extern "C" {
-// window.S: HYPERVISOR_iret into guest user mode with the registers `regs` and the iret frame
-// `iret` (rip, cs, rflags, rsp, ss).
-[[noreturn]] void wedge_iret_site_frame(const xw::site_frame *regs, const uint64_t *iret);
-// The swapgs entry (window.S): the fused return, else site_dispatch.
-[[noreturn]] void swapgs_site_dispatch(xw::site_frame *f);
+// window.S: the iret context HYPERVISOR_iret takes into guest user mode (flags 0, rip, cs,
+// rflags, rsp, ss: struct iret_context above the three words the hypercall page's stub
+// pushes), which the swapgs entry loads after swapgs_fused_return.
+extern uint64_t wedge_user_iret_context[6];
+// The swapgs entry (window.S) calls it with the caller-saved registers saved in `f` (the
+// callee-saved ones still in the CPU, their slots not yet written): true, the fused return is
+// done up to HYPERVISOR_iret (the context written); false, nothing changed, and the entry
+// fills the other slots and calls site_dispatch.
+bool swapgs_fused_return(xw::site_frame *f);
 }
 
 namespace xw {
@@ -51,6 +56,24 @@ bool gdt_descriptors(const wedge::vcpu &c, uint16_t cs, uint16_t ss, wedge::segm
     return guest_probe_read(c.gdtr.base + ics, &dcs.low, 8) && guest_probe_read(c.gdtr.base + iss, &dss.low, 8);
 }
 
+// The descriptors check_user_frame last found good, with the selectors and the GDT they were
+// read under: the same bytes pass the same checks again, which depend on nothing else. A
+// return to user mode reads the same two descriptors every time.
+struct known_descriptors {
+    uint64_t gdt_base = 0, dcs = 0, dss = 0;
+    uint32_t gdt_limit = 0;
+    uint16_t cs = 0, ss = 0;  // 0: nothing known (a null selector never gets here)
+};
+constinit known_descriptors g_known{};
+
+// The checks the core's iret makes of the two descriptors (CS a present 64-bit code segment
+// of DPL 3, or conforming of DPL <= 3; SS a present writable data segment of DPL 3).
+bool user_descriptors_good(const wedge::segment_descriptor &dcs, const wedge::segment_descriptor &dss) {
+    if (!dcs.code() || (dcs.conforming() ? dcs.dpl() > 3 : dcs.dpl() != 3) || !dcs.present() || !dcs.long_mode())
+        return false;
+    return dss.writable() && dss.dpl() == 3 && dss.present();
+}
+
 // The core's iret (wedge/emulate_transfers.cpp) on its way to CPL 3 succeeding with nothing
 // to deliver after it, for the guest at the iretq with real flags `rflags` and stack `rsp`:
 // every check it makes, on the same bytes (guest_probe.h reads them as the core's supervisor
@@ -76,9 +99,12 @@ bool check_user_frame(const wedge::site &iret, uint64_t rflags, uint64_t rsp, us
     if (out.rip >= user_half_end) return false;  // also the canonical check
     wedge::segment_descriptor dcs, dss;
     if (!gdt_descriptors(c, out.cs, out.ss, dcs, dss)) return false;
-    if (!dcs.code() || (dcs.conforming() ? dcs.dpl() > 3 : dcs.dpl() != 3) || !dcs.present() || !dcs.long_mode())
-        return false;
-    if (!dss.writable() || dss.dpl() != 3 || !dss.present()) return false;
+    known_descriptors &k = g_known;
+    if (dcs.low == k.dcs && dss.low == k.dss && out.cs == k.cs && out.ss == k.ss && c.gdtr.base == k.gdt_base &&
+        c.gdtr.limit == k.gdt_limit)
+        return true;
+    if (!user_descriptors_good(dcs, dss)) return false;
+    k = {c.gdtr.base, dcs.low, dss.low, c.gdtr.limit, out.cs, out.ss};
     return true;
 }
 
@@ -93,7 +119,8 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
     c.selector[1] = u.cs;
     c.selector[2] = u.ss;
     c.cpl = 3;
-    platform().be.state_changed(c, wedge::state_change::privilege);
+    // state_changed(privilege) as xen_backend's does it for CPL 3, without the calls.
+    prefill_user_fault();
     ++g_run_stats.kind_entries[iret_kind];
     return (rflags & ~writable) | (u.rflags & writable) | wedge::flags::fixed1;
 }
@@ -109,12 +136,12 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
     resume();
 }
 
-// The fused return straight from the swapgs entry's saved registers: resume()'s way to user
+// The fused return's end before the swapgs entry's HYPERVISOR_iret: resume()'s way to user
 // mode without what it does for the core. The fast-path bytes of the vCPU page are not
 // published (only guest kernel code reaches the entry window, and every way back into it
 // publishes them first), and the timer is not re-armed (no emulated device changed since the
 // last arm_timer, unless someone armed it elsewhere since).
-[[noreturn]] void resume_user_from(const site_frame *regs, const user_frame &u, uint64_t rflags) {
+void resume_user_from(const user_frame &u, uint64_t rflags) {
     wedge::vcpu &c = cpu();
     sync_gs(c);
     ++g_run_stats.user_entries;
@@ -122,23 +149,27 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
     returning_to_user_mode(c);
     g_guest_run.frame.rip = u.rip;  // for a failure report only
     // IF in the frame is the event mask Xen restores: events open in user mode.
-    const uint64_t iret[5] = {u.rip, flat_user_cs, rflags | wedge::flags::if_, u.rsp, flat_user_ss};
-    wedge_iret_site_frame(regs, iret);
+    uint64_t *ctx = wedge_user_iret_context;
+    ctx[0] = 0;  // flags: not VGCF_in_syscall
+    ctx[1] = u.rip;
+    ctx[2] = flat_user_cs;
+    ctx[3] = rflags | wedge::flags::if_;
+    ctx[4] = u.rsp;
+    ctx[5] = flat_user_ss;
 }
 
-// A swapgs whose call returned to `ret`, known to lead to an iretq site (kept_chain_of: the
-// slow path checked the call and followed the code once), with the guest's registers in `f`:
-// both finished here when try_swapgs_user_return_fast would finish them.
-void try_fused_return(const site_frame *f, uint64_t ret) {
-    const kept_chain *k = kept_chain_of(ret);
-    if (!k || !k->chain.iret) return;
+// A swapgs whose call's return address has the kept chain `k` to an iretq site (kept_chain_of:
+// the slow path checked the call and followed the code once), with the guest's registers in
+// `f`: both finished here when try_swapgs_user_return_fast would finish them.
+// Not inlined into swapgs_fused_return: a swapgs without a chain (Linux's context switch runs
+// two) then pays no prologue for the registers this one needs.
+[[gnu::flatten, gnu::noinline]] bool try_fused_return(const site_frame *f, const kept_chain *k) {
     run_stats &st = g_run_stats;
-    if (st.trace_traps) return;  // site_dispatch prints the entry
     mask_events();  // events were open in the guest (resume)
     const uint64_t rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
     user_frame u;
-    if (!check_user_frame(*k->chain.iret, rflags, wedge_site_guest_rsp + 16, u)) return;
-    if (k->chain.ss_test && (u.ss & 4)) return;  // Linux's ESPFIX exit: an LDT stack segment
+    if (!check_user_frame(*k->chain.iret, rflags, wedge_site_guest_rsp + 16, u)) return false;
+    if (k->chain.ss_test && (u.ss & 4)) return false;  // Linux's ESPFIX exit: an LDT stack segment
     // site_dispatch's and try_swapgs_user_return_fast's counts.
     ++st.entries;
     st.last_site = k->swapgs->insn;
@@ -147,7 +178,8 @@ void try_fused_return(const site_frame *f, uint64_t ret) {
     ++st.swapgs_user_return_fast;
     wedge::vcpu &c = cpu();
     c.swap_gs_bases();
-    resume_user_from(f, u, enter_user(u, rflags));
+    resume_user_from(u, enter_user(u, rflags));
+    return true;
 }
 
 } // namespace
@@ -177,8 +209,10 @@ void try_swapgs_user_return_fast(const wedge::site &s, uint64_t ret) {
 
 } // namespace xw
 
-extern "C" void swapgs_site_dispatch(xw::site_frame *f) {
+extern "C" bool swapgs_fused_return(xw::site_frame *f) {
+    using namespace xw;
     // The entry stub pushed the kind above the call's return address.
-    xw::try_fused_return(f, reinterpret_cast<const uint64_t *>(wedge_site_guest_rsp)[1]);
-    site_dispatch(f);
+    const kept_chain *k = kept_chain_of(reinterpret_cast<const uint64_t *>(wedge_site_guest_rsp)[1]);
+    if (!k || !k->chain.iret || g_run_stats.trace_traps) return false;  // site_dispatch prints a traced entry
+    return try_fused_return(f, k);
 }

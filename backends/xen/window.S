@@ -9,6 +9,7 @@
  *                     guest_platform.cpp, aliased writable)
  * wedge_site_entry (in .text) is where a rewritten site lands (docs/xen-backend.md). */
 #include "afterburn/gpr_sequences.S.h"
+#include "site_stack.S.h"
         .set WINDOW, 0xffffffffffe00000
         .set KIND_COUNT, 71                 /* site_kind_count */
 
@@ -60,27 +61,54 @@ wedge_slots:
          * while the guest runs (docs/xen-backend.md, "Time and interrupts"): an upcall
          * striking here only acknowledges and re-arms the timer (guest_event), and
          * site_dispatch masks them first thing; nothing re-enters this path. */
-        .macro SITE_ENTRY dispatch
-        movq %rsp, wedge_site_guest_rsp(%rip)
-        leaq wedge_site_stack_top(%rip), %rsp
-        pushfq
-        WEDGE_PUSH_GPRS
-        movq %rsp, %rdi
-        cld
-        call \dispatch                     /* does not return */
-1:      ud2
-        jmp 1b
-        .endm
 
         .globl wedge_site_entry
 wedge_site_entry:
-        SITE_ENTRY site_dispatch
+        SITE_ENTER_STACK
+        SITE_PUSH_CALLEE_SAVED
+        movq %rsp, %rdi
+        cld
+        call site_dispatch                 /* does not return */
+1:      ud2
+        jmp 1b
 
-        /* The swapgs sites' entry: the same frame, and swapgs_site_dispatch first tries to
-         * finish the swapgs with the iretq its code leads to (the return to user mode), then
-         * goes on as site_dispatch. */
+        /* The swapgs sites' entry: the same frame, but swapgs_fused_return (the swapgs with
+         * the iretq its code leads to: the return to user mode) is called with only the
+         * registers a call clobbers saved; the callee-saved ones are still the guest's when
+         * it returns, as the SysV ABI guarantees. Done: those nine are restored and
+         * HYPERVISOR_iret takes the context it wrote. Declined (nothing changed): the other
+         * six slots are filled and site_dispatch goes on as for any site. The frame is 16
+         * words below the stack's 16-byte aligned top, so the calls are aligned. */
 wedge_swapgs_entry:
-        SITE_ENTRY swapgs_site_dispatch
+        SITE_ENTER_STACK
+        subq $6*8, %rsp
+        movq %rsp, %rdi
+        cld
+        call swapgs_fused_return
+        testb %al, %al
+        jz 2f
+        addq $6*8, %rsp
+        popq %r11
+        popq %r10
+        popq %r9
+        popq %r8
+        popq %rdi
+        popq %rsi
+        popq %rdx
+        popq %rcx
+        popq %rax
+        leaq wedge_user_iret_context(%rip), %rsp
+        jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
+2:      movq %rbx, 0*8(%rsp)
+        movq %rbp, 1*8(%rsp)
+        movq %r12, 2*8(%rsp)
+        movq %r13, 3*8(%rsp)
+        movq %r14, 4*8(%rsp)
+        movq %r15, 5*8(%rsp)
+        movq %rsp, %rdi
+        call site_dispatch                 /* does not return */
+3:      ud2
+        jmp 3b
 
         /* wedge_resume(const afterburn::wedge::frame *f): continue the guest with every GPR,
          * rip and the real RFLAGS bits from *f (gpr[] by hardware number, then rip, rflags).
@@ -96,22 +124,6 @@ wedge_resume:
         pushq 17*8(%rdi)                   /* rflags */
         popfq
         WEDGE_LOAD_FRAME_GPRS
-        movq wedge_resume_rsp(%rip), %rsp
-        jmp *wedge_resume_rip(%rip)
-
-        /* wedge_resume_trap(const xw::trap_frame *f): the same from a trap frame (traps.h),
-         * which lies at the top of the wedge's kernel stack for user mode: its GPRs are
-         * popped in place. */
-        .globl wedge_resume_trap
-wedge_resume_trap:
-        movq 20*8(%rdi), %rax              /* rsp */
-        movq %rax, wedge_resume_rsp(%rip)
-        movq 17*8(%rdi), %rax              /* rip */
-        movq %rax, wedge_resume_rip(%rip)
-        pushq 19*8(%rdi)                   /* rflags */
-        popfq
-        movq %rdi, %rsp
-        WEDGE_POP_GPRS
         movq wedge_resume_rsp(%rip), %rsp
         jmp *wedge_resume_rip(%rip)
 
@@ -134,28 +146,13 @@ wedge_iret:
         WEDGE_LOAD_FRAME_GPRS
         jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
 
-        /* wedge_iret_site_frame(const site_frame *regs, const uint64_t iret[5]): HYPERVISOR_iret
-         * with the GPRs the site entry saved (site_frame.h, on the site stack: popped in
-         * place) and the iret frame rip, cs, rflags, rsp, ss, built on the same wedge stack as
-         * wedge_iret's. */
-        .globl wedge_iret_site_frame
-wedge_iret_site_frame:
-        leaq wedge_user_iret_top(%rip), %rsp
-        pushq 4*8(%rsi)                    /* ss */
-        pushq 3*8(%rsi)                    /* rsp */
-        pushq 2*8(%rsi)                    /* rflags */
-        pushq 1*8(%rsi)                    /* cs */
-        pushq 0*8(%rsi)                    /* rip */
-        pushq $0                           /* iret_context.flags: not VGCF_in_syscall */
-        movq %rdi, %rsp
-        WEDGE_POP_GPRS
-        leaq wedge_user_iret_top-6*8(%rip), %rsp
-        jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
-
         .bss
         .balign 16
 wedge_user_iret_stack:
-        .skip 256
+        .skip 256 - 6*8
+        .globl wedge_user_iret_context
+wedge_user_iret_context:
+        .skip 6*8
 wedge_user_iret_top:
         .balign 16
         .globl wedge_user_trap_stack_top
@@ -163,7 +160,7 @@ wedge_user_trap_stack:                     /* stack_switch: Xen's kernel_sp for 
         .skip 16384
 wedge_user_trap_stack_top:
         .balign 16
-        .globl wedge_site_guest_rsp
+        .globl wedge_site_guest_rsp, wedge_resume_rsp, wedge_resume_rip
 wedge_site_guest_rsp:
         .skip 8
 wedge_resume_rsp:

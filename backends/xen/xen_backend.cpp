@@ -5,6 +5,7 @@
 #include "exit.h"
 #include "fault_prefill.h"
 #include "guest_platform.h"
+#include "guest_probe.h"
 #include "guest_sites.h"
 #include "guest_stacks.h"
 #include "hypercall.h"
@@ -80,6 +81,21 @@ bool write_through_shadow(uint64_t va, const uint8_t *buf, size_t len) {
 } // namespace
 
 bool xen_backend::read(uint64_t va, void *dst, size_t len, wedge::access_mode mode, wedge::page_fault &fault) {
+    // A supervisor read is first a plain load through the shadow or, under direct paging, the
+    // guest's own tables, which the wedge runs on (guest_probe.h): the CPU's own translation
+    // of a supervisor read (it needs only P, and sets A on the way, as the walk below does; a
+    // page the shadow lacks is filled from the guest's tables first, as read_through_shadow
+    // fills it). The probe refuses the wedge's addresses and the site table's spans (no
+    // original bytes to overlay then), and fails where the guest's tables do not map the page,
+    // outside guest RAM included: the walk below then reports it as before. It replaces a walk
+    // of the guest's tables per read under direct paging and a walk of the shadow per page
+    // under shadow paging (an iretq site and an exception's delivery make three reads each).
+    // Under direct paging the page-table stores the core queued go to Xen first, so that the
+    // CPU's translation is the guest's (as before the wedge's own faults: direct_fix_wedge_fault).
+    if (mode == wedge::access_mode::supervisor && g_guest_run.running) {
+        if (direct_active()) direct_send_updates();
+        if (guest_probe_read(va, dst, len)) return true;
+    }
     if (!access(va, static_cast<uint8_t *>(dst), len, mode, false, fault)) return false;
     // Reads through the image's physical alias (Linux's head code) see the original bytes too.
     const loaded_guest *g = g_guest_run.guest;
@@ -88,6 +104,30 @@ bool xen_backend::read(uint64_t va, void *dst, size_t len, wedge::access_mode mo
 }
 
 bool xen_backend::write(uint64_t va, const void *src, size_t len, wedge::access_mode mode, wedge::page_fault &fault) {
+    // Under direct paging a supervisor write within one page is first the CPU's own store on
+    // the guest's tables (guest_probe.h), as access() below makes it after its walk: the CPU
+    // checks at least what the walk does (R/W is enforced for the real ring 3 whatever the
+    // guest's CR0.WP; a refusal there goes to the walk, which decides) and sets A and D. It
+    // replaces that walk (an exception's delivery pushes its frame with one write); under
+    // shadow paging, write_through_shadow's walk of the shadow.
+    if (mode == wedge::access_mode::supervisor && g_guest_run.running) {
+        if (direct_active()) {
+            direct_send_updates();
+            if (guest_probe_write(va, src, len)) return true;
+        } else if (shadow_active() && (cpu().cr0 & wedge::cr0::wp) && shadow().config().wp) {
+            // Shadow paging, with the guest's CR0.WP set: a store the shadow maps read-only
+            // faults into shadow_fix_wedge_fault, which makes the fill a faulting write makes
+            // (write_through_shadow's, A and D set) or refuses as the guest's tables refuse a
+            // supervisor write (then the walk below reports it). With WP clear the guest may
+            // write a read-only page, which the shadow does not map writable: that stays
+            // write_through_shadow's (else the store would fault forever), and so does a WP
+            // the shadow's walks do not follow yet (synced after the core's run: after_core).
+            const uint64_t flushes = shadow().stats().flushes;
+            const bool done = guest_probe_write(va, src, len);
+            if (shadow().stats().flushes != flushes) stacks_forgotten();  // a full pool forgot the stacks too
+            if (done) return true;
+        }
+    }
     return access(va, const_cast<uint8_t *>(static_cast<const uint8_t *>(src)), len, mode, true, fault);
 }
 
