@@ -49,6 +49,38 @@ uint64_t width_mask(unsigned width) { return width == 8 ? ~0ull : (1ull << (8 * 
     exit_with(verdict_fail);
 }
 
+// The access the site's instruction makes, at its own address (the caller checked that the
+// guest's tables map it as the instruction needs and that it is no table).
+uint64_t native_load(uint64_t address, unsigned width) {
+    switch (width) {
+    case 1: return *reinterpret_cast<const volatile uint8_t *>(address);
+    case 2: return *reinterpret_cast<const volatile uint16_t *>(address);
+    case 4: return *reinterpret_cast<const volatile uint32_t *>(address);
+    default: return *reinterpret_cast<const volatile uint64_t *>(address);
+    }
+}
+
+void native_store(uint64_t address, unsigned width, uint64_t value) {
+    switch (width) {
+    case 1: *reinterpret_cast<volatile uint8_t *>(address) = static_cast<uint8_t>(value); break;
+    case 2: *reinterpret_cast<volatile uint16_t *>(address) = static_cast<uint16_t>(value); break;
+    case 4: *reinterpret_cast<volatile uint32_t *>(address) = static_cast<uint32_t>(value); break;
+    default: *reinterpret_cast<volatile uint64_t *>(address) = value; break;
+    }
+}
+
+// A store of `width` bytes at `gpa` inside one entry of a table Xen runs: the core stores the
+// whole entry (a narrower store reads it and merges). A refusal stops the run with the address.
+void store_in_table(uint64_t address, uint64_t gpa, unsigned width, uint64_t value) {
+    uint64_t entry = value;
+    if (width != 8) {
+        const unsigned shift = 8 * (gpa & 7);
+        if (const xd::status s = direct().load(gpa & ~7ull, entry); s != xd::status::ok) refused("load", address, s);
+        entry = (entry & ~(width_mask(width) << shift)) | (value & width_mask(width)) << shift;
+    }
+    if (const xd::status s = direct().store(gpa & ~7ull, entry); s != xd::status::ok) refused("store", address, s);
+}
+
 } // namespace
 
 bool direct_page_table_memory::load(uint64_t address, unsigned width, uint64_t &value, wedge::event &fault) {
@@ -57,12 +89,7 @@ bool direct_page_table_memory::load(uint64_t address, unsigned width, uint64_t &
     bool writable;
     const target t = classify(address, width, gpa, writable);
     if (native(t, gpa, false, writable)) {
-        switch (width) {
-        case 1: value = *reinterpret_cast<const volatile uint8_t *>(address); break;
-        case 2: value = *reinterpret_cast<const volatile uint16_t *>(address); break;
-        case 4: value = *reinterpret_cast<const volatile uint32_t *>(address); break;
-        default: value = *reinterpret_cast<const volatile uint64_t *>(address); break;
-        }
+        value = native_load(address, width);
         return true;
     }
     if (t != target::table) return plain_.load(address, width, value, fault);
@@ -78,12 +105,7 @@ bool direct_page_table_memory::store(uint64_t address, unsigned width, uint64_t 
     bool writable;
     const target t = classify(address, width, gpa, writable);
     if (native(t, gpa, true, writable)) {
-        switch (width) {
-        case 1: *reinterpret_cast<volatile uint8_t *>(address) = static_cast<uint8_t>(value); break;
-        case 2: *reinterpret_cast<volatile uint16_t *>(address) = static_cast<uint16_t>(value); break;
-        case 4: *reinterpret_cast<volatile uint32_t *>(address) = static_cast<uint32_t>(value); break;
-        default: *reinterpret_cast<volatile uint64_t *>(address) = value; break;
-        }
+        native_store(address, width, value);
         return true;
     }
     if (t != target::table) return plain_.store(address, width, value, fault);
@@ -96,13 +118,7 @@ bool direct_page_table_memory::store(uint64_t address, unsigned width, uint64_t 
             return false;
         }
     }
-    uint64_t entry = value;
-    if (width != 8) {
-        const unsigned shift = 8 * (gpa & 7);
-        if (const xd::status s = direct().load(gpa & ~7ull, entry); s != xd::status::ok) refused("load", address, s);
-        entry = (entry & ~(width_mask(width) << shift)) | (value & width_mask(width)) << shift;
-    }
-    if (const xd::status s = direct().store(gpa & ~7ull, entry); s != xd::status::ok) refused("store", address, s);
+    store_in_table(address, gpa, width, value);
     return true;
 }
 
@@ -115,12 +131,7 @@ bool direct_fast_load(uint64_t address, unsigned width, uint64_t &value) {
     bool writable;
     const target t = classify(address, width, gpa, writable);
     if (native(t, gpa, false, writable)) {
-        switch (width) {
-        case 1: value = *reinterpret_cast<const volatile uint8_t *>(address); break;
-        case 2: value = *reinterpret_cast<const volatile uint16_t *>(address); break;
-        case 4: value = *reinterpret_cast<const volatile uint32_t *>(address); break;
-        default: value = *reinterpret_cast<const volatile uint64_t *>(address); break;
-        }
+        value = native_load(address, width);
         return true;
     }
     if (t != target::table) return false;
@@ -135,22 +146,11 @@ bool direct_fast_store(uint64_t address, unsigned width, uint64_t value) {
     bool writable;
     const target t = classify(address, width, gpa, writable);
     if (native(t, gpa, true, writable)) {
-        switch (width) {
-        case 1: *reinterpret_cast<volatile uint8_t *>(address) = static_cast<uint8_t>(value); break;
-        case 2: *reinterpret_cast<volatile uint16_t *>(address) = static_cast<uint16_t>(value); break;
-        case 4: *reinterpret_cast<volatile uint32_t *>(address) = static_cast<uint32_t>(value); break;
-        default: *reinterpret_cast<volatile uint64_t *>(address) = value; break;
-        }
+        native_store(address, width, value);
         return true;
     }
     if (t != target::table || !writable) return false;
-    uint64_t entry = value;
-    if (width != 8) {
-        const unsigned shift = 8 * (gpa & 7);
-        if (const xd::status s = direct().load(gpa & ~7ull, entry); s != xd::status::ok) refused("load", address, s);
-        entry = (entry & ~(width_mask(width) << shift)) | (value & width_mask(width)) << shift;
-    }
-    if (const xd::status s = direct().store(gpa & ~7ull, entry); s != xd::status::ok) refused("store", address, s);
+    store_in_table(address, gpa, width, value);
     return true;
 }
 

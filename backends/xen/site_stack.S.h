@@ -32,15 +32,9 @@
         pushq %rbx
         .endm
 
-        /* The whole frame back into the registers and rflags (the guest's rsp stays in
-         * wedge_site_guest_rsp). */
-        .macro SITE_POP_FRAME
-        popq %rbx
-        popq %rbp
-        popq %r12
-        popq %r13
-        popq %r14
-        popq %r15
+        /* The caller-saved registers SITE_ENTER_STACK pushed, back from the stack
+         * (rflags stays on the stack). */
+        .macro SITE_POP_CALLER_SAVED
         popq %r11
         popq %r10
         popq %r9
@@ -50,5 +44,17 @@
         popq %rdx
         popq %rcx
         popq %rax
+        .endm
+
+        /* The whole frame back into the registers and rflags (the guest's rsp stays in
+         * wedge_site_guest_rsp). */
+        .macro SITE_POP_FRAME
+        popq %rbx
+        popq %rbp
+        popq %r12
+        popq %r13
+        popq %r14
+        popq %r15
+        SITE_POP_CALLER_SAVED
         popfq
         .endm

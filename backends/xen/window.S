@@ -88,15 +88,7 @@ wedge_swapgs_entry:
         testb %al, %al
         jz 2f
         addq $6*8, %rsp
-        popq %r11
-        popq %r10
-        popq %r9
-        popq %r8
-        popq %rdi
-        popq %rsi
-        popq %rdx
-        popq %rcx
-        popq %rax
+        SITE_POP_CALLER_SAVED
         leaq wedge_user_iret_context(%rip), %rsp
         jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
 2:      movq %rbx, 0*8(%rsp)
