@@ -7,6 +7,54 @@
 
 namespace afterburn::wedge {
 
+idt_gate decode_idt_gate(const uint64_t raw[2])
+{
+    idt_gate g;
+    g.target = (raw[0] & 0xffff) | (((raw[0] >> 48) & 0xffff) << 16) | ((raw[1] & 0xffffffffull) << 32);
+    g.cs = static_cast<uint16_t>(raw[0] >> 16);
+    g.type = static_cast<uint8_t>((raw[0] >> 40) & 0xf);
+    g.dpl = static_cast<uint8_t>((raw[0] >> 45) & 3);
+    g.ist = static_cast<uint8_t>((raw[0] >> 32) & 7);
+    g.present = ((raw[0] >> 47) & 1) != 0;
+    return g;
+}
+
+handler_code check_handler_code(const segment_descriptor &code, uint8_t cpl)
+{
+    if (!code.code() || !code.long_mode() || code.big() || code.dpl() > cpl) return handler_code::gp;
+    if (!code.present()) return handler_code::np;
+    return handler_code::ok;
+}
+
+unsigned interrupt_frame_image(const vcpu &cpu, const frame &f, const event &ev, uint64_t image[6])
+{
+    // SS, RSP, RFLAGS, CS, RIP, [error code], highest address first.
+    unsigned n = 0;
+    if (ev.has_error_code) image[n++] = ev.error_code;
+    image[n++] = ev.type == event_type::software ? ev.return_rip : f.rip;
+    image[n++] = cpu.cs();
+    image[n++] = visible_rflags(cpu, f);
+    image[n++] = f.gpr[gpr::rsp];
+    image[n++] = cpu.ss();
+    return n;
+}
+
+bool enter_handler(vcpu &cpu, frame &f, uint64_t target, uint16_t cs, uint8_t new_cpl, unsigned gate_type,
+                   uint64_t new_rsp)
+{
+    const bool privilege_changed = new_cpl != cpu.cpl;
+    f.gpr[gpr::rsp] = new_rsp;
+    f.rip = target;
+    f.rflags &= ~(flags::tf | flags::nt | flags::rf);
+    cpu.selector[annotation::seg_cs] = static_cast<uint16_t>((cs & 0xfffc) | new_cpl);
+    if (privilege_changed) cpu.selector[annotation::seg_ss] = new_cpl;  // null SS, RPL = new CPL
+    cpu.cpl = new_cpl;
+    if (gate_type == system_type::interrupt_gate) cpu.set_virtual_if(false);
+    cpu.halted = false;
+    cpu.interrupt_shadow = false;
+    return privilege_changed;
+}
+
 namespace {
 
 enum class fault_class : uint8_t { benign, contributory, page_fault };
@@ -50,23 +98,23 @@ bool try_deliver(vcpu &cpu, frame &f, const event &ev, guest_memory &mem, event 
     }
     uint64_t gate[2];
     if (!mem.read_system(cpu.idtr.base + v * 16u, gate, 16, fault)) return false;
-    unsigned type = (gate[0] >> 40) & 0xf;
-    unsigned gate_dpl = (gate[0] >> 45) & 3;
+    const idt_gate g = decode_idt_gate(gate);
+    const unsigned type = g.type;
     if (type != system_type::interrupt_gate && type != system_type::trap_gate) {
         fault = event::fault(vec::gp, idt_error(v, ext));
         return false;
     }
-    if (ev.type == event_type::software && gate_dpl < cpu.cpl) {
+    if (ev.type == event_type::software && g.dpl < cpu.cpl) {
         fault = event::fault(vec::gp, idt_error(v, 0));
         return false;
     }
-    if (!((gate[0] >> 47) & 1)) {
+    if (!g.present) {
         fault = event::fault(vec::np, idt_error(v, ext));
         return false;
     }
-    uint64_t target = (gate[0] & 0xffff) | (((gate[0] >> 48) & 0xffff) << 16) | ((gate[1] & 0xffffffffull) << 32);
-    uint16_t cs = static_cast<uint16_t>(gate[0] >> 16);
-    unsigned ist = (gate[0] >> 32) & 7;
+    const uint64_t target = g.target;
+    const uint16_t cs = g.cs;
+    const unsigned ist = g.ist;
 
     if ((cs & 0xfffc) == 0) {
         fault = event::fault(vec::gp, ext);
@@ -78,13 +126,10 @@ bool try_deliver(vcpu &cpu, frame &f, const event &ev, guest_memory &mem, event 
     case descriptor_lookup::outside_table: fault = event::fault(vec::gp, selector_error(cs) | ext); return false;
     case descriptor_lookup::ok: break;
     }
-    if (!code.code() || !code.long_mode() || code.big() || code.dpl() > cpu.cpl) {
-        fault = event::fault(vec::gp, selector_error(cs) | ext);
-        return false;
-    }
-    if (!code.present()) {
-        fault = event::fault(vec::np, selector_error(cs) | ext);
-        return false;
+    switch (check_handler_code(code, cpu.cpl)) {
+    case handler_code::ok: break;
+    case handler_code::gp: fault = event::fault(vec::gp, selector_error(cs) | ext); return false;
+    case handler_code::np: fault = event::fault(vec::np, selector_error(cs) | ext); return false;
     }
     uint8_t new_cpl = code.conforming() ? cpu.cpl : static_cast<uint8_t>(code.dpl());
 
@@ -102,13 +147,7 @@ bool try_deliver(vcpu &cpu, frame &f, const event &ev, guest_memory &mem, event 
 
     // SS, RSP, RFLAGS, CS, RIP, [error code], highest address first.
     uint64_t image[6];
-    unsigned n = 0;
-    if (ev.has_error_code) image[n++] = ev.error_code;
-    image[n++] = ev.type == event_type::software ? ev.return_rip : f.rip;
-    image[n++] = cpu.cs();
-    image[n++] = visible_rflags(cpu, f);
-    image[n++] = f.gpr[gpr::rsp];
-    image[n++] = cpu.ss();
+    const unsigned n = interrupt_frame_image(cpu, f, ev, image);
     uint64_t new_rsp = rsp - 8ull * n;
     if (!mem.write_system(new_rsp, image, 8ull * n, fault)) return false;
     if (!is_canonical(target)) {
@@ -116,17 +155,7 @@ bool try_deliver(vcpu &cpu, frame &f, const event &ev, guest_memory &mem, event 
         return false;
     }
 
-    bool privilege_changed = new_cpl != cpu.cpl;
-    f.gpr[gpr::rsp] = new_rsp;
-    f.rip = target;
-    f.rflags &= ~(flags::tf | flags::nt | flags::rf);
-    cpu.selector[annotation::seg_cs] = static_cast<uint16_t>((cs & 0xfffc) | new_cpl);
-    if (privilege_changed) cpu.selector[annotation::seg_ss] = new_cpl;  // null SS, RPL = new CPL
-    cpu.cpl = new_cpl;
-    if (type == system_type::interrupt_gate) cpu.set_virtual_if(false);
-    cpu.halted = false;
-    cpu.interrupt_shadow = false;
-    if (privilege_changed) mem.host().state_changed(cpu, state_change::privilege);
+    if (enter_handler(cpu, f, target, cs, new_cpl, type, new_rsp)) mem.host().state_changed(cpu, state_change::privilege);
     return true;
 }
 

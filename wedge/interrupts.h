@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "wedge/backend.h"
+#include "wedge/descriptor.h"
 #include "wedge/event.h"
 #include "wedge/frame.h"
 #include "wedge/vcpu.h"
@@ -23,6 +24,33 @@ enum class delivery : uint8_t {
 // A fault while delivering (bad gate, #PF on the stack) is delivered instead, combined into
 // #DF by the architectural rules; a fault while delivering #DF is a shutdown.
 delivery deliver(vcpu &cpu, frame &f, const event &ev, backend &be);
+
+// The steps of deliver() that a backend's fast delivery (the Xen wedge's user-mode exception,
+// backends/xen/user_exception_fast_path.h) shares with it, so that both decide alike.
+
+// An IDT gate's fields (the 16 bytes at IDTR.base + vector * 16).
+struct idt_gate {
+    uint64_t target;
+    uint16_t cs;
+    uint8_t type, dpl, ist;
+    bool present;
+};
+idt_gate decode_idt_gate(const uint64_t raw[2]);
+
+// The checks delivery makes of the handler's code segment descriptor at CPL `cpl`: ok, or the
+// vector it raises (with selector_error(cs) | EXT).
+enum class handler_code : uint8_t { ok, gp, np };
+handler_code check_handler_code(const segment_descriptor &code, uint8_t cpl);
+
+// The interrupt frame delivery pushes for `ev` interrupting `f` (error code, RIP, CS, RFLAGS,
+// RSP, SS, lowest address first); returns how many words.
+unsigned interrupt_frame_image(const vcpu &cpu, const frame &f, const event &ev, uint64_t image[6]);
+
+// The vCPU and frame once the frame is written at `new_rsp`: the handler at `target` with CS
+// `cs` at `new_cpl`, TF/NT/RF cleared, IF cleared through an interrupt gate, SS null on a
+// privilege change. Returns whether the privilege changed (the caller's state_changed).
+bool enter_handler(vcpu &cpu, frame &f, uint64_t target, uint16_t cs, uint8_t new_cpl, unsigned gate_type,
+                   uint64_t new_rsp);
 
 // Delivers pending interrupts while the virtual IF allows it and no interrupt shadow
 // covers frame.rip (a trap gate leaves IF set, so a second one may nest at once). Returns

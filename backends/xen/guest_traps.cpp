@@ -19,6 +19,7 @@
 #include "shadow_costs.h"
 #include "run_stats.h"
 #include "shared_info.h"
+#include "user_exception_fast_path.h"
 #include "user_mode.h"
 #include "wedge/event.h"
 #include "xapic_mmio.h"
@@ -255,6 +256,10 @@ void guest_trap(trap_frame *f) {
     ++g_run_stats.traps_delivered;
     g_run_stats.last_vector = f->vector;
     g_run_stats.last_trap_rip = f->rip;
+    // From user mode to Linux's interrupt gates: without the core when nothing is unusual
+    // (user_exception_fast_path.h). The trap frame `f` is not read after this point: the
+    // guest's interrupt frame is written over it.
+    if (from_user) try_deliver_user_exception_fast(ev);
     deliver_and_resume(ev);
 }
 
