@@ -207,3 +207,15 @@ TEST_CASE("fuzz finding: a relocatable section aligned to 2^48 is refused, not d
     CHECK(!img);
     CHECK(error.find("section .text: alignment or size too large") != std::string::npos);
 }
+
+TEST_CASE("fuzz finding: a code section whose address range wraps around is refused, not swept", "[scan][errors][fuzz]")
+{
+    // tests/fuzz/regressions/elf/finding-2-code-section-address-wraps.o: found by ctest fuzz.elf;
+    // an object's .shstrtab marked executable (not allocated) at sh_addr 0xfffffffffffffff7 with
+    // 0x57 bytes: scan's sweep started past its end and read beyond the contents.
+    std::string error;
+    auto img = elf_image::load(
+        AFTERBURN_SOURCE_DIR "/tests/fuzz/regressions/elf/finding-2-code-section-address-wraps.o", error);
+    CHECK(!img);
+    CHECK(error.find("section .shstrtab: address + size wraps around 2^64") != std::string::npos);
+}
