@@ -90,8 +90,7 @@ extern "C" bool syscall_fast(xw::syscall_entry_frame *f) {
     // No state_changed(privilege): xen_backend's does nothing on the way into CPL 0.
     commit_syscall(c);
     // The swapgs at LSTAR (swapgs_fast_path.cpp), continuing after its span.
-    ++st.kind_entries[swapgs_kind];
-    ++st.swapgs_fast;
+    ++st.syscall_fast_unfolded;  // a swapgs site entry and swapgs_fast (run_stats.h)
     c.interrupt_shadow = false;
     c.swap_gs_bases();
     f->rflags = kernel_rflags;

@@ -121,7 +121,6 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
     c.cpl = 3;
     // state_changed(privilege) as xen_backend's does it for CPL 3, without the calls.
     prefill_user_fault();
-    ++g_run_stats.kind_entries[iret_kind];
     return (rflags & ~writable) | (u.rflags & writable) | wedge::flags::fixed1;
 }
 
@@ -144,7 +143,6 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
 void resume_user_from(const user_frame &u, uint64_t rflags) {
     wedge::vcpu &c = cpu();
     sync_gs(c);
-    ++g_run_stats.user_entries;
     if (timer_off_deadline()) arm_timer();
     returning_to_user_mode(c);
     g_guest_run.frame.rip = u.rip;  // for a failure report only
@@ -170,12 +168,11 @@ void resume_user_from(const user_frame &u, uint64_t rflags) {
     user_frame u;
     if (!check_user_frame(*k->chain.iret, rflags, wedge_site_guest_rsp + 16, u)) return false;
     if (k->chain.ss_test && (u.ss & 4)) return false;  // Linux's ESPFIX exit: an LDT stack segment
-    // site_dispatch's and try_swapgs_user_return_fast's counts.
-    ++st.entries;
+    // site_dispatch's, try_swapgs_user_return_fast's, enter_user's and resume_user_from's
+    // counts in one (run_stats.h: fold_fast_path_counts).
+    ++st.fused_returns_unfolded;
     st.last_site = k->swapgs->insn;
     st.last_kind = swapgs_kind;
-    ++st.kind_entries[swapgs_kind];
-    ++st.swapgs_user_return_fast;
     wedge::vcpu &c = cpu();
     c.swap_gs_bases();
     resume_user_from(u, enter_user(u, rflags));
@@ -189,6 +186,7 @@ void try_user_return_fast(const wedge::site &s) {
     user_frame u;
     if (!check_user_frame(s, fr.rflags, fr.gpr[wedge::rsp], u)) return;
     ++g_run_stats.user_return_fast;
+    ++g_run_stats.kind_entries[iret_kind];
     resume_user(u, enter_user(u, fr.rflags));
 }
 
@@ -203,6 +201,7 @@ void try_swapgs_user_return_fast(const wedge::site &s, uint64_t ret) {
     if (chain.ss_test && (u.ss & 4)) return;  // Linux's ESPFIX exit: an LDT stack segment
     ++g_run_stats.kind_entries[s.rec.kind];
     ++g_run_stats.swapgs_user_return_fast;
+    ++g_run_stats.kind_entries[iret_kind];
     c.swap_gs_bases();
     resume_user(u, enter_user(u, fr.rflags));
 }
