@@ -40,6 +40,7 @@ guest_platform &platform() { return *g_platform; }
 namespace {
 
 void print_run_counters() {
+    fold_fast_path_counts();
     const run_stats &s = g_run_stats;
     console_flush();
     print("xen-wedge: guest: %lu site entries, %lu exceptions delivered, %lu returns to user mode, "

@@ -23,11 +23,9 @@ struct stack_fill {
     static constexpr unsigned kernel_stacks = 32;
     uint64_t kernel_blocks[kernel_stacks] = {};
     unsigned kernel_next = 0;
-    // The user stack page note_user_stack last found present and writable in the kernel root,
-    // and the shadow's forget count then: while both are the same, it still is.
-    uint64_t user_seen = ~0ull, user_seen_forgets = 0;
 };
 constinit stack_fill g_fill{};
+constexpr uint64_t no_forgets = 0;  // direct paging's forget count
 
 constexpr uint32_t pf_writable = 2;  // ELF PF_W
 constexpr uint64_t stack_block = 16 * 1024;
@@ -80,6 +78,9 @@ bool prefill(uint64_t va) {
 
 } // namespace
 
+// Initially no page (the mask keeps the low bits, which a page address never has set).
+constinit user_stack_seen g_user_stack_seen{~0xfffull, ~0ull, 0, &no_forgets};
+
 void stacks_forgotten() { ++g_fill.generation; }
 
 void user_stacks_forgotten() {
@@ -108,22 +109,25 @@ void stack_page_forgotten(uint64_t va) {
         g_fill.filled_stack = ~0ull;  // refill under rsp on the way back
 }
 
-void note_user_stack(uint64_t rsp) {
-    if (direct_active()) return;  // Xen runs the guest's own tables: nothing to fill or keep
+void note_new_user_stack(uint64_t rsp) {
+    user_stack_seen &seen = g_user_stack_seen;
+    if (direct_active()) {  // Xen runs the guest's own tables: nothing to fill or keep, ever
+        seen = {0, 0, 0, &no_forgets};
+        return;
+    }
+    // A page other than the one last found filled, or the shadow dropped something since
+    // (note_user_stack returned inline otherwise: that page is still filled, and among
+    // user_pages, where the last call put it).
     uint64_t page = (rsp - 8) & ~0xfffull;
-    // The same page as last time, and the shadow has dropped nothing since: it is still
-    // filled (and among user_pages, where the last call put it). Every system call of a
-    // process that loops is this case.
     const xs::shadow_mmu &sh = shadow();
-    if (page == g_fill.user_seen && sh.stats().forgets == g_fill.user_seen_forgets) return;
     bool known = false;
     for (uint64_t p : g_fill.user_pages) known |= p == page;
     if (!known) g_fill.user_pages[g_fill.user_next++ % 4] = page;
     // Always: the page may have been absent when it was first seen (a stack that grew since,
     // a fresh exec), and the kernel's first site after the switch pushes onto it.
     bool filled = prefill(page);
-    g_fill.user_seen = filled ? page : ~0ull;
-    g_fill.user_seen_forgets = sh.stats().forgets;
+    // The shadow (and so its count) stays where it is for the run.
+    seen = {~0xfffull, filled ? page : ~0ull, sh.stats().forgets, &sh.stats().forgets};
 }
 
 namespace {

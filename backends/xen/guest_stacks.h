@@ -29,6 +29,19 @@ void refill_forgotten_stacks();
 // load the user rsp and then run the sysretq/iretq site, whose call pushes there in kernel
 // mode. So the pages under the user rsp seen on each way in from user mode are kept filled in
 // the kernel root as well (the last few distinct ones).
-void note_user_stack(uint64_t rsp);
+// Inline, the unchanged case (every system call of a process that loops): the page under rsp
+// is the one last found filled and the shadow's forget count is what it was then. Under
+// direct paging the mask is 0 and the count a constant: every page matches (nothing to fill).
+struct user_stack_seen {
+    uint64_t page_mask, page, forgets;
+    const uint64_t *current_forgets;
+};
+extern user_stack_seen g_user_stack_seen;
+void note_new_user_stack(uint64_t rsp);
+inline void note_user_stack(uint64_t rsp) {
+    const user_stack_seen &s = g_user_stack_seen;
+    if (((rsp - 8) & s.page_mask) == s.page && *s.current_forgets == s.forgets) return;
+    note_new_user_stack(rsp);
+}
 
 } // namespace xw

@@ -38,6 +38,7 @@ constexpr uint64_t heartbeat_ns = 5000000000ull;
 
 // Called from the periodic upcalls that strike guest code.
 void check_progress(const trap_frame *f) {
+    fold_fast_path_counts();
     const run_stats &s = g_run_stats;
     uint64_t events =
         s.entries + fast_path_completions() + s.traps_delivered + s.upcall_deliveries + s.user_entries;

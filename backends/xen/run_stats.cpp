@@ -53,12 +53,25 @@ void print_kind_counts(const char *title, const uint64_t *counts) {
 
 } // namespace
 
+void fold_fast_path_counts() {
+    run_stats &s = g_run_stats;
+    constexpr auto swapgs = static_cast<unsigned>(site_kind::swapgs), iret = static_cast<unsigned>(site_kind::iret);
+    s.kind_entries[swapgs] += s.syscall_fast_unfolded + s.fused_returns_unfolded;
+    s.swapgs_fast += s.syscall_fast_unfolded;
+    s.entries += s.fused_returns_unfolded;
+    s.kind_entries[iret] += s.fused_returns_unfolded;
+    s.swapgs_user_return_fast += s.fused_returns_unfolded;
+    s.user_entries += s.fused_returns_unfolded;
+    s.syscall_fast_unfolded = s.fused_returns_unfolded = 0;
+}
+
 uint64_t fast_path_completions() {
     return wedge_inline_pushf_count + wedge_inline_popf_count + wedge_inline_sti_count + wedge_inline_rdtsc_count +
            wedge_inline_rdtscp_count + page_table_fast_completions();
 }
 
 void print_stats() {
+    fold_fast_path_counts();
     const run_stats &s = g_run_stats;
     print_kind_counts("site entries by kind", s.kind_entries);
     print_page_table_site_stats(s.kind_entries);
@@ -139,6 +152,7 @@ const char *guest_symbol(uint64_t va, char *buf, unsigned size) {
 }
 
 void fail_run(const char *what) {
+    fold_fast_path_counts();
     const run_stats &s = g_run_stats;
     console_flush();
     print("xen-wedge: guest: %s\n", what);

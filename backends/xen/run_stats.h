@@ -36,10 +36,20 @@ struct run_stats {
     // Returns to user mode without the core (user_return_fast_path.cpp): at the iretq site, and
     // at the swapgs whose code leads to it (both sites in one entry).
     uint64_t user_return_fast, swapgs_user_return_fast;
+    // The two system-call fast paths count once each and fold_fast_path_counts spreads that
+    // over the counters above before anyone reads them: the `syscall` with the swapgs at LSTAR
+    // (syscall_fast_path.cpp: a swapgs site entry, swapgs_fast) and the fused return
+    // (user_return_fast_path.cpp: a site entry, a swapgs and an iretq site entry,
+    // swapgs_user_return_fast, a return to user mode). One increment each instead of five.
+    uint64_t syscall_fast_unfolded, fused_returns_unfolded;
     // The last site run and the last exception delivered, for a failure report.
     uint64_t last_site, last_kind, last_vector = ~0ull, last_trap_rip;
 };
 extern run_stats g_run_stats;
+
+// Adds the fast paths' single counts (syscall_fast_unfolded, fused_returns_unfolded) into the
+// counters they stand for and clears them: called before every read of those counters.
+void fold_fast_path_counts();
 
 // Sites the entry window finished without the core (sti_fast_path.S, flags_fast_path.S,
 // tsc_fast_path.S): progress as much as a site entry (a guest spinning on rdtsc is not stuck).

@@ -17,7 +17,8 @@ namespace xw {
 // clobber (the callee-saved ones stay in the CPU), lowest address first, then Xen's iret
 // frame. rcx and r11 hold what the `syscall` left in them (the return rip, the user RFLAGS).
 struct syscall_entry_frame {
-    uint64_t r10, r9, r8, rdi, rsi, rdx, rax, r11, rcx;
+    uint64_t r10, r9, r8, rdi, rsi, rdx, rax;
+    uint64_t rcx, r11;  // Xen's callback frame as Xen wrote it: the stub pushes below them
     uint64_t rip, cs, rflags, rsp, ss;
 };
 static_assert(__builtin_offsetof(syscall_entry_frame, rflags) == 11 * 8, "traps.S: pushq 16(%rsp) after the pops");

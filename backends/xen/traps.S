@@ -70,11 +70,7 @@
 	.globl syscall_entry
 	.type syscall_entry, @function
 syscall_entry:
-	popq	%rcx
-	popq	%r11
-	pushq	%rcx
-	pushq	%r11
-	pushq	%rax
+	pushq	%rax		/* below Xen's rcx and r11 words, which stay where Xen wrote them */
 	pushq	%rdx
 	pushq	%rsi
 	pushq	%rdi
@@ -92,8 +88,8 @@ syscall_entry:
 	popq	%rsi
 	popq	%rdx
 	popq	%rax
-	popq	%r11
 	popq	%rcx
+	popq	%r11
 	jz	1f
 	pushq	16(%rsp)		/* the guest's real RFLAGS (the iret frame's) */
 	popfq

@@ -39,21 +39,21 @@ struct user_frame {
     uint16_t cs, ss;
 };
 
-// The descriptors `cs` and `ss` name in the GDT, as the core's read_descriptor reads them (an
-// LDT selector is left to the core): in one read when SS's is right below CS's (Linux's
-// __USER_DS and __USER_CS).
-bool gdt_descriptors(const wedge::vcpu &c, uint16_t cs, uint16_t ss, wedge::segment_descriptor &dcs,
-                     wedge::segment_descriptor &dss) {
+// The descriptors `cs` and `ss` name in the GDT (their 8 bytes: segment_descriptor's low), as
+// the core's read_descriptor reads them (an LDT selector is left to the core): in one read
+// when SS's is right below CS's (Linux's __USER_DS and __USER_CS). Raw words: the usual case
+// compares them with the known ones and builds no descriptor.
+bool gdt_descriptors(const wedge::vcpu &c, uint16_t cs, uint16_t ss, uint64_t &dcs, uint64_t &dss) {
     uint32_t ics = cs & 0xfff8u, iss = ss & 0xfff8u;
     if (((cs | ss) & 4) || ics + 7 > c.gdtr.limit || iss + 7 > c.gdtr.limit) return false;
     if (ics == iss + 8) {
         uint64_t both[2];
         if (!guest_probe_read(c.gdtr.base + iss, both, sizeof both)) return false;
-        dss.low = both[0];
-        dcs.low = both[1];
+        dss = both[0];
+        dcs = both[1];
         return true;
     }
-    return guest_probe_read(c.gdtr.base + ics, &dcs.low, 8) && guest_probe_read(c.gdtr.base + iss, &dss.low, 8);
+    return guest_probe_read(c.gdtr.base + ics, &dcs, 8) && guest_probe_read(c.gdtr.base + iss, &dss, 8);
 }
 
 // The descriptors check_user_frame last found good, with the selectors and the GDT they were
@@ -97,14 +97,17 @@ bool check_user_frame(const wedge::site &iret, uint64_t rflags, uint64_t rsp, us
     if ((out.cs & 3) != 3 || (out.ss & 3) != 3 || !(out.cs & 0xfffc) || !(out.ss & 0xfffc)) return false;
     if (!(out.rflags & wedge::flags::if_) || (out.rflags & (wedge::flags::tf | wedge::flags::nt))) return false;
     if (out.rip >= user_half_end) return false;  // also the canonical check
-    wedge::segment_descriptor dcs, dss;
-    if (!gdt_descriptors(c, out.cs, out.ss, dcs, dss)) return false;
+    uint64_t cs_bytes, ss_bytes;
+    if (!gdt_descriptors(c, out.cs, out.ss, cs_bytes, ss_bytes)) return false;
     known_descriptors &k = g_known;
-    if (dcs.low == k.dcs && dss.low == k.dss && out.cs == k.cs && out.ss == k.ss && c.gdtr.base == k.gdt_base &&
+    if (cs_bytes == k.dcs && ss_bytes == k.dss && out.cs == k.cs && out.ss == k.ss && c.gdtr.base == k.gdt_base &&
         c.gdtr.limit == k.gdt_limit)
         return true;
+    wedge::segment_descriptor dcs, dss;
+    dcs.low = cs_bytes;
+    dss.low = ss_bytes;
     if (!user_descriptors_good(dcs, dss)) return false;
-    k = {c.gdtr.base, dcs.low, dss.low, c.gdtr.limit, out.cs, out.ss};
+    k = {c.gdtr.base, cs_bytes, ss_bytes, c.gdtr.limit, out.cs, out.ss};
     return true;
 }
 
@@ -121,7 +124,6 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
     c.cpl = 3;
     // state_changed(privilege) as xen_backend's does it for CPL 3, without the calls.
     prefill_user_fault();
-    ++g_run_stats.kind_entries[iret_kind];
     return (rflags & ~writable) | (u.rflags & writable) | wedge::flags::fixed1;
 }
 
@@ -144,7 +146,6 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
 void resume_user_from(const user_frame &u, uint64_t rflags) {
     wedge::vcpu &c = cpu();
     sync_gs(c);
-    ++g_run_stats.user_entries;
     if (timer_off_deadline()) arm_timer();
     returning_to_user_mode(c);
     g_guest_run.frame.rip = u.rip;  // for a failure report only
@@ -170,12 +171,11 @@ void resume_user_from(const user_frame &u, uint64_t rflags) {
     user_frame u;
     if (!check_user_frame(*k->chain.iret, rflags, wedge_site_guest_rsp + 16, u)) return false;
     if (k->chain.ss_test && (u.ss & 4)) return false;  // Linux's ESPFIX exit: an LDT stack segment
-    // site_dispatch's and try_swapgs_user_return_fast's counts.
-    ++st.entries;
+    // site_dispatch's, try_swapgs_user_return_fast's, enter_user's and resume_user_from's
+    // counts in one (run_stats.h: fold_fast_path_counts).
+    ++st.fused_returns_unfolded;
     st.last_site = k->swapgs->insn;
     st.last_kind = swapgs_kind;
-    ++st.kind_entries[swapgs_kind];
-    ++st.swapgs_user_return_fast;
     wedge::vcpu &c = cpu();
     c.swap_gs_bases();
     resume_user_from(u, enter_user(u, rflags));
@@ -189,6 +189,7 @@ void try_user_return_fast(const wedge::site &s) {
     user_frame u;
     if (!check_user_frame(s, fr.rflags, fr.gpr[wedge::rsp], u)) return;
     ++g_run_stats.user_return_fast;
+    ++g_run_stats.kind_entries[iret_kind];
     resume_user(u, enter_user(u, fr.rflags));
 }
 
@@ -203,6 +204,7 @@ void try_swapgs_user_return_fast(const wedge::site &s, uint64_t ret) {
     if (chain.ss_test && (u.ss & 4)) return;  // Linux's ESPFIX exit: an LDT stack segment
     ++g_run_stats.kind_entries[s.rec.kind];
     ++g_run_stats.swapgs_user_return_fast;
+    ++g_run_stats.kind_entries[iret_kind];
     c.swap_gs_bases();
     resume_user(u, enter_user(u, fr.rflags));
 }
