@@ -84,6 +84,8 @@ void print_stats() {
           wedge_inline_rdtsc_count, wedge_inline_rdtscp_count);
     print("xen-wedge: guest: %lu swapgs finished without the core (swapgs_fast_path.cpp)\n", s.swapgs_fast);
     print("xen-wedge: guest: %lu mov from CR finished without the core (cr_read_fast_path.cpp)\n", s.cr_read_fast);
+    print("xen-wedge: guest: %lu user-mode exceptions delivered without the core (user_exception_fast_path.cpp)\n",
+          s.user_exception_fast);
     print("xen-wedge: guest: %lu mov to or from a data segment register, %lu wrmsr of a segment base, %lu mov to CR3 "
           "finished without the core (segment_fast_path.cpp, msr_write_fast_path.cpp, cr3_write_fast_path.cpp)\n",
           s.segment_fast, s.msr_write_fast, s.cr3_write_fast);

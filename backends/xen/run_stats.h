@@ -27,6 +27,7 @@ struct run_stats {
     uint64_t cr3_loads, cr3_kept;  // guest CR3 loads, and those that kept the kernel half
     uint64_t swapgs_fast;  // swapgs sites finished without the core (swapgs_fast_path.cpp)
     uint64_t cr_read_fast;  // mov-from-CR sites finished without the core (cr_read_fast_path.cpp)
+    uint64_t user_exception_fast;  // user-mode exceptions delivered without the core (user_exception_fast_path.cpp)
     uint64_t segment_fast;  // mov to/from DS, ES, FS, GS finished without the core (segment_fast_path.cpp)
     uint64_t msr_write_fast;  // wrmsr of FS_BASE, GS_BASE, KERNEL_GS_BASE without the core (msr_write_fast_path.cpp)
     uint64_t gs_index_fast;  // swapgs; mov to GS; swapgs in one entry (gs_index_fast_path.cpp)

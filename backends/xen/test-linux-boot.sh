@@ -44,6 +44,11 @@ fallback=$(sed -n 's/^xen-wedge: guest: fallback \([0-9]*\) .*/\1/p' <<<"$clean"
 places=$(sed -n 's/^xen-wedge: guest: alternatives: .* \([0-9][0-9]*\) places .*/\1/p' <<<"$clean")
 [ -n "$places" ] && [ "$places" -gt 0 ] ||
     fail "the wedge read no places Linux's alternatives may copy a rewritten site to (console log: $log)"
+# User-mode page faults reach Linux through the fast delivery (docs/xen-backend.md, "A user-mode
+# exception without the core").
+user_exc=$(sed -n 's/^xen-wedge: guest: \([0-9]*\) user-mode exceptions delivered without the core.*/\1/p' <<<"$clean")
+[ -n "$user_exc" ] && [ "$user_exc" -gt 0 ] ||
+    fail "no user-mode exception delivered without the core (counter '${user_exc:-missing}'; console log: $log)"
 grep -E '^xen-wedge: guest: (shadow: |[0-9]+ site entries|alternatives: |[0-9]+ of them from)' <<<"$clean" || true
 [ "$(sha256sum "$vmlinux")" = "$sum_before" ] || fail "$vmlinux changed during the boot"
 # `afterburn rewrite --backend xen` leaves the bytes this wedge ran (head code included).

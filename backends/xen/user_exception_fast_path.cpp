@@ -6,6 +6,7 @@
 #include "guest_stacks.h"
 #include "guest_time.h"
 #include "pv_direct.h"
+#include "run_stats.h"
 #include "wedge/guest_memory.h"
 #include "wedge/interrupts.h"
 
@@ -103,6 +104,7 @@ void try_deliver_user_exception_fast(const wedge::event &ev) {
     // (the fast-path bytes for CPL 0, the GS slot as sync_gs_for_resume, events).
     ensure_stack_mapped(fr.gpr[wedge::rsp]);
     if (timer_off_deadline()) arm_timer();
+    ++g_run_stats.user_exception_fast;
     resume_kernel_fast();
 }
 
