@@ -1,4 +1,4 @@
-// Finding a table's present entries four at a time (docs/xen-direct-paging.md, "The new root"):
+// Finding a table's present entries eight at a time (docs/xen-direct-paging.md, "The new root"):
 // the core's loops over a table's 512 entries (adoption's passes, a root's children, a table
 // given back) mostly meet absent entries, and one test per entry was most of their cost.
 #pragma once
@@ -9,9 +9,9 @@
 
 namespace afterburn::xen_direct {
 
-// The first index in [from, end) whose entry has P, or `end` (a multiple of 4). Each entry is
-// read through the view as it is now (the caller takes the view again after a call that may
-// map another frame, and passes the new one).
+// The first index in [from, end) whose entry has P, or `end`, which must be a multiple of 8 (the
+// groups of eight are read whole). Each entry is read through the view as it is now (the
+// caller takes the view again after a call that may map another frame, and passes the new one).
 inline unsigned next_present(const volatile uint64_t *v, unsigned from, unsigned end)
 {
     unsigned i = from;
