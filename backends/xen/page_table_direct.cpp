@@ -69,6 +69,15 @@ void native_store(uint64_t address, unsigned width, uint64_t value) {
     }
 }
 
+// A load of `width` bytes at `gpa` inside one entry of a table Xen runs: the core's guest view
+// of the whole entry, the bytes asked for taken out. A refusal stops the run with the address.
+// Inlined: as a call it cost fork+exit 1.1 % (one per table-entry load, ~1.4 M per run).
+[[gnu::always_inline]] inline uint64_t load_from_table(uint64_t address, uint64_t gpa, unsigned width) {
+    uint64_t entry = 0;
+    if (const xd::status s = direct().load(gpa & ~7ull, entry); s != xd::status::ok) refused("load", address, s);
+    return (entry >> (8 * (gpa & 7))) & width_mask(width);
+}
+
 // A store of `width` bytes at `gpa` inside one entry of a table Xen runs: the core stores the
 // whole entry (a narrower store reads it and merges). A refusal stops the run with the address.
 void store_in_table(uint64_t address, uint64_t gpa, unsigned width, uint64_t value) {
@@ -93,9 +102,7 @@ bool direct_page_table_memory::load(uint64_t address, unsigned width, uint64_t &
         return true;
     }
     if (t != target::table) return plain_.load(address, width, value, fault);
-    uint64_t entry = 0;
-    if (const xd::status s = direct().load(gpa & ~7ull, entry); s != xd::status::ok) refused("load", address, s);
-    value = (entry >> (8 * (gpa & 7))) & width_mask(width);
+    value = load_from_table(address, gpa, width);
     return true;
 }
 
@@ -135,9 +142,7 @@ bool direct_fast_load(uint64_t address, unsigned width, uint64_t &value) {
         return true;
     }
     if (t != target::table) return false;
-    uint64_t entry = 0;
-    if (const xd::status s = direct().load(gpa & ~7ull, entry); s != xd::status::ok) refused("load", address, s);
-    value = (entry >> (8 * (gpa & 7))) & width_mask(width);
+    value = load_from_table(address, gpa, width);
     return true;
 }
 
