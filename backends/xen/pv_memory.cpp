@@ -229,6 +229,12 @@ bool scratch_make_readonly(const scratch_page &p) {
 uint64_t guest_ram_bytes() { return g_guest_pages << 12; }
 uint64_t guest_base_pfn() { return g_guest_base; }
 
+const uint64_t *guest_p2m(uint64_t &frames) {
+    static_assert(sizeof(xen_pfn_t) == sizeof(uint64_t));
+    frames = g_guest_pages;
+    return reinterpret_cast<const uint64_t *>(g_p2m + g_guest_base);
+}
+
 bool gfn_to_mfn(uint64_t gfn, uint64_t &mfn) {
     if (gfn >= g_guest_pages) return false;
     mfn = mfn_of_pfn(g_guest_base + gfn);

@@ -47,6 +47,8 @@ bool scratch_make_readonly(const scratch_page &p);
 uint64_t guest_ram_bytes();
 uint64_t guest_base_pfn();
 bool gfn_to_mfn(uint64_t gfn, uint64_t &mfn);
+// The p2m of guest RAM as an array: mfn of gfn g = [g] for g < frames (Xen's list from start_info, offset).
+const uint64_t *guest_p2m(uint64_t &frames);
 // Copies to/from guest-physical memory; false if any byte lies outside guest RAM.
 bool guest_phys_write(uint64_t gpa, const void *src, size_t len);
 bool guest_phys_read(uint64_t gpa, void *dst, size_t len);

@@ -123,6 +123,10 @@ void print_stats() {
               "%lu rebuilt from empty), %lu flushes in all, %lu pool reclaims, %u tables in use\n",
               s.shadow_faults, s.cr3_loads, s.cr3_kept, s.cr3_loads - s.cr3_kept, shadow().stats().flushes,
               shadow().stats().pool_reclaims, shadow().stats().tables_in_use);
+        print("xen-wedge: guest: shadow: %lu kept CR3 loads switched to another address space's roots: %lu kept for "
+              "that root since it last ran, %lu given to it\n",
+              shadow().stats().space_hits + shadow().stats().space_reuses, shadow().stats().space_hits,
+              shadow().stats().space_reuses);
     }
     print("xen-wedge: guest: %lu guest frames mapped into the wedge's temporary slots\n", guest_phys_remaps());
     print_shadow_costs();

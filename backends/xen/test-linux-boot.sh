@@ -49,6 +49,11 @@ places=$(sed -n 's/^xen-wedge: guest: alternatives: .* \([0-9][0-9]*\) places .*
 user_exc=$(sed -n 's/^xen-wedge: guest: \([0-9]*\) user-mode exceptions delivered without the core.*/\1/p' <<<"$clean")
 [ -n "$user_exc" ] && [ "$user_exc" -gt 0 ] ||
     fail "no user-mode exception delivered without the core (counter '${user_exc:-missing}'; console log: $log)"
+# Processes switch back onto the user halves the shadow kept for them (docs/xen-shadow-paging.md,
+# "Address spaces").
+space_hits=$(sed -n 's/^xen-wedge: guest: shadow: [0-9]* kept CR3 loads switched .*: \([0-9]*\) kept for that root.*/\1/p' <<<"$clean")
+[ -n "$space_hits" ] && [ "$space_hits" -gt 0 ] ||
+    fail "no CR3 load found its root's user half kept in an address space (counter '${space_hits:-missing}'; console log: $log)"
 grep -E '^xen-wedge: guest: (shadow: |[0-9]+ site entries|alternatives: |[0-9]+ of them from)' <<<"$clean" || true
 [ "$(sha256sum "$vmlinux")" = "$sum_before" ] || fail "$vmlinux changed during the boot"
 # `afterburn rewrite --backend xen` leaves the bytes this wedge ran (head code included).

@@ -2,6 +2,8 @@
 // and docs/xen-shadow-paging.md.
 #include "shadow_mmu.h"
 
+#include "present_scan.h"
+
 namespace afterburn::xen_shadow {
 namespace {
 
@@ -78,6 +80,8 @@ int shadow_mmu::alloc_table(unsigned level)
     const int idx = free_[--free_count_];
     frames_[idx].level = static_cast<uint8_t>(level);
     frames_[idx].flags = 0;
+    frames_[idx].user_root = false;
+    frames_[idx].space = shared_space;
     ++stats_.tables_allocated;
     ++stats_.tables_in_use;
     return idx;
@@ -87,6 +91,55 @@ bool shadow_mmu::write(int table, unsigned index, uint64_t value)
 {
     ++stats_.entries_written;
     return hv_.write_entry(frames_[table].mfn, index, value);
+}
+
+// ---- address spaces -------------------------------------------------------------------------
+
+uint8_t shadow_mmu::space_below(int table, unsigned level, unsigned index) const
+{
+    if (level < 4)
+        return frames_[table].space;
+    return index < half ? frames_[table].space : shared_space;
+}
+
+bool shadow_mmu::write_root(int root, unsigned index, uint64_t value)
+{
+    if (index < half)
+        return write(root, index, value);
+    const unsigned kind = frames_[root].user_root ? 1 : 0;
+    bool ok = true;
+    for (unsigned k = 0; k < space_count_; ++k)
+        ok &= write(spaces_[k].roots[kind], index, value);
+    return ok;
+}
+
+unsigned shadow_mmu::space_for(uint64_t root, bool &hit)
+{
+    hit = true;
+    if (spaces_[cur_].guest_root == root)
+        return cur_;
+    unsigned victim = cur_;
+    for (unsigned k = 0; k < space_count_; ++k) {
+        if (k == cur_)
+            continue;
+        if (spaces_[k].guest_root == root)
+            return k;
+        if (victim == cur_ || spaces_[k].last_load < spaces_[victim].last_load)
+            victim = k;
+    }
+    hit = false;
+    spaces_[victim].guest_root = root;
+    return victim;
+}
+
+// Free the user halves of every space but the current one (their roots are not loaded: no
+// TLB holds their entries). Their leaves were only kept for a later load of their root.
+void shadow_mmu::release_other_spaces()
+{
+    for (unsigned k = 0; k < space_count_; ++k)
+        if (k != cur_)
+            for (int r : spaces_[k].roots)
+                clear_range(r, 4, 0, 0, user_half_last);
 }
 
 // Zero every entry (children first, so each table is still linked, i.e. still a validated
@@ -164,6 +217,10 @@ init_status shadow_mmu::init(const shadow_setup &s, const paging_config &cfg)
         return init_status::bad_pool;
     if (s.wedge_count > max_wedge_ranges || s.reserved_count > max_reserved_ranges)
         return init_status::bad_range;
+    if (s.spaces == 0 || s.spaces > max_spaces)
+        return init_status::bad_spaces;
+    if (s.frame_count < 2 * s.spaces)
+        return init_status::pool_too_small;
     frame_count_ = s.frame_count;
     for (size_t i = 0; i < frame_count_; ++i) {
         if (!s.frames[i].table)
@@ -204,18 +261,36 @@ init_status shadow_mmu::init(const shadow_setup &s, const paging_config &cfg)
     }
 
     stats_ = shadow_stats{};
-    roots_[0] = alloc_table(4);
-    roots_[1] = alloc_table(4);
-    // Pinned first: every later entry write is then validated against a typed L4.
-    if (!hv_.pin_root(frames_[roots_[0]].mfn) || !hv_.pin_root(frames_[roots_[1]].mfn))
-        return init_status::hypervisor_refused;
-    for (size_t i = 0; i < wedge_count_; ++i) {
-        init_status st = link_wedge(roots_[0], wedge_[i]);
-        if (st == init_status::ok && wedge_[i].in_user_root)
-            st = link_wedge(roots_[1], wedge_[i]);
-        if (st != init_status::ok)
-            return st;
+    p2m_ = mem_.p2m_table(p2m_frames_);
+    if (!p2m_)
+        p2m_frames_ = 0;
+    space_count_ = s.spaces;
+    for (unsigned k = 0; k < space_count_; ++k) {
+        address_space &sp = spaces_[k];
+        sp = address_space{};
+        for (unsigned kind = 0; kind < 2; ++kind) {
+            const int r = alloc_table(4);
+            frames_[r].user_root = kind == 1;
+            frames_[r].space = static_cast<uint8_t>(k);
+            sp.roots[kind] = r;
+            // Pinned first: every later entry write is then validated against a typed L4.
+            if (!hv_.pin_root(frames_[r].mfn))
+                return init_status::hypervisor_refused;
+        }
     }
+    cur_ = 0;
+    roots_[0] = spaces_[0].roots[0];
+    roots_[1] = spaces_[0].roots[1];
+    // Every space's roots: a range in the kernel half is linked once (write_root gives the
+    // other roots the same L4 entry, and the next calls find the path there).
+    for (unsigned k = 0; k < space_count_; ++k)
+        for (size_t i = 0; i < wedge_count_; ++i) {
+            init_status st = link_wedge(spaces_[k].roots[0], wedge_[i]);
+            if (st == init_status::ok && wedge_[i].in_user_root)
+                st = link_wedge(spaces_[k].roots[1], wedge_[i]);
+            if (st != init_status::ok)
+                return st;
+        }
     ready_ = true;
     return init_status::ok;
 }
@@ -237,7 +312,9 @@ init_status shadow_mmu::link_wedge(int root, const wedge_range &r)
                 child = alloc_table(level - 1);
                 if (child < 0)
                     return init_status::pool_too_small;
-                if (!write(table, i, (frames_[child].mfn << 12) | link_bits))
+                frames_[child].space = space_below(table, level, i);
+                const uint64_t link = (frames_[child].mfn << 12) | link_bits;
+                if (!(level == 4 ? write_root(table, i, link) : write(table, i, link)))
                     return init_status::hypervisor_refused;
             }
             if (child < 0)
@@ -283,14 +360,14 @@ bool shadow_mmu::clear_range(int table, unsigned level, uint64_t base, uint64_t 
         if (!prot && lo <= first && last <= hi) {
             if (child >= 0)
                 free_subtree(child);
-            write(table, i, 0);
+            level == 4 ? write_root(table, i, 0) : write(table, i, 0);
             changed = true;
             continue;
         }
         if (child >= 0) {
             changed |= clear_range(child, level - 1, first, lo, hi);
             if (!prot && table_empty(child)) {
-                write(table, i, 0);
+                level == 4 ? write_root(table, i, 0) : write(table, i, 0);
                 free_subtree(child);
             }
         }
@@ -381,8 +458,8 @@ bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi, bool keep_valid)
     for (size_t k = filled_count_; k-- > 0;) {  // backwards: unlist moves the last one here
         const int idx = filled_l1_[k];
         frame_meta &f = frames_[idx];
-        if (f.base < lo || f.base + (page_2m - 1) > hi)
-            continue;
+        if (f.base < lo || f.base + (page_2m - 1) > hi || (f.space != shared_space && f.space != cur_))
+            continue;  // outside the range, or another space's (checked when that one is loaded)
         // Pieces of a guest large page are not checked: they all go.
         guest_path path{};
         const volatile uint64_t *guest_l1 = nullptr;
@@ -401,10 +478,9 @@ bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi, bool keep_valid)
             }
         }
         bool left = false;
-        for (unsigned i = f.filled_lo; i <= f.filled_hi; ++i) {
+        const unsigned end = (f.filled_hi + 8u) & ~7u;
+        for (unsigned i = next_present(f.table, f.filled_lo & ~7u, end); i < end; i = next_present(f.table, i + 1, end)) {
             const uint64_t leaf = f.table[i];
-            if (!(leaf & pte::present))
-                continue;
             if (guest_l1 && leaf_still_valid(guest_l1[i], path, f.user_root, leaf)) {
                 ++stats_.leaves_kept;
                 left = true;
@@ -475,22 +551,28 @@ const volatile uint64_t *shadow_mmu::guest_l1_of(uint64_t base, guest_path &path
 // with D). A walk at the next access would then read the same entries and set nothing, so
 // the kept leaf is what a fill right after the load writes, and a TLB may fill at any time
 // (speculatively). So no access can tell the kept leaf from a dropped and refilled one.
+// It runs for every leaf a CR3 load keeps (about 46 per Linux context switch), so the rights
+// are compared before the frame, and the frame through the p2m table when the guest memory
+// gives one (no call).
 bool shadow_mmu::leaf_still_valid(uint64_t e, const guest_path &path, bool user_root, uint64_t leaf)
 {
-    if (!(e & pte::present) || !(e & pte::accessed) || (e & path.leaf_reserved))
+    constexpr uint64_t present_accessed = pte::present | pte::accessed;
+    if ((e & present_accessed) != present_accessed || (e & path.leaf_reserved))
         return false;
-    translation t;
-    t.page_size = page_4k;
-    t.leaf = e;
-    t.writable = path.writable && (e & pte::write);
-    t.user = path.user && (e & pte::user);
-    t.nx = path.nx || (cfg_.nxe && (e & pte::nx));
-    if (user_root && !t.user)
+    if (user_root && !(path.user && (e & pte::user)))
         return false;  // a user access would fault: the user root holds no such leaf
-    uint64_t mfn = 0;
-    if (!mem_.gfn_to_mfn((e & pte::addr_mask) >> 12, mfn))
+    const uint64_t expected = leaf_bits(e, path.writable && (e & pte::write), path.nx || (cfg_.nxe && (e & pte::nx)),
+                                        false, user_root);
+    const uint64_t kept = leaf & ~hypervisor_leaf_bits;
+    if ((kept & ~pte::addr_mask) != expected)
         return false;
-    return leaf_for(t, mfn, user_root) == (leaf & ~hypervisor_leaf_bits);
+    const uint64_t gfn = (e & pte::addr_mask) >> 12;
+    uint64_t mfn = 0;
+    if (p2m_ && gfn < p2m_frames_)
+        mfn = p2m_[gfn];
+    else if (!mem_.gfn_to_mfn(gfn, mfn))
+        return false;
+    return (kept & pte::addr_mask) == (mfn << 12);
 }
 
 void shadow_mmu::drop_range(uint64_t lo, uint64_t hi, bool keep_tables)
@@ -598,6 +680,15 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3)
 collision_report shadow_mmu::full_load(uint64_t cr3)
 {
     guest_cr3_ = cr3;
+    // Everything of this space is dropped below, so it simply shadows the new root now; no
+    // other space may claim that root too (two spaces of one root would each be checked, but
+    // only one could be found).
+    const uint64_t root = cr3 & pte::addr_mask;
+    for (unsigned k = 0; k < space_count_; ++k)
+        if (spaces_[k].guest_root == root)
+            spaces_[k].guest_root = no_guest_root;
+    spaces_[cur_].guest_root = root;
+    spaces_[cur_].last_load = ++load_clock_;
     if (ready_) {
         ++stats_.flushes;
         drop_range(0, ~0ull, true);
@@ -634,10 +725,33 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
     guest_cr3_ = cr3;
     ++stats_.flushes;
     ++stats_.forgets;
-    // The user half: only the leaves the new tables do not give as they are.
-    if (clear_filled(0, user_half_last, true))
-        send_queued(true, 0);
     kept = true;
+    bool hit = false;
+    const unsigned s = space_for(root, hit);
+    spaces_[s].last_load = ++load_clock_;
+    if (s == cur_) {
+        // The user half: only the leaves the new tables do not give as they are.
+        if (clear_filled(0, user_half_last, true))
+            send_queued(true, 0);
+    } else {
+        // Another space's roots: its user half, kept since its root was last loaded (or,
+        // given to this root now, another root's), checked against the new tables exactly as
+        // above. Its clears need no TLB invalidation (its roots are not loaded), and loading
+        // them is a CR3 load in the hypervisor, which drops the TLB's entries of the roots
+        // left (Xen's switch of base pointers flushes global ones too, as it must for
+        // para-virtualized guests whose user mappings it makes global).
+        cur_ = s;
+        roots_[0] = spaces_[s].roots[0];
+        roots_[1] = spaces_[s].roots[1];
+        clear_filled(0, user_half_last, true);
+        if (queued_count_) {
+            stats_.entries_written += queued_count_;
+            hv_.write_batch(queued_, queued_count_);
+            queued_count_ = 0;
+        }
+        hv_.set_roots(frames_[roots_[0]].mfn, frames_[roots_[1]].mfn);
+        ++(hit ? stats_.space_hits : stats_.space_reuses);
+    }
     // The kernel half's L4 entries are those of the last full load, whose scan reported its
     // collisions; nothing there is shadowed from the guest anyway (handle_fault and
     // invalidate_page report a mapping they meet). So only the user half is scanned.
@@ -660,12 +774,7 @@ void shadow_mmu::set_config(const paging_config &cfg)
 // The 4K shadow leaf for a guest translation to machine frame `mfn`.
 uint64_t shadow_mmu::leaf_for(const translation &t, uint64_t mfn, bool user_root) const
 {
-    // Writable only once the guest's Dirty bit is set: the first write faults and sets it.
-    const bool dirty = t.leaf & pte::dirty;
-    const bool writable = dirty && (t.writable || (!user_root && !cfg_.wp));
-    const uint64_t pat = t.page_size == page_4k ? (t.leaf & pte::pat_4k) : ((t.leaf & pte::pat_large) ? pte::pat_4k : 0);
-    return (mfn << 12) | pte::present | pte::user | pte::accessed | (writable ? pte::write | pte::dirty : 0) |
-           (t.nx ? pte::nx : 0) | (t.leaf & (pte::pwt | pte::pcd)) | pat;
+    return (mfn << 12) | leaf_bits(t.leaf, t.writable, t.nx, t.page_size != page_4k, user_root);
 }
 
 fault_outcome shadow_mmu::install(bool user_root, uint64_t va, const translation &t, uint64_t mfn)
@@ -684,7 +793,9 @@ fault_outcome shadow_mmu::install(bool user_root, uint64_t va, const translation
             if (child < 0)
                 return fault_outcome::out_of_memory;
             frames_[child].user_root = user_root;
-            if (!write(table, i, (frames_[child].mfn << 12) | link_bits)) {
+            frames_[child].space = space_below(table, level, i);
+            const uint64_t link = (frames_[child].mfn << 12) | link_bits;
+            if (!(level == 4 ? write_root(table, i, link) : write(table, i, link))) {
                 free_subtree(child);
                 return fault_outcome::hypervisor_refused;
             }
@@ -754,9 +865,14 @@ fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
     }
     r.outcome = install(acc.user, va, w.t, mfn);
     if (r.outcome == fault_outcome::out_of_memory) {
-        // The pool is full, mostly of tables CR3 loads kept: free the user half's tables
-        // first, so the kernel half (the stacks the hypervisor delivers events onto) stays.
+        // The pool is full, mostly of tables CR3 loads kept: free the other spaces' user
+        // halves, then this one's, so the kernel half (the stacks the hypervisor delivers
+        // events onto) stays.
         ++stats_.pool_reclaims;
+        release_other_spaces();
+        r.outcome = install(acc.user, va, w.t, mfn);
+    }
+    if (r.outcome == fault_outcome::out_of_memory) {
         drop_range(0, user_half_last, false);
         r.outcome = install(acc.user, va, w.t, mfn);
     }

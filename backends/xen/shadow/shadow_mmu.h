@@ -46,6 +46,10 @@ struct va_range {
 };
 
 struct shadow_setup {
+    // Address spaces whose user halves the shadow keeps across CR3 loads (see
+    // "Address spaces" in docs/xen-shadow-paging.md): a pair of roots each, taken from the
+    // pool for good. 1 = one pair, every CR3 load re-derives the user half.
+    unsigned spaces = 1;
     const pool_frame *frames = nullptr;
     size_t frame_count = 0;
     const wedge_range *wedge = nullptr;
@@ -54,7 +58,7 @@ struct shadow_setup {
     size_t reserved_count = 0;
 };
 
-enum class init_status : uint8_t { ok, bad_pool, bad_range, pool_too_small, hypervisor_refused };
+enum class init_status : uint8_t { ok, bad_pool, bad_range, pool_too_small, hypervisor_refused, bad_spaces };
 
 enum class fault_outcome : uint8_t {
     fixed,              // a shadow entry now allows the access: resume the guest
@@ -84,6 +88,9 @@ struct shadow_stats {
     uint64_t entries_written = 0, tables_allocated = 0, flushes = 0, pool_reclaims = 0;
     uint64_t leaves_kept = 0;  // user leaves kept CR3 loads left in place
     uint64_t prefills = 0;     // prefill() calls that installed a leaf
+    // Kept CR3 loads that switched to another space's roots: one that still held the new root
+    // (its leaves checked), and one given to the new root (the least recently loaded).
+    uint64_t space_hits = 0, space_reuses = 0;
     // Every time the shadow may have dropped entries (a sync point, a #PF it reflected, a pool
     // reclaim): an entry the backend saw present stays so while this is unchanged.
     uint64_t forgets = 0;
@@ -95,6 +102,7 @@ public:
     static constexpr size_t max_frames = 4096;
     static constexpr size_t max_wedge_ranges = 8;
     static constexpr size_t max_reserved_ranges = 4;
+    static constexpr size_t max_spaces = 8;
 
     shadow_mmu(guest_physical &mem, hypervisor_mmu &hv) : mem_(mem), hv_(hv) {}
     shadow_mmu(const shadow_mmu &) = delete;
@@ -154,6 +162,7 @@ public:
 
 private:
     static constexpr uint16_t none = 0xffff;
+    static constexpr uint8_t shared_space = 0xff;  // the kernel half: linked from every space's root
     enum frame_flags : uint8_t { splinter = 1 };  // entries came from a guest large page
     struct frame_meta {
         uint64_t mfn = 0;
@@ -161,6 +170,7 @@ private:
         uint8_t level = 0;  // 0 = free, 1..4 = a shadow table of that level
         uint8_t flags = 0;
         bool user_root = false;  // a table of the user root (set when a fill allocates it)
+        uint8_t space = shared_space;  // the space whose user half holds it, or shared_space
         uint16_t filled_pos = none;  // an L1's place in filled_l1_, or none
         uint16_t filled_lo = 0, filled_hi = 0;  // a listed L1's filled entries lie in [lo, hi]
         uint64_t base = 0;           // the first address a listed L1 covers
@@ -186,6 +196,16 @@ private:
     const volatile uint64_t *guest_l1_of(uint64_t base, guest_path &path, uint64_t &l1_gfn);
     bool leaf_still_valid(uint64_t guest_entry, const guest_path &path, bool user_root, uint64_t leaf);
     uint64_t leaf_for(const translation &t, uint64_t mfn, bool user_root) const;
+    // A shadow leaf's bits but the frame, for a guest leaf `e` (4K or `large`) whose walk
+    // grants `writable` and `nx`: one definition for fills and for the check of a kept leaf.
+    uint64_t leaf_bits(uint64_t e, bool writable, bool nx, bool large, bool user_root) const
+    {
+        // Writable only once the guest's Dirty bit is set: the first write faults and sets it.
+        const bool w = (e & pte::dirty) && (writable || (!user_root && !cfg_.wp));
+        const uint64_t pat = !large ? (e & pte::pat_4k) : ((e & pte::pat_large) ? pte::pat_4k : 0);
+        return pte::present | pte::user | pte::accessed | (w ? pte::write | pte::dirty : 0) | (nx ? pte::nx : 0) |
+               (e & (pte::pwt | pte::pcd)) | pat;
+    }
     // The leaf clears of a sync point are queued and sent with its TLB invalidation as one
     // request (hypervisor_mmu::write_batch_then_invalidate): an invlpg clears the page in
     // both roots and invalidates it with one entry into the hypervisor instead of three.
@@ -204,6 +224,8 @@ private:
 
     guest_physical &mem_;
     hypervisor_mmu &hv_;
+    const uint64_t *p2m_ = nullptr;  // guest_physical::p2m_table, if it has one
+    uint64_t p2m_frames_ = 0;
     paging_config cfg_{};
     uint64_t guest_cr3_ = 0;
     bool ready_ = false;
@@ -228,7 +250,30 @@ private:
     // roots: a CR3 load clears these instead of walking every table the pool keeps linked.
     uint16_t filled_l1_[max_frames];
     size_t filled_count_ = 0;
-    int roots_[2] = {-1, -1};         // kernel, user
+    int roots_[2] = {-1, -1};         // kernel, user: the current space's
+    // Address spaces: a kernel and a user root each, pinned at init and never freed. Their
+    // kernel halves (L4 slots 256-511) are the same entries in every root of a kind, so the
+    // tables below are shared; each user half is the space's own and survives CR3 loads of
+    // other roots. A space's leaves are checked against the guest's tables when it is loaded
+    // again, as a kept CR3 load checks the single user half (clear_filled with keep_valid).
+    static constexpr uint64_t no_guest_root = ~0ull;
+    struct address_space {
+        uint64_t guest_root = no_guest_root;  // the guest L4 (CR3's address) it shadows
+        int roots[2] = {-1, -1};
+        uint64_t last_load = 0;
+    };
+    address_space spaces_[max_spaces];
+    unsigned space_count_ = 1, cur_ = 0;
+    uint64_t load_clock_ = 0;
+    // The space of a table linked at entry `index` of `table` (at `level`).
+    uint8_t space_below(int table, unsigned level, unsigned index) const;
+    // An entry of a root: in the kernel half, written to that slot of every space's root of
+    // the same kind (kernel or user), so the halves stay the same.
+    bool write_root(int root, unsigned index, uint64_t value);
+    // The space for guest root `root`: the current one if it shadows it, one that does, or
+    // the least recently loaded other one, given to it.
+    unsigned space_for(uint64_t root, bool &hit);
+    void release_other_spaces();
     static constexpr unsigned queue_max = 512;  // one page of Xen's mmu_update requests
     hypervisor_mmu::table_update queued_[queue_max];
     unsigned queued_count_ = 0;

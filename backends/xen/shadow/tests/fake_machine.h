@@ -161,6 +161,7 @@ public:
             return false;
         kernel_root_ = kernel_mfn;
         user_root_ = user_mfn;
+        ++root_loads;
         return true;
     }
     void invalidate_page(uint64_t va) override { invalidated.push_back(va); }
@@ -233,6 +234,7 @@ public:
     }
 
     uint64_t writes = 0, refused = 0, flushes = 0, cmpxchg_calls = 0, batches = 0, frame_views = 0;
+    uint64_t root_loads = 0;  // set_roots calls
     uint64_t combined = 0;  // write_batch_then_invalidate requests (each also counted as a batch)
     uint64_t reads = 0;     // read_u64 calls (guest page-table walks)
     std::vector<uint64_t> invalidated;

@@ -43,8 +43,9 @@ struct rig {
     init_status status = init_status::ok;
 
     // `pool_mfns`: the pool's machine frames (default: pool_frames from pool_base_mfn on).
+    // `spaces`: the address spaces the shadow keeps (shadow_setup::spaces).
     explicit rig(size_t pool_frames = 256, paging_config cfg = {}, bool wedge_in_user_root = false,
-                 const std::vector<uint64_t> &pool_mfns = {})
+                 const std::vector<uint64_t> &pool_mfns = {}, unsigned spaces = 1)
     {
         if (!pool_mfns.empty())
             pool_frames = pool_mfns.size();
@@ -75,6 +76,7 @@ struct rig {
         s.wedge_count = 2;
         s.reserved = reserved;
         s.reserved_count = 1;
+        s.spaces = spaces;
         status = sh->init(s, cfg);
         if (status == init_status::ok && !sh->activate())
             status = init_status::hypervisor_refused;
