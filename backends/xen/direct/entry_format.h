@@ -6,12 +6,10 @@
 #include <stdint.h>
 
 #include "guest_paging.h"
-#include "present_scan.h"
 
 namespace afterburn::xen_direct {
 
 namespace pte = xen_shadow::pte;
-using xen_shadow::next_present;
 
 // Which half of the address space a table serves. Linux never shares a table between the
 // halves, so a table's half is fixed when it is first linked under a root.

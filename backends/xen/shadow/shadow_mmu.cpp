@@ -2,8 +2,6 @@
 // and docs/xen-shadow-paging.md.
 #include "shadow_mmu.h"
 
-#include "present_scan.h"
-
 namespace afterburn::xen_shadow {
 namespace {
 
@@ -413,13 +411,12 @@ bool shadow_mmu::clear_leaves(int table, unsigned level, uint64_t base, uint64_t
 void shadow_mmu::note_filled(int l1, uint64_t va)
 {
     frame_meta &f = frames_[l1];
-    const uint16_t i = static_cast<uint16_t>((va >> 12) & 511);
+    const uint64_t group = 1ull << ((va >> 15) & 63);
     if (f.filled_pos != none) {
-        f.filled_lo = i < f.filled_lo ? i : f.filled_lo;
-        f.filled_hi = i > f.filled_hi ? i : f.filled_hi;
+        f.filled_groups |= group;
         return;
     }
-    f.filled_lo = f.filled_hi = i;
+    f.filled_groups = group;
     f.base = va & ~(page_2m - 1);
     f.filled_pos = static_cast<uint16_t>(filled_count_);
     filled_l1_[filled_count_++] = static_cast<uint16_t>(l1);
@@ -477,18 +474,23 @@ bool shadow_mmu::clear_filled(uint64_t lo, uint64_t hi, bool keep_valid)
                     memo[memo_count++] = {f.base, l1_gfn, path, guest_l1 != nullptr};
             }
         }
-        bool left = false;
-        const unsigned end = (f.filled_hi + 8u) & ~7u;
-        for (unsigned i = next_present(f.table, f.filled_lo & ~7u, end); i < end; i = next_present(f.table, i + 1, end)) {
-            const uint64_t leaf = f.table[i];
-            if (guest_l1 && leaf_still_valid(guest_l1[i], path, f.user_root, leaf)) {
-                ++stats_.leaves_kept;
-                left = true;
-                continue;
+        uint64_t left = 0;  // the groups that keep a leaf
+        for (uint64_t groups = f.filled_groups; groups; groups &= groups - 1) {
+            const unsigned first = 8 * static_cast<unsigned>(__builtin_ctzll(groups));
+            for (unsigned i = first; i < first + 8; ++i) {
+                const uint64_t leaf = f.table[i];
+                if (!(leaf & pte::present))
+                    continue;
+                if (guest_l1 && leaf_still_valid(guest_l1[i], path, f.user_root, leaf)) {
+                    ++stats_.leaves_kept;
+                    left |= groups & -groups;
+                    continue;
+                }
+                queue_clear(idx, i);
+                changed = true;
             }
-            queue_clear(idx, i);
-            changed = true;
         }
+        f.filled_groups = left;
         if (!left) {
             f.flags = 0;
             unlist(idx);

@@ -172,7 +172,10 @@ private:
         bool user_root = false;  // a table of the user root (set when a fill allocates it)
         uint8_t space = shared_space;  // the space whose user half holds it, or shared_space
         uint16_t filled_pos = none;  // an L1's place in filled_l1_, or none
-        uint16_t filled_lo = 0, filled_hi = 0;  // a listed L1's filled entries lie in [lo, hi]
+        // A listed L1's filled entries, by groups of eight: bit g = entries 8g..8g+7 may hold a
+        // leaf. A CR3 load checks only those (a Linux text L1 spans all 512 entries, of which
+        // it uses a few dozen).
+        uint64_t filled_groups = 0;
         uint64_t base = 0;           // the first address a listed L1 covers
     };
 

@@ -1,15 +1,13 @@
 // Finding a table's present entries eight at a time (docs/xen-direct-paging.md, "The new root"):
-// the direct core's loops over a table's 512 entries (adoption's passes, a root's children, a
-// table given back) mostly meet absent entries, and one test per entry was most of their cost;
-// the shadow core's check of the leaves a CR3 load keeps reads a listed L1's filled range, most
-// of it absent too. Shared by both cores, as guest_paging.h is.
+// the core's loops over a table's 512 entries (adoption's passes, a root's children, a table
+// given back) mostly meet absent entries, and one test per entry was most of their cost.
 #pragma once
 
 #include <stdint.h>
 
-#include "guest_paging.h"
+#include "entry_format.h"
 
-namespace afterburn::xen_shadow {
+namespace afterburn::xen_direct {
 
 // The first index in [from, end) whose entry has P, or `end`, which must be a multiple of 8 (the
 // groups of eight are read whole). Each entry is read through the view as it is now (the
@@ -27,4 +25,4 @@ inline unsigned next_present(const volatile uint64_t *v, unsigned from, unsigned
     return end;
 }
 
-} // namespace afterburn::xen_shadow
+} // namespace afterburn::xen_direct
