@@ -1,4 +1,4 @@
-// mov to CR3 in guest kernel mode without the core, under direct paging: the address-space
+// mov to CR3 in guest kernel mode without the core, in both paging modes: the address-space
 // half of every process switch (switch_mm_irqs_off).
 #pragma once
 
