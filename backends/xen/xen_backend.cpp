@@ -163,7 +163,10 @@ void xen_backend::load_cr3(uint64_t cr3) {
     }
     ++g_run_stats.cr3_loads;
     g_run_stats.cr3_kept += kept;
-    if (kept) user_stacks_forgotten(); else stacks_forgotten();
+    // A user half the load kept whole still holds what was filled there for this root (its
+    // user stack): nothing to refill.
+    if (!kept) stacks_forgotten();
+    else if (!shadow().user_half_intact()) user_stacks_forgotten();
 }
 
 void xen_backend::flush_tlb(bool) {

@@ -135,9 +135,11 @@ unsigned shadow_mmu::space_for(uint64_t root, bool &hit)
 void shadow_mmu::release_other_spaces()
 {
     for (unsigned k = 0; k < space_count_; ++k)
-        if (k != cur_)
+        if (k != cur_) {
             for (int r : spaces_[k].roots)
                 clear_range(r, 4, 0, 0, user_half_last);
+            spaces_[k].released = true;
+        }
 }
 
 // Zero every entry (children first, so each table is still linked, i.e. still a validated
@@ -701,6 +703,7 @@ collision_report shadow_mmu::full_load(uint64_t cr3)
 collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool &kept)
 {
     kept = false;
+    user_half_intact_ = false;
     if (!keep_global_half || !ready_)
         return load_cr3(cr3);
     // One pass over the new root, through one view of its frame: compare with the copy and
@@ -733,8 +736,10 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
     spaces_[s].last_load = ++load_clock_;
     if (s == cur_) {
         // The user half: only the leaves the new tables do not give as they are.
-        if (clear_filled(0, user_half_last, true))
+        const bool cleared = clear_filled(0, user_half_last, true);
+        if (cleared)
             send_queued(true, 0);
+        user_half_intact_ = !cleared;
     } else {
         // Another space's roots: its user half, kept since its root was last loaded (or,
         // given to this root now, another root's), checked against the new tables exactly as
@@ -745,7 +750,9 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
         cur_ = s;
         roots_[0] = spaces_[s].roots[0];
         roots_[1] = spaces_[s].roots[1];
-        clear_filled(0, user_half_last, true);
+        const bool cleared = clear_filled(0, user_half_last, true);
+        user_half_intact_ = hit && !cleared && !spaces_[s].released;
+        spaces_[s].released = false;
         if (queued_count_) {
             stats_.entries_written += queued_count_;
             hv_.write_batch(queued_, queued_count_);

@@ -128,6 +128,10 @@ public:
     // without PTI). Otherwise, or when `keep_global_half` is false, the same as load_cr3.
     // `kept` says which happened.
     collision_report load_cr3(uint64_t cr3, bool keep_global_half, bool &kept);
+    // After a kept CR3 load: the user half now running is exactly as it was when this root last
+    // ran (its space kept it, and the check cleared nothing): what the backend filled there for
+    // that root (its user stack) is still there.
+    bool user_half_intact() const { return user_half_intact_; }
     // invlpg: forget the translation of the page containing `va` (all of a guest large
     // page, and every cached root). A protected `va` is only checked for collisions.
     collision_report invalidate_page(uint64_t va);
@@ -264,10 +268,12 @@ private:
         uint64_t guest_root = no_guest_root;  // the guest L4 (CR3's address) it shadows
         int roots[2] = {-1, -1};
         uint64_t last_load = 0;
+        bool released = false;  // its user half was freed while it did not run (a full pool)
     };
     address_space spaces_[max_spaces];
     unsigned space_count_ = 1, cur_ = 0;
     uint64_t load_clock_ = 0;
+    bool user_half_intact_ = false;
     // The space of a table linked at entry `index` of `table` (at `level`).
     uint8_t space_below(int table, unsigned level, unsigned index) const;
     // An entry of a root: in the kernel half, written to that slot of every space's root of

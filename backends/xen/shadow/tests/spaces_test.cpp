@@ -58,6 +58,7 @@ TEST_CASE("spaces: each root's user half stays shadowed while another root runs"
     REQUIRE(r.write(user_page, true).maddr == r.maddr_of(0x5000));
     REQUIRE(r.read(user_page).maddr == r.maddr_of(0x5000));  // the kernel root's leaf (copy_from_user)
     REQUIRE(s.load(1));
+    CHECK_FALSE(r.sh->user_half_intact());    // a space given to this root: not as it left it
     CHECK(r.m.kernel_root() != first_roots);  // the other space's roots are running
     const cpu_outcome b = r.write(user_page, true);
     CHECK(b.maddr == r.maddr_of(0x6000));
@@ -67,6 +68,7 @@ TEST_CASE("spaces: each root's user half stays shadowed while another root runs"
     for (int round = 0; round < 3; ++round) {
         const uint64_t writes = r.m.writes, batches = r.m.batches, loads = r.m.root_loads;
         REQUIRE(s.load(0));
+        CHECK(r.sh->user_half_intact());
         CHECK(r.m.kernel_root() == first_roots);
         const cpu_outcome a = r.write(user_page, true);
         CHECK(a.maddr == r.maddr_of(0x5000));
@@ -98,6 +100,7 @@ TEST_CASE("spaces: a root's tables changed while it did not run are seen when it
         REQUIRE(s.load(1));
         s.r.gt.set_entry(s.cr3[0], user_page, 1, 0x7000 | P | W | U | A | D);
         REQUIRE(s.load(0));
+        CHECK_FALSE(s.r.sh->user_half_intact());
         CHECK(s.r.read(user_page, true).maddr == s.r.maddr_of(0x7000));
         CHECK(s.r.read(user_page).maddr == s.r.maddr_of(0x7000));
     }
@@ -206,6 +209,30 @@ TEST_CASE("spaces: a full pool frees the other spaces' user halves first", "[sha
     CHECK(r.sh->stats().pool_reclaims > 0);
     CHECK(r.read(kva).faults == 0);  // the kernel half survived the reclaims
     CHECK(r.m.nonzero_unreferenced_pool_frames() == 0);
+    CHECK(r.m.refused == 0);
+}
+
+TEST_CASE("spaces: a user half a full pool freed is not intact when its root comes back", "[shadow][spaces][pool]")
+{
+    // The backend refills its stacks after a load unless the user half is as its root left it:
+    // one a reclaim freed is not, though its check finds nothing to clear.
+    roots s(2, 2, 40);
+    rig &r = s.r;
+    s.map(0, user_page, 0x5000, P | W | U | A | D);
+    REQUIRE(r.write(user_page, true).ok);
+    REQUIRE(s.load(1));
+    for (uint64_t k = 1; r.sh->stats().pool_reclaims == 0; ++k) {
+        REQUIRE(k < 64);
+        s.map(1, k << 39, 0x1000 * k, P | W | U | A | D);
+        REQUIRE(r.write(k << 39, true).ok);
+    }
+    REQUIRE(s.load(0));
+    CHECK(r.sh->stats().space_hits == 1);
+    CHECK_FALSE(r.sh->user_half_intact());
+    CHECK(r.write(user_page, true).faults == 1);
+    REQUIRE(s.load(1));
+    REQUIRE(s.load(0));
+    CHECK(r.sh->user_half_intact());
     CHECK(r.m.refused == 0);
 }
 
