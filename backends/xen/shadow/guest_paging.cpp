@@ -49,6 +49,8 @@ walk_result walk(guest_physical &mem, const paging_config &cfg, uint64_t cr3, ui
     uint64_t table = cr3 & pte::addr_mask & phys_mask;
     bool writable = true, user = true, nx = false;
     translation &t = res.t;
+    // Unrolled: each level's shift, index and reserved mask become constants.
+#pragma GCC unroll 4
     for (unsigned level = 4; level >= 1; --level) {
         const unsigned shift = 12 + 9 * (level - 1);
         const uint64_t gpa = table + ((va >> shift) & 511) * 8;
