@@ -31,7 +31,7 @@ uint64_t reserved_bits(const paging_config &cfg, unsigned level, bool large)
 walk_result walk(guest_physical &mem, const paging_config &cfg, uint64_t cr3, uint64_t va, const access_type &acc)
 {
     // Every exit returns `res` itself, so the result is built in the caller's object (NRVO):
-    // a returned copy was ~45 instructions of a walk of ~400 (every #PF, prefill and invlpg).
+    // a returned copy was ~45 of a walk's ~700 instructions (every #PF, prefill and invlpg).
     walk_result res;
     // I/D is reported only when NX is in use (SMEP is hidden).
     const uint32_t base_error = (acc.write ? pf_error::write : 0u) | (acc.user ? pf_error::user : 0u) |
