@@ -14,11 +14,20 @@ guest_probe_load_tail:
         rep movsb
         movl $1, %eax
         ret
-/* guest_probe_store(dst, src, len): the bytes into guest memory; 1, or 0 as above. */
-        .globl guest_probe_store, guest_probe_store_load
+/* guest_probe_store(dst, src, len): the quadwords, then the bytes left, into guest memory; 1,
+ * or 0 as above. Quadwords: each iteration of a rep string instruction is an instruction, and
+ * an exception's 40- or 48-byte frame was 48 byte stores. The caller keeps the range in one
+ * page, so a page that refuses the store faults at the first one, before any byte is written,
+ * at either label. */
+        .globl guest_probe_store, guest_probe_store_load, guest_probe_store_tail
 guest_probe_store:
         movq %rdx, %rcx
+        shrq $3, %rcx
 guest_probe_store_load:
+        rep movsq
+        movq %rdx, %rcx
+        andq $7, %rcx
+guest_probe_store_tail:
         rep movsb
         movl $1, %eax
         ret

@@ -25,6 +25,7 @@ struct known_gate {
     uint64_t idt_base = 0, gdt_base = 0;
     uint32_t idt_limit = 0, gdt_limit = 0;
     uint8_t vector = 0;
+    wedge::idt_gate decoded{};  // decode_idt_gate(gate): the same bytes decode the same
 };
 constinit known_gate g_known{};
 
@@ -37,17 +38,17 @@ bool gate_to_cpl0(const wedge::vcpu &c, uint8_t vector, wedge::idt_gate &out) {
     if (vector * 16u + 15u > c.idtr.limit) return false;
     uint64_t gate[2];
     if (!guest_probe_read(c.idtr.base + vector * 16u, gate, sizeof gate)) return false;
-    out = wedge::decode_idt_gate(gate);
+    known_gate &k = g_known;
+    const bool known = gate[0] == k.gate[0] && gate[1] == k.gate[1] && vector == k.vector &&
+                       c.idtr.base == k.idt_base && c.idtr.limit == k.idt_limit && c.gdtr.base == k.gdt_base &&
+                       c.gdtr.limit == k.gdt_limit;
+    out = known ? k.decoded : wedge::decode_idt_gate(gate);
     // read_descriptor's table_of for a GDT selector (an LDT one is left to the core).
     const uint16_t cs = out.cs;
     if (!(cs & 0xfffc) || (cs & 4) || (cs & 0xfff8u) + 7u > c.gdtr.limit) return false;
     uint64_t code;
     if (!guest_probe_read(c.gdtr.base + (cs & 0xfff8u), &code, sizeof code)) return false;
-    known_gate &k = g_known;
-    if (gate[0] == k.gate[0] && gate[1] == k.gate[1] && code == k.code && vector == k.vector &&
-        c.idtr.base == k.idt_base && c.idtr.limit == k.idt_limit && c.gdtr.base == k.gdt_base &&
-        c.gdtr.limit == k.gdt_limit)
-        return true;
+    if (known && code == k.code) return true;
     // The gate's checks in try_deliver's order (the software-interrupt DPL check does not apply
     // to an exception), then the handler's code segment with the core's own check.
     if (out.type != wedge::system_type::interrupt_gate || !out.present || out.ist != 0) return false;
@@ -56,7 +57,7 @@ bool gate_to_cpl0(const wedge::vcpu &c, uint8_t vector, wedge::idt_gate &out) {
     d.high = 0;
     if (wedge::check_handler_code(d, c.cpl) != wedge::handler_code::ok) return false;
     if (d.conforming() || d.dpl() != 0) return false;  // new CPL 0: the stack is TSS.RSP0
-    k = {{gate[0], gate[1]}, code, c.idtr.base, c.gdtr.base, c.idtr.limit, c.gdtr.limit, vector};
+    k = {{gate[0], gate[1]}, code, c.idtr.base, c.gdtr.base, c.idtr.limit, c.gdtr.limit, vector, out};
     return true;
 }
 
