@@ -617,6 +617,7 @@ int shadow_mmu::shadow_l1(int root, uint64_t va, uint64_t &span) const
 
 collision_report shadow_mmu::invalidate_page(uint64_t va)
 {
+    reflected_.page = no_page;
     collision_report rep;
     if (!ready_)
         return rep;
@@ -656,19 +657,23 @@ collision_report shadow_mmu::invalidate_page(uint64_t va)
 
 // One 4K page: its leaf in each root's L1 (l1: shadow_l1 of each root), without a range walk
 // from the roots, and the TLB told in the same request.
+// A forget is counted only when a leaf goes: a #PF on a page the shadow never held (a fresh
+// anonymous page) drops nothing, and the backend then need not look at its stacks again.
 void shadow_mmu::drop_4k(uint64_t va, const int (&l1)[2])
 {
-    ++stats_.forgets;
     const unsigned i = (va >> 12) & 511;
     for (int t : l1)
         if (t >= 0 && (frames_[t].table[i] & pte::present))
             queue_clear(t, i);
-    if (queued_count_)
+    if (queued_count_) {
+        ++stats_.forgets;
         send_queued(false, va & ~(page_4k - 1));
+    }
 }
 
 void shadow_mmu::flush()
 {
+    reflected_.page = no_page;
     if (!ready_)
         return;
     ++stats_.flushes;
@@ -684,6 +689,7 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3)
 collision_report shadow_mmu::full_load(uint64_t cr3)
 {
     guest_cr3_ = cr3;
+    reflected_.page = no_page;
     // Everything of this space is dropped below, so it simply shadows the new root now; no
     // other space may claim that root too (two spaces of one root would each be checked, but
     // only one could be found).
@@ -704,6 +710,7 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
 {
     kept = false;
     user_half_intact_ = false;
+    reflected_.page = no_page;
     if (!keep_global_half || !ready_)
         return load_cr3(cr3);
     // One pass over the new root, through one view of its frame: compare with the copy and
@@ -771,6 +778,7 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
 
 void shadow_mmu::set_config(const paging_config &cfg)
 {
+    reflected_.page = no_page;
     const bool same = cfg.nxe == cfg_.nxe && cfg.wp == cfg_.wp && cfg.gb_pages == cfg_.gb_pages &&
                       cfg.maxphyaddr == cfg_.maxphyaddr;
     cfg_ = cfg;
@@ -832,8 +840,27 @@ fault_outcome shadow_mmu::install(bool user_root, uint64_t va, const translation
     return fault_outcome::fixed;
 }
 
+// A user-mode #PF reflected because the L1 entry was absent under a path a user read may take
+// without setting anything (present, Accessed and U above): its page and path, for the prefill
+// after the guest's handler (walk_reflected).
+void shadow_mmu::note_reflected(uint64_t va, const access_type &acc, const walk_result &w)
+{
+    if (!acc.user || w.t.levels != 4 || (w.error_code & pf_error::present) || is_protected(va))
+        return;
+    bool writable = true, nx = false;
+    for (unsigned i = 0; i < 3; ++i) {
+        const uint64_t e = w.t.entry[i];
+        if (!(e & pte::accessed) || !(e & pte::user))
+            return;
+        writable = writable && (e & pte::write);
+        nx = nx || (cfg_.nxe && (e & pte::nx));
+    }
+    reflected_ = {va >> 12, w.t.entry_gpa[3], writable, nx, {w.t.entry[0], w.t.entry[1], w.t.entry[2]}};
+}
+
 fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
 {
+    reflected_.page = no_page;
     fault_result r;
     r.address = va;
     if (!ready_) {
@@ -857,6 +884,7 @@ fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
             drop_4k(va, l1);
         }
         ++stats_.faults_injected;
+        note_reflected(va, acc, w);
         r.outcome = fault_outcome::inject_pf;
         r.error_code = w.error_code;
         return r;
@@ -895,13 +923,47 @@ fault_result shadow_mmu::handle_fault(uint64_t va, const access_type &acc)
     return r;
 }
 
+// The walk a user-mode read of `va` would make when handle_fault just reflected a #PF there
+// for an absent L1 entry (reflected_): the path above is the one that walk read, only the L1
+// entry is read again (the guest's handler wrote it). Taking the upper entries from that walk
+// is what a CPU's paging-structure caches may do (SDM 4.10.3): a change of them without
+// invlpg or a CR3 load need not be seen, and every sync point forgets the note. False: no
+// such note for `va`, walk as usual.
+bool shadow_mmu::walk_reflected(uint64_t va, walk_result &w)
+{
+    if (reflected_.page != va >> 12)
+        return false;
+    reflected_.page = no_page;
+    uint64_t e = 0;
+    if (!mem_.read_u64(reflected_.l1e_gpa, e) || !(e & pte::present) || (e & reserved_bits(cfg_, 1, false)) ||
+        !(e & pte::user)) {
+        w.status = walk_status::page_fault;  // prefill only needs "no"
+        return true;
+    }
+    translation &t = w.t;
+    t.gpa = (e & pte::addr_mask) | (va & (page_4k - 1));
+    t.page_size = page_4k;
+    t.leaf = e;
+    t.writable = reflected_.writable && (e & pte::write);
+    t.user = true;
+    t.nx = reflected_.nx || (cfg_.nxe && (e & pte::nx));
+    t.levels = 4;
+    for (unsigned i = 0; i < 3; ++i)
+        t.entry[i] = reflected_.upper[i];
+    t.entry[3] = e;
+    t.entry_gpa[3] = reflected_.l1e_gpa;
+    return true;
+}
+
 bool shadow_mmu::prefill(uint64_t va, bool user_root)
 {
     if (!ready_ || is_protected(va))
         return false;
     // A read walk: the rights go into the leaf either way (leaf_for), and a read is the
     // access that sets nothing beyond what is required to be set already.
-    const walk_result w = walk(mem_, cfg_, guest_cr3_, va, access_type::read_at(user_root));
+    walk_result w;
+    if (!user_root || !walk_reflected(va, w))
+        w = walk(mem_, cfg_, guest_cr3_, va, access_type::read_at(user_root));
     if (w.status != walk_status::ok)
         return false;
     for (unsigned i = 0; i < w.t.levels; ++i)

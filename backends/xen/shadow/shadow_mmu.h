@@ -274,6 +274,20 @@ private:
     unsigned space_count_ = 1, cur_ = 0;
     uint64_t load_clock_ = 0;
     bool user_half_intact_ = false;
+    // The page of the #PF handle_fault reflected last for an absent L1 entry, with the path
+    // above it, for the prefill after the guest's handler (walk_reflected): the trap's walk
+    // and the prefill's read the same three upper entries (~300 instructions). Forgotten at
+    // every sync point and every fault.
+    static constexpr uint64_t no_page = ~0ull;
+    struct reflected_fault {
+        uint64_t page = no_page;  // va >> 12
+        uint64_t l1e_gpa = 0;
+        bool writable = false, nx = false;  // the rights of the three upper entries
+        uint64_t upper[3] = {};
+    };
+    reflected_fault reflected_;
+    void note_reflected(uint64_t va, const access_type &acc, const walk_result &w);
+    bool walk_reflected(uint64_t va, walk_result &w);
     // The space of a table linked at entry `index` of `table` (at `level`).
     uint8_t space_below(int table, unsigned level, unsigned index) const;
     // An entry of a root: in the kernel half, written to that slot of every space's root of

@@ -262,7 +262,7 @@ TEST_CASE("shadow: invlpg walks the guest's tables only where the shadow holds l
     CHECK(r.m.refused == 0);
 }
 
-TEST_CASE("shadow: the forget count grows at every point that may drop an entry, and only there", "[shadow]")
+TEST_CASE("shadow: the forget count grows at every point that drops an entry, and only there", "[shadow]")
 {
     rig r;
     constexpr uint64_t kva = 0xffff888000001000ull;
@@ -292,8 +292,14 @@ TEST_CASE("shadow: the forget count grows at every point that may drop an entry,
     n = r.sh->stats().forgets;
     r.sh->flush();
     CHECK(r.sh->stats().forgets > n);
+    // A #PF the guest gets drops the shadow's leaf for the page, if it held one.
     n = r.sh->stats().forgets;
-    CHECK(pf_of(r.read(low + 0x5000)) == 0);  // not mapped: the #PF is the guest's
+    CHECK(pf_of(r.read(low + 0x5000)) == 0);  // not mapped, never shadowed: nothing dropped
+    CHECK(r.sh->stats().forgets == n);
+    r.gt.map(r.cr3, low + 0x6000, 0x8000, P);  // read-only
+    REQUIRE(r.read(low + 0x6000).ok);
+    n = r.sh->stats().forgets;
+    CHECK(pf_of(r.write(low + 0x6000)) == (pf_error::present | pf_error::write));
     CHECK(r.sh->stats().forgets > n);
     CHECK(r.m.refused == 0);
 }
@@ -1142,4 +1148,54 @@ TEST_CASE("shadow: a prefill shadows what a walk setting nothing gives, and only
     CHECK(r.read(user_va, true).maddr == r.maddr_of(0x5000));
     r.sh->invalidate_page(user_va);
     CHECK(r.read(user_va, true).maddr == r.maddr_of(0xb000));
+}
+
+TEST_CASE("shadow: the prefill after a reflected #PF reads only the L1 entry, until a sync point", "[shadow][prefill]")
+{
+    // The guest's handler fills the absent L1 entry; the prefill on its way back to user mode
+    // takes the path above from the trap's walk, as a paging-structure cache may.
+    rig r;
+    auto user_path = [&](uint64_t va) {
+        r.gt.map(r.cr3, va, 0x5000, P | W | U | A | D);
+        for (int level = 4; level >= 2; --level)
+            r.gt.set_entry(r.cr3, va, level, r.gt.entry(r.cr3, va, level) | A);
+    };
+    constexpr uint64_t va = user_va + 0x3000;
+    user_path(user_va);  // the path to user_va's L1, which va shares
+    REQUIRE(r.read(user_va, true).ok);
+
+    // Reflected, then mapped by the guest: one read of guest memory.
+    CHECK(pf_of(r.read(va, true)) == pf_error::user);
+    r.gt.set_entry(r.cr3, va, 1, 0x6000 | P | W | U | A | D);
+    uint64_t reads = r.m.reads;
+    REQUIRE(r.sh->prefill(va, true));
+    CHECK(r.m.reads - reads == 1);
+    CHECK(r.read(va, true).maddr == r.maddr_of(0x6000));
+    // Once: a second prefill walks.
+    r.sh->invalidate_page(va);
+    reads = r.m.reads;
+    REQUIRE(r.sh->prefill(va, true));
+    CHECK(r.m.reads - reads == 4);
+
+    // Still absent when the prefill comes: nothing.
+    constexpr uint64_t va2 = user_va + 0x4000;
+    CHECK(pf_of(r.read(va2, true)) == pf_error::user);
+    CHECK_FALSE(r.sh->prefill(va2, true));
+    CHECK(r.sh->shadow_leaf(true, va2) == 0);
+
+    // A sync point between the fault and the prefill forgets the note: the prefill walks, and
+    // sees an upper entry the guest changed (here unmapped at L2).
+    constexpr uint64_t va3 = user_va + 0x5000;
+    CHECK(pf_of(r.read(va3, true)) == pf_error::user);
+    r.gt.set_entry(r.cr3, va3, 1, 0x7000 | P | W | U | A | D);
+    const uint64_t l2 = r.gt.entry(r.cr3, va3, 2);
+    r.gt.set_entry(r.cr3, va3, 2, 0);
+    r.sh->invalidate_page(va3);
+    CHECK_FALSE(r.sh->prefill(va3, true));
+    r.gt.set_entry(r.cr3, va3, 2, l2);
+    // A supervisor-only L1 entry: a user read would fault, so no leaf for the user root.
+    CHECK(pf_of(r.read(va3 + 0x1000, true)) == pf_error::user);
+    r.gt.set_entry(r.cr3, va3 + 0x1000, 1, 0x8000 | P | W | A | D);
+    CHECK_FALSE(r.sh->prefill(va3 + 0x1000, true));
+    CHECK(r.m.refused == 0);
 }
