@@ -130,6 +130,40 @@ unsigned shadow_mmu::space_for(uint64_t root, bool &hit)
     return victim;
 }
 
+// Run space `s` for the root `space_for` gave it: its user half, kept since its root was last
+// loaded (or, given to this root now, another root's), checked against the new tables as a kept
+// load checks the running one. Its clears need no TLB invalidation (its roots are not loaded),
+// and loading them is a CR3 load in the hypervisor, which drops the TLB's entries of the roots
+// left (Xen's switch of base pointers flushes global ones too, as it must for para-virtualized
+// guests whose user mappings it makes global). False if the hypervisor refused the roots (a
+// core or setup bug): the running space then shadows the new root instead.
+bool shadow_mmu::switch_space(unsigned s, bool hit)
+{
+    const unsigned from = cur_;
+    cur_ = s;
+    roots_[0] = spaces_[s].roots[0];
+    roots_[1] = spaces_[s].roots[1];
+    const bool cleared = clear_filled(0, user_half_last, true);
+    user_half_intact_ = hit && !cleared && !spaces_[s].released;
+    spaces_[s].released = false;
+    if (queued_count_) {
+        stats_.entries_written += queued_count_;
+        hv_.write_batch(queued_, queued_count_);
+        queued_count_ = 0;
+    }
+    if (hv_.set_roots(frames_[roots_[0]].mfn, frames_[roots_[1]].mfn)) {
+        ++(hit ? stats_.space_hits : stats_.space_reuses);
+        return true;
+    }
+    spaces_[from].guest_root = spaces_[s].guest_root;
+    spaces_[s].guest_root = no_guest_root;
+    cur_ = from;
+    roots_[0] = spaces_[from].roots[0];
+    roots_[1] = spaces_[from].roots[1];
+    user_half_intact_ = false;
+    return false;
+}
+
 // Free the user halves of every space but the current one (their roots are not loaded: no
 // TLB holds their entries). Their leaves were only kept for a later load of their root.
 void shadow_mmu::release_other_spaces()
@@ -741,32 +775,12 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
     bool hit = false;
     const unsigned s = space_for(root, hit);
     spaces_[s].last_load = ++load_clock_;
-    if (s == cur_) {
+    if (s == cur_ || !switch_space(s, hit)) {
         // The user half: only the leaves the new tables do not give as they are.
         const bool cleared = clear_filled(0, user_half_last, true);
         if (cleared)
             send_queued(true, 0);
-        user_half_intact_ = !cleared;
-    } else {
-        // Another space's roots: its user half, kept since its root was last loaded (or,
-        // given to this root now, another root's), checked against the new tables exactly as
-        // above. Its clears need no TLB invalidation (its roots are not loaded), and loading
-        // them is a CR3 load in the hypervisor, which drops the TLB's entries of the roots
-        // left (Xen's switch of base pointers flushes global ones too, as it must for
-        // para-virtualized guests whose user mappings it makes global).
-        cur_ = s;
-        roots_[0] = spaces_[s].roots[0];
-        roots_[1] = spaces_[s].roots[1];
-        const bool cleared = clear_filled(0, user_half_last, true);
-        user_half_intact_ = hit && !cleared && !spaces_[s].released;
-        spaces_[s].released = false;
-        if (queued_count_) {
-            stats_.entries_written += queued_count_;
-            hv_.write_batch(queued_, queued_count_);
-            queued_count_ = 0;
-        }
-        hv_.set_roots(frames_[roots_[0]].mfn, frames_[roots_[1]].mfn);
-        ++(hit ? stats_.space_hits : stats_.space_reuses);
+        user_half_intact_ = s == cur_ && !cleared;
     }
     // The kernel half's L4 entries are those of the last full load, whose scan reported its
     // collisions; nothing there is shadowed from the guest anyway (handle_fault and

@@ -296,6 +296,7 @@ private:
     // The space for guest root `root`: the current one if it shadows it, one that does, or
     // the least recently loaded other one, given to it.
     unsigned space_for(uint64_t root, bool &hit);
+    bool switch_space(unsigned s, bool hit);
     void release_other_spaces();
     static constexpr unsigned queue_max = 512;  // one page of Xen's mmu_update requests
     hypervisor_mmu::table_update queued_[queue_max];

@@ -157,7 +157,7 @@ public:
     void unpin_root(uint64_t mfn) override { pinned_.erase(mfn); }
     bool set_roots(uint64_t kernel_mfn, uint64_t user_mfn) override
     {
-        if (!pinned_.count(kernel_mfn) || !pinned_.count(user_mfn))
+        if (!pinned_.count(kernel_mfn) || !pinned_.count(user_mfn) || refuse_root_loads)
             return false;
         kernel_root_ = kernel_mfn;
         user_root_ = user_mfn;
@@ -234,7 +234,8 @@ public:
     }
 
     uint64_t writes = 0, refused = 0, flushes = 0, cmpxchg_calls = 0, batches = 0, frame_views = 0;
-    uint64_t root_loads = 0;  // set_roots calls
+    uint64_t root_loads = 0;          // set_roots calls
+    bool refuse_root_loads = false;   // set_roots fails (a hypervisor that refuses the roots)
     uint64_t combined = 0;  // write_batch_then_invalidate requests (each also counted as a batch)
     uint64_t reads = 0;     // read_u64 calls (guest page-table walks)
     std::vector<uint64_t> invalidated;

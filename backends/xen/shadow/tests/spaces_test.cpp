@@ -236,6 +236,29 @@ TEST_CASE("spaces: a user half a full pool freed is not intact when its root com
     CHECK(r.m.refused == 0);
 }
 
+TEST_CASE("spaces: roots the hypervisor refuses to load leave the running space to the new root", "[shadow][spaces]")
+{
+    roots s(2, 2);
+    rig &r = s.r;
+    s.map(0, user_page, 0x5000, P | U | A);
+    s.map(1, user_page, 0x6000, P | U | A);
+    REQUIRE(r.read(user_page, true).maddr == r.maddr_of(0x5000));
+    const uint64_t running = r.m.kernel_root();
+    r.m.refuse_root_loads = true;
+    REQUIRE(s.load(1));
+    CHECK(r.m.kernel_root() == running);
+    CHECK_FALSE(r.sh->user_half_intact());
+    CHECK(r.read(user_page, true).maddr == r.maddr_of(0x6000));  // root 1's, in the running space
+    CHECK(r.sh->stats().space_reuses == 0);
+    r.m.refuse_root_loads = false;
+    REQUIRE(s.load(0));  // the other space now, given to root 0
+    CHECK(r.m.kernel_root() != running);
+    CHECK(r.read(user_page, true).maddr == r.maddr_of(0x5000));
+    REQUIRE(s.load(1));  // back to the first space, which shadows root 1
+    CHECK(r.sh->user_half_intact());
+    CHECK(r.read(user_page, true).faults == 0);
+}
+
 TEST_CASE("spaces: init takes 1 to 8 spaces and a pool that holds their roots", "[shadow][spaces]")
 {
     CHECK(rig(256, {}, false, {}, 0).status == init_status::bad_spaces);
