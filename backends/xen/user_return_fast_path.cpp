@@ -61,10 +61,30 @@ bool gdt_descriptors(const wedge::vcpu &c, uint16_t cs, uint16_t ss, uint64_t &d
 // return to user mode reads the same two descriptors every time.
 struct known_descriptors {
     uint64_t gdt_base = 0, dcs = 0, dss = 0;
+    // Where SS's descriptor starts when CS's follows it in the same page (Linux's __USER_DS,
+    // __USER_CS): known_frame_good reads both from there. 0: not so, or nothing known yet.
+    uint64_t pair_va = 0;
     uint32_t gdt_limit = 0;
-    uint16_t cs = 0, ss = 0;  // 0: nothing known (a null selector never gets here)
+    uint16_t cs = 0, ss = 0;
 };
 constinit known_descriptors g_known{};
+
+// check_user_frame's case for the selectors `cs` and `ss` under the GDT it last found good
+// (`k`, with pair_va set): what it checks of the selectors alone (RPL 3, not null, not the
+// LDT, within the GDT's limit) depends on nothing but the selectors and GDTR.limit, all equal
+// to what passed then; the descriptors are guest memory the wedge does not watch, so they are
+// read again, from the same address (GDTR.base is the same too), and must be the same bytes.
+// False: not this case, or other bytes (check_user_frame then decides in full).
+inline bool known_frame_good(const wedge::vcpu &c, const known_descriptors &k, uint16_t cs, uint16_t ss) {
+    if (!k.pair_va || cs != k.cs || ss != k.ss || c.gdtr.base != k.gdt_base || c.gdtr.limit != k.gdt_limit)
+        return false;
+    // One page (pair_va says so): only the kept-page test of guest_probe_read is left.
+    const uint64_t page = k.pair_va >> 12;
+    uint64_t both[2];
+    if (g_probe_allowed[page & (probe_allowed_pages - 1)] != page || !guest_probe_copy(both, k.pair_va, sizeof both))
+        return false;
+    return both[0] == k.dss && both[1] == k.dcs;
+}
 
 // The checks the core's iret makes of the two descriptors (CS a present 64-bit code segment
 // of DPL 3, or conforming of DPL <= 3; SS a present writable data segment of DPL 3).
@@ -94,20 +114,20 @@ bool check_user_frame(const wedge::site &iret, uint64_t rflags, uint64_t rsp, us
     out.rflags = image[2];
     out.rsp = image[3];
     out.ss = static_cast<uint16_t>(image[4]);
-    if ((out.cs & 3) != 3 || (out.ss & 3) != 3 || !(out.cs & 0xfffc) || !(out.ss & 0xfffc)) return false;
     if (!(out.rflags & wedge::flags::if_) || (out.rflags & (wedge::flags::tf | wedge::flags::nt))) return false;
     if (out.rip >= user_half_end) return false;  // also the canonical check
+    known_descriptors &k = g_known;
+    if (known_frame_good(c, k, out.cs, out.ss)) return true;
+    if ((out.cs & 3) != 3 || (out.ss & 3) != 3 || !(out.cs & 0xfffc) || !(out.ss & 0xfffc)) return false;
     uint64_t cs_bytes, ss_bytes;
     if (!gdt_descriptors(c, out.cs, out.ss, cs_bytes, ss_bytes)) return false;
-    known_descriptors &k = g_known;
-    if (cs_bytes == k.dcs && ss_bytes == k.dss && out.cs == k.cs && out.ss == k.ss && c.gdtr.base == k.gdt_base &&
-        c.gdtr.limit == k.gdt_limit)
-        return true;
     wedge::segment_descriptor dcs, dss;
     dcs.low = cs_bytes;
     dss.low = ss_bytes;
     if (!user_descriptors_good(dcs, dss)) return false;
-    k = {c.gdtr.base, cs_bytes, ss_bytes, c.gdtr.limit, out.cs, out.ss};
+    const uint64_t ss_va = c.gdtr.base + (out.ss & 0xfff8u);
+    const bool pair = (out.cs & 0xfff8u) == (out.ss & 0xfff8u) + 8 && (ss_va >> 12) == ((ss_va + 15) >> 12);
+    k = {c.gdtr.base, cs_bytes, ss_bytes, pair ? ss_va : 0, c.gdtr.limit, out.cs, out.ss};
     return true;
 }
 
@@ -145,7 +165,7 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
 // last arm_timer, unless someone armed it elsewhere since).
 void resume_user_from(const user_frame &u, uint64_t rflags) {
     wedge::vcpu &c = cpu();
-    sync_gs(c);
+    sync_gs_at(c, true);  // enter_user set CPL 3
     if (timer_off_deadline()) arm_timer();
     returning_to_user_mode(c);
     g_guest_run.frame.rip = u.rip;  // for a failure report only
@@ -159,7 +179,7 @@ void resume_user_from(const user_frame &u, uint64_t rflags) {
     ctx[5] = flat_user_ss;
 }
 
-// A swapgs whose call's return address has the kept chain `k` to an iretq site (kept_chain_of:
+// A swapgs whose call's return address has the kept chain `k` to an iretq site (iret_chain_of:
 // the slow path checked the call and followed the code once), with the guest's registers in
 // `f`: both finished here when try_swapgs_user_return_fast would finish them.
 // Not inlined into swapgs_fused_return: a swapgs without a chain (Linux's context switch runs
@@ -214,7 +234,7 @@ void try_swapgs_user_return_fast(const wedge::site &s, uint64_t ret) {
 extern "C" bool swapgs_fused_return(xw::site_frame *f) {
     using namespace xw;
     // The entry stub pushed the kind above the call's return address.
-    const kept_chain *k = kept_chain_of(reinterpret_cast<const uint64_t *>(wedge_site_guest_rsp)[1]);
-    if (!k || !k->chain.iret || g_run_stats.trace_traps) return false;  // site_dispatch prints a traced entry
+    const kept_chain *k = iret_chain_of(reinterpret_cast<const uint64_t *>(wedge_site_guest_rsp)[1]);
+    if (!k || g_run_stats.trace_traps) return false;  // site_dispatch prints a traced entry
     return try_fused_return(f, k);
 }
