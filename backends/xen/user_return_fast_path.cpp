@@ -14,10 +14,12 @@
 extern "C" {
 // window.S: the iret context HYPERVISOR_iret takes into guest user mode (flags 0, rip, cs,
 // rflags, rsp, ss: struct iret_context above the three words the hypercall page's stub
-// pushes), which the swapgs entry loads after swapgs_fused_return.
+// pushes), which the swapgs entry loads after swapgs_fused_return. Its flags, cs and ss words
+// are set there once (0, Xen's flat ring-3 selectors) and never written.
 extern uint64_t wedge_user_iret_context[6];
 // The swapgs entry (window.S) calls it with the caller-saved registers saved in `f` (the
-// callee-saved ones still in the CPU, their slots not yet written): true, the fused return is
+// callee-saved ones still in the CPU, their slots not yet written and, during the call, below
+// the stack pointer: nothing reads them): true, the fused return is
 // done up to HYPERVISOR_iret (the context written); false, nothing changed, and the entry
 // fills the other slots and calls site_dispatch.
 bool swapgs_fused_return(xw::site_frame *f);
@@ -28,8 +30,6 @@ namespace xw {
 namespace {
 
 constexpr uint64_t user_half_end = 0x0000800000000000ull;
-// Xen's flat user selectors (RPL 3): HYPERVISOR_iret's frame (the guest's own stay virtual).
-constexpr uint64_t flat_user_cs = 0xe033, flat_user_ss = 0xe02b;
 constexpr auto iret_kind = static_cast<unsigned>(afterburn::site_kind::iret);
 constexpr auto swapgs_kind = static_cast<unsigned>(afterburn::site_kind::swapgs);
 
@@ -169,14 +169,12 @@ void resume_user_from(const user_frame &u, uint64_t rflags) {
     if (timer_off_deadline()) arm_timer();
     returning_to_user_mode(c);
     g_guest_run.frame.rip = u.rip;  // for a failure report only
-    // IF in the frame is the event mask Xen restores: events open in user mode.
+    // IF in the frame is the event mask Xen restores: events open in user mode. Flags (0:
+    // not VGCF_in_syscall), cs (0xe033) and ss (0xe02b) are window.S's constant words.
     uint64_t *ctx = wedge_user_iret_context;
-    ctx[0] = 0;  // flags: not VGCF_in_syscall
     ctx[1] = u.rip;
-    ctx[2] = flat_user_cs;
     ctx[3] = rflags | wedge::flags::if_;
     ctx[4] = u.rsp;
-    ctx[5] = flat_user_ss;
 }
 
 // A swapgs whose call's return address has the kept chain `k` to an iretq site (iret_chain_of:
