@@ -19,9 +19,11 @@ return_chain follow(uint64_t at) {
     const wedge::site_table &sites = guest_sites();
     for (unsigned step = 0; step < max_steps; ++step) {
         if (const wedge::site *t = sites.find_by_insn(at)) {
-            // The CPU runs the site's call: the chain ends at an iretq site written as a call.
+            // The CPU runs the site's call: the chain ends at an iretq site written as a call
+            // (a 64-bit one: the fused return handles no other, user_return_fast_path.cpp).
             if (t->start == at && t->rewritten && !t->position_independent &&
-                t->rec.kind == static_cast<uint8_t>(afterburn::site_kind::iret))
+                t->rec.kind == static_cast<uint8_t>(afterburn::site_kind::iret) &&
+                afterburn::annotation::operand_bits(t->rec.flags) == 64)
                 out.iret = t;
             return out;
         }

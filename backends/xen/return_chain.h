@@ -14,7 +14,9 @@ namespace xw {
 
 struct return_chain {
     const afterburn::wedge::site *iret = nullptr;  // the iretq site the code reaches, or null
-    bool ss_test = false;  // `testb $4, 0x20(%rsp); jnz`: the chain holds while the frame's SS has TI clear
+    // `testb $4, 0x20(%rsp); jnz`: the chain holds while the frame's SS has TI clear, as every
+    // frame the fused return accepts has (it leaves an LDT selector to the core).
+    bool ss_test = false;
 };
 
 // The chain from the swapgs site `s`, whose call returned to `ret` (the bytes from there are

@@ -56,34 +56,33 @@ bool gdt_descriptors(const wedge::vcpu &c, uint16_t cs, uint16_t ss, uint64_t &d
     return guest_probe_read(c.gdtr.base + ics, &dcs, 8) && guest_probe_read(c.gdtr.base + iss, &dss, 8);
 }
 
+// No 16-bit GDTR.limit equals it: nothing is known.
+constexpr uint32_t no_gdt_limit = 0x10000;
+
 // The descriptors check_user_frame last found good, with the selectors and the GDT they were
 // read under: the same bytes pass the same checks again, which depend on nothing else. A
 // return to user mode reads the same two descriptors every time.
 struct known_descriptors {
-    uint64_t gdt_base = 0, dcs = 0, dss = 0;
+    uint64_t gdt_base = 0;
     // Where SS's descriptor starts when CS's follows it in the same page (Linux's __USER_DS,
-    // __USER_CS): known_frame_good reads both from there. 0: not so, or nothing known yet.
-    uint64_t pair_va = 0;
-    uint32_t gdt_limit = 0;
+    // __USER_CS), and those 16 bytes (SS's, then CS's): known_frame_good compares them there.
+    uint64_t pair_va = 0, pair[2] = {};
+    uint32_t gdt_limit = no_gdt_limit;  // no_gdt_limit: nothing known, or the two not a pair
     uint16_t cs = 0, ss = 0;
 };
 constinit known_descriptors g_known{};
 
 // check_user_frame's case for the selectors `cs` and `ss` under the GDT it last found good
-// (`k`, with pair_va set): what it checks of the selectors alone (RPL 3, not null, not the
+// (`k`, a pair): what it checks of the selectors alone (RPL 3, not null, not the
 // LDT, within the GDT's limit) depends on nothing but the selectors and GDTR.limit, all equal
 // to what passed then; the descriptors are guest memory the wedge does not watch, so they are
 // read again, from the same address (GDTR.base is the same too), and must be the same bytes.
 // False: not this case, or other bytes (check_user_frame then decides in full).
 inline bool known_frame_good(const wedge::vcpu &c, const known_descriptors &k, uint16_t cs, uint16_t ss) {
-    if (!k.pair_va || cs != k.cs || ss != k.ss || c.gdtr.base != k.gdt_base || c.gdtr.limit != k.gdt_limit)
-        return false;
-    // One page (pair_va says so): only the kept-page test of guest_probe_read is left.
-    const uint64_t page = k.pair_va >> 12;
-    uint64_t both[2];
-    if (g_probe_allowed[page & (probe_allowed_pages - 1)] != page || !guest_probe_copy(both, k.pair_va, sizeof both))
-        return false;
-    return both[0] == k.dss && both[1] == k.dcs;
+    if (c.gdtr.limit != k.gdt_limit || cs != k.cs || ss != k.ss || c.gdtr.base != k.gdt_base) return false;
+    // The range passed guest_probe_read's address checks when it was recorded, and they
+    // depend on the address alone (guest_probe.cpp: g_probe_allowed), so it still does.
+    return guest_probe_same16(k.pair_va, k.pair);
 }
 
 // The checks the core's iret makes of the two descriptors (CS a present 64-bit code segment
@@ -95,15 +94,16 @@ bool user_descriptors_good(const wedge::segment_descriptor &dcs, const wedge::se
 }
 
 // The core's iret (wedge/emulate_transfers.cpp) on its way to CPL 3 succeeding with nothing
-// to deliver after it, for the guest at the iretq with real flags `rflags` and stack `rsp`:
+// to deliver after it, for the guest at a 64-bit iretq (the caller checked the site: a chain
+// ends only at one, return_chain.cpp) with real flags `rflags` and stack `rsp`:
 // every check it makes, on the same bytes (guest_probe.h reads them as the core's supervisor
 // reads do; a read may fill the shadow, as the core's does; nothing else changes). False:
 // anything the core would answer otherwise (a fault, a kernel frame, a compatibility-mode CS, a
 // delivery at the exit) or that the fast path leaves to it (the guest's or the popped TF, NT,
 // IF clear, an LDT selector, a kernel-half rip).
-bool check_user_frame(const wedge::site &iret, uint64_t rflags, uint64_t rsp, user_frame &out) {
+bool check_user_frame(uint64_t rflags, uint64_t rsp, user_frame &out) {
     wedge::vcpu &c = cpu();
-    if (c.cpl != 0 || afterburn::annotation::operand_bits(iret.rec.flags) != 64) return false;
+    if (c.cpl != 0) return false;
     if (rflags & (wedge::flags::nt | wedge::flags::tf)) return false;
     // An interrupt pending now is delivered at the exit once IF is set (the popped IF must be).
     if (c.page.pending) return false;
@@ -125,9 +125,10 @@ bool check_user_frame(const wedge::site &iret, uint64_t rflags, uint64_t rsp, us
     dcs.low = cs_bytes;
     dss.low = ss_bytes;
     if (!user_descriptors_good(dcs, dss)) return false;
+    // gdt_descriptors read a pair with one guest_probe_read (its address checks passed).
     const uint64_t ss_va = c.gdtr.base + (out.ss & 0xfff8u);
     const bool pair = (out.cs & 0xfff8u) == (out.ss & 0xfff8u) + 8 && (ss_va >> 12) == ((ss_va + 15) >> 12);
-    k = {c.gdtr.base, cs_bytes, ss_bytes, pair ? ss_va : 0, c.gdtr.limit, out.cs, out.ss};
+    k = {c.gdtr.base, ss_va, {ss_bytes, cs_bytes}, pair ? c.gdtr.limit : no_gdt_limit, out.cs, out.ss};
     return true;
 }
 
@@ -187,8 +188,9 @@ void resume_user_from(const user_frame &u, uint64_t rflags) {
     mask_events();  // events were open in the guest (resume)
     const uint64_t rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
     user_frame u;
-    if (!check_user_frame(*k->chain.iret, rflags, wedge_site_guest_rsp + 16, u)) return false;
-    if (k->chain.ss_test && (u.ss & 4)) return false;  // Linux's ESPFIX exit: an LDT stack segment
+    // The chain's ESPFIX test (ss_test) needs no check: check_user_frame passes no LDT SS (TI
+    // set), so the `jnz` to Linux's ESPFIX exit is not taken.
+    if (!check_user_frame(rflags, wedge_site_guest_rsp + 16, u)) return false;
     // site_dispatch's, try_swapgs_user_return_fast's, enter_user's and resume_user_from's
     // counts in one (run_stats.h: fold_fast_path_counts).
     ++st.fused_returns_unfolded;
@@ -205,7 +207,8 @@ void resume_user_from(const user_frame &u, uint64_t rflags) {
 void try_user_return_fast(const wedge::site &s) {
     const wedge::frame &fr = g_guest_run.frame;
     user_frame u;
-    if (!check_user_frame(s, fr.rflags, fr.gpr[wedge::rsp], u)) return;
+    if (afterburn::annotation::operand_bits(s.rec.flags) != 64 || !check_user_frame(fr.rflags, fr.gpr[wedge::rsp], u))
+        return;
     ++g_run_stats.user_return_fast;
     ++g_run_stats.kind_entries[iret_kind];
     resume_user(u, enter_user(u, fr.rflags));
@@ -218,8 +221,8 @@ void try_swapgs_user_return_fast(const wedge::site &s, uint64_t ret) {
     return_chain chain = return_chain_of(s, ret);
     if (!chain.iret) return;
     user_frame u;
-    if (!check_user_frame(*chain.iret, fr.rflags, fr.gpr[wedge::rsp], u)) return;
-    if (chain.ss_test && (u.ss & 4)) return;  // Linux's ESPFIX exit: an LDT stack segment
+    // No ss_test check: check_user_frame passes no LDT SS (try_fused_return).
+    if (!check_user_frame(fr.rflags, fr.gpr[wedge::rsp], u)) return;
     ++g_run_stats.kind_entries[s.rec.kind];
     ++g_run_stats.swapgs_user_return_fast;
     ++g_run_stats.kind_entries[iret_kind];
