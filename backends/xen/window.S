@@ -142,10 +142,11 @@ wedge_iret:
          * words the hypercall page's iret stub pushes, with room below for them): flags, cs
          * and ss are the same for every fused return (not VGCF_in_syscall, Xen's flat ring-3
          * selectors), so they are set here once and resume_user_from writes only rip, rflags
-         * and rsp. Nothing else writes this block. */
+         * and rsp. Nothing else writes this block. Below it as much room as wedge_iret's
+         * stack has below its context (the stub's three words; anything Xen might push). */
         .data
         .balign 16
-        .skip 64
+        .skip 256 - 6*8
         .globl wedge_user_iret_context
 wedge_user_iret_context:
         .quad 0                            /* flags */
