@@ -31,6 +31,20 @@ guest_probe_store_tail:
         rep movsb
         movl $1, %eax
         ret
+/* guest_probe_same16(src, expected): 1 when the 16 bytes of guest memory at src equal
+ * expected[0..1], 0 when not or as above (both loads are probe loads). */
+        .globl guest_probe_same16, guest_probe_same16_low, guest_probe_same16_high
+guest_probe_same16:
+guest_probe_same16_low:
+        movq (%rdi), %rax
+guest_probe_same16_high:
+        movq 8(%rdi), %rdx
+        xorq (%rsi), %rax
+        xorq 8(%rsi), %rdx
+        orq %rdx, %rax
+        sete %al
+        movzbl %al, %eax
+        ret
 guest_probe_failed:
         xorl %eax, %eax
         ret

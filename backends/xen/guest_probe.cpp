@@ -7,7 +7,7 @@
 
 extern "C" {
 extern const char guest_probe_load[], guest_probe_load_tail[], guest_probe_store_load[], guest_probe_store_tail[],
-    guest_probe_failed[];
+    guest_probe_same16_low[], guest_probe_same16_high[], guest_probe_failed[];
 uint64_t guest_probe_store(uint64_t dst, const void *src, size_t len);
 }
 
@@ -60,7 +60,9 @@ bool guest_probe_write(uint64_t va, const void *src, size_t len) {
 bool guest_probe_fixup(trap_frame *f) {
     if (f->rip != reinterpret_cast<uint64_t>(guest_probe_load) && f->rip != reinterpret_cast<uint64_t>(guest_probe_load_tail) &&
         f->rip != reinterpret_cast<uint64_t>(guest_probe_store_load) &&
-        f->rip != reinterpret_cast<uint64_t>(guest_probe_store_tail))
+        f->rip != reinterpret_cast<uint64_t>(guest_probe_store_tail) &&
+        f->rip != reinterpret_cast<uint64_t>(guest_probe_same16_low) &&
+        f->rip != reinterpret_cast<uint64_t>(guest_probe_same16_high))
         return false;
     f->rip = reinterpret_cast<uint64_t>(guest_probe_failed);
     return true;

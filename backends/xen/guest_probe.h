@@ -13,6 +13,9 @@
 #include "traps.h"
 
 extern "C" uint64_t guest_probe_copy(void *dst, uint64_t src, size_t len);  // guest_probe.S
+// guest_probe.S: whether the 16 bytes at guest-virtual `src` are `expected`'s (false too when a
+// load faulted, as guest_probe_copy). No address checks: for a range that passed them before.
+extern "C" bool guest_probe_same16(uint64_t src, const uint64_t expected[2]);
 
 namespace xw {
 

@@ -47,14 +47,15 @@ inline void publish_for_kernel(afterburn::wedge::vcpu &c) {
 }
 
 // What resume_kernel_fast does before it jumps, for a fast path that continues the guest in
-// kernel mode at `rip` on stack `rsp` by itself (syscall_fast_path.h): the fast-path bytes for
-// CPL 0, the GS slot, the kept stacks; events opened unless rsp is in the user half. Inline:
-// the system call's way in passes here.
+// kernel mode at `rip` on stack `rsp` by itself (syscall_fast_path.h), having set CPL 0 itself:
+// the fast-path bytes for CPL 0, the GS slot, the kept stacks; events opened unless rsp is in
+// the user half. Inline: the system call's way in passes here.
 inline void prepare_kernel_fast_return(afterburn::wedge::vcpu &c, uint64_t rsp, uint64_t rip) {
     // The fused return to user mode leaves the page as kernel mode had it (user mode does not
     // reach the entry window): a system call that comes back with the same IOPL finds it right.
-    publish_for_kernel(c);
-    sync_gs(c);
+    // publish_for_kernel and sync_gs without their reads of c.cpl, which the caller set to 0.
+    if (!g_published.kernel || g_published.iopl != c.iopl) publish_fast_paths(c);
+    sync_gs_at(c, false);
     refill_forgotten_stacks();
     if (rsp >= 0x0000800000000000ull) unmask_events();  // a kernel-half stack (as resume_kernel_fast)
     g_guest_run.frame.rip = rip;  // for a failure report only

@@ -8,25 +8,22 @@
 
 namespace xw {
 
+constinit kept_chain g_kept_chains[kept_chains]{};
+
 namespace {
 
 constexpr unsigned max_steps = 16;
-
-// Chains per swapgs call, direct-mapped by its return address (Linux 6.1 has 17 swapgs sites;
-// a collision only costs the walk again).
-constexpr unsigned cache_size = 64;  // a power of two
-constinit kept_chain g_chains[cache_size]{};
-
-kept_chain &slot_of(uint64_t ret) { return g_chains[(ret ^ (ret >> 8)) & (cache_size - 1)]; }
 
 return_chain follow(uint64_t at) {
     return_chain out;
     const wedge::site_table &sites = guest_sites();
     for (unsigned step = 0; step < max_steps; ++step) {
         if (const wedge::site *t = sites.find_by_insn(at)) {
-            // The CPU runs the site's call: the chain ends at an iretq site written as a call.
+            // The CPU runs the site's call: the chain ends at an iretq site written as a call
+            // (a 64-bit one: the fused return handles no other, user_return_fast_path.cpp).
             if (t->start == at && t->rewritten && !t->position_independent &&
-                t->rec.kind == static_cast<uint8_t>(afterburn::site_kind::iret))
+                t->rec.kind == static_cast<uint8_t>(afterburn::site_kind::iret) &&
+                afterburn::annotation::operand_bits(t->rec.flags) == 64)
                 out.iret = t;
             return out;
         }
@@ -67,14 +64,9 @@ return_chain follow(uint64_t at) {
 } // namespace
 
 return_chain return_chain_of(const wedge::site &s, uint64_t ret) {
-    kept_chain &e = slot_of(ret);
+    kept_chain &e = kept_chain_slot(ret);
     if (e.ret != ret || e.swapgs != &s) e = {ret, &s, follow(ret)};
     return e.chain;
-}
-
-const kept_chain *kept_chain_of(uint64_t ret) {
-    const kept_chain &e = slot_of(ret);
-    return e.ret == ret && e.swapgs ? &e : nullptr;
 }
 
 } // namespace xw

@@ -14,7 +14,9 @@ namespace xw {
 
 struct return_chain {
     const afterburn::wedge::site *iret = nullptr;  // the iretq site the code reaches, or null
-    bool ss_test = false;  // `testb $4, 0x20(%rsp); jnz`: the chain holds while the frame's SS has TI clear
+    // `testb $4, 0x20(%rsp); jnz`: the chain holds while the frame's SS has TI clear, as every
+    // frame the fused return accepts has (it leaves an LDT selector to the core).
+    bool ss_test = false;
 };
 
 // The chain from the swapgs site `s`, whose call returned to `ret` (the bytes from there are
@@ -24,13 +26,24 @@ struct return_chain {
 // at its link address.
 return_chain return_chain_of(const afterburn::wedge::site &s, uint64_t ret);
 
-// A chain return_chain_of found and kept for `ret` (swapgs: its site), or null: the fused
-// return's way to skip the site lookup (user_return_fast_path.h).
+// A chain return_chain_of found and kept for `ret` (swapgs: its site): the fused return's way
+// to skip the site lookup (user_return_fast_path.h). Direct-mapped by the return address
+// (Linux 6.1 has 17 swapgs sites; a collision only costs the walk again).
 struct kept_chain {
     uint64_t ret;
     const afterburn::wedge::site *swapgs;
     return_chain chain;
 };
-const kept_chain *kept_chain_of(uint64_t ret);
+constexpr unsigned kept_chains = 64;  // a power of two
+extern kept_chain g_kept_chains[kept_chains];
+inline kept_chain &kept_chain_slot(uint64_t ret) { return g_kept_chains[(ret ^ (ret >> 8)) & (kept_chains - 1)]; }
+
+// The chain kept for `ret` when it reaches an iretq site, or null. Inline: every system call
+// returns through it. A slot with an iret was filled by return_chain_of (ret and its swapgs
+// site with it); an empty one has ret 0, which no call returns to.
+inline const kept_chain *iret_chain_of(uint64_t ret) {
+    const kept_chain &e = kept_chain_slot(ret);
+    return e.ret == ret && e.chain.iret ? &e : nullptr;
+}
 
 } // namespace xw

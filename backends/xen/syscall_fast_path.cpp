@@ -32,7 +32,8 @@ inline void commit_syscall(wedge::vcpu &c) {
     c.selector[1] = cs;
     c.selector[2] = static_cast<uint16_t>(cs + 8);
     c.cpl = 0;
-    c.set_virtual_if(syscall_kernel_if(c));
+    // syscall_kernel_if: FMASK's IF clears the virtual IF, else it stays (one store, no read).
+    if (c.fmask & wedge::flags::if_) c.set_virtual_if(false);
     if (c.fmask & wedge::flags::iopl)
         c.iopl = static_cast<uint8_t>(c.iopl & ~((c.fmask & wedge::flags::iopl) >> wedge::flags::iopl_shift));
 }

@@ -23,6 +23,11 @@ void write_gs_slot(const afterburn::wedge::vcpu &c);
 inline void sync_gs(const afterburn::wedge::vcpu &c) {
     if (g_xen_gs.base[c.cpl == 3] != c.gs_base) write_gs_slot(c);
 }
+// sync_gs for a caller that has just set c.cpl itself (3 for `user_mode`, else 0): the slot
+// without reading the CPL back (the vCPU's byte stores in between make the compiler reload it).
+inline void sync_gs_at(const afterburn::wedge::vcpu &c, bool user_mode) {
+    if (g_xen_gs.base[user_mode] != c.gs_base) write_gs_slot(c);
+}
 
 // sync_gs on the way back into the guest at `rip` on stack `rsp`, except for the kernel slot
 // while the guest kernel provably does not use %gs before its swapgs (gs_free_entry.h): an

@@ -14,10 +14,12 @@
 extern "C" {
 // window.S: the iret context HYPERVISOR_iret takes into guest user mode (flags 0, rip, cs,
 // rflags, rsp, ss: struct iret_context above the three words the hypercall page's stub
-// pushes), which the swapgs entry loads after swapgs_fused_return.
+// pushes), which the swapgs entry loads after swapgs_fused_return. Its flags, cs and ss words
+// are set there once (0, Xen's flat ring-3 selectors) and never written.
 extern uint64_t wedge_user_iret_context[6];
 // The swapgs entry (window.S) calls it with the caller-saved registers saved in `f` (the
-// callee-saved ones still in the CPU, their slots not yet written): true, the fused return is
+// callee-saved ones still in the CPU, their slots not yet written and, during the call, below
+// the stack pointer: nothing reads them): true, the fused return is
 // done up to HYPERVISOR_iret (the context written); false, nothing changed, and the entry
 // fills the other slots and calls site_dispatch.
 bool swapgs_fused_return(xw::site_frame *f);
@@ -28,8 +30,6 @@ namespace xw {
 namespace {
 
 constexpr uint64_t user_half_end = 0x0000800000000000ull;
-// Xen's flat user selectors (RPL 3): HYPERVISOR_iret's frame (the guest's own stay virtual).
-constexpr uint64_t flat_user_cs = 0xe033, flat_user_ss = 0xe02b;
 constexpr auto iret_kind = static_cast<unsigned>(afterburn::site_kind::iret);
 constexpr auto swapgs_kind = static_cast<unsigned>(afterburn::site_kind::swapgs);
 
@@ -56,15 +56,34 @@ bool gdt_descriptors(const wedge::vcpu &c, uint16_t cs, uint16_t ss, uint64_t &d
     return guest_probe_read(c.gdtr.base + ics, &dcs, 8) && guest_probe_read(c.gdtr.base + iss, &dss, 8);
 }
 
+// No 16-bit GDTR.limit equals it: nothing is known.
+constexpr uint32_t no_gdt_limit = 0x10000;
+
 // The descriptors check_user_frame last found good, with the selectors and the GDT they were
 // read under: the same bytes pass the same checks again, which depend on nothing else. A
 // return to user mode reads the same two descriptors every time.
 struct known_descriptors {
-    uint64_t gdt_base = 0, dcs = 0, dss = 0;
-    uint32_t gdt_limit = 0;
-    uint16_t cs = 0, ss = 0;  // 0: nothing known (a null selector never gets here)
+    uint64_t gdt_base = 0;
+    // Where SS's descriptor starts when CS's follows it in the same page (Linux's __USER_DS,
+    // __USER_CS), and those 16 bytes (SS's, then CS's): known_frame_good compares them there.
+    uint64_t pair_va = 0, pair[2] = {};
+    uint32_t gdt_limit = no_gdt_limit;  // no_gdt_limit: nothing known, or the two not a pair
+    uint16_t cs = 0, ss = 0;
 };
 constinit known_descriptors g_known{};
+
+// check_user_frame's case for the selectors `cs` and `ss` under the GDT it last found good
+// (`k`, a pair): what it checks of the selectors alone (RPL 3, not null, not the
+// LDT, within the GDT's limit) depends on nothing but the selectors and GDTR.limit, all equal
+// to what passed then; the descriptors are guest memory the wedge does not watch, so they are
+// read again, from the same address (GDTR.base is the same too), and must be the same bytes.
+// False: not this case, or other bytes (check_user_frame then decides in full).
+inline bool known_frame_good(const wedge::vcpu &c, const known_descriptors &k, uint16_t cs, uint16_t ss) {
+    if (c.gdtr.limit != k.gdt_limit || cs != k.cs || ss != k.ss || c.gdtr.base != k.gdt_base) return false;
+    // The range passed guest_probe_read's address checks when it was recorded, and they
+    // depend on the address alone (guest_probe.cpp: g_probe_allowed), so it still does.
+    return guest_probe_same16(k.pair_va, k.pair);
+}
 
 // The checks the core's iret makes of the two descriptors (CS a present 64-bit code segment
 // of DPL 3, or conforming of DPL <= 3; SS a present writable data segment of DPL 3).
@@ -75,15 +94,16 @@ bool user_descriptors_good(const wedge::segment_descriptor &dcs, const wedge::se
 }
 
 // The core's iret (wedge/emulate_transfers.cpp) on its way to CPL 3 succeeding with nothing
-// to deliver after it, for the guest at the iretq with real flags `rflags` and stack `rsp`:
+// to deliver after it, for the guest at a 64-bit iretq (the caller checked the site: a chain
+// ends only at one, return_chain.cpp) with real flags `rflags` and stack `rsp`:
 // every check it makes, on the same bytes (guest_probe.h reads them as the core's supervisor
 // reads do; a read may fill the shadow, as the core's does; nothing else changes). False:
 // anything the core would answer otherwise (a fault, a kernel frame, a compatibility-mode CS, a
 // delivery at the exit) or that the fast path leaves to it (the guest's or the popped TF, NT,
 // IF clear, an LDT selector, a kernel-half rip).
-bool check_user_frame(const wedge::site &iret, uint64_t rflags, uint64_t rsp, user_frame &out) {
+bool check_user_frame(uint64_t rflags, uint64_t rsp, user_frame &out) {
     wedge::vcpu &c = cpu();
-    if (c.cpl != 0 || afterburn::annotation::operand_bits(iret.rec.flags) != 64) return false;
+    if (c.cpl != 0) return false;
     if (rflags & (wedge::flags::nt | wedge::flags::tf)) return false;
     // An interrupt pending now is delivered at the exit once IF is set (the popped IF must be).
     if (c.page.pending) return false;
@@ -94,20 +114,21 @@ bool check_user_frame(const wedge::site &iret, uint64_t rflags, uint64_t rsp, us
     out.rflags = image[2];
     out.rsp = image[3];
     out.ss = static_cast<uint16_t>(image[4]);
-    if ((out.cs & 3) != 3 || (out.ss & 3) != 3 || !(out.cs & 0xfffc) || !(out.ss & 0xfffc)) return false;
     if (!(out.rflags & wedge::flags::if_) || (out.rflags & (wedge::flags::tf | wedge::flags::nt))) return false;
     if (out.rip >= user_half_end) return false;  // also the canonical check
+    known_descriptors &k = g_known;
+    if (known_frame_good(c, k, out.cs, out.ss)) return true;
+    if ((out.cs & 3) != 3 || (out.ss & 3) != 3 || !(out.cs & 0xfffc) || !(out.ss & 0xfffc)) return false;
     uint64_t cs_bytes, ss_bytes;
     if (!gdt_descriptors(c, out.cs, out.ss, cs_bytes, ss_bytes)) return false;
-    known_descriptors &k = g_known;
-    if (cs_bytes == k.dcs && ss_bytes == k.dss && out.cs == k.cs && out.ss == k.ss && c.gdtr.base == k.gdt_base &&
-        c.gdtr.limit == k.gdt_limit)
-        return true;
     wedge::segment_descriptor dcs, dss;
     dcs.low = cs_bytes;
     dss.low = ss_bytes;
     if (!user_descriptors_good(dcs, dss)) return false;
-    k = {c.gdtr.base, cs_bytes, ss_bytes, c.gdtr.limit, out.cs, out.ss};
+    // gdt_descriptors read a pair with one guest_probe_read (its address checks passed).
+    const uint64_t ss_va = c.gdtr.base + (out.ss & 0xfff8u);
+    const bool pair = (out.cs & 0xfff8u) == (out.ss & 0xfff8u) + 8 && (ss_va >> 12) == ((ss_va + 15) >> 12);
+    k = {c.gdtr.base, ss_va, {ss_bytes, cs_bytes}, pair ? c.gdtr.limit : no_gdt_limit, out.cs, out.ss};
     return true;
 }
 
@@ -145,21 +166,19 @@ uint64_t enter_user(const user_frame &u, uint64_t rflags) {
 // last arm_timer, unless someone armed it elsewhere since).
 void resume_user_from(const user_frame &u, uint64_t rflags) {
     wedge::vcpu &c = cpu();
-    sync_gs(c);
+    sync_gs_at(c, true);  // enter_user set CPL 3
     if (timer_off_deadline()) arm_timer();
     returning_to_user_mode(c);
     g_guest_run.frame.rip = u.rip;  // for a failure report only
-    // IF in the frame is the event mask Xen restores: events open in user mode.
+    // IF in the frame is the event mask Xen restores: events open in user mode. Flags (0:
+    // not VGCF_in_syscall), cs (0xe033) and ss (0xe02b) are window.S's constant words.
     uint64_t *ctx = wedge_user_iret_context;
-    ctx[0] = 0;  // flags: not VGCF_in_syscall
     ctx[1] = u.rip;
-    ctx[2] = flat_user_cs;
     ctx[3] = rflags | wedge::flags::if_;
     ctx[4] = u.rsp;
-    ctx[5] = flat_user_ss;
 }
 
-// A swapgs whose call's return address has the kept chain `k` to an iretq site (kept_chain_of:
+// A swapgs whose call's return address has the kept chain `k` to an iretq site (iret_chain_of:
 // the slow path checked the call and followed the code once), with the guest's registers in
 // `f`: both finished here when try_swapgs_user_return_fast would finish them.
 // Not inlined into swapgs_fused_return: a swapgs without a chain (Linux's context switch runs
@@ -169,8 +188,9 @@ void resume_user_from(const user_frame &u, uint64_t rflags) {
     mask_events();  // events were open in the guest (resume)
     const uint64_t rflags = (f->rflags & wedge::flags::real) | wedge::flags::fixed1;
     user_frame u;
-    if (!check_user_frame(*k->chain.iret, rflags, wedge_site_guest_rsp + 16, u)) return false;
-    if (k->chain.ss_test && (u.ss & 4)) return false;  // Linux's ESPFIX exit: an LDT stack segment
+    // The chain's ESPFIX test (ss_test) needs no check: check_user_frame passes no LDT SS (TI
+    // set), so the `jnz` to Linux's ESPFIX exit is not taken.
+    if (!check_user_frame(rflags, wedge_site_guest_rsp + 16, u)) return false;
     // site_dispatch's, try_swapgs_user_return_fast's, enter_user's and resume_user_from's
     // counts in one (run_stats.h: fold_fast_path_counts).
     ++st.fused_returns_unfolded;
@@ -187,7 +207,8 @@ void resume_user_from(const user_frame &u, uint64_t rflags) {
 void try_user_return_fast(const wedge::site &s) {
     const wedge::frame &fr = g_guest_run.frame;
     user_frame u;
-    if (!check_user_frame(s, fr.rflags, fr.gpr[wedge::rsp], u)) return;
+    if (afterburn::annotation::operand_bits(s.rec.flags) != 64 || !check_user_frame(fr.rflags, fr.gpr[wedge::rsp], u))
+        return;
     ++g_run_stats.user_return_fast;
     ++g_run_stats.kind_entries[iret_kind];
     resume_user(u, enter_user(u, fr.rflags));
@@ -200,8 +221,8 @@ void try_swapgs_user_return_fast(const wedge::site &s, uint64_t ret) {
     return_chain chain = return_chain_of(s, ret);
     if (!chain.iret) return;
     user_frame u;
-    if (!check_user_frame(*chain.iret, fr.rflags, fr.gpr[wedge::rsp], u)) return;
-    if (chain.ss_test && (u.ss & 4)) return;  // Linux's ESPFIX exit: an LDT stack segment
+    // No ss_test check: check_user_frame passes no LDT SS (try_fused_return).
+    if (!check_user_frame(fr.rflags, fr.gpr[wedge::rsp], u)) return;
     ++g_run_stats.kind_entries[s.rec.kind];
     ++g_run_stats.swapgs_user_return_fast;
     ++g_run_stats.kind_entries[iret_kind];
@@ -214,7 +235,7 @@ void try_swapgs_user_return_fast(const wedge::site &s, uint64_t ret) {
 extern "C" bool swapgs_fused_return(xw::site_frame *f) {
     using namespace xw;
     // The entry stub pushed the kind above the call's return address.
-    const kept_chain *k = kept_chain_of(reinterpret_cast<const uint64_t *>(wedge_site_guest_rsp)[1]);
-    if (!k || !k->chain.iret || g_run_stats.trace_traps) return false;  // site_dispatch prints a traced entry
+    const kept_chain *k = iret_chain_of(reinterpret_cast<const uint64_t *>(wedge_site_guest_rsp)[1]);
+    if (!k || g_run_stats.trace_traps) return false;  // site_dispatch prints a traced entry
     return try_fused_return(f, k);
 }

@@ -77,21 +77,21 @@ wedge_site_entry:
          * registers a call clobbers saved; the callee-saved ones are still the guest's when
          * it returns, as the SysV ABI guarantees. Done: those nine are restored and
          * HYPERVISOR_iret takes the context it wrote. Declined (nothing changed): the other
-         * six slots are filled and site_dispatch goes on as for any site. The frame is 16
-         * words below the stack's 16-byte aligned top, so the calls are aligned. */
+         * six slots are filled and site_dispatch goes on as for any site. The ten words pushed
+         * keep the stack's 16-byte alignment for the first call, the 16 of the full frame for
+         * the second. */
 wedge_swapgs_entry:
         SITE_ENTER_STACK
-        subq $6*8, %rsp
-        movq %rsp, %rdi
-        cld
-        call swapgs_fused_return
+        leaq -6*8(%rsp), %rdi              /* the frame: its six callee-saved slots not yet */
+        cld                                /* claimed (the call may use them as its stack; */
+        call swapgs_fused_return           /* it reads only the part above them) */
         testb %al, %al
         jz 2f
-        addq $6*8, %rsp
         SITE_POP_CALLER_SAVED
         leaq wedge_user_iret_context(%rip), %rsp
         jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
-2:      movq %rbx, 0*8(%rsp)
+2:      subq $6*8, %rsp
+        movq %rbx, 0*8(%rsp)
         movq %rbp, 1*8(%rsp)
         movq %r12, 2*8(%rsp)
         movq %r13, 3*8(%rsp)
@@ -138,13 +138,28 @@ wedge_iret:
         WEDGE_LOAD_FRAME_GPRS
         jmp hypercall_page + 23*32         /* __HYPERVISOR_iret */
 
-        .bss
+        /* The swapgs entry's HYPERVISOR_iret context (struct iret_context above the three
+         * words the hypercall page's iret stub pushes, with room below for them): flags, cs
+         * and ss are the same for every fused return (not VGCF_in_syscall, Xen's flat ring-3
+         * selectors), so they are set here once and resume_user_from writes only rip, rflags
+         * and rsp. Nothing else writes this block. Below it as much room as wedge_iret's
+         * stack has below its context (the stub's three words; anything Xen might push). */
+        .data
         .balign 16
-wedge_user_iret_stack:
         .skip 256 - 6*8
         .globl wedge_user_iret_context
 wedge_user_iret_context:
-        .skip 6*8
+        .quad 0                            /* flags */
+        .quad 0                            /* rip */
+        .quad 0xe033                       /* cs: FLAT_RING3_CS64 */
+        .quad 0                            /* rflags */
+        .quad 0                            /* rsp */
+        .quad 0xe02b                       /* ss: FLAT_RING3_SS64 */
+
+        .bss
+        .balign 16
+wedge_user_iret_stack:                     /* wedge_iret's context, pushed */
+        .skip 256
 wedge_user_iret_top:
         .balign 16
         .globl wedge_user_trap_stack_top
