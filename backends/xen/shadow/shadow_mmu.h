@@ -91,8 +91,9 @@ struct shadow_stats {
     // Kept CR3 loads that switched to another space's roots: one that still held the new root
     // (its leaves checked), and one given to the new root (the least recently loaded).
     uint64_t space_hits = 0, space_reuses = 0;
-    // Every time the shadow may have dropped entries (a sync point, a #PF it reflected, a pool
-    // reclaim): an entry the backend saw present stays so while this is unchanged.
+    // Every time the shadow may have dropped entries (a sync point, a #PF it reflected over a
+    // leaf it held, a pool reclaim): an entry the backend saw present stays so while this is
+    // unchanged.
     uint64_t forgets = 0;
     uint32_t tables_in_use = 0;
 };
