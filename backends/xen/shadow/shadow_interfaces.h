@@ -35,8 +35,9 @@ public:
     // (a CR3 load's kernel half) costs one lookup instead of one read_u64 call per entry.
     virtual const volatile uint64_t *frame_view(uint64_t gfn) = 0;
     // The p2m as an array the core may read itself (mfn of gfn g = table[g] for g < frames),
-    // if the p2m is one and stays where it is: a CR3 load checks ~46 kept leaves' frames, and a
-    // call per frame was a fifth of that check. nullptr: use gfn_to_mfn.
+    // if the p2m is one and stays where it is: a kept CR3 load checks the frame of every leaf
+    // its space kept, and a call per frame was a fifth of that check (with four spaces).
+    // nullptr: use gfn_to_mfn.
     virtual const uint64_t *p2m_table(uint64_t &frames)
     {
         frames = 0;
