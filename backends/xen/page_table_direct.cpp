@@ -90,10 +90,10 @@ void store_in_table(uint64_t address, uint64_t gpa, unsigned width, uint64_t val
     if (const xd::status s = direct().store(gpa & ~7ull, entry); s != xd::status::ok) refused("store", address, s);
 }
 
-} // namespace
-
-bool direct_page_table_memory::load(uint64_t address, unsigned width, uint64_t &value, wedge::event &fault) {
-    cost_scope cost(shadow_phase::direct_load);
+// A load the full path and the fast entry perform alike: natively, or from a table through the
+// core. False, nothing done: not known without the guest's walk, or plain memory not to be
+// touched natively (the guest's image, user mode): the plain path's.
+[[gnu::always_inline]] inline bool load_native_or_table(uint64_t address, unsigned width, uint64_t &value) {
     uint64_t gpa;
     bool writable;
     const target t = classify(address, width, gpa, writable);
@@ -101,9 +101,16 @@ bool direct_page_table_memory::load(uint64_t address, unsigned width, uint64_t &
         value = native_load(address, width);
         return true;
     }
-    if (t != target::table) return plain_.load(address, width, value, fault);
+    if (t != target::table) return false;
     value = load_from_table(address, gpa, width);
     return true;
+}
+
+} // namespace
+
+bool direct_page_table_memory::load(uint64_t address, unsigned width, uint64_t &value, wedge::event &fault) {
+    cost_scope cost(shadow_phase::direct_load);
+    return load_native_or_table(address, width, value) || plain_.load(address, width, value, fault);
 }
 
 bool direct_page_table_memory::store(uint64_t address, unsigned width, uint64_t value, wedge::event &fault) {
@@ -134,16 +141,7 @@ bool direct_page_table_memory::store(uint64_t address, unsigned width, uint64_t 
 // (crossing an entry, unmapped, a store the guest's tables do not allow): those return false
 // before anything changed, and the full path performs the site.
 bool direct_fast_load(uint64_t address, unsigned width, uint64_t &value) {
-    uint64_t gpa;
-    bool writable;
-    const target t = classify(address, width, gpa, writable);
-    if (native(t, gpa, false, writable)) {
-        value = native_load(address, width);
-        return true;
-    }
-    if (t != target::table) return false;
-    value = load_from_table(address, gpa, width);
-    return true;
+    return load_native_or_table(address, width, value);
 }
 
 bool direct_fast_store(uint64_t address, unsigned width, uint64_t value) {
