@@ -708,10 +708,63 @@ void shadow_mmu::drop_4k(uint64_t va, const int (&l1)[2])
 void shadow_mmu::flush()
 {
     reflected_.page = no_page;
+    uncheck_spaces();
     if (!ready_)
         return;
     ++stats_.flushes;
     drop_range(0, ~0ull);
+}
+
+void shadow_mmu::uncheck_spaces()
+{
+    for (unsigned k = 0; k < space_count_; ++k)
+        spaces_[k].checked_at = never_checked;
+}
+
+// A kept CR3 load of a space whose last check no reported store has come after: every leaf it
+// holds was given by tables that have not changed since (filled from them, or checked against
+// them), with every Accessed bit on the way set (and Dirty under a writable leaf), so the check
+// would keep them all; its root's kernel half is what that check compared, and any full load
+// since (another kernel half) unchecked every space; its collisions are those of the same
+// tables. So only its roots are loaded, if it is not running already: what a TLB holds for it
+// is what a walk would give. True when done; `verify`: a space qualified, but the checked path
+// is to run and count what it finds (verify_unchecked_).
+bool shadow_mmu::load_unchecked(uint64_t cr3, bool &verify)
+{
+    verify = false;
+    if (!stores_reported_ || !kernel_half_known_)
+        return false;
+    const uint64_t root = cr3 & pte::addr_mask;
+    unsigned s = 0;
+    while (s < space_count_ && spaces_[s].guest_root != root)
+        ++s;
+    if (s == space_count_ || spaces_[s].released || spaces_[s].checked_at != table_stores_)
+        return false;
+    if (verify_unchecked_) {
+        ++stats_.unchecked_loads;
+        verify = true;
+        return false;
+    }
+    if (s != cur_) {
+        if (queued_count_) {  // none are left between sync points; should one be, it goes first
+            stats_.entries_written += queued_count_;
+            hv_.write_batch(queued_, queued_count_);
+            queued_count_ = 0;
+        }
+        if (!hv_.set_roots(frames_[spaces_[s].roots[0]].mfn, frames_[spaces_[s].roots[1]].mfn))
+            return false;  // the checked path meets the refusal too and handles it
+        cur_ = s;
+        roots_[0] = spaces_[s].roots[0];
+        roots_[1] = spaces_[s].roots[1];
+        ++stats_.space_hits;
+    }
+    guest_cr3_ = cr3;
+    spaces_[s].last_load = ++load_clock_;
+    ++stats_.flushes;
+    ++stats_.forgets;  // the running user half changed: what the backend saw present is another's
+    ++stats_.unchecked_loads;
+    user_half_intact_ = true;
+    return true;
 }
 
 collision_report shadow_mmu::load_cr3(uint64_t cr3)
@@ -733,9 +786,12 @@ collision_report shadow_mmu::full_load(uint64_t cr3)
             spaces_[k].guest_root = no_guest_root;
     spaces_[cur_].guest_root = root;
     spaces_[cur_].last_load = ++load_clock_;
+    // The kernel half may be another now: every other space is checked at its next load.
+    uncheck_spaces();
     if (ready_) {
         ++stats_.flushes;
         drop_range(0, ~0ull, true);
+        spaces_[cur_].checked_at = table_stores_;  // it holds no guest-derived leaf now
     }
     return scan_collisions();
 }
@@ -747,6 +803,11 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
     reflected_.page = no_page;
     if (!keep_global_half || !ready_)
         return load_cr3(cr3);
+    bool verify = false;
+    if (load_unchecked(cr3, verify)) {
+        kept = true;
+        return {};
+    }
     // One pass over the new root, through one view of its frame: compare with the copy and
     // update it where it differs.
     const uint64_t root = cr3 & pte::addr_mask;
@@ -766,8 +827,10 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
         for (unsigned i = 0; i < half; ++i)
             kernel_half_[i] = l4[half + i];
     kernel_half_known_ = true;
-    if (!same)
+    if (!same) {
+        stats_.unchecked_stale += verify;
         return full_load(cr3);
+    }
     guest_cr3_ = cr3;
     ++stats_.flushes;
     ++stats_.forgets;
@@ -782,6 +845,8 @@ collision_report shadow_mmu::load_cr3(uint64_t cr3, bool keep_global_half, bool 
             send_queued(true, 0);
         user_half_intact_ = s == cur_ && !cleared;
     }
+    stats_.unchecked_stale += verify && !user_half_intact_;
+    spaces_[cur_].checked_at = table_stores_;
     // The kernel half's L4 entries are those of the last full load, whose scan reported its
     // collisions; nothing there is shadowed from the guest anyway (handle_fault and
     // invalidate_page report a mapping they meet). So only the user half is scanned.

@@ -91,6 +91,11 @@ struct shadow_stats {
     // Kept CR3 loads that switched to another space's roots: one that still held the new root
     // (its leaves checked), and one given to the new root (the least recently loaded).
     uint64_t space_hits = 0, space_reuses = 0;
+    // Kept CR3 loads of a space no guest table store touched since its last check, loaded
+    // without one (report_table_stores; with `verify` checked all the same), and of those checked
+    // all the same, the ones whose check cleared a leaf or found the kernel half changed (a
+    // store that was not reported: a bug).
+    uint64_t unchecked_loads = 0, unchecked_stale = 0;
     // Every time the shadow may have dropped entries (a sync point, a #PF it reflected over a
     // leaf it held, a pool reclaim): an entry the backend saw present stays so while this is
     // unchanged.
@@ -129,6 +134,17 @@ public:
     // without PTI). Otherwise, or when `keep_global_half` is false, the same as load_cr3.
     // `kept` says which happened.
     collision_report load_cr3(uint64_t cr3, bool keep_global_half, bool &kept);
+    // From now on every store the guest makes to its page tables is reported with table_stored()
+    // (the compiler pass's page_table_store sites, made by the wedge): a kept CR3 load of a space
+    // whose check no store has come after needs none (docs/xen-shadow-paging.md, "Switching
+    // back without a check"). With `verify`, it checks anyway and counts in
+    // stats().unchecked_stale what the check found (a test's proof that no store went unseen).
+    void report_table_stores(bool verify)
+    {
+        stores_reported_ = true;
+        verify_unchecked_ = verify;
+    }
+    void table_stored() { ++table_stores_; }
     // After a kept CR3 load: the user half now running is exactly as it was when this root last
     // ran (its space kept it, and the check cleared nothing): what the backend filled there for
     // that root (its user stack) is still there.
@@ -270,7 +286,17 @@ private:
         int roots[2] = {-1, -1};
         uint64_t last_load = 0;
         bool released = false;  // its user half was freed while it did not run (a full pool)
+        // table_stores_ when its leaves were last checked against (or filled from) the guest's
+        // tables, or never: while it is still table_stores_, every leaf it holds is what those
+        // tables give.
+        uint64_t checked_at = never_checked;
     };
+    static constexpr uint64_t never_checked = ~0ull;
+    bool stores_reported_ = false, verify_unchecked_ = false;
+    uint64_t table_stores_ = 0;
+    // Every space's leaves must be checked at its next load (a flush, a change of paging rules).
+    void uncheck_spaces();
+    bool load_unchecked(uint64_t cr3, bool &verify);
     address_space spaces_[max_spaces];
     unsigned space_count_ = 1, cur_ = 0;
     uint64_t load_clock_ = 0;

@@ -266,3 +266,102 @@ TEST_CASE("spaces: init takes 1 to 8 spaces and a pool that holds their roots", 
     CHECK(rig(256, {}, false, {}, shadow_mmu::max_spaces).status == init_status::ok);
     CHECK(rig(7, {}, false, {}, 4).status == init_status::pool_too_small);
 }
+
+// Switching back without a check (docs/xen-shadow-paging.md): with every guest table store
+// reported (table_stored), a space no store has come after since its last check is loaded as
+// it is. A change made without the report is then not seen: that is what the tests below use
+// to tell a checked load from an unchecked one.
+TEST_CASE("spaces: with the stores reported, a switch back with none since needs no check",
+          "[shadow][spaces][unchecked]")
+{
+    roots s(2, 2);
+    rig &r = s.r;
+    r.sh->report_table_stores(false);
+    s.map(0, user_page, 0x5000, P | W | U | A | D);
+    s.map(1, user_page, 0x6000, P | W | U | A | D);
+    REQUIRE(r.write(user_page, true).ok);
+    REQUIRE(s.load(1));
+    REQUIRE(r.write(user_page, true).ok);
+    REQUIRE(s.load(0));  // space 0 was checked when root 1 took the other space; no store since
+    CHECK(r.sh->stats().unchecked_loads == 1);
+    CHECK(r.sh->user_half_intact());
+
+    SECTION("unchecked: a change nobody reported is not seen (the kept leaf is the old frame)")
+    {
+        REQUIRE(s.load(1));
+        r.gt.set_entry(s.cr3[0], user_page, 1, 0x7000 | P | W | U | A | D);
+        REQUIRE(s.load(0));
+        CHECK(r.sh->stats().unchecked_loads == 3);
+        CHECK(r.write(user_page, true).maddr == r.maddr_of(0x5000));
+    }
+    SECTION("a reported store: the next load of every space checks it")
+    {
+        REQUIRE(s.load(1));
+        r.gt.set_entry(s.cr3[0], user_page, 1, 0x7000 | P | W | U | A | D);
+        r.sh->table_stored();
+        REQUIRE(s.load(0));
+        CHECK(r.sh->stats().unchecked_loads == 2);
+        CHECK(r.write(user_page, true).maddr == r.maddr_of(0x7000));
+        REQUIRE(s.load(1));  // checked too: the store came after its last check
+        CHECK(r.sh->stats().unchecked_loads == 2);
+        REQUIRE(s.load(0));  // nothing stored since both were checked
+        CHECK(r.sh->stats().unchecked_loads == 3);
+    }
+    SECTION("a reload of the running root with nothing stored keeps everything, loads nothing")
+    {
+        const uint64_t writes = r.m.writes, loads = r.m.root_loads;
+        REQUIRE(s.load(0));
+        CHECK(r.sh->stats().unchecked_loads == 2);
+        CHECK(r.m.writes == writes);
+        CHECK(r.m.root_loads == loads);
+        CHECK(r.write(user_page, true).faults == 0);
+    }
+    SECTION("verify: checked all the same, and what the check finds is counted")
+    {
+        r.sh->report_table_stores(true);
+        REQUIRE(s.load(1));
+        CHECK(r.sh->stats().unchecked_stale == 0);
+        r.gt.set_entry(s.cr3[0], user_page, 1, 0x7000 | P | W | U | A | D);
+        REQUIRE(s.load(0));
+        CHECK(r.sh->stats().unchecked_stale == 1);
+        CHECK(r.write(user_page, true).maddr == r.maddr_of(0x7000));
+    }
+    SECTION("new paging rules (a flush) make every space checked again")
+    {
+        REQUIRE(s.load(1));
+        r.gt.set_entry(s.cr3[0], user_page, 1, 0x7000 | P | W | U | A | D);
+        paging_config cfg = r.sh->config();
+        cfg.nxe = !cfg.nxe;
+        r.sh->set_config(cfg);
+        REQUIRE(s.load(0));
+        CHECK(r.sh->stats().unchecked_loads == 2);  // the load of root 1 above only
+        CHECK(r.write(user_page, true).maddr == r.maddr_of(0x7000));
+    }
+    SECTION("a root whose kernel half differs (a full load) makes every other space checked again")
+    {
+        const uint64_t other = r.gt.new_table();  // no kernel half: the full load path
+        r.gt.map(other, user_page, 0x8000, P | U | A);
+        bool kept = true;
+        r.sh->load_cr3(other, true, kept);
+        CHECK_FALSE(kept);
+        r.gt.set_entry(s.cr3[1], user_page, 1, 0x7000 | P | W | U | A | D);
+        CHECK_FALSE(s.load(0));  // the kernel half is root 0's again: a full load too
+        REQUIRE(s.load(1));
+        CHECK(r.sh->stats().unchecked_loads == 1);
+        CHECK(r.write(user_page, true).maddr == r.maddr_of(0x7000));
+    }
+    CHECK(r.m.refused == 0);
+}
+
+TEST_CASE("spaces: without the stores reported every switch back is checked", "[shadow][spaces][unchecked]")
+{
+    roots s(2, 2);
+    rig &r = s.r;
+    s.map(0, user_page, 0x5000, P | W | U | A | D);
+    REQUIRE(r.write(user_page, true).ok);
+    REQUIRE(s.load(1));
+    r.gt.set_entry(s.cr3[0], user_page, 1, 0x7000 | P | W | U | A | D);
+    REQUIRE(s.load(0));
+    CHECK(r.sh->stats().unchecked_loads == 0);
+    CHECK(r.write(user_page, true).maddr == r.maddr_of(0x7000));
+}
