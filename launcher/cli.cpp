@@ -48,10 +48,17 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
   --no-wedge        kvm: run IMAGE under afterburn-kvm without the KVM wedge (every sensitive
                     instruction traps to afterburn-kvm; to compare with the wedge)
   --nested          kvm: run nested even when this host's /dev/kvm could run guests
-  --pt-sites MODE   xen: native (default: Linux's page-table accesses run as they are, on the
-                    wedge's shadow page tables) or wedge (route page-table accesses through the
-                    wedge — the base of direct paging: every page_table_store/_load site becomes a
-                    call and the wedge performs the access; a developer knob, not direct paging)
+  --pt-sites MODE   xen, what becomes of the page-table accesses the compiler pass annotated:
+                    stores (default: each page_table_store site calls the wedge, which makes
+                    the store and so knows the guest's tables are unchanged when a process is
+                    switched back to; loads run as they are, on the shadow page tables),
+                    native (all run as they are: each switch checks the shadow it keeps) or
+                    wedge (the wedge performs every page_table_store/_load site — the base of
+                    direct paging; a developer knob, not direct paging)
+  --verify-shadow   xen, shadow paging: check the shadow of every process switched back to even
+                    where the wedge saw no page-table store since its last check, and count
+                    what a check finds there (it must be 0: else a store to Linux's tables
+                    bypassed the compiler pass's page_table_store sites); slower
   --pistachio DIR   l4: the OUT of backends/l4/build-pistachio.sh (kickstart, x86-kernel,
                     sigma0); default $AFTERBURN_PISTACHIO
   --paging MODE     xen: shadow (default: the wedge runs copies of the guest's page tables)
@@ -140,6 +147,8 @@ parse_result parse_command_line(const std::vector<std::string>& args)
             o.nested = true;
         } else if (name == "--no-wedge") {
             o.no_wedge = true;
+        } else if (name == "--verify-shadow") {
+            o.verify_shadow = true;
         } else if (name == "-q" || name == "--quiet") {
             o.quiet = true;
         } else if (name == "--on" || name == "--initrd" || name == "--append" || name == "--timeout" ||
@@ -179,8 +188,8 @@ parse_result parse_command_line(const std::vector<std::string>& args)
                 o.paging = v;
                 paging_given = true;
             } else if (name == "--pt-sites") {
-                if (v != "native" && v != "wedge")
-                    return fail("--pt-sites wants native or wedge, got '" + v + "'");
+                if (v != "native" && v != "stores" && v != "wedge")
+                    return fail("--pt-sites wants native, stores or wedge, got '" + v + "'");
                 o.pt_sites = v;
                 pt_sites_given = true;
             }
@@ -206,8 +215,10 @@ parse_result parse_command_line(const std::vector<std::string>& args)
         return fail("--pistachio is for --on l4, not --on " + o.backend);
     if (paging_given && o.backend != "xen")
         return fail("--paging is for --on xen, not --on " + o.backend);
-    if (o.pt_sites != "native" && o.backend != "xen")
-        return fail("--pt-sites wedge is for --on xen (its wedge performs page-table sites), not --on " + o.backend);
+    if (o.verify_shadow && o.backend != "xen")
+        return fail("--verify-shadow is for --on xen (its shadow paging), not --on " + o.backend);
+    if (pt_sites_given && o.backend != "xen")
+        return fail("--pt-sites is for --on xen (its wedge performs page-table sites), not --on " + o.backend);
     if (o.paging == "direct" && o.pt_sites == "native" && pt_sites_given)
         return fail("--paging direct needs the page-table sites in the wedge: not with --pt-sites native");
     if (o.no_wedge && o.trap_and_emulate)

@@ -22,10 +22,11 @@ struct boot_options {
     bool quiet = false;
     bool trap_and_emulate = false;            // xen, kvm: run an image without annotations on the fallback
     bool nested = false;                      // kvm: nested even when this host's /dev/kvm could run guests
-    bool no_wedge = false;                    // kvm: afterburn-kvm alone, without the KVM wedge
+    bool no_wedge = false;
+    bool verify_shadow = false;               // xen: check every switch's kept shadow anyway (shadow-verify)                    // kvm: afterburn-kvm alone, without the KVM wedge
     std::optional<std::filesystem::path> pistachio; // l4: build-pistachio.sh's OUT (else $AFTERBURN_PISTACHIO)
     std::string paging = "shadow";            // xen: shadow, or direct (the guest's own tables on Xen)
-    std::string pt_sites = "native";          // xen: page-table sites left native, or "wedge": performed by the wedge
+    std::string pt_sites = "stores";          // xen: page-table stores through the wedge; "native": none; "wedge": all
 };
 
 enum class parse_status { ok, help, error };

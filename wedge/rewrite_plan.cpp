@@ -18,7 +18,8 @@ bool same(const char *a, const char *b)
 // virtual IF (the core reads it from the vCPU page: docs/wedge-abi.md). Page-table accesses
 // (page_table_store/_load) stay native here: under shadow paging and on KVM the guest's own
 // page tables are what it reads and writes, so the original instruction is correct; the Xen
-// plan with page_table_sites::wedge calls the wedge for them (direct paging needs that).
+// plan with page_table_sites::stores calls the wedge for the stores, with ::wedge for both
+// (direct paging needs that).
 rewriter::plan all_kinds(uint64_t window = wedge_abi::window_base)
 {
     rewriter::plan p;
@@ -104,11 +105,20 @@ bool backend_by_name(const char *name, backend_id &out)
     return false;
 }
 
-const char *page_table_sites_name(page_table_sites p) { return p == page_table_sites::wedge ? "wedge" : "native"; }
+const char *page_table_sites_name(page_table_sites p)
+{
+    switch (p) {
+    case page_table_sites::native: return "native";
+    case page_table_sites::stores: return "stores";
+    case page_table_sites::wedge: return "wedge";
+    }
+    return "?";
+}
 
 bool page_table_sites_by_name(const char *name, page_table_sites &out)
 {
-    static constexpr page_table_sites all[] = {page_table_sites::native, page_table_sites::wedge};
+    static constexpr page_table_sites all[] = {page_table_sites::native, page_table_sites::stores,
+                                               page_table_sites::wedge};
     for (page_table_sites p : all)
         if (same(name, page_table_sites_name(p))) {
             out = p;
@@ -125,13 +135,14 @@ rewrite_plan plan_for(backend_id b, page_table_sites pt)
     case backend_id::xen: {
         rewrite_plan p = deprivileged_plan();
         mark_user_int3(p);  // Xen PV user mode sees Xen's flat selectors and tables
-        if (pt == page_table_sites::wedge) {
+        if (pt != page_table_sites::native) {
             // Like every other kind: a call of the kind's entry (`call *slot` where position
             // independent); the entry performs the access (page_table_access.h).
             static constexpr site_kind pt_kinds[] = {site_kind::page_table_store, site_kind::page_table_load};
             for (site_kind k : pt_kinds)
-                p.kinds.kinds[static_cast<unsigned>(k)] = {rewriter::strategy::call, wedge_abi::entry(k),
-                                                           wedge_abi::slot(k), 0};
+                if (k == site_kind::page_table_store || pt == page_table_sites::wedge)
+                    p.kinds.kinds[static_cast<unsigned>(k)] = {rewriter::strategy::call, wedge_abi::entry(k),
+                                                               wedge_abi::slot(k), 0};
             p.page_table_calls = true;
         }
         return p;

@@ -13,14 +13,16 @@ namespace afterburn::wedge {
 
 enum class backend_id : uint8_t { xen, kvm, l4 };
 
-// Page-table sites (page_table_store/_load): left native (shadow paging, KVM), or rewritten
-// into calls of the wedge, which performs the access (page_table_access.h): the base of
-// direct paging. Only the Xen plan has the second.
-enum class page_table_sites : uint8_t { native, wedge };
+// Page-table sites (page_table_store/_load): left native (KVM; shadow paging may), only the
+// stores rewritten into calls of the wedge (shadow paging's default: the wedge sees every
+// change to the guest's tables and can keep the shadow of a process switched back to without
+// checking it; docs/xen-shadow-paging.md), or both (the wedge performs every access,
+// page_table_access.h: the base of direct paging). Only the Xen plan has the last two.
+enum class page_table_sites : uint8_t { native, stores, wedge };
 const char *page_table_sites_name(page_table_sites p);
-// "native", "wedge"; false for any other name.
+// "native", "stores", "wedge"; false for any other name.
 bool page_table_sites_by_name(const char *name, page_table_sites &out);
-// Whether backend b's wedge performs page-table sites (--pt-sites wedge).
+// Whether backend b's wedge performs page-table sites (--pt-sites stores|wedge).
 bool performs_page_table_sites(backend_id b);
 
 const char *backend_name(backend_id b);
@@ -47,10 +49,14 @@ struct rewrite_plan {
     // Ring-3 code cannot reach the entry window, so its sites stay as they are, except the
     // kinds marked here: their first byte becomes int3, for the wedge to resolve the trap.
     bool user_int3[site_kind_count] = {};
-    // The page-table kinds are calls: the table must keep their records
-    // (site_table::keep_page_table_sites) and each must be described before rewriting
-    // (page_table_sites.h), or refused.
+    // Some page-table kinds are calls: the table must keep their records
+    // (site_table::keep_page_table_sites, per kind: calls(k)) and each must be described before
+    // rewriting (page_table_sites.h), or refused.
     bool page_table_calls = false;
+    bool calls(site_kind k) const
+    {
+        return kinds.kinds[static_cast<unsigned>(k)].how != rewriter::strategy::leave;
+    }
 };
 
 // `pt` wedge on a backend whose wedge does not perform them is native.

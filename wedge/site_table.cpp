@@ -21,7 +21,9 @@ admit_result site_table::admit(const ann::site_record &rec) const
     // Page-table accesses are checked like every record but take no slot unless the plan routes
     // them through the wedge (keep_page_table_sites): left native, Linux's hundreds of them
     // would only crowd the sensitive sites of the wedges' fixed tables.
-    if (site_kind_is_page_table(kind) && !keep_page_table_) return {admission::not_site, ""};
+    if ((kind == site_kind::page_table_store && !keep_page_table_store_) ||
+        (kind == site_kind::page_table_load && !keep_page_table_load_))
+        return {admission::not_site, ""};
     if (static_cast<uint32_t>(rec.insn_len) + rec.pad_len > site::max_span)
         return {admission::refused, "instruction and padding longer than 32 bytes"};
     return {admission::site, ""};

@@ -84,10 +84,14 @@ class site_table {
 public:
     constexpr site_table(site *storage, uint32_t capacity) : sites_(storage), capacity_(capacity) {}
 
-    // Page-table records (page_table_store/_load) take a slot only when asked, before the
-    // first add(): a plan that routes them through the wedge (--pt-sites wedge) needs them.
-    void keep_page_table_sites(bool keep) { keep_page_table_ = keep; }
-    bool keeps_page_table_sites() const { return keep_page_table_; }
+    // Page-table records (page_table_store/_load) take a slot only when asked, per kind, before
+    // the first add(): a plan that routes them through the wedge (--pt-sites stores|wedge)
+    // needs them.
+    void keep_page_table_sites(bool stores, bool loads)
+    {
+        keep_page_table_store_ = stores;
+        keep_page_table_load_ = loads;
+    }
 
     // Adds the record whose instruction lies at link address `site_addr` (the record's
     // `site` field resolved against where the field sits in the guest). Before seal() only.
@@ -134,7 +138,7 @@ private:
     site *sites_;
     uint32_t capacity_;
     uint32_t count_ = 0;
-    bool keep_page_table_ = false;
+    bool keep_page_table_store_ = false, keep_page_table_load_ = false;
 };
 
 // A table with its own storage of N sites. (A wedge keeps a large table's storage in a

@@ -39,7 +39,7 @@ usage() {
     cat <<EOF
 Usage: afterburn bench [--json] [--runs N] [--plot FILE.svg] [--short] [--wall]
                        [--systems LIST] [--linux DIR] [--plain DIR] [--xenolinux DIR] [--no-build]
-                       [--logs DIR] [--timeout S] [--pt-sites native|wedge]
+                       [--logs DIR] [--timeout S] [--pt-sites stores|native|wedge]
 
 Measures per operation what Linux costs on five systems, side by side in one run:
   plain                 the stock kernel (build-linux --plain), natively under QEMU
@@ -73,9 +73,10 @@ Boot to init is the TSC since the machine's reset: firmware, Xen and the wedge i
   --logs DIR       keep each boot's console log in DIR (default: a temporary directory,
                    kept only when a boot fails)
   --timeout S      give up on one boot after S seconds (default 1200)
-  --pt-sites MODE  afterburn-xen (shadow paging): native (default) or wedge: the wedge
-                   performs Linux's page-table accesses (afterburn boot --pt-sites; direct
-                   paging always does)
+  --pt-sites MODE  afterburn-xen (shadow paging), as afterburn boot --pt-sites: stores
+                   (default: the wedge makes Linux's page-table stores), native (none) or
+                   wedge (the wedge performs every page-table access; direct paging always
+                   does)
   -h, --help       this text
 
 All five systems boot the afterburnt build's initramfs. A system whose hypervisor is not
@@ -88,7 +89,7 @@ die() { echo "$PROG: $*" >&2; exit 2; }
 progress() { echo "$PROG: $*" >&2; }
 
 # --- arguments ------------------------------------------------------------------------------
-JSON=0 RUNS=1 PLOT="" ONLY="" SHORT=0 WALL=0 NO_BUILD=0 LOGS="" TIMEOUT=1200 PT_SITES=native
+JSON=0 RUNS=1 PLOT="" ONLY="" SHORT=0 WALL=0 NO_BUILD=0 LOGS="" TIMEOUT=1200 PT_SITES=stores
 declare -A KERNEL_DIR=(
     [native]=$BINARY_DIR/linux [plain]=$BINARY_DIR/linux-plain [xenolinux]=$BINARY_DIR/linux-xenolinux
 )
@@ -125,7 +126,8 @@ else
 fi
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive number, got '$RUNS'"
 [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout wants a positive number of seconds, got '$TIMEOUT'"
-[[ $PT_SITES == native || $PT_SITES == wedge ]] || die "--pt-sites wants native or wedge, got '$PT_SITES'"
+[[ $PT_SITES == stores || $PT_SITES == native || $PT_SITES == wedge ]] ||
+    die "--pt-sites wants stores, native or wedge, got '$PT_SITES'"
 if [[ -n $PLOT ]]; then
     [[ -d $(dirname "$PLOT") ]] || die "--plot: directory $(dirname "$PLOT") does not exist"
 fi

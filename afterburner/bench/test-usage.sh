@@ -12,7 +12,7 @@ expect "unknown option"    2 "unknown argument '--frob'"                    -- "
 expect "--runs 0"          2 "--runs wants a positive number, got '0'"      -- "$BENCH" --runs 0
 expect "--runs x"          2 "--runs wants a positive number, got 'x'"      -- "$BENCH" --runs x
 expect "--runs no value"   2 "option --runs needs an argument"              -- "$BENCH" --runs
-expect "--pt-sites direct" 2 "--pt-sites wants native or wedge, got 'direct'" -- "$BENCH" --pt-sites direct
+expect "--pt-sites direct" 2 "--pt-sites wants stores, native or wedge, got 'direct'" -- "$BENCH" --pt-sites direct
 expect "--timeout -1"      2 "--timeout wants a positive number"            -- "$BENCH" --timeout -1
 expect "--plot nowhere"    2 "--plot: directory $TMP/none does not exist"   -- "$BENCH" --plot "$TMP/none/x.svg"
 # A missing kernel with --no-build names the directory and the command that builds it.

@@ -176,7 +176,7 @@ int rewrite_main(int argc, char **argv)
     for (int i = 0; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "-h" || a == "--help") {
-            std::puts("usage: afterburn rewrite IMAGE --backend xen|kvm|l4 [--pt-sites native|wedge] -o OUT\n\n"
+            std::puts("usage: afterburn rewrite IMAGE --backend xen|kvm|l4 [--pt-sites native|stores|wedge] -o OUT\n\n"
                       "Rewrites the annotated sites of IMAGE exactly as backend B's wedge does at load\n"
                       "time, with the wedge's own site table and rewrite plan (docs/wedge-abi.md):\n"
                       "  xen, l4  every kind but int $n: cli becomes a store to the vCPU's virtual IF,\n"
@@ -187,7 +187,9 @@ int rewrite_main(int argc, char **argv)
                       "  kvm      port I/O (in, out, ins, outs), CR3 loads, CR8 writes, rdmsr/wrmsr\n"
                       "--pt-sites wedge (xen): also every page-table access (page_table_store/_load)\n"
                       "becomes a call into the wedge, as `afterburn boot --on xen --pt-sites wedge`\n"
-                      "does; a page-table site the wedge could not perform is named (exit status 1).\n"
+                      "does; stores: only the page_table_store sites, as `afterburn boot --on xen`\n"
+                      "does by default; a page-table site the wedge could not perform is named (exit\n"
+                      "status 1). The default here is native.\n"
                       "Writes the result to OUT and prints the digest of the sites' bytes that the\n"
                       "wedge prints after rewriting. A record the wedge or `afterburn scan` would\n"
                       "refuse, or a site that cannot be fitted, is named and makes the exit status 1;\n"
@@ -217,8 +219,8 @@ int rewrite_main(int argc, char **argv)
     }
     wedge::page_table_sites pt;
     if (!wedge::page_table_sites_by_name(pt_sites.c_str(), pt) ||
-        (pt == wedge::page_table_sites::wedge && !wedge::performs_page_table_sites(id))) {
-        std::fprintf(stderr, "afterburn rewrite: --pt-sites is native or (for xen) wedge, not '%s' for %s\n",
+        (pt != wedge::page_table_sites::native && !wedge::performs_page_table_sites(id))) {
+        std::fprintf(stderr, "afterburn rewrite: --pt-sites is native or (for xen) stores or wedge, not '%s' for %s\n",
                      pt_sites.c_str(), backend.c_str());
         return 2;
     }

@@ -25,7 +25,7 @@ namespace xw {
 // Inline: the return to user mode reads its frame and descriptors with it, from pages whose
 // address checks (guest_probe.cpp: address_allowed) passed before and are kept in
 // g_probe_allowed (direct-mapped by page number).
-constexpr unsigned probe_allowed_pages = 4;  // a power of two
+constexpr unsigned probe_allowed_pages = 16;  // a power of two
 extern uint64_t g_probe_allowed[probe_allowed_pages];
 bool guest_probe_read_checked(uint64_t va, void *dst, size_t len);
 inline bool guest_probe_read(uint64_t va, void *dst, size_t len) {

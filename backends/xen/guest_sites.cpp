@@ -62,7 +62,8 @@ void mark_sections_by_name(const module_bytes &m, const wedge::rewrite_plan &pla
 }
 
 bool collect_sites(const loaded_guest &g) {
-    g_sites.keep_page_table_sites(page_table_sites_mode() == wedge::page_table_sites::wedge);
+    const wedge::rewrite_plan plan = wedge::plan_for(wedge::backend_id::xen, page_table_sites_mode());
+    g_sites.keep_page_table_sites(plan.calls(site_kind::page_table_store), plan.calls(site_kind::page_table_load));
     for (unsigned n = 0; n < g.note_count; ++n) {
         const guest_notes &gn = g.notes[n];
         // The records are read from the module's copy of the note; their sites are relative to

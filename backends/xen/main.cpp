@@ -188,11 +188,14 @@ extern "C" [[noreturn]] void wedge_main(const start_info_t *si, unsigned long xe
         count_option("fallback-trace", guest_trace_fallbacks);
         count_option("trap-trace", guest_trace_traps);
         if (cmdline_option(cmdline, "heartbeat").found()) guest_heartbeat();
-        // pt-sites=native|wedge: page-table sites left native, or performed by the wedge.
+        // pt-sites=native|stores|wedge: page-table sites left native, the stores or all performed
+        // by the wedge.
         if (slice pt = cmdline_option(cmdline, "pt-sites"); pt.found() && !set_page_table_sites(pt.p, pt.len)) {
-            print("xen-wedge: pt-sites=%.*s: expected native or wedge\n", static_cast<int>(pt.len), pt.p);
+            print("xen-wedge: pt-sites=%.*s: expected native, stores or wedge\n", static_cast<int>(pt.len), pt.p);
             exit_with(verdict_fail);
         }
+        // shadow-verify (afterburn boot --verify-shadow): check every kept shadow anyway.
+        if (cmdline_option(cmdline, "shadow-verify").found()) shadow_verify_unchecked_loads();
         if (direct_paging && page_table_sites_mode() != afterburn::wedge::page_table_sites::wedge) {
             print("xen-wedge: paging=direct needs pt-sites=wedge: the wedge translates the guest's entries there\n");
             exit_with(verdict_fail);

@@ -3,27 +3,34 @@
 // Why finishing here is what the full path would do: the full path (site_dispatch ->
 // try_page_table_fast) runs such a site only when nothing can be delivered at its exit (CPL 0,
 // no single step, nothing pending with the virtual IF on: kernel_fast_path_open), emulates the
-// instruction through direct_page_table_memory and returns by resume_kernel_fast, which sends
-// no queued update and changes no state this path depends on. Here the same conditions are
-// checked first, the operand comes from the instruction's record (base, index, scale,
-// displacement, register: what emulate_page_table computes every time), and the access is
-// direct_fast_*, which does exactly what direct_page_table_memory does for the cases it takes
-// and leaves every other case (a walk, a fault) to the full path before changing anything. A
-// mov or xchg changes no flags; like any emulated instruction the site ends an interrupt shadow.
+// instruction through direct_page_table_memory (shadow paging: the guest's memory as it is) and
+// returns by resume_kernel_fast, which sends no queued update and changes no state this path
+// depends on. Here the same conditions are checked first, the operand comes from the
+// instruction's record (base, index, scale, displacement, register: what emulate_page_table
+// computes every time), and the access is direct_fast_*, which does exactly what
+// direct_page_table_memory does for the cases it takes, or under shadow paging the guest's own
+// access through the shadow the wedge runs on (guest_probe_*), and leaves every other case (a
+// walk, a fault) to the full path before changing anything. A store tells the shadow first, as
+// the full path does (shadow_mmu::table_stored). A mov or xchg changes no flags; like any
+// emulated instruction the site ends an interrupt shadow.
 //
 // Events stay open meanwhile, as in the entry window's other fast paths: an upcall striking
 // here finds a wedge address and only asks to be retried (guest_event); a fault on the native
 // access (a former table's read-only alias, written) goes to direct_fix_wedge_fault as the full
-// path's native access does.
+// path's native access does, and under shadow paging a missing or read-only shadow leaf to
+// shadow_fix_wedge_fault's fill, as the guest's own access would (guest_probe.h).
 #include "page_table_fast_path.h"
 
 #include "afterburn/annotation.h"
 #include "afterburn/site_kind.h"
 #include "guest_platform.h"
+#include "guest_probe.h"
 #include "page_table_direct.h"
 #include "page_table_fast_flags.h"
 #include "pv_direct.h"
+#include "pv_shadow.h"
 #include "run_stats.h"
+#include "shadow_costs.h"
 #include "site_frame.h"
 #include "wedge/frame.h"
 #include "wedge/page_table_memory.h"
@@ -104,6 +111,28 @@ fast_form form_of(const afterburn::wedge::site &s) {
     }
 }
 
+// The access. Direct paging: what direct_page_table_memory does (direct_fast_*). Shadow paging:
+// the guest's tables are plain memory, accessed as the guest's instruction would access them,
+// through the shadow (a leaf the guest's tables do not give: declined, the full path raises the
+// #PF). An xchg there is a load and a store: one vCPU, and nothing but the guest's stores and
+// the shadow's fills writes a guest entry (no hardware A/D: Xen runs the shadow, not these);
+// a store that faults after the load has changed nothing.
+bool fast_load(bool direct, uint64_t address, unsigned width, uint64_t &value) {
+    if (direct) return direct_fast_load(address, width, value);
+    value = 0;
+    return guest_probe_read(address, &value, width);
+}
+
+bool fast_store(bool direct, uint64_t address, unsigned width, uint64_t value) {
+    if (direct) return direct_fast_store(address, width, value);
+    return guest_probe_write(address, &value, width);
+}
+
+bool fast_exchange(bool direct, uint64_t address, uint64_t value, uint64_t &old) {
+    if (direct) return direct_fast_exchange(address, value, old);
+    return guest_probe_read(address, &old, 8) && guest_probe_write(address, &value, 8);
+}
+
 // Block calls (memcpy and friends) are left to the full path: a decline half way could not be
 // resumed where it stopped, as an interrupted rep string instruction can.
 bool emulated_here(const afterburn::wedge::site &s) {
@@ -113,21 +142,25 @@ bool emulated_here(const afterburn::wedge::site &s) {
     }
 }
 
-// Memory for emulate_page_table that never raises a fault: what direct_fast_* decline (a walk,
+// Memory for emulate_page_table that never raises a fault: what fast_* decline (a walk,
 // a fault, anything unusual) ends the emulation with `declined` set, before that access changed
 // anything.
 class fast_memory final : public afterburn::wedge::page_table_memory {
 public:
+    explicit fast_memory(bool direct) : direct_(direct) {}
     bool declined = false;
     bool load(uint64_t address, unsigned width, uint64_t &value, afterburn::wedge::event &) override {
         value = 0;
-        declined = !direct_fast_load(address, width, value);
+        declined = !fast_load(direct_, address, width, value);
         return !declined;
     }
     bool store(uint64_t address, unsigned width, uint64_t value, afterburn::wedge::event &) override {
-        declined = !direct_fast_store(address, width, value);
+        declined = !fast_store(direct_, address, width, value);
         return !declined;
     }
+
+private:
+    const bool direct_;
 };
 
 
@@ -139,20 +172,64 @@ uint64_t guest_rsp_at_site() { return wedge_site_guest_rsp + 16; }
 // form changed nothing yet (its one store is its last access), a declined rep string form has
 // its registers where the iterations done leave them, and the full path goes on from there, as
 // after an interrupted rep instruction.
-bool emulate(const fast_site &d, site_frame &f, afterburn::wedge::vcpu &c) {
+bool emulate(const fast_site &d, site_frame &f, afterburn::wedge::vcpu &c, bool direct) {
     namespace wedge = afterburn::wedge;
     const wedge::site &s = *d.site;
     wedge::frame fr;
     for (unsigned n = 0; n < 16; ++n) fr.gpr[n] = n == wedge::rsp ? guest_rsp_at_site() : site_frame_gpr(f, n);
     fr.rip = s.insn;
     fr.rflags = (f.rflags & wedge::flags::real) | wedge::flags::fixed1;
-    fast_memory mem;
+    fast_memory mem(direct);
     const wedge::emulation r =
         wedge::emulate_page_table(s.pt, s.rec, s.original + (s.insn - s.start), s.insn, d.resume_at, c, fr, mem);
     for (unsigned n = 0; n < 16; ++n)
         if (n != wedge::rsp) site_frame_gpr(f, n) = fr.gpr[n];
     f.rflags = (f.rflags & ~wedge::flags::real) | (fr.rflags & wedge::flags::real);
     return !mem.declined && r.what == wedge::action::resume && fr.rip == d.resume_at;
+}
+
+// A rep movs/stos site under shadow paging, where both sides are plain guest memory: copied
+// (or filled) a piece at a time through the probes, each piece inside one page of each side, as
+// many whole elements as fit, instead of two probes per element (Linux's pgd_alloc copies the
+// kernel half of swapper_pg_dir with a `rep movsl` of 478 iterations on every fork and exec).
+// Only forward (DF clear) and, for movs, without the destination overlapping the source ahead
+// of it (which a forward element-wise copy would replicate). After each piece rcx, rsi and rdi
+// are where that many iterations put them, so a piece the probes refuse (a fault, site bytes,
+// an element across a page) leaves the rest to the full path, as an interrupted rep
+// instruction resumes. True: the whole instruction is done.
+bool shadow_string(const fast_site &d, site_frame &f) {
+    namespace wedge = afterburn::wedge;
+    const wedge::site &s = *d.site;
+    if (s.pt.op != pt_op::movs && s.pt.op != pt_op::stos) return false;
+    if (f.rflags & wedge::flags::df) return false;
+    const uint64_t width = ann::operand_bits(s.rec.flags) / 8;
+    const bool rep = s.rec.flags & ann::flag_rep;
+    const bool movs = s.pt.op == pt_op::movs;
+    uint64_t &rcx = site_frame_gpr(f, wedge::rcx), &rsi = site_frame_gpr(f, wedge::rsi),
+             &rdi = site_frame_gpr(f, wedge::rdi);
+    uint64_t left = rep ? rcx : 1;
+    if (movs && rdi > rsi && rdi - rsi < left * width) return false;
+    uint8_t buf[512];
+    if (!movs) {
+        const uint64_t v = site_frame_gpr(f, wedge::rax);
+        for (unsigned i = 0; i < sizeof buf; ++i) buf[i] = static_cast<uint8_t>(v >> (8 * (i % width)));
+    }
+    while (left) {
+        uint64_t room = 0x1000 - (rdi & 0xfff);
+        if (movs && 0x1000 - (rsi & 0xfff) < room) room = 0x1000 - (rsi & 0xfff);
+        if (room > sizeof buf) room = sizeof buf;
+        uint64_t n = room / width;  // whole elements
+        if (n > left) n = left;
+        if (!n) return false;       // an element across a page: the full path
+        const size_t bytes = static_cast<size_t>(n * width);
+        if (movs && !guest_probe_read(rsi, buf, bytes)) return false;
+        if (!guest_probe_write(rdi, buf, bytes)) return false;
+        rdi += bytes;
+        if (movs) rsi += bytes;
+        if (rep) rcx -= n;
+        left -= n;
+    }
+    return true;
 }
 
 } // namespace
@@ -193,13 +270,16 @@ uint64_t page_table_fast_completions() { return g_completions; }
 
 extern "C" bool page_table_fast(xw::site_frame *f) {
     using namespace xw;
-    if (!direct_active()) return false;  // shadow paging with pt-sites=wedge: the full path
+    const bool direct = direct_active();
+    if (!direct && !shadow_active()) return false;  // neither runs yet: the full path
     afterburn::wedge::vcpu &c = cpu();
     // kernel_fast_path_open, on the saved flags.
     if (c.cpl != 0 || (f->rflags & afterburn::wedge::flags::tf) || (c.virtual_if() && c.page.pending)) return false;
     auto *stack = reinterpret_cast<uint64_t *>(wedge_site_guest_rsp);  // [0] the kind, [1] the return address
     const fast_site *d = find(stack[1]);
     if (!d || d->form == fast_form::none || d->kind != stack[0]) return false;
+    if (!direct && d->kind == static_cast<uint8_t>(afterburn::site_kind::page_table_store))
+        shadow().table_stored();
     const uint64_t guest_rsp = guest_rsp_at_site();
     auto value_of = [&](uint8_t n) { return n == afterburn::wedge::rsp ? guest_rsp : site_frame_gpr(*f, n); };
     uint64_t ea = static_cast<uint64_t>(d->disp);
@@ -208,26 +288,26 @@ extern "C" bool page_table_fast(xw::site_frame *f) {
     switch (d->form) {
     case fast_form::load: {
         uint64_t v;
-        if (!direct_fast_load(ea, 8, v)) return false;
+        if (!fast_load(direct, ea, 8, v)) return false;
         site_frame_gpr(*f, d->reg) = v;
         break;
     }
     case fast_form::store:
-        if (!direct_fast_store(ea, 8, site_frame_gpr(*f, d->reg))) return false;
+        if (!fast_store(direct, ea, 8, site_frame_gpr(*f, d->reg))) return false;
         break;
     case fast_form::store_immediate:
-        if (!direct_fast_store(ea, 8, static_cast<uint64_t>(d->imm))) return false;
+        if (!fast_store(direct, ea, 8, static_cast<uint64_t>(d->imm))) return false;
         break;
     case fast_form::exchange: {
         uint64_t old;
-        if (!direct_fast_exchange(ea, site_frame_gpr(*f, d->reg), old)) return false;
+        if (!fast_exchange(direct, ea, site_frame_gpr(*f, d->reg), old)) return false;
         site_frame_gpr(*f, d->reg) = old;
         break;
     }
     case fast_form::test:
     case fast_form::compare: {
         uint64_t v;
-        if (!direct_fast_load(ea, d->bits / 8, v)) return false;
+        if (!fast_load(direct, ea, d->bits / 8, v)) return false;
         const uint64_t other = afterburn::wedge::truncate(
             d->immediate ? static_cast<uint64_t>(d->imm) : value_of(d->reg), d->bits);
         const uint64_t fl = d->form == fast_form::test ? fast_flags::of_test(v, other, d->bits)
@@ -237,7 +317,9 @@ extern "C" bool page_table_fast(xw::site_frame *f) {
         break;
     }
     case fast_form::emulated:
-        if (!emulate(*d, *f, c)) return false;
+        // A string not done in pieces (or only in part) goes on element by element.
+        if (direct || !shadow_string(*d, *f))
+            if (!emulate(*d, *f, c, direct)) return false;
         break;
     default: return false;
     }

@@ -6,6 +6,7 @@
 #include "page_table_direct.h"
 #include "page_table_fast_path.h"
 #include "pv_direct.h"
+#include "pv_shadow.h"
 #include "guest_probe.h"
 #include "guest_resume.h"
 #include "run_stats.h"
@@ -53,9 +54,9 @@ bool describe_guest_page_table_sites(const loaded_guest &g, wedge::site_table &t
               afterburn::site_kind_name(static_cast<site_kind>(no.where->rec.kind)), no.where->rec.special, no.why);
         return false;
     }
-    print("xen-wedge: guest: page-table sites through the wedge (pt-sites=wedge): %u stores, %u loads (%u memory "
+    print("xen-wedge: guest: page-table sites through the wedge (pt-sites=%s): %u stores, %u loads (%u memory "
           "operand, %u string, %u block call)\n",
-          c.stores, c.loads, c.by_form[0], c.by_form[1], c.by_form[2]);
+          wedge::page_table_sites_name(g_mode), c.stores, c.loads, c.by_form[0], c.by_form[1], c.by_form[2]);
     return true;
 }
 
@@ -63,7 +64,11 @@ bool check_page_table_rewrites(const wedge::rewrite_counts &c) {
     const uint32_t stores = c.by_kind[static_cast<unsigned>(site_kind::page_table_store)],
                    loads = c.by_kind[static_cast<unsigned>(site_kind::page_table_load)];
     print("xen-wedge: guest: page-table sites rewritten: %u stores, %u loads\n", stores, loads);
-    if (stores == g_described.stores && loads == g_described.loads) return true;
+    if (stores == g_described.stores && loads == g_described.loads) {
+        // Every store to the guest's tables the compiler pass found now reaches the wedge.
+        if (stores && shadow_active()) shadow_trust_table_stores();
+        return true;
+    }
     print("xen-wedge: guest: %u page-table sites were described but not rewritten (named above): they would "
           "bypass the wedge\n",
           g_described.stores + g_described.loads - stores - loads);
@@ -104,6 +109,7 @@ wedge::emulation perform(const wedge::site &s, uint64_t site_addr, uint64_t resu
                                                     : static_cast<wedge::page_table_memory &>(plain);
     // The instruction's original bytes (for its displacement): the site kept them when rewritten.
     const uint8_t *insn = s.original + (s.insn - s.start);
+    if (s.rec.kind == static_cast<uint8_t>(site_kind::page_table_store) && shadow_active()) shadow().table_stored();
     wedge::emulation r =
         wedge::emulate_page_table(s.pt, s.rec, insn, site_addr, resume_at, c, g_guest_run.frame, mem);
     if (r.what == wedge::action::raise) ++g_faults;
@@ -127,7 +133,7 @@ void try_page_table_fast(const wedge::site &s, uint64_t site_addr, uint64_t resu
     ++g_fast_entries;
     // At its link address (not an alias or an alternative's copy): the entry window's fast
     // path may run it from now on (page_table_fast_path.h).
-    if (site_addr == s.insn && direct_active()) note_page_table_fast_site(s, resume_at);
+    if (site_addr == s.insn) note_page_table_fast_site(s, resume_at);
     const wedge::emulation r = perform(s, site_addr, resume_at);
     if (r.what == wedge::action::raise) deliver_and_resume(r.ev);
     // Done (rip past the site, or the caller's caller after a tail jmp): nothing else changed
@@ -139,7 +145,7 @@ void try_page_table_fast(const wedge::site &s, uint64_t site_addr, uint64_t resu
 }
 
 void print_page_table_site_stats(const uint64_t *kind_entries) {
-    if (g_mode != wedge::page_table_sites::wedge) return;
+    if (g_mode == wedge::page_table_sites::native) return;
     print("xen-wedge: guest: page-table sites ran: %lu stores, %lu loads (%lu page faults raised, %lu without the "
           "device poll and resume(): try_page_table_fast)\n",
           kind_entries[static_cast<unsigned>(site_kind::page_table_store)],

@@ -1,7 +1,8 @@
 // Linux's page-table accesses through the Xen wedge (`afterburn boot --on xen --pt-sites
-// wedge`, wedge option pt-sites=wedge): the Xen plan rewrites every page_table_store/_load
-// site into a call of its entry, and the wedge performs the access (wedge/page_table_access.h)
-// on guest memory as it is, the base on which direct paging will translate frame numbers.
+// stores|wedge`, wedge option pt-sites=): the Xen plan rewrites every page_table_store site
+// (stores), or every page_table_store/_load site (wedge), into a call of its entry, and the wedge
+// performs the access (wedge/page_table_access.h) on guest memory as it is (shadow paging: it
+// tells the shadow of every store), the base on which direct paging translates frame numbers.
 #pragma once
 
 #include <stdint.h>
@@ -14,7 +15,7 @@
 
 namespace xw {
 
-// From the wedge's command line (pt-sites=native|wedge); false for another value.
+// From the wedge's command line (pt-sites=native|stores|wedge); false for another value.
 bool set_page_table_sites(const char *value, unsigned len);
 afterburn::wedge::page_table_sites page_table_sites_mode();
 

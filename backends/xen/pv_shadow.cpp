@@ -201,6 +201,19 @@ bool shadow_boot_tables(const loaded_guest &g, uint64_t &cr3) {
 
 xs::shadow_mmu &shadow() { return *g_shadow_ptr; }
 bool shadow_active() { return g_active; }
+
+namespace {
+bool g_verify_unchecked = false;
+}
+
+void shadow_verify_unchecked_loads() { g_verify_unchecked = true; }
+
+void shadow_trust_table_stores() {
+    shadow().report_table_stores(g_verify_unchecked);
+    print("xen-wedge: shadow: the wedge sees every page-table store: a process switched back to with none since "
+          "its last check keeps its shadow unchecked%s\n",
+          g_verify_unchecked ? " (shadow-verify: checked all the same)" : "");
+}
 xs::guest_physical &shadow_guest_memory() { return g_phys; }
 
 bool shadow_fix_wedge_fault(uint64_t va, uint64_t error_code) {

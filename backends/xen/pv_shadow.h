@@ -25,6 +25,14 @@ bool shadow_boot_tables(const loaded_guest &g, uint64_t &cr3);
 
 xs::shadow_mmu &shadow();
 bool shadow_active();
+
+// Every page_table_store site of the guest now calls the wedge, which tells the shadow of each
+// store (docs/xen-shadow-paging.md, "Switching back without a check"): from here on a process
+// switched back to with no store since its shadow was last checked is not checked again.
+void shadow_trust_table_stores();
+// shadow-verify (afterburn boot --verify-shadow): such switches are checked all the same, and
+// what the checks find is counted (it must be nothing).
+void shadow_verify_unchecked_loads();
 // Guest-physical memory as the shadow core reads it (for translate(): the wedge core's
 // backend::read/write).
 xs::guest_physical &shadow_guest_memory();

@@ -127,6 +127,10 @@ void print_stats() {
               "that root since it last ran, %lu given to it\n",
               shadow().stats().space_hits + shadow().stats().space_reuses, shadow().stats().space_hits,
               shadow().stats().space_reuses);
+        print("xen-wedge: guest: shadow: %lu kept CR3 loads without a check (no page-table store since their space's "
+              "last one), %lu whose check found a change all the same (shadow-verify; anything but 0 is a store the "
+              "wedge did not see)\n",
+              shadow().stats().unchecked_loads, shadow().stats().unchecked_stale);
     }
     print("xen-wedge: guest: %lu guest frames mapped into the wedge's temporary slots\n", guest_phys_remaps());
     print_shadow_costs();

@@ -94,14 +94,18 @@ if [[ -f $wedge ]]; then
     run wedge_verdict 2 "trap-and-emulate is for --on xen" 3 --on native --trap-and-emulate
     TE=--trap-and-emulate
     run wedge_verdict 1 "FAILED: the wedge's verdict 2 \(isa-debug-exit\) after" 3 $TE
-    want="-accel tcg -cpu max -m 576 -nographic -no-reboot -serial stdio -monitor none -kernel $TMP/xen-cache/xen-4.17-amd64 -device isa-debug-exit,iobase=0xf4,iosize=4 -initrd $wedge guest memory=256 -- console=ttyS0 panic=-1,$TMP/img.elf -append console=com1 com1=115200,8n1 dom0_mem=320M,max:320M dom0_max_vcpus=1 no-real-mode bootscrub=0 ucode=no cpufreq=none iommu=0 loglvl=all guest_loglvl=all"
+    want="-accel tcg -cpu max -m 576 -nographic -no-reboot -serial stdio -monitor none -kernel $TMP/xen-cache/xen-4.17-amd64 -device isa-debug-exit,iobase=0xf4,iosize=4 -initrd $wedge guest memory=256 pt-sites=stores -- console=ttyS0 panic=-1,$TMP/img.elf -append console=com1 com1=115200,8n1 dom0_mem=320M,max:320M dom0_max_vcpus=1 no-real-mode bootscrub=0 ucode=no cpufreq=none iommu=0 loglvl=all guest_loglvl=all"
     [[ $(tr '\n' ' ' <"$TMP/argv") == "$want " ]] || fail "xen argv: got '$(tr '\n' ' ' <"$TMP/argv")', want '$want'"
     # --pt-sites wedge reaches the wedge's options; a bad mode, or another backend, is refused.
     run wedge_verdict 1 "FAILED: the wedge's verdict 2" 3 $TE --pt-sites wedge
     grep -qF " guest memory=256 pt-sites=wedge -- console=ttyS0 panic=-1,$TMP/img.elf" "$TMP/argv" ||
         fail "xen argv: no pt-sites=wedge for the wedge: '$(tr '\n' ' ' <"$TMP/argv")'"
-    run wedge_verdict 2 "--pt-sites wants native or wedge, got 'direct'" 3 $TE --pt-sites direct
-    run wedge_verdict 2 "--pt-sites wedge is for --on xen" 3 --on native --pt-sites wedge
+    run wedge_verdict 1 "FAILED: the wedge's verdict 2" 3 $TE --pt-sites native --verify-shadow
+    grep -qF " guest memory=256 shadow-verify -- console=ttyS0 panic=-1,$TMP/img.elf" "$TMP/argv" ||
+        fail "xen argv: --pt-sites native still gave the wedge a pt-sites option, or no shadow-verify: '$(tr '\n' ' ' <"$TMP/argv")'"
+    run wedge_verdict 2 "--verify-shadow is for --on xen" 3 --on native --verify-shadow
+    run wedge_verdict 2 "--pt-sites wants native, stores or wedge, got 'direct'" 3 $TE --pt-sites direct
+    run wedge_verdict 2 "--pt-sites is for --on xen" 3 --on native --pt-sites wedge
     cmp -s <(gzip -dc "$AFTERBURN_XEN_GZ") "$TMP/xen-cache/xen-4.17-amd64" || fail "xen: the hypervisor was not gunzipped into the cache"
     run wedge_schedop 1 "FAILED: the wedge's verdict 1 \(SCHEDOP_shutdown; QEMU status 0\)" 3 $TE
     run wedge_none 1 "FAILED: Xen ended without a verdict from the wedge \(QEMU exited with status 0 .*without 'AFTERBURN-SUCCESS'" 3 $TE

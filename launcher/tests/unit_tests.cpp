@@ -53,7 +53,11 @@ TEST_CASE("command line: errors")
 
 TEST_CASE("command line: xen's --pt-sites")
 {
-    CHECK(parse_command_line({"--on", "xen", "g.elf"}).options.pt_sites == "native");
+    CHECK(parse_command_line({"--on", "xen", "g.elf"}).options.pt_sites == "stores");
+    CHECK(parse_command_line({"--on", "xen", "g.elf", "--pt-sites", "stores"}).options.pt_sites == "stores");
+    CHECK(parse_command_line({"--on", "kvm", "g.elf"}).status == parse_status::ok);
+    CHECK(parse_command_line({"--on", "xen", "g.elf", "--verify-shadow"}).options.verify_shadow);
+    CHECK(parse_command_line({"--on", "kvm", "g.elf", "--verify-shadow"}).status == parse_status::error);
     auto r = parse_command_line({"--on", "xen", "g.elf", "--pt-sites", "wedge"});
     REQUIRE(r.status == parse_status::ok);
     CHECK(r.options.pt_sites == "wedge");
@@ -61,6 +65,7 @@ TEST_CASE("command line: xen's --pt-sites")
     for (auto args : std::vector<std::vector<std::string>>{{"--on", "xen", "g", "--pt-sites", "direct"},
                                                            {"--on", "xen", "g", "--pt-sites"},
                                                            {"--on", "kvm", "g", "--pt-sites", "wedge"},
+                                                           {"--on", "kvm", "g", "--pt-sites", "native"},
                                                            {"--on", "native", "g", "--pt-sites", "wedge"}}) {
         INFO(args[1] << " " << args.back());
         CHECK(parse_command_line(args).status == parse_status::error);

@@ -107,11 +107,12 @@ int boot_xen(const boot_options& options, const image_info& image)
                   << std::endl;
         paging = "shadow";
     }
-    // pt-sites=wedge only when asked (the wedge's default is native), and always under direct
-    // paging: the wedge translates the entries there.
+    // pt-sites as asked (the launcher's default is stores, the wedge's native), and always
+    // wedge under direct paging: the wedge translates the entries there.
     const std::string pt_sites = paging == "direct" ? "wedge" : options.pt_sites;
     boot.cmdline = "guest memory=" + std::to_string(options.memory_mb) + (paging == "direct" ? " paging=direct" : "") +
-                   (pt_sites != "native" ? " pt-sites=" + pt_sites : "") + " -- " + append;
+                   (pt_sites != "native" ? " pt-sites=" + pt_sites : "") +
+                   (options.verify_shadow ? " shadow-verify" : "") + " -- " + append;
     boot.module = std::filesystem::absolute(options.image);
     packed_module pack;
     if (options.initrd) {
