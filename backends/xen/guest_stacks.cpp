@@ -26,6 +26,7 @@ struct stack_fill {
 constinit stack_fill g_fill{};
 constexpr uint64_t no_forgets = 0;  // direct paging's forget count
 constexpr uint64_t user_half_end = 0x0000800000000000ull;
+constexpr uint64_t cr3_root_mask = 0x000ffffffffff000ull;  // the root frame's address in CR3
 
 constexpr uint32_t pf_writable = 2;  // ELF PF_W
 constexpr uint64_t stack_block = 16 * 1024;
@@ -87,6 +88,21 @@ constinit kernel_stacks_filled g_kernel_stacks{{~0ull, ~0ull, ~0ull, ~0ull, ~0ul
 
 namespace {
 
+// The guest root g_user_stack_seen.page was filled under, and the pages found filled under
+// roots as they were left (user_stack_leaving), each good only for the next load of its root.
+constexpr uint64_t no_root = ~0ull;
+struct left_stack {
+    uint64_t root = no_root, page = ~0ull;
+};
+constexpr unsigned left_stacks = 4;
+constinit uint64_t g_seen_root = no_root;
+constinit left_stack g_left[left_stacks]{};
+constinit unsigned g_left_next = 0;
+
+void forget_left_stacks() {
+    for (left_stack &l : g_left) l = {};
+}
+
 void forget_kernel_stack_pairs() {
     kernel_stacks_filled &k = g_kernel_stacks;
     for (unsigned i = 0; i < kernel_stacks_filled::size; ++i) k.lo[i] = k.hi[i] = ~0ull;
@@ -100,6 +116,7 @@ void note_refill_due() {
 
 void stacks_forgotten() {
     ++g_fill.generation;
+    forget_left_stacks();
     forget_kernel_stack_pairs();
     note_refill_due();
 }
@@ -160,6 +177,30 @@ void note_new_user_stack(uint64_t rsp) {
     bool filled = prefill(page);
     // The shadow (and so its count) stays where it is for the run.
     seen = {~0xfffull, filled ? page : ~0ull, sh.stats().forgets, &sh.stats().forgets};
+    g_seen_root = sh.guest_cr3() & cr3_root_mask;
+}
+
+void user_stack_leaving(uint64_t from) {
+    const user_stack_seen &seen = g_user_stack_seen;
+    // Filled under `from` and nothing forgotten since: still filled in its space's kernel root.
+    if (seen.page == ~0ull || g_seen_root != from || *seen.current_forgets != seen.forgets) return;
+    for (left_stack &l : g_left)
+        if (l.root == from) l = {};
+    g_left[g_left_next++ % left_stacks] = {from, seen.page};
+}
+
+void user_stack_back(uint64_t to, bool intact) {
+    for (left_stack &l : g_left) {
+        if (l.root != to) continue;
+        const uint64_t page = l.page;
+        l = {};  // good for this load only: the user half may change after it
+        if (!intact) return;
+        // The user half is as `to` left it, when the page was still filled: it still is.
+        const xs::shadow_mmu &sh = shadow();
+        g_user_stack_seen = {~0xfffull, page, sh.stats().forgets, &sh.stats().forgets};
+        g_seen_root = to;
+        return;
+    }
 }
 
 namespace {

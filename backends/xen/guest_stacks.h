@@ -80,6 +80,12 @@ struct user_stack_seen {
 };
 extern user_stack_seen g_user_stack_seen;
 void note_new_user_stack(uint64_t rsp);
+// Around a kept CR3 load from guest root `from` to `to` (the root frames): the page noted for
+// `from` is remembered when it is still filled as `from` is left, and given back when `to`'s
+// user half comes back intact (shadow_mmu::user_half_intact: exactly as its root left it), so
+// that a process switched back to does not fill its stack page again.
+void user_stack_leaving(uint64_t from);
+void user_stack_back(uint64_t to, bool intact);
 inline void note_user_stack(uint64_t rsp) {
     const user_stack_seen &s = g_user_stack_seen;
     if (((rsp - 8) & s.page_mask) == s.page && *s.current_forgets == s.forgets) return;

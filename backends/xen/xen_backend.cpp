@@ -158,6 +158,8 @@ void xen_backend::load_cr3(uint64_t cr3) {
     const loaded_guest *g = g_guest_run.guest;
     bool keep = g && g->head_hi && (cpu().cr4 & wedge::cr4::pge), kept = false;
     const uint64_t forgets_before = shadow().stats().forgets;
+    constexpr uint64_t root_mask = 0x000ffffffffff000ull;
+    user_stack_leaving(shadow().guest_cr3() & root_mask);
     {
         cost_scope t(shadow_phase::cr3_load, shadow_phase::cr3_load_hv);
         shadow().load_cr3(cr3, keep, kept);
@@ -171,7 +173,9 @@ void xen_backend::load_cr3(uint64_t cr3) {
         return;
     }
     kernel_half_kept(forgets_before);
-    if (!shadow().user_half_intact()) user_stacks_forgotten();
+    const bool intact = shadow().user_half_intact();
+    if (!intact) user_stacks_forgotten();
+    user_stack_back(cr3 & root_mask, intact);
 }
 
 void xen_backend::flush_tlb(bool) {
