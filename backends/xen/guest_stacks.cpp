@@ -84,7 +84,7 @@ constinit user_stack_seen g_user_stack_seen{~0xfffull, ~0ull, 0, &no_forgets};
 // Initially no pair (~0 is no page address).
 constinit kernel_stacks_filled g_kernel_stacks{{~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull},
                                                {~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull},
-                                               0, &no_forgets, 0, true};
+                                               0, &no_forgets, 0, 0, true, false};
 
 namespace {
 
@@ -254,6 +254,7 @@ void fill_stack_under(uint64_t rsp) {
     const unsigned i = k.next++ % kernel_stacks_filled::size;
     k.lo[i] = lo;
     k.hi[i] = hi;
+    k.last = i;
 }
 
 // A fill that found the pool full may have flushed everything filled before it: again.
@@ -281,7 +282,10 @@ void refill_kept_stacks_now() {
 }
 
 void fill_stack_mapping(uint64_t rsp) {
-    if (direct_active()) return;  // Xen runs the guest's own tables: nothing to fill
+    if (direct_active()) {  // Xen runs the guest's own tables: nothing to fill, ever
+        g_kernel_stacks.nothing_to_fill = true;
+        return;
+    }
     cost_scope t(shadow_phase::stack_refill);
     fill_until_stable([rsp] {
         refill_kept_stacks();

@@ -33,24 +33,32 @@ void stack_page_forgotten(uint64_t va, uint64_t forgets_before);
 //   user-half leaves only: kernel_half_kept) and an invlpg at least 1 GiB away from every pair
 //   (stack_page_forgotten). Anything else (a pool reclaim, a #PF that dropped a leaf, a flush)
 //   leaves the count moved: the pairs are then found again.
-// Under direct paging nothing is filled and no pair is noted: fill_stack_mapping returns at once.
+// Under direct paging (for the whole run once on) nothing is filled: the first call of
+// fill_stack_mapping sets nothing_to_fill, and every check after it passes at once.
 struct kernel_stacks_filled {
     static constexpr unsigned size = 8;
     uint64_t lo[size], hi[size];
     uint64_t forgets;
     const uint64_t *current_forgets;
-    unsigned next;
+    unsigned next, last;  // the slot the next pair takes; the pair found last
     bool refill_due;
+    bool nothing_to_fill;
 };
 extern kernel_stacks_filled g_kernel_stacks;
 
+// The pair found last is looked at first: a switch's sites all run on the next task's stack.
 inline bool kernel_stack_filled(uint64_t rsp) {
-    const kernel_stacks_filled &k = g_kernel_stacks;
+    kernel_stacks_filled &k = g_kernel_stacks;
+    if (k.nothing_to_fill) return true;
     if (k.refill_due || *k.current_forgets != k.forgets) return false;
     const uint64_t lo = (rsp - 1024) & ~0xfffull, hi = (rsp - 8) & ~0xfffull;
-    bool found = false;
-    for (unsigned i = 0; i < kernel_stacks_filled::size; ++i) found |= k.lo[i] == lo && k.hi[i] == hi;
-    return found;
+    if (k.lo[k.last] == lo && k.hi[k.last] == hi) return true;
+    for (unsigned i = 0; i < kernel_stacks_filled::size; ++i)
+        if (k.lo[i] == lo && k.hi[i] == hi) {
+            k.last = i;
+            return true;
+        }
+    return false;
 }
 
 // Before a return into guest kernel mode with this rsp.
