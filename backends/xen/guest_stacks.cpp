@@ -12,7 +12,6 @@ namespace {
 struct stack_fill {
     uint64_t generation = 1;         // bumped whenever the shadow forgets
     uint64_t filled_generation = 0;  // the generation the writable image pages were filled in
-    uint64_t filled_stack = ~0ull;   // the lowest page filled under the kernel rsp
     uint64_t user_pages[4] = {~0ull, ~0ull, ~0ull, ~0ull};
     unsigned user_next = 0;
     bool user_refill = false;  // the user half was forgotten: refill user_pages
@@ -26,6 +25,8 @@ struct stack_fill {
 };
 constinit stack_fill g_fill{};
 constexpr uint64_t no_forgets = 0;  // direct paging's forget count
+constexpr uint64_t user_half_end = 0x0000800000000000ull;
+constexpr uint64_t cr3_root_mask = 0x000ffffffffff000ull;  // the root frame's address in CR3
 
 constexpr uint32_t pf_writable = 2;  // ELF PF_W
 constexpr uint64_t stack_block = 16 * 1024;
@@ -80,19 +81,68 @@ bool prefill(uint64_t va) {
 
 // Initially no page (the mask keeps the low bits, which a page address never has set).
 constinit user_stack_seen g_user_stack_seen{~0xfffull, ~0ull, 0, &no_forgets};
+// Initially no pair (~0 is no page address).
+constinit kernel_stacks_filled g_kernel_stacks{{~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull},
+                                               {~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull},
+                                               0, &no_forgets, 0, 0, true, false};
 
-void stacks_forgotten() { ++g_fill.generation; }
+namespace {
+
+// The guest root g_user_stack_seen.page was filled under, and the pages found filled under
+// roots as they were left (user_stack_leaving), each good only for the next load of its root.
+constexpr uint64_t no_root = ~0ull;
+struct left_stack {
+    uint64_t root = no_root, page = ~0ull;
+};
+constexpr unsigned left_stacks = 4;
+constinit uint64_t g_seen_root = no_root;
+constinit left_stack g_left[left_stacks]{};
+constinit unsigned g_left_next = 0;
+
+void forget_left_stacks() {
+    for (left_stack &l : g_left) l = {};
+}
+
+void forget_kernel_stack_pairs() {
+    kernel_stacks_filled &k = g_kernel_stacks;
+    for (unsigned i = 0; i < kernel_stacks_filled::size; ++i) k.lo[i] = k.hi[i] = ~0ull;
+}
+
+void note_refill_due() {
+    g_kernel_stacks.refill_due = g_fill.filled_generation != g_fill.generation || g_fill.user_refill;
+}
+
+} // namespace
+
+void stacks_forgotten() {
+    ++g_fill.generation;
+    forget_left_stacks();
+    forget_kernel_stack_pairs();
+    note_refill_due();
+}
 
 void user_stacks_forgotten() {
     for (uint64_t p : g_fill.user_pages)
         if (p != ~0ull) g_fill.user_refill = true;
-    g_fill.filled_stack = ~0ull;
+    note_refill_due();
 }
 
-void stack_page_forgotten(uint64_t va) {
+void kernel_half_kept(uint64_t forgets_before) {
+    kernel_stacks_filled &k = g_kernel_stacks;
+    if (k.forgets == forgets_before) k.forgets = *k.current_forgets;
+}
+
+void stack_page_forgotten(uint64_t va, uint64_t forgets_before) {
     constexpr uint64_t one_gib = 1ull << 30;  // the largest page an invlpg may drop
     const loaded_guest &g = *g_guest_run.guest;
     uint64_t lo = va & ~(one_gib - 1), hi = lo + one_gib;
+    // The kernel stack pairs: an invlpg drops the page containing va, at most the 1 GiB around
+    // it; one that dropped nothing of theirs leaves them filled.
+    kernel_stacks_filled &k = g_kernel_stacks;
+    bool near = false;
+    for (unsigned i = 0; i < kernel_stacks_filled::size; ++i)
+        near |= k.lo[i] - lo < one_gib || k.hi[i] - lo < one_gib;  // (no overflow at the top)
+    if (!near && k.forgets == forgets_before) k.forgets = *k.current_forgets;
     for (unsigned i = 0; i < g.load_count; ++i) {
         const auto &l = g.loads[i];
         if ((l.flags & pf_writable) && l.vaddr < hi && l.vaddr + l.memsz > lo) {
@@ -105,8 +155,7 @@ void stack_page_forgotten(uint64_t va) {
     // pages near the stack on every fork (copy-on-write).
     for (uint64_t p : g_fill.user_pages)
         if (p != ~0ull && p >= lo && p < hi) g_fill.user_refill = true;
-    if (g_fill.filled_stack != ~0ull && g_fill.filled_stack >= lo && g_fill.filled_stack < hi)
-        g_fill.filled_stack = ~0ull;  // refill under rsp on the way back
+    note_refill_due();
 }
 
 void note_new_user_stack(uint64_t rsp) {
@@ -128,6 +177,30 @@ void note_new_user_stack(uint64_t rsp) {
     bool filled = prefill(page);
     // The shadow (and so its count) stays where it is for the run.
     seen = {~0xfffull, filled ? page : ~0ull, sh.stats().forgets, &sh.stats().forgets};
+    g_seen_root = sh.guest_cr3() & cr3_root_mask;
+}
+
+void user_stack_leaving(uint64_t from) {
+    const user_stack_seen &seen = g_user_stack_seen;
+    // Filled under `from` and nothing forgotten since: still filled in its space's kernel root.
+    if (seen.page == ~0ull || g_seen_root != from || *seen.current_forgets != seen.forgets) return;
+    for (left_stack &l : g_left)
+        if (l.root == from) l = {};
+    g_left[g_left_next++ % left_stacks] = {from, seen.page};
+}
+
+void user_stack_back(uint64_t to, bool intact) {
+    for (left_stack &l : g_left) {
+        if (l.root != to) continue;
+        const uint64_t page = l.page;
+        l = {};  // good for this load only: the user half may change after it
+        if (!intact) return;
+        // The user half is as `to` left it, when the page was still filled: it still is.
+        const xs::shadow_mmu &sh = shadow();
+        g_user_stack_seen = {~0xfffull, page, sh.stats().forgets, &sh.stats().forgets};
+        g_seen_root = to;
+        return;
+    }
 }
 
 namespace {
@@ -153,23 +226,35 @@ void refill_kept_stacks() {
             if (b) prefill_block(b);
         prefill_tss_stacks();
         g_fill.filled_generation = g_fill.generation;
-        g_fill.filled_stack = ~0ull;
     }
     if (g_fill.user_refill) {
         g_fill.user_refill = false;
         for (uint64_t p : g_fill.user_pages)
             if (p != ~0ull) prefill(p);
     }
+    note_refill_due();
 }
 
-// The pages under a kernel rsp the guest is about to run on.
+// The pages under a kernel rsp the guest is about to run on. A kernel-half pair found filled
+// with no forget in between is noted (kernel_stacks_filled); a user-half rsp (the guest
+// kernel's first instructions of a system call) is filled every time.
 void fill_stack_under(uint64_t rsp) {
-    uint64_t lo = (rsp - 1024) & ~0xfffull, hi = (rsp - 8) & ~0xfffull;
-    if (lo == g_fill.filled_stack) return;
+    const uint64_t lo = (rsp - 1024) & ~0xfffull, hi = (rsp - 8) & ~0xfffull;
+    kernel_stacks_filled &k = g_kernel_stacks;
+    const uint64_t forgets = shadow().stats().forgets;
     note_kernel_stack(rsp);
-    prefill(lo);
-    if (hi != lo) prefill(hi);
-    g_fill.filled_stack = lo;
+    bool filled = prefill(lo);
+    if (hi != lo) filled &= prefill(hi);
+    if (!filled || lo < user_half_end || shadow().stats().forgets != forgets) return;
+    k.current_forgets = &shadow().stats().forgets;  // the shadow stays where it is for the run
+    if (k.forgets != forgets) {
+        forget_kernel_stack_pairs();
+        k.forgets = forgets;
+    }
+    const unsigned i = k.next++ % kernel_stacks_filled::size;
+    k.lo[i] = lo;
+    k.hi[i] = hi;
+    k.last = i;
 }
 
 // A fill that found the pool full may have flushed everything filled before it: again.
@@ -185,19 +270,22 @@ template <typename Fill> void fill_until_stable(Fill fill) {
 
 } // namespace
 
-void refill_forgotten_stacks() {
-    // What refill_kept_stacks would find to do (nothing, on almost every return).
-    if (g_fill.filled_generation == g_fill.generation && !g_fill.user_refill) return;
+void refill_kept_stacks_now() {
     if (direct_active()) {  // Xen runs the guest's own tables: nothing to refill, ever
         g_fill.filled_generation = g_fill.generation;
         g_fill.user_refill = false;
+        note_refill_due();
         return;
     }
     cost_scope t(shadow_phase::stack_refill);
     fill_until_stable([] { refill_kept_stacks(); });
 }
 
-void ensure_stack_mapped(uint64_t rsp) {
+void fill_stack_mapping(uint64_t rsp) {
+    if (direct_active()) {  // Xen runs the guest's own tables: nothing to fill, ever
+        g_kernel_stacks.nothing_to_fill = true;
+        return;
+    }
     cost_scope t(shadow_phase::stack_refill);
     fill_until_stable([rsp] {
         refill_kept_stacks();

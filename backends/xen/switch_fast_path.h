@@ -6,7 +6,6 @@
 
 #include "guest_stacks.h"
 #include "kernel_fast_path.h"
-#include "pv_direct.h"
 
 namespace xw {
 
@@ -14,10 +13,10 @@ namespace xw {
 // under rsp are filled before the guest kernel runs on (guest_stacks.h: Xen bounces an event's
 // frame onto the current stack, and a fault there kills the domain). These sites run right
 // after __switch_to_asm moved rsp to the next task's stack, which the shadow may not hold yet.
-// Direct paging runs the guest's own tables: nothing to fill.
+// Direct paging runs the guest's own tables: nothing to fill (ensure_stack_mapped knows).
 [[noreturn]] inline void finish_switch_fast(wedge::vcpu &c, wedge::frame &fr, const wedge::site &s,
                                             uint64_t resume_at) {
-    if (!direct_active()) ensure_stack_mapped(fr.gpr[wedge::rsp]);
+    ensure_stack_mapped(fr.gpr[wedge::rsp]);
     finish_kernel_fast(c, fr, s, resume_at);
 }
 

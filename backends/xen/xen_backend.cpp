@@ -157,6 +157,9 @@ void xen_backend::load_cr3(uint64_t cr3) {
     // half is forgotten. This also keeps every kernel stack the guest filled.
     const loaded_guest *g = g_guest_run.guest;
     bool keep = g && g->head_hi && (cpu().cr4 & wedge::cr4::pge), kept = false;
+    const uint64_t forgets_before = shadow().stats().forgets;
+    constexpr uint64_t root_mask = 0x000ffffffffff000ull;
+    user_stack_leaving(shadow().guest_cr3() & root_mask);
     {
         cost_scope t(shadow_phase::cr3_load, shadow_phase::cr3_load_hv);
         shadow().load_cr3(cr3, keep, kept);
@@ -164,9 +167,15 @@ void xen_backend::load_cr3(uint64_t cr3) {
     ++g_run_stats.cr3_loads;
     g_run_stats.cr3_kept += kept;
     // A user half the load kept whole still holds what was filled there for this root (its
-    // user stack): nothing to refill.
-    if (!kept) stacks_forgotten();
-    else if (!shadow().user_half_intact()) user_stacks_forgotten();
+    // user stack): nothing to refill. The kernel half a kept load keeps whole (its stacks).
+    if (!kept) {
+        stacks_forgotten();
+        return;
+    }
+    kernel_half_kept(forgets_before);
+    const bool intact = shadow().user_half_intact();
+    if (!intact) user_stacks_forgotten();
+    user_stack_back(cr3 & root_mask, intact);
 }
 
 void xen_backend::flush_tlb(bool) {
@@ -178,8 +187,9 @@ void xen_backend::flush_tlb(bool) {
 void xen_backend::invalidate_page(uint64_t linear) {
     if (direct_active()) return direct_invalidate_page(linear);
     cost_scope t(shadow_phase::invlpg, shadow_phase::invlpg_hv);
+    const uint64_t forgets_before = shadow().stats().forgets;
     shadow().invalidate_page(linear);
-    stack_page_forgotten(linear);
+    stack_page_forgotten(linear, forgets_before);
 }
 
 void xen_backend::state_changed(const wedge::vcpu &c, wedge::state_change what) {
