@@ -30,7 +30,6 @@
 #include "pv_direct.h"
 #include "pv_shadow.h"
 #include "run_stats.h"
-#include "shadow_costs.h"
 #include "site_frame.h"
 #include "wedge/frame.h"
 #include "wedge/page_table_memory.h"
@@ -208,7 +207,7 @@ bool shadow_string(const fast_site &d, site_frame &f) {
     uint64_t &rcx = site_frame_gpr(f, wedge::rcx), &rsi = site_frame_gpr(f, wedge::rsi),
              &rdi = site_frame_gpr(f, wedge::rdi);
     uint64_t left = rep ? rcx : 1;
-    if (movs && rdi > rsi && rdi - rsi < left * width) return false;
+    if (movs && rdi > rsi && (rdi - rsi) / width < left) return false;
     uint8_t buf[512];
     if (!movs) {
         const uint64_t v = site_frame_gpr(f, wedge::rax);
