@@ -56,9 +56,10 @@ exiting first, or the timeout make it fail with a one-line reason and the last c
                     wedge (the wedge performs every page_table_store/_load site — the base of
                     direct paging; a developer knob, not direct paging)
   --verify-shadow   xen, shadow paging: check the shadow of every process switched back to even
-                    where the wedge saw no page-table store since its last check, and count
-                    what a check finds there (it must be 0: else a store to Linux's tables
-                    bypassed the compiler pass's page_table_store sites); slower
+                    where the wedge saw no page-table store since its last check; the first
+                    check that finds a change stops the run (exit 1), naming the CR3: a store
+                    to the guest's tables bypassed the compiler pass's page_table_store sites.
+                    Slower
   --pistachio DIR   l4: the OUT of backends/l4/build-pistachio.sh (kickstart, x86-kernel,
                     sigma0); default $AFTERBURN_PISTACHIO
   --paging MODE     xen: shadow (default: the wedge runs copies of the guest's page tables)

@@ -6,6 +6,7 @@
 #include "mmuext.h"
 #include "exit.h"
 #include "pv_memory.h"
+#include "run_stats.h"
 #include "shadow_costs.h"
 #include "wedge_ranges.h"
 #include "boot_tables.h"
@@ -207,6 +208,14 @@ bool g_verify_unchecked = false;
 }
 
 void shadow_verify_unchecked_loads() { g_verify_unchecked = true; }
+
+void shadow_verify_failed(uint64_t cr3) {
+    print("xen-wedge: shadow-verify: the CR3 load of 0x%lx found its address space's kept shadow changed, though the "
+          "wedge saw no page-table store since that space was last checked: a store to the guest's tables bypassed "
+          "the compiler pass's page_table_store sites (or the wedge missed one)\n",
+          cr3);
+    fail_run("shadow-verify: a kept shadow changed without a page-table store the wedge saw");
+}
 
 void shadow_trust_table_stores() {
     shadow().report_table_stores(g_verify_unchecked);

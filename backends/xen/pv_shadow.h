@@ -33,6 +33,8 @@ void shadow_trust_table_stores();
 // shadow-verify (afterburn boot --verify-shadow): such switches are checked all the same, and
 // what the checks find is counted (it must be nothing).
 void shadow_verify_unchecked_loads();
+// A check under shadow-verify found a change at the load of `cr3`: stops the run, saying so.
+[[noreturn]] void shadow_verify_failed(uint64_t cr3);
 // Guest-physical memory as the shadow core reads it (for translate(): the wedge core's
 // backend::read/write).
 xs::guest_physical &shadow_guest_memory();

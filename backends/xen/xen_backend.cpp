@@ -158,12 +158,14 @@ void xen_backend::load_cr3(uint64_t cr3) {
     const loaded_guest *g = g_guest_run.guest;
     bool keep = g && g->head_hi && (cpu().cr4 & wedge::cr4::pge), kept = false;
     const uint64_t forgets_before = shadow().stats().forgets;
+    const uint64_t stale_before = shadow().stats().unchecked_stale;
     constexpr uint64_t root_mask = 0x000ffffffffff000ull;
     user_stack_leaving(shadow().guest_cr3() & root_mask);
     {
         cost_scope t(shadow_phase::cr3_load, shadow_phase::cr3_load_hv);
         shadow().load_cr3(cr3, keep, kept);
     }
+    if (shadow().stats().unchecked_stale != stale_before) shadow_verify_failed(cr3);
     ++g_run_stats.cr3_loads;
     g_run_stats.cr3_kept += kept;
     // A user half the load kept whole still holds what was filled there for this root (its
