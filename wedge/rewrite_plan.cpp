@@ -164,6 +164,11 @@ void mark_head_code(site_table &t, const rewrite_plan &p, uint64_t lo, uint64_t 
     else t.mark_user_code(lo, hi);
 }
 
+void keep_planned_page_table_sites(site_table &t, const rewrite_plan &p)
+{
+    t.keep_page_table_sites(p.calls(site_kind::page_table_store), p.calls(site_kind::page_table_load));
+}
+
 site_action action_for(const rewrite_plan &p, const site &s)
 {
     if (s.user_code) return p.user_int3[s.rec.kind] ? site_action::user_int3 : site_action::leave_user;

@@ -76,4 +76,7 @@ site_action action_for(const rewrite_plan &p, const site &s);
 // Marks the sites of head code [lo, hi) the way the plan says (head_code_rewritten).
 void mark_head_code(site_table &t, const rewrite_plan &p, uint64_t lo, uint64_t hi);
 
+// Before the first add(): the page-table kinds the plan makes calls take a slot in `t`.
+void keep_planned_page_table_sites(site_table &t, const rewrite_plan &p);
+
 } // namespace afterburn::wedge

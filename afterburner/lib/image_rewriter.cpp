@@ -55,7 +55,7 @@ rewrite_report rewrite_image(const elf_image &img, std::vector<uint8_t> &file, c
     for (const auto &e : tables.errors) r.failures.push_back("annotation table " + e);
     std::vector<wedge::site> storage(tables.records.size());
     wedge::site_table t(storage.data(), static_cast<uint32_t>(storage.size()));
-    t.keep_page_table_sites(p.calls(site_kind::page_table_store), p.calls(site_kind::page_table_load));
+    wedge::keep_planned_page_table_sites(t, p);
     for (const auto &lr : tables.records) {
         // The same validation as `afterburn scan`: a record it refuses is never rewritten
         // nor skipped silently.

@@ -61,9 +61,8 @@ void mark_sections_by_name(const module_bytes &m, const wedge::rewrite_plan &pla
     }
 }
 
-bool collect_sites(const loaded_guest &g) {
-    const wedge::rewrite_plan plan = wedge::plan_for(wedge::backend_id::xen, page_table_sites_mode());
-    g_sites.keep_page_table_sites(plan.calls(site_kind::page_table_store), plan.calls(site_kind::page_table_load));
+bool collect_sites(const loaded_guest &g, const wedge::rewrite_plan &plan) {
+    wedge::keep_planned_page_table_sites(g_sites, plan);
     for (unsigned n = 0; n < g.note_count; ++n) {
         const guest_notes &gn = g.notes[n];
         // The records are read from the module's copy of the note; their sites are relative to
@@ -143,8 +142,8 @@ bool g_flag_sites_64 = true;
 bool flag_sites_all_64_bit() { return g_flag_sites_64; }
 
 bool prepare_sites(const loaded_guest &g) {
-    if (!collect_sites(g)) return false;
     const wedge::rewrite_plan plan = wedge::plan_for(wedge::backend_id::xen, page_table_sites_mode());
+    if (!collect_sites(g, plan)) return false;
     mark_sections_by_name(g.module, plan);
     if (g.head_hi) wedge::mark_head_code(g_sites, plan, g.head_lo, g.head_hi);
     guest_text text(g);
